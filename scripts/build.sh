@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Builds crib: the static pause binary, the CRI proto types, and the TypeScript.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/build-pause.sh
+bash scripts/gen-proto-types.sh
+node_modules/.bin/tsc -p tsconfig.json
+echo "crib: built dist/ and build/pause"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Generates TypeScript types for the CRI proto (src/cri/generated, not committed), with the
+# options src/cri/proto.ts loads it with, and ES-module import suffixes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=src/cri/generated
+rm -rf "$out"
+node_modules/.bin/proto-loader-gen-types --keepCase --longs=String --enums=Number --defaults --arrays --objects --oneofs \
+  --grpcLib=@grpc/grpc-js --outDir="$out" proto/runtime/v1/api.proto >/dev/null
+find "$out" -name '*.ts' -exec sed -i -E "s#from '(\.\.?/[^']+)'#from '\1.js'#" {} +

@@ -1,0 +1,112 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { CribError } from './util/errors.js';
+import type { LogLevel } from './util/log.js';
+
+/** Everything cribd can be told; each field has a default, a flag and a config-file key. */
+export interface CribConfig {
+  /** gRPC unix socket. */
+  socket: string;
+  /** Persistent state: images, records. */
+  root: string;
+  /** Runtime state: netns pins, conmon sockets, exit files, bundles. Gone after a reboot. */
+  state: string;
+  /** OCI runtime: "runc", "crun", or a path to a runc-compatible binary. */
+  runtime: string;
+  conmon: string;
+  cniConfDir: string;
+  cniBinDirs: string[];
+  /** Pause image reference; empty means crib's built-in image. */
+  pauseImage: string;
+  /** cgroup (cgroupfs driver) under which pods without a cgroup_parent get their own. */
+  cgroupRoot: string;
+  /** crib's built-in network, used when cniConfDir holds no configuration. */
+  network: { name: string; bridge: string; subnet: string; ipMasq: boolean };
+  logLevel: LogLevel;
+}
+
+export const defaultConfig: CribConfig = {
+  socket: '/run/crib/crib.sock',
+  root: '/var/lib/crib',
+  state: '/run/crib',
+  runtime: 'runc',
+  conmon: 'conmon',
+  cniConfDir: '/etc/cni/net.d',
+  cniBinDirs: ['/usr/lib/cni', '/opt/cni/bin'],
+  pauseImage: '',
+  cgroupRoot: '/crib',
+  network: { name: 'crib', bridge: 'crib0', subnet: '10.85.0.0/16', ipMasq: true },
+  logLevel: 'info',
+};
+
+/** Flags of `crib daemon`, each mapped onto a config key. */
+export const daemonFlags: Record<string, (c: CribConfig, v: string) => void> = {
+  socket: (c, v) => (c.socket = v),
+  root: (c, v) => (c.root = v),
+  state: (c, v) => (c.state = v),
+  runtime: (c, v) => (c.runtime = v),
+  conmon: (c, v) => (c.conmon = v),
+  'cni-conf-dir': (c, v) => (c.cniConfDir = v),
+  'cni-bin-dir': (c, v) => (c.cniBinDirs = v.split(':').filter(Boolean)),
+  'pause-image': (c, v) => (c.pauseImage = v),
+  'cgroup-root': (c, v) => (c.cgroupRoot = v),
+  'network-name': (c, v) => (c.network.name = v),
+  'bridge': (c, v) => (c.network.bridge = v),
+  'subnet': (c, v) => (c.network.subnet = v),
+  'ip-masq': (c, v) => (c.network.ipMasq = v !== 'false'),
+  'log-level': (c, v) => (c.logLevel = v as LogLevel),
+};
+
+function fail(field: string, why: string): never {
+  throw new CribError('InvalidArgument', `config ${field}: ${why}`);
+}
+
+/** Merges a config file's contents (YAML or JSON, camelCase keys as in CribConfig) over the defaults. */
+export function applyConfigFile(base: CribConfig, text: string, source: string): CribConfig {
+  const doc: unknown = parseYaml(text);
+  if (doc === null || doc === undefined) return base;
+  if (typeof doc !== 'object' || Array.isArray(doc)) fail(source, 'must be a mapping');
+  const out: CribConfig = { ...base, network: { ...base.network } };
+  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
+    if (key === 'network') {
+      if (typeof value !== 'object' || value === null) fail('network', 'must be a mapping');
+      for (const [nk, nv] of Object.entries(value as Record<string, unknown>)) {
+        if (nk === 'ipMasq') {
+          if (typeof nv !== 'boolean') fail('network.ipMasq', 'must be true or false');
+          out.network.ipMasq = nv;
+        } else if (nk === 'name' || nk === 'bridge' || nk === 'subnet') {
+          if (typeof nv !== 'string') fail(`network.${nk}`, 'must be a string');
+          out.network[nk] = nv;
+        } else fail(`network.${nk}`, 'unknown key');
+      }
+    } else if (key === 'cniBinDirs') {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) fail(key, 'must be a list of paths');
+      out.cniBinDirs = value as string[];
+    } else if (key in base && key !== 'network') {
+      if (typeof value !== 'string') fail(key, 'must be a string');
+      (out as unknown as Record<string, string>)[key] = value;
+    } else fail(key, 'unknown key');
+  }
+  return out;
+}
+
+export function validateConfig(c: CribConfig): CribConfig {
+  for (const key of ['socket', 'root', 'state', 'cgroupRoot'] as const) {
+    if (!path.isAbsolute(c[key])) fail(key, `must be an absolute path, got "${c[key]}"`);
+  }
+  if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(c.network.bridge)) fail('network.bridge', 'must be a valid interface name (1-15 chars)');
+  if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.network.subnet)) fail('network.subnet', 'must be an IPv4 CIDR');
+  if (!['debug', 'info', 'warn', 'error'].includes(c.logLevel)) fail('logLevel', 'must be debug, info, warn or error');
+  return c;
+}
+
+export function loadConfigFile(base: CribConfig, file: string): CribConfig {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CribError('InvalidArgument', `config file ${file}: ${(err as Error).message}`);
+  }
+  return applyConfigFile(base, text, file);
+}

@@ -1,0 +1,95 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import type { CribConfig } from './config.js';
+import { criServices } from './cri/proto.js';
+import { runtimeServiceHandlers } from './cri/runtime-service.js';
+import { imageServiceHandlers } from './cri/image-service.js';
+import { listenUnix, type UnixListener } from './cri/serve-unix.js';
+import { ImageStore } from './image/store.js';
+import { installPauseImage } from './image/pause-image.js';
+import { NetworkManager } from './network/manager.js';
+import { findExecutable } from './oci/find-runtime.js';
+import { OciRuntime } from './oci/runtime.js';
+import { SandboxService } from './sandbox/service.js';
+import { CribError } from './util/errors.js';
+import { exists } from './util/fsx.js';
+import { log, setLogLevel } from './util/log.js';
+import { builtPauseBinary } from './util/paths.js';
+import { builtinPauseImage, cribVersion } from './version.js';
+
+export interface Daemon {
+  config: CribConfig;
+  stop(): Promise<void>;
+}
+
+/** The OCI runtimes crib can use, by handler name; the configured one is the default. */
+function discoverRuntimes(config: CribConfig): { runtimes: Map<string, OciRuntime>; defaultName: string } {
+  const runtimes = new Map<string, OciRuntime>();
+  const stateRoot = (name: string) => path.join(config.state, 'runtime', name);
+  for (const name of ['runc', 'crun']) {
+    const p = findExecutable(name);
+    if (p) runtimes.set(name, new OciRuntime(name, p, stateRoot(name)));
+  }
+  const wanted = config.runtime;
+  const defaultName = path.basename(wanted);
+  if (wanted.includes('/') || !runtimes.has(defaultName)) {
+    const p = findExecutable(wanted);
+    if (!p) throw new CribError('FailedPrecondition', `OCI runtime "${wanted}" not found`);
+    runtimes.set(defaultName, new OciRuntime(defaultName, p, stateRoot(defaultName)));
+  }
+  return { runtimes, defaultName };
+}
+
+/** Starts cribd: stores, reconciliation, the pause image, then the CRI socket. */
+export async function startDaemon(config: CribConfig): Promise<Daemon> {
+  setLogLevel(config.logLevel);
+  for (const dir of [config.root, config.state, path.dirname(config.socket)]) await fs.mkdir(dir, { recursive: true, mode: 0o711 });
+  const conmonPath = findExecutable(config.conmon);
+  if (!conmonPath) throw new CribError('FailedPrecondition', `conmon "${config.conmon}" not found`);
+  const { runtimes, defaultName } = discoverRuntimes(config);
+
+  const images = new ImageStore(path.join(config.root, 'images'));
+  await images.open();
+  const pauseImage = config.pauseImage || builtinPauseImage;
+  if (pauseImage === builtinPauseImage) {
+    if (!(await exists(builtPauseBinary))) {
+      throw new CribError('FailedPrecondition', `the pause binary ${builtPauseBinary} is missing: run the build (npm run build)`);
+    }
+    await installPauseImage(images, builtPauseBinary, builtinPauseImage);
+  } else if (!images.resolve(pauseImage)) {
+    log.warn('the configured pause image is not in the store; RunPodSandbox will fail until it is', { image: pauseImage });
+  }
+
+  const network = new NetworkManager(config.cniConfDir, config.cniBinDirs, {
+    ...config.network,
+    ipamDataDir: path.join(config.root, 'cni', 'networks'),
+  });
+  const sandboxes = new SandboxService({
+    root: config.root,
+    state: config.state,
+    conmonPath,
+    runtimes,
+    defaultRuntime: defaultName,
+    images,
+    pauseImage,
+    network,
+    cgroupRoot: config.cgroupRoot,
+  });
+  await sandboxes.open();
+
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  const services = criServices();
+  server.addService(services.runtime, runtimeServiceHandlers({ config, sandboxes, network, runtimes }) as grpc.UntypedServiceImplementation);
+  server.addService(services.image, imageServiceHandlers(images) as grpc.UntypedServiceImplementation);
+  const listener: UnixListener = await listenUnix(server, config.socket, 0o660);
+  log.info('cribd ready', { version: cribVersion, socket: config.socket, runtime: defaultName, pauseImage });
+
+  return {
+    config,
+    async stop() {
+      await listener.close();
+      server.forceShutdown();
+    },
+  };
+}

@@ -1,0 +1,48 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { isErrno } from '../util/fsx.js';
+
+let hierarchies: Promise<string[]> | undefined;
+
+/** Mount points of every cgroup hierarchy (v1 controllers, named ones, and the cgroup2 mount). */
+export function cgroupMounts(): Promise<string[]> {
+  hierarchies ??= fs.readFile('/proc/self/mountinfo', 'utf8').then((info) =>
+    info
+      .split('\n')
+      .map((line) => line.split(' '))
+      .filter((f) => {
+        const sep = f.indexOf('-');
+        return sep > 0 && (f[sep + 1] === 'cgroup' || f[sep + 1] === 'cgroup2');
+      })
+      .map((f) => f[4] as string),
+  );
+  return hierarchies;
+}
+
+/** Whether the cgroup path exists in any hierarchy. */
+export async function cgroupExists(cgroupPath: string): Promise<boolean> {
+  for (const m of await cgroupMounts()) {
+    try {
+      await fs.access(path.join(m, cgroupPath));
+      return true;
+    } catch {
+      /* not in this hierarchy */
+    }
+  }
+  return false;
+}
+
+/** Removes an (empty) cgroup from every hierarchy. Missing is fine; a busy one is reported. */
+export async function removeCgroup(cgroupPath: string): Promise<void> {
+  if (cgroupPath === '/' || cgroupPath === '') return;
+  const busy: string[] = [];
+  for (const m of await cgroupMounts()) {
+    const dir = path.join(m, cgroupPath);
+    try {
+      await fs.rmdir(dir);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) busy.push(`${dir}: ${(err as Error).message}`);
+    }
+  }
+  if (busy.length) throw new Error(`removing cgroup ${cgroupPath}: ${busy.join('; ')}`);
+}

@@ -1,0 +1,76 @@
+import fs from 'node:fs/promises';
+
+export interface ProcStat {
+  state: string;
+  ppid: number;
+  /** Clock ticks since boot; with the pid it names one process for good (pids are reused). */
+  startTime: string;
+}
+
+export async function procStat(pid: number): Promise<ProcStat | undefined> {
+  let text: string;
+  try {
+    text = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name may contain spaces and parentheses; fields resume after the last ')'.
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: rest[0] ?? '?', ppid: Number(rest[1]), startTime: rest[19] ?? '' };
+}
+
+/** True while that very process (pid and start time) exists and is not a zombie. */
+export async function isAlive(pid: number, startTime: string): Promise<boolean> {
+  const st = await procStat(pid);
+  return st !== undefined && st.startTime === startTime && st.state !== 'Z' && st.state !== 'X';
+}
+
+export async function readPidFile(file: string): Promise<number | undefined> {
+  try {
+    const n = Number((await fs.readFile(file, 'utf8')).trim());
+    return Number.isInteger(n) && n > 0 ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits until the process is gone (or a zombie), polling; false if it is still there at the deadline. */
+export async function waitGone(pid: number, startTime: string | undefined, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
+    const st = await procStat(pid);
+    if (!st || st.state === 'Z' || st.state === 'X' || (startTime !== undefined && st.startTime !== startTime)) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((r) => setTimeout(r, delay));
+  }
+}
+
+let ownOomScoreAdj: number | undefined;
+
+/** The daemon's own oom_score_adj: the lowest a child may be given without CAP_SYS_RESOURCE. */
+export async function daemonOomScoreAdj(): Promise<number> {
+  if (ownOomScoreAdj === undefined) {
+    ownOomScoreAdj = Number((await fs.readFile('/proc/self/oom_score_adj', 'utf8').catch(() => '0')).trim()) || 0;
+  }
+  return ownOomScoreAdj;
+}
+
+const CAP_SYS_RESOURCE = 24n;
+let canLowerOom: boolean | undefined;
+
+/**
+ * A child's oom_score_adj may only go below the daemon's own with CAP_SYS_RESOURCE; without it
+ * (as on these machines) the value is raised to the daemon's, as containerd's
+ * restrict_oom_score_adj does, and that is logged once.
+ */
+export async function clampOomScoreAdj(desired: number, onClamp: (from: number, to: number) => void): Promise<number> {
+  if (canLowerOom === undefined) {
+    const status = await fs.readFile('/proc/self/status', 'utf8').catch(() => '');
+    const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0';
+    canLowerOom = ((BigInt(`0x${capEff}`) >> CAP_SYS_RESOURCE) & 1n) === 1n;
+  }
+  const own = await daemonOomScoreAdj();
+  if (canLowerOom || desired >= own) return desired;
+  onClamp(desired, own);
+  return own;
+}

@@ -1,0 +1,60 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { run } from '../util/exec.js';
+import { isMountPoint } from '../network/netns.js';
+import type { DnsConfig } from './types.js';
+
+/** /etc/resolv.conf for the pod: from the request's DNS config, else the host's. */
+export function resolvConf(dns: DnsConfig | undefined, hostResolv: string): string {
+  if (!dns || (dns.servers.length === 0 && dns.searches.length === 0 && dns.options.length === 0)) return hostResolv;
+  const lines: string[] = [];
+  if (dns.searches.length) lines.push(`search ${dns.searches.join(' ')}`);
+  for (const s of dns.servers) lines.push(`nameserver ${s}`);
+  if (dns.options.length) lines.push(`options ${dns.options.join(' ')}`);
+  return lines.join('\n') + '\n';
+}
+
+/** /etc/hosts for the pod: loopback names, and the pod's hostname on its IP once it has one. */
+export function hostsFile(hostname: string, podIP?: string): string {
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'fe00::1\tip6-allnodes',
+    'fe00::2\tip6-allrouters',
+  ];
+  if (hostname && podIP) lines.push(`${podIP}\t${hostname}`);
+  return lines.join('\n') + '\n';
+}
+
+export const podFilePaths = (podDir: string) => ({
+  hostname: path.join(podDir, 'hostname'),
+  resolvConf: path.join(podDir, 'resolv.conf'),
+  hosts: path.join(podDir, 'hosts'),
+});
+
+export async function writePodFiles(podDir: string, hostname: string, dns: DnsConfig | undefined): Promise<void> {
+  const files = podFilePaths(podDir);
+  const hostResolv = await fs.readFile('/etc/resolv.conf', 'utf8').catch(() => '');
+  await Promise.all([
+    fs.writeFile(files.hostname, `${hostname}\n`),
+    fs.writeFile(files.resolvConf, resolvConf(dns, hostResolv)),
+    fs.writeFile(files.hosts, hostsFile(hostname)),
+  ]);
+}
+
+/** Rewrites hosts in place (same inode), so containers that bind-mounted it see the change. */
+export async function updateHosts(podDir: string, hostname: string, podIP: string): Promise<void> {
+  await fs.writeFile(podFilePaths(podDir).hosts, hostsFile(hostname, podIP));
+}
+
+/** The pod's shared /dev/shm: a tmpfs every container of the pod mounts. */
+export async function mountShm(dir: string, sizeBytes = 64 * 1024 * 1024): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
+  await run('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${sizeBytes}`, 'shm', dir]);
+}
+
+export async function unmountShm(dir: string): Promise<void> {
+  if (await isMountPoint(dir)) await run('umount', [dir]);
+  await fs.rm(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,91 @@
+import { isIP } from 'node:net';
+import path from 'node:path';
+import { invalidArgument } from '../util/errors.js';
+import type { SandboxConfig } from './types.js';
+
+const hostnameRe = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+const sysctlKeyRe = /^[a-z0-9_]+([./][a-z0-9_-]+)+$/;
+
+/** Container and sandbox ids: what crib generates (hex) and what other tools use, never a path. */
+export function validateId(field: string, id: string): void {
+  if (!id) throw invalidArgument(field, 'must not be empty');
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(id)) throw invalidArgument(field, `"${id}" is not a valid id`);
+}
+
+/** A name that can be used in file names and logs: non-empty, printable, no slashes. */
+export function validateName(field: string, value: string, max = 253): void {
+  if (!value) throw invalidArgument(field, 'must not be empty');
+  if (value.length > max) throw invalidArgument(field, `longer than ${max} characters`);
+  if (!/^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$/.test(value)) {
+    throw invalidArgument(field, `"${value}" must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit`);
+  }
+}
+
+export function validateAbsolutePath(field: string, p: string): void {
+  if (!path.isAbsolute(p)) throw invalidArgument(field, `"${p}" must be an absolute path`);
+  if (p.includes('\0') || p.split('/').includes('..')) throw invalidArgument(field, `"${p}" must not contain ".." or NUL`);
+}
+
+/** Sysctls that are per-namespace, so a pod may set them; which namespace each needs. */
+export function sysctlNamespace(key: string): 'net' | 'ipc' | undefined {
+  if (key.startsWith('net.')) return 'net';
+  if (/^kernel\.(shm[a-z_]*|msg[a-z_]*|sem)$/.test(key) || key.startsWith('fs.mqueue.')) return 'ipc';
+  return undefined;
+}
+
+/** Checks a sandbox config; throws INVALID_ARGUMENT naming the CRI field at fault. */
+export function validateSandboxConfig(c: SandboxConfig): void {
+  validateName('config.metadata.name', c.metadata.name);
+  validateName('config.metadata.namespace', c.metadata.namespace);
+  if (c.metadata.uid && !/^[a-zA-Z0-9_.-]{1,128}$/.test(c.metadata.uid)) {
+    throw invalidArgument('config.metadata.uid', `"${c.metadata.uid}" is not a valid uid`);
+  }
+  if (c.hostname && (c.hostname.length > 63 || !hostnameRe.test(c.hostname))) {
+    throw invalidArgument('config.hostname', `"${c.hostname}" is not a valid hostname (RFC 1123, at most 63 characters)`);
+  }
+  if (c.logDirectory) validateAbsolutePath('config.log_directory', c.logDirectory);
+  if (c.dnsConfig) {
+    for (const s of c.dnsConfig.servers) {
+      if (!isIP(s)) throw invalidArgument('config.dns_config.servers', `"${s}" is not an IP address`);
+    }
+    for (const s of c.dnsConfig.searches) {
+      if (!s || /\s/.test(s)) throw invalidArgument('config.dns_config.searches', `"${s}" is not a domain`);
+    }
+    for (const o of c.dnsConfig.options) {
+      if (!o || /\s/.test(o)) throw invalidArgument('config.dns_config.options', `"${o}" is not a resolver option`);
+    }
+  }
+  c.portMappings.forEach((p, i) => {
+    const f = `config.port_mappings[${i}]`;
+    if (!(p.containerPort >= 1 && p.containerPort <= 65535)) throw invalidArgument(`${f}.container_port`, `${p.containerPort} is not a port`);
+    if (!(p.hostPort >= 0 && p.hostPort <= 65535)) throw invalidArgument(`${f}.host_port`, `${p.hostPort} is not a port`);
+    if (p.hostIP && !isIP(p.hostIP)) throw invalidArgument(`${f}.host_ip`, `"${p.hostIP}" is not an IP address`);
+  });
+  const ns = c.namespaces;
+  if (ns.network !== 'POD' && ns.network !== 'NODE') {
+    throw invalidArgument('config.linux.security_context.namespace_options.network', `${ns.network} is not allowed for a sandbox (POD or NODE)`);
+  }
+  if (ns.ipc !== 'POD' && ns.ipc !== 'NODE') {
+    throw invalidArgument('config.linux.security_context.namespace_options.ipc', `${ns.ipc} is not allowed for a sandbox (POD or NODE)`);
+  }
+  if (ns.pid === 'TARGET') {
+    throw invalidArgument('config.linux.security_context.namespace_options.pid', 'TARGET is only for containers');
+  }
+  if (c.cgroupParent) {
+    validateAbsolutePath('config.linux.cgroup_parent', c.cgroupParent);
+    if (c.cgroupParent.endsWith('.slice')) {
+      throw invalidArgument('config.linux.cgroup_parent', `"${c.cgroupParent}" is a systemd slice; crib uses the cgroupfs driver`);
+    }
+  }
+  for (const [key, value] of Object.entries(c.sysctls)) {
+    const f = `config.linux.sysctls[${key}]`;
+    if (!sysctlKeyRe.test(key)) throw invalidArgument(f, 'not a sysctl name');
+    const needs = sysctlNamespace(key.replaceAll('/', '.'));
+    if (!needs) throw invalidArgument(f, 'not a namespaced sysctl; only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* may be set per pod');
+    if (needs === 'net' && ns.network === 'NODE') throw invalidArgument(f, 'cannot be set for a pod on the node network');
+    if (needs === 'ipc' && ns.ipc === 'NODE') throw invalidArgument(f, 'cannot be set for a pod on the node IPC namespace');
+    if (!value || /[\n\0]/.test(value)) throw invalidArgument(f, 'needs a single-line value');
+  }
+  if (c.runAsUser !== undefined && !(c.runAsUser >= 0 && c.runAsUser < 2 ** 32)) throw invalidArgument('config.linux.security_context.run_as_user', 'out of range');
+  if (c.runAsGroup !== undefined && !(c.runAsGroup >= 0 && c.runAsGroup < 2 ** 32)) throw invalidArgument('config.linux.security_context.run_as_group', 'out of range');
+}

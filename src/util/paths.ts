@@ -1,0 +1,12 @@
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+// Compiled files live in dist/src/..., sources in src/...; both sit two levels below the repo root.
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
+
+/** The shared folder beside the checkout (seed, design, fixtures). */
+export const sharedDir = path.resolve(repoRoot, '..', 'shared');
+
+/** Where the build step puts the static pause binary. */
+export const builtPauseBinary = path.join(repoRoot, 'build', 'pause');
