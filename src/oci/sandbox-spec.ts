@@ -14,6 +14,8 @@ export interface PauseSpecInput {
   /** Set with a new UTS namespace; absent for a pod on the node's network. */
   hostname?: string;
   shmPath: string;
+  /** The pod's hostname, resolv.conf and hosts files, bind-mounted read-only into /etc. */
+  etcFiles: { hostname: string; resolvConf: string; hosts: string };
   cgroupsPath: string;
   sysctls: Record<string, string>;
   uid: number;
@@ -43,7 +45,14 @@ export function pauseSpec(i: PauseSpecInput): OciSpec {
     },
     root: { path: 'rootfs', readonly: true },
     ...(i.hostname !== undefined ? { hostname: i.hostname } : {}),
-    mounts: [procMount, devMount, bindMount(i.shmPath, '/dev/shm', false, ['nosuid', 'nodev', 'noexec'])],
+    mounts: [
+      procMount,
+      devMount,
+      bindMount(i.shmPath, '/dev/shm', false, ['nosuid', 'nodev', 'noexec']),
+      bindMount(i.etcFiles.hostname, '/etc/hostname', true),
+      bindMount(i.etcFiles.resolvConf, '/etc/resolv.conf', true),
+      bindMount(i.etcFiles.hosts, '/etc/hosts', true),
+    ],
     annotations: i.annotations,
     linux: {
       namespaces,

@@ -18,7 +18,7 @@ import type { Image } from '../image/types.js';
 import { linkLayers } from '../image/rootfs.js';
 import { RecordStore } from '../store/records.js';
 import { matchesFilter } from './filter.js';
-import { mountShm, unmountShm, updateHosts, writePodFiles } from './pod-files.js';
+import { mountShm, podFilePaths, unmountShm, updateHosts, writePodFiles } from './pod-files.js';
 import type { Sandbox, SandboxConfig, SandboxFilter, SandboxView } from './types.js';
 import { validateId, validateSandboxConfig } from './validate.js';
 
@@ -178,6 +178,7 @@ export class SandboxService {
       newIpcNamespace: config.namespaces.ipc !== 'NODE',
       hostname: config.namespaces.network === 'NODE' ? undefined : config.hostname || config.metadata.name.slice(0, 63),
       shmPath: sb.paths.shm,
+      etcFiles: podFilePaths(sb.paths.podDir),
       cgroupsPath: sb.cgroup.path,
       sysctls: Object.fromEntries(Object.entries(config.sysctls).map(([k, v]) => [k.replaceAll('/', '.'), v])),
       uid: config.runAsUser ?? 0,
@@ -205,9 +206,14 @@ export class SandboxService {
     return { pid, startTime: st.startTime };
   }
 
-  /** Kills and deletes pause, then waits for its conmon to write the exit file and leave. */
+  /** Kills pause, waits for it and its conmon (which writes the exit file) to be gone, deletes it. */
   private async stopPause(sb: Sandbox): Promise<void> {
     const runtime = this.o.runtimes.get(sb.runtime) ?? this.runtimeFor('');
+    // kill and our own wait are much quicker than `delete --force`, which polls in 100 ms steps.
+    if (sb.pause && (await isAlive(sb.pause.pid, sb.pause.startTime))) {
+      await runtime.kill(sb.id, 'KILL');
+      await waitGone(sb.pause.pid, sb.pause.startTime, 10_000);
+    }
     await runtime.delete(sb.id);
     const conmonPid = await readPidFile(conmonFiles(sb.paths.bundle).conmonPid);
     if (conmonPid !== undefined) {
