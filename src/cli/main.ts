@@ -80,6 +80,19 @@ function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('')).join('\n');
 }
 
+/** Verbose info maps hold JSON documents or plain strings; show both as JSON. */
+function parseInfo(info: Record<string, string>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(info).map(([k, v]) => {
+      try {
+        return [k, JSON.parse(v) as unknown];
+      } catch {
+        return [k, v];
+      }
+    }),
+  );
+}
+
 async function clientCommand(cmd: string, args: string[], flags: Map<string, string>, c: CriClients): Promise<void> {
   const r = c.runtime;
   const need = (n: number, what: string) => {
@@ -93,8 +106,7 @@ async function clientCommand(cmd: string, args: string[], flags: Map<string, str
     }
     case 'info': {
       const s = await call(r, 'Status', { verbose: true });
-      const info = Object.fromEntries(Object.entries(s.info).map(([k, v]) => [k, JSON.parse(v) as unknown]));
-      console.log(JSON.stringify({ status: s?.status, ...info }, null, 2));
+      console.log(JSON.stringify({ status: s.status, ...parseInfo(s.info) }, null, 2));
       return;
     }
     case 'runp': {
@@ -120,8 +132,7 @@ async function clientCommand(cmd: string, args: string[], flags: Map<string, str
     case 'inspectp': {
       need(1, 'ID');
       const res = await call(r, 'PodSandboxStatus', { pod_sandbox_id: args[0], verbose: true });
-      const info = Object.fromEntries(Object.entries(res.info).map(([k, v]) => [k, JSON.parse(v) as unknown]));
-      console.log(JSON.stringify({ status: res?.status, ...info }, null, 2));
+      console.log(JSON.stringify({ status: res.status, ...parseInfo(res.info) }, null, 2));
       return;
     }
     case 'stopp':
