@@ -205,6 +205,17 @@ describe('pod sandboxes on a real cribd', () => {
     assert.equal(v.runtime_api_version, 'v1');
   });
 
+  it('selects crun by runtime handler; where crun refuses this host, the pod fails cleanly', async () => {
+    try {
+      const res = await call(h.runtime, 'RunPodSandbox', { config: h.podConfig('crunpod'), runtime_handler: 'crun' });
+      assert.equal((await h.inspect(res.pod_sandbox_id)).status?.runtime_handler, 'crun');
+    } catch (err) {
+      // crun refuses a hybrid cgroup layout (as on these machines): a clear error, nothing left behind.
+      assert.match((err as grpc.ServiceError).details, /crun/);
+      assert.equal((await call(h.runtime, 'ListPodSandbox', {})).items.length, 0);
+    }
+  });
+
   it('answers UNIMPLEMENTED for calls not built yet', async () => {
     await rejectsWith(call(h.runtime, 'ListContainers', {}), grpc.status.UNIMPLEMENTED);
     await rejectsWith(call(h.client.image, 'PullImage', { image: { image: 'busybox' } }), grpc.status.UNIMPLEMENTED);
@@ -239,3 +250,15 @@ describe('a cribd whose CNI plugins are missing', () => {
   });
 });
 
+
+describe('a cribd told to use a pause image it does not have', () => {
+  const h = new Harness({ flags: ['--pause-image', 'localhost/crib/pause:absent'] });
+  before(() => h.start());
+  after(() => h.cleanup());
+
+  it('fails RunPodSandbox with FAILED_PRECONDITION naming the image, leaving nothing', async () => {
+    await rejectsWith(h.runPod('nopause'), grpc.status.FAILED_PRECONDITION, /localhost\/crib\/pause:absent/);
+    assert.equal((await call(h.runtime, 'ListPodSandbox', {})).items.length, 0);
+    await h.assertNoLeaks();
+  });
+});
