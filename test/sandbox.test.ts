@@ -198,6 +198,7 @@ describe('pod sandboxes on a real cribd', () => {
     assert.equal(cond['NetworkReady']?.status, true);
     assert.ok(st.runtime_handlers.some((r) => r.name === 'runc'));
     assert.ok(JSON.parse(st.info['config'] ?? '{}').socket === h.socket);
+    assert.equal(fs.statSync(h.socket).mode & 0o777, 0o660, 'socket mode 0660');
     const rc = await call(h.runtime, 'RuntimeConfig', {});
     assert.equal(rc.linux?.cgroup_driver, 1);
     const v = await call(h.runtime, 'Version', { version: 'v1' });

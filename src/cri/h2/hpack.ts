@@ -1,0 +1,365 @@
+// HPACK (RFC 7541): a complete decoder and a deliberately simple encoder.
+//
+// Header names and values are carried as latin1 ("binary") JavaScript strings, one char per
+// octet, so that any octet sequence survives decode -> encode unchanged and string lengths
+// equal octet counts (which the dynamic table's size accounting needs).
+
+import { huffmanDecode, huffmanEncode, huffmanEncodedLength } from './huffman.js';
+
+export interface HeaderField {
+  name: string;
+  value: string;
+  /** The field arrived as "literal never indexed" (section 6.2.3); re-encode it the same way. */
+  neverIndex?: boolean;
+}
+
+export class HpackError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HpackError';
+  }
+}
+
+/** RFC 7541 Appendix A. Index 1 is the first entry. */
+export const STATIC_TABLE: readonly (readonly [string, string])[] = [
+  [':authority', ''],
+  [':method', 'GET'],
+  [':method', 'POST'],
+  [':path', '/'],
+  [':path', '/index.html'],
+  [':scheme', 'http'],
+  [':scheme', 'https'],
+  [':status', '200'],
+  [':status', '204'],
+  [':status', '206'],
+  [':status', '304'],
+  [':status', '400'],
+  [':status', '404'],
+  [':status', '500'],
+  ['accept-charset', ''],
+  ['accept-encoding', 'gzip, deflate'],
+  ['accept-language', ''],
+  ['accept-ranges', ''],
+  ['accept', ''],
+  ['access-control-allow-origin', ''],
+  ['age', ''],
+  ['allow', ''],
+  ['authorization', ''],
+  ['cache-control', ''],
+  ['content-disposition', ''],
+  ['content-encoding', ''],
+  ['content-language', ''],
+  ['content-length', ''],
+  ['content-location', ''],
+  ['content-range', ''],
+  ['content-type', ''],
+  ['cookie', ''],
+  ['date', ''],
+  ['etag', ''],
+  ['expect', ''],
+  ['expires', ''],
+  ['from', ''],
+  ['host', ''],
+  ['if-match', ''],
+  ['if-modified-since', ''],
+  ['if-none-match', ''],
+  ['if-range', ''],
+  ['if-unmodified-since', ''],
+  ['last-modified', ''],
+  ['link', ''],
+  ['location', ''],
+  ['max-forwards', ''],
+  ['proxy-authenticate', ''],
+  ['proxy-authorization', ''],
+  ['range', ''],
+  ['referer', ''],
+  ['refresh', ''],
+  ['retry-after', ''],
+  ['server', ''],
+  ['set-cookie', ''],
+  ['strict-transport-security', ''],
+  ['transfer-encoding', ''],
+  ['user-agent', ''],
+  ['vary', ''],
+  ['via', ''],
+  ['www-authenticate', ''],
+];
+
+/** First static-table index of each name. */
+const STATIC_NAME_INDEX = new Map<string, number>();
+STATIC_TABLE.forEach(([name], i) => {
+  if (!STATIC_NAME_INDEX.has(name)) STATIC_NAME_INDEX.set(name, i + 1);
+});
+
+/** Per-entry overhead in the dynamic table's size accounting (section 4.1). */
+export const ENTRY_OVERHEAD = 32;
+
+/** HTTP/2's initial SETTINGS_HEADER_TABLE_SIZE. */
+export const DEFAULT_TABLE_SIZE = 4096;
+
+/** Largest integer the decoder accepts; anything above is certainly an attack or garbage. */
+const MAX_INTEGER = 0x7fffffff;
+
+// ---------------------------------------------------------------------------------------------
+// Primitive types (section 5)
+
+/**
+ * Decode an integer with an N-bit prefix (section 5.1) starting at `buf[pos]`. The bits above
+ * the prefix in the first octet are ignored. Returns the value and the position after it.
+ */
+export function decodeInteger(
+  buf: Uint8Array,
+  pos: number,
+  prefixBits: number,
+): { value: number; next: number } {
+  if (prefixBits < 1 || prefixBits > 8) throw new RangeError('hpack: prefix must be 1..8 bits');
+  if (pos >= buf.length) throw new HpackError('hpack: truncated integer');
+  const max = (1 << prefixBits) - 1;
+  let value = buf[pos++] & max;
+  if (value < max) return { value, next: pos };
+  let shift = 0;
+  for (;;) {
+    if (pos >= buf.length) throw new HpackError('hpack: truncated integer');
+    const b = buf[pos++];
+    value += (b & 0x7f) * 2 ** shift;
+    if (value > MAX_INTEGER) throw new HpackError('hpack: integer overflow');
+    if ((b & 0x80) === 0) return { value, next: pos };
+    shift += 7;
+    // 0x7fffffff needs at most five continuation octets; more can only be zero padding.
+    if (shift > 28) throw new HpackError('hpack: integer encoding too long');
+  }
+}
+
+/** Append an integer with an N-bit prefix; `firstByteBits` fills the bits above the prefix. */
+export function encodeInteger(
+  out: number[],
+  value: number,
+  prefixBits: number,
+  firstByteBits = 0,
+): void {
+  if (!Number.isInteger(value) || value < 0) throw new RangeError('hpack: bad integer');
+  const max = (1 << prefixBits) - 1;
+  if (value < max) {
+    out.push(firstByteBits | value);
+    return;
+  }
+  out.push(firstByteBits | max);
+  value -= max;
+  while (value >= 0x80) {
+    out.push((value % 0x80) | 0x80);
+    value = Math.floor(value / 0x80);
+  }
+  out.push(value);
+}
+
+/** Decode a string literal (section 5.2). Returns a latin1 string. */
+export function decodeString(buf: Uint8Array, pos: number): { value: string; next: number } {
+  if (pos >= buf.length) throw new HpackError('hpack: truncated string');
+  const huffman = (buf[pos] & 0x80) !== 0;
+  const { value: len, next } = decodeInteger(buf, pos, 7);
+  const end = next + len;
+  if (end > buf.length) throw new HpackError('hpack: string literal runs past the block');
+  const raw = buf.subarray(next, end);
+  let bytes: Uint8Array;
+  try {
+    bytes = huffman ? huffmanDecode(raw) : raw;
+  } catch (err) {
+    throw new HpackError((err as Error).message);
+  }
+  return { value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'), next: end };
+}
+
+/** Append a string literal; raw unless `huffman` is true and it is actually shorter. */
+export function encodeString(out: number[], value: string, huffman = false): void {
+  const bytes = Buffer.from(value, 'latin1');
+  if (huffman && huffmanEncodedLength(bytes) < bytes.length) {
+    const coded = huffmanEncode(bytes);
+    encodeInteger(out, coded.length, 7, 0x80);
+    for (const b of coded) out.push(b);
+    return;
+  }
+  encodeInteger(out, bytes.length, 7, 0);
+  for (const b of bytes) out.push(b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dynamic table (section 2.3.2 and 4)
+
+export class DynamicTable {
+  /** Newest entry first: entries[0] has index 62. */
+  private entries: [string, string][] = [];
+  private size = 0;
+
+  constructor(private max: number) {}
+
+  get maxSize(): number {
+    return this.max;
+  }
+
+  get currentSize(): number {
+    return this.size;
+  }
+
+  get length(): number {
+    return this.entries.length;
+  }
+
+  /** Entry by dynamic index (0 = newest), or undefined. */
+  at(i: number): readonly [string, string] | undefined {
+    return this.entries[i];
+  }
+
+  setMaxSize(max: number): void {
+    this.max = max;
+    this.evict(0);
+  }
+
+  add(name: string, value: string): void {
+    const entrySize = name.length + value.length + ENTRY_OVERHEAD;
+    if (entrySize > this.max) {
+      // Section 4.4: an entry larger than the table empties it and is not added.
+      this.entries = [];
+      this.size = 0;
+      return;
+    }
+    this.evict(entrySize);
+    this.entries.unshift([name, value]);
+    this.size += entrySize;
+  }
+
+  private evict(room: number): void {
+    while (this.size + room > this.max && this.entries.length > 0) {
+      const [n, v] = this.entries.pop()!;
+      this.size -= n.length + v.length + ENTRY_OVERHEAD;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoder
+
+export interface HpackDecoderOptions {
+  /**
+   * The largest table size the peer may select with a dynamic table size update, i.e. the
+   * SETTINGS_HEADER_TABLE_SIZE we advertised. Default 4096.
+   */
+  maxTableSizeLimit?: number;
+  /** Table size before any size update. Default 4096 (the HTTP/2 initial value). */
+  initialTableSize?: number;
+}
+
+export class HpackDecoder {
+  readonly table: DynamicTable;
+  private limit: number;
+
+  constructor(opts: HpackDecoderOptions = {}) {
+    this.limit = opts.maxTableSizeLimit ?? DEFAULT_TABLE_SIZE;
+    this.table = new DynamicTable(Math.min(opts.initialTableSize ?? DEFAULT_TABLE_SIZE, this.limit));
+  }
+
+  /** Change the upper bound for size updates (our SETTINGS_HEADER_TABLE_SIZE changed). */
+  setMaxTableSizeLimit(limit: number): void {
+    this.limit = limit;
+    if (this.table.maxSize > limit) this.table.setMaxSize(limit);
+  }
+
+  get maxTableSizeLimit(): number {
+    return this.limit;
+  }
+
+  private lookup(index: number): readonly [string, string] {
+    if (index === 0) throw new HpackError('hpack: index 0');
+    if (index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1];
+    const entry = this.table.at(index - STATIC_TABLE.length - 1);
+    if (!entry) throw new HpackError(`hpack: index ${index} is not in the table`);
+    return entry;
+  }
+
+  /**
+   * Decode one complete header block (all HEADERS/CONTINUATION fragments joined). Throws
+   * HpackError on any malformed input; the decoder's state is then unusable (in HTTP/2 this
+   * is a connection error of type COMPRESSION_ERROR).
+   */
+  decode(block: Uint8Array): HeaderField[] {
+    const fields: HeaderField[] = [];
+    let pos = 0;
+    let sawField = false;
+    while (pos < block.length) {
+      const b = block[pos];
+      if (b & 0x80) {
+        // 6.1 Indexed header field.
+        const { value: index, next } = decodeInteger(block, pos, 7);
+        const [name, value] = this.lookup(index);
+        fields.push({ name, value });
+        pos = next;
+        sawField = true;
+      } else if ((b & 0xc0) === 0x40) {
+        // 6.2.1 Literal with incremental indexing.
+        const r = this.literal(block, pos, 6);
+        this.table.add(r.name, r.value);
+        fields.push({ name: r.name, value: r.value });
+        pos = r.next;
+        sawField = true;
+      } else if ((b & 0xe0) === 0x20) {
+        // 6.3 Dynamic table size update: only before the first field of a block.
+        if (sawField) throw new HpackError('hpack: table size update after a header field');
+        const { value: size, next } = decodeInteger(block, pos, 5);
+        if (size > this.limit) {
+          throw new HpackError(`hpack: table size ${size} exceeds the limit ${this.limit}`);
+        }
+        this.table.setMaxSize(size);
+        pos = next;
+      } else {
+        // 6.2.2 without indexing (0000xxxx), 6.2.3 never indexed (0001xxxx).
+        const r = this.literal(block, pos, 4);
+        fields.push((b & 0x10) !== 0 ? { name: r.name, value: r.value, neverIndex: true } : { name: r.name, value: r.value });
+        pos = r.next;
+        sawField = true;
+      }
+    }
+    return fields;
+  }
+
+  private literal(
+    block: Uint8Array,
+    pos: number,
+    prefixBits: number,
+  ): { name: string; value: string; next: number } {
+    const { value: index, next } = decodeInteger(block, pos, prefixBits);
+    let name: string;
+    pos = next;
+    if (index === 0) {
+      const s = decodeString(block, pos);
+      name = s.value;
+      pos = s.next;
+    } else {
+      name = this.lookup(index)[0];
+    }
+    const v = decodeString(block, pos);
+    return { name, value: v.value, next: v.next };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Encoder
+
+/**
+ * Encode a header list using only literals that never touch the dynamic table: "without
+ * indexing" (or "never indexed" for fields flagged so), with the static table's index for
+ * names it holds. The receiving decoder's dynamic table therefore stays whatever it was.
+ */
+export function encodeHeaderBlock(fields: readonly HeaderField[], opts: { huffman?: boolean } = {}): Buffer {
+  const out: number[] = [];
+  for (const f of fields) {
+    const first = f.neverIndex ? 0x10 : 0x00;
+    const nameIndex = STATIC_NAME_INDEX.get(f.name);
+    if (nameIndex !== undefined) {
+      encodeInteger(out, nameIndex, 4, first);
+    } else {
+      out.push(first);
+      encodeString(out, f.name, opts.huffman);
+    }
+    encodeString(out, f.value, opts.huffman);
+  }
+  return Buffer.from(out);
+}

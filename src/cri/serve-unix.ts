@@ -1,0 +1,261 @@
+// Serve a grpc-js Server on a unix socket, with every connection's client bytes passed through
+// the :authority rewriter (see h2/authority-rewriter.ts for why).
+//
+// grpc-js cannot be given a listening socket, but `createConnectionInjector` hands any Duplex
+// to a private http2 server that grpc-js has wired to its handlers. We own the net.Server and
+// build one Duplex per accepted socket: its readable side is the socket's bytes after the
+// rewriter, its writable side writes straight to the socket.
+
+import fs from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import { Duplex } from 'node:stream';
+import * as grpc from '@grpc/grpc-js';
+import { AuthorityRewriter, ServerPingScanner, type AuthorityRewriterOptions } from './h2/authority-rewriter.js';
+import { log } from '../util/log.js';
+
+export interface UnixListener {
+  readonly socketPath: string;
+  /** Number of client connections currently open. */
+  readonly connectionCount: number;
+  /** Stop accepting, destroy open connections, remove the socket file. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface ListenUnixOptions {
+  rewriter?: AuthorityRewriterOptions;
+}
+
+/** How long a connection may stay open after the client's EOF. */
+const EOF_GRACE_MS = 1000;
+
+/**
+ * A client connection as the http2 server sees it. Node wraps non-native streams in a
+ * JSStreamSocket, which relies on the usual stream events: 'data'/'end' for input, write/end
+ * for output, 'error' and 'close' to tear down. Destroying either side destroys the other.
+ *
+ * Input is delivered in the rewriter's segments, one per event-loop turn when a segment ends
+ * with a header block (see AuthorityRewriter.pushSegments), and never more than one segment
+ * buffered in this stream, so Node cannot read two segments in one go.
+ */
+class RewritingConnection extends Duplex {
+  private readonly rewriter: AuthorityRewriter;
+  private readonly pings: ServerPingScanner;
+  /** Segments not yet pushed; `null` marks the client's EOF. */
+  private readonly queue: (Buffer | null)[] = [];
+  private pumpScheduled = false;
+  private eofTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly socket: net.Socket,
+    opts: AuthorityRewriterOptions = {},
+  ) {
+    super({ allowHalfOpen: true });
+    this.rewriter = new AuthorityRewriter(opts);
+    this.pings = new ServerPingScanner((payload) => this.rewriter.noteServerPing(payload));
+    socket.on('data', (chunk: Buffer) => {
+      let segments: Buffer[];
+      try {
+        segments = this.rewriter.pushSegments(chunk);
+      } catch (err) {
+        log.warn('cri: dropping connection after HTTP/2 protocol error', { error: (err as Error).message });
+        this.destroy(err as Error);
+        return;
+      }
+      if (segments.length === 0) return;
+      this.queue.push(...segments);
+      this.pump();
+    });
+    socket.on('end', () => {
+      this.rewriter.end();
+      this.queue.push(null);
+      this.pump();
+      // Normally the session reads up to the EOF and closes the connection. But once nghttp2
+      // has given up on a connection (after sending GOAWAY for a protocol error) it stops
+      // reading, never sees the EOF, and would keep the socket open forever (native sockets
+      // behave the same). The client is gone either way; don't wait long for it.
+      this.eofTimer = setTimeout(() => this.destroy(), EOF_GRACE_MS);
+      this.eofTimer.unref();
+    });
+    socket.on('error', (err) => this.destroy(err));
+    socket.on('close', () => this.destroy());
+  }
+
+  private pump(): void {
+    if (this.pumpScheduled || this.destroyed) return;
+    while (this.queue.length > 0) {
+      if (this.readableLength > 0) {
+        // Node has not taken the last segment yet. An empty push clears Readable's "read in
+        // progress" state, so _read (and with it pump) runs again once the buffer drains.
+        this.push(Buffer.alloc(0));
+        break;
+      }
+      const seg = this.queue.shift()!;
+      if (seg === null) {
+        this.push(null);
+        break;
+      }
+      this.push(seg);
+      if (this.queue.length > 0) {
+        // Let Node dispatch the stream the header block just opened before it sees more.
+        this.pumpScheduled = true;
+        setImmediate(() => {
+          this.pumpScheduled = false;
+          this.pump();
+        });
+        break;
+      }
+    }
+    // Backpressure towards the client: stop reading the socket while segments wait.
+    if (this.queue.length > 0) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  override _read(): void {
+    this.pump();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    if (this.socket.destroyed) {
+      cb(new Error('socket closed'));
+      return;
+    }
+    this.pings.scan(chunk);
+    this.socket.write(chunk, cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    if (this.socket.destroyed) {
+      cb(new Error('socket closed'));
+      return;
+    }
+    this.socket.cork();
+    for (let i = 0; i < chunks.length; i++) {
+      this.pings.scan(chunks[i].chunk);
+      if (i < chunks.length - 1) this.socket.write(chunks[i].chunk);
+      else this.socket.write(chunks[i].chunk, cb);
+    }
+    this.socket.uncork();
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.socket.destroyed) {
+      cb();
+      return;
+    }
+    this.socket.end(() => cb());
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.queue.length = 0;
+    clearTimeout(this.eofTimer);
+    this.socket.destroy();
+    cb(err);
+  }
+}
+
+/** Refuse if something answers on `socketPath`; remove it if it is a stale socket. */
+async function clearStaleSocket(socketPath: string): Promise<void> {
+  let st;
+  try {
+    st = await fs.lstat(socketPath);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw err;
+  }
+  if (!st.isSocket()) throw new Error(`${socketPath} exists and is not a socket; not removing it`);
+  const live = await new Promise<boolean>((resolve, reject) => {
+    const probe = net.connect(socketPath);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', (err: NodeJS.ErrnoException) => {
+      probe.destroy();
+      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') resolve(false);
+      else reject(new Error(`cannot probe ${socketPath}: ${err.message}`));
+    });
+  });
+  if (live) throw new Error(`another server is already listening on ${socketPath}`);
+  await fs.rm(socketPath, { force: true });
+}
+
+/**
+ * Serve `server` (services already added) on a unix socket at `socketPath`, chmod'ed to
+ * `mode`. A stale socket file is replaced; a live one (something accepts connections on it)
+ * or a non-socket file is an error. The grpc-js Server needs no bindAsync() or start() for
+ * this (don't call the deprecated start(): with no bound port it throws). Close the listener
+ * before shutting the grpc-js Server down, or new connections go to a closed server.
+ */
+export async function listenUnix(
+  server: grpc.Server,
+  socketPath: string,
+  mode = 0o660,
+  opts: ListenUnixOptions = {},
+): Promise<UnixListener> {
+  await fs.mkdir(path.dirname(socketPath), { recursive: true });
+  await clearStaleSocket(socketPath);
+
+  const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  const sockets = new Set<net.Socket>();
+  // allowHalfOpen: a client's FIN must not end our side before the http2 session has read
+  // the bytes before it; the EOF travels through the Duplex and the session (or the grace
+  // timer in RewritingConnection) closes the connection.
+  const netServer = net.createServer({ allowHalfOpen: true });
+
+  netServer.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+    const conn = new RewritingConnection(socket, opts.rewriter);
+    try {
+      injector.injectConnection(conn);
+    } catch (err) {
+      log.warn('cri: could not hand a connection to the gRPC server', { error: (err as Error).message });
+      conn.destroy();
+    }
+  });
+
+  let socketIno = -1;
+  let bound = false;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      netServer.once('error', reject);
+      netServer.listen(socketPath, () => {
+        netServer.off('error', reject);
+        resolve();
+      });
+    });
+    bound = true;
+    await fs.chmod(socketPath, mode);
+    socketIno = (await fs.lstat(socketPath)).ino;
+  } catch (err) {
+    injector.destroy();
+    if (bound) {
+      await new Promise<void>((resolve) => netServer.close(() => resolve()));
+      await fs.rm(socketPath, { force: true }).catch(() => {});
+    }
+    throw err;
+  }
+  // After listening, errors (e.g. EMFILE on accept) must not crash the process.
+  netServer.on('error', (err) => log.error('cri: unix socket server error', { error: err.message }));
+
+  let closing: Promise<void> | null = null;
+  return {
+    socketPath,
+    get connectionCount() {
+      return sockets.size;
+    },
+    close() {
+      closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => netServer.close(() => resolve()));
+        injector.destroy();
+        for (const s of sockets) s.destroy();
+        await closed;
+        // Leave the path alone if someone else has put a new socket there meanwhile.
+        const st = await fs.lstat(socketPath).catch(() => null);
+        if (st && st.ino === socketIno) await fs.rm(socketPath, { force: true });
+      })();
+      return closing;
+    },
+  };
+}
