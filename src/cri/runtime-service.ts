@@ -22,6 +22,7 @@ export interface RuntimeServiceDeps {
 export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeServiceHandlers> {
   return {
     Version: unary('Version', async () => ({
+      // The kubelet runtime API version, which containerd and CRI-O also report as 0.1.0.
       version: '0.1.0',
       runtime_name: 'crib',
       runtime_version: cribVersion,

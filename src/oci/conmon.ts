@@ -81,13 +81,16 @@ export function conmonCreate(o: ConmonOptions): Promise<number> {
 }
 
 export function parseSyncMessage(text: string): { data: number; message?: string } | undefined {
-  const end = text.indexOf('}');
-  if (end < 0) return undefined;
-  try {
-    const v = JSON.parse(text.slice(0, end + 1)) as { data?: unknown; pid?: unknown; message?: unknown };
+  // The message may itself contain '}', so try each closing brace until one ends valid JSON.
+  for (let end = text.indexOf('}'); end >= 0; end = text.indexOf('}', end + 1)) {
+    let v: { data?: unknown; pid?: unknown; message?: unknown };
+    try {
+      v = JSON.parse(text.slice(0, end + 1)) as typeof v;
+    } catch {
+      continue;
+    }
     const data = typeof v.data === 'number' ? v.data : typeof v.pid === 'number' ? v.pid : -1;
     return { data, message: typeof v.message === 'string' ? v.message : undefined };
-  } catch {
-    return undefined;
   }
+  return undefined;
 }

@@ -122,7 +122,7 @@ export class SandboxService {
       const image = this.pauseImage();
       sb.image.id = image.id;
       sb.cgroup.ownsParent = !(await cgroupExists(cgroupParent));
-      if (sb.paths.netns) sb.networkConfig = await this.network.resolve().catch((err: unknown) => {
+      if (sb.paths.netns) sb.networkConfig = await this.o.network.resolve().catch((err: unknown) => {
         throw new CribError('FailedPrecondition', errorMessage(err));
       });
       await this.records.put(id, sb);
@@ -131,7 +131,7 @@ export class SandboxService {
       // With the netns pinned, CNI ADD and starting pause need nothing from each other.
       const [net, pause] = await Promise.allSettled([
         sb.paths.netns && sb.networkConfig
-          ? this.network.attach(sb.networkConfig, podIdentity(sb), sb.paths.netns, config.portMappings)
+          ? this.o.network.attach(sb.networkConfig, podIdentity(sb), sb.paths.netns, config.portMappings)
           : Promise.resolve(undefined),
         this.startPause(sb, runtime),
       ]);
@@ -151,10 +151,6 @@ export class SandboxService {
     this.sandboxes.set(id, sb);
     log.info('sandbox ready', { id, pod: `${config.metadata.namespace}/${config.metadata.name}`, ip: sb.network?.ips[0]?.ip });
     return id;
-  }
-
-  private get network(): NetworkManager {
-    return this.o.network;
   }
 
   private async preparePodDir(sb: Sandbox, image: Image): Promise<void> {
@@ -228,7 +224,7 @@ export class SandboxService {
   private async stopLocked(sb: Sandbox): Promise<void> {
     await this.stopPause(sb);
     if (sb.paths.netns && sb.networkConfig) {
-      await this.network.detach(
+      await this.o.network.detach(
         sb.network ?? { netnsPath: sb.paths.netns, ifName: 'eth0', network: sb.networkConfig, portMappings: sb.config.portMappings },
         podIdentity(sb),
       );

@@ -1,0 +1,157 @@
+// Pure pieces, tested without root or a daemon.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { applyConfigFile, defaultConfig, validateConfig } from '../src/config.js';
+import { builtinNetwork, parseNetworkConfig } from '../src/network/cni-config.js';
+import { pluginInput, podIPs } from '../src/network/cni.js';
+import { parseSyncMessage } from '../src/oci/conmon.js';
+import { pauseSpec } from '../src/oci/sandbox-spec.js';
+import { matchesFilter } from '../src/sandbox/filter.js';
+import { hostsFile, resolvConf } from '../src/sandbox/pod-files.js';
+import type { Sandbox, SandboxConfig, SandboxView } from '../src/sandbox/types.js';
+import { validateId, validateSandboxConfig } from '../src/sandbox/validate.js';
+import { CribError } from '../src/util/errors.js';
+import { imageUser } from '../src/cri/image-service.js';
+
+const base: SandboxConfig = {
+  metadata: { name: 'web', uid: 'u1', namespace: 'default', attempt: 0 },
+  hostname: 'web',
+  logDirectory: '/var/log/pods/x',
+  portMappings: [],
+  labels: {},
+  annotations: {},
+  cgroupParent: '',
+  sysctls: {},
+  namespaces: { network: 'POD', pid: 'POD', ipc: 'POD', targetId: '' },
+  runtimeHandler: '',
+};
+
+const invalid = (c: Partial<SandboxConfig>, field: RegExp) =>
+  assert.throws(() => validateSandboxConfig({ ...base, ...c }), (e: CribError) => e.kind === 'InvalidArgument' && field.test(e.message));
+
+describe('sandbox config validation', () => {
+  it('accepts a kubelet-like config', () => validateSandboxConfig(base));
+  it('names the field at fault', () => {
+    invalid({ metadata: { ...base.metadata, name: '' } }, /^config\.metadata\.name/);
+    invalid({ metadata: { ...base.metadata, namespace: 'a/b' } }, /^config\.metadata\.namespace/);
+    invalid({ hostname: '-bad' }, /^config\.hostname/);
+    invalid({ hostname: 'a'.repeat(64) }, /^config\.hostname/);
+    invalid({ logDirectory: 'rel' }, /^config\.log_directory/);
+    invalid({ logDirectory: '/a/../b' }, /^config\.log_directory/);
+    invalid({ portMappings: [{ hostPort: 70000, containerPort: 80, protocol: 'tcp' }] }, /port_mappings\[0\]\.host_port/);
+    invalid({ namespaces: { ...base.namespaces, network: 'CONTAINER' } }, /namespace_options\.network/);
+    invalid({ namespaces: { ...base.namespaces, pid: 'TARGET' } }, /namespace_options\.pid/);
+    invalid({ cgroupParent: 'kubepods.slice' }, /cgroup_parent/);
+    invalid({ cgroupParent: '/kubepods.slice' }, /cgroup_parent/);
+    invalid({ sysctls: { 'vm.swappiness': '1' } }, /sysctls\[vm\.swappiness\]/);
+    invalid({ sysctls: { 'kernel.shmmax': '1' }, namespaces: { ...base.namespaces, ipc: 'NODE' } }, /sysctls\[kernel\.shmmax\]/);
+  });
+  it('allows namespaced sysctls in either separator style', () => {
+    validateSandboxConfig({ ...base, sysctls: { 'net/ipv4/ip_forward': '1', 'kernel.sem': '250 32000 32 128', 'fs.mqueue.msg_max': '20' } });
+  });
+  it('checks ids', () => {
+    validateId('id', 'abc123');
+    assert.throws(() => validateId('pod_sandbox_id', '../x'), /pod_sandbox_id/);
+    assert.throws(() => validateId('pod_sandbox_id', ''), /must not be empty/);
+  });
+});
+
+describe('pod files', () => {
+  it('writes resolv.conf from the DNS config, else keeps the host one', () => {
+    assert.equal(resolvConf({ servers: ['1.1.1.1'], searches: ['a.b'], options: ['ndots:5'] }, 'host'), 'search a.b\nnameserver 1.1.1.1\noptions ndots:5\n');
+    assert.equal(resolvConf(undefined, 'nameserver 9.9.9.9\n'), 'nameserver 9.9.9.9\n');
+  });
+  it('maps the hostname to the pod IP once known', () => {
+    assert.doesNotMatch(hostsFile('web'), /web/);
+    assert.match(hostsFile('web', '10.0.0.5'), /^10\.0\.0\.5\tweb$/m);
+  });
+});
+
+describe('pause OCI spec', () => {
+  const input = {
+    args: ['/pause'], env: [], newPidNamespace: true, newIpcNamespace: true, hostname: 'web',
+    shmPath: '/run/crib/shm/x', etcFiles: { hostname: '/p/hostname', resolvConf: '/p/resolv.conf', hosts: '/p/hosts' },
+    cgroupsPath: '/crib/pod-x/x', sysctls: {}, uid: 0, gid: 0, oomScoreAdj: 0, annotations: {},
+  };
+  it('joins the pinned netns, makes pid/ipc/uts, has no capabilities and a read-only root', () => {
+    const s = pauseSpec({ ...input, netnsPath: '/run/crib/netns/x' });
+    assert.deepEqual(s.linux.namespaces, [{ type: 'mount' }, { type: 'network', path: '/run/crib/netns/x' }, { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }]);
+    assert.deepEqual(s.process.capabilities.bounding, []);
+    assert.equal(s.process.noNewPrivileges, true);
+    assert.equal(s.root.readonly, true);
+    assert.equal(s.hostname, 'web');
+    assert.ok(s.mounts.some((m) => m.destination === '/dev/shm' && m.source === '/run/crib/shm/x'));
+  });
+  it('stays in the node namespaces when asked', () => {
+    const s = pauseSpec({ ...input, newPidNamespace: false, newIpcNamespace: false, hostname: undefined });
+    assert.deepEqual(s.linux.namespaces, [{ type: 'mount' }]);
+    assert.equal(s.hostname, undefined);
+  });
+});
+
+describe('CNI', () => {
+  it('builds the built-in bridge network', () => {
+    const n = builtinNetwork({ name: 'crib', bridge: 'crib0', subnet: '10.85.0.0/16', ipMasq: true, ipamDataDir: '/var/lib/crib/cni/networks' });
+    assert.deepEqual(n.plugins.map((p) => p.type), ['bridge', 'portmap']);
+  });
+  it('reads .conf and .conflist files', () => {
+    const one = parseNetworkConfig('{"cniVersion":"0.4.0","name":"n","type":"bridge"}', '/x/10-n.conf');
+    assert.deepEqual(one.plugins, [{ type: 'bridge' }]);
+    assert.throws(() => parseNetworkConfig('{"name":"n","plugins":[]}', '/x/a.conflist'), /plugins/);
+  });
+  it('gives plugins runtimeConfig only when they ask for port mappings', () => {
+    const list = parseNetworkConfig('{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"bridge"},{"type":"portmap","capabilities":{"portMappings":true}}]}', 'a.conflist');
+    const ports = [{ hostPort: 80, containerPort: 8080, protocol: 'tcp' as const }];
+    assert.equal(pluginInput(list, list.plugins[0]!, ports, undefined)['runtimeConfig'], undefined);
+    assert.deepEqual(pluginInput(list, list.plugins[1]!, ports, { ips: [] })['runtimeConfig'], { portMappings: ports });
+  });
+  it('takes IPv4 first from a result', () => {
+    const ips = podIPs({ ips: [{ address: 'fd00::5/64' }, { address: '10.0.0.5/24', gateway: '10.0.0.1' }] });
+    assert.deepEqual(ips.map((i) => i.ip), ['10.0.0.5', 'fd00::5']);
+  });
+});
+
+describe('list filter', () => {
+  const view = (id: string, state: 'READY' | 'NOTREADY', labels: Record<string, string>): SandboxView => ({
+    sandbox: { id, config: { ...base, labels } } as Sandbox,
+    state,
+    pauseAlive: state === 'READY',
+  });
+  it('matches id prefix, state and every selector label', () => {
+    const v = view('abcdef', 'READY', { app: 'web', tier: 'front' });
+    assert.ok(matchesFilter(v, undefined));
+    assert.ok(matchesFilter(v, { id: 'abc', state: 'READY', labelSelector: { app: 'web' } }));
+    assert.ok(!matchesFilter(v, { id: 'abd' }));
+    assert.ok(!matchesFilter(v, { state: 'NOTREADY' }));
+    assert.ok(!matchesFilter(v, { labelSelector: { app: 'web', tier: 'back' } }));
+  });
+});
+
+describe('daemon config', () => {
+  it('merges a YAML file over the defaults and validates it', () => {
+    const c = applyConfigFile(defaultConfig, 'runtime: crun\nnetwork:\n  bridge: br9\n  ipMasq: false\ncniBinDirs: [/a, /b]\n', 'f');
+    assert.equal(c.runtime, 'crun');
+    assert.equal(c.network.bridge, 'br9');
+    assert.equal(c.network.ipMasq, false);
+    assert.deepEqual(c.cniBinDirs, ['/a', '/b']);
+    assert.equal(defaultConfig.network.bridge, 'crib0', 'defaults untouched');
+    assert.throws(() => applyConfigFile(defaultConfig, 'sokcet: /x', 'f'), /sokcet: unknown key/);
+    assert.throws(() => validateConfig({ ...defaultConfig, root: 'relative' }), /root/);
+  });
+});
+
+describe('conmon sync pipe', () => {
+  it('reads the pid, or the failure message even when it holds braces', () => {
+    assert.deepEqual(parseSyncMessage('{"data": 42}'), { data: 42, message: undefined });
+    assert.deepEqual(parseSyncMessage('{"data": -1, "message": "bad {x}"}'), { data: -1, message: 'bad {x}' });
+    assert.equal(parseSyncMessage('{"data": 4'), undefined);
+  });
+});
+
+describe('image user', () => {
+  it('splits numeric uids from names', () => {
+    assert.deepEqual(imageUser('1000:1000'), { uid: '1000', username: '' });
+    assert.deepEqual(imageUser('nobody'), { username: 'nobody' });
+    assert.deepEqual(imageUser(''), { username: '' });
+  });
+});
