@@ -92,16 +92,25 @@ export async function firstNetworkConfig(dir: string): Promise<ConfigChoice> {
   return { problems };
 }
 
-/** Finds a plugin binary in the configured directories. */
+const pluginCache = new Map<string, { path: string | undefined; at: number }>();
+const PLUGIN_CACHE_MS = 5000;
+
+/** Finds a plugin binary in the configured directories (looked up at most every few seconds). */
 export async function findPlugin(type: string, binDirs: readonly string[]): Promise<string | undefined> {
+  const key = `${binDirs.join(':')}/${type}`;
+  const hit = pluginCache.get(key);
+  if (hit && Date.now() - hit.at < PLUGIN_CACHE_MS) return hit.path;
+  let found: string | undefined;
   for (const dir of binDirs) {
     const p = path.join(dir, type);
     try {
       await fs.access(p, fs.constants.X_OK);
-      return p;
+      found = p;
+      break;
     } catch {
       /* try the next directory */
     }
   }
-  return undefined;
+  pluginCache.set(key, { path: found, at: Date.now() });
+  return found;
 }

@@ -121,13 +121,13 @@ export class SandboxService {
     try {
       const image = this.pauseImage();
       sb.image.id = image.id;
-      sb.cgroup.ownsParent = !(await cgroupExists(cgroupParent));
+      // A parent crib names itself is new by construction; one from the request may exist already.
+      sb.cgroup.ownsParent = !config.cgroupParent || !(await cgroupExists(cgroupParent));
       if (sb.paths.netns) sb.networkConfig = await this.o.network.resolve().catch((err: unknown) => {
         throw new CribError('FailedPrecondition', errorMessage(err));
       });
       await this.records.put(id, sb);
-      await this.preparePodDir(sb, image);
-      if (sb.paths.netns) await createPinnedNetns(sb.paths.netns);
+      await settleAll([this.preparePodDir(sb, image), sb.paths.netns ? createPinnedNetns(sb.paths.netns) : undefined]);
       // With the netns pinned, CNI ADD and starting pause need nothing from each other.
       const [net, pause] = await Promise.allSettled([
         sb.paths.netns && sb.networkConfig
@@ -331,6 +331,12 @@ export class SandboxService {
       runtimeSpec,
     };
   }
+}
+
+/** Waits for every step (so none still runs during a rollback), then throws the first failure. */
+async function settleAll(steps: readonly (Promise<unknown> | undefined)[]): Promise<void> {
+  const failed = (await Promise.allSettled(steps)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function podIdentity(sb: Sandbox): PodNetworkIdentity {

@@ -1,4 +1,5 @@
 import { spawn, type StdioOptions } from 'node:child_process';
+import { log } from './log.js';
 
 export interface RunOptions {
   /** Bytes written to the command's stdin, which is then closed. */
@@ -38,6 +39,7 @@ export class CommandError extends Error {
  * output. Every external command in crib goes through here so failures all read the same way.
  */
 export function run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const started = process.hrtime.bigint();
   return new Promise((resolve, reject) => {
     const stdio: StdioOptions = [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
     const child = spawn(command, args, {
@@ -56,6 +58,7 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
       spawnError = e;
     });
     child.on('close', (code, signal) => {
+      log.debug('exec', { command, arg: args[0] ?? '', code, ms: Number(process.hrtime.bigint() - started) / 1e6 });
       const stdout = Buffer.concat(out).toString();
       const stderr = Buffer.concat(err).toString();
       if (spawnError) {
