@@ -3,6 +3,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CribError } from './util/errors.js';
 import type { LogLevel } from './util/log.js';
+import type { RegistryConfig } from './image/registry/types.js';
 
 /** Everything cribd can be told; each field has a default, a flag and a config-file key. */
 export interface CribConfig {
@@ -23,6 +24,8 @@ export interface CribConfig {
   cgroupRoot: string;
   /** crib's built-in network, used when cniConfDir holds no configuration. */
   network: { name: string; bridge: string; subnet: string; ipMasq: boolean };
+  /** Mirrors, insecure (plain HTTP) hosts and extra CA files for image pulls and pushes. */
+  registries: RegistryConfig;
   logLevel: LogLevel;
 }
 
@@ -37,8 +40,14 @@ export const defaultConfig: CribConfig = {
   pauseImage: '',
   cgroupRoot: '/crib',
   network: { name: 'crib', bridge: 'crib0', subnet: '10.85.0.0/16', ipMasq: true },
+  registries: { mirrors: {}, insecure: [], caFiles: [] },
   logLevel: 'info',
 };
+
+/** A copy of a config that can be changed without touching the original (or the defaults). */
+export function cloneConfig(c: CribConfig): CribConfig {
+  return structuredClone(c);
+}
 
 /** Flags of `crib daemon`, each mapped onto a config key. */
 export const daemonFlags: Record<string, (c: CribConfig, v: string) => void> = {
@@ -55,6 +64,8 @@ export const daemonFlags: Record<string, (c: CribConfig, v: string) => void> = {
   'bridge': (c, v) => (c.network.bridge = v),
   'subnet': (c, v) => (c.network.subnet = v),
   'ip-masq': (c, v) => (c.network.ipMasq = v !== 'false'),
+  'insecure-registry': (c, v) => c.registries.insecure.push(v),
+  'registry-ca': (c, v) => c.registries.caFiles.push(v),
   'log-level': (c, v) => (c.logLevel = v as LogLevel),
 };
 
@@ -67,7 +78,11 @@ export function applyConfigFile(base: CribConfig, text: string, source: string):
   const doc: unknown = parseYaml(text);
   if (doc === null || doc === undefined) return base;
   if (typeof doc !== 'object' || Array.isArray(doc)) fail(source, 'must be a mapping');
-  const out: CribConfig = { ...base, network: { ...base.network } };
+  const out = cloneConfig(base);
+  const strings = (field: string, v: unknown): string[] => {
+    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) fail(field, 'must be a list of strings');
+    return v as string[];
+  };
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     if (key === 'network') {
       if (typeof value !== 'object' || value === null) fail('network', 'must be a mapping');
@@ -80,10 +95,20 @@ export function applyConfigFile(base: CribConfig, text: string, source: string):
           out.network[nk] = nv;
         } else fail(`network.${nk}`, 'unknown key');
       }
+    } else if (key === 'registries') {
+      if (typeof value !== 'object' || value === null) fail('registries', 'must be a mapping');
+      for (const [rk, rv] of Object.entries(value as Record<string, unknown>)) {
+        if (rk === 'insecure' || rk === 'caFiles') out.registries[rk] = strings(`registries.${rk}`, rv);
+        else if (rk === 'mirrors') {
+          if (typeof rv !== 'object' || rv === null) fail('registries.mirrors', 'must map registry hosts to lists of endpoints');
+          out.registries.mirrors = Object.fromEntries(
+            Object.entries(rv as Record<string, unknown>).map(([host, eps]) => [host, strings(`registries.mirrors.${host}`, eps)]),
+          );
+        } else fail(`registries.${rk}`, 'unknown key');
+      }
     } else if (key === 'cniBinDirs') {
-      if (!Array.isArray(value) || !value.every((v) => typeof v === 'string')) fail(key, 'must be a list of paths');
-      out.cniBinDirs = value as string[];
-    } else if (key in base && key !== 'network') {
+      out.cniBinDirs = strings(key, value);
+    } else if (key in base) {
       if (typeof value !== 'string') fail(key, 'must be a string');
       (out as unknown as Record<string, string>)[key] = value;
     } else fail(key, 'unknown key');

@@ -8,6 +8,10 @@ import { imageServiceHandlers } from './cri/image-service.js';
 import { listenUnix, type UnixListener } from './cri/serve-unix.js';
 import { ImageStore } from './image/store.js';
 import { installPauseImage } from './image/pause-image.js';
+import { ImagePuller } from './image/pull.js';
+import { RegistryClient } from './image/registry/client.js';
+import { ImageService } from './image/service.js';
+import { formatReference, parseReference } from './image/reference.js';
 import { NetworkManager } from './network/manager.js';
 import { findExecutable } from './oci/find-runtime.js';
 import { OciRuntime } from './oci/runtime.js';
@@ -49,23 +53,27 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   if (!conmonPath) throw new CribError('FailedPrecondition', `conmon "${config.conmon}" not found`);
   const { runtimes, defaultName } = discoverRuntimes(config);
 
-  const images = new ImageStore(path.join(config.root, 'images'));
-  await images.open();
+  const store = new ImageStore(path.join(config.root, 'images'));
+  await store.open();
   const pauseImage = config.pauseImage || builtinPauseImage;
   if (pauseImage === builtinPauseImage) {
     if (!(await exists(builtPauseBinary))) {
       throw new CribError('FailedPrecondition', `the pause binary ${builtPauseBinary} is missing: run the build (npm run build)`);
     }
-    await installPauseImage(images, builtPauseBinary, builtinPauseImage);
-  } else if (!images.resolve(pauseImage)) {
-    log.warn('the configured pause image is not in the store; RunPodSandbox will fail until it is', { image: pauseImage });
+    await installPauseImage(store, builtPauseBinary, builtinPauseImage);
   }
+  const pinnedRef = formatReference(parseReference(pauseImage));
+  const registry = new RegistryClient(config.registries);
+  const puller = new ImagePuller(store, registry, (ref) => ref === pinnedRef);
+  // Sandboxes (and, later, containers) are the images' users; they exist only after this point.
+  let sandboxes: SandboxService | undefined;
+  const images = new ImageService(store, puller, (id) => sandboxes?.imageUser(id));
 
   const network = new NetworkManager(config.cniConfDir, config.cniBinDirs, {
     ...config.network,
     ipamDataDir: path.join(config.root, 'cni', 'networks'),
   });
-  const sandboxes = new SandboxService({
+  sandboxes = new SandboxService({
     root: config.root,
     state: config.state,
     conmonPath,
@@ -81,7 +89,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   const services = criServices();
   server.addService(services.runtime, runtimeServiceHandlers({ config, sandboxes, network, runtimes }) as grpc.UntypedServiceImplementation);
-  server.addService(services.image, imageServiceHandlers(images) as grpc.UntypedServiceImplementation);
+  server.addService(services.image, imageServiceHandlers(images, store.dir) as grpc.UntypedServiceImplementation);
   const listener: UnixListener = await listenUnix(server, config.socket, 0o660);
   log.info('cribd ready', { version: cribVersion, socket: config.socket, runtime: defaultName, pauseImage });
 
@@ -90,6 +98,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
     async stop() {
       await listener.close();
       server.forceShutdown();
+      registry.close();
     },
   };
 }

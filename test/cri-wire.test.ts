@@ -9,6 +9,7 @@ import { cgroupExists, cgroupMounts } from '../src/oci/cgroups.js';
 import { sharedDir } from '../src/util/paths.js';
 import { Harness } from './support/harness.js';
 import { grpcStatus, replay } from './support/h2-replay.js';
+import { buildTestImage, busyboxLayer, pushLayout, startRegistry, type TestRegistry } from './support/registry.js';
 
 const wire = path.join(sharedDir, 'fixtures', 'cri-wire');
 const rs = '/runtime.v1.RuntimeService/';
@@ -30,8 +31,8 @@ const expected: Record<string, { method: string; code: grpc.status }> = {
   'startcontainer': { method: `${rs}StartContainer`, code: grpc.status.UNIMPLEMENTED },
   'exec': { method: `${rs}Exec`, code: grpc.status.UNIMPLEMENTED },
   'stopcontainer-timeout10': { method: `${rs}StopContainer`, code: grpc.status.UNIMPLEMENTED },
-  'pullimage': { method: `${is}PullImage`, code: grpc.status.UNIMPLEMENTED },
-  'pullimage-with-sandbox-config': { method: `${is}PullImage`, code: grpc.status.UNIMPLEMENTED },
+  'pullimage': { method: `${is}PullImage`, code: grpc.status.OK },
+  'pullimage-with-sandbox-config': { method: `${is}PullImage`, code: grpc.status.OK },
   'listimages': { method: `${is}ListImages`, code: grpc.status.OK },
   'imagestatus': { method: `${is}ImageStatus`, code: grpc.status.OK },
 };
@@ -51,16 +52,24 @@ function rawCall(client: grpc.Client, method: string, body: Buffer): Promise<grp
 }
 
 describe("real crictl bytes against cribd", () => {
-  const h = new Harness();
+  // crictl pulls docker.io/library/busybox:latest: a local registry mirrors docker.io, so the pull
+  // is real and never leaves the machine.
+  let reg: TestRegistry | undefined;
+  let h: Harness;
   // The captured pod asks for cgroup_parent /kubepods/burstable/pod7f2c9d1e; remove what the test made.
   const kubepods = ['/kubepods/burstable/pod7f2c9d1e', '/kubepods/burstable', '/kubepods'];
   let preexisting: boolean[] = [];
   before(async () => {
     preexisting = await Promise.all(kubepods.map((p) => cgroupExists(p)));
+    reg = await startRegistry();
+    const layout = await buildTestImage(path.join(reg.dataDir, '..', 'busybox-layout'), { layers: [{ entries: busyboxLayer() }] });
+    await pushLayout(layout, reg, 'library/busybox', 'latest');
+    h = new Harness({ config: { registries: { mirrors: { 'docker.io': [reg.url] } } } });
     await h.start();
   });
   after(async () => {
-    await h.cleanup();
+    await h?.cleanup();
+    await reg?.stop();
     for (const [i, cg] of kubepods.entries()) {
       if (preexisting[i]) continue;
       for (const m of await cgroupMounts()) await fsp.rmdir(path.join(m, cg)).catch(() => undefined);

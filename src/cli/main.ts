@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import type * as grpc from '@grpc/grpc-js';
-import { daemonFlags, defaultConfig, loadConfigFile, validateConfig, type CribConfig } from '../config.js';
+import { cloneConfig, daemonFlags, defaultConfig, loadConfigFile, validateConfig, type CribConfig } from '../config.js';
 import { startDaemon } from '../daemon.js';
 import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
@@ -30,7 +30,7 @@ The socket defaults to ${defaultConfig.socket} (env CRIB_SOCKET).`;
 class UsageError extends Error {}
 
 function daemonConfig(flags: Map<string, string>): CribConfig {
-  let config: CribConfig = { ...defaultConfig, network: { ...defaultConfig.network } };
+  let config: CribConfig = cloneConfig(defaultConfig);
   const file = flags.get('config');
   if (file) config = loadConfigFile(config, file);
   for (const [name, value] of flags) {

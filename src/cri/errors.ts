@@ -6,6 +6,7 @@ const codes: Record<ErrorKind, grpc.status> = {
   NotFound: grpc.status.NOT_FOUND,
   AlreadyExists: grpc.status.ALREADY_EXISTS,
   FailedPrecondition: grpc.status.FAILED_PRECONDITION,
+  Unauthenticated: grpc.status.UNAUTHENTICATED,
   Unimplemented: grpc.status.UNIMPLEMENTED,
   Unavailable: grpc.status.UNAVAILABLE,
   Internal: grpc.status.INTERNAL,

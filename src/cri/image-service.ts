@@ -1,6 +1,8 @@
-import type { ImageStore } from '../image/store.js';
+import type { ImageService } from '../image/service.js';
 import type { Image } from '../image/types.js';
+import type { Credentials } from '../image/registry/types.js';
 import { invalidArgument } from '../util/errors.js';
+import type { AuthConfig__Output } from './generated/runtime/v1/AuthConfig.js';
 import type { Image as CriImage } from './generated/runtime/v1/Image.js';
 import type { ImageServiceHandlers } from './generated/runtime/v1/ImageService.js';
 import { unary } from './unary.js';
@@ -26,21 +28,56 @@ export function toCriImage(img: Image): CriImage {
   };
 }
 
-/** runtime.v1.ImageService: listing and status of the store; pulling and removal come with the image issue. */
-export function imageServiceHandlers(store: ImageStore): Partial<ImageServiceHandlers> {
+export function toCredentials(a: AuthConfig__Output | null): Credentials | undefined {
+  if (!a) return undefined;
+  const c: Credentials = {};
+  if (a.username) c.username = a.username;
+  if (a.password) c.password = a.password;
+  if (a.auth) c.auth = a.auth;
+  if (a.identity_token) c.identityToken = a.identity_token;
+  if (a.registry_token) c.registryToken = a.registry_token;
+  return Object.keys(c).length ? c : undefined;
+}
+
+function imageRef(spec: { image: string } | null, field: string): string {
+  if (!spec?.image) throw invalidArgument(field, 'required');
+  return spec.image;
+}
+
+/** runtime.v1.ImageService. */
+export function imageServiceHandlers(images: ImageService, mountpoint: string): Partial<ImageServiceHandlers> {
   return {
-    ListImages: unary('ListImages', async (req) => {
-      const want = req.filter?.image?.image;
-      const images = want ? [store.resolve(want)].filter((i): i is Image => i !== undefined) : store.list();
-      return { images: images.map(toCriImage) };
-    }),
+    ListImages: unary('ListImages', async (req) => ({ images: images.list(req.filter?.image?.image).map(toCriImage) })),
+
     ImageStatus: unary('ImageStatus', async (req) => {
-      if (!req.image?.image) throw invalidArgument('image.image', 'required');
-      const img = store.resolve(req.image.image);
+      const img = images.find(imageRef(req.image, 'image.image'));
       const info: Record<string, string> = {};
-      if (img && req.verbose) info['info'] = JSON.stringify({ config: img.config, manifestDigest: img.manifestDigest, diffIds: img.diffIds });
+      if (img && req.verbose) {
+        info['info'] = JSON.stringify({ imageSpec: img.config, manifestDigest: img.manifestDigest, chainIds: img.diffIds, layers: img.layers });
+      }
       // An absent image is not an error: kubelet asks before it pulls.
       return { image: img ? toCriImage(img) : null, info };
+    }),
+
+    PullImage: unary('PullImage', async (req) => {
+      const img = await images.pull(imageRef(req.image, 'image.image'), toCredentials(req.auth));
+      return { image_ref: img.id };
+    }),
+
+    RemoveImage: unary('RemoveImage', async (req) => {
+      await images.remove(imageRef(req.image, 'image.image'));
+      return {};
+    }),
+
+    ImageFsInfo: unary('ImageFsInfo', async () => {
+      const u = await images.usage();
+      const fs = {
+        timestamp: String(BigInt(Date.now()) * 1_000_000n),
+        fs_id: { mountpoint },
+        used_bytes: { value: String(u.bytes) },
+        inodes_used: { value: String(u.inodes) },
+      };
+      return { image_filesystems: [fs], container_filesystems: [] };
     }),
   };
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import * as tar from 'tar';
 import { sha256, type ImageStore } from './store.js';
 import type { Image } from './types.js';
+import { unpackLayer } from './unpack.js';
 
 /** A reproducible one-file tar layer: `/pause`, root-owned, mode 0755, mtime 0. */
 async function pauseLayer(binary: string): Promise<Buffer> {
@@ -46,12 +47,14 @@ export async function installPauseImage(store: ImageStore, binary: string, ref: 
     }),
   );
   const manifestDigest = await store.putBlob(manifest);
-  await store.ensureLayer(diffId, (dir) => tar.x({ cwd: dir, file: store.blobPath(diffId) }));
+  await store.ensureLayer(diffId, (dir) => unpackLayer(store.blobPath(diffId), dir, { compression: 'none', diffId }).then(() => undefined));
   const image: Image = {
     id: configDigest,
     repoTags: [ref],
     repoDigests: [],
     manifestDigest,
+    manifestMediaType: 'application/vnd.oci.image.manifest.v1+json',
+    layers: [{ digest: diffId, size: layer.length, mediaType: 'application/vnd.oci.image.layer.v1.tar' }],
     diffIds: [diffId],
     size: layer.length + configBlob.length + manifest.length,
     config: config.config,

@@ -1,35 +1,43 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { mountOverlay, unmountOverlay } from './overlay.js';
 
 /**
- * Materializes a read-only root filesystem from unpacked layers by hard-linking their files into
- * `dest` (bottom layer first, whiteouts applied). No mount is involved, so nothing can leak; meant
- * for small images such as pause.
+ * A read-only-image root filesystem for a bundle. A single-layer image (crib's pause) is
+ * hard-linked into `dest`: no mount, nothing to leak, and quick. Deeper images are an overlay
+ * of their layers with a writable upper dir in `scratchDir` (runc creates its mount points there).
  */
-export async function linkLayers(layerDirs: readonly string[], dest: string): Promise<void> {
+export async function prepareRootfs(layerDirs: readonly string[], dest: string, scratchDir: string): Promise<void> {
   await fs.mkdir(dest, { recursive: true });
-  for (const layer of layerDirs) await linkTree(layer, dest);
+  if (layerDirs.length === 1) {
+    await linkTree(layerDirs[0] as string, dest);
+    return;
+  }
+  const upperDir = path.join(scratchDir, 'upper');
+  const workDir = path.join(scratchDir, 'work');
+  await fs.mkdir(upperDir, { recursive: true });
+  await fs.mkdir(workDir, { recursive: true });
+  await mountOverlay({ lowerDirs: [...layerDirs].reverse(), upperDir, workDir, target: dest });
 }
 
+/** Undoes prepareRootfs (safe when nothing was mounted). */
+export async function releaseRootfs(dest: string): Promise<void> {
+  await unmountOverlay(dest);
+}
+
+/** Hard-links a layer's tree into dest; overlay whiteouts (0:0 char devices) mean nothing in a bottom layer. */
 async function linkTree(src: string, dst: string): Promise<void> {
-  const entries = await fs.readdir(src, { withFileTypes: true });
-  if (entries.some((e) => e.name === '.wh..wh..opq')) {
-    for (const old of await fs.readdir(dst)) await fs.rm(path.join(dst, old), { recursive: true, force: true });
-  }
-  for (const entry of entries) {
+  for (const entry of await fs.readdir(src, { withFileTypes: true })) {
     const from = path.join(src, entry.name);
-    if (entry.name === '.wh..wh..opq') continue;
-    if (entry.name.startsWith('.wh.')) {
-      await fs.rm(path.join(dst, entry.name.slice(4)), { recursive: true, force: true });
-      continue;
-    }
     const to = path.join(dst, entry.name);
     if (entry.isDirectory()) {
       const st = await fs.stat(from);
-      await fs.mkdir(to, { recursive: true, mode: st.mode & 0o7777 });
+      await fs.mkdir(to, { mode: st.mode & 0o7777 });
+      await fs.chown(to, st.uid, st.gid);
       await linkTree(from, to);
+    } else if (entry.isCharacterDevice() && (await fs.lstat(from)).rdev === 0) {
+      continue;
     } else {
-      await fs.rm(to, { recursive: true, force: true });
       await fs.link(from, to);
     }
   }

@@ -13,9 +13,9 @@ import { conmonCreate, conmonFiles } from '../oci/conmon.js';
 import { clampOomScoreAdj, isAlive, procStat, readPidFile, waitGone } from '../oci/process.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { pauseSpec } from '../oci/sandbox-spec.js';
-import type { ImageStore } from '../image/store.js';
+import type { ImageService } from '../image/service.js';
 import type { Image } from '../image/types.js';
-import { linkLayers } from '../image/rootfs.js';
+import { prepareRootfs, releaseRootfs } from '../image/rootfs.js';
 import { RecordStore } from '../store/records.js';
 import { matchesFilter } from './filter.js';
 import { mountShm, podFilePaths, unmountShm, updateHosts, writePodFiles } from './pod-files.js';
@@ -31,7 +31,7 @@ export interface SandboxServiceOptions {
   conmonPath: string;
   runtimes: ReadonlyMap<string, OciRuntime>;
   defaultRuntime: string;
-  images: ImageStore;
+  images: ImageService;
   pauseImage: string;
   network: NetworkManager;
   cgroupRoot: string;
@@ -84,10 +84,21 @@ export class SandboxService {
     return rt;
   }
 
-  private pauseImage(): Image {
-    const img = this.o.images.resolve(this.o.pauseImage);
-    if (!img) throw new CribError('FailedPrecondition', `pause image ${this.o.pauseImage} is not in the image store`);
-    return img;
+  /** The pause image, pulled first if it is not in the store (a --pause-image of the operator's). */
+  private async pauseImage(): Promise<Image> {
+    const have = this.o.images.find(this.o.pauseImage);
+    if (have) return have;
+    try {
+      return await this.o.images.pull(this.o.pauseImage);
+    } catch (err) {
+      throw new CribError('FailedPrecondition', `pause image ${this.o.pauseImage} is not in the store and could not be pulled: ${errorMessage(err)}`);
+    }
+  }
+
+  /** Which sandbox (if any) uses an image, so RemoveImage can refuse and say so. */
+  imageUser(imageId: string): string | undefined {
+    for (const sb of this.sandboxes.values()) if (sb.image.id === imageId) return `sandbox ${sb.id}`;
+    return undefined;
   }
 
   async run(config: SandboxConfig): Promise<string> {
@@ -119,7 +130,7 @@ export class SandboxService {
       cgroup: { parent: cgroupParent, path: `${cgroupParent}/${id}`, ownsParent: false },
     };
     try {
-      const image = this.pauseImage();
+      const image = await this.pauseImage();
       sb.image.id = image.id;
       // A parent crib names itself is new by construction; one from the request may exist already.
       sb.cgroup.ownsParent = !config.cgroupParent || !(await cgroupExists(cgroupParent));
@@ -159,7 +170,7 @@ export class SandboxService {
     const rootfs = path.join(sb.paths.bundle, 'rootfs');
     await Promise.all([
       writePodFiles(sb.paths.podDir, config.hostname, config.dnsConfig),
-      linkLayers(image.diffIds.map((d) => this.o.images.layerPath(d)), rootfs),
+      prepareRootfs(image.diffIds.map((d) => this.o.images.store.layerPath(d)), rootfs, path.join(sb.paths.podDir, 'rootfs-scratch')),
       config.namespaces.ipc === 'NODE' ? Promise.resolve() : mountShm(sb.paths.shm),
     ]);
     const oomScoreAdj = await clampOomScoreAdj(SANDBOX_OOM_SCORE_ADJ, (from, to) =>
@@ -237,6 +248,7 @@ export class SandboxService {
   /** Everything a sandbox ever made, removed: used by RemovePodSandbox, failed creation and crash recovery. */
   private async teardown(sb: Sandbox): Promise<void> {
     await this.stopLocked(sb);
+    await releaseRootfs(path.join(sb.paths.bundle, 'rootfs'));
     await fs.rm(sb.paths.podDir, { recursive: true, force: true });
     await fs.rm(path.join(this.dirs.exits, sb.id), { force: true });
     await fs.rm(path.join(this.dirs.sockets, sb.id), { recursive: true, force: true });

@@ -4,6 +4,7 @@ export type ErrorKind =
   | 'NotFound'
   | 'AlreadyExists'
   | 'FailedPrecondition'
+  | 'Unauthenticated'
   | 'Unimplemented'
   | 'Unavailable'
   | 'Internal';

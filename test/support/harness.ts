@@ -14,6 +14,8 @@ import type { PodSandboxConfig } from '../../src/cri/generated/runtime/v1/PodSan
 export interface HarnessOptions {
   /** Extra daemon flags (e.g. ["--cni-bin-dir", "/nowhere"]). */
   flags?: string[];
+  /** A config file's contents (e.g. registry mirrors), passed with --config. */
+  config?: Record<string, unknown>;
 }
 
 /**
@@ -37,6 +39,7 @@ export class Harness {
 
   constructor(private readonly opts: HarnessOptions = {}) {
     fs.mkdirSync(this.cniConfDir);
+    if (opts.config) fs.writeFileSync(path.join(this.base, 'config.json'), JSON.stringify(opts.config));
   }
 
   get flags(): string[] {
@@ -45,6 +48,7 @@ export class Harness {
       '--cni-conf-dir', this.cniConfDir, '--bridge', this.bridge, '--subnet', this.subnet,
       '--network-name', `crib-${this.id}`, '--cgroup-root', this.cgroupRoot, '--ip-masq', 'false',
       '--log-level', 'debug',
+      ...(this.opts.config ? ['--config', path.join(this.base, 'config.json')] : []),
       ...(this.opts.flags ?? []),
     ];
   }

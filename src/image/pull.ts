@@ -1,0 +1,166 @@
+import fs from 'node:fs/promises';
+import { CribError } from '../util/errors.js';
+import { log } from '../util/log.js';
+import { formatReference, parseReference } from './reference.js';
+import type { RegistryClient } from './registry/client.js';
+import type { Credentials, Descriptor, ImageReference, Progress, ResolvedManifest } from './registry/types.js';
+import type { ImageStore } from './store.js';
+import type { Image, ImageRuntimeConfig } from './types.js';
+import { unpackLayer } from './unpack.js';
+
+/** What a pull reports while it runs: per-blob bytes done of bytes total. */
+export type ProgressListener = (p: Progress) => void;
+
+interface ImageConfigBlob {
+  config?: ImageRuntimeConfig;
+  rootfs?: { diff_ids?: string[] };
+}
+
+/** How many layers of one image download at once. */
+const LAYER_CONCURRENCY = 3;
+
+/**
+ * Pulls images into the store. Each blob is downloaded once even when several pulls want it at
+ * the same time; the image is listed only when every blob is verified and every layer unpacked.
+ */
+export class ImagePuller {
+  private readonly blobsInFlight = new Map<string, Promise<void>>();
+  private readonly layersInFlight = new Map<string, Promise<void>>();
+  private readonly pullsInFlight = new Map<string, Promise<Image>>();
+  private readonly listeners = new Map<string, Set<ProgressListener>>();
+
+  constructor(
+    private readonly store: ImageStore,
+    private readonly registry: RegistryClient,
+    private readonly isPinned: (ref: string) => boolean,
+  ) {}
+
+  /** Pulls `refText` (normalized as Docker does); concurrent pulls of one reference share the work. */
+  pull(refText: string, creds?: Credentials, onProgress?: ProgressListener): Promise<Image> {
+    const ref = parseReference(refText);
+    const key = formatReference(ref);
+    if (onProgress) this.subscribe(key, onProgress);
+    let p = this.pullsInFlight.get(key);
+    if (!p) {
+      p = this.doPull(ref, key, creds).finally(() => {
+        this.pullsInFlight.delete(key);
+        this.listeners.delete(key);
+      });
+      this.pullsInFlight.set(key, p);
+    }
+    return p;
+  }
+
+  /** Follows the progress of a pull in flight (the CLI's progress bars); false if none is. */
+  subscribe(refKey: string, listener: ProgressListener): boolean {
+    let set = this.listeners.get(refKey);
+    if (!set) this.listeners.set(refKey, (set = new Set()));
+    set.add(listener);
+    return this.pullsInFlight.has(refKey);
+  }
+
+  private emit(refKey: string, p: Progress): void {
+    for (const l of this.listeners.get(refKey) ?? []) l(p);
+  }
+
+  private async doPull(ref: ImageReference, key: string, creds?: Credentials): Promise<Image> {
+    const started = Date.now();
+    const resolved = await this.registry.resolve(ref, creds);
+    const { manifest } = resolved;
+    const releaseBlobs = this.store.hold([manifest.config.digest, resolved.manifestDigest, ...manifest.layers.map((l) => l.digest)]);
+    let releaseLayers = () => {};
+    try {
+      const configBytes = await this.registry.fetchConfig(ref, manifest.config, creds);
+      const configDigest = await this.store.putBlob(configBytes, manifest.config.digest);
+      const config = JSON.parse(configBytes.toString()) as ImageConfigBlob;
+      const diffIds = config.rootfs?.diff_ids ?? [];
+      if (diffIds.length !== manifest.layers.length) {
+        throw new CribError('Internal', `image ${key}: config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`);
+      }
+      releaseLayers = this.store.hold(diffIds);
+      await this.store.putBlob(resolved.bytes, resolved.manifestDigest);
+      await this.fetchLayers(ref, key, manifest.layers, diffIds, creds);
+      return await this.record(ref, key, resolved, configDigest, config, diffIds, started);
+    } finally {
+      releaseBlobs();
+      releaseLayers();
+    }
+  }
+
+  private async fetchLayers(ref: ImageReference, key: string, layers: Descriptor[], diffIds: string[], creds?: Credentials): Promise<void> {
+    let next = 0;
+    const worker = async () => {
+      while (next < layers.length) {
+        const i = next++;
+        const layer = layers[i] as Descriptor;
+        await this.ensureBlob(ref, layer, key, creds);
+        await this.ensureLayer(diffIds[i] as string, layer);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(LAYER_CONCURRENCY, layers.length) }, worker));
+  }
+
+  private async record(
+    ref: ImageReference,
+    key: string,
+    resolved: ResolvedManifest,
+    configDigest: string,
+    config: ImageConfigBlob,
+    diffIds: string[],
+    started: number,
+  ): Promise<Image> {
+    const { manifest } = resolved;
+    const repo = `${ref.registry}/${ref.repository}`;
+    const image: Image = {
+      id: configDigest,
+      repoTags: ref.tag && !ref.digest ? [`${repo}:${ref.tag}`] : [],
+      repoDigests: [`${repo}@${resolved.digest}`],
+      manifestDigest: resolved.manifestDigest,
+      manifestMediaType: manifest.mediaType,
+      layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+      diffIds,
+      size: manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
+      config: config.config ?? {},
+      pinned: this.isPinned(key),
+    };
+    const stored = await this.store.put(image);
+    log.info('image pulled', { image: key, id: stored.id, ms: Date.now() - started });
+    return stored;
+  }
+
+  /** Downloads a layer blob unless the store has it; one download per digest at a time. */
+  private ensureBlob(ref: ImageReference, desc: Descriptor, key: string, creds?: Credentials): Promise<void> {
+    let p = this.blobsInFlight.get(desc.digest);
+    if (!p) {
+      p = (async () => {
+        if (await this.store.hasBlob(desc.digest)) return;
+        const tmp = this.store.tmpPath(desc.digest);
+        try {
+          await this.registry.fetchBlob(ref, desc, tmp, creds, (prog) => this.emit(key, prog));
+          await this.store.commitBlobFile(tmp, desc.digest);
+        } finally {
+          await fs.rm(tmp, { force: true });
+        }
+      })().finally(() => this.blobsInFlight.delete(desc.digest));
+      this.blobsInFlight.set(desc.digest, p);
+    } else {
+      // Someone else is downloading it: report it as ours too once it is done.
+      p.then(() => this.emit(key, { digest: desc.digest, done: desc.size, total: desc.size }), () => undefined);
+    }
+    return p;
+  }
+
+  private ensureLayer(diffId: string, desc: Descriptor): Promise<void> {
+    let p = this.layersInFlight.get(diffId);
+    if (!p) {
+      p = this.store
+        .ensureLayer(diffId, async (dir) => {
+          await unpackLayer(this.store.blobPath(desc.digest), dir, { compression: 'auto', diffId });
+        })
+        .then(() => undefined)
+        .finally(() => this.layersInFlight.delete(diffId));
+      this.layersInFlight.set(diffId, p);
+    }
+    return p;
+  }
+}

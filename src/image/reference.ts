@@ -1,0 +1,149 @@
+// Image references, parsed and normalized the way Docker and containerd read them:
+//   busybox                         -> docker.io/library/busybox:latest
+//   user/app                        -> docker.io/user/app:latest
+//   registry.k8s.io/pause:3.9       -> registry.k8s.io/pause:3.9
+//   127.0.0.1:5000/a/b@sha256:...   -> 127.0.0.1:5000/a/b@sha256:...   (no tag added)
+// Pure: no I/O.
+import { CribError } from '../util/errors.js';
+import type { ImageReference } from './registry/types.js';
+
+export const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_API = 'registry-1.docker.io';
+const DOCKER_HUB_ALIASES = new Set(['docker.io', 'index.docker.io', 'registry-1.docker.io']);
+const DEFAULT_TAG = 'latest';
+const MAX_NAME = 255;
+
+// One repository path component: lowercase alphanumerics joined by '.', '_', '__' or dashes.
+const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
+// A host name (labels of alphanumerics and inner dashes), an IPv4 address, or a bracketed IPv6
+// address, with an optional port.
+const HOST = /^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?))*|\[[0-9a-fA-F:.]+\])(?::[0-9]{1,5})?$/;
+const TAG = /^[\w][\w.-]{0,127}$/;
+const DIGEST_SHAPE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-zA-Z=_-]+$/;
+const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+
+const invalid = (ref: string, why: string): CribError =>
+  new CribError('InvalidArgument', `invalid image reference ${JSON.stringify(ref)}: ${why}`);
+
+/** Checks a digest string: only sha256 with 64 lowercase hex digits is accepted. */
+export function validateDigest(digest: string): string | undefined {
+  if (SHA256_DIGEST.test(digest)) return undefined;
+  if (!DIGEST_SHAPE.test(digest)) return `malformed digest ${JSON.stringify(digest)}`;
+  const [algorithm, hex] = digest.split(':') as [string, string];
+  if (algorithm !== 'sha256') return `unsupported digest algorithm ${JSON.stringify(algorithm)} (only sha256 is supported)`;
+  return `a sha256 digest is 64 lowercase hex digits, got ${JSON.stringify(hex)}`;
+}
+
+/** True when a first path component names a registry host rather than a Docker Hub namespace. */
+function looksLikeHost(first: string): boolean {
+  return first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase();
+}
+
+/**
+ * Parses and normalizes an image reference. Throws CribError('InvalidArgument') naming what is
+ * wrong. A reference with neither tag nor digest gets the tag `latest`; one with a digest keeps
+ * whatever tag it had (the digest is what gets fetched).
+ */
+export function parseReference(s: string): ImageReference {
+  if (typeof s !== 'string' || s === '') throw invalid(String(s), 'empty');
+  if (s !== s.trim() || /\s/.test(s)) throw invalid(s, 'contains whitespace');
+  if (s.includes('://')) throw invalid(s, 'a reference has no scheme (write host/repository:tag)');
+
+  let rest = s;
+  let digest: string | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    const why = validateDigest(digest);
+    if (why) throw invalid(s, why);
+  }
+
+  let tag: string | undefined;
+  const lastSlash = rest.lastIndexOf('/');
+  const colon = rest.lastIndexOf(':');
+  if (colon > lastSlash) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+    if (!TAG.test(tag)) throw invalid(s, `invalid tag ${JSON.stringify(tag)} (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`);
+  }
+  if (rest === '') throw invalid(s, 'no repository name');
+
+  let registry: string;
+  let repository: string;
+  const slash = rest.indexOf('/');
+  if (slash >= 0 && looksLikeHost(rest.slice(0, slash))) {
+    registry = rest.slice(0, slash);
+    repository = rest.slice(slash + 1);
+    if (!HOST.test(registry)) throw invalid(s, `invalid registry host ${JSON.stringify(registry)}`);
+    const port = /:(\d+)$/.exec(registry);
+    if (port && Number(port[1]) > 65535) throw invalid(s, `invalid port in ${JSON.stringify(registry)}`);
+  } else {
+    registry = DOCKER_HUB;
+    repository = rest;
+  }
+  if (DOCKER_HUB_ALIASES.has(registry.toLowerCase())) {
+    registry = DOCKER_HUB;
+    if (!repository.includes('/')) repository = `library/${repository}`;
+  }
+
+  if (repository === '') throw invalid(s, 'no repository name');
+  for (const component of repository.split('/')) {
+    if (component === '') throw invalid(s, 'empty path component in repository name');
+    if (!COMPONENT.test(component)) {
+      const why = component !== component.toLowerCase()
+        ? 'repository name must be lowercase'
+        : `invalid path component ${JSON.stringify(component)} (lowercase letters and digits, separated by '.', '_', '__' or '-')`;
+      throw invalid(s, why);
+    }
+  }
+  if (registry.length + 1 + repository.length > MAX_NAME) throw invalid(s, `name longer than ${MAX_NAME} characters`);
+
+  if (tag === undefined && digest === undefined) tag = DEFAULT_TAG;
+  const ref: ImageReference = { registry, repository };
+  if (tag !== undefined) ref.tag = tag;
+  if (digest !== undefined) ref.digest = digest;
+  return ref;
+}
+
+/** The full normalized form: `registry/repository[:tag][@digest]`. */
+export function formatReference(r: ImageReference): string {
+  return `${r.registry}/${r.repository}${r.tag !== undefined ? `:${r.tag}` : ''}${r.digest !== undefined ? `@${r.digest}` : ''}`;
+}
+
+/** `registry/repository` without tag or digest. */
+export function referenceName(r: ImageReference): string {
+  return `${r.registry}/${r.repository}`;
+}
+
+/** What to ask the registry's manifests endpoint for: the digest when there is one, else the tag. */
+export function manifestReference(r: ImageReference): string {
+  return r.digest ?? r.tag ?? DEFAULT_TAG;
+}
+
+/** The host that serves a registry's API: docker.io is served by registry-1.docker.io. */
+export function registryHost(registry: string): string {
+  return DOCKER_HUB_ALIASES.has(registry.toLowerCase()) ? DOCKER_HUB_API : registry;
+}
+
+/** Splits `host[:port]` / `[v6][:port]` into the host part (brackets removed) and the port, if any. */
+export function splitHostPort(hostport: string): { host: string; port?: string } {
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(hostport);
+  if (v6) return v6[2] !== undefined ? { host: v6[1] as string, port: v6[2] } : { host: v6[1] as string };
+  const colons = hostport.split(':').length - 1;
+  if (colons === 1) {
+    const [host, port] = hostport.split(':') as [string, string];
+    return { host, port };
+  }
+  return { host: hostport }; // a name, an IPv4 address, or a bare IPv6 address
+}
+
+/** localhost, 127.0.0.0/8 and ::1, each with an optional port. */
+export function isLoopbackHost(hostport: string): boolean {
+  const { host } = splitHostPort(hostport.trim());
+  const h = host.toLowerCase().replace(/\.$/, '');
+  if (h === 'localhost') return true;
+  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) return h.split('.').every((o) => Number(o) <= 255);
+  if (h === '::1' || /^(?:0{1,4}:){7}0{0,3}1$/.test(h)) return true;
+  return false;
+}

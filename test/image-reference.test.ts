@@ -1,0 +1,271 @@
+// Pure pieces of image pulling: references, manifests, platforms, auth headers. No root, no network.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatReference, isLoopbackHost, manifestReference, parseReference, registryHost } from '../src/image/reference.js';
+import {
+  defaultPlatform,
+  layerCompression,
+  isForeignLayer,
+  MediaType,
+  parseManifestOrIndex,
+  selectPlatform,
+  type ImageIndex,
+} from '../src/image/manifest.js';
+import { credentialsKey, parseTokenResponse, parseWwwAuthenticate, TokenCache, userPassword } from '../src/image/registry/auth.js';
+import { CribError } from '../src/util/errors.js';
+
+const D = `sha256:${'a'.repeat(64)}`;
+const D2 = `sha256:${'b'.repeat(64)}`;
+
+describe('image references', () => {
+  const table: [string, string][] = [
+    ['busybox', 'docker.io/library/busybox:latest'],
+    ['busybox:1.36', 'docker.io/library/busybox:1.36'],
+    ['library/busybox', 'docker.io/library/busybox:latest'],
+    ['user/app', 'docker.io/user/app:latest'],
+    ['user/app/sub:v1', 'docker.io/user/app/sub:v1'],
+    ['docker.io/busybox', 'docker.io/library/busybox:latest'],
+    ['index.docker.io/busybox', 'docker.io/library/busybox:latest'],
+    ['index.docker.io/user/app:x', 'docker.io/user/app:x'],
+    ['registry-1.docker.io/library/busybox', 'docker.io/library/busybox:latest'],
+    ['registry.k8s.io/pause:3.9', 'registry.k8s.io/pause:3.9'],
+    ['localhost/crib/pause:0.1.0', 'localhost/crib/pause:0.1.0'],
+    ['localhost:5000/app', 'localhost:5000/app:latest'],
+    ['127.0.0.1:5000/a/b', '127.0.0.1:5000/a/b:latest'],
+    ['[::1]:5000/a', '[::1]:5000/a:latest'],
+    ['quay.io/a_b/c__d/e-f/g.h--i:tag_1.2-x', 'quay.io/a_b/c__d/e-f/g.h--i:tag_1.2-x'],
+    [`busybox@${D}`, `docker.io/library/busybox@${D}`],
+    [`busybox:1.36@${D}`, `docker.io/library/busybox:1.36@${D}`],
+    [`host:5000/a:t@${D}`, `host:5000/a:t@${D}`],
+    ['ghcr.io/org/img:v1.0', 'ghcr.io/org/img:v1.0'],
+  ];
+  for (const [input, want] of table) {
+    it(`${input} -> ${want}`, () => assert.equal(formatReference(parseReference(input)), want));
+  }
+
+  it('splits into fields', () => {
+    assert.deepEqual(parseReference('busybox'), { registry: 'docker.io', repository: 'library/busybox', tag: 'latest' });
+    assert.deepEqual(parseReference(`h:1/r:t@${D}`), { registry: 'h:1', repository: 'r', tag: 't', digest: D });
+    assert.deepEqual(parseReference(`h:1/r@${D}`), { registry: 'h:1', repository: 'r', digest: D });
+  });
+
+  it('fetches by digest when there is one', () => {
+    assert.equal(manifestReference(parseReference(`a:t@${D}`)), D);
+    assert.equal(manifestReference(parseReference('a:t')), 't');
+  });
+
+  const bad: [string, RegExp][] = [
+    ['', /empty/],
+    ['Busybox', /lowercase/],
+    ['docker.io/User/app', /lowercase/],
+    ['a//b', /empty path component/],
+    ['a/', /empty path component/],
+    ['a:', /invalid tag/],
+    ['a:-x', /invalid tag/],
+    [`a:${'x'.repeat(129)}`, /invalid tag/],
+    ['a b', /whitespace/],
+    ['a_-b', /invalid path component/],
+    ['a___b', /invalid path component/],
+    ['-a', /invalid path component/],
+    ['a@sha256:abc', /64 lowercase hex/],
+    [`a@sha256:${'A'.repeat(64)}`, /64 lowercase hex/],
+    [`a@sha512:${'a'.repeat(128)}`, /unsupported digest algorithm "sha512"/],
+    ['a@nonsense', /malformed digest/],
+    ['https://registry/a', /scheme/],
+    ['host:99999/a', /invalid port/],
+    ['bad_host.com/a', /invalid registry host/],
+    [`x/${'a'.repeat(260)}`, /longer than 255/],
+  ];
+  for (const [input, why] of bad) {
+    it(`rejects ${JSON.stringify(input.length > 40 ? input.slice(0, 40) + '…' : input)}`, () =>
+      assert.throws(() => parseReference(input), (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && why.test(e.message)));
+  }
+
+  it('maps docker.io to its API host', () => {
+    assert.equal(registryHost('docker.io'), 'registry-1.docker.io');
+    assert.equal(registryHost('index.docker.io'), 'registry-1.docker.io');
+    assert.equal(registryHost('quay.io'), 'quay.io');
+    assert.equal(registryHost('127.0.0.1:5000'), '127.0.0.1:5000');
+  });
+
+  it('knows loopback hosts', () => {
+    for (const h of ['localhost', 'localhost:5000', '127.0.0.1', '127.0.0.1:5000', '127.1.2.3:1', '[::1]', '[::1]:5000', '::1', 'LOCALHOST']) {
+      assert.ok(isLoopbackHost(h), h);
+    }
+    for (const h of ['docker.io', '128.0.0.1', '10.0.0.1:5000', '[::2]:5000', 'localhost.example.com', '127.0.0.256', 'mylocalhost']) {
+      assert.ok(!isLoopbackHost(h), h);
+    }
+  });
+});
+
+describe('manifests', () => {
+  const manifest = (mediaType?: string) => ({
+    schemaVersion: 2,
+    ...(mediaType ? { mediaType } : {}),
+    config: { mediaType: MediaType.OciConfig, digest: D, size: 10 },
+    layers: [{ mediaType: MediaType.OciLayerGzip, digest: D2, size: 20 }],
+  });
+  const buf = (o: unknown) => Buffer.from(JSON.stringify(o));
+
+  it('parses an OCI manifest, also without mediaType (from the header or the shape)', () => {
+    for (const [doc, header] of [[manifest(MediaType.OciManifest), undefined], [manifest(), MediaType.OciManifest], [manifest(), undefined]] as const) {
+      const p = parseManifestOrIndex(buf(doc), header);
+      assert.equal(p.kind, 'manifest');
+      if (p.kind !== 'manifest') return;
+      assert.equal(p.manifest.mediaType, MediaType.OciManifest);
+      assert.deepEqual(p.manifest.config, { mediaType: MediaType.OciConfig, digest: D, size: 10 });
+      assert.equal(p.manifest.layers.length, 1);
+    }
+  });
+
+  it('parses a Docker manifest list with a charset in the header', () => {
+    const doc = { schemaVersion: 2, manifests: [{ mediaType: MediaType.DockerManifest, digest: D, size: 5, platform: { os: 'linux', architecture: 'amd64' } }] };
+    const p = parseManifestOrIndex(buf(doc), `${MediaType.DockerManifestList}; charset=utf-8`);
+    assert.equal(p.kind, 'index');
+    if (p.kind === 'index') assert.equal(p.index.mediaType, MediaType.DockerManifestList);
+  });
+
+  it('refuses what it cannot use', () => {
+    const internal = (e: unknown) => e instanceof CribError && e.kind === 'Internal';
+    assert.throws(() => parseManifestOrIndex(Buffer.from('nope')), internal);
+    assert.throws(() => parseManifestOrIndex(buf([])), internal);
+    assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), layers: [{ mediaType: 'x', digest: 'sha256:1', size: 1 }] })), internal);
+    assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), config: { mediaType: 'x', digest: D, size: -1 } })), internal);
+    assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), schemaVersion: 3 })), internal);
+    assert.throws(
+      () => parseManifestOrIndex(buf({ schemaVersion: 1, name: 'x', fsLayers: [] }), MediaType.DockerSchema1Signed),
+      (e: unknown) => e instanceof CribError && e.kind === 'Unimplemented' && /schema 1/.test(e.message),
+    );
+  });
+
+  it('knows layer compressions', () => {
+    assert.equal(layerCompression(MediaType.DockerLayerGzip), 'gzip');
+    assert.equal(layerCompression(MediaType.OciLayerZstd), 'zstd');
+    assert.equal(layerCompression(MediaType.OciLayer), 'none');
+    assert.equal(layerCompression(MediaType.DockerForeignLayerGzip), 'gzip');
+    assert.equal(layerCompression(MediaType.OciNondistributableLayerGzip), 'gzip');
+    assert.equal(layerCompression('application/octet-stream'), undefined);
+    assert.ok(isForeignLayer(MediaType.DockerForeignLayerGzip));
+    assert.ok(isForeignLayer(MediaType.OciNondistributableLayer));
+    assert.ok(!isForeignLayer(MediaType.OciLayerGzip));
+  });
+});
+
+describe('platform selection', () => {
+  const entry = (n: number, os: string, architecture: string, variant?: string, mediaType: string = MediaType.OciManifest) => ({
+    mediaType,
+    digest: `sha256:${String(n).repeat(64).slice(0, 64)}`,
+    size: 1,
+    platform: variant ? { os, architecture, variant } : { os, architecture },
+  });
+  const index: ImageIndex = {
+    mediaType: MediaType.OciIndex,
+    manifests: [
+      entry(0, 'unknown', 'unknown'),
+      entry(1, 'linux', 'amd64'),
+      entry(2, 'linux', 'arm64', 'v8'),
+      entry(3, 'linux', 'arm', 'v6'),
+      entry(4, 'linux', 'arm', 'v7'),
+      entry(5, 'windows', 'amd64'),
+      entry(6, 'linux', 's390x'),
+    ],
+  };
+  const pick = (os: string, architecture: string, variant?: string) =>
+    selectPlatform(index, variant ? { os, architecture, variant } : { os, architecture }).digest[7];
+
+  it('matches os, architecture and variant', () => {
+    assert.equal(pick('linux', 'amd64'), '1');
+    assert.equal(pick('linux', 'arm64'), '2');
+    assert.equal(pick('linux', 'arm64', 'v8'), '2');
+    assert.equal(pick('linux', 'aarch64'), '2');
+    assert.equal(pick('linux', 'x86_64'), '1');
+    assert.equal(pick('linux', 'arm', 'v7'), '4');
+    assert.equal(pick('linux', 'arm'), '4');
+    assert.equal(pick('linux', 'arm', 'v6'), '3');
+    assert.equal(pick('windows', 'amd64'), '5');
+  });
+
+  it('lets arm v8 run v7 and arm64 manifests without a variant count as v8', () => {
+    assert.equal(pick('linux', 'arm', 'v8'), '4');
+    const plain: ImageIndex = { mediaType: MediaType.OciIndex, manifests: [entry(7, 'linux', 'arm64')] };
+    assert.equal(selectPlatform(plain, { os: 'linux', architecture: 'arm64', variant: 'v8' }).digest[7], '7');
+  });
+
+  it('says which platforms there are when none fits', () => {
+    assert.throws(
+      () => selectPlatform(index, { os: 'linux', architecture: 'riscv64' }),
+      (e: unknown) =>
+        e instanceof CribError &&
+        e.kind === 'NotFound' &&
+        e.message === 'no image for platform linux/riscv64 (available: linux/amd64, linux/arm64/v8, linux/arm/v6, linux/arm/v7, windows/amd64, linux/s390x)',
+    );
+    assert.throws(() => pick('linux', 'arm', 'v5'), /no image for platform linux\/arm\/v5/);
+  });
+
+  it('skips entries that are not image manifests', () => {
+    const nested: ImageIndex = { mediaType: MediaType.OciIndex, manifests: [entry(8, 'linux', 'amd64', undefined, MediaType.OciIndex), entry(9, 'linux', 'amd64')] };
+    assert.equal(selectPlatform(nested, { os: 'linux', architecture: 'amd64' }).digest[7], '9');
+  });
+
+  it('defaults to this machine', () => {
+    assert.deepEqual(defaultPlatform('x64', 'linux'), { os: 'linux', architecture: 'amd64' });
+    assert.deepEqual(defaultPlatform('arm64', 'linux'), { os: 'linux', architecture: 'arm64', variant: 'v8' });
+    assert.deepEqual(defaultPlatform('arm', 'linux'), { os: 'linux', architecture: 'arm', variant: 'v7' });
+    const mine = defaultPlatform();
+    assert.equal(mine.os, 'linux');
+    if (process.arch === 'x64') assert.equal(selectPlatform(index).digest[7], '1');
+  });
+});
+
+describe('registry auth pieces', () => {
+  it('parses Bearer challenges with quoted and unquoted parameters', () => {
+    assert.deepEqual(
+      parseWwwAuthenticate('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"'),
+      [{ scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } }],
+    );
+    assert.deepEqual(parseWwwAuthenticate('bearer Realm=https://x/token, service=svc,  error="insufficient_scope"'), [
+      { scheme: 'bearer', params: { realm: 'https://x/token', service: 'svc', error: 'insufficient_scope' } },
+    ]);
+    assert.deepEqual(parseWwwAuthenticate('Bearer realm="a \\"quoted\\", value",scope="repository:a:pull repository:b:pull"'), [
+      { scheme: 'bearer', params: { realm: 'a "quoted", value', scope: 'repository:a:pull repository:b:pull' } },
+    ]);
+  });
+
+  it('parses Basic and several challenges in one header', () => {
+    assert.deepEqual(parseWwwAuthenticate('Basic realm="Registry Realm"'), [{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
+    assert.deepEqual(parseWwwAuthenticate('Basic realm="r", Bearer realm="https://t/",service="s"'), [
+      { scheme: 'basic', params: { realm: 'r' } },
+      { scheme: 'bearer', params: { realm: 'https://t/', service: 's' } },
+    ]);
+    assert.deepEqual(parseWwwAuthenticate('Negotiate abc==, Basic'), [
+      { scheme: 'negotiate', params: {}, token68: 'abc==' },
+      { scheme: 'basic', params: {} },
+    ]);
+    assert.deepEqual(parseWwwAuthenticate(''), []);
+    assert.deepEqual(parseWwwAuthenticate('Bearer'), [{ scheme: 'bearer', params: {} }]);
+  });
+
+  it('reads credentials from user/password or auth', () => {
+    assert.deepEqual(userPassword({ username: 'u', password: 'p' }), { username: 'u', password: 'p' });
+    assert.deepEqual(userPassword({ auth: Buffer.from('u:p:q').toString('base64') }), { username: 'u', password: 'p:q' });
+    assert.equal(userPassword({ username: '', password: '', auth: '' }), undefined);
+    assert.equal(userPassword(undefined), undefined);
+    assert.throws(() => userPassword({ auth: Buffer.from('nocolon').toString('base64') }), (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument');
+    assert.equal(credentialsKey({ username: '', password: '' }), 'anonymous');
+    assert.notEqual(credentialsKey({ username: 'a', password: 'b' }), credentialsKey({ username: 'a', password: 'c' }));
+  });
+
+  it('reads token answers and caches tokens until shortly before they expire', () => {
+    assert.deepEqual(parseTokenResponse(Buffer.from('{"token":"t","expires_in":300}')), { token: 't', expiresIn: 300 });
+    assert.deepEqual(parseTokenResponse(Buffer.from('{"access_token":"a"}')), { token: 'a', expiresIn: 60 });
+    assert.throws(() => parseTokenResponse(Buffer.from('{}')), /without a token/);
+    let now = 1000;
+    const cache = new TokenCache(() => now);
+    cache.set('k', 'tok', 60);
+    assert.equal(cache.get('k'), 'tok');
+    now += 53_000;
+    assert.equal(cache.get('k'), 'tok');
+    now += 2_000;
+    assert.equal(cache.get('k'), undefined);
+  });
+});
