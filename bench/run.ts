@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { call } from '../src/cli/client.js';
 import { builtPauseBinary } from '../src/util/paths.js';
 import { Harness, readProcStatus } from '../test/support/harness.js';
+import { imageBench } from './images.js';
 
 /** Prints crib's figures on this machine: sandbox latencies, pause size, and memory. */
 
@@ -78,3 +79,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+for (const line of await imageBench()) console.log(line);
