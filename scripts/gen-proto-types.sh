@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 out=src/cri/generated
 rm -rf "$out"
 node_modules/.bin/proto-loader-gen-types --keepCase --longs=String --enums=Number --defaults --arrays --objects --oneofs \
-  --grpcLib=@grpc/grpc-js --outDir="$out" proto/runtime/v1/api.proto >/dev/null
+  --grpcLib=@grpc/grpc-js --outDir="$out" proto/runtime/v1/api.proto proto/crib/v1/images.proto >/dev/null
 find "$out" -name '*.ts' -exec sed -i -E "s#from '(\.\.?/[^']+)'#from '\1.js'#" {} +

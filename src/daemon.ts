@@ -5,6 +5,7 @@ import type { CribConfig } from './config.js';
 import { criServices } from './cri/proto.js';
 import { runtimeServiceHandlers } from './cri/runtime-service.js';
 import { imageServiceHandlers } from './cri/image-service.js';
+import { cribImagesHandlers } from './cri/crib-images-service.js';
 import { listenUnix, type UnixListener } from './cri/serve-unix.js';
 import { ImageStore } from './image/store.js';
 import { installPauseImage } from './image/pause-image.js';
@@ -67,7 +68,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   const puller = new ImagePuller(store, registry, (ref) => ref === pinnedRef);
   // Sandboxes (and, later, containers) are the images' users; they exist only after this point.
   let sandboxes: SandboxService | undefined;
-  const images = new ImageService(store, puller, (id) => sandboxes?.imageUser(id));
+  const images = new ImageService(store, puller, registry, (id) => sandboxes?.imageUser(id));
 
   const network = new NetworkManager(config.cniConfDir, config.cniBinDirs, {
     ...config.network,
@@ -90,6 +91,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   const services = criServices();
   server.addService(services.runtime, runtimeServiceHandlers({ config, sandboxes, network, runtimes }) as grpc.UntypedServiceImplementation);
   server.addService(services.image, imageServiceHandlers(images, store.dir) as grpc.UntypedServiceImplementation);
+  server.addService(services.cribImages, cribImagesHandlers(images) as grpc.UntypedServiceImplementation);
   const listener: UnixListener = await listenUnix(server, config.socket, 0o660);
   log.info('cribd ready', { version: cribVersion, socket: config.socket, runtime: defaultName, pauseImage });
 

@@ -218,6 +218,10 @@ describe('images: pull, status, remove, import, export, push', () => {
       await call(h.client.image, 'RemoveImage', { image: { image: secureRef } });
       assert.deepEqual((await status(a)).image?.repo_tags, [a], 'one tag removed, image kept');
     }
+    const byDigest = `${reg.host}/test/multi@${multi.images[0]?.manifest.digest}`;
+    await call(h.client.image, 'RemoveImage', { image: { image: byDigest } });
+    assert.equal((await status(a)).image, null, 'removed by digest');
+    assert.equal(fs.existsSync(layerDir(baseDiff as string)), false, 'the last user of the base layer is gone, so is the layer');
   });
 
   it('refuses to remove an image a sandbox uses, naming it', async () => {
@@ -282,6 +286,34 @@ describe('images: pull, status, remove, import, export, push', () => {
     } finally {
       client.close();
     }
+  });
+
+  it('streams pull progress, and imports, exports and pushes through cribd (crib.v1.Images)', async () => {
+    const img = await buildTestImage(layoutDir('progress'), { layers: [{ entries: [{ path: 'p', content: randomish(3_000_000, 7) }], compression: 'none' }] });
+    await pushLayout(img, reg, 'test/progress', '1');
+    const events: { digest: string; done: string; total: string; image_id: string }[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const stream = h.client.cribImages.PullWithProgress({ image: `${reg.host}/test/progress:1` });
+      stream.on('data', (e: (typeof events)[number]) => events.push(e));
+      stream.on('error', reject);
+      stream.on('end', () => resolve());
+    });
+    const layer = img.images[0]!.layers[0]!;
+    const last = events.filter((e) => e.digest === layer.digest).at(-1);
+    assert.equal(Number(last?.done), layer.size);
+    assert.equal(Number(last?.total), layer.size);
+    assert.equal(events.at(-1)?.image_id, img.images[0]?.config.digest);
+
+    const tarFile = path.join(work, 'via-daemon.tar');
+    await call(h.client.cribImages, 'Export', { images: [`${reg.host}/test/progress:1`], path: tarFile, format: 'docker-archive' });
+    await call(h.client.image, 'RemoveImage', { image: { image: `${reg.host}/test/progress:1` } });
+    const res = await call(h.client.cribImages, 'Import', { path: tarFile });
+    assert.deepEqual(res.repo_tags, [`${reg.host}/test/progress:1`]);
+    assert.equal((await status(`${reg.host}/test/progress:1`)).image?.id, img.images[0]?.config.digest);
+    const pushed = await call(h.client.cribImages, 'Push', { image: `${reg.host}/test/progress:1`, target: `${reg.host}/mirrored/progress:1` });
+    assert.ok(pushed.digest.startsWith('sha256:'));
+    await skopeoInspect(`docker://${reg.host}/mirrored/progress:1`, { tlsVerify: false });
+    await rejectsWith(call(h.client.cribImages, 'Import', { path: 'relative.tar' }), grpc.status.INVALID_ARGUMENT, /path/);
   });
 
   it('leaves no half image after cribd is killed during a pull', async () => {

@@ -4,6 +4,7 @@ import * as protoLoader from '@grpc/proto-loader';
 import { repoRoot } from '../util/paths.js';
 
 export const criProtoFile = path.join(repoRoot, 'proto', 'runtime', 'v1', 'api.proto');
+export const cribProtoFile = path.join(repoRoot, 'proto', 'crib', 'v1', 'images.proto');
 
 // Field names stay as the proto spells them (snake_case), int64 travels as decimal strings
 // (nanosecond timestamps exceed 2^53), enums as numbers: the shape of the wire fixtures' JSON.
@@ -19,14 +20,16 @@ export const criLoaderOptions: protoLoader.Options = {
 
 let cached: protoLoader.PackageDefinition | undefined;
 
+/** The CRI (runtime.v1) and crib's own (crib.v1) services, loaded together. */
 export function criPackageDefinition(): protoLoader.PackageDefinition {
-  cached ??= protoLoader.loadSync(criProtoFile, criLoaderOptions);
+  cached ??= protoLoader.loadSync([criProtoFile, cribProtoFile], criLoaderOptions);
   return cached;
 }
 
 export interface CriServiceDefinitions {
   runtime: grpc.ServiceDefinition;
   image: grpc.ServiceDefinition;
+  cribImages: grpc.ServiceDefinition;
 }
 
 export function criServices(): CriServiceDefinitions {
@@ -34,5 +37,6 @@ export function criServices(): CriServiceDefinitions {
   return {
     runtime: def['runtime.v1.RuntimeService'] as grpc.ServiceDefinition,
     image: def['runtime.v1.ImageService'] as grpc.ServiceDefinition,
+    cribImages: def['crib.v1.Images'] as grpc.ServiceDefinition,
   };
 }

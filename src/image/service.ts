@@ -1,5 +1,10 @@
+import path from 'node:path';
+import { CribError, invalidArgument, notFound } from '../util/errors.js';
+import { exportArchive, importArchive, type ArchiveFormat } from './archive.js';
 import { formatReference, parseReference } from './reference.js';
 import type { ImagePuller, ProgressListener } from './pull.js';
+import { pushImage } from './push.js';
+import type { RegistryClient } from './registry/client.js';
 import type { Credentials } from './registry/types.js';
 import type { ImageStore, ImageUsers } from './store.js';
 import type { Image } from './types.js';
@@ -13,6 +18,7 @@ export class ImageService {
   constructor(
     readonly store: ImageStore,
     private readonly puller: ImagePuller,
+    private readonly registry: RegistryClient,
     private readonly users: ImageUsers,
   ) {}
 
@@ -56,6 +62,34 @@ export class ImageService {
     } catch {
       return undefined;
     }
+  }
+
+  /** Imports a docker-archive or oci-archive from a path on the node. */
+  async importArchive(file: string, name?: string): Promise<Image[]> {
+    if (!path.isAbsolute(file)) throw invalidArgument('path', `"${file}" must be an absolute path on the node`);
+    const imported = await importArchive(this.store, file, { name });
+    this.usageCache = undefined;
+    return imported;
+  }
+
+  async exportArchive(refs: string[], file: string, format: ArchiveFormat): Promise<void> {
+    if (!path.isAbsolute(file)) throw invalidArgument('path', `"${file}" must be an absolute path on the node`);
+    if (refs.length === 0) throw invalidArgument('images', 'name at least one image');
+    const images = refs.map((r) => {
+      const img = this.find(r);
+      if (!img) throw notFound(`image ${r}`);
+      return img;
+    });
+    await exportArchive(this.store, images, file, format);
+  }
+
+  /** Pushes an image to `target` (default: its first tag); returns the manifest digest. */
+  async push(ref: string, target: string | undefined, creds?: Credentials): Promise<string> {
+    const img = this.find(ref);
+    if (!img) throw notFound(`image ${ref}`);
+    const dest = target || img.repoTags[0];
+    if (!dest) throw new CribError('InvalidArgument', `target: image ${ref} has no tag; say where to push it`);
+    return pushImage(this.store, this.registry, img, dest, creds);
   }
 
   /** Bytes and inodes the store uses (cached briefly: kubelet asks every few seconds). */
