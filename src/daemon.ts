@@ -17,6 +17,7 @@ import { NetworkManager } from './network/manager.js';
 import { findExecutable } from './oci/find-runtime.js';
 import { OciRuntime } from './oci/runtime.js';
 import { SandboxService } from './sandbox/service.js';
+import { ContainerService } from './container/service.js';
 import { CribError } from './util/errors.js';
 import { exists } from './util/fsx.js';
 import { log, setLogLevel } from './util/log.js';
@@ -66,9 +67,10 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   const pinnedRef = formatReference(parseReference(pauseImage));
   const registry = new RegistryClient(config.registries);
   const puller = new ImagePuller(store, registry, (ref) => ref === pinnedRef);
-  // Sandboxes (and, later, containers) are the images' users; they exist only after this point.
+  // Sandboxes and containers are the images' users; they exist only after this point.
   let sandboxes: SandboxService | undefined;
-  const images = new ImageService(store, puller, registry, (id) => sandboxes?.imageUser(id));
+  let containers: ContainerService | undefined;
+  const images = new ImageService(store, puller, registry, (id) => sandboxes?.imageUser(id) ?? containers?.imageUser(id));
 
   const network = new NetworkManager(config.cniConfDir, config.cniBinDirs, {
     ...config.network,
@@ -85,11 +87,14 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
     network,
     cgroupRoot: config.cgroupRoot,
   });
+  containers = new ContainerService({ root: config.root, state: config.state, conmonPath, runtimes, images, sandboxes });
+  sandboxes.setMembers(containers);
   await sandboxes.open();
+  await containers.open();
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   const services = criServices();
-  server.addService(services.runtime, runtimeServiceHandlers({ config, sandboxes, network, runtimes }) as grpc.UntypedServiceImplementation);
+  server.addService(services.runtime, runtimeServiceHandlers({ config, sandboxes, containers, network, runtimes }) as grpc.UntypedServiceImplementation);
   server.addService(services.image, imageServiceHandlers(images, store.dir) as grpc.UntypedServiceImplementation);
   server.addService(services.cribImages, cribImagesHandlers(images) as grpc.UntypedServiceImplementation);
   const listener: UnixListener = await listenUnix(server, config.socket, 0o660);

@@ -9,6 +9,7 @@ const codes: Record<ErrorKind, grpc.status> = {
   Unauthenticated: grpc.status.UNAUTHENTICATED,
   Unimplemented: grpc.status.UNIMPLEMENTED,
   Unavailable: grpc.status.UNAVAILABLE,
+  DeadlineExceeded: grpc.status.DEADLINE_EXCEEDED,
   Internal: grpc.status.INTERNAL,
 };
 

@@ -2,6 +2,11 @@ import type { CribConfig } from '../config.js';
 import type { NetworkManager } from '../network/manager.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import type { SandboxService } from '../sandbox/service.js';
+import type { ContainerService } from '../container/service.js';
+import { toContainerConfig, toContainerFilter, toContainerResources, toContainerStatus, toCriContainer } from './container-convert.js';
+import { toContainerStats, toPodSandboxStats } from './stats-convert.js';
+import { cgroupUsage } from '../container/stats.js';
+import type { Container } from '../container/types.js';
 import { cribVersion } from '../version.js';
 import { CgroupDriver } from './generated/runtime/v1/CgroupDriver.js';
 import type { RuntimeServiceHandlers } from './generated/runtime/v1/RuntimeService.js';
@@ -11,6 +16,7 @@ import { unary } from './unary.js';
 export interface RuntimeServiceDeps {
   config: CribConfig;
   sandboxes: SandboxService;
+  containers: ContainerService;
   network: NetworkManager;
   runtimes: ReadonlyMap<string, OciRuntime>;
 }
@@ -20,7 +26,7 @@ export interface RuntimeServiceDeps {
  * never with a fake success.
  */
 export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeServiceHandlers> {
-  return {
+  const handlers: Partial<RuntimeServiceHandlers> = {
     Version: unary('Version', async () => ({
       // The kubelet runtime API version, which containerd and CRI-O also report as 0.1.0.
       version: '0.1.0',
@@ -79,5 +85,80 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
     ListPodSandbox: unary('ListPodSandbox', async (req) => ({
       items: (await d.sandboxes.list(toSandboxFilter(req.filter))).map(toPodSandbox),
     })),
+
+    CreateContainer: unary('CreateContainer', async (req) => ({
+      container_id: await d.containers.create(req.pod_sandbox_id, toContainerConfig(req.config)),
+    })),
+
+    StartContainer: unary('StartContainer', async (req) => {
+      await d.containers.start(req.container_id);
+      return {};
+    }),
+
+    StopContainer: unary('StopContainer', async (req) => {
+      await d.containers.stop(req.container_id, Number(req.timeout));
+      return {};
+    }),
+
+    RemoveContainer: unary('RemoveContainer', async (req) => {
+      await d.containers.remove(req.container_id);
+      return {};
+    }),
+
+    ContainerStatus: unary('ContainerStatus', async (req) => {
+      const view = await d.containers.status(req.container_id);
+      const info: Record<string, string> = {};
+      if (req.verbose) info['info'] = JSON.stringify(await d.containers.verboseInfo(view));
+      return { status: toContainerStatus(view), info };
+    }),
+
+    ListContainers: unary('ListContainers', async (req) => ({
+      containers: (await d.containers.list(toContainerFilter(req.filter))).map(toCriContainer),
+    })),
+
+    ExecSync: unary('ExecSync', async (req) => {
+      const r = await d.containers.execSync(req.container_id, req.cmd, Number(req.timeout));
+      return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
+    }),
+
+    UpdateContainerResources: unary('UpdateContainerResources', async (req) => {
+      await d.containers.updateResources(req.container_id, toContainerResources(req.linux, 'linux'));
+      return {};
+    }),
+
+    ReopenContainerLog: unary('ReopenContainerLog', async (req) => {
+      await d.containers.reopenLog(req.container_id);
+      return {};
+    }),
+
+    ContainerStats: unary('ContainerStats', async (req) => {
+      const c = d.containers.get(req.container_id);
+      return { stats: toContainerStats(c, await d.containers.stats(c)) };
+    }),
+
+    ListContainerStats: unary('ListContainerStats', async (req) => {
+      const f = req.filter;
+      const views = await d.containers.list({ id: f?.id || undefined, sandboxId: f?.pod_sandbox_id || undefined, labelSelector: f?.label_selector, state: 'RUNNING' });
+      return { stats: await Promise.all(views.map(async (v) => toContainerStats(v.container, await d.containers.stats(v.container)))) };
+    }),
+
+    PodSandboxStats: unary('PodSandboxStats', async (req) => {
+      const sb = d.sandboxes.get(req.pod_sandbox_id);
+      return { stats: await podStats(sb.id) };
+    }),
+
+    ListPodSandboxStats: unary('ListPodSandboxStats', async (req) => {
+      const f = req.filter;
+      const views = await d.sandboxes.list({ id: f?.id || undefined, labelSelector: f?.label_selector, state: 'READY' });
+      return { stats: await Promise.all(views.map((v) => podStats(v.sandbox.id))) };
+    }),
   };
+
+  async function podStats(sandboxId: string) {
+    const sb = d.sandboxes.get(sandboxId);
+    const running: Container[] = (await d.containers.list({ sandboxId: sb.id, state: 'RUNNING' })).map((v) => v.container);
+    const containers = await Promise.all(running.map(async (c) => toContainerStats(c, await d.containers.stats(c))));
+    return toPodSandboxStats(sb, await cgroupUsage(sb.cgroup.parent), containers);
+  }
+  return handlers;
 }

@@ -26,10 +26,10 @@ export class OciRuntime {
     await this.exec(['start', id]);
   }
 
-  /** Sends a signal; a container that no longer exists (or has stopped) is not an error. */
-  async kill(id: string, signal: string): Promise<void> {
+  /** Sends a signal (to every process of the container with `all`); one that is gone is not an error. */
+  async kill(id: string, signal: string, all = false): Promise<void> {
     try {
-      await this.exec(['kill', id, signal]);
+      await this.exec(['kill', ...(all ? ['--all'] : []), id, signal]);
     } catch (err) {
       if (!isGone(err)) throw err;
     }

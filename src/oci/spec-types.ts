@@ -18,6 +18,14 @@ export interface OciProcess {
   capabilities: OciCapabilities;
   noNewPrivileges: boolean;
   oomScoreAdj?: number;
+  rlimits?: OciRlimit[];
+}
+
+/** A process resource limit (`setrlimit`), e.g. RLIMIT_NOFILE. */
+export interface OciRlimit {
+  type: string;
+  hard: number;
+  soft: number;
 }
 
 export interface OciCapabilities {
@@ -46,7 +54,101 @@ export interface OciLinux {
   namespaces: OciNamespace[];
   cgroupsPath: string;
   sysctl?: Record<string, string>;
-  resources: { devices: { allow: boolean; access: string }[] };
+  resources: OciResources;
+  /** Device nodes the runtime creates in the container's /dev. */
+  devices?: OciDevice[];
+  seccomp?: OciSeccomp;
+  /** Propagation of the container's root mount: `rshared`, `rslave`, `rprivate`. */
+  rootfsPropagation?: string;
   maskedPaths: string[];
   readonlyPaths: string[];
+}
+
+export interface OciResources {
+  /** Device cgroup rules, applied in order (the last match wins). */
+  devices: OciDeviceCgroup[];
+  cpu?: OciCpu;
+  memory?: OciMemory;
+}
+
+/** One device cgroup rule; absent type/major/minor mean "all". */
+export interface OciDeviceCgroup {
+  allow: boolean;
+  type?: 'a' | 'c' | 'b';
+  major?: number;
+  minor?: number;
+  /** Letters of "rwm". */
+  access: string;
+}
+
+export interface OciCpu {
+  shares?: number;
+  quota?: number;
+  period?: number;
+  cpus?: string;
+  mems?: string;
+}
+
+export interface OciMemory {
+  limit?: number;
+  /** Memory plus swap; -1 is unlimited. */
+  swap?: number;
+}
+
+export interface OciDevice {
+  /** Path inside the container. */
+  path: string;
+  type: 'c' | 'b' | 'u' | 'p';
+  major: number;
+  minor: number;
+  fileMode?: number;
+  uid?: number;
+  gid?: number;
+}
+
+export type OciSeccompAction =
+  | 'SCMP_ACT_KILL'
+  | 'SCMP_ACT_KILL_PROCESS'
+  | 'SCMP_ACT_KILL_THREAD'
+  | 'SCMP_ACT_TRAP'
+  | 'SCMP_ACT_ERRNO'
+  | 'SCMP_ACT_TRACE'
+  | 'SCMP_ACT_ALLOW'
+  | 'SCMP_ACT_LOG'
+  | 'SCMP_ACT_NOTIFY';
+
+export type OciSeccompOperator =
+  | 'SCMP_CMP_NE'
+  | 'SCMP_CMP_LT'
+  | 'SCMP_CMP_LE'
+  | 'SCMP_CMP_EQ'
+  | 'SCMP_CMP_GE'
+  | 'SCMP_CMP_GT'
+  | 'SCMP_CMP_MASKED_EQ';
+
+/** `linux.seccomp`: a syscall filter in the OCI runtime spec's form. */
+export interface OciSeccomp {
+  defaultAction: OciSeccompAction;
+  /** errno for an SCMP_ACT_ERRNO default action (EPERM when absent). */
+  defaultErrnoRet?: number;
+  architectures?: string[];
+  flags?: string[];
+  listenerPath?: string;
+  listenerMetadata?: string;
+  syscalls?: OciSyscall[];
+}
+
+export interface OciSyscall {
+  names: string[];
+  action: OciSeccompAction;
+  errnoRet?: number;
+  /** All must match for the rule to apply. */
+  args?: OciSeccompArg[];
+}
+
+export interface OciSeccompArg {
+  index: number;
+  value: number;
+  valueTwo?: number;
+  op: OciSeccompOperator;
 }

@@ -9,8 +9,9 @@ import { createPinnedNetns, removePinnedNetns } from '../network/netns.js';
 import type { NetworkManager } from '../network/manager.js';
 import type { PodNetworkIdentity } from '../network/types.js';
 import { cgroupExists, removeCgroup } from '../oci/cgroups.js';
-import { conmonCreate, conmonFiles } from '../oci/conmon.js';
-import { clampOomScoreAdj, isAlive, procStat, readPidFile, waitGone } from '../oci/process.js';
+import { conmonCreate } from '../oci/conmon.js';
+import { deleteAndWaitConmon, terminate } from '../oci/lifecycle.js';
+import { clampOomScoreAdj, isAlive, procStat } from '../oci/process.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { pauseSpec } from '../oci/sandbox-spec.js';
 import type { ImageService } from '../image/service.js';
@@ -42,8 +43,15 @@ const nameKey = (c: SandboxConfig): string =>
 
 const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n).toString();
 
+/** The containers of a sandbox, stopped and removed with it (the container service). */
+export interface SandboxMembers {
+  stopAllIn(sandboxId: string): Promise<void>;
+  removeAllIn(sandboxId: string): Promise<void>;
+}
+
 /** Owns every pod sandbox: their records, pause containers, network and directories. */
 export class SandboxService {
+  private members: SandboxMembers | undefined;
   private readonly sandboxes = new Map<string, Sandbox>();
   private readonly names = new Map<string, string>();
   private readonly locks = new KeyedLock();
@@ -74,6 +82,11 @@ export class SandboxService {
       this.sandboxes.set(sb.id, sb);
       this.names.set(nameKey(sb.config), sb.id);
     }
+  }
+
+  /** Connects the container service, which exists after this one. */
+  setMembers(m: SandboxMembers): void {
+    this.members = m;
   }
 
   private runtimeFor(handler: string): OciRuntime {
@@ -213,22 +226,11 @@ export class SandboxService {
     return { pid, startTime: st.startTime };
   }
 
-  /** Kills pause, waits for it and its conmon (which writes the exit file) to be gone, deletes it. */
+  /** Kills pause (it holds nothing that needs a grace period), then deletes it and waits for its conmon. */
   private async stopPause(sb: Sandbox): Promise<void> {
     const runtime = this.o.runtimes.get(sb.runtime) ?? this.runtimeFor('');
-    // kill and our own wait are much quicker than `delete --force`, which polls in 100 ms steps.
-    if (sb.pause && (await isAlive(sb.pause.pid, sb.pause.startTime))) {
-      await runtime.kill(sb.id, 'KILL');
-      await waitGone(sb.pause.pid, sb.pause.startTime, 10_000);
-    }
-    await runtime.delete(sb.id);
-    const conmonPid = await readPidFile(conmonFiles(sb.paths.bundle).conmonPid);
-    if (conmonPid !== undefined) {
-      const st = await procStat(conmonPid);
-      if (st && !(await waitGone(conmonPid, st.startTime, 10_000))) {
-        throw new Error(`conmon (pid ${conmonPid}) of sandbox ${sb.id} did not exit after pause was killed`);
-      }
-    }
+    await terminate(runtime, sb.id, sb.pause, 'KILL', 0);
+    await deleteAndWaitConmon(runtime, sb.id, sb.paths.bundle);
   }
 
   /** Stops pause, then the network, then the netns and shm. Idempotent; each step tolerates "already done". */
@@ -242,12 +244,13 @@ export class SandboxService {
     }
     if (sb.paths.netns) await removePinnedNetns(sb.paths.netns);
     if (sb.config.namespaces.ipc !== 'NODE') await unmountShm(sb.paths.shm);
-    if (sb.cgroup.ownsParent) await removeCgroup(sb.cgroup.parent);
   }
 
   /** Everything a sandbox ever made, removed: used by RemovePodSandbox, failed creation and crash recovery. */
   private async teardown(sb: Sandbox): Promise<void> {
     await this.stopLocked(sb);
+    // The pod cgroup goes last: stopped containers keep theirs inside it until they are removed.
+    if (sb.cgroup.ownsParent) await removeCgroup(sb.cgroup.parent);
     await releaseRootfs(path.join(sb.paths.bundle, 'rootfs'));
     await fs.rm(sb.paths.podDir, { recursive: true, force: true });
     await fs.rm(path.join(this.dirs.exits, sb.id), { force: true });
@@ -258,6 +261,8 @@ export class SandboxService {
   async stop(id: string): Promise<void> {
     const sb = this.get(id);
     await this.locks.run(sb.id, async () => {
+      // Containers first, newest first, while the network is still up for their shutdown work.
+      await this.members?.stopAllIn(sb.id);
       if (sb.phase === 'stopped') return;
       await this.stopLocked(sb);
       sb.phase = 'stopped';
@@ -272,6 +277,8 @@ export class SandboxService {
     if (!sb) return;
     await this.locks.run(sb.id, async () => {
       if (!this.sandboxes.has(sb.id)) return;
+      // Removal does not wait for grace periods (StopPodSandbox is where they are honoured).
+      await this.members?.removeAllIn(sb.id);
       await this.teardown(sb);
       this.sandboxes.delete(sb.id);
       this.names.delete(nameKey(sb.config));

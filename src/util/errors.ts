@@ -7,6 +7,7 @@ export type ErrorKind =
   | 'Unauthenticated'
   | 'Unimplemented'
   | 'Unavailable'
+  | 'DeadlineExceeded'
   | 'Internal';
 
 export class CribError extends Error {

@@ -9,11 +9,25 @@ export interface RunOptions {
   cleanEnv?: boolean;
   timeoutMs?: number;
   cwd?: string;
+  /** Output kept per stream; the rest is dropped (and `truncated` set). */
+  maxOutputBytes?: number;
+  /** Called when the timeout fires, before the command is killed (e.g. to end what it started). */
+  onTimeout?: () => void | Promise<void>;
 }
 
 export interface RunResult {
   stdout: string;
   stderr: string;
+}
+
+/** Everything a finished command left: its output as bytes and how it ended. */
+export interface Completed {
+  stdout: Buffer;
+  stderr: Buffer;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  truncated: boolean;
 }
 
 /** A command that could not be started, exited non-zero, or was killed. */
@@ -35,40 +49,57 @@ export class CommandError extends Error {
 }
 
 /**
- * Runs an external program (runc, conmon, CNI plugins, mount, ...) to completion, capturing its
- * output. Every external command in crib goes through here so failures all read the same way.
+ * Runs an external program (runc, conmon, CNI plugins, mount, ...) to completion and reports how it
+ * ended, whatever the exit status. Only a program that cannot be started is an error here.
  */
-export function run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+export function runCapture(command: string, args: readonly string[], opts: RunOptions = {}): Promise<Completed> {
   const started = process.hrtime.bigint();
+  const max = opts.maxOutputBytes ?? 64 * 1024 * 1024;
   return new Promise((resolve, reject) => {
     const stdio: StdioOptions = [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
     const child = spawn(command, args, {
       stdio,
       cwd: opts.cwd,
       env: opts.cleanEnv ? opts.env : { ...process.env, ...opts.env },
-      timeout: opts.timeoutMs,
-      killSignal: 'SIGKILL',
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout?.on('data', (b: Buffer) => out.push(b));
-    child.stderr?.on('data', (b: Buffer) => err.push(b));
+    const sizes = { out: 0, err: 0 };
+    let truncated = false;
+    const collect = (into: Buffer[], key: 'out' | 'err') => (b: Buffer) => {
+      const room = max - sizes[key];
+      if (room <= 0) {
+        truncated = true;
+        return;
+      }
+      if (b.length > room) truncated = true;
+      into.push(b.length > room ? b.subarray(0, room) : b);
+      sizes[key] += Math.min(b.length, room);
+    };
+    child.stdout?.on('data', collect(out, 'out'));
+    child.stderr?.on('data', collect(err, 'err'));
+    let timedOut = false;
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            Promise.resolve(opts.onTimeout?.())
+              .catch(() => undefined)
+              .finally(() => child.kill('SIGKILL'));
+          }, opts.timeoutMs);
     let spawnError: Error | undefined;
     child.on('error', (e) => {
       spawnError = e;
     });
     child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
       log.debug('exec', { command, arg: args[0] ?? '', code, ms: Number(process.hrtime.bigint() - started) / 1e6 });
-      const stdout = Buffer.concat(out).toString();
-      const stderr = Buffer.concat(err).toString();
       if (spawnError) {
-        reject(new CommandError(command, args, null, null, stdout, stderr, `could not run: ${spawnError.message}`));
-      } else if (code === 0) {
-        resolve({ stdout, stderr });
-      } else {
-        const timedOut = signal === 'SIGKILL' && opts.timeoutMs !== undefined;
-        reject(new CommandError(command, args, code, signal, stdout, stderr, timedOut ? `timed out after ${opts.timeoutMs} ms` : undefined));
+        reject(new CommandError(command, args, null, null, '', '', `could not run: ${spawnError.message}`));
+        return;
       }
+      resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code, signal, timedOut, truncated });
     });
     if (opts.stdin !== undefined && child.stdin) {
       child.stdin.on('error', () => {
@@ -77,4 +108,13 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
       child.stdin.end(opts.stdin);
     }
   });
+}
+
+/** Runs a program that must succeed: a non-zero exit, a signal or a timeout is a CommandError. */
+export async function run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  const r = await runCapture(command, args, opts);
+  const stdout = r.stdout.toString();
+  const stderr = r.stderr.toString();
+  if (r.code === 0 && !r.timedOut) return { stdout, stderr };
+  throw new CommandError(command, args, r.code, r.signal, stdout, stderr, r.timedOut ? `timed out after ${opts.timeoutMs} ms` : undefined);
 }

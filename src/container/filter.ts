@@ -1,0 +1,14 @@
+import type { ContainerFilter, ContainerView } from './types.js';
+
+/** ListContainers' filter: id prefix, state, pod sandbox id (prefix) and every selector label. */
+export function matchesContainerFilter(v: ContainerView, f: ContainerFilter | undefined): boolean {
+  if (!f) return true;
+  const c = v.container;
+  if (f.id && !c.id.startsWith(f.id)) return false;
+  if (f.state && v.state !== f.state) return false;
+  if (f.sandboxId && !c.sandboxId.startsWith(f.sandboxId)) return false;
+  for (const [k, val] of Object.entries(f.labelSelector ?? {})) {
+    if (c.config.labels[k] !== val) return false;
+  }
+  return true;
+}

@@ -1,0 +1,113 @@
+import type { NamespaceMode } from '../sandbox/types.js';
+
+export type MountPropagation = 'private' | 'host-to-container' | 'bidirectional';
+
+export interface ContainerMount {
+  containerPath: string;
+  hostPath: string;
+  readonly: boolean;
+  propagation: MountPropagation;
+}
+
+export interface ContainerDevice {
+  containerPath: string;
+  hostPath: string;
+  /** "rwm" subset. */
+  permissions: string;
+}
+
+export interface ContainerResources {
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  cpuShares?: number;
+  memoryLimitBytes?: number;
+  memorySwapLimitBytes?: number;
+  oomScoreAdj?: number;
+  cpusetCpus?: string;
+  cpusetMems?: string;
+}
+
+export type SeccompProfile =
+  | { type: 'RuntimeDefault' }
+  | { type: 'Unconfined' }
+  | { type: 'Localhost'; path: string };
+
+export interface ContainerSecurity {
+  privileged: boolean;
+  capabilities: { add: string[]; drop: string[] };
+  namespaces: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode; targetId: string };
+  runAsUser?: number;
+  runAsGroup?: number;
+  runAsUsername?: string;
+  supplementalGroups: number[];
+  readonlyRootfs: boolean;
+  noNewPrivs: boolean;
+  /** Empty means the defaults (none when privileged). */
+  maskedPaths: string[];
+  readonlyPaths: string[];
+  seccomp: SeccompProfile;
+  /** Requested AppArmor profile name; crib has no AppArmor support and notes it. */
+  apparmorProfile?: string;
+}
+
+/** What a caller asks for when it creates a container (the CRI ContainerConfig, in crib's terms). */
+export interface ContainerConfig {
+  metadata: { name: string; attempt: number };
+  image: string;
+  command: string[];
+  args: string[];
+  workingDir: string;
+  envs: { key: string; value: string }[];
+  mounts: ContainerMount[];
+  devices: ContainerDevice[];
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** Relative to the sandbox's log_directory. */
+  logPath: string;
+  stdin: boolean;
+  stdinOnce: boolean;
+  tty: boolean;
+  resources: ContainerResources;
+  security: ContainerSecurity;
+}
+
+/** Lifecycle as recorded; EXITED is derived from conmon's exit file, not stored ahead of time. */
+export type ContainerPhase = 'creating' | 'created' | 'running' | 'exited';
+
+export type ContainerState = 'CREATED' | 'RUNNING' | 'EXITED' | 'UNKNOWN';
+
+/** Everything crib knows about a container, persisted as one record. */
+export interface Container {
+  id: string;
+  sandboxId: string;
+  config: ContainerConfig;
+  phase: ContainerPhase;
+  /** Nanoseconds since the epoch, as decimal strings (CRI int64). */
+  createdAt: string;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  reason?: string;
+  message?: string;
+  image: { ref: string; id: string; repoDigest: string };
+  runtime: string;
+  paths: { dir: string; bundle: string; rootfs: string; upper: string; work: string; log: string };
+  cgroupsPath: string;
+  /** The container's init process on the host, once started. */
+  pid?: number;
+  startTime?: string;
+  /** The signal StopContainer sends first (image StopSignal, else SIGTERM). */
+  stopSignal: string;
+}
+
+export interface ContainerView {
+  container: Container;
+  state: ContainerState;
+}
+
+export interface ContainerFilter {
+  id?: string;
+  state?: ContainerState;
+  sandboxId?: string;
+  labelSelector?: Record<string, string>;
+}

@@ -1,0 +1,302 @@
+import path from 'node:path';
+import type { ContainerConfig, MountPropagation } from '../container/types.js';
+import type { ImageRuntimeConfig } from '../image/types.js';
+import { CribError, invalidArgument } from '../util/errors.js';
+import { effectiveCapabilities } from './capabilities.js';
+import {
+  cgroupMount,
+  copyMount,
+  defaultDeviceRules,
+  defaultMaskedPaths,
+  defaultNofile,
+  defaultPath,
+  defaultReadonlyPaths,
+  devMount,
+  devPtsMount,
+  mqueueMount,
+  procMount,
+  sysfsMount,
+} from './defaults.js';
+import { defaultSeccompProfile, localhostSeccompProfile } from './seccomp-default.js';
+import type { OciCpu, OciDevice, OciDeviceCgroup, OciMemory, OciMount, OciNamespace, OciNamespaceType, OciSeccomp, OciSpec } from './spec-types.js';
+import type { ResolvedUser } from './users.js';
+
+/** A requested device node as the caller found it on the host (`path` is ignored: the container path comes from the config). */
+export interface DeviceNode {
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode: number;
+  uid: number;
+  gid: number;
+}
+
+export interface ContainerSpecInput {
+  id: string;
+  config: ContainerConfig;
+  image: ImageRuntimeConfig;
+  /** Resolved by the caller (`resolveUser`) from the image's /etc/passwd and /etc/group. */
+  user: ResolvedUser;
+  /**
+   * Namespaces to join, as paths (/proc/PAUSEPID/ns/ipc, the pinned netns, a target's pid ns).
+   * A kind whose mode is NODE gets none (the node's). Any other kind absent here gets a new one.
+   * UTS follows the network mode (the pod's own UTS unless it is on the node's network).
+   */
+  namespaces: { network?: string; ipc?: string; uts?: string; pid?: string };
+  /** The pod's hostname: the spec's hostname (with its own UTS) and $HOSTNAME. */
+  hostname: string;
+  /** The pod's files, bind-mounted at /etc/hostname, /etc/resolv.conf and /etc/hosts. */
+  podFiles: { hostname: string; resolvConf: string; hosts: string };
+  /** The pod's /dev/shm (a tmpfs on the host). */
+  shmPath: string;
+  cgroupsPath: string;
+  /** Already clamped by the caller. */
+  oomScoreAdj: number;
+  /** The Localhost seccomp profile's parsed JSON (OCI or Docker form). */
+  seccompLocalhostProfile?: object;
+  /** One per `config.devices` entry, in the same order. */
+  hostDevices: DeviceNode[];
+  /** Added to the config's annotations (e.g. io.kubernetes.cri.sandbox-id); crib's own win. */
+  annotations?: Record<string, string>;
+  /** The node's architecture in `process.arch` terms (seccomp); defaults to this process's. */
+  arch?: string;
+  /**
+   * RLIMIT_NOFILE (soft = hard) for the process; default 1048576 as Docker and containerd give.
+   * Without CAP_SYS_RESOURCE runc cannot raise the hard limit above its own, and the container
+   * fails to start: such a caller passes min(1048576, its own hard limit). null sets no rlimit
+   * (the container inherits conmon's).
+   */
+  rlimitNofile?: number | null;
+  /**
+   * The capabilities the runtime holds (cribd's CapBnd, see `capabilitiesFromMask`); default
+   * all. Privileged and `ALL` mean these; runc fails to start a container asked for more.
+   */
+  availableCapabilities?: readonly string[];
+}
+
+export const CONTAINER_TYPE_ANNOTATION = 'io.kubernetes.cri.container-type';
+
+const SC = 'config.linux.security_context';
+
+/**
+ * The process arguments, with Docker's and containerd's rules: config.command replaces the
+ * image's Entrypoint (and drops its Cmd); config.args replace the image's Cmd. An image
+ * Entrypoint of [""] means none.
+ */
+export function processArgs(config: Pick<ContainerConfig, 'command' | 'args'>, image: ImageRuntimeConfig): string[] {
+  if (config.command.length) return [...config.command, ...config.args];
+  const ep = image.Entrypoint ?? [];
+  const entrypoint = ep.length === 1 && ep[0] === '' ? [] : ep;
+  const args = config.args.length ? config.args : (image.Cmd ?? []);
+  const out = [...entrypoint, ...args];
+  if (!out.length) throw new CribError('InvalidArgument', 'no command specified: config.command, config.args and the image have none');
+  return out;
+}
+
+const envKey = (e: string): string => {
+  const eq = e.indexOf('=');
+  return eq < 0 ? e : e.slice(0, eq);
+};
+
+/** Layers `overrides` onto `base`: KEY=VALUE replaces KEY in place or is appended; a bare KEY removes it. */
+export function mergeEnv(base: string[], overrides: string[]): string[] {
+  const out = [...base];
+  for (const e of overrides) {
+    const key = envKey(e);
+    if (!e.includes('=')) {
+      for (let j = out.length - 1; j >= 0; j--) if (envKey(out[j]!) === key) out.splice(j, 1);
+      continue;
+    }
+    const at = out.findIndex((x) => envKey(x) === key);
+    if (at >= 0) out[at] = e;
+    else out.push(e);
+  }
+  return out;
+}
+
+/**
+ * The environment, as containerd builds it: PATH (default), TERM=xterm with a tty, HOSTNAME,
+ * then the image's Env, then the config's envs, each overriding earlier ones by key.
+ */
+export function containerEnv(config: Pick<ContainerConfig, 'envs' | 'tty'>, image: ImageRuntimeConfig, hostname: string): string[] {
+  const base = [defaultPath];
+  if (config.tty) base.push('TERM=xterm');
+  base.push(`HOSTNAME=${hostname}`);
+  return mergeEnv(
+    mergeEnv(base, image.Env ?? []),
+    config.envs.map((e) => `${e.key}=${e.value}`),
+  );
+}
+
+const propagationOption: Record<MountPropagation, string> = {
+  private: 'rprivate',
+  'host-to-container': 'rslave',
+  bidirectional: 'rshared',
+};
+
+function cleanPath(p: string): string {
+  const n = path.posix.normalize(p);
+  return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
+}
+
+const depth = (p: string): number => (p === '/' ? 0 : p.split('/').length - 1);
+
+function bind(source: string, destination: string, readonly: boolean, extra: string[] = []): OciMount {
+  return { destination, type: 'bind', source, options: ['rbind', 'rprivate', readonly ? 'ro' : 'rw', ...extra] };
+}
+
+/** "rwm" letters in canonical order; empty means all three (Docker's default). */
+function devicePermissions(p: string, field: string): string {
+  if (!/^[rwm]*$/.test(p)) throw invalidArgument(field, `"${p}" must be letters of "rwm"`);
+  if (!p) return 'rwm';
+  return ['r', 'w', 'm'].filter((c) => p.includes(c)).join('');
+}
+
+/** The OCI spec of an application container in a pod (containerd's behaviour). */
+export function containerSpec(i: ContainerSpecInput): OciSpec {
+  const { config } = i;
+  const sec = config.security;
+  const privileged = sec.privileged;
+  const arch = i.arch ?? process.arch;
+  const nofile = i.rlimitNofile === undefined ? defaultNofile : i.rlimitNofile;
+  if (nofile !== null && (!Number.isInteger(nofile) || nofile < 1)) throw new CribError('Internal', `container spec: bad RLIMIT_NOFILE ${nofile}`);
+
+  // ---- process ----
+  const args = processArgs(config, i.image);
+  if (config.workingDir && !path.posix.isAbsolute(config.workingDir)) {
+    throw invalidArgument('config.working_dir', `"${config.workingDir}" must be absolute`);
+  }
+  const imageWd = i.image.WorkingDir ? path.posix.resolve('/', i.image.WorkingDir) : '';
+  const cwd = config.workingDir || imageWd || '/';
+  const caps = effectiveCapabilities(sec.capabilities.add, sec.capabilities.drop, privileged, i.availableCapabilities);
+  // The primary gid stays in the supplementary set too (containerd's fix for CVE-2023-25173:
+  // a process that changes its gid must not shed a group that denies it access).
+  const additionalGids = [i.user.gid, ...i.user.additionalGids.filter((g) => g !== i.user.gid)];
+
+  // ---- namespaces ----
+  const ns = sec.namespaces;
+  const namespaces: OciNamespace[] = [{ type: 'mount' }];
+  const addNs = (type: OciNamespaceType, node: boolean, join: string | undefined): void => {
+    if (node) return;
+    namespaces.push(join ? { type, path: join } : { type });
+  };
+  addNs('network', ns.network === 'NODE', i.namespaces.network);
+  addNs('ipc', ns.ipc === 'NODE', i.namespaces.ipc);
+  const ownUts = ns.network !== 'NODE';
+  addNs('uts', !ownUts, i.namespaces.uts);
+  if (ns.pid === 'TARGET' && !i.namespaces.pid) {
+    throw invalidArgument(`${SC}.namespace_options.target_id`, `the PID namespace of target container "${ns.targetId}" is unknown`);
+  }
+  addNs('pid', ns.pid === 'NODE', i.namespaces.pid);
+  if (!privileged) namespaces.push({ type: 'cgroup' });
+
+  // ---- mounts ----
+  const requested: OciMount[] = [];
+  const seen = new Set<string>();
+  let rootfsPropagation: string | undefined;
+  config.mounts.forEach((m, n) => {
+    const field = `config.mounts[${n}]`;
+    if (!path.posix.isAbsolute(m.containerPath)) throw invalidArgument(`${field}.container_path`, `"${m.containerPath}" must be absolute`);
+    const dest = cleanPath(m.containerPath);
+    if (dest === '/') throw invalidArgument(`${field}.container_path`, 'cannot mount over the container\'s root');
+    if (seen.has(dest)) throw invalidArgument(`${field}.container_path`, `"${dest}" is mounted twice`);
+    seen.add(dest);
+    if (!path.posix.isAbsolute(m.hostPath)) throw invalidArgument(`${field}.host_path`, `"${m.hostPath}" must be absolute`);
+    const prop = propagationOption[m.propagation];
+    if (!prop) throw invalidArgument(`${field}.propagation`, `unknown propagation "${String(m.propagation)}"`);
+    if (m.propagation === 'bidirectional') rootfsPropagation = 'rshared';
+    else if (m.propagation === 'host-to-container' && rootfsPropagation !== 'rshared') rootfsPropagation = 'rslave';
+    requested.push({ destination: dest, type: 'bind', source: m.hostPath, options: ['rbind', prop, m.readonly ? 'ro' : 'rw'] });
+  });
+  const notReplaced = (m: OciMount): boolean => !seen.has(m.destination);
+  const system = [procMount, devMount, devPtsMount, mqueueMount, sysfsMount(!privileged), cgroupMount(!privileged)].map(copyMount).filter(notReplaced);
+  const podMounts = [
+    bind(i.shmPath, '/dev/shm', false, ['nosuid', 'nodev', 'noexec']),
+    bind(i.podFiles.hostname, '/etc/hostname', sec.readonlyRootfs),
+    bind(i.podFiles.resolvConf, '/etc/resolv.conf', sec.readonlyRootfs),
+    bind(i.podFiles.hosts, '/etc/hosts', sec.readonlyRootfs),
+  ].filter(notReplaced);
+  // Parents before children (a stable sort keeps the given order otherwise).
+  const binds = [...podMounts, ...requested].map((m, n) => ({ m, n, d: depth(m.destination) }));
+  binds.sort((a, b) => a.d - b.d || a.n - b.n);
+  const mounts = [...system, ...binds.map((b) => b.m)];
+
+  // ---- devices ----
+  if (i.hostDevices.length !== config.devices.length) {
+    throw new CribError('Internal', `container spec: ${i.hostDevices.length} host devices for ${config.devices.length} requested`);
+  }
+  const deviceRules: OciDeviceCgroup[] = privileged
+    ? [{ allow: true, access: 'rwm' }]
+    : [{ allow: false, access: 'rwm' }, ...defaultDeviceRules.map((d) => ({ allow: true, ...d }))];
+  const devices: OciDevice[] = config.devices.map((d, n) => {
+    const field = `config.devices[${n}]`;
+    if (!path.posix.isAbsolute(d.containerPath)) throw invalidArgument(`${field}.container_path`, `"${d.containerPath}" must be absolute`);
+    const access = devicePermissions(d.permissions, `${field}.permissions`);
+    const h = i.hostDevices[n]!;
+    if (!privileged) deviceRules.push({ allow: true, type: h.type, major: h.major, minor: h.minor, access });
+    return { path: cleanPath(d.containerPath), type: h.type, major: h.major, minor: h.minor, fileMode: h.fileMode, uid: h.uid, gid: h.gid };
+  });
+
+  // ---- cpu and memory ----
+  const r = config.resources;
+  const cpu: OciCpu = {};
+  if (r.cpuShares) cpu.shares = r.cpuShares;
+  if (r.cpuQuota) cpu.quota = r.cpuQuota;
+  if (r.cpuPeriod) cpu.period = r.cpuPeriod;
+  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
+  if (r.cpusetMems) cpu.mems = r.cpusetMems;
+  const memory: OciMemory = {};
+  if (r.memoryLimitBytes && r.memoryLimitBytes > 0) memory.limit = r.memoryLimitBytes;
+  if (r.memorySwapLimitBytes) {
+    if (memory.limit !== undefined && r.memorySwapLimitBytes !== -1 && r.memorySwapLimitBytes < memory.limit) {
+      throw invalidArgument('config.linux.resources.memory_swap_limit_in_bytes', `${r.memorySwapLimitBytes} is below memory_limit_in_bytes ${memory.limit} (it counts memory plus swap)`);
+    }
+    memory.swap = r.memorySwapLimitBytes;
+  } else if (memory.limit !== undefined) {
+    memory.swap = memory.limit; // no swap beyond the limit, as containerd does
+  }
+
+  // ---- seccomp ----
+  let seccomp: OciSeccomp | undefined;
+  if (!privileged) {
+    if (sec.seccomp.type === 'RuntimeDefault') seccomp = defaultSeccompProfile(caps, arch);
+    else if (sec.seccomp.type === 'Localhost') {
+      if (!i.seccompLocalhostProfile) throw invalidArgument(`${SC}.seccomp.localhost_ref`, `profile ${sec.seccomp.path} was not loaded`);
+      seccomp = localhostSeccompProfile(i.seccompLocalhostProfile, caps, arch);
+    }
+  }
+
+  return {
+    ociVersion: '1.0.2',
+    process: {
+      terminal: config.tty,
+      user: { uid: i.user.uid, gid: i.user.gid, additionalGids },
+      args,
+      env: containerEnv(config, i.image, i.hostname),
+      cwd,
+      capabilities: { bounding: [...caps], effective: [...caps], permitted: [...caps], inheritable: [], ambient: [] },
+      noNewPrivileges: !privileged && sec.noNewPrivs,
+      oomScoreAdj: i.oomScoreAdj,
+      ...(nofile !== null ? { rlimits: [{ type: 'RLIMIT_NOFILE', hard: nofile, soft: nofile }] } : {}),
+    },
+    root: { path: 'rootfs', readonly: sec.readonlyRootfs },
+    ...(ownUts ? { hostname: i.hostname } : {}),
+    mounts,
+    annotations: { ...config.annotations, ...(i.annotations ?? {}), [CONTAINER_TYPE_ANNOTATION]: 'container' },
+    linux: {
+      namespaces,
+      cgroupsPath: i.cgroupsPath,
+      resources: {
+        devices: deviceRules,
+        ...(Object.keys(cpu).length ? { cpu } : {}),
+        ...(Object.keys(memory).length ? { memory } : {}),
+      },
+      ...(devices.length ? { devices } : {}),
+      ...(seccomp ? { seccomp } : {}),
+      ...(rootfsPropagation ? { rootfsPropagation } : {}),
+      maskedPaths: privileged ? [] : sec.maskedPaths.length ? [...sec.maskedPaths] : [...defaultMaskedPaths],
+      readonlyPaths: privileged ? [] : sec.readonlyPaths.length ? [...sec.readonlyPaths] : [...defaultReadonlyPaths],
+    },
+  };
+}

@@ -1,0 +1,250 @@
+import { after, afterEach, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { call } from '../src/cli/client.js';
+import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
+import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
+import { Harness } from './support/harness.js';
+import { importBusybox } from './support/busybox-image.js';
+
+const IMAGE = 'localhost/test/busybox:1';
+const GRACE = 'io.kubernetes.pod.terminationGracePeriod';
+
+async function rejectsWith(p: Promise<unknown>, code: grpc.status, msg?: RegExp): Promise<void> {
+  await assert.rejects(p, (err: grpc.ServiceError) => {
+    assert.equal(err.code, code, `expected ${grpc.status[code]}, got ${grpc.status[err.code]}: ${err.details}`);
+    if (msg) assert.match(err.details, msg);
+    return true;
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('containers in the sandbox', () => {
+  const h = new Harness();
+  before(async () => {
+    await h.start();
+    await importBusybox(h, IMAGE);
+  });
+  after(() => h.cleanup());
+  afterEach(async () => {
+    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
+    assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, []);
+    await h.assertNoLeaks();
+  });
+
+  const ctr = (name: string, command: string[], extra: Partial<ContainerConfig> = {}): ContainerConfig => ({
+    metadata: { name, attempt: 0 },
+    image: { image: IMAGE },
+    command,
+    log_path: `${name}.log`,
+    annotations: { [GRACE]: '5' },
+    ...extra,
+  });
+
+  async function pod(name: string, extra: Partial<PodSandboxConfig> = {}) {
+    const id = await h.runPod(name, extra);
+    const config = h.podConfig(name, extra);
+    return { id, config };
+  }
+
+  async function runCtr(p: { id: string; config: PodSandboxConfig }, c: ContainerConfig): Promise<string> {
+    const res = await call(h.runtime, 'CreateContainer', { pod_sandbox_id: p.id, config: c, sandbox_config: p.config });
+    await call(h.runtime, 'StartContainer', { container_id: res.container_id });
+    return res.container_id;
+  }
+
+  const status = async (id: string) => (await call(h.runtime, 'ContainerStatus', { container_id: id, verbose: true })).status!;
+
+  async function waitExit(id: string, ms = 15_000) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const st = await status(id);
+      if (st.state === 2) return st;
+      if (Date.now() > deadline) throw new Error(`container ${id} still ${st.state} after ${ms} ms`);
+      await sleep(50);
+    }
+  }
+
+  const exec = (id: string, cmd: string[], timeout = 10) => call(h.runtime, 'ExecSync', { container_id: id, cmd, timeout });
+
+  const logOf = (p: { config: PodSandboxConfig }, name: string) => fs.readFileSync(path.join(p.config.log_directory as string, `${name}.log`), 'utf8');
+
+  it('shares localhost between a web container and its sidecar; another pod reaches only the pod IP', async () => {
+    const web = await pod('web');
+    await runCtr(web, ctr('web', ['httpd', '-f', '-p', '8080', '-h', '/www']));
+    const side = await runCtr(web, ctr('sidecar', ['sh', '-c', 'for i in $(seq 50); do timeout 2 wget -q -O - http://localhost:8080/ && exit 0; sleep 0.1; done; exit 1']));
+    const st = await waitExit(side);
+    assert.equal(st.exit_code, 0, logOf(web, 'sidecar'));
+    assert.equal(st.reason, 'Completed');
+    assert.match(logOf(web, 'sidecar'), /stdout F hello from the web container/);
+
+    const ip = (await h.inspect(web.id)).status?.network?.ip as string;
+    const other = await pod('other');
+    const probe = await runCtr(other, ctr('probe', ['sleep', '1000']));
+    const viaLocalhost = await exec(probe, ['sh', '-c', 'timeout 2 wget -q -O - http://localhost:8080/']);
+    assert.notEqual(viaLocalhost.exit_code, 0, 'the other pod has its own localhost');
+    const viaIP = await exec(probe, ['sh', '-c', `timeout 5 wget -q -O - http://${ip}:8080/`]);
+    assert.equal(viaIP.exit_code, 0, viaIP.stderr.toString());
+    assert.match(viaIP.stdout.toString(), /hello from the web container/);
+  });
+
+  it('with a shared PID namespace shows /pause as PID 1 and the sibling; pause reaps orphans', async () => {
+    const p = await pod('sharedpid', { linux: { security_context: { namespace_options: { pid: 0 } } } });
+    const shared: Partial<ContainerConfig> = { linux: { security_context: { namespace_options: { pid: 0 } } } };
+    await runCtr(p, ctr('app', ['sleep', '1001'], shared));
+    const side = await runCtr(p, ctr('side', ['sleep', '1002'], shared));
+    const ps = (await exec(side, ['ps', '-o', 'pid,args'])).stdout.toString();
+    assert.match(ps, /^\s*1\s+\/pause\s*$/m, ps);
+    assert.match(ps, /sleep 1001/);
+    await exec(side, ['sh', '-c', '(sleep 0.2 &) ; exit 0']);
+    await sleep(600);
+    const states = (await exec(side, ['sh', '-c', 'cat /proc/[0-9]*/stat'])).stdout.toString();
+    assert.doesNotMatch(states, /\) Z /, 'no zombie left: pause reaped the orphan');
+
+    const own = await pod('ownpid');
+    const c = await runCtr(own, ctr('solo', ['sleep', '1003'], { linux: { security_context: { namespace_options: { pid: 1 } } } }));
+    const ps2 = (await exec(c, ['ps', '-o', 'pid,args'])).stdout.toString();
+    assert.match(ps2, /^\s*1\s+sleep 1003\s*$/m, ps2);
+    assert.doesNotMatch(ps2, /pause/);
+  });
+
+  it('stops containers newest first, each before the older one, all before pause, with the network up during grace', async () => {
+    const p = await pod('order');
+    const web = await runCtr(p, ctr('web', ['httpd', '-f', '-p', '8080', '-h', '/www']));
+    await sleep(100);
+    const mid = await runCtr(p, ctr('mid', ['sleep', '1000']));
+    await sleep(100);
+    const ip = (await h.inspect(p.id)).status?.network?.ip as string;
+    const drain = await runCtr(p, ctr('drain', ['sh', '-c',
+      `trap 'sleep 1; wget -q -O - http://127.0.0.1:8080/ && wget -q -O /dev/null http://${ip}:8080/ && echo FETCH-OK; exit 0' TERM; echo ready; while true; do sleep 0.1; done`]));
+    for (let i = 0; i < 50 && !logOf(p, 'drain').includes('ready'); i++) await sleep(50);
+    await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: p.id });
+    const [sw, sm, sd] = await Promise.all([status(web), status(mid), status(drain)]);
+    const fin = (s: typeof sw) => BigInt(s.finished_at as string);
+    assert.ok(fin(sd) < fin(sm), 'newest (drain) finished before mid');
+    assert.ok(fin(sm) < fin(sw), 'mid finished before the oldest (web)');
+    const pauseExit = BigInt(Math.round(fs.statSync(path.join(h.state, 'exits', p.id)).mtimeMs * 1e6));
+    assert.ok(fin(sw) <= pauseExit, 'pause stopped last');
+    assert.equal(sd.exit_code, 0);
+    assert.match(logOf(p, 'drain'), /FETCH-OK/, 'the pod network was still there during the grace period');
+  });
+
+  it('writes CRI-format logs for both streams with partial lines, and reopens a rotated log', async () => {
+    const p = await pod('logs');
+    const c = await runCtr(p, ctr('talker', ['sh', '-c', 'echo out-line; echo err-line >&2; printf no-newline; sleep 0.3; echo; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done']));
+    await sleep(800);
+    const log = logOf(p, 'talker');
+    assert.match(log, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) stdout F out-line$/m);
+    assert.match(log, /^\S+ stderr F err-line$/m);
+    assert.match(log, /^\S+ stdout P no-newline$/m);
+    const file = path.join(p.config.log_directory as string, 'talker.log');
+    fs.renameSync(file, `${file}.1`);
+    await call(h.runtime, 'ReopenContainerLog', { container_id: c });
+    await sleep(400);
+    assert.match(fs.readFileSync(file, 'utf8'), /stdout F tick \d+/);
+  });
+
+  it('reports exit codes and reasons: Completed, Error, OOMKilled', async () => {
+    const p = await pod('exits');
+    const ok = await runCtr(p, ctr('ok', ['true']));
+    const bad = await runCtr(p, ctr('bad', ['sh', '-c', 'exit 3']));
+    const oom = await runCtr(p, ctr('oom', ['sh', '-c', 'a=0123456789; while true; do a="$a$a"; done'], {
+      linux: { resources: { memory_limit_in_bytes: String(24 * 1024 * 1024) } },
+    }));
+    const [so, sb, sx] = await Promise.all([waitExit(ok), waitExit(bad), waitExit(oom, 30_000)]);
+    assert.deepEqual([so.exit_code, so.reason], [0, 'Completed']);
+    assert.deepEqual([sb.exit_code, sb.reason], [3, 'Error']);
+    assert.equal(sx.reason, 'OOMKilled', `exit ${sx.exit_code}`);
+    assert.ok(BigInt(so.finished_at as string) >= BigInt(so.started_at as string));
+  });
+
+  it('applies the security context: capabilities, user, read-only root, seccomp', async () => {
+    const p = await pod('sec');
+    const dropped = await runCtr(p, ctr('dropped', ['sleep', '1000'], { linux: { security_context: { capabilities: { drop_capabilities: ['NET_RAW'] } } } }));
+    const capEff = BigInt('0x' + /CapEff:\s*([0-9a-f]+)/.exec((await exec(dropped, ['cat', '/proc/self/status'])).stdout.toString())![1]);
+    assert.equal((capEff >> 13n) & 1n, 0n, 'CAP_NET_RAW dropped');
+    assert.equal((capEff >> 0n) & 1n, 1n, 'CAP_CHOWN kept');
+
+    const user = await runCtr(p, ctr('user', ['sleep', '1000'], { linux: { security_context: { run_as_user: { value: '1000' } } } }));
+    assert.equal((await exec(user, ['id', '-u'])).stdout.toString().trim(), '1000');
+    assert.match((await exec(user, ['id', '-G'])).stdout.toString(), /2000/, 'groups from the image /etc/group');
+
+    const ro = await runCtr(p, ctr('ro', ['sleep', '1000'], { linux: { security_context: { readonly_rootfs: true } } }));
+    const write = await exec(ro, ['touch', '/newfile']);
+    assert.notEqual(write.exit_code, 0);
+    assert.match(write.stderr.toString(), /Read-only file system/);
+
+    const confined = await runCtr(p, ctr('confined', ['sleep', '1000'], { linux: { security_context: { seccomp: { profile_type: 0 } } } }));
+    const blocked = await exec(confined, ['unshare', '-U', 'true']);
+    assert.notEqual(blocked.exit_code, 0, 'RuntimeDefault refuses unshare(CLONE_NEWUSER)');
+    assert.match(blocked.stderr.toString(), /not permitted/i);
+    const free = await runCtr(p, ctr('free', ['sleep', '1000'], { linux: { security_context: { seccomp: { profile_type: 1 } } } }));
+    assert.equal((await exec(free, ['unshare', '-U', 'true'])).exit_code, 0, 'Unconfined allows it');
+  });
+
+  it('runs ExecSync with both streams, exit codes and a timeout', async () => {
+    const p = await pod('exec');
+    const c = await runCtr(p, ctr('box', ['sleep', '1000']));
+    const r = await exec(c, ['sh', '-c', 'echo to-out; echo to-err >&2; exit 7']);
+    assert.equal(r.stdout.toString(), 'to-out\n');
+    assert.equal(r.stderr.toString(), 'to-err\n');
+    assert.equal(r.exit_code, 7);
+    const started = Date.now();
+    await rejectsWith(exec(c, ['sleep', '30'], 1), grpc.status.DEADLINE_EXCEEDED, /timeout/);
+    assert.ok(Date.now() - started < 10_000);
+    const ps = (await exec(c, ['ps', '-o', 'args'])).stdout.toString();
+    assert.doesNotMatch(ps, /sleep 30/, 'the timed-out command was killed');
+  });
+
+  it('updates resources and reports stats', async () => {
+    const p = await pod('stats');
+    const c = await runCtr(p, ctr('busy', ['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo x > /tmp/file; sleep 1000']));
+    await sleep(1500);
+    const st = await call(h.runtime, 'ContainerStats', { container_id: c });
+    assert.ok(Number(st.stats?.cpu?.usage_core_nano_seconds?.value) > 0);
+    assert.ok(Number(st.stats?.memory?.working_set_bytes?.value) > 0);
+    assert.ok(Number(st.stats?.writable_layer?.used_bytes?.value) > 0);
+    const list = await call(h.runtime, 'ListContainerStats', { filter: { pod_sandbox_id: p.id } });
+    assert.deepEqual(list.stats.map((s) => s.attributes?.id), [c]);
+    const pst = await call(h.runtime, 'PodSandboxStats', { pod_sandbox_id: p.id });
+    assert.equal(pst.stats?.linux?.containers?.length, 1);
+    await call(h.runtime, 'UpdateContainerResources', { container_id: c, linux: { memory_limit_in_bytes: String(64 * 1024 * 1024), cpu_shares: '512' } });
+    const spec = JSON.parse((await call(h.runtime, 'ContainerStatus', { container_id: c, verbose: true })).info['info'] ?? '{}');
+    assert.ok(spec.pid > 0);
+    const cg = fs.readFileSync(path.join('/sys/fs/cgroup/memory', spec.cgroupsPath, 'memory.limit_in_bytes'), 'utf8');
+    assert.equal(Number(cg), 64 * 1024 * 1024);
+  });
+
+  it('refuses bad requests clearly and leaves nothing behind', async () => {
+    const p = await pod('bad');
+    const create = (config: ContainerConfig, sandbox = p.id) => call(h.runtime, 'CreateContainer', { pod_sandbox_id: sandbox, config, sandbox_config: p.config });
+    await rejectsWith(create(ctr('x', ['true']), 'f'.repeat(64)), grpc.status.NOT_FOUND, /sandbox/);
+    await rejectsWith(create({ ...ctr('x', ['true']), image: { image: 'localhost/nope:1' } }), grpc.status.NOT_FOUND, /image/);
+    await rejectsWith(create(ctr('x', ['true'], { mounts: [{ container_path: '/data', host_path: '/nonexistent/crib-test' }] })), grpc.status.INVALID_ARGUMENT, /mounts\[0\]\.host_path/);
+    await rejectsWith(create(ctr('x', ['true'], { mounts: [{ container_path: 'relative', host_path: '/tmp' }] })), grpc.status.INVALID_ARGUMENT, /mounts\[0\]\.container_path/);
+    await rejectsWith(create({ ...ctr('x', ['true']), log_path: '../../escape.log' }), grpc.status.INVALID_ARGUMENT, /log_path/);
+    assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, []);
+    const first = await create(ctr('dup', ['sleep', '100']));
+    await rejectsWith(create(ctr('dup', ['sleep', '100'])), grpc.status.ALREADY_EXISTS, new RegExp(first.container_id));
+    await call(h.runtime, 'RemoveContainer', { container_id: first.container_id });
+    await call(h.runtime, 'RemoveContainer', { container_id: first.container_id });
+    await rejectsWith(call(h.runtime, 'ContainerStatus', { container_id: first.container_id }), grpc.status.NOT_FOUND);
+  });
+
+  it('keeps containers across a cribd restart and reports an exit that happened while it was down', async () => {
+    const p = await pod('restart');
+    const keep = await runCtr(p, ctr('keep', ['sleep', '1000']));
+    const quits = await runCtr(p, ctr('quits', ['sh', '-c', 'read x < /tmp/go-fifo 2>/dev/null; sleep 1; exit 5'], {}));
+    await h.stopDaemon('SIGKILL');
+    await sleep(1500); // `quits` exits (code 5) while cribd is down
+    await h.start();
+    assert.equal((await status(keep)).state, 1, 'still running');
+    const sq = await waitExit(quits, 5000);
+    assert.equal(sq.exit_code, 5);
+    assert.ok(BigInt(sq.finished_at as string) < BigInt(Date.now()) * 1_000_000n - 100_000_000n, 'finish time is when it exited, not when asked');
+    assert.equal((await exec(keep, ['echo', 'alive'])).stdout.toString(), 'alive\n');
+  });
+});
