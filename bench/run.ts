@@ -3,6 +3,7 @@ import { call } from '../src/cli/client.js';
 import { builtPauseBinary } from '../src/util/paths.js';
 import { Harness, readProcStatus } from '../test/support/harness.js';
 import { imageBench } from './images.js';
+import { containerBench } from './containers.js';
 
 /** Prints crib's figures on this machine: sandbox latencies, pause size, and memory. */
 
@@ -80,3 +81,4 @@ async function main(): Promise<void> {
 
 await main();
 for (const line of await imageBench()) console.log(line);
+for (const line of await containerBench()) console.log(line);

@@ -111,6 +111,28 @@ describe('containers in the sandbox', () => {
     assert.doesNotMatch(ps2, /pause/);
   });
 
+  it('joins a target container\'s PID namespace (kubectl debug), binds host paths and devices', async () => {
+    const p = await pod('debug');
+    const app = await runCtr(p, ctr('app', ['sleep', '1004'], { linux: { security_context: { namespace_options: { pid: 1 } } } }));
+    const hostDir = fs.mkdtempSync(path.join(h.base, 'hostpath-'));
+    fs.writeFileSync(path.join(hostDir, 'hello'), 'from the host');
+    const dbg = await runCtr(p, ctr('debugger', ['sleep', '1005'], {
+      linux: { security_context: { namespace_options: { pid: 3, target_id: app } } },
+      mounts: [
+        { container_path: '/ro', host_path: hostDir, readonly: true },
+        { container_path: '/rw', host_path: hostDir },
+      ],
+      devices: [{ container_path: '/dev/mynull', host_path: '/dev/null', permissions: 'rw' }],
+    }));
+    const ps = (await exec(dbg, ['ps', '-o', 'pid,args'])).stdout.toString();
+    assert.match(ps, /^\s*1\s+sleep 1004\s*$/m, ps);
+    assert.equal((await exec(dbg, ['cat', '/ro/hello'])).stdout.toString(), 'from the host');
+    assert.notEqual((await exec(dbg, ['touch', '/ro/x'])).exit_code, 0, 'read-only bind');
+    assert.equal((await exec(dbg, ['sh', '-c', 'echo w > /rw/written'])).exit_code, 0);
+    assert.equal(fs.readFileSync(path.join(hostDir, 'written'), 'utf8'), 'w\n');
+    assert.equal((await exec(dbg, ['sh', '-c', 'echo x > /dev/mynull'])).exit_code, 0, 'device usable');
+  });
+
   it('stops containers newest first, each before the older one, all before pause, with the network up during grace', async () => {
     const p = await pod('order');
     const web = await runCtr(p, ctr('web', ['httpd', '-f', '-p', '8080', '-h', '/www']));
