@@ -219,6 +219,7 @@ describe('containers in the sandbox', () => {
     assert.ok(Date.now() - started < 10_000);
     const ps = (await exec(c, ['ps', '-o', 'args'])).stdout.toString();
     assert.doesNotMatch(ps, /sleep 30/, 'the timed-out command was killed');
+    await rejectsWith(call(h.client.image, 'RemoveImage', { image: { image: IMAGE } }), grpc.status.FAILED_PRECONDITION, new RegExp(`container ${c}`));
   });
 
   it('updates resources and reports stats', async () => {
