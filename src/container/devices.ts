@@ -1,20 +1,12 @@
 import fs from 'node:fs/promises';
 import { invalidArgument } from '../util/errors.js';
 import type { ContainerDevice } from './types.js';
+import type { DeviceNode } from '../oci/container-spec.js';
 
-export interface HostDevice {
-  path: string;
-  type: 'c' | 'b';
-  major: number;
-  minor: number;
-  fileMode: number;
-  uid: number;
-  gid: number;
-}
 
 /** Looks up each requested host device node (type and numbers) for the OCI spec. */
-export async function hostDevices(devices: ContainerDevice[]): Promise<HostDevice[]> {
-  const out: HostDevice[] = [];
+export async function hostDevices(devices: ContainerDevice[]): Promise<DeviceNode[]> {
+  const out: DeviceNode[] = [];
   for (const [i, d] of devices.entries()) {
     let st;
     try {

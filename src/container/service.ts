@@ -6,6 +6,7 @@ import { exists } from '../util/fsx.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { log } from '../util/log.js';
 import { RecordStore } from '../store/records.js';
+import { findById, getById } from '../store/lookup.js';
 import type { ImageService } from '../image/service.js';
 import type { ImageRuntimeConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../image/overlay.js';
@@ -353,19 +354,11 @@ export class ContainerService {
   }
 
   find(id: string): Container | undefined {
-    const exact = this.containers.get(id);
-    if (exact) return exact;
-    if (!id) return undefined;
-    const hits = [...this.containers.values()].filter((c) => c.id.startsWith(id));
-    if (hits.length > 1) throw invalidArgument('container_id', `"${id}" is ambiguous: it prefixes ${hits.length} containers`);
-    return hits[0];
+    return findById(this.containers, id, 'container_id', 'container');
   }
 
   get(id: string): Container {
-    validateId('container_id', id);
-    const c = this.find(id);
-    if (!c) throw notFound(`container ${id}`);
-    return c;
+    return getById(this.containers, id, 'container_id', 'container');
   }
 
   /** The state as it is now: a running container whose process ended is EXITED, with conmon's exit status. */

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CribError, errorMessage, invalidArgument, notFound } from '../util/errors.js';
+import { CribError, errorMessage, invalidArgument } from '../util/errors.js';
 import { exists, isErrno } from '../util/fsx.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { log } from '../util/log.js';
@@ -18,6 +18,7 @@ import type { ImageService } from '../image/service.js';
 import type { Image } from '../image/types.js';
 import { prepareRootfs, releaseRootfs } from '../image/rootfs.js';
 import { RecordStore } from '../store/records.js';
+import { findById, getById } from '../store/lookup.js';
 import { matchesFilter } from './filter.js';
 import { mountShm, podFilePaths, unmountShm, updateHosts, writePodFiles } from './pod-files.js';
 import type { Sandbox, SandboxConfig, SandboxFilter, SandboxView } from './types.js';
@@ -286,20 +287,12 @@ export class SandboxService {
     });
   }
 
-  /** A sandbox by full id or unique prefix, as crictl users type them. */
   find(id: string): Sandbox | undefined {
-    const exact = this.sandboxes.get(id);
-    if (exact) return exact;
-    const hits = [...this.sandboxes.values()].filter((s) => s.id.startsWith(id));
-    if (hits.length > 1) throw invalidArgument('pod_sandbox_id', `"${id}" is ambiguous: it prefixes ${hits.length} sandboxes`);
-    return hits[0];
+    return findById(this.sandboxes, id, 'pod_sandbox_id', 'sandbox');
   }
 
   get(id: string): Sandbox {
-    validateId('pod_sandbox_id', id);
-    const sb = this.find(id);
-    if (!sb) throw notFound(`sandbox ${id}`);
-    return sb;
+    return getById(this.sandboxes, id, 'pod_sandbox_id', 'sandbox');
   }
 
   /** READY only while pause really runs: its exit file is absent and the same process is alive. */
