@@ -1,44 +1,47 @@
 #!/usr/bin/env bash
-# The main job: install and build crib, start cribd, run a pod sandbox, show it, tear it down.
+# The main job: install and build crib, start cribd, run the web + sidecar Pod from plain
+# Kubernetes YAML, show the pause container holding it together, and tear it down in order.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 export CRIB_SOCKET=${CRIB_SOCKET:-/run/crib/crib.sock}
+crib() { node bin/crib "$@"; }
 log=$(mktemp /tmp/cribd-demo.XXXXXX.log)
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "starting cribd (log: $log)"
-bin/crib daemon --socket "$CRIB_SOCKET" >"$log" 2>&1 &
+node bin/crib daemon --socket "$CRIB_SOCKET" >"$log" 2>&1 &
 cribd=$!
-stop_cribd() { kill "$cribd" 2>/dev/null && wait "$cribd" 2>/dev/null || true; }
-trap stop_cribd EXIT
-for _ in $(seq 100); do bin/crib version >/dev/null 2>&1 && break; sleep 0.1; done
-bin/crib version
+cleanup() {
+  crib delete -f examples/web-sidecar.yaml >/dev/null 2>&1 || true
+  kill "$cribd" 2>/dev/null && wait "$cribd" 2>/dev/null || true
+}
+trap cleanup EXIT
+for _ in $(seq 100); do crib version >/dev/null 2>&1 && break; sleep 0.1; done
+crib version
 
-step "crib info: runtime and network readiness"
-bin/crib info | node -e 'const s=JSON.parse(require("fs").readFileSync(0,"utf8"));for(const c of s.status.conditions)console.log(`${c.type}=${c.status}${c.reason?" ("+c.reason+")":""}`)'
+step "the example image, built offline from busybox-static and imported"
+image_tar=$(mktemp /tmp/crib-examples.XXXXXX.tar)
+bash scripts/build-example-image.sh "$image_tar"
+crib image import "$image_tar"
+rm -f "$image_tar"
+crib images
 
-step "RunPodSandbox examples/sandbox.yaml"
-id=$(bin/crib runp examples/sandbox.yaml)
-echo "sandbox $id"
-bin/crib pods
+step "crib run -d examples/web-sidecar.yaml"
+crib run -d examples/web-sidecar.yaml
 
-step "inside the sandbox"
-info=$(bin/crib inspectp "$id")
-pid=$(node -e 'console.log(JSON.parse(process.argv[1]).info.pid)' "$info")
-ip=$(node -e 'console.log(JSON.parse(process.argv[1]).status.network.ip)' "$info")
-netns=$(node -e 'console.log(JSON.parse(process.argv[1]).info.netNamespacePath)' "$info")
-echo "pause: host pid $pid, pod IP $ip, netns $netns"
-ps -o pid,ppid,rss,args -p "$pid"
-grep -E '^(NSpid|CapEff)' "/proc/$pid/status"
-echo "hostname: $(nsenter -t "$pid" -u hostname)"
-echo "resolv.conf:"; sed 's/^/  /' "/proc/$pid/root/etc/resolv.conf"
-echo "interfaces:"; nsenter --net="$netns" ip -br addr | sed 's/^/  /'
-for ns in net ipc uts pid; do echo "  $ns: pause $(readlink /proc/$pid/ns/$ns)   host $(readlink /proc/self/ns/$ns)"; done
-ping -c 1 -W 2 "$ip" >/dev/null && echo "the host reaches the pod at $ip"
+step "crib ps: the pod's containers, and the pause container that holds them together"
+crib ps
 
-step "StopPodSandbox, RemovePodSandbox"
-bin/crib stopp "$id"
-bin/crib rmp "$id"
-bin/crib pods
+step "crib tree web-sidecar: the namespaces, from the live system"
+crib tree web-sidecar
+
+step "the sidecar reached the web container over localhost"
+for _ in $(seq 50); do crib logs sidecar 2>/dev/null | grep -q 'hello from the web container' && break; sleep 0.2; done
+crib logs --tail 3 sidecar
+crib logs sidecar | grep -q 'hello from the web container' && echo "OK: sidecar -> http://localhost:8080/ -> web"
+
+step "teardown: preStop hooks, then containers newest first, then pause, then the network"
+crib delete -f examples/web-sidecar.yaml
+crib pods

@@ -1,33 +1,132 @@
 import fs from 'node:fs';
-import { parse as parseYaml } from 'yaml';
-import type * as grpc from '@grpc/grpc-js';
+import type tty from 'node:tty';
 import { cloneConfig, daemonFlags, defaultConfig, loadConfigFile, validateConfig, type CribConfig } from '../config.js';
 import { startDaemon } from '../daemon.js';
 import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { cribVersion } from '../version.js';
-import { parseArgs } from './args.js';
-import { call, connect, type CriClients } from './client.js';
-import type { PodSandboxConfig } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
+import { parseArgs, parseCommandArgs } from './args.js';
+import { call, connect } from './client.js';
+import { commandUsage, type Command, type RawCommand } from './command.js';
+import type { CliContext } from './context.js';
+import { UsageError, describeError } from './errors.js';
+import { execCommand, inspectCommand, inspectiCommand, psCommand, rmCommand, stopCommand } from './containers.js';
+import { imageExportCommand, imageImportCommand, imagePushCommand, imagesCommand, pullCommand, rmiCommand } from './images.js';
+import { logsCommand } from './logs.js';
+import { outputFormat, parseInfo, printData } from './output.js';
+import { inspectpCommand, podsCommand, rmpCommand, runpCommand, stoppCommand } from './pods.js';
+import { treeCommand } from './tree.js';
+import { deleteCommand, runCommand } from './run/index.js';
+
+const versionCommand: Command = {
+  name: 'version',
+  synopsis: '[-o json|yaml]',
+  summary: "The client's version and the runtime's (CRI Version).",
+  flags: { value: ['output'], alias: { o: 'output' } },
+  async run(args, ctx) {
+    const format = outputFormat(args.get('output'));
+    const v = await call(ctx.clients.runtime, 'Version', { version: 'v1' });
+    if (format !== 'table') {
+      printData(ctx, format, { clientVersion: cribVersion, ...v });
+      return 0;
+    }
+    ctx.out.write(
+      `ClientVersion:  ${cribVersion}\nVersion:  ${v.version}\nRuntimeName:  ${v.runtime_name}\nRuntimeVersion:  ${v.runtime_version}\nRuntimeApiVersion:  ${v.runtime_api_version}\n`,
+    );
+    return 0;
+  },
+};
+
+const infoCommand: Command = {
+  name: 'info',
+  synopsis: '[-o json|yaml]',
+  summary: "The runtime's status: conditions (RuntimeReady, NetworkReady), its config and the network's (CRI Status, verbose).",
+  flags: { value: ['output'], alias: { o: 'output' } },
+  async run(args, ctx) {
+    const s = await call(ctx.clients.runtime, 'Status', { verbose: true });
+    printData(ctx, args.get('output') === 'yaml' ? 'yaml' : 'json', { status: s.status, ...parseInfo(s.info) });
+    return 0;
+  },
+};
+
+const runRaw: RawCommand = {
+  name: 'run',
+  synopsis: '[FLAGS] FILE',
+  summary: 'Run the pods of a Kubernetes Pod YAML (see crib run --help).',
+  raw: (argv, ctx) => runCommand(argv, ctx),
+};
+
+const deleteRaw: RawCommand = {
+  name: 'delete',
+  synopsis: '[FLAGS] FILE',
+  summary: 'Delete the pods of a Kubernetes Pod YAML (see crib delete --help).',
+  raw: (argv, ctx) => deleteCommand(argv, ctx),
+};
+
+/** Every client command, in the order the usage lists them. */
+export const commands: readonly (Command | RawCommand)[] = [
+  versionCommand,
+  infoCommand,
+  runRaw,
+  deleteRaw,
+  podsCommand,
+  psCommand,
+  inspectCommand,
+  inspectpCommand,
+  inspectiCommand,
+  logsCommand,
+  execCommand,
+  stopCommand,
+  rmCommand,
+  stoppCommand,
+  rmpCommand,
+  runpCommand,
+  treeCommand,
+  imagesCommand,
+  pullCommand,
+  rmiCommand,
+  imageImportCommand,
+  imageExportCommand,
+  imagePushCommand,
+];
+
+function findCommand(words: readonly string[]): { cmd: Command | RawCommand; used: number } | undefined {
+  for (const used of [2, 1]) {
+    const name = words.slice(0, used).join(' ');
+    if (words.length < used) continue;
+    const cmd = commands.find((c) => c.name === name || c.aliases?.includes(name));
+    if (cmd) return { cmd, used };
+  }
+  return undefined;
+}
 
 const usage = `crib ${cribVersion}: a Kubernetes CRI runtime built around the pod sandbox
 
-Usage: crib [--socket PATH] COMMAND [ARGS]
+Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flags)
 
-  daemon [FLAGS]        run cribd in the foreground (flags below)
-  version               client and runtime versions
-  info                  runtime status and conditions (JSON)
-  runp FILE             create a pod sandbox from a CRI PodSandboxConfig (JSON or YAML, crictl's format)
-  pods [-q]             list pod sandboxes
-  inspectp ID           a sandbox's status with runtime info (JSON)
-  stopp ID...           stop pod sandboxes
-  rmp ID...             remove pod sandboxes (stopping them first)
+  daemon [FLAGS]                      run cribd in the foreground (flags below)
+  version | info                      client and runtime versions | runtime status and config (JSON)
+  run FILE | delete FILE              run | delete the pods of a Kubernetes Pod YAML
+  pods [-q] [FILTERS] [-o FMT]        list pod sandboxes
+  ps [-a] [-q] [FILTERS] [-o FMT]     list containers, and each pod's pause container (POD-pause)
+  inspect ID... | inspectp | inspecti status and verbose info of a container, pod or image (JSON)
+  logs [-f] [--tail N] CONTAINER      a container's log, stdout and stderr apart
+  exec CONTAINER [--] CMD...          run a command in a container (exit code = the command's)
+  stop [-t N] ID... | rm [-f] ID...   stop | remove containers or pods
+  stopp POD... | rmp POD...           stop | remove pod sandboxes
+  runp FILE                           a pod sandbox from a CRI PodSandboxConfig (JSON or YAML)
+  tree [-o json] POD                  the pod's namespaces and processes as the node sees them
+  images [-q] [-o FMT]                list images
+  pull [--creds U:P] REF              pull an image with per-layer progress
+  rmi IMAGE...                        remove images (or tags)
+  image import [--name REF] FILE      import a docker-archive / oci-archive tar
+  image export -o FILE IMAGE...       export images (--format oci-archive|docker-archive)
+  image push IMAGE [TARGET]           push an image to a registry
 
+IDs may be a unique prefix; pods and containers may also be named (POD, CONTAINER, POD/CONTAINER), images by reference.
+Exit codes: 0 ok, 1 runtime error, 2 usage error; exec exits with the command's code.
 Daemon flags: --config FILE, ${Object.keys(daemonFlags).map((f) => `--${f}`).join(', ')}
 The socket defaults to ${defaultConfig.socket} (env CRIB_SOCKET).`;
-
-/** Exit codes scripts can rely on: 0 ok, 1 the runtime said no, 2 bad usage. */
-class UsageError extends Error {}
 
 function daemonConfig(flags: Map<string, string>): CribConfig {
   let config: CribConfig = cloneConfig(defaultConfig);
@@ -61,122 +160,124 @@ async function runDaemon(flags: Map<string, string>): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
 }
 
-function readConfigFile(file: string): PodSandboxConfig {
-  const text = fs.readFileSync(file, 'utf8');
-  return parseYaml(text) as PodSandboxConfig;
-}
-
-const stateName = (n: number): string => (n === 0 ? 'Ready' : 'NotReady');
-
-function age(createdAtNanos: string): string {
-  const s = Math.max(0, Math.round((Date.now() - Number(BigInt(createdAtNanos) / 1_000_000n)) / 1000));
-  if (s < 60) return `${s}s`;
-  if (s < 3600) return `${Math.floor(s / 60)}m`;
-  return `${Math.floor(s / 3600)}h`;
-}
-
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd((widths[i] ?? 0) + 3))).join('')).join('\n');
-}
-
-/** Verbose info maps hold JSON documents or plain strings; show both as JSON. */
-function parseInfo(info: Record<string, string>): Record<string, unknown> {
-  return Object.fromEntries(
-    Object.entries(info).map(([k, v]) => {
-      try {
-        return [k, JSON.parse(v) as unknown];
-      } catch {
-        return [k, v];
-      }
-    }),
-  );
-}
-
-async function clientCommand(cmd: string, args: string[], flags: Map<string, string>, c: CriClients): Promise<void> {
-  const r = c.runtime;
-  const need = (n: number, what: string) => {
-    if (args.length < n) throw new UsageError(`crib ${cmd}: missing ${what}`);
-  };
-  switch (cmd) {
-    case 'version': {
-      const v = await call(r, 'Version', { version: 'v1' });
-      console.log(`Version:  ${v?.version}\nRuntimeName:  ${v?.runtime_name}\nRuntimeVersion:  ${v?.runtime_version}\nRuntimeApiVersion:  ${v?.runtime_api_version}`);
-      return;
+/** Takes `--socket PATH` / `--socket=PATH` out of argv (before a `--`). */
+function takeSocket(argv: string[]): { argv: string[]; socket?: string } {
+  const out: string[] = [];
+  let socket: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
     }
-    case 'info': {
-      const s = await call(r, 'Status', { verbose: true });
-      console.log(JSON.stringify({ status: s.status, ...parseInfo(s.info) }, null, 2));
-      return;
-    }
-    case 'runp': {
-      need(1, 'FILE');
-      const res = await call(r, 'RunPodSandbox', { config: readConfigFile(args[0] as string), runtime_handler: flags.get('runtime') ?? '' });
-      console.log(res?.pod_sandbox_id);
-      return;
-    }
-    case 'pods': {
-      const res = await call(r, 'ListPodSandbox', {});
-      const items = res?.items ?? [];
-      if (flags.has('q')) {
-        for (const p of items) console.log(p.id);
-        return;
-      }
-      const rows = [['POD ID', 'CREATED', 'STATE', 'NAME', 'NAMESPACE', 'ATTEMPT', 'RUNTIME']];
-      for (const p of items) {
-        rows.push([p.id.slice(0, 13), age(p.created_at), stateName(p.state), p.metadata?.name ?? '', p.metadata?.namespace ?? '', String(p.metadata?.attempt ?? 0), p.runtime_handler || '(default)']);
-      }
-      console.log(table(rows));
-      return;
-    }
-    case 'inspectp': {
-      need(1, 'ID');
-      const res = await call(r, 'PodSandboxStatus', { pod_sandbox_id: args[0], verbose: true });
-      console.log(JSON.stringify({ status: res.status, ...parseInfo(res.info) }, null, 2));
-      return;
-    }
-    case 'stopp':
-    case 'rmp': {
-      need(1, 'ID');
-      for (const id of args) {
-        if (cmd === 'stopp') await call(r, 'StopPodSandbox', { pod_sandbox_id: id });
-        else await call(r, 'RemovePodSandbox', { pod_sandbox_id: id });
-        console.log(`${cmd === 'stopp' ? 'Stopped' : 'Removed'} sandbox ${id}`);
-      }
-      return;
-    }
-    default:
-      throw new UsageError(`unknown command "${cmd}"`);
+    if (a === '--socket' || a === '-socket') {
+      const v = argv[i + 1];
+      if (v === undefined) throw new UsageError('--socket needs a value');
+      socket = v;
+      i++;
+    } else if (a.startsWith('--socket=')) socket = a.slice('--socket='.length);
+    else out.push(a);
   }
+  return socket === undefined ? { argv: out } : { argv: out, socket };
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const parsed = parseArgs(argv, new Set(['q', 'help', 'h']));
-  const [cmd, ...args] = parsed.positional;
-  if (!cmd || parsed.flags.has('help') || parsed.flags.has('h')) {
-    console.log(usage);
-    return cmd || parsed.flags.size ? 0 : 2;
+export interface MainIo {
+  out?: NodeJS.WritableStream;
+  err?: NodeJS.WritableStream;
+}
+
+export async function main(argv: string[], io: MainIo = {}): Promise<number> {
+  const out = io.out ?? process.stdout;
+  if (out === process.stdout) {
+    // `crib ps | head -1`, `crib logs -f x | grep -m1 y`: a closed pipe ends crib quietly
+    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'EPIPE') process.exit(0);
+      throw e;
+    });
   }
+  const err = io.err ?? process.stderr;
+  const isTTY = (out as Partial<tty.WriteStream>).isTTY === true;
+  const noColor = (process.env['NO_COLOR'] ?? '') !== '';
+  let cmdName = '';
+  let cmd: Command | RawCommand | undefined;
   try {
-    if (cmd === 'daemon') {
+    // global options, then the command word(s)
+    let i = 0;
+    let globalSocket: string | undefined;
+    for (; i < argv.length; i++) {
+      const a = argv[i] as string;
+      if (a === '--help' || a === '-h') {
+        out.write(`${usage}\n`);
+        return 0;
+      }
+      if (a === '--version' || a === '-v') {
+        out.write(`crib ${cribVersion}\n`);
+        return 0;
+      }
+      if (a === '--socket') {
+        globalSocket = argv[++i];
+        if (globalSocket === undefined) throw new UsageError('--socket needs a value');
+      } else if (a.startsWith('--socket=')) globalSocket = a.slice('--socket='.length);
+      else if (a.startsWith('-')) throw new UsageError(`unknown option ${a} (before the command)`);
+      else break;
+    }
+    const words = argv.slice(i);
+    if (words.length === 0) {
+      err.write(`${usage}\n`);
+      return 2;
+    }
+    if (words[0] === 'help') {
+      const found = findCommand(words.slice(1));
+      out.write(`${found ? commandUsage(found.cmd) : usage}\n`);
+      return 0;
+    }
+    if (words[0] === 'daemon') {
+      cmdName = 'daemon';
+      const parsed = parseArgs(words.slice(1), new Set(['help', 'h']));
+      if (parsed.flags.has('help') || parsed.flags.has('h')) {
+        out.write(`Usage: crib daemon [--config FILE] [FLAGS]\n\nRun cribd in the foreground.\nFlags: ${Object.keys(daemonFlags).map((f) => `--${f}`).join(', ')}\n`);
+        return 0;
+      }
+      if (parsed.positional.length) throw new UsageError(`daemon takes no arguments ("${parsed.positional[0]}")`);
+      if (globalSocket !== undefined && !parsed.flags.has('socket')) parsed.flags.set('socket', globalSocket);
       await runDaemon(parsed.flags);
       return -1; // keeps running
     }
-    const socket = parsed.flags.get('socket') ?? process.env['CRIB_SOCKET'] ?? defaultConfig.socket;
+    if (words[0] === 'image' && (words.length === 1 || words[1] === '--help' || words[1] === '-h')) {
+      out.write(`Usage: crib image COMMAND\n\n${commands.filter((c) => c.name.startsWith('image ') || c.aliases?.some((a) => a.startsWith('image '))).map((c) => `  crib ${c.name} ${c.synopsis}`).join('\n')}\n  crib image ls | pull | rm   (= images, pull, rmi)\n`);
+      return words.length === 1 ? 2 : 0;
+    }
+    const found = findCommand(words);
+    if (!found) throw new UsageError(`unknown command "${words.slice(0, words[0] === 'image' ? 2 : 1).join(' ')}"`);
+    cmd = found.cmd;
+    cmdName = cmd.name;
+    const taken = takeSocket(words.slice(found.used));
+    const socket = taken.socket ?? globalSocket ?? process.env['CRIB_SOCKET'] ?? defaultConfig.socket;
+    let parsedArgs: ReturnType<typeof parseCommandArgs> | undefined;
+    if ('run' in cmd) {
+      parsedArgs = parseCommandArgs(taken.argv, cmd.flags);
+      if (parsedArgs.has('help')) {
+        out.write(`${commandUsage(cmd)}\n`);
+        return 0;
+      }
+    }
+    if (!fs.existsSync(socket) && !('raw' in cmd)) {
+      err.write(`crib ${cmdName}: no runtime socket at ${socket} (is cribd running? --socket PATH or CRIB_SOCKET)\n`);
+      return 1;
+    }
     const clients = connect(socket);
+    const ctx: CliContext = { clients, socket, out, err, isTTY, color: isTTY && !noColor };
     try {
-      await clientCommand(cmd, args, parsed.flags, clients);
+      return 'run' in cmd ? await cmd.run(parsedArgs as ReturnType<typeof parseCommandArgs>, ctx) : await cmd.raw(taken.argv, ctx);
     } finally {
       clients.close();
     }
-    return 0;
-  } catch (err) {
-    if (err instanceof UsageError) {
-      console.error(`crib: ${err.message}\n\n${usage}`);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err.write(`crib${cmdName ? ` ${cmdName}` : ''}: ${e.message}\n\n${cmd ? commandUsage(cmd) : usage}\n`);
       return 2;
     }
-    const e = err as Partial<grpc.ServiceError>;
-    console.error(`crib ${cmd}: ${e.details ?? errorMessage(err)}`);
+    err.write(`crib${cmdName ? ` ${cmdName}` : ''}: ${describeError(e)}\n`);
     return 1;
   }
 }

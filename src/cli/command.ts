@@ -1,0 +1,29 @@
+import type { CommandArgs, FlagSpec } from './args.js';
+import type { CliContext } from './context.js';
+
+/** One `crib` subcommand. run() returns the exit code; UsageError means 2, other errors 1. */
+export interface Command {
+  name: string;
+  aliases?: readonly string[];
+  /** `crib NAME ARGS` as the usage line shows it, without `crib NAME`. */
+  synopsis: string;
+  summary: string;
+  /** Further lines of `crib NAME --help` (flags, examples). */
+  details?: string;
+  flags: FlagSpec;
+  run(args: CommandArgs, ctx: CliContext): Promise<number>;
+}
+
+/** A command that parses its own argv (crib run / delete). */
+export interface RawCommand {
+  name: string;
+  aliases?: readonly string[];
+  synopsis: string;
+  summary: string;
+  raw(argv: string[], ctx: CliContext): Promise<number>;
+}
+
+export function commandUsage(c: Command | RawCommand): string {
+  const details = 'details' in c && c.details ? `\n\n${c.details}` : '';
+  return `Usage: crib ${c.name}${c.synopsis ? ` ${c.synopsis}` : ''}\n\n${c.summary}${details}`;
+}

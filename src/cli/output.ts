@@ -1,0 +1,163 @@
+import { stringify as toYaml } from 'yaml';
+import type { CliContext } from './context.js';
+import { UsageError } from './errors.js';
+
+const codes = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
+export type Style = keyof typeof codes;
+
+/** Wraps text in an ANSI style when the context wants colour; plain text otherwise. */
+export function paint(ctx: Pick<CliContext, 'color'>, style: Style | undefined, text: string): string {
+  if (!ctx.color || !style || text === '') return text;
+  const [on, off] = codes[style];
+  return `\x1b[${on}m${text}\x1b[${off}m`;
+}
+
+/** The colour of a pod or container state word. */
+export function stateStyle(state: string): Style {
+  switch (state) {
+    case 'Ready':
+    case 'Running':
+      return 'green';
+    case 'Created':
+    case 'NotReady':
+      return 'yellow';
+    default:
+      return 'red';
+  }
+}
+
+export interface Cell {
+  text: string;
+  style?: Style;
+}
+
+/** A crictl-like table: columns padded to their widest cell plus three spaces, a bold header. */
+export function renderTable(ctx: Pick<CliContext, 'color'>, header: readonly string[], rows: readonly (readonly (string | Cell)[])[]): string {
+  const cells = rows.map((r) => r.map((c): Cell => (typeof c === 'string' ? { text: c } : c)));
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.text.length ?? 0)));
+  const line = (r: readonly Cell[]) =>
+    r
+      .map((c, i) => {
+        const pad = i === r.length - 1 ? '' : ' '.repeat((widths[i] ?? 0) - c.text.length + 3);
+        return paint(ctx, c.style, c.text) + pad;
+      })
+      .join('');
+  return [line(header.map((h) => ({ text: h, style: 'bold' as const }))), ...cells.map(line)].join('\n') + '\n';
+}
+
+export type OutputFormat = 'table' | 'json' | 'yaml';
+
+/** `-o table|json|yaml` (table when absent). */
+export function outputFormat(value: string | undefined): OutputFormat {
+  const v = value ?? 'table';
+  if (v === 'table' || v === 'json' || v === 'yaml') return v;
+  throw new UsageError(`-o wants table, json or yaml, not "${v}"`);
+}
+
+/** Prints data as JSON (two-space indented) or YAML. */
+export function printData(ctx: CliContext, format: 'json' | 'yaml', data: unknown): void {
+  ctx.out.write(format === 'json' ? JSON.stringify(data, null, 2) + '\n' : toYaml(data));
+}
+
+/** Verbose info maps hold JSON documents or plain strings; show both as data. */
+export function parseInfo(info: Record<string, string>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(info).map(([k, v]) => {
+      try {
+        return [k, JSON.parse(v) as unknown];
+      } catch {
+        return [k, v];
+      }
+    }),
+  );
+}
+
+/** Docker's (go-units) HumanDuration: "5 seconds", "About a minute", "3 hours". */
+export function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 1) return 'Less than a second';
+  if (s === 1) return '1 second';
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return 'About a minute';
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(s / 3600);
+  if (h === 1) return 'About an hour';
+  if (h < 48) return `${h} hours`;
+  const d = Math.floor(h / 24);
+  if (d < 14) return `${d} days`;
+  if (d < 90) return `${Math.floor(d / 7)} weeks`;
+  if (d < 730) return `${Math.floor(d / 30)} months`;
+  return `${Math.floor(d / 365)} years`;
+}
+
+/** How long ago a CRI timestamp (nanoseconds since the epoch, as a decimal string) was. */
+export function ago(nanos: string | number): string {
+  let ms: number;
+  try {
+    ms = Number(BigInt(nanos) / 1_000_000n);
+  } catch {
+    return '';
+  }
+  if (ms <= 0) return '';
+  return `${humanDuration(Math.max(0, Date.now() - ms))} ago`;
+}
+
+const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+
+/** Decimal sizes as docker and crictl print them: "1.47MB", "512B". */
+export function humanSize(bytes: number, sep = ''): string {
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${Number(v.toPrecision(4))}${sep}${units[u]}`;
+}
+
+/** One decimal, a space: "12.3 MB" (progress lines). */
+export function progressSize(bytes: number): string {
+  let v = bytes;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** The first 13 characters of an id (crictl's truncation), without a `sha256:` prefix. */
+export function shortId(id: string): string {
+  return id.replace(/^sha256:/, '').slice(0, 13);
+}
+
+export const podStateName = (s: number): string => (s === 0 ? 'Ready' : 'NotReady');
+export const containerStateName = (s: number): string => ['Created', 'Running', 'Exited'][s] ?? 'Unknown';
+
+/** `--label k=v` values as a map (usage error on a word without `=`). */
+export function labelSelector(values: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const v of values) {
+    const i = v.indexOf('=');
+    if (i <= 0) throw new UsageError(`--label wants KEY=VALUE, not "${v}"`);
+    out[v.slice(0, i)] = v.slice(i + 1);
+  }
+  return out;
+}
+
+export function matchesLabels(labels: Record<string, string> | undefined, want: Record<string, string>): boolean {
+  return Object.entries(want).every(([k, v]) => labels?.[k] === v);
+}
+
+/** crictl's --name/--namespace filters are regular expressions. */
+export function nameMatcher(pattern: string | undefined): (s: string) => boolean {
+  if (pattern === undefined) return () => true;
+  let re: RegExp;
+  try {
+    re = new RegExp(pattern);
+  } catch {
+    throw new UsageError(`not a regular expression: ${pattern}`);
+  }
+  return (s) => re.test(s);
+}

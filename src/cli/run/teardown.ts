@@ -1,0 +1,136 @@
+// Tearing a pod down as kubelet does when it is deleted: the preStop hooks of its running
+// containers (in parallel), then StopPodSandbox (cribd stops the containers newest first, each with
+// the grace period of its annotation, then pause), RemovePodSandbox, and the pod's volumes and logs.
+import fsp from 'node:fs/promises';
+import { call } from '../client.js';
+import type { CliContext } from '../context.js';
+import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
+import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
+import { ANN_GRACE, ANN_PRESTOP, preStopFromAnnotation } from './convert.js';
+import type { PreStopHook } from './manifest.js';
+import { removePodVolumes } from './volumes.js';
+import { describeError } from '../errors.js';
+
+export const CONTAINER_RUNNING = 1;
+export const CONTAINER_EXITED = 2;
+const DEFAULT_GRACE = 30;
+
+export interface TeardownTarget {
+  sandboxId: string;
+  /** For messages: NAMESPACE/NAME. */
+  label: string;
+  /** The pod's uid: its volumes live under ROOT/pods/UID. */
+  uid: string;
+  /** The pod's log directory, removed at the end (kubelet removes it with the pod). */
+  logDirectory?: string;
+}
+
+export interface TeardownOptions {
+  root: string;
+  /** Status lines (the caller prefixes them). */
+  say: (line: string) => void;
+  /** Called once the sandbox is stopped, before it is removed (to read the last log lines). */
+  afterStop?: () => Promise<void>;
+}
+
+const nanos = (v: string | undefined): bigint => {
+  try {
+    return BigInt(v ?? '0');
+  } catch {
+    return 0n;
+  }
+};
+
+/** HH:MM:SS.mmm of a CRI nanosecond timestamp, local time. */
+export function clock(ns: bigint): string {
+  const d = new Date(Number(ns / 1_000_000n));
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
+}
+
+const graceOf = (c: { annotations: Record<string, string> }): number => {
+  const g = Number(c.annotations[ANN_GRACE] ?? DEFAULT_GRACE);
+  return Number.isFinite(g) && g >= 0 ? g : DEFAULT_GRACE;
+};
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Runs one container's preStop hook, bounded by its grace period. Failures are reported, not fatal. */
+export async function runPreStop(ctx: CliContext, c: Container__Output, hook: PreStopHook, grace: number, say: (l: string) => void): Promise<void> {
+  const name = c.metadata?.name ?? c.id.slice(0, 12);
+  if ('sleepSeconds' in hook) {
+    const secs = Math.min(hook.sleepSeconds, grace);
+    say(`preStop hook of "${name}": sleeping ${secs}s`);
+    await sleep(secs * 1000);
+    return;
+  }
+  say(`preStop hook of "${name}": exec ${JSON.stringify(hook.exec)}`);
+  const timeout = Math.max(1, grace);
+  try {
+    const r = await call(ctx.clients.runtime, 'ExecSync', { container_id: c.id, cmd: hook.exec, timeout }, timeout + 30);
+    if (r.exit_code !== 0) {
+      const detail = Buffer.from(r.stderr).toString().trim() || Buffer.from(r.stdout).toString().trim();
+      say(`preStop hook of "${name}" failed: exit code ${r.exit_code}${detail ? `: ${detail.split('\n').slice(-3).join('; ')}` : ''}`);
+    }
+  } catch (err) {
+    say(`preStop hook of "${name}" failed: ${describeError(err)}`);
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as { code?: number }).code === 5;
+}
+
+/**
+ * Tears a pod down and says in which order its containers stopped. Tolerates a sandbox that is
+ * already stopped or gone (then only the local leftovers are removed).
+ */
+export async function teardownPod(ctx: CliContext, t: TeardownTarget, o: TeardownOptions): Promise<void> {
+  const rt = ctx.clients.runtime;
+  let containers: Container__Output[] = [];
+  try {
+    containers = (await call(rt, 'ListContainers', { filter: { pod_sandbox_id: t.sandboxId } })).containers;
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  const running = containers.filter((c) => c.state === CONTAINER_RUNNING);
+  const hooks = running
+    .map((c) => ({ c, hook: preStopFromAnnotation(c.annotations[ANN_PRESTOP]) }))
+    .filter((x): x is { c: Container__Output; hook: PreStopHook } => x.hook !== undefined);
+  await Promise.all(hooks.map(({ c, hook }) => runPreStop(ctx, c, hook, graceOf(c), o.say)));
+
+  const deadline = running.reduce((s, c) => s + graceOf(c), 0) + 60;
+  try {
+    await call(rt, 'StopPodSandbox', { pod_sandbox_id: t.sandboxId }, deadline);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  const pauseBy = BigInt(Date.now()) * 1_000_000n;
+  if (o.afterStop) await o.afterStop().catch(() => undefined);
+
+  // The order things stopped in, from each container's finished_at: newest first, pause last.
+  const statuses = (
+    await Promise.all(
+      running.map((c) =>
+        call(rt, 'ContainerStatus', { container_id: c.id })
+          .then((r) => r.status)
+          .catch(() => null),
+      ),
+    )
+  ).filter((s): s is ContainerStatus__Output => s !== null);
+  statuses.sort((a, b) => (nanos(a.finished_at) < nanos(b.finished_at) ? -1 : 1));
+  if (statuses.length || running.length) {
+    const width = Math.max(18, ...statuses.map((s) => (s.metadata?.name ?? '').length + 2));
+    const lines = statuses.map((s, i) => `  ${i + 1}. ${`"${s.metadata?.name ?? s.id.slice(0, 12)}"`.padEnd(width)} at ${clock(nanos(s.finished_at))}  exit code ${s.exit_code}${s.reason ? ` (${s.reason})` : ''}`);
+    lines.push(`  ${statuses.length + 1}. ${'pause (sandbox)'.padEnd(width)} by ${clock(pauseBy)}`);
+    o.say(`stop order:\n${lines.join('\n')}`);
+  }
+
+  try {
+    await call(rt, 'RemovePodSandbox', { pod_sandbox_id: t.sandboxId }, 120);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+  await removePodVolumes(o.root, t.uid);
+  if (t.logDirectory) await fsp.rm(t.logDirectory, { recursive: true, force: true });
+}
