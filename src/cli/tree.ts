@@ -92,7 +92,8 @@ function nsLink(pid: number | 'self', ns: NsName): string {
 function commandOf(pid: number, table: Map<number, ProcStat>): string {
   try {
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    if (argv.length) return argv.join(' ');
+    // One line per process: scripts passed to `sh -c` carry newlines.
+    if (argv.length) return argv.join(' ').replace(/\s+/g, ' ').trim();
   } catch {
     /* gone */
   }
