@@ -425,12 +425,7 @@ class LayerWriter implements TarHandler {
     if (this.knownDirs.has(rel)) return;
     this.ensureDir(parentOf(rel), entryPath);
     const abs = this.abs(rel);
-    let st: fs.Stats | undefined;
-    try {
-      st = fs.lstatSync(abs);
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
-    }
+    const st = lstatIfExists(abs);
     if (!st) {
       fs.mkdirSync(abs, 0o755);
       fs.chmodSync(abs, 0o755);
@@ -529,12 +524,7 @@ class LayerWriter implements TarHandler {
       for (const rel of this.whiteouts) {
         this.ensureDir(parentOf(rel), rel);
         const abs = this.abs(rel);
-        let st: fs.Stats | undefined;
-        try {
-          st = fs.lstatSync(abs);
-        } catch (err) {
-          if (!isErrno(err, 'ENOENT')) throw err;
-        }
+        const st = lstatIfExists(abs);
         if (!st) {
           fs.linkSync(template, abs);
           this.stats.whiteouts++;
@@ -582,4 +572,14 @@ async function setXattrs(root: string, items: [string, [string, Buffer][]][]): P
     lines.push('');
   }
   await run('setfattr', ['-h', '--restore=-'], { cwd: root, stdin: `${lines.join('\n')}\n` });
+}
+
+/** lstat, or undefined when nothing is there. */
+function lstatIfExists(p: string): fs.Stats | undefined {
+  try {
+    return fs.lstatSync(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
 }

@@ -360,14 +360,19 @@ function parseResources(f: Fields): Resources {
   return out;
 }
 
-function parseContainerSecurity(f: Fields): ContainerSecurity {
-  const s: ContainerSecurity = { capabilities: { add: [], drop: [] } };
+/** runAsUser, runAsGroup and runAsNonRoot, which pod and container security contexts share. */
+function parseRunAs(f: Fields, s: { runAsUser?: number; runAsGroup?: number; runAsNonRoot?: boolean }): void {
   const uid = f.int('runAsUser', 0, UID_MAX);
   if (uid !== undefined) s.runAsUser = uid;
   const gid = f.int('runAsGroup', 0, UID_MAX);
   if (gid !== undefined) s.runAsGroup = gid;
   const nonRoot = f.bool('runAsNonRoot');
   if (nonRoot !== undefined) s.runAsNonRoot = nonRoot;
+}
+
+function parseContainerSecurity(f: Fields): ContainerSecurity {
+  const s: ContainerSecurity = { capabilities: { add: [], drop: [] } };
+  parseRunAs(f, s);
   const ro = f.bool('readOnlyRootFilesystem');
   if (ro !== undefined) s.readOnlyRootFilesystem = ro;
   const priv = f.bool('privileged');
@@ -560,12 +565,7 @@ function parseVolume(item: Json, path: string, warnings: string[]): Volume {
 
 function parsePodSecurity(f: Fields): PodSecurity {
   const s: PodSecurity = { supplementalGroups: [], sysctls: [] };
-  const uid = f.int('runAsUser', 0, UID_MAX);
-  if (uid !== undefined) s.runAsUser = uid;
-  const gid = f.int('runAsGroup', 0, UID_MAX);
-  if (gid !== undefined) s.runAsGroup = gid;
-  const nonRoot = f.bool('runAsNonRoot');
-  if (nonRoot !== undefined) s.runAsNonRoot = nonRoot;
+  parseRunAs(f, s);
   s.supplementalGroups = f.list('supplementalGroups', (g, p) => {
     if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > UID_MAX) throw new ManifestError(p, `must be a group id, got ${describe(g)}`);
     return g;
