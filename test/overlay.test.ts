@@ -7,7 +7,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { isMountPoint, mountOverlay, unmountOverlay } from '../src/image/overlay.js';
+import { mountOverlay, unmountOverlay } from '../src/image/overlay.js';
+import { isMountPoint } from '../src/util/mounts.js';
 import { CribError } from '../src/util/errors.js';
 import { run } from '../src/util/exec.js';
 

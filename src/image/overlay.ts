@@ -15,6 +15,7 @@ import path from 'node:path';
 import { CribError } from '../util/errors.js';
 import { CommandError, run } from '../util/exec.js';
 import { isErrno } from '../util/fsx.js';
+import { mountAt } from '../util/mounts.js';
 
 export interface OverlayMountOptions {
   /** Layer directories, top-most first (overlayfs order). */
@@ -118,42 +119,6 @@ export async function unmountOverlay(target: string): Promise<void> {
     }
   }
   throw new CribError('Internal', `overlay: ${target} is still mounted after 32 unmounts`);
-}
-
-/** Whether `target` is a mount point (any filesystem). */
-export async function isMountPoint(target: string): Promise<boolean> {
-  try {
-    return (await mountAt(await fs.realpath(target))) !== undefined;
-  } catch (err) {
-    if (isErrno(err, 'ENOENT')) return false;
-    throw err;
-  }
-}
-
-interface MountEntry {
-  id: string;
-  fstype: string;
-}
-
-/** The top-most mount at the absolute, resolved path `mountPoint`, from /proc/self/mountinfo. */
-async function mountAt(mountPoint: string): Promise<MountEntry | undefined> {
-  const text = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  let found: MountEntry | undefined;
-  for (const line of text.split('\n')) {
-    if (!line) continue;
-    // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER-OPTIONS
-    const f = line.split(' ');
-    if (unescapeMountPath(f[4] ?? '') !== mountPoint) continue;
-    const sep = f.indexOf('-', 6);
-    found = { id: f[0] as string, fstype: sep > 0 ? (f[sep + 1] ?? '') : '' };
-  }
-  // Later lines are mounted later: the last match is the one on top.
-  return found;
-}
-
-/** mountinfo writes space, tab, newline and backslash in paths as \ooo. */
-function unescapeMountPath(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
 }
 
 /**

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
-import { CribError, notFound } from '../util/errors.js';
+import { CribError } from '../util/errors.js';
 import { exists, isErrno, readJson, writeFileAtomic } from '../util/fsx.js';
 import type { Image } from './types.js';
 
@@ -81,10 +81,6 @@ export class ImageStore {
 
   readBlob(digest: string): Promise<Buffer> {
     return fs.readFile(this.blobPath(digest));
-  }
-
-  hasLayer(diffId: string): Promise<boolean> {
-    return exists(this.layerPath(diffId));
   }
 
   /** Unpacks a layer once: into a temp dir by `unpack`, then renamed into place. */
@@ -225,11 +221,5 @@ export class ImageStore {
     };
     await walk(this.dir);
     return { bytes, inodes };
-  }
-
-  get(ref: string): Image {
-    const img = this.resolve(ref);
-    if (!img) throw notFound(`image ${ref}`);
-    return img;
   }
 }

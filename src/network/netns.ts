@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import { run } from '../util/exec.js';
 import { isErrno } from '../util/fsx.js';
+import { isMountPoint } from '../util/mounts.js';
 
 /**
  * Creates a new network namespace pinned by a bind mount at `pinPath`, so it outlives every
@@ -26,10 +27,4 @@ export async function removePinnedNetns(pinPath: string): Promise<void> {
   } catch (err) {
     if (!isErrno(err, 'ENOENT')) throw err;
   }
-}
-
-export async function isMountPoint(p: string): Promise<boolean> {
-  const info = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  const escaped = p.replace(/[ \t\n\\]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`);
-  return info.split('\n').some((line) => line.split(' ')[4] === escaped);
 }

@@ -1,21 +1,13 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isErrno } from '../util/fsx.js';
+import { readMounts } from '../util/mounts.js';
 
 let hierarchies: Promise<string[]> | undefined;
 
 /** Mount points of every cgroup hierarchy (v1 controllers, named ones, and the cgroup2 mount). */
 export function cgroupMounts(): Promise<string[]> {
-  hierarchies ??= fs.readFile('/proc/self/mountinfo', 'utf8').then((info) =>
-    info
-      .split('\n')
-      .map((line) => line.split(' '))
-      .filter((f) => {
-        const sep = f.indexOf('-');
-        return sep > 0 && (f[sep + 1] === 'cgroup' || f[sep + 1] === 'cgroup2');
-      })
-      .map((f) => f[4] as string),
-  );
+  hierarchies ??= readMounts().then((ms) => ms.filter((m) => m.fstype === 'cgroup' || m.fstype === 'cgroup2').map((m) => m.mountPoint));
   return hierarchies;
 }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../util/exec.js';
-import { isMountPoint } from '../network/netns.js';
+import { isMountPoint } from '../util/mounts.js';
 import type { DnsConfig } from './types.js';
 
 /** /etc/resolv.conf for the pod: from the request's DNS config, else the host's. */

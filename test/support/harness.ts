@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { call, connect, type CriClients } from '../../src/cli/client.js';
 import { run } from '../../src/util/exec.js';
 import { cgroupMounts } from '../../src/oci/cgroups.js';
+import { readMounts } from '../../src/util/mounts.js';
 import { repoRoot } from '../../src/util/paths.js';
 import type { PodSandboxConfig } from '../../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 
@@ -185,11 +186,7 @@ export class Harness {
 }
 
 export async function mountsUnder(dir: string): Promise<string[]> {
-  const info = await fsp.readFile('/proc/self/mountinfo', 'utf8');
-  return info
-    .split('\n')
-    .map((l) => l.split(' ')[4] ?? '')
-    .filter((m) => m.startsWith(dir + '/'));
+  return (await readMounts()).map((m) => m.mountPoint).filter((m) => m.startsWith(dir + '/'));
 }
 
 export async function vethsOn(bridge: string): Promise<string[]> {
