@@ -11,11 +11,12 @@ import type { ImageService } from '../image/service.js';
 import type { ImageRuntimeConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../image/overlay.js';
 import { conmonCreate } from '../oci/conmon.js';
-import { containerSpec } from '../oci/container-spec.js';
+import { containerSpec, ociResources } from '../oci/container-spec.js';
 import { capabilitiesFromMask } from '../oci/capabilities.js';
 import { deleteAndWaitConmon, terminate } from '../oci/lifecycle.js';
 import { clampOomScoreAdj, isAlive, procStat } from '../oci/process.js';
 import { runCapture } from '../util/exec.js';
+import { nowNanos } from '../util/time.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { resolveUser } from '../oci/users.js';
 import { podFilePaths } from '../sandbox/pod-files.js';
@@ -62,7 +63,6 @@ function daemonLimits(): Promise<{ rlimitNofile: number; availableCapabilities: 
   return limits;
 }
 
-const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n).toString();
 const nameKey = (sandboxId: string, c: ContainerConfig) => `${sandboxId}\u0000${c.metadata.name}\u0000${c.metadata.attempt}`;
 
 /** Owns every container: records, bundles, rootfs mounts, conmon and the runtime calls. */
@@ -439,17 +439,7 @@ export class ContainerService {
     const c = this.get(id);
     await this.locks.run(c.id, async () => {
       const rt = this.runtime(c);
-      const cpu: Record<string, unknown> = {};
-      if (r.cpuShares !== undefined) cpu['shares'] = r.cpuShares;
-      if (r.cpuQuota !== undefined) cpu['quota'] = r.cpuQuota;
-      if (r.cpuPeriod !== undefined) cpu['period'] = r.cpuPeriod;
-      if (r.cpusetCpus !== undefined) cpu['cpus'] = r.cpusetCpus;
-      if (r.cpusetMems !== undefined) cpu['mems'] = r.cpusetMems;
-      const memory: Record<string, unknown> = {};
-      if (r.memoryLimitBytes !== undefined) {
-        memory['limit'] = r.memoryLimitBytes;
-        memory['swap'] = r.memorySwapLimitBytes ?? r.memoryLimitBytes;
-      }
+      const { cpu, memory } = ociResources(r, 'linux');
       const res = await runCapture(rt.path, [...rt.globalArgs, 'update', '--resources', '-', c.id], {
         stdin: JSON.stringify({ cpu, memory }),
         timeoutMs: 30_000,

@@ -1,3 +1,4 @@
+import { nowNanos } from '../util/time.js';
 import type { ImageService } from '../image/service.js';
 import type { Image } from '../image/types.js';
 import type { Credentials } from '../image/registry/types.js';
@@ -72,7 +73,7 @@ export function imageServiceHandlers(images: ImageService, mountpoint: string): 
     ImageFsInfo: unary('ImageFsInfo', async () => {
       const u = await images.usage();
       const fs = {
-        timestamp: String(BigInt(Date.now()) * 1_000_000n),
+        timestamp: nowNanos(),
         fs_id: { mountpoint },
         used_bytes: { value: String(u.bytes) },
         inodes_used: { value: String(u.inodes) },

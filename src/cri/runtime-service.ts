@@ -1,3 +1,4 @@
+import { nowNanos } from '../util/time.js';
 import type { CribConfig } from '../config.js';
 import type { NetworkManager } from '../network/manager.js';
 import type { OciRuntime } from '../oci/runtime.js';
@@ -79,7 +80,7 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
       const view = await d.sandboxes.status(req.pod_sandbox_id);
       const info: Record<string, string> = {};
       if (req.verbose) info['info'] = JSON.stringify(await d.sandboxes.verboseInfo(view));
-      return { status: toPodSandboxStatus(view), info, containers_statuses: [], timestamp: String(Date.now() * 1_000_000) };
+      return { status: toPodSandboxStatus(view), info, containers_statuses: [], timestamp: nowNanos() };
     }),
 
     ListPodSandbox: unary('ListPodSandbox', async (req) => ({

@@ -1,3 +1,4 @@
+import { nowNanos } from '../util/time.js';
 import type { Container } from '../container/types.js';
 import type { CgroupUsage } from '../container/stats.js';
 import type { Sandbox } from '../sandbox/types.js';
@@ -5,10 +6,9 @@ import type { ContainerStats } from './generated/runtime/v1/ContainerStats.js';
 import type { PodSandboxStats } from './generated/runtime/v1/PodSandboxStats.js';
 
 const u64 = (n: number | undefined) => (n === undefined ? null : { value: String(Math.max(0, Math.round(n))) });
-const now = () => String(BigInt(Date.now()) * 1_000_000n);
 
 function cpuMemory(u: CgroupUsage) {
-  const timestamp = now();
+  const timestamp = nowNanos();
   return {
     cpu: { timestamp, usage_core_nano_seconds: u64(u.cpuNanos) },
     memory: {
@@ -27,7 +27,7 @@ export function toContainerStats(c: Container, s: { usage: CgroupUsage; writable
     attributes: { id: c.id, metadata: c.config.metadata, labels: c.config.labels, annotations: c.config.annotations },
     ...cpuMemory(s.usage),
     writable_layer: {
-      timestamp: now(),
+      timestamp: nowNanos(),
       fs_id: { mountpoint: s.mountpoint },
       used_bytes: u64(s.writable.bytes),
       inodes_used: u64(s.writable.inodes),

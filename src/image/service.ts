@@ -24,15 +24,19 @@ export class ImageService {
 
   /** By id, id prefix, or any reference spelling Docker accepts (`busybox` is docker.io/library/busybox:latest). */
   find(ref: string): Image | undefined {
-    const direct = this.store.resolve(ref);
-    if (direct) return direct;
-    let normalized: string;
+    return this.store.resolve(ref) ?? this.lookupNormalized(ref)?.image;
+  }
+
+  /** The image a reference names once normalized, with the normalized spelling. */
+  private lookupNormalized(ref: string): { name: string; image: Image } | undefined {
+    let name: string;
     try {
-      normalized = formatReference(parseReference(ref));
+      name = formatReference(parseReference(ref));
     } catch {
       return undefined;
     }
-    return this.store.resolve(normalized);
+    const image = this.store.resolve(name);
+    return image ? { name, image } : undefined;
   }
 
   list(filterRef?: string): Image[] {
@@ -47,21 +51,11 @@ export class ImageService {
 
   /** Removal is idempotent: an image that is not there is already removed. */
   async remove(ref: string): Promise<void> {
-    const img = this.find(ref);
-    if (!img) return;
-    // Remove by the spelling the store knows, so a short tag name removes just that tag.
-    const known = img.repoTags.includes(ref) || img.repoDigests.includes(ref) ? ref : (this.normalizedTag(ref, img) ?? img.id);
+    // Remove by the spelling the store knows, so a tag (short or full) removes just that tag.
+    const known = this.store.resolve(ref) ? ref : this.lookupNormalized(ref)?.name;
+    if (!known) return;
     await this.store.remove(known, this.users);
     this.usageCache = undefined;
-  }
-
-  private normalizedTag(ref: string, img: Image): string | undefined {
-    try {
-      const n = formatReference(parseReference(ref));
-      return img.repoTags.includes(n) || img.repoDigests.includes(n) ? n : undefined;
-    } catch {
-      return undefined;
-    }
   }
 
   /** Imports a docker-archive or oci-archive from a path on the node. */

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { ContainerConfig, MountPropagation } from '../container/types.js';
+import type { ContainerConfig, ContainerResources, MountPropagation } from '../container/types.js';
 import type { ImageRuntimeConfig } from '../image/types.js';
 import { CribError, invalidArgument } from '../util/errors.js';
 import { effectiveCapabilities } from './capabilities.js';
@@ -154,6 +154,31 @@ function devicePermissions(p: string, field: string): string {
 }
 
 /** The OCI spec of an application container in a pod (containerd's behaviour). */
+/**
+ * The OCI cpu and memory settings for a container's resources (CreateContainer's spec and
+ * UpdateContainerResources alike): zero means unset; swap defaults to the memory limit, so no
+ * swap beyond it, as containerd does.
+ */
+export function ociResources(r: ContainerResources, field: string): { cpu: OciCpu; memory: OciMemory } {
+  const cpu: OciCpu = {};
+  if (r.cpuShares) cpu.shares = r.cpuShares;
+  if (r.cpuQuota) cpu.quota = r.cpuQuota;
+  if (r.cpuPeriod) cpu.period = r.cpuPeriod;
+  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
+  if (r.cpusetMems) cpu.mems = r.cpusetMems;
+  const memory: OciMemory = {};
+  if (r.memoryLimitBytes && r.memoryLimitBytes > 0) memory.limit = r.memoryLimitBytes;
+  if (r.memorySwapLimitBytes) {
+    if (memory.limit !== undefined && r.memorySwapLimitBytes !== -1 && r.memorySwapLimitBytes < memory.limit) {
+      throw invalidArgument(`${field}.memory_swap_limit_in_bytes`, `${r.memorySwapLimitBytes} is below memory_limit_in_bytes ${memory.limit} (it counts memory plus swap)`);
+    }
+    memory.swap = r.memorySwapLimitBytes;
+  } else if (memory.limit !== undefined) {
+    memory.swap = memory.limit;
+  }
+  return { cpu, memory };
+}
+
 export function containerSpec(i: ContainerSpecInput): OciSpec {
   const { config } = i;
   const sec = config.security;
@@ -238,24 +263,7 @@ export function containerSpec(i: ContainerSpecInput): OciSpec {
     return { path: cleanPath(d.containerPath), type: h.type, major: h.major, minor: h.minor, fileMode: h.fileMode, uid: h.uid, gid: h.gid };
   });
 
-  // ---- cpu and memory ----
-  const r = config.resources;
-  const cpu: OciCpu = {};
-  if (r.cpuShares) cpu.shares = r.cpuShares;
-  if (r.cpuQuota) cpu.quota = r.cpuQuota;
-  if (r.cpuPeriod) cpu.period = r.cpuPeriod;
-  if (r.cpusetCpus) cpu.cpus = r.cpusetCpus;
-  if (r.cpusetMems) cpu.mems = r.cpusetMems;
-  const memory: OciMemory = {};
-  if (r.memoryLimitBytes && r.memoryLimitBytes > 0) memory.limit = r.memoryLimitBytes;
-  if (r.memorySwapLimitBytes) {
-    if (memory.limit !== undefined && r.memorySwapLimitBytes !== -1 && r.memorySwapLimitBytes < memory.limit) {
-      throw invalidArgument('config.linux.resources.memory_swap_limit_in_bytes', `${r.memorySwapLimitBytes} is below memory_limit_in_bytes ${memory.limit} (it counts memory plus swap)`);
-    }
-    memory.swap = r.memorySwapLimitBytes;
-  } else if (memory.limit !== undefined) {
-    memory.swap = memory.limit; // no swap beyond the limit, as containerd does
-  }
+  const { cpu, memory } = ociResources(config.resources, 'config.linux.resources');
 
   // ---- seccomp ----
   let seccomp: OciSeccomp | undefined;

@@ -5,6 +5,7 @@ import { CribError, errorMessage, invalidArgument } from '../util/errors.js';
 import { exists, isErrno } from '../util/fsx.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { log } from '../util/log.js';
+import { nowNanos } from '../util/time.js';
 import { createPinnedNetns, removePinnedNetns } from '../network/netns.js';
 import type { NetworkManager } from '../network/manager.js';
 import type { PodNetworkIdentity } from '../network/types.js';
@@ -42,7 +43,6 @@ export interface SandboxServiceOptions {
 const nameKey = (c: SandboxConfig): string =>
   [c.metadata.namespace, c.metadata.name, c.metadata.uid, c.metadata.attempt].join('\u0000');
 
-const nowNanos = (): string => (BigInt(Date.now()) * 1_000_000n + process.hrtime.bigint() % 1_000_000n).toString();
 
 /** The containers of a sandbox, stopped and removed with it (the container service). */
 export interface SandboxMembers {

@@ -114,37 +114,11 @@ export class TarReader {
           break;
         }
         case 'data': {
-          if (st.remain > 0) {
-            const n = Math.min(st.remain, len - pos);
-            if (st.deliver) this.handler.data(chunk.subarray(pos, pos + n));
-            st.remain -= n;
-            pos += n;
-            if (st.remain > 0) break;
-          }
-          const p = Math.min(st.pad, len - pos);
-          st.pad -= p;
-          pos += p;
-          if (st.pad === 0) {
-            this.state = { kind: 'header' };
-            if (st.notify) this.handler.entryEnd();
-          }
+          pos = this.body(st, chunk, pos, (bytes) => st.deliver && this.handler.data(bytes), () => st.notify && this.handler.entryEnd());
           break;
         }
         case 'meta': {
-          if (st.remain > 0) {
-            const n = Math.min(st.remain, len - pos);
-            st.parts.push(Buffer.from(chunk.subarray(pos, pos + n)));
-            st.remain -= n;
-            pos += n;
-            if (st.remain > 0) break;
-          }
-          const p = Math.min(st.pad, len - pos);
-          st.pad -= p;
-          pos += p;
-          if (st.pad === 0) {
-            this.state = { kind: 'header' };
-            this.onMeta(st.type, Buffer.concat(st.parts));
-          }
+          pos = this.body(st, chunk, pos, (bytes) => st.parts.push(Buffer.from(bytes)), () => this.onMeta(st.type, Buffer.concat(st.parts)));
           break;
         }
       }
@@ -161,6 +135,35 @@ export class TarReader {
       throw new TarFormatError('archive ends after an extended header');
     }
     this.state = { kind: 'done' };
+  }
+
+  /**
+   * Takes an entry's body bytes from `chunk` (handing them to `take`), then its padding to the
+   * next block; when both are done, calls `end` and expects a header. Returns the new position.
+   */
+  private body(
+    st: { remain: number; pad: number },
+    chunk: Buffer,
+    pos: number,
+    take: (bytes: Buffer) => unknown,
+    end: () => unknown,
+  ): number {
+    const len = chunk.length;
+    if (st.remain > 0) {
+      const n = Math.min(st.remain, len - pos);
+      take(chunk.subarray(pos, pos + n));
+      st.remain -= n;
+      pos += n;
+      if (st.remain > 0) return pos;
+    }
+    const p = Math.min(st.pad, len - pos);
+    st.pad -= p;
+    pos += p;
+    if (st.pad === 0) {
+      this.state = { kind: 'header' };
+      end();
+    }
+    return pos;
   }
 
   private onHeader(b: Buffer): void {
