@@ -154,7 +154,9 @@ describe('pod sandboxes on a real cribd', () => {
     await rejectsWith(call(h.runtime, 'RunPodSandbox', {}), grpc.status.INVALID_ARGUMENT, /config/);
     await rejectsWith(bad({ hostname: 'x' }), grpc.status.INVALID_ARGUMENT, /config\.metadata/);
     await rejectsWith(bad(h.podConfig('')), grpc.status.INVALID_ARGUMENT, /config\.metadata\.name/);
-    await rejectsWith(bad({ ...h.podConfig('ok'), hostname: 'bad_host!' }), grpc.status.INVALID_ARGUMENT, /config\.hostname/);
+    await rejectsWith(bad({ ...h.podConfig('ok'), hostname: 'bad host' }), grpc.status.INVALID_ARGUMENT, /config\.hostname/);
+    await rejectsWith(bad({ ...h.podConfig('ok'), hostname: 'h'.repeat(65) }), grpc.status.INVALID_ARGUMENT, /config\.hostname/);
+    await rejectsWith(bad(h.podConfig('ok;IgnoreUnknown=0')), grpc.status.INVALID_ARGUMENT, /config\.metadata\.name.*CNI_ARGS/);
     await rejectsWith(bad({ ...h.podConfig('ok'), log_directory: 'relative/logs' }), grpc.status.INVALID_ARGUMENT, /config\.log_directory/);
     await rejectsWith(bad({ ...h.podConfig('ok'), log_directory: '/var/log/../../etc' }), grpc.status.INVALID_ARGUMENT, /config\.log_directory/);
     await rejectsWith(bad({ ...h.podConfig('ok'), linux: { sysctls: { 'kernel.panic': '1' } } }), grpc.status.INVALID_ARGUMENT, /sysctls\[kernel\.panic\]/);

@@ -1,13 +1,14 @@
 // Pure pieces, tested without root or a daemon.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { applyConfigFile, defaultConfig, validateConfig } from '../src/config.js';
 import { builtinNetwork, parseNetworkConfig } from '../src/network/cni-config.js';
 import { pluginInput, podIPs } from '../src/network/cni.js';
 import { parseSyncMessage } from '../src/oci/conmon.js';
 import { pauseSpec } from '../src/oci/sandbox-spec.js';
 import { matchesFilter } from '../src/sandbox/filter.js';
-import { hostsFile, resolvConf } from '../src/sandbox/pod-files.js';
+import { hostsFile, podHostname, resolvConf } from '../src/sandbox/pod-files.js';
 import type { Sandbox, SandboxConfig, SandboxView } from '../src/sandbox/types.js';
 import { validateId, validateSandboxConfig } from '../src/sandbox/validate.js';
 import { CribError } from '../src/util/errors.js';
@@ -33,9 +34,11 @@ describe('sandbox config validation', () => {
   it('accepts a kubelet-like config', () => validateSandboxConfig(base));
   it('names the field at fault', () => {
     invalid({ metadata: { ...base.metadata, name: '' } }, /^config\.metadata\.name/);
-    invalid({ metadata: { ...base.metadata, namespace: 'a/b' } }, /^config\.metadata\.namespace/);
-    invalid({ hostname: '-bad' }, /^config\.hostname/);
-    invalid({ hostname: 'a'.repeat(64) }, /^config\.hostname/);
+    invalid({ metadata: { ...base.metadata, namespace: 'a;K8S_POD_NAME=other' } }, /^config\.metadata\.namespace.*CNI_ARGS/);
+    invalid({ metadata: { ...base.metadata, uid: 'u;x' } }, /^config\.metadata\.uid/);
+    invalid({ metadata: { ...base.metadata, name: 'web\nINFO forged' } }, /^config\.metadata\.name.*control/);
+    invalid({ hostname: 'two words' }, /^config\.hostname/);
+    invalid({ hostname: 'a'.repeat(65) }, /^config\.hostname.*64 bytes/);
     invalid({ logDirectory: 'rel' }, /^config\.log_directory/);
     invalid({ logDirectory: '/a/../b' }, /^config\.log_directory/);
     invalid({ portMappings: [{ hostPort: 70000, containerPort: 80, protocol: 'tcp' }] }, /port_mappings\[0\]\.host_port/);
@@ -45,6 +48,12 @@ describe('sandbox config validation', () => {
     invalid({ cgroupParent: '/kubepods.slice' }, /cgroup_parent/);
     invalid({ sysctls: { 'vm.swappiness': '1' } }, /sysctls\[vm\.swappiness\]/);
     invalid({ sysctls: { 'kernel.shmmax': '1' }, namespaces: { ...base.namespaces, ipc: 'NODE' } }, /sysctls\[kernel\.shmmax\]/);
+  });
+  it('leaves naming rules to the API server, as containerd and CRI-O do', () => {
+    // critest's names are longer than a DNS label; the kernel takes any 64-byte hostname.
+    validateSandboxConfig({ ...base, metadata: { ...base.metadata, name: `podsandbox-for-test-${'x'.repeat(90)}`, uid: '' } });
+    validateSandboxConfig({ ...base, hostname: 'A_host-name.'.padEnd(64, 'z') });
+    validateSandboxConfig({ ...base, hostname: '' });
   });
   it('allows namespaced sysctls in either separator style', () => {
     validateSandboxConfig({ ...base, sysctls: { 'net/ipv4/ip_forward': '1', 'kernel.sem': '250 32000 32 128', 'fs.mqueue.msg_max': '20' } });
@@ -57,6 +66,10 @@ describe('sandbox config validation', () => {
 });
 
 describe('pod files', () => {
+  it("names the pod after the node when it asks for no hostname, as containerd does", () => {
+    assert.equal(podHostname({ hostname: 'web' }), 'web');
+    assert.equal(podHostname({ hostname: '' }), os.hostname());
+  });
   it('writes resolv.conf from the DNS config, else keeps the host one', () => {
     assert.equal(resolvConf({ servers: ['1.1.1.1'], searches: ['a.b'], options: ['ndots:5'] }, 'host'), 'search a.b\nnameserver 1.1.1.1\noptions ndots:5\n');
     assert.equal(resolvConf(undefined, 'nameserver 9.9.9.9\n'), 'nameserver 9.9.9.9\n');

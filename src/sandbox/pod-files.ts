@@ -1,8 +1,17 @@
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { run } from '../util/exec.js';
 import { isMountPoint } from '../util/mounts.js';
-import type { DnsConfig } from './types.js';
+import type { DnsConfig, SandboxConfig } from './types.js';
+
+/**
+ * The pod's hostname: the one asked for, else the node's, as containerd and CRI-O do (kubelet
+ * always sends one for a pod with its own network; it applies the naming rules).
+ */
+export function podHostname(config: Pick<SandboxConfig, 'hostname'>): string {
+  return config.hostname || os.hostname();
+}
 
 /** /etc/resolv.conf for the pod: from the request's DNS config, else the host's. */
 export function resolvConf(dns: DnsConfig | undefined, hostResolv: string): string {

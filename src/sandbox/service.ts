@@ -21,7 +21,7 @@ import { prepareRootfs, releaseRootfs } from '../image/rootfs.js';
 import { RecordStore } from '../store/records.js';
 import { findById, getById } from '../store/lookup.js';
 import { matchesFilter } from './filter.js';
-import { mountShm, podFilePaths, unmountShm, updateHosts, writePodFiles } from './pod-files.js';
+import { mountShm, podFilePaths, podHostname, unmountShm, updateHosts, writePodFiles } from './pod-files.js';
 import type { Sandbox, SandboxConfig, SandboxFilter, SandboxView } from './types.js';
 import { validateId, validateSandboxConfig } from './validate.js';
 
@@ -165,7 +165,7 @@ export class SandboxService {
       sb.network = net.value;
       sb.pause = pause.value;
       const ip = sb.network?.ips[0]?.ip;
-      if (ip && config.hostname) await updateHosts(podDir, config.hostname, ip);
+      if (ip) await updateHosts(podDir, podHostname(config), ip);
       sb.phase = 'ready';
       await this.records.put(id, sb);
     } catch (err) {
@@ -183,7 +183,7 @@ export class SandboxService {
     await fs.mkdir(sb.paths.bundle, { recursive: true, mode: 0o711 });
     const rootfs = path.join(sb.paths.bundle, 'rootfs');
     await Promise.all([
-      writePodFiles(sb.paths.podDir, config.hostname, config.dnsConfig),
+      writePodFiles(sb.paths.podDir, podHostname(config), config.dnsConfig),
       prepareRootfs(image.diffIds.map((d) => this.o.images.store.layerPath(d)), rootfs, path.join(sb.paths.podDir, 'rootfs-scratch')),
       config.namespaces.ipc === 'NODE' ? Promise.resolve() : mountShm(sb.paths.shm),
     ]);
@@ -197,7 +197,7 @@ export class SandboxService {
       netnsPath: sb.paths.netns,
       newPidNamespace: config.namespaces.pid !== 'NODE',
       newIpcNamespace: config.namespaces.ipc !== 'NODE',
-      hostname: config.namespaces.network === 'NODE' ? undefined : config.hostname || config.metadata.name.slice(0, 63),
+      hostname: config.namespaces.network === 'NODE' ? undefined : podHostname(config),
       shmPath: sb.paths.shm,
       etcFiles: podFilePaths(sb.paths.podDir),
       cgroupsPath: sb.cgroup.path,

@@ -3,7 +3,6 @@ import path from 'node:path';
 import { invalidArgument } from '../util/errors.js';
 import type { SandboxConfig } from './types.js';
 
-const hostnameRe = /^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
 const sysctlKeyRe = /^[a-z0-9_]+([./][a-z0-9_-]+)+$/;
 
 /** Container and sandbox ids: what crib generates (hex) and what other tools use, never a path. */
@@ -12,13 +11,28 @@ export function validateId(field: string, id: string): void {
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(id)) throw invalidArgument(field, `"${id}" is not a valid id`);
 }
 
-/** A name that can be used in file names and logs: non-empty, printable, no slashes. */
-export function validateName(field: string, value: string, max = 253): void {
-  if (!value) throw invalidArgument(field, 'must not be empty');
-  if (value.length > max) throw invalidArgument(field, `longer than ${max} characters`);
-  if (!/^[a-zA-Z0-9]([a-zA-Z0-9._-]*[a-zA-Z0-9])?$/.test(value)) {
-    throw invalidArgument(field, `"${value}" must be letters, digits, '-', '_' or '.', starting and ending with a letter or digit`);
+/**
+ * A metadata name (pod name, namespace, uid, container name). The CRI sets no length or character
+ * rules (those are the API server's), so neither does crib, beyond what protects the node: no
+ * control characters (they would forge log lines and terminal output) and, for what goes into
+ * CNI_ARGS, no ';' (it would inject plugin arguments).
+ */
+export function validateName(field: string, value: string, opts: { required?: boolean; cniArg?: boolean } = {}): void {
+  if (!value) {
+    if (opts.required ?? true) throw invalidArgument(field, 'must not be empty');
+    return;
   }
+  if (/[\x00-\x1f\x7f]/.test(value)) throw invalidArgument(field, `${JSON.stringify(value)} must not contain control characters`);
+  if (opts.cniArg && value.includes(';')) throw invalidArgument(field, `"${value}" must not contain ';' (it is passed to CNI plugins in CNI_ARGS)`);
+}
+
+/**
+ * The kernel's limit (HOST_NAME_MAX) and nothing that breaks /etc/hosts or /etc/hostname; the
+ * RFC 1123 rules are kubelet's to apply, as containerd and CRI-O leave them to it.
+ */
+export function validateHostname(field: string, hostname: string): void {
+  if (Buffer.byteLength(hostname) > 64) throw invalidArgument(field, `"${hostname}" is longer than the kernel's 64 bytes`);
+  if (/[\s\x00-\x1f\x7f/]/.test(hostname)) throw invalidArgument(field, `${JSON.stringify(hostname)} must not contain spaces, control characters or '/'`);
 }
 
 export function validateAbsolutePath(field: string, p: string): void {
@@ -35,14 +49,10 @@ export function sysctlNamespace(key: string): 'net' | 'ipc' | undefined {
 
 /** Checks a sandbox config; throws INVALID_ARGUMENT naming the CRI field at fault. */
 export function validateSandboxConfig(c: SandboxConfig): void {
-  validateName('config.metadata.name', c.metadata.name);
-  validateName('config.metadata.namespace', c.metadata.namespace);
-  if (c.metadata.uid && !/^[a-zA-Z0-9_.-]{1,128}$/.test(c.metadata.uid)) {
-    throw invalidArgument('config.metadata.uid', `"${c.metadata.uid}" is not a valid uid`);
-  }
-  if (c.hostname && (c.hostname.length > 63 || !hostnameRe.test(c.hostname))) {
-    throw invalidArgument('config.hostname', `"${c.hostname}" is not a valid hostname (RFC 1123, at most 63 characters)`);
-  }
+  validateName('config.metadata.name', c.metadata.name, { cniArg: true });
+  validateName('config.metadata.namespace', c.metadata.namespace, { cniArg: true });
+  validateName('config.metadata.uid', c.metadata.uid, { required: false, cniArg: true });
+  if (c.hostname) validateHostname('config.hostname', c.hostname);
   if (c.logDirectory) validateAbsolutePath('config.log_directory', c.logDirectory);
   if (c.dnsConfig) {
     for (const s of c.dnsConfig.servers) {
