@@ -18,7 +18,8 @@ const MAX_OUTPUT = 16 * 1024 * 1024;
 /**
  * Runs a command in a running container (its user, env, cwd, capabilities and namespaces) and
  * waits for it. A command still running at the timeout is killed (by the pid the runtime wrote)
- * and reported as DEADLINE_EXCEEDED.
+ * and reported as DEADLINE_EXCEEDED. The runtime then gets a moment to reap it: killed first, the
+ * runtime would leave it a zombie under the container's PID 1, which may never wait for it.
  */
 export async function execSync(runtime: OciRuntime, id: string, scratchDir: string, cmd: string[], timeoutSeconds: number): Promise<ExecResult> {
   if (cmd.length === 0 || !cmd[0]) throw invalidArgument('cmd', 'required');
@@ -31,6 +32,7 @@ export async function execSync(runtime: OciRuntime, id: string, scratchDir: stri
         const pid = await readPidFile(pidFile);
         if (pid) process.kill(pid, 'SIGKILL');
       },
+      killGraceMs: 2000,
     });
     if (r.timedOut) {
       throw new CribError('DeadlineExceeded', `command ${JSON.stringify(cmd)} in container ${id} ran past its ${timeoutSeconds} s timeout and was killed`);

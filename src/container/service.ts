@@ -19,7 +19,7 @@ import { runCapture } from '../util/exec.js';
 import { nowNanos } from '../util/time.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { resolveUser } from '../oci/users.js';
-import { podFilePaths } from '../sandbox/pod-files.js';
+import { podFilePaths, podHostname } from '../sandbox/pod-files.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { validateId } from '../sandbox/validate.js';
@@ -37,6 +37,14 @@ export interface ContainerServiceOptions {
   runtimes: ReadonlyMap<string, OciRuntime>;
   images: ImageService;
   sandboxes: SandboxService;
+}
+
+/**
+ * A bind mount's missing host path is made a directory, as containerd and CRI-O do: kubelet relies on
+ * it for hostPath volumes without a type.
+ */
+async function createMissingMountSources(config: ContainerConfig): Promise<void> {
+  for (const m of config.mounts) if (!(await exists(m.hostPath))) await fs.mkdir(m.hostPath, { recursive: true, mode: 0o755 });
 }
 
 /** kubelet's annotation with the pod's grace period; StopPodSandbox gives each container that long. */
@@ -108,8 +116,9 @@ export class ContainerService {
 
   async create(sandboxId: string, config: ContainerConfig): Promise<string> {
     validateId('pod_sandbox_id', sandboxId);
-    validateContainerConfig(config);
+    // The sandbox first, as containerd does: a request for a pod that is gone is NOT_FOUND whatever else it holds.
     const sb = this.o.sandboxes.get(sandboxId);
+    validateContainerConfig(config);
     const view = await this.o.sandboxes.view(sb);
     if (view.state !== 'READY') throw new CribError('FailedPrecondition', `sandbox ${sb.id} is not ready`);
     const key = nameKey(sb.id, config);
@@ -117,8 +126,8 @@ export class ContainerService {
     if (taken) throw new CribError('AlreadyExists', `container "${config.metadata.name}" (attempt ${config.metadata.attempt}) already exists in sandbox ${sb.id} as ${taken}`);
     const image = this.o.images.find(config.image);
     if (!image) throw notFound(`image ${config.image}`);
-    const logPath = this.logPath(sb, config);
     const id = randomBytes(32).toString('hex');
+    const logPath = this.logPath(sb, config, id);
     this.names.set(key, id);
     const dir = path.join(this.o.root, 'containers', id);
     const runtime = this.o.runtimes.get(sb.runtime);
@@ -146,7 +155,7 @@ export class ContainerService {
       stopSignal: image.config.StopSignal || 'SIGTERM',
     };
     try {
-      await this.checkMountSources(config);
+      await createMissingMountSources(config);
       await this.records.put(id, c);
       for (const d of [c.paths.rootfs, c.paths.upper, c.paths.work, path.dirname(logPath)]) await fs.mkdir(d, { recursive: true });
       await mountOverlay({
@@ -179,19 +188,16 @@ export class ContainerService {
     return id;
   }
 
-  /** The log file inside the sandbox's log directory; a path that leaves it is refused. */
-  private logPath(sb: Sandbox, config: ContainerConfig): string {
+  /**
+   * The log file inside the sandbox's log directory; a path that leaves it is refused. Without a
+   * log_path it is ID.log, as CRI-O does (kubelet always sends one).
+   */
+  private logPath(sb: Sandbox, config: ContainerConfig, id: string): string {
     const base = sb.config.logDirectory || path.join(sb.paths.podDir, 'logs');
-    const rel = config.logPath || `${config.metadata.name}/${config.metadata.attempt}.log`;
+    const rel = config.logPath || `${id}.log`;
     const full = path.resolve(base, rel);
     if (!full.startsWith(path.resolve(base) + path.sep)) throw invalidArgument('config.log_path', `"${rel}" escapes the sandbox's log_directory`);
     return full;
-  }
-
-  private async checkMountSources(config: ContainerConfig): Promise<void> {
-    for (const [i, m] of config.mounts.entries()) {
-      if (!(await exists(m.hostPath))) throw invalidArgument(`config.mounts[${i}].host_path`, `"${m.hostPath}" does not exist`);
-    }
   }
 
   private async buildSpec(c: Container, sb: Sandbox, imageConfig: ImageRuntimeConfig) {
@@ -226,7 +232,7 @@ export class ContainerService {
       image: imageConfig,
       user,
       namespaces: await this.namespacePaths(c, sb),
-      hostname: sb.config.hostname || sb.config.metadata.name,
+      hostname: podHostname(sb.config),
       podFiles: podFilePaths(sb.paths.podDir),
       shmPath: sb.paths.shm,
       cgroupsPath: c.cgroupsPath,

@@ -27,14 +27,16 @@ function seccomp(sec: LinuxContainerSecurityContext__Output | null): SeccompProf
   if (p) {
     if (p.profile_type === 0) return { type: 'RuntimeDefault' };
     if (p.profile_type === 1) return { type: 'Unconfined' };
+    if (p.profile_type !== 2) throw invalidArgument(`${field}.profile_type`, `unknown profile type ${p.profile_type}`);
     if (!p.localhost_ref.startsWith('/')) throw invalidArgument(`${field}.localhost_ref`, `"${p.localhost_ref}" must be an absolute path`);
     return { type: 'Localhost', path: p.localhost_ref };
   }
-  // The deprecated string form, as older kubelets send it.
+  // The deprecated string form, as older kubelets send it; anything else is refused, as containerd does.
   const legacy = sec?.seccomp_profile_path ?? '';
+  if (legacy === '' || legacy === 'unconfined') return { type: 'Unconfined' };
   if (legacy === 'runtime/default' || legacy === 'docker/default') return { type: 'RuntimeDefault' };
   if (legacy.startsWith('localhost/')) return { type: 'Localhost', path: legacy.slice('localhost'.length) };
-  return { type: 'Unconfined' };
+  throw invalidArgument('config.linux.security_context.seccomp_profile_path', `"${legacy}" is not runtime/default, docker/default, unconfined or localhost/PATH`);
 }
 
 /** CreateContainerRequest.config → crib's ContainerConfig (shape only; rules in container/validate). */

@@ -13,6 +13,8 @@ export interface RunOptions {
   maxOutputBytes?: number;
   /** Called when the timeout fires, before the command is killed (e.g. to end what it started). */
   onTimeout?: () => void | Promise<void>;
+  /** After onTimeout, how long the command may take to exit by itself before SIGKILL (default 0). */
+  killGraceMs?: number;
 }
 
 export interface RunResult {
@@ -86,6 +88,7 @@ export function runCapture(command: string, args: readonly string[], opts: RunOp
             timedOut = true;
             Promise.resolve(opts.onTimeout?.())
               .catch(() => undefined)
+              .then(() => new Promise((r) => setTimeout(r, opts.killGraceMs ?? 0)))
               .finally(() => child.kill('SIGKILL'));
           }, opts.timeoutMs);
     let spawnError: Error | undefined;

@@ -1,0 +1,57 @@
+// CreateContainer's request: conversion from the CRI message and validation. No root, no daemon.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { toContainerConfig } from '../src/cri/container-convert.js';
+import { criServices } from '../src/cri/proto.js';
+import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
+import type { CreateContainerRequest__Output } from '../src/cri/generated/runtime/v1/CreateContainerRequest.js';
+import type { SecurityProfile } from '../src/cri/generated/runtime/v1/SecurityProfile.js';
+import type { LinuxContainerSecurityContext } from '../src/cri/generated/runtime/v1/LinuxContainerSecurityContext.js';
+import { validateContainerConfig } from '../src/container/validate.js';
+import { CribError } from '../src/util/errors.js';
+
+const invalid = (f: () => unknown, msg: RegExp) =>
+  assert.throws(f, (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && msg.test(e.message));
+
+/** A CreateContainer request through the real encoder and decoder: what a handler receives. */
+function request(name: string, security_context?: LinuxContainerSecurityContext): CreateContainerRequest__Output['config'] {
+  const config: ContainerConfig = { metadata: { name }, image: { image: 'busybox' }, command: ['sh'], linux: { security_context } };
+  const m = criServices().runtime['CreateContainer']!;
+  return (m.requestDeserialize(m.requestSerialize({ pod_sandbox_id: 'p', config })) as CreateContainerRequest__Output).config;
+}
+
+const convert = (sec: LinuxContainerSecurityContext) => toContainerConfig(request('c', sec));
+
+describe('container names', () => {
+  it('takes names longer than a DNS label, as containerd and CRI-O do (critest sends them)', () => {
+    validateContainerConfig(toContainerConfig(request(`container-for-create-test-${'0123456789'.repeat(8)}`)));
+  });
+  it('refuses an empty name and control characters', () => {
+    invalid(() => validateContainerConfig(toContainerConfig(request(''))), /^config\.metadata\.name: must not be empty/);
+    invalid(() => validateContainerConfig(toContainerConfig(request('a\u001b[2Jb'))), /^config\.metadata\.name.*control/);
+  });
+});
+
+describe('container security context', () => {
+  it('refuses run_as_group without a user, as containerd does', () => {
+    invalid(() => validateContainerConfig(convert({ run_as_group: { value: '1002' } })), /^config\.linux\.security_context\.run_as_group/);
+    validateContainerConfig(convert({ run_as_group: { value: '1002' }, run_as_user: { value: '1000' } }));
+    validateContainerConfig(convert({ run_as_group: { value: '1002' }, run_as_username: 'www-data' }));
+  });
+  it('reads the deprecated seccomp_profile_path and refuses a path without localhost/', () => {
+    assert.deepEqual(convert({ seccomp_profile_path: '' }).security.seccomp, { type: 'Unconfined' });
+    assert.deepEqual(convert({ seccomp_profile_path: 'unconfined' }).security.seccomp, { type: 'Unconfined' });
+    assert.deepEqual(convert({ seccomp_profile_path: 'docker/default' }).security.seccomp, { type: 'RuntimeDefault' });
+    assert.deepEqual(convert({ seccomp_profile_path: 'runtime/default' }).security.seccomp, { type: 'RuntimeDefault' });
+    assert.deepEqual(convert({ seccomp_profile_path: 'localhost//etc/p.json' }).security.seccomp, { type: 'Localhost', path: '//etc/p.json' });
+    invalid(() => convert({ seccomp_profile_path: '/tmp/block-host-name.json' }), /^config\.linux\.security_context\.seccomp_profile_path/);
+  });
+  it('reads the seccomp field first and refuses an unknown profile type', () => {
+    const field = (profile_type: SecurityProfile['profile_type'], localhost_ref = '') => convert({ seccomp: { profile_type, localhost_ref }, seccomp_profile_path: 'bogus' });
+    assert.deepEqual(field(0).security.seccomp, { type: 'RuntimeDefault' });
+    assert.deepEqual(field(1).security.seccomp, { type: 'Unconfined' });
+    assert.deepEqual(field(2, '/p.json').security.seccomp, { type: 'Localhost', path: '/p.json' });
+    invalid(() => field(2, 'p.json'), /seccomp\.localhost_ref/);
+    invalid(() => field(7 as SecurityProfile['profile_type']), /seccomp\.profile_type/); // a value newer than this proto
+  });
+});
