@@ -12,6 +12,7 @@ import { hostsFile, podHostname, resolvConf } from '../src/sandbox/pod-files.js'
 import type { Sandbox, SandboxConfig, SandboxView } from '../src/sandbox/types.js';
 import { validateId, validateSandboxConfig } from '../src/sandbox/validate.js';
 import { CribError } from '../src/util/errors.js';
+import { parseUntrustedJson } from '../src/util/json.js';
 import { imageUser } from '../src/cri/image-service.js';
 
 const base: SandboxConfig = {
@@ -166,5 +167,15 @@ describe('image user', () => {
     assert.deepEqual(imageUser('1000:1000'), { uid: '1000', username: '' });
     assert.deepEqual(imageUser('nobody'), { username: 'nobody' });
     assert.deepEqual(imageUser(''), { username: '' });
+  });
+});
+
+describe('untrusted JSON', () => {
+  it('says what was read and where it broke, never the content', () => {
+    assert.deepEqual(parseUntrustedJson('{"a":1}', 'x'), { a: 1 });
+    assert.throws(
+      () => parseUntrustedJson(Buffer.from('root:x:0:0:root:/root:/bin/bash\n'), 'seccomp profile /etc/passwd'),
+      (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && /^seccomp profile \/etc\/passwd is not valid JSON/.test(e.message) && !e.message.includes('root:x'),
+    );
   });
 });
