@@ -19,7 +19,7 @@ import { OciRuntime } from './oci/runtime.js';
 import { SandboxService } from './sandbox/service.js';
 import { ContainerService } from './container/service.js';
 import { CribError } from './util/errors.js';
-import { exists } from './util/fsx.js';
+import { ensurePrivateDir, exists } from './util/fsx.js';
 import { log, setLogLevel } from './util/log.js';
 import { builtPauseBinary } from './util/paths.js';
 import { builtinPauseImage, cribVersion } from './version.js';
@@ -50,7 +50,9 @@ function discoverRuntimes(config: CribConfig): { runtimes: Map<string, OciRuntim
 /** Starts cribd: stores, reconciliation, the pause image, then the CRI socket. */
 export async function startDaemon(config: CribConfig): Promise<Daemon> {
   setLogLevel(config.logLevel);
-  for (const dir of [config.root, config.state, path.dirname(config.socket)]) await fs.mkdir(dir, { recursive: true, mode: 0o711 });
+  // Everything below ROOT and STATE is root's alone; a socket elsewhere gets a private dir only if crib makes it.
+  for (const dir of [config.root, config.state, path.join(config.root, 'images')]) await ensurePrivateDir(dir);
+  await fs.mkdir(path.dirname(config.socket), { recursive: true, mode: 0o700 });
   const conmonPath = findExecutable(config.conmon);
   if (!conmonPath) throw new CribError('FailedPrecondition', `conmon "${config.conmon}" not found`);
   const { runtimes, defaultName } = discoverRuntimes(config);

@@ -180,7 +180,7 @@ export class SandboxService {
 
   private async preparePodDir(sb: Sandbox, image: Image): Promise<void> {
     const { config } = sb;
-    await fs.mkdir(sb.paths.bundle, { recursive: true, mode: 0o711 });
+    await fs.mkdir(sb.paths.bundle, { recursive: true, mode: 0o700 });
     const rootfs = path.join(sb.paths.bundle, 'rootfs');
     await Promise.all([
       writePodFiles(sb.paths.podDir, podHostname(config), config.dnsConfig),

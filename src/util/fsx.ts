@@ -20,6 +20,16 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
   }
 }
 
+/**
+ * A directory only root may enter (0700), made so even when it exists with another mode: the store
+ * holds setuid binaries from image layers and containers' specs carry their secrets (as Docker
+ * learned in CVE-2021-41091).
+ */
+export async function ensurePrivateDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+  await fs.chmod(dir, 0o700);
+}
+
 export async function readJson<T>(file: string): Promise<T> {
   return JSON.parse(await fs.readFile(file, 'utf8')) as T;
 }
