@@ -2,9 +2,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CribError, invalidArgument } from '../util/errors.js';
-import { runCapture } from '../util/exec.js';
-import { readPidFile } from '../oci/process.js';
+import { conmonExec } from '../oci/conmon.js';
+import { criLogStreams } from '../oci/cri-log.js';
 import type { OciRuntime } from '../oci/runtime.js';
+import type { OciSpec } from '../oci/spec-types.js';
 
 export interface ExecResult {
   stdout: Buffer;
@@ -14,36 +15,48 @@ export interface ExecResult {
 
 /** Output kept per stream, as kubelet's own limit for probes and ExecSync. */
 const MAX_OUTPUT = 16 * 1024 * 1024;
+/** conmon's log of both streams, with its per-line framing, stays below this on disk. */
+const MAX_LOG_BYTES = 4 * MAX_OUTPUT;
 
-/**
- * Runs a command in a running container (its user, env, cwd, capabilities and namespaces) and
- * waits for it. A command still running at the timeout is killed (by the pid the runtime wrote)
- * and reported as DEADLINE_EXCEEDED. The runtime then gets a moment to reap it: killed first, the
- * runtime would leave it a zombie under the container's PID 1, which may never wait for it.
- */
-export async function execSync(runtime: OciRuntime, id: string, scratchDir: string, cmd: string[], timeoutSeconds: number): Promise<ExecResult> {
-  if (cmd.length === 0 || !cmd[0]) throw invalidArgument('cmd', 'required');
-  const pidFile = path.join(scratchDir, `exec-${randomBytes(6).toString('hex')}.pid`);
-  try {
-    const r = await runCapture(runtime.path, [...runtime.globalArgs, 'exec', '--pid-file', pidFile, id, ...cmd], {
-      timeoutMs: timeoutSeconds > 0 ? timeoutSeconds * 1000 : undefined,
-      maxOutputBytes: MAX_OUTPUT,
-      onTimeout: async () => {
-        const pid = await readPidFile(pidFile);
-        if (pid) process.kill(pid, 'SIGKILL');
-      },
-      killGraceMs: 2000,
-    });
-    if (r.timedOut) {
-      throw new CribError('DeadlineExceeded', `command ${JSON.stringify(cmd)} in container ${id} ran past its ${timeoutSeconds} s timeout and was killed`);
-    }
-    const exitCode = r.code ?? 128 + signalNumber(r.signal);
-    return { stdout: r.stdout, stderr: r.stderr, exitCode };
-  } finally {
-    await fs.rm(pidFile, { force: true });
-  }
+export interface ExecTarget {
+  id: string;
+  /** The container's OCI bundle: its spec's process is the base of the command's. */
+  bundle: string;
+  /** A directory of the container's for the exec's scratch files. */
+  scratchDir: string;
 }
 
-function signalNumber(sig: NodeJS.Signals | null): number {
-  return sig === 'SIGKILL' ? 9 : sig === 'SIGTERM' ? 15 : 1;
+/**
+ * ExecSync: runs a command in a running container with the container's process settings (user,
+ * env, cwd, capabilities, rlimits; its namespaces and cgroup), under conmon, and returns its
+ * output when the command exits, even if something it put in the background still holds that
+ * output open. At the timeout conmon kills the command's whole process group and reaps it: the
+ * call is DEADLINE_EXCEEDED.
+ */
+export async function execSync(conmonPath: string, runtime: OciRuntime, t: ExecTarget, cmd: string[], timeoutSeconds: number): Promise<ExecResult> {
+  if (cmd.length === 0 || !cmd[0]) throw invalidArgument('cmd', 'required');
+  const spec = JSON.parse(await fs.readFile(path.join(t.bundle, 'config.json'), 'utf8')) as OciSpec;
+  const base = path.join(t.scratchDir, `exec-${randomBytes(6).toString('hex')}`);
+  const files = { spec: `${base}.json`, pid: `${base}.pid`, log: `${base}.log` };
+  try {
+    await fs.writeFile(files.spec, JSON.stringify({ ...spec.process, args: cmd, terminal: false }), { mode: 0o600 });
+    const outcome = await conmonExec({
+      conmonPath,
+      runtime,
+      id: t.id,
+      processSpec: files.spec,
+      logPath: files.log,
+      logSizeMax: MAX_LOG_BYTES,
+      pidFile: files.pid,
+      socketDir: t.scratchDir,
+      timeoutSeconds,
+    });
+    if ('timedOut' in outcome) {
+      throw new CribError('DeadlineExceeded', `command ${JSON.stringify(cmd)} in container ${t.id} ran past its ${timeoutSeconds} s timeout and was killed`);
+    }
+    const out = criLogStreams(await fs.readFile(files.log).catch(() => Buffer.alloc(0)), MAX_OUTPUT);
+    return { stdout: out.stdout, stderr: out.stderr, exitCode: outcome.exitCode };
+  } finally {
+    await Promise.all(Object.values(files).map((f) => fs.rm(f, { force: true })));
+  }
 }

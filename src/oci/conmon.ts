@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { OciRuntime } from './runtime.js';
+import { MAX_TIMER_MS } from '../util/time.js';
 
 export interface ConmonOptions {
   conmonPath: string;
@@ -43,44 +44,156 @@ export function conmonCreate(o: ConmonOptions): Promise<number> {
     ...o.runtime.globalArgs.flatMap((a) => ['--runtime-arg', a]),
   ];
   return new Promise((resolve, reject) => {
-    // fd 3 is conmon's sync pipe: it reports {"data": pid} (or -1 and a message) once create is done.
-    const child = spawn(o.conmonPath, args, {
-      stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
-      env: { ...process.env, _OCI_SYNCPIPE: '3' },
-      detached: true,
+    const { child, stderr } = spawnConmon(o.conmonPath, args, true, (msg) => {
+      if (msg.data > 0) finish(undefined, msg.data);
+      else finish(new Error(`${o.runtime.name} create ${o.id} failed: ${msg.message ?? (stderr().trim() || 'no message')}`));
+    }, () => {
+      // conmon closed the pipe without reporting: it failed before running the runtime.
+      finish(new Error(`conmon for ${o.id} exited without reporting a pid: ${stderr().trim() || 'no message'}`));
     });
-    const sync = child.stdio[3] as Readable;
-    let syncText = '';
-    let stderr = '';
     let settled = false;
     const finish = (err: Error | undefined, pid?: number) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      sync.destroy();
+      child.stdio[3]?.destroy();
       child.stderr?.destroy();
       if (err) reject(err);
       else resolve(pid ?? -1);
     };
     const timer = setTimeout(() => finish(new Error(`conmon for ${o.id}: no answer within ${o.timeoutMs ?? 30000} ms`)), o.timeoutMs ?? 30_000);
-    child.stderr?.on('data', (b: Buffer) => (stderr += b.toString()));
     child.on('error', (e) => finish(new Error(`could not run conmon (${o.conmonPath}): ${e.message}`)));
-    sync.on('data', (b: Buffer) => {
-      syncText += b.toString();
-      const msg = parseSyncMessage(syncText);
-      if (!msg) return;
-      if (msg.data > 0) finish(undefined, msg.data);
-      else finish(new Error(`${o.runtime.name} create ${o.id} failed: ${msg.message ?? (stderr.trim() || 'no message')}`));
-    });
-    sync.on('end', () => {
-      // conmon closed the pipe without reporting: it failed before running the runtime.
-      setImmediate(() => finish(new Error(`conmon for ${o.id} exited without reporting a pid: ${stderr.trim() || 'no message'}`)));
-    });
     child.unref();
   });
 }
 
-export function parseSyncMessage(text: string): { data: number; message?: string } | undefined {
+export interface ConmonExecOptions {
+  conmonPath: string;
+  runtime: OciRuntime;
+  /** The container to run the process in. */
+  id: string;
+  /** An OCI process spec (JSON file): the container's process with the command's args. */
+  processSpec: string;
+  /** Where conmon writes the CRI-format log of the command's output, at most `logSizeMax` bytes. */
+  logPath: string;
+  logSizeMax: number;
+  pidFile: string;
+  socketDir: string;
+  /** Seconds; 0 waits for as long as the command runs. */
+  timeoutSeconds: number;
+}
+
+export type ExecOutcome = { exitCode: number } | { timedOut: true };
+
+/** After killing a timed-out command, how long conmon gets to reap it and report. */
+const REAP_GRACE_MS = 10_000;
+
+/**
+ * Runs a process in a running container under conmon (`RUNTIME exec -d`), conmon's way: it is the
+ * process's subreaper, logs its output, and reports the exit as soon as the process itself exits,
+ * even while something it left running holds its output open. conmon stays cribd's child
+ * (--sync): an exec lives no longer than its call.
+ *
+ * The timeout is kept here rather than by conmon, which would kill the command and exit without
+ * waiting for it, leaving a zombie for the node's init. Here the command's process group (the
+ * runtime makes the command a session leader) is killed while conmon lives on to reap it.
+ */
+export function conmonExec(o: ConmonExecOptions): Promise<ExecOutcome> {
+  const args = [
+    '--api-version', '1',
+    '--cid', o.id,
+    '--cuuid', `${o.id}-exec-${process.hrtime.bigint()}`,
+    '--runtime', o.runtime.path,
+    '--exec',
+    '--exec-process-spec', o.processSpec,
+    '--container-pidfile', o.pidFile,
+    '--log-path', `k8s-file:${o.logPath}`,
+    '--log-size-max', String(o.logSizeMax),
+    '--socket-dir-path', o.socketDir,
+    '--log-level', 'error',
+    '--sync',
+    ...o.runtime.globalArgs.flatMap((a) => ['--runtime-arg', a]),
+  ];
+  return new Promise((resolve, reject) => {
+    let pid = 0;
+    let timedOut = false;
+    let settled = false;
+    const timers: NodeJS.Timeout[] = [];
+    const finish = (err: Error | undefined, outcome?: ExecOutcome) => {
+      if (settled) return;
+      settled = true;
+      timers.forEach(clearTimeout);
+      if (err || !outcome) reject(err);
+      else resolve(timedOut ? { timedOut: true } : outcome);
+    };
+    // With api-version 1 the first message is the process's pid, the second how it ended.
+    const { child, stderr } = spawnConmon(o.conmonPath, args, false, (msg) => {
+      if (!pid && msg.data > 0) {
+        pid = msg.data;
+        if (timedOut) killProcessGroup(pid);
+      } else if (pid) finish(undefined, { exitCode: msg.data });
+      else finish(new Error(`${o.runtime.name} exec in ${o.id} failed: ${msg.message ?? (stderr().trim() || 'no message')}`));
+    }, () => finish(new Error(`conmon exec in ${o.id} ended without reporting an exit: ${stderr().trim() || 'no message'}`)));
+    child.on('error', (e) => finish(new Error(`could not run conmon (${o.conmonPath}): ${e.message}`)));
+    if (o.timeoutSeconds > 0) {
+      timers.push(setTimeout(() => {
+        timedOut = true;
+        if (pid) killProcessGroup(pid); // else as soon as conmon reports it
+        timers.push(setTimeout(() => {
+          child.kill('SIGKILL');
+          finish(undefined, { timedOut: true });
+        }, REAP_GRACE_MS));
+      }, Math.min(o.timeoutSeconds * 1000, MAX_TIMER_MS)));
+    }
+  });
+}
+
+/** Kills the process group the runtime made the command lead, or the command alone if it is not one. */
+function killProcessGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* already gone */
+    }
+  }
+}
+
+/** conmon's sync pipe message: a pid, an exit status, or -1 with what failed. */
+export interface SyncMessage {
+  data: number;
+  message?: string;
+}
+
+/**
+ * Spawns conmon with its sync pipe on fd 3 (one JSON message per line) and its stderr kept for
+ * error messages. `onEnd` runs when the pipe closes (conmon exited), after every message.
+ */
+function spawnConmon(conmonPath: string, args: string[], detached: boolean, onMessage: (m: SyncMessage) => void, onEnd: () => void) {
+  const child = spawn(conmonPath, args, {
+    stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
+    env: { ...process.env, _OCI_SYNCPIPE: '3' },
+    detached,
+  });
+  let err = '';
+  child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
+  const sync = child.stdio[3] as Readable;
+  let text = '';
+  sync.on('data', (b: Buffer) => {
+    text += b.toString();
+    for (let m = parseSyncMessage(text); m; m = parseSyncMessage(text)) {
+      text = m.rest;
+      onMessage(m.message);
+    }
+  });
+  sync.on('end', () => setImmediate(onEnd));
+  return { child, stderr: () => err };
+}
+
+/** The first message of `text` and what follows it, or undefined while it is incomplete. */
+export function parseSyncMessage(text: string): { message: SyncMessage; rest: string } | undefined {
   // The message may itself contain '}', so try each closing brace until one ends valid JSON.
   for (let end = text.indexOf('}'); end >= 0; end = text.indexOf('}', end + 1)) {
     let v: { data?: unknown; pid?: unknown; message?: unknown };
@@ -90,7 +203,8 @@ export function parseSyncMessage(text: string): { data: number; message?: string
       continue;
     }
     const data = typeof v.data === 'number' ? v.data : typeof v.pid === 'number' ? v.pid : -1;
-    return { data, message: typeof v.message === 'string' ? v.message : undefined };
+    const message: SyncMessage = typeof v.message === 'string' ? { data, message: v.message } : { data };
+    return { message, rest: text.slice(end + 1).replace(/^\s+/, '') };
   }
   return undefined;
 }

@@ -1,5 +1,6 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { log } from './log.js';
+import { MAX_TIMER_MS } from './time.js';
 
 export interface RunOptions {
   /** Bytes written to the command's stdin, which is then closed. */
@@ -11,11 +12,8 @@ export interface RunOptions {
   cwd?: string;
   /** Output kept per stream; the rest is dropped (and `truncated` set). */
   maxOutputBytes?: number;
-  /** Called when the timeout fires, before the command is killed (e.g. to end what it started). */
-  onTimeout?: () => void | Promise<void>;
-  /** After onTimeout, how long the command may take to exit by itself before SIGKILL (default 0). */
-  killGraceMs?: number;
 }
+
 
 export interface RunResult {
   stdout: string;
@@ -86,11 +84,8 @@ export function runCapture(command: string, args: readonly string[], opts: RunOp
         ? undefined
         : setTimeout(() => {
             timedOut = true;
-            Promise.resolve(opts.onTimeout?.())
-              .catch(() => undefined)
-              .then(() => new Promise((r) => setTimeout(r, opts.killGraceMs ?? 0)))
-              .finally(() => child.kill('SIGKILL'));
-          }, opts.timeoutMs);
+            child.kill('SIGKILL');
+          }, Math.min(opts.timeoutMs, MAX_TIMER_MS));
     let spawnError: Error | undefined;
     child.on('error', (e) => {
       spawnError = e;
