@@ -2,6 +2,7 @@
 // exit codes, stdout/stderr and TTY-less output are what a user or a script gets.
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -322,8 +323,16 @@ describe('crib CLI', () => {
 
       // -f: follows a counter through a log rotation (rename + ReopenContainerLog) and ends when it exits
       const counter = await start(p, ctrConfig('counter', ['sh', '-c', 'i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo n$i; sleep 0.05; done']));
-      const following = crib(['logs', '-f', 'counter'], { timeoutMs: 60_000 });
-      await sleep(700);
+      const follower = spawn(process.execPath, [BIN, '--socket', h.socket, 'logs', '-f', 'counter'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const following = new Promise<Result>((resolve) => {
+        let stdout = '';
+        let stderr = '';
+        follower.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+        follower.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+        follower.on('close', (code) => resolve({ code, stdout, stderr }));
+      });
+      // Rotate only once the follower has the file open (it has printed from it), however slow its start.
+      await new Promise<void>((resolve) => follower.stdout.once('data', () => resolve()));
       const file = path.join(p.config.log_directory as string, 'counter.log');
       fs.renameSync(file, `${file}.1`);
       await call(h.runtime, 'ReopenContainerLog', { container_id: counter }).catch(() => undefined);

@@ -7,7 +7,7 @@ import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerC
 import type { CreateContainerRequest__Output } from '../src/cri/generated/runtime/v1/CreateContainerRequest.js';
 import type { SecurityProfile } from '../src/cri/generated/runtime/v1/SecurityProfile.js';
 import type { LinuxContainerSecurityContext } from '../src/cri/generated/runtime/v1/LinuxContainerSecurityContext.js';
-import { validateContainerConfig } from '../src/container/validate.js';
+import { containerLogPath, validateContainerConfig, validateResources } from '../src/container/validate.js';
 import { CribError } from '../src/util/errors.js';
 
 const invalid = (f: () => unknown, msg: RegExp) =>
@@ -53,5 +53,40 @@ describe('container security context', () => {
     assert.deepEqual(field(2, '/p.json').security.seccomp, { type: 'Localhost', path: '/p.json' });
     invalid(() => field(2, 'p.json'), /seccomp\.localhost_ref/);
     invalid(() => field(7 as SecurityProfile['profile_type']), /seccomp\.profile_type/); // a value newer than this proto
+  });
+});
+
+describe('container log path', () => {
+  it('keeps the log inside the log directory, even when that is /', () => {
+    assert.equal(containerLogPath('/var/log/pods/p', 'app/0.log', 'id'), '/var/log/pods/p/app/0.log');
+    assert.equal(containerLogPath('/', 'app.log', 'id'), '/app.log'); // refused every container before
+    assert.equal(containerLogPath('/var/log/pods/p', '', 'abc'), '/var/log/pods/p/abc.log');
+    assert.equal(containerLogPath('/logs', '..log', 'id'), '/logs/..log');
+    for (const bad of ['../x.log', '/etc/x.log', 'a/../../x.log', '.', 'x\0.log']) {
+      invalid(() => containerLogPath('/var/log/pods/p', bad, 'id'), /^config\.log_path/);
+    }
+  });
+});
+
+describe('container resources', () => {
+  it('takes what kubelet sends', () => {
+    validateResources('r', { cpuShares: 2, cpuPeriod: 100_000, cpuQuota: 50_000, memoryLimitBytes: 64 << 20, oomScoreAdj: -997, cpusetCpus: '0-1,3', cpusetMems: '0' });
+    validateResources('r', { cpuQuota: -1, memorySwapLimitBytes: -1 });
+    validateResources('r', {});
+  });
+  it('refuses values runc would fail on, naming the field', () => {
+    invalid(() => validateResources('linux', { cpuShares: -5 }), /^linux\.cpu_shares/);
+    invalid(() => validateResources('linux', { cpuShares: 2 ** 40 }), /^linux\.cpu_shares/);
+    invalid(() => validateResources('linux', { cpuPeriod: 10 }), /^linux\.cpu_period/);
+    invalid(() => validateResources('linux', { cpuQuota: -7 }), /^linux\.cpu_quota/);
+    invalid(() => validateResources('linux', { memoryLimitBytes: -1 }), /^linux\.memory_limit_in_bytes/);
+    invalid(() => validateResources('linux', { memoryLimitBytes: 100 << 20, memorySwapLimitBytes: 50 << 20 }), /^linux\.memory_swap_limit_in_bytes/);
+    invalid(() => validateResources('linux', { oomScoreAdj: 1001 }), /^linux\.oom_score_adj/);
+    invalid(() => validateResources('linux', { cpusetCpus: '0-1;reboot' }), /^linux\.cpuset_cpus/);
+    invalid(() => validateResources('linux', { cpusetMems: 'x' }), /^linux\.cpuset_mems/);
+  });
+  it('checks a CreateContainer request\'s resources too', () => {
+    const config = toContainerConfig(request('c'));
+    invalid(() => validateContainerConfig({ ...config, resources: { cpuShares: -2 } }), /^config\.linux\.resources\.cpu_shares/);
   });
 });

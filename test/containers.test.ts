@@ -8,18 +8,11 @@ import { call } from '../src/cli/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { Harness } from './support/harness.js';
+import { rejectsWith } from './support/grpc-assert.js';
 import { importBusybox } from './support/busybox-image.js';
 
 const IMAGE = 'localhost/test/busybox:1';
 const GRACE = 'io.kubernetes.pod.terminationGracePeriod';
-
-async function rejectsWith(p: Promise<unknown>, code: grpc.status, msg?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: grpc.ServiceError) => {
-    assert.equal(err.code, code, `expected ${grpc.status[code]}, got ${grpc.status[err.code]}: ${err.details}`);
-    if (msg) assert.match(err.details, msg);
-    return true;
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,14 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/cli/client.js';
 import { run } from '../src/util/exec.js';
 import { Harness, inNetns, readProcStatus } from './support/harness.js';
-
-async function rejectsWith(p: Promise<unknown>, code: grpc.status, field?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: grpc.ServiceError) => {
-    assert.equal(err.code, code, `expected ${grpc.status[code]}, got ${grpc.status[err.code]}: ${err.details}`);
-    if (field) assert.match(err.details, field);
-    return true;
-  });
-}
+import { rejectsWith } from './support/grpc-assert.js';
 
 describe('pod sandboxes on a real cribd', () => {
   const h = new Harness();

@@ -6,6 +6,7 @@ import { applyConfigFile, defaultConfig, validateConfig } from '../src/config.js
 import { builtinNetwork, parseNetworkConfig } from '../src/network/cni-config.js';
 import { pluginInput, podIPs } from '../src/network/cni.js';
 import { parseSyncMessage } from '../src/oci/conmon.js';
+import { criLogStreams } from '../src/oci/cri-log.js';
 import { pauseSpec } from '../src/oci/sandbox-spec.js';
 import { matchesFilter } from '../src/sandbox/filter.js';
 import { hostsFile, podHostname, resolvConf } from '../src/sandbox/pod-files.js';
@@ -43,6 +44,7 @@ describe('sandbox config validation', () => {
     invalid({ logDirectory: 'rel' }, /^config\.log_directory/);
     invalid({ logDirectory: '/a/../b' }, /^config\.log_directory/);
     invalid({ portMappings: [{ hostPort: 70000, containerPort: 80, protocol: 'tcp' }] }, /port_mappings\[0\]\.host_port/);
+    invalid({ portMappings: [{ hostPort: -8080, containerPort: 80, protocol: 'tcp' }] }, /port_mappings\[0\]\.host_port/);
     invalid({ namespaces: { ...base.namespaces, network: 'CONTAINER' } }, /namespace_options\.network/);
     invalid({ namespaces: { ...base.namespaces, pid: 'TARGET' } }, /namespace_options\.pid/);
     invalid({ cgroupParent: 'kubepods.slice' }, /cgroup_parent/);
@@ -118,6 +120,9 @@ describe('CNI', () => {
     const ports = [{ hostPort: 80, containerPort: 8080, protocol: 'tcp' as const }];
     assert.equal(pluginInput(list, list.plugins[0]!, ports, undefined)['runtimeConfig'], undefined);
     assert.deepEqual(pluginInput(list, list.plugins[1]!, ports, { ips: [] })['runtimeConfig'], { portMappings: ports });
+    // A container port without a host port is only informational: portmap gets nothing for it.
+    const informational = [...ports, { hostPort: 0, containerPort: 9090, protocol: 'tcp' as const }];
+    assert.deepEqual(pluginInput(list, list.plugins[1]!, informational, { ips: [] })['runtimeConfig'], { portMappings: ports });
   });
   it('takes IPv4 first from a result', () => {
     const ips = podIPs({ ips: [{ address: 'fd00::5/64' }, { address: '10.0.0.5/24', gateway: '10.0.0.1' }] });
@@ -156,9 +161,11 @@ describe('daemon config', () => {
 
 describe('conmon sync pipe', () => {
   it('reads the pid, or the failure message even when it holds braces', () => {
-    assert.deepEqual(parseSyncMessage('{"data": 42}'), { data: 42, message: undefined });
-    assert.deepEqual(parseSyncMessage('{"data": -1, "message": "bad {x}"}'), { data: -1, message: 'bad {x}' });
+    assert.deepEqual(parseSyncMessage('{"data": 42}\n'), { message: { data: 42 }, rest: '' });
+    assert.deepEqual(parseSyncMessage('{"data": -1, "message": "bad {x}"}\n'), { message: { data: -1, message: 'bad {x}' }, rest: '' });
     assert.equal(parseSyncMessage('{"data": 4'), undefined);
+    // An exec reports its pid, then its exit: two messages, possibly in one read.
+    assert.deepEqual(parseSyncMessage('{"data": 4242}\n{"data": 3}\n'), { message: { data: 4242 }, rest: '{"data": 3}\n' });
   });
 });
 
@@ -177,5 +184,26 @@ describe('untrusted JSON', () => {
       () => parseUntrustedJson(Buffer.from('root:x:0:0:root:/root:/bin/bash\n'), 'seccomp profile /etc/passwd'),
       (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && /^seccomp profile \/etc\/passwd is not valid JSON/.test(e.message) && !e.message.includes('root:x'),
     );
+  });
+});
+
+describe('CRI log streams', () => {
+  it('rebuilds the bytes of each stream: F ends a line, P is a piece, binary survives, bounded', () => {
+    const log = Buffer.concat([
+      Buffer.from('2026-12-01T00:00:00.1Z stdout F to-out\n'),
+      Buffer.from('2026-12-01T00:00:00.2Z stderr P half '),
+      Buffer.from('\n2026-12-01T00:00:00.3Z stderr F line\n'),
+      Buffer.from('2026-12-01T00:00:00.4Z stdout F\n'), // an empty line
+      Buffer.from('2026-12-01T00:00:00.5Z stdout P '),
+      Buffer.from([0xff, 0x00, 0xfe]),
+      Buffer.from('\n'),
+    ]);
+    const out = criLogStreams(log, 1024);
+    assert.deepEqual(out.stdout, Buffer.concat([Buffer.from('to-out\n\n'), Buffer.from([0xff, 0x00, 0xfe])]));
+    assert.equal(out.stderr.toString(), 'half line\n');
+    assert.equal(out.truncated, false);
+    const small = criLogStreams(log, 4);
+    assert.equal(small.stdout.toString(), 'to-o');
+    assert.equal(small.truncated, true);
   });
 });

@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { CribError, errorMessage, invalidArgument, notFound } from '../util/errors.js';
-import { exists } from '../util/fsx.js';
+import { CribError, errorMessage, notFound } from '../util/errors.js';
+import { ensurePrivateDir, exists } from '../util/fsx.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { log } from '../util/log.js';
 import { RecordStore } from '../store/records.js';
@@ -19,6 +19,7 @@ import { runCapture } from '../util/exec.js';
 import { nowNanos } from '../util/time.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { resolveUser } from '../oci/users.js';
+import { readLocalhostProfile } from '../oci/seccomp-file.js';
 import { podFilePaths, podHostname } from '../sandbox/pod-files.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { Sandbox } from '../sandbox/types.js';
@@ -28,7 +29,7 @@ import { execSync, type ExecResult } from './exec.js';
 import { cgroupUsage, oomKilled, treeUsage, type CgroupUsage } from './stats.js';
 import { hostDevices } from './devices.js';
 import type { Container, ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerView } from './types.js';
-import { validateContainerConfig } from './validate.js';
+import { containerLogPath, validateContainerConfig, validateResources } from './validate.js';
 
 export interface ContainerServiceOptions {
   root: string;
@@ -90,7 +91,7 @@ export class ContainerService {
 
   async open(): Promise<void> {
     await this.records.open();
-    await fs.mkdir(path.join(this.o.root, 'containers'), { recursive: true, mode: 0o711 });
+    await ensurePrivateDir(path.join(this.o.root, 'containers'));
     for (const c of await this.records.loadAll()) {
       if (c.phase === 'creating') {
         log.warn('rolling back a container whose creation was interrupted', { id: c.id });
@@ -127,7 +128,7 @@ export class ContainerService {
     const image = this.o.images.find(config.image);
     if (!image) throw notFound(`image ${config.image}`);
     const id = randomBytes(32).toString('hex');
-    const logPath = this.logPath(sb, config, id);
+    const logPath = containerLogPath(sb.config.logDirectory || path.join(sb.paths.podDir, 'logs'), config.logPath, id);
     this.names.set(key, id);
     const dir = path.join(this.o.root, 'containers', id);
     const runtime = this.o.runtimes.get(sb.runtime);
@@ -188,18 +189,6 @@ export class ContainerService {
     return id;
   }
 
-  /**
-   * The log file inside the sandbox's log directory; a path that leaves it is refused. Without a
-   * log_path it is ID.log, as CRI-O does (kubelet always sends one).
-   */
-  private logPath(sb: Sandbox, config: ContainerConfig, id: string): string {
-    const base = sb.config.logDirectory || path.join(sb.paths.podDir, 'logs');
-    const rel = config.logPath || `${id}.log`;
-    const full = path.resolve(base, rel);
-    if (!full.startsWith(path.resolve(base) + path.sep)) throw invalidArgument('config.log_path', `"${rel}" escapes the sandbox's log_directory`);
-    return full;
-  }
-
   private async buildSpec(c: Container, sb: Sandbox, imageConfig: ImageRuntimeConfig) {
     const sec = c.config.security;
     const [passwd, group] = await Promise.all(
@@ -217,14 +206,7 @@ export class ContainerService {
     const oomScoreAdj = await clampOomScoreAdj(c.config.resources.oomScoreAdj ?? 0, (from, to) =>
       log.once('oom-clamp-container', 'warn', `cannot set oom_score_adj ${from} without CAP_SYS_RESOURCE; containers get at least ${to}`),
     );
-    let seccompLocalhostProfile: object | undefined;
-    if (sec.seccomp.type === 'Localhost') {
-      try {
-        seccompLocalhostProfile = JSON.parse(await fs.readFile(sec.seccomp.path, 'utf8')) as object;
-      } catch (err) {
-        throw invalidArgument('config.linux.security_context.seccomp.localhost_ref', `cannot load ${sec.seccomp.path}: ${errorMessage(err)}`);
-      }
-    }
+    const seccompLocalhostProfile = sec.seccomp.type === 'Localhost' ? await readLocalhostProfile(sec.seccomp.path) : undefined;
     if (sec.apparmorProfile) log.once('apparmor', 'info', 'AppArmor is not supported by crib; container apparmor profiles are ignored');
     return containerSpec({
       id: c.id,
@@ -424,7 +406,7 @@ export class ContainerService {
 
   async execSync(id: string, cmd: string[], timeoutSeconds: number): Promise<ExecResult> {
     const c = await this.running(id);
-    return execSync(this.runtime(c), c.id, c.paths.dir, cmd, timeoutSeconds);
+    return execSync(this.o.conmonPath, this.runtime(c), { id: c.id, bundle: c.paths.bundle, scratchDir: c.paths.dir }, cmd, timeoutSeconds);
   }
 
   /** Asks conmon to reopen the log file (after kubelet rotated it away), through its control fifo. */
@@ -443,6 +425,7 @@ export class ContainerService {
   /** Changes a running container's CPU and memory limits (runc update), and records them. */
   async updateResources(id: string, r: ContainerResources): Promise<void> {
     const c = this.get(id);
+    validateResources('linux', r);
     await this.locks.run(c.id, async () => {
       const rt = this.runtime(c);
       const { cpu, memory } = ociResources(r, 'linux');

@@ -1,17 +1,54 @@
 import path from 'node:path';
 import { invalidArgument } from '../util/errors.js';
 import { validateName } from '../sandbox/validate.js';
-import type { ContainerConfig } from './types.js';
+import type { ContainerConfig, ContainerResources } from './types.js';
+
+/**
+ * The container's log file: log_path inside the sandbox's log directory, where a path that leaves
+ * it is refused; without a log_path it is ID.log, as CRI-O does (kubelet always sends one).
+ */
+export function containerLogPath(logDirectory: string, logPath: string, id: string): string {
+  const rel = logPath || `${id}.log`;
+  if (rel.includes('\0')) throw invalidArgument('config.log_path', 'must not contain NUL');
+  const full = path.resolve(logDirectory, rel);
+  const inside = path.relative(logDirectory, full);
+  if (inside === '' || inside === '..' || inside.startsWith('../') || path.isAbsolute(inside)) {
+    throw invalidArgument('config.log_path', `"${rel}" escapes the sandbox's log_directory`);
+  }
+  return full;
+}
+
+const cpuset = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+
+/**
+ * Resources as the kernel and runc take them (0 means "not set", as in the CRI), so a bad value is
+ * INVALID_ARGUMENT naming its field instead of a runc failure: CreateContainer's
+ * `config.linux.resources` and UpdateContainerResources' `linux` alike.
+ */
+export function validateResources(field: string, r: ContainerResources): void {
+  const range = (name: string, v: number | undefined, min: number, max: number, also: number[] = []) => {
+    if (v !== undefined && !also.includes(v) && !(v >= min && v <= max)) {
+      throw invalidArgument(`${field}.${name}`, `${v} is out of range (${min} to ${max}${also.length ? ` or ${also.join(', ')}` : ''})`);
+    }
+  };
+  range('cpu_shares', r.cpuShares, 2, 262144); // cgroup v1's cpu.shares bounds
+  range('cpu_period', r.cpuPeriod, 1000, 1_000_000); // 1 ms to 1 s, in µs (CFS)
+  range('cpu_quota', r.cpuQuota, 1000, Number.MAX_SAFE_INTEGER, [-1]); // -1: no limit
+  range('memory_limit_in_bytes', r.memoryLimitBytes, 1, Number.MAX_SAFE_INTEGER);
+  range('memory_swap_limit_in_bytes', r.memorySwapLimitBytes, 1, Number.MAX_SAFE_INTEGER, [-1]);
+  range('oom_score_adj', r.oomScoreAdj, -1000, 1000);
+  const swap = r.memorySwapLimitBytes;
+  if (swap !== undefined && swap !== -1 && r.memoryLimitBytes !== undefined && swap < r.memoryLimitBytes) {
+    throw invalidArgument(`${field}.memory_swap_limit_in_bytes`, `${swap} is below memory_limit_in_bytes (it counts memory plus swap)`);
+  }
+  if (r.cpusetCpus !== undefined && !cpuset.test(r.cpusetCpus)) throw invalidArgument(`${field}.cpuset_cpus`, `"${r.cpusetCpus}" is not a CPU list like 0-3,5`);
+  if (r.cpusetMems !== undefined && !cpuset.test(r.cpusetMems)) throw invalidArgument(`${field}.cpuset_mems`, `"${r.cpusetMems}" is not a node list like 0-1`);
+}
 
 /** Checks a container config; throws INVALID_ARGUMENT naming the CRI field at fault. */
 export function validateContainerConfig(c: ContainerConfig): void {
   validateName('config.metadata.name', c.metadata.name);
   if (!c.image) throw invalidArgument('config.image.image', 'required');
-  if (c.logPath) {
-    if (path.isAbsolute(c.logPath)) throw invalidArgument('config.log_path', `"${c.logPath}" must be relative to the sandbox's log_directory`);
-    const norm = path.normalize(c.logPath);
-    if (norm.startsWith('..') || norm.includes('\0')) throw invalidArgument('config.log_path', `"${c.logPath}" escapes the sandbox's log_directory`);
-  }
   c.mounts.forEach((m, i) => {
     if (!path.isAbsolute(m.containerPath)) throw invalidArgument(`config.mounts[${i}].container_path`, `"${m.containerPath}" must be absolute`);
     if (!path.isAbsolute(m.hostPath)) throw invalidArgument(`config.mounts[${i}].host_path`, `"${m.hostPath}" must be absolute`);
@@ -23,6 +60,7 @@ export function validateContainerConfig(c: ContainerConfig): void {
   c.envs.forEach((e, i) => {
     if (!e.key || e.key.includes('=')) throw invalidArgument(`config.envs[${i}].key`, `"${e.key}" is not a variable name`);
   });
+  validateResources('config.linux.resources', c.resources);
   const sec = c.security;
   if (sec.runAsGroup !== undefined && sec.runAsUser === undefined && !sec.runAsUsername) {
     // A group alone would mix with the image's user in ways nobody asked for; containerd refuses it too.

@@ -25,14 +25,11 @@ function int64Field(field: string, v: { value: string } | null): number | undefi
 }
 
 function portMappings(list: PortMapping__Output[]): PortMapping[] {
-  return list
-    .map((p, i) => {
-      const protocol = protocols[p.protocol];
-      if (!protocol) throw invalidArgument(`config.port_mappings[${i}].protocol`, `unknown protocol ${p.protocol}`);
-      return { hostPort: p.host_port, containerPort: p.container_port, protocol, ...(p.host_ip ? { hostIP: p.host_ip } : {}) };
-    })
-    // A port without a host port is informational only (kubelet sends those too): nothing to map.
-    .filter((p) => p.hostPort > 0);
+  return list.map((p, i) => {
+    const protocol = protocols[p.protocol];
+    if (!protocol) throw invalidArgument(`config.port_mappings[${i}].protocol`, `unknown protocol ${p.protocol}`);
+    return { hostPort: p.host_port, containerPort: p.container_port, protocol, ...(p.host_ip ? { hostIP: p.host_ip } : {}) };
+  });
 }
 
 /** RunPodSandboxRequest → crib's SandboxConfig; only shape checks here, the rules live in sandbox/validate. */

@@ -30,8 +30,10 @@ export function pluginInput(
   prevResult: Record<string, unknown> | undefined,
 ): Record<string, unknown> {
   const input: Record<string, unknown> = { ...plugin, cniVersion: list.cniVersion, name: list.name };
-  if (plugin.capabilities?.['portMappings'] && portMappings.length > 0) {
-    input['runtimeConfig'] = { portMappings };
+  // A port without a host port is informational only (kubelet sends those too): nothing to map.
+  const mapped = portMappings.filter((p) => p.hostPort > 0);
+  if (plugin.capabilities?.['portMappings'] && mapped.length > 0) {
+    input['runtimeConfig'] = { portMappings: mapped };
   }
   if (prevResult) input['prevResult'] = prevResult;
   return input;

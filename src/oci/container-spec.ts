@@ -54,7 +54,7 @@ export interface ContainerSpecInput {
   /** Already clamped by the caller. */
   oomScoreAdj: number;
   /** The Localhost seccomp profile's parsed JSON (OCI or Docker form). */
-  seccompLocalhostProfile?: object;
+  seccompLocalhostProfile?: unknown;
   /** One per `config.devices` entry, in the same order. */
   hostDevices: DeviceNode[];
   /** Added to the config's annotations (e.g. io.kubernetes.cri.sandbox-id); crib's own win. */
@@ -270,7 +270,7 @@ export function containerSpec(i: ContainerSpecInput): OciSpec {
   if (!privileged) {
     if (sec.seccomp.type === 'RuntimeDefault') seccomp = defaultSeccompProfile(caps, arch);
     else if (sec.seccomp.type === 'Localhost') {
-      if (!i.seccompLocalhostProfile) throw invalidArgument(`${SC}.seccomp.localhost_ref`, `profile ${sec.seccomp.path} was not loaded`);
+      if (i.seccompLocalhostProfile === undefined) throw invalidArgument(`${SC}.seccomp.localhost_ref`, `profile ${sec.seccomp.path} was not loaded`);
       seccomp = localhostSeccompProfile(i.seccompLocalhostProfile, caps, arch);
     }
   }
