@@ -15,7 +15,10 @@ import { ImageService } from './image/service.js';
 import { formatReference, parseReference } from './image/reference.js';
 import { NetworkManager } from './network/manager.js';
 import { findExecutable } from './oci/find-runtime.js';
-import { OciRuntime } from './oci/runtime.js';
+import { ConmonRuntime } from './oci/conmon-runtime.js';
+import { RuncCli } from './oci/runc.js';
+import type { OciRuntime } from './oci/runtime.js';
+import { PodService } from './pod/service.js';
 import { SandboxService } from './sandbox/service.js';
 import { ContainerService } from './container/service.js';
 import { CribError } from './util/errors.js';
@@ -29,20 +32,29 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** The OCI runtimes crib can use, by handler name; the configured one is the default. */
-function discoverRuntimes(config: CribConfig): { runtimes: Map<string, OciRuntime>; defaultName: string } {
+/**
+ * The OCI runtimes crib can use, by handler name, each under conmon; the configured one is the
+ * default. Their state roots are crib's own, so another runc user never sees crib's containers.
+ */
+function discoverRuntimes(config: CribConfig, conmonPath: string): { runtimes: Map<string, OciRuntime>; defaultName: string } {
   const runtimes = new Map<string, OciRuntime>();
-  const stateRoot = (name: string) => path.join(config.state, 'runtime', name);
+  const add = (name: string, binary: string) =>
+    runtimes.set(name, new ConmonRuntime({
+      conmonPath,
+      runc: new RuncCli(name, binary, path.join(config.state, 'runtime', name)),
+      exitDir: path.join(config.state, 'exits'),
+      socketDir: path.join(config.state, 'sockets'),
+    }));
   for (const name of ['runc', 'crun']) {
     const p = findExecutable(name);
-    if (p) runtimes.set(name, new OciRuntime(name, p, stateRoot(name)));
+    if (p) add(name, p);
   }
   const wanted = config.runtime;
   const defaultName = path.basename(wanted);
   if (wanted.includes('/') || !runtimes.has(defaultName)) {
     const p = findExecutable(wanted);
     if (!p) throw new CribError('FailedPrecondition', `OCI runtime "${wanted}" not found`);
-    runtimes.set(defaultName, new OciRuntime(defaultName, p, stateRoot(defaultName)));
+    add(defaultName, p);
   }
   return { runtimes, defaultName };
 }
@@ -55,7 +67,8 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   await fs.mkdir(path.dirname(config.socket), { recursive: true, mode: 0o700 });
   const conmonPath = findExecutable(config.conmon);
   if (!conmonPath) throw new CribError('FailedPrecondition', `conmon "${config.conmon}" not found`);
-  const { runtimes, defaultName } = discoverRuntimes(config);
+  const { runtimes, defaultName } = discoverRuntimes(config, conmonPath);
+  for (const dir of ['exits', 'sockets']) await fs.mkdir(path.join(config.state, dir), { recursive: true, mode: 0o700 });
 
   const store = new ImageStore(path.join(config.root, 'images'));
   await store.open();
@@ -70,18 +83,16 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   const registry = new RegistryClient(config.registries);
   const puller = new ImagePuller(store, registry, (ref) => ref === pinnedRef);
   // Sandboxes and containers are the images' users; they exist only after this point.
-  let sandboxes: SandboxService | undefined;
-  let containers: ContainerService | undefined;
-  const images = new ImageService(store, puller, registry, (id) => sandboxes?.imageUser(id) ?? containers?.imageUser(id));
+  let pods: PodService | undefined;
+  const images = new ImageService(store, puller, registry, (id) => pods?.imageUser(id));
 
   const network = new NetworkManager(config.cniConfDir, config.cniBinDirs, {
     ...config.network,
     ipamDataDir: path.join(config.root, 'cni', 'networks'),
   });
-  sandboxes = new SandboxService({
+  const sandboxes = new SandboxService({
     root: config.root,
     state: config.state,
-    conmonPath,
     runtimes,
     defaultRuntime: defaultName,
     images,
@@ -89,14 +100,14 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
     network,
     cgroupRoot: config.cgroupRoot,
   });
-  containers = new ContainerService({ root: config.root, state: config.state, conmonPath, runtimes, images, sandboxes });
-  sandboxes.setMembers(containers);
+  const containers = new ContainerService({ root: config.root, runtimes, images, sandboxes });
+  pods = new PodService(sandboxes, containers);
   await sandboxes.open();
   await containers.open();
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
   const services = criServices();
-  server.addService(services.runtime, runtimeServiceHandlers({ config, sandboxes, containers, network, runtimes }) as grpc.UntypedServiceImplementation);
+  server.addService(services.runtime, runtimeServiceHandlers({ config, sandboxes, containers, pods, network, runtimeHandlers: [...runtimes.keys()] }) as grpc.UntypedServiceImplementation);
   server.addService(services.image, imageServiceHandlers(images, store.dir) as grpc.UntypedServiceImplementation);
   server.addService(services.cribImages, cribImagesHandlers(images) as grpc.UntypedServiceImplementation);
   const listener: UnixListener = await listenUnix(server, config.socket, 0o660);

@@ -591,7 +591,6 @@ describe('container spec: resources and devices', () => {
   it('passes an explicit swap limit (and unlimited swap) through', () => {
     assert.deepEqual(spec({ resources: { memoryLimitBytes: 100, memorySwapLimitBytes: 300 } }).linux.resources.memory, { limit: 100, swap: 300 });
     assert.deepEqual(spec({ resources: { memoryLimitBytes: 100, memorySwapLimitBytes: -1 } }).linux.resources.memory, { limit: 100, swap: -1 });
-    invalid(() => spec({ resources: { memoryLimitBytes: 100, memorySwapLimitBytes: 50 } }), /^config\.linux\.resources\.memory_swap_limit_in_bytes/);
   });
   it('leaves cpu and memory out when nothing is asked', () => {
     const r = spec({ resources: { cpuShares: 0, memoryLimitBytes: 0 } }).linux.resources;

@@ -127,23 +127,29 @@ describe('containers in the sandbox', () => {
     assert.equal((await exec(dbg, ['sh', '-c', 'echo x > /dev/mynull'])).exit_code, 0, 'device usable');
   });
 
-  it('stops containers newest first, each before the older one, all before pause, with the network up during grace', async () => {
+  it('stops containers with SIGTERM newest first, their grace periods side by side, pause last, the network up throughout', async () => {
     const p = await pod('order');
-    const web = await runCtr(p, ctr('web', ['httpd', '-f', '-p', '8080', '-h', '/www']));
-    await sleep(100);
-    const mid = await runCtr(p, ctr('mid', ['sleep', '1000']));
-    await sleep(100);
+    const dir = fs.mkdtempSync(path.join(h.base, 'order-'));
+    const shared = { mounts: [{ container_path: '/order', host_path: dir }] };
+    // Each notes its SIGTERM at once (`wait` is interrupted by it) and its end after a 1 s grace.
+    const graceful = (name: string, work = '') => `trap 'echo ${name}-term >> /order/log; sleep 1; ${work} echo ${name}-end >> /order/log; exit 0' TERM; echo ready; sleep 1000 & wait`;
+    // The web server keeps serving through its own grace: the sidecar's shutdown work needs it.
+    const web = await runCtr(p, ctr('web', ['sh', '-c', `httpd -p 8080 -h /www; ${graceful('web').replace('sleep 1;', 'sleep 2;')}`], shared));
+    const mid = await runCtr(p, ctr('mid', ['sh', '-c', graceful('mid')], shared));
     const ip = (await h.inspect(p.id)).status?.network?.ip as string;
-    const drain = await runCtr(p, ctr('drain', ['sh', '-c',
-      `trap 'sleep 1; wget -q -O - http://127.0.0.1:8080/ && wget -q -O /dev/null http://${ip}:8080/ && echo FETCH-OK; exit 0' TERM; echo ready; while true; do sleep 0.1; done`]));
-    for (let i = 0; i < 50 && !logOf(p, 'drain').includes('ready'); i++) await sleep(50);
+    const fetch = `wget -q -O - http://127.0.0.1:8080/ && wget -q -O /dev/null http://${ip}:8080/ && echo FETCH-OK;`;
+    const drain = await runCtr(p, ctr('drain', ['sh', '-c', graceful('drain', fetch)], shared));
+    for (const [name] of [['web'], ['mid'], ['drain']]) {
+      for (let i = 0; i < 100 && !logOf(p, name as string).includes('ready'); i++) await sleep(50);
+    }
     await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: p.id });
+    const events = fs.readFileSync(path.join(dir, 'log'), 'utf8').trim().split('\n');
+    assert.deepEqual(events.slice(0, 3), ['drain-term', 'mid-term', 'web-term'], `SIGTERM newest first, all before any grace ended: ${events}`);
+    assert.deepEqual(events.slice(3).sort(), ['drain-end', 'mid-end', 'web-end']);
     const [sw, sm, sd] = await Promise.all([status(web), status(mid), status(drain)]);
     const fin = (s: typeof sw) => BigInt(s.finished_at as string);
-    assert.ok(fin(sd) < fin(sm), 'newest (drain) finished before mid');
-    assert.ok(fin(sm) < fin(sw), 'mid finished before the oldest (web)');
     const pauseExit = BigInt(Math.round(fs.statSync(path.join(h.state, 'exits', p.id)).mtimeMs * 1e6));
-    assert.ok(fin(sw) <= pauseExit, 'pause stopped last');
+    for (const s of [sw, sm, sd]) assert.ok(fin(s) <= pauseExit, 'pause stopped last');
     assert.equal(sd.exit_code, 0);
     assert.match(logOf(p, 'drain'), /FETCH-OK/, 'the pod network was still there during the grace period');
   });

@@ -112,7 +112,7 @@ describe('crib run', () => {
     const d = await crib(['delete', '-f', file]);
     assert.equal(d.code, 0, explain(d));
     assert.match(d.stdout, /pod "default\/web-sidecar" deleted/);
-    const order = /stop order:\n(.*\n){3}/.exec(d.stderr)?.[0] ?? '';
+    const order = /stop order.*:\n(.*\n){3}/.exec(d.stderr)?.[0] ?? '';
     assert.match(order, /1\. "sidecar".*\n.*2\. "web".*\n.*3\. pause/, `newest first, pause last:\n${d.stderr}`);
     assert.deepEqual(await pods(), []);
     assert.equal(fs.existsSync(logDir), false, 'the pod log directory is removed');
@@ -308,7 +308,7 @@ spec:
     assert.equal(code, 0, explain(r));
     assert.match(r.stderr, /SIGINT: tearing down the pod/);
     assert.match(r.stdout, /^\[sidecar\] sidecar: SIGTERM, bye$/m, 'the last lines are printed before the logs go');
-    assert.match(r.stderr, /stop order:\n.*1\. "sidecar".*\n.*2\. "web".*\n.*3\. pause/, explain(r));
+    assert.match(r.stderr, /stop order.*:\n.*1\. "sidecar".*\n.*2\. "web".*\n.*3\. pause/, explain(r));
     assert.match(r.stderr, /removed \(sandbox [0-9a-f]{13}\)/);
     assert.deepEqual(await pods(), []);
   });

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { invalidArgument } from '../util/errors.js';
-import { validateName } from '../sandbox/validate.js';
+import { validateName } from '../util/validate.js';
 import type { ContainerConfig, ContainerResources } from './types.js';
 
 /**

@@ -1,7 +1,7 @@
 import { nowNanos } from '../util/time.js';
 import type { CribConfig } from '../config.js';
 import type { NetworkManager } from '../network/manager.js';
-import type { OciRuntime } from '../oci/runtime.js';
+import type { PodService } from '../pod/service.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { ContainerService } from '../container/service.js';
 import { toContainerConfig, toContainerFilter, toContainerResources, toContainerStatus, toCriContainer } from './container-convert.js';
@@ -13,13 +13,16 @@ import { CgroupDriver } from './generated/runtime/v1/CgroupDriver.js';
 import type { RuntimeServiceHandlers } from './generated/runtime/v1/RuntimeService.js';
 import { toPodSandbox, toPodSandboxStatus, toSandboxConfig, toSandboxFilter } from './sandbox-convert.js';
 import { unary } from './unary.js';
+import type { RequestContext } from '../util/context.js';
 
 export interface RuntimeServiceDeps {
   config: CribConfig;
   sandboxes: SandboxService;
   containers: ContainerService;
+  pods: PodService;
   network: NetworkManager;
-  runtimes: ReadonlyMap<string, OciRuntime>;
+  /** The runtime handlers crib offers, by name. */
+  runtimeHandlers: readonly string[];
 }
 
 /**
@@ -52,7 +55,7 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
           ],
         },
         info,
-        runtime_handlers: [...d.runtimes.keys()].map((name) => ({
+        runtime_handlers: d.runtimeHandlers.map((name) => ({
           name,
           features: { recursive_read_only_mounts: false, user_namespaces: false },
         })),
@@ -62,73 +65,73 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
 
     RuntimeConfig: unary('RuntimeConfig', async () => ({ linux: { cgroup_driver: CgroupDriver.CGROUPFS } })),
 
-    RunPodSandbox: unary('RunPodSandbox', async (req) => ({
-      pod_sandbox_id: await d.sandboxes.run(toSandboxConfig(req.config, req.runtime_handler)),
+    RunPodSandbox: unary('RunPodSandbox', async (req, ctx) => ({
+      pod_sandbox_id: await d.sandboxes.run(ctx, toSandboxConfig(req.config, req.runtime_handler)),
     })),
 
-    StopPodSandbox: unary('StopPodSandbox', async (req) => {
-      await d.sandboxes.stop(req.pod_sandbox_id);
+    StopPodSandbox: unary('StopPodSandbox', async (req, ctx) => {
+      await d.pods.stop(ctx, req.pod_sandbox_id);
       return {};
     }),
 
-    RemovePodSandbox: unary('RemovePodSandbox', async (req) => {
-      await d.sandboxes.remove(req.pod_sandbox_id);
+    RemovePodSandbox: unary('RemovePodSandbox', async (req, ctx) => {
+      await d.pods.remove(ctx, req.pod_sandbox_id);
       return {};
     }),
 
-    PodSandboxStatus: unary('PodSandboxStatus', async (req) => {
-      const view = await d.sandboxes.status(req.pod_sandbox_id);
+    PodSandboxStatus: unary('PodSandboxStatus', async (req, ctx) => {
+      const view = await d.sandboxes.status(ctx, req.pod_sandbox_id);
       const info: Record<string, string> = {};
       if (req.verbose) info['info'] = JSON.stringify(await d.sandboxes.verboseInfo(view));
       return { status: toPodSandboxStatus(view), info, containers_statuses: [], timestamp: nowNanos() };
     }),
 
-    ListPodSandbox: unary('ListPodSandbox', async (req) => ({
-      items: (await d.sandboxes.list(toSandboxFilter(req.filter))).map(toPodSandbox),
+    ListPodSandbox: unary('ListPodSandbox', async (req, ctx) => ({
+      items: (await d.sandboxes.list(ctx, toSandboxFilter(req.filter))).map(toPodSandbox),
     })),
 
-    CreateContainer: unary('CreateContainer', async (req) => ({
-      container_id: await d.containers.create(req.pod_sandbox_id, toContainerConfig(req.config)),
+    CreateContainer: unary('CreateContainer', async (req, ctx) => ({
+      container_id: await d.containers.create(ctx, req.pod_sandbox_id, toContainerConfig(req.config)),
     })),
 
-    StartContainer: unary('StartContainer', async (req) => {
-      await d.containers.start(req.container_id);
+    StartContainer: unary('StartContainer', async (req, ctx) => {
+      await d.containers.start(ctx, req.container_id);
       return {};
     }),
 
-    StopContainer: unary('StopContainer', async (req) => {
-      await d.containers.stop(req.container_id, Number(req.timeout));
+    StopContainer: unary('StopContainer', async (req, ctx) => {
+      await d.containers.stop(ctx, req.container_id, Number(req.timeout));
       return {};
     }),
 
-    RemoveContainer: unary('RemoveContainer', async (req) => {
-      await d.containers.remove(req.container_id);
+    RemoveContainer: unary('RemoveContainer', async (req, ctx) => {
+      await d.containers.remove(ctx, req.container_id);
       return {};
     }),
 
-    ContainerStatus: unary('ContainerStatus', async (req) => {
-      const view = await d.containers.status(req.container_id);
+    ContainerStatus: unary('ContainerStatus', async (req, ctx) => {
+      const view = await d.containers.status(ctx, req.container_id);
       const info: Record<string, string> = {};
       if (req.verbose) info['info'] = JSON.stringify(await d.containers.verboseInfo(view));
       return { status: toContainerStatus(view), info };
     }),
 
-    ListContainers: unary('ListContainers', async (req) => ({
-      containers: (await d.containers.list(toContainerFilter(req.filter))).map(toCriContainer),
+    ListContainers: unary('ListContainers', async (req, ctx) => ({
+      containers: (await d.containers.list(ctx, toContainerFilter(req.filter))).map(toCriContainer),
     })),
 
-    ExecSync: unary('ExecSync', async (req) => {
-      const r = await d.containers.execSync(req.container_id, req.cmd, Number(req.timeout));
+    ExecSync: unary('ExecSync', async (req, ctx) => {
+      const r = await d.containers.execSync(ctx, req.container_id, req.cmd, Number(req.timeout));
       return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
     }),
 
-    UpdateContainerResources: unary('UpdateContainerResources', async (req) => {
-      await d.containers.updateResources(req.container_id, toContainerResources(req.linux, 'linux'));
+    UpdateContainerResources: unary('UpdateContainerResources', async (req, ctx) => {
+      await d.containers.updateResources(ctx, req.container_id, toContainerResources(req.linux, 'linux'));
       return {};
     }),
 
-    ReopenContainerLog: unary('ReopenContainerLog', async (req) => {
-      await d.containers.reopenLog(req.container_id);
+    ReopenContainerLog: unary('ReopenContainerLog', async (req, ctx) => {
+      await d.containers.reopenLog(ctx, req.container_id);
       return {};
     }),
 
@@ -137,27 +140,27 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
       return { stats: toContainerStats(c, await d.containers.stats(c)) };
     }),
 
-    ListContainerStats: unary('ListContainerStats', async (req) => {
+    ListContainerStats: unary('ListContainerStats', async (req, ctx) => {
       const f = req.filter;
-      const views = await d.containers.list({ id: f?.id || undefined, sandboxId: f?.pod_sandbox_id || undefined, labelSelector: f?.label_selector, state: 'RUNNING' });
+      const views = await d.containers.list(ctx, { id: f?.id || undefined, sandboxId: f?.pod_sandbox_id || undefined, labelSelector: f?.label_selector, state: 'RUNNING' });
       return { stats: await Promise.all(views.map(async (v) => toContainerStats(v.container, await d.containers.stats(v.container)))) };
     }),
 
-    PodSandboxStats: unary('PodSandboxStats', async (req) => {
+    PodSandboxStats: unary('PodSandboxStats', async (req, ctx) => {
       const sb = d.sandboxes.get(req.pod_sandbox_id);
-      return { stats: await podStats(sb.id) };
+      return { stats: await podStats(ctx, sb.id) };
     }),
 
-    ListPodSandboxStats: unary('ListPodSandboxStats', async (req) => {
+    ListPodSandboxStats: unary('ListPodSandboxStats', async (req, ctx) => {
       const f = req.filter;
-      const views = await d.sandboxes.list({ id: f?.id || undefined, labelSelector: f?.label_selector, state: 'READY' });
-      return { stats: await Promise.all(views.map((v) => podStats(v.sandbox.id))) };
+      const views = await d.sandboxes.list(ctx, { id: f?.id || undefined, labelSelector: f?.label_selector, state: 'READY' });
+      return { stats: await Promise.all(views.map((v) => podStats(ctx, v.sandbox.id))) };
     }),
   };
 
-  async function podStats(sandboxId: string) {
+  async function podStats(ctx: RequestContext, sandboxId: string) {
     const sb = d.sandboxes.get(sandboxId);
-    const running: Container[] = (await d.containers.list({ sandboxId: sb.id, state: 'RUNNING' })).map((v) => v.container);
+    const running: Container[] = (await d.containers.list(ctx, { sandboxId: sb.id, state: 'RUNNING' })).map((v) => v.container);
     const containers = await Promise.all(running.map(async (c) => toContainerStats(c, await d.containers.stats(c))));
     return toPodSandboxStats(sb, await cgroupUsage(sb.cgroup.parent), containers);
   }

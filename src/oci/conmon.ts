@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import type { OciRuntime } from './runtime.js';
+import type { RuncCli } from './runc.js';
 import { MAX_TIMER_MS } from '../util/time.js';
 
 export interface ConmonOptions {
   conmonPath: string;
-  runtime: OciRuntime;
+  runtime: RuncCli;
   id: string;
   name: string;
   bundle: string;
@@ -19,6 +19,10 @@ export interface ConmonOptions {
 export const conmonFiles = (bundle: string) => ({
   containerPid: `${bundle}/pidfile`,
   conmonPid: `${bundle}/conmon.pid`,
+  /** Its control fifo ("2 0 0": reopen the log). */
+  ctl: `${bundle}/ctl`,
+  /** Written when the kernel's OOM killer ended the container. */
+  oom: `${bundle}/oom`,
 });
 
 /**
@@ -69,7 +73,7 @@ export function conmonCreate(o: ConmonOptions): Promise<number> {
 
 export interface ConmonExecOptions {
   conmonPath: string;
-  runtime: OciRuntime;
+  runtime: RuncCli;
   /** The container to run the process in. */
   id: string;
   /** An OCI process spec (JSON file): the container's process with the command's args. */
@@ -81,9 +85,11 @@ export interface ConmonExecOptions {
   socketDir: string;
   /** Seconds; 0 waits for as long as the command runs. */
   timeoutSeconds: number;
+  /** Ends the command early, as the timeout does (the caller went away). */
+  abort?: AbortSignal;
 }
 
-export type ExecOutcome = { exitCode: number } | { timedOut: true };
+export type ConmonExecOutcome = { exitCode: number } | { timedOut: true };
 
 /** After killing a timed-out command, how long conmon gets to reap it and report. */
 const REAP_GRACE_MS = 10_000;
@@ -98,7 +104,7 @@ const REAP_GRACE_MS = 10_000;
  * waiting for it, leaving a zombie for the node's init. Here the command's process group (the
  * runtime makes the command a session leader) is killed while conmon lives on to reap it.
  */
-export function conmonExec(o: ConmonExecOptions): Promise<ExecOutcome> {
+export function conmonExec(o: ConmonExecOptions): Promise<ConmonExecOutcome> {
   const args = [
     '--api-version', '1',
     '--cid', o.id,
@@ -119,10 +125,11 @@ export function conmonExec(o: ConmonExecOptions): Promise<ExecOutcome> {
     let timedOut = false;
     let settled = false;
     const timers: NodeJS.Timeout[] = [];
-    const finish = (err: Error | undefined, outcome?: ExecOutcome) => {
+    const finish = (err: Error | undefined, outcome?: ConmonExecOutcome) => {
       if (settled) return;
       settled = true;
       timers.forEach(clearTimeout);
+      o.abort?.removeEventListener('abort', end);
       if (err || !outcome) reject(err);
       else resolve(timedOut ? { timedOut: true } : outcome);
     };
@@ -135,16 +142,19 @@ export function conmonExec(o: ConmonExecOptions): Promise<ExecOutcome> {
       else finish(new Error(`${o.runtime.name} exec in ${o.id} failed: ${msg.message ?? (stderr().trim() || 'no message')}`));
     }, () => finish(new Error(`conmon exec in ${o.id} ended without reporting an exit: ${stderr().trim() || 'no message'}`)));
     child.on('error', (e) => finish(new Error(`could not run conmon (${o.conmonPath}): ${e.message}`)));
-    if (o.timeoutSeconds > 0) {
+    // The timeout and an abort end the command alike (function: finish refers to it before this line).
+    function end(): void {
+      if (timedOut) return;
+      timedOut = true;
+      if (pid) killProcessGroup(pid); // else as soon as conmon reports it
       timers.push(setTimeout(() => {
-        timedOut = true;
-        if (pid) killProcessGroup(pid); // else as soon as conmon reports it
-        timers.push(setTimeout(() => {
-          child.kill('SIGKILL');
-          finish(undefined, { timedOut: true });
-        }, REAP_GRACE_MS));
-      }, Math.min(o.timeoutSeconds * 1000, MAX_TIMER_MS)));
+        child.kill('SIGKILL');
+        finish(undefined, { timedOut: true });
+      }, REAP_GRACE_MS));
     }
+    if (o.timeoutSeconds > 0) timers.push(setTimeout(end, Math.min(o.timeoutSeconds * 1000, MAX_TIMER_MS)));
+    if (o.abort?.aborted) end();
+    else o.abort?.addEventListener('abort', end, { once: true });
   });
 }
 

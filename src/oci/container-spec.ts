@@ -159,7 +159,8 @@ function devicePermissions(p: string, field: string): string {
  * UpdateContainerResources alike): zero means unset; swap defaults to the memory limit, so no
  * swap beyond it, as containerd does.
  */
-export function ociResources(r: ContainerResources, field: string): { cpu: OciCpu; memory: OciMemory } {
+/** CRI resources as OCI's (validated already: container/validate.ts); zero means "not set". */
+export function ociResources(r: ContainerResources): { cpu: OciCpu; memory: OciMemory } {
   const cpu: OciCpu = {};
   if (r.cpuShares) cpu.shares = r.cpuShares;
   if (r.cpuQuota) cpu.quota = r.cpuQuota;
@@ -169,9 +170,6 @@ export function ociResources(r: ContainerResources, field: string): { cpu: OciCp
   const memory: OciMemory = {};
   if (r.memoryLimitBytes && r.memoryLimitBytes > 0) memory.limit = r.memoryLimitBytes;
   if (r.memorySwapLimitBytes) {
-    if (memory.limit !== undefined && r.memorySwapLimitBytes !== -1 && r.memorySwapLimitBytes < memory.limit) {
-      throw invalidArgument(`${field}.memory_swap_limit_in_bytes`, `${r.memorySwapLimitBytes} is below memory_limit_in_bytes ${memory.limit} (it counts memory plus swap)`);
-    }
     memory.swap = r.memorySwapLimitBytes;
   } else if (memory.limit !== undefined) {
     memory.swap = memory.limit;
@@ -263,7 +261,7 @@ export function containerSpec(i: ContainerSpecInput): OciSpec {
     return { path: cleanPath(d.containerPath), type: h.type, major: h.major, minor: h.minor, fileMode: h.fileMode, uid: h.uid, gid: h.gid };
   });
 
-  const { cpu, memory } = ociResources(config.resources, 'config.linux.resources');
+  const { cpu, memory } = ociResources(config.resources);
 
   // ---- seccomp ----
   let seccomp: OciSeccomp | undefined;

@@ -34,29 +34,51 @@ export async function readPidFile(file: string): Promise<number | undefined> {
   }
 }
 
-/** Waits until the process is gone (or a zombie), polling; false if it is still there at the deadline. */
-export async function waitGone(pid: number, startTime: string | undefined, timeoutMs: number): Promise<boolean> {
+/**
+ * Waits until the process is gone (or a zombie), polling; false if it is still there at the deadline
+ * or when `abort` fires first.
+ */
+export async function waitGone(pid: number, startTime: string | undefined, timeoutMs: number, abort?: AbortSignal): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
     const st = await procStat(pid);
     if (!st || st.state === 'Z' || st.state === 'X' || (startTime !== undefined && st.startTime !== startTime)) return true;
-    if (Date.now() >= deadline) return false;
+    if (Date.now() >= deadline || abort?.aborted) return false;
     await new Promise((r) => setTimeout(r, delay));
   }
 }
 
-let ownOomScoreAdj: number | undefined;
-
-/** The daemon's own oom_score_adj: the lowest a child may be given without CAP_SYS_RESOURCE. */
-export async function daemonOomScoreAdj(): Promise<number> {
-  if (ownOomScoreAdj === undefined) {
-    ownOomScoreAdj = Number((await fs.readFile('/proc/self/oom_score_adj', 'utf8').catch(() => '0')).trim()) || 0;
-  }
-  return ownOomScoreAdj;
+/** What cribd itself holds, read once: it bounds what it can hand to containers. */
+interface DaemonLimits {
+  /** cribd's own oom_score_adj: the lowest a child may get without CAP_SYS_RESOURCE. */
+  oomScoreAdj: number;
+  canLowerOomScoreAdj: boolean;
+  /** The hard RLIMIT_NOFILE (capped at 2^20): the runtime cannot raise a container's past it. */
+  rlimitNofile: number;
+  /** The bounding set: capabilities cribd can pass on. */
+  capabilityBoundingMask: string;
 }
 
 const CAP_SYS_RESOURCE = 24n;
-let canLowerOom: boolean | undefined;
+const MAX_NOFILE = 1048576;
+let limits: Promise<DaemonLimits> | undefined;
+
+export function daemonLimits(): Promise<DaemonLimits> {
+  limits ??= (async () => {
+    const [status, lim, adj] = await Promise.all(
+      ['/proc/self/status', '/proc/self/limits', '/proc/self/oom_score_adj'].map((f) => fs.readFile(f, 'utf8').catch(() => '')),
+    );
+    const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(status ?? '')?.[1] ?? '0';
+    const hard = /^Max open files\s+\S+\s+(\S+)/m.exec(lim ?? '')?.[1];
+    return {
+      oomScoreAdj: Number((adj ?? '').trim()) || 0,
+      canLowerOomScoreAdj: ((BigInt(`0x${capEff}`) >> CAP_SYS_RESOURCE) & 1n) === 1n,
+      rlimitNofile: Math.min(MAX_NOFILE, hard && hard !== 'unlimited' ? Number(hard) : MAX_NOFILE),
+      capabilityBoundingMask: /^CapBnd:\s*([0-9a-f]+)/m.exec(status ?? '')?.[1] ?? '0',
+    };
+  })();
+  return limits;
+}
 
 /**
  * A child's oom_score_adj may only go below the daemon's own with CAP_SYS_RESOURCE; without it
@@ -64,13 +86,8 @@ let canLowerOom: boolean | undefined;
  * restrict_oom_score_adj does, and that is logged once.
  */
 export async function clampOomScoreAdj(desired: number, onClamp: (from: number, to: number) => void): Promise<number> {
-  if (canLowerOom === undefined) {
-    const status = await fs.readFile('/proc/self/status', 'utf8').catch(() => '');
-    const capEff = /^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0';
-    canLowerOom = ((BigInt(`0x${capEff}`) >> CAP_SYS_RESOURCE) & 1n) === 1n;
-  }
-  const own = await daemonOomScoreAdj();
-  if (canLowerOom || desired >= own) return desired;
+  const { oomScoreAdj: own, canLowerOomScoreAdj } = await daemonLimits();
+  if (canLowerOomScoreAdj || desired >= own) return desired;
   onClamp(desired, own);
   return own;
 }

@@ -1,60 +1,81 @@
-import { CommandError, run } from '../util/exec.js';
+// The one boundary between crib and the programs that run containers: an OCI runtime (runc, crun)
+// under a per-container monitor (conmon). The sandbox and container services speak only this; what
+// runc's flags are, where conmon puts its exit files and how it is told to reopen a log live behind it.
+import type { OciCpu, OciMemory } from './spec-types.js';
 
-export interface RuntimeState {
-  status: 'creating' | 'created' | 'running' | 'stopped' | 'paused' | string;
+/** One process for good: a pid and its start time (pids are reused). */
+export interface ProcessRef {
   pid: number;
+  startTime: string;
 }
 
-/** A runc-compatible OCI runtime (runc, crun), with its own state root so daemons don't collide. */
-export class OciRuntime {
-  constructor(
-    readonly name: string,
-    readonly path: string,
-    readonly stateRoot: string,
-  ) {}
-
-  /** The arguments conmon passes to the runtime before its subcommand. */
-  get globalArgs(): string[] {
-    return [`--root=${this.stateRoot}`];
-  }
-
-  private exec(args: string[], timeoutMs = 30_000) {
-    return run(this.path, [...this.globalArgs, ...args], { timeoutMs });
-  }
-
-  async start(id: string): Promise<void> {
-    await this.exec(['start', id]);
-  }
-
-  /** Sends a signal (to every process of the container with `all`); one that is gone is not an error. */
-  async kill(id: string, signal: string, all = false): Promise<void> {
-    try {
-      await this.exec(['kill', ...(all ? ['--all'] : []), id, signal]);
-    } catch (err) {
-      if (!isGone(err)) throw err;
-    }
-  }
-
-  /** Deletes the container, killing it if needed. Deleting one that is gone is not an error. */
-  async delete(id: string): Promise<void> {
-    try {
-      await this.exec(['delete', '--force', id]);
-    } catch (err) {
-      if (!isGone(err)) throw err;
-    }
-  }
-
-  async state(id: string): Promise<RuntimeState | undefined> {
-    try {
-      const { stdout } = await this.exec(['state', id]);
-      return JSON.parse(stdout) as RuntimeState;
-    } catch (err) {
-      if (isGone(err)) return undefined;
-      throw err;
-    }
-  }
+export interface CreateRequest {
+  id: string;
+  /** For the monitor's logs and `ps`. */
+  name: string;
+  /** The OCI bundle (config.json and rootfs). */
+  bundle: string;
+  /** Where the container's output goes, in the CRI log format. */
+  logPath: string;
 }
 
-function isGone(err: unknown): boolean {
-  return err instanceof CommandError && /does not exist|not exist|no such file|container not running|not running/i.test(err.stderr + err.stdout);
+export interface ExecRequest {
+  id: string;
+  bundle: string;
+  /** A directory of the container's for the exec's scratch files. */
+  scratchDir: string;
+  cmd: string[];
+  /** Seconds; 0 waits for as long as the command runs. */
+  timeoutSeconds: number;
+}
+
+export type ExecOutcome = { timedOut: true } | { timedOut: false; exitCode: number; stdout: Buffer; stderr: Buffer };
+
+export interface StopOptions {
+  signal: string;
+  graceMs: number;
+  /** Cuts the grace period short: SIGKILL at once (the caller has gone). */
+  abort?: AbortSignal;
+  /** Called once the stop signal has been sent (or there was nothing to signal). */
+  onSignalled?: () => void;
+}
+
+/** How a container's main process ended, as its monitor saw it. */
+export interface ExitRecord {
+  exitCode: number;
+  /** Nanoseconds since the epoch, as a decimal string. */
+  finishedAt: string;
+  /** The monitor saw the kernel's OOM killer end it. */
+  oomKilled: boolean;
+}
+
+export interface OciRuntime {
+  /** The runtime handler's name (runc, crun). */
+  readonly name: string;
+  /** What `crictl inspect` shows of the runtime. */
+  readonly info: { name: string; path: string; root: string };
+
+  /** Creates the container under its monitor; its process then waits in the runtime's init for start. */
+  create(r: CreateRequest): Promise<ProcessRef>;
+  start(id: string): Promise<void>;
+  /** Sends a signal to the main process, or with `all` to every process of the container. Gone is fine. */
+  kill(id: string, signal: string, all?: boolean): Promise<void>;
+  /**
+   * Stops a running container: the stop signal, up to `graceMs` for it to work, then SIGKILL to every
+   * process. Returns at once if it is not running.
+   */
+  stop(id: string, proc: ProcessRef | undefined, how: StopOptions): Promise<void>;
+  /** Deletes the container from the runtime and waits for its monitor to leave. Gone is fine. */
+  delete(id: string, bundle: string): Promise<void>;
+  /** Removes what the monitor left beside the bundle (exit file, attach socket). */
+  forget(id: string): Promise<void>;
+  /** Runs a command in the running container (ExecSync). */
+  exec(r: ExecRequest, abort?: AbortSignal): Promise<ExecOutcome>;
+  update(id: string, resources: { cpu: OciCpu; memory: OciMemory }): Promise<void>;
+  /** Has the monitor reopen the log file (after kubelet renamed it away); resolves once it exists again. */
+  reopenLog(id: string, bundle: string, logPath: string): Promise<void>;
+  /** True once the monitor has recorded the main process's exit. */
+  exited(id: string): Promise<boolean>;
+  /** The recorded exit, waiting up to `waitMs` for the monitor to write it; undefined if it never does. */
+  exitRecord(id: string, bundle: string, waitMs: number): Promise<ExitRecord | undefined>;
 }

@@ -1,44 +1,9 @@
 import { isIP } from 'node:net';
-import path from 'node:path';
 import { invalidArgument } from '../util/errors.js';
+import { validateAbsolutePath, validateHostname, validateName } from '../util/validate.js';
 import type { SandboxConfig } from './types.js';
 
 const sysctlKeyRe = /^[a-z0-9_]+([./][a-z0-9_-]+)+$/;
-
-/** Container and sandbox ids: what crib generates (hex) and what other tools use, never a path. */
-export function validateId(field: string, id: string): void {
-  if (!id) throw invalidArgument(field, 'must not be empty');
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(id)) throw invalidArgument(field, `"${id}" is not a valid id`);
-}
-
-/**
- * A metadata name (pod name, namespace, uid, container name). The CRI sets no length or character
- * rules (those are the API server's), so neither does crib, beyond what protects the node: no
- * control characters (they would forge log lines and terminal output) and, for what goes into
- * CNI_ARGS, no ';' (it would inject plugin arguments).
- */
-export function validateName(field: string, value: string, opts: { required?: boolean; cniArg?: boolean } = {}): void {
-  if (!value) {
-    if (opts.required ?? true) throw invalidArgument(field, 'must not be empty');
-    return;
-  }
-  if (/[\x00-\x1f\x7f]/.test(value)) throw invalidArgument(field, `${JSON.stringify(value)} must not contain control characters`);
-  if (opts.cniArg && value.includes(';')) throw invalidArgument(field, `"${value}" must not contain ';' (it is passed to CNI plugins in CNI_ARGS)`);
-}
-
-/**
- * The kernel's limit (HOST_NAME_MAX) and nothing that breaks /etc/hosts or /etc/hostname; the
- * RFC 1123 rules are kubelet's to apply, as containerd and CRI-O leave them to it.
- */
-export function validateHostname(field: string, hostname: string): void {
-  if (Buffer.byteLength(hostname) > 64) throw invalidArgument(field, `"${hostname}" is longer than the kernel's 64 bytes`);
-  if (/[\s\x00-\x1f\x7f/]/.test(hostname)) throw invalidArgument(field, `${JSON.stringify(hostname)} must not contain spaces, control characters or '/'`);
-}
-
-export function validateAbsolutePath(field: string, p: string): void {
-  if (!path.isAbsolute(p)) throw invalidArgument(field, `"${p}" must be an absolute path`);
-  if (p.includes('\0') || p.split('/').includes('..')) throw invalidArgument(field, `"${p}" must not contain ".." or NUL`);
-}
 
 /** Sysctls that are per-namespace, so a pod may set them; which namespace each needs. */
 export function sysctlNamespace(key: string): 'net' | 'ipc' | undefined {

@@ -1,3 +1,5 @@
+import { currentContext } from './context.js';
+
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const order: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -10,7 +12,10 @@ export function setLogLevel(level: LogLevel): void {
 
 function emit(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
   if (order[level] < order[threshold]) return;
-  const extra = fields ? ' ' + Object.entries(fields).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : '';
+  // A line written for a CRI call says which one: its method and request id.
+  const ctx = currentContext();
+  const all = ctx ? { method: ctx.method, req: ctx.requestId, ...fields } : fields;
+  const extra = all ? ' ' + Object.entries(all).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : '';
   process.stderr.write(`${new Date().toISOString()} ${level.padEnd(5)} ${msg}${extra}\n`);
 }
 

@@ -99,7 +99,8 @@ export async function teardownPod(ctx: CliContext, t: TeardownTarget, o: Teardow
     .filter((x): x is { c: Container__Output; hook: PreStopHook } => x.hook !== undefined);
   await Promise.all(hooks.map(({ c, hook }) => runPreStop(ctx, c, hook, graceOf(c), o.say)));
 
-  const deadline = running.reduce((s, c) => s + graceOf(c), 0) + 60;
+  // The runtime lets the grace periods run side by side: the stop takes about the longest.
+  const deadline = Math.max(0, ...running.map(graceOf)) + 60;
   try {
     await call(rt, 'StopPodSandbox', { pod_sandbox_id: t.sandboxId }, deadline);
   } catch (err) {
@@ -108,7 +109,7 @@ export async function teardownPod(ctx: CliContext, t: TeardownTarget, o: Teardow
   const pauseBy = BigInt(Date.now()) * 1_000_000n;
   if (o.afterStop) await o.afterStop().catch(() => undefined);
 
-  // The order things stopped in, from each container's finished_at: newest first, pause last.
+  // The order things were stopped in: SIGTERM to the newest started first, pause last; each with its exit.
   const statuses = (
     await Promise.all(
       running.map((c) =>
@@ -118,12 +119,12 @@ export async function teardownPod(ctx: CliContext, t: TeardownTarget, o: Teardow
       ),
     )
   ).filter((s): s is ContainerStatus__Output => s !== null);
-  statuses.sort((a, b) => (nanos(a.finished_at) < nanos(b.finished_at) ? -1 : 1));
+  statuses.sort((a, b) => (nanos(a.started_at) > nanos(b.started_at) ? -1 : 1));
   if (statuses.length || running.length) {
     const width = Math.max(18, ...statuses.map((s) => (s.metadata?.name ?? '').length + 2));
     const lines = statuses.map((s, i) => `  ${i + 1}. ${`"${s.metadata?.name ?? s.id.slice(0, 12)}"`.padEnd(width)} at ${clock(nanos(s.finished_at))}  exit code ${s.exit_code}${s.reason ? ` (${s.reason})` : ''}`);
     lines.push(`  ${statuses.length + 1}. ${'pause (sandbox)'.padEnd(width)} by ${clock(pauseBy)}`);
-    o.say(`stop order:\n${lines.join('\n')}`);
+    o.say(`stop order (SIGTERM newest first, grace periods side by side):\n${lines.join('\n')}`);
   }
 
   try {

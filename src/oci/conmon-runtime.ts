@@ -1,0 +1,166 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { exists } from '../util/fsx.js';
+import { conmonCreate, conmonExec, conmonFiles } from './conmon.js';
+import { criLogStreams } from './cri-log.js';
+import { procStat, readPidFile, waitGone, isAlive } from './process.js';
+import type { RuncCli } from './runc.js';
+import type { CreateRequest, ExecOutcome, ExecRequest, ExitRecord, OciRuntime, ProcessRef, StopOptions } from './runtime.js';
+import type { OciCpu, OciMemory, OciSpec } from './spec-types.js';
+
+/** Output kept per stream of an ExecSync, as kubelet's own limit for probes and ExecSync. */
+const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
+/** conmon's log of both streams, with its per-line framing, stays below this on disk. */
+const MAX_EXEC_LOG_BYTES = 4 * MAX_EXEC_OUTPUT;
+/** How long a monitor may take to leave after its container is deleted. */
+const MONITOR_EXIT_MS = 10_000;
+/** How long conmon may take to open a new log file when asked to. */
+const LOG_REOPEN_MS = 1000;
+
+/** Polls `cond` every 10 ms until it holds or `ms` pass; says which. */
+async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
+  for (const deadline = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 10))) {
+    if (await cond()) return true;
+    if (Date.now() >= deadline) return false;
+  }
+}
+
+export interface ConmonRuntimeOptions {
+  conmonPath: string;
+  runc: RuncCli;
+  /** Where conmon writes exit files (one per container id) and puts attach sockets. */
+  exitDir: string;
+  socketDir: string;
+}
+
+/** OciRuntime as conmon over a runc-compatible runtime, the way CRI-O runs containers. */
+export class ConmonRuntime implements OciRuntime {
+  constructor(private readonly o: ConmonRuntimeOptions) {}
+
+  get name(): string {
+    return this.o.runc.name;
+  }
+
+  get info() {
+    return { name: this.o.runc.name, path: this.o.runc.path, root: this.o.runc.stateRoot };
+  }
+
+  async create(r: CreateRequest): Promise<ProcessRef> {
+    const pid = await conmonCreate({
+      conmonPath: this.o.conmonPath,
+      runtime: this.o.runc,
+      id: r.id,
+      name: r.name,
+      bundle: r.bundle,
+      logPath: r.logPath,
+      exitDir: this.o.exitDir,
+      socketDir: this.o.socketDir,
+    });
+    const st = await procStat(pid);
+    if (!st) throw new Error(`the process of ${r.id} (pid ${pid}) exited right after it was created; see ${r.logPath}`);
+    return { pid, startTime: st.startTime };
+  }
+
+  start(id: string): Promise<void> {
+    return this.o.runc.start(id);
+  }
+
+  kill(id: string, signal: string, all = false): Promise<void> {
+    return this.o.runc.kill(id, signal, all);
+  }
+
+  async stop(id: string, proc: ProcessRef | undefined, how: StopOptions): Promise<void> {
+    try {
+      if (!proc || !(await isAlive(proc.pid, proc.startTime))) return;
+      if (how.signal !== 'KILL' && how.signal !== 'SIGKILL' && how.graceMs > 0 && !how.abort?.aborted) {
+        await this.o.runc.kill(id, how.signal);
+        how.onSignalled?.();
+        if (await waitGone(proc.pid, proc.startTime, how.graceMs, how.abort)) return;
+      }
+      await this.o.runc.kill(id, 'KILL', true);
+      await waitGone(proc.pid, proc.startTime, MONITOR_EXIT_MS);
+    } finally {
+      how.onSignalled?.();
+    }
+  }
+
+  async delete(id: string, bundle: string): Promise<void> {
+    await this.o.runc.delete(id);
+    const conmonPid = await readPidFile(conmonFiles(bundle).conmonPid);
+    if (conmonPid === undefined) return;
+    const st = await procStat(conmonPid);
+    if (st && !(await waitGone(conmonPid, st.startTime, MONITOR_EXIT_MS))) {
+      throw new Error(`conmon (pid ${conmonPid}) of ${id} did not exit after its container stopped`);
+    }
+  }
+
+  async forget(id: string): Promise<void> {
+    await fs.rm(path.join(this.o.exitDir, id), { force: true });
+    await fs.rm(path.join(this.o.socketDir, id), { recursive: true, force: true });
+  }
+
+  /**
+   * ExecSync under conmon: the command gets the container's process settings (user, env, cwd,
+   * capabilities, rlimits) with its own args; its output comes back from conmon's CRI-format log.
+   */
+  async exec(r: ExecRequest, abort?: AbortSignal): Promise<ExecOutcome> {
+    const spec = JSON.parse(await fs.readFile(path.join(r.bundle, 'config.json'), 'utf8')) as OciSpec;
+    const base = path.join(r.scratchDir, `exec-${randomBytes(6).toString('hex')}`);
+    const files = { spec: `${base}.json`, pid: `${base}.pid`, log: `${base}.log` };
+    try {
+      await fs.writeFile(files.spec, JSON.stringify({ ...spec.process, args: r.cmd, terminal: false }), { mode: 0o600 });
+      const outcome = await conmonExec({
+        conmonPath: this.o.conmonPath,
+        runtime: this.o.runc,
+        id: r.id,
+        processSpec: files.spec,
+        logPath: files.log,
+        logSizeMax: MAX_EXEC_LOG_BYTES,
+        pidFile: files.pid,
+        socketDir: r.scratchDir,
+        timeoutSeconds: r.timeoutSeconds,
+        abort,
+      });
+      if ('timedOut' in outcome) return { timedOut: true };
+      const out = criLogStreams(await fs.readFile(files.log).catch(() => Buffer.alloc(0)), MAX_EXEC_OUTPUT);
+      return { timedOut: false, exitCode: outcome.exitCode, stdout: out.stdout, stderr: out.stderr };
+    } finally {
+      await Promise.all(Object.values(files).map((f) => fs.rm(f, { force: true })));
+    }
+  }
+
+  update(id: string, resources: { cpu: OciCpu; memory: OciMemory }): Promise<void> {
+    return this.o.runc.update(id, resources);
+  }
+
+  /** conmon's control fifo takes "2 0 0": reopen the log file. conmon does it asynchronously, at once. */
+  async reopenLog(_id: string, bundle: string, logPath: string): Promise<void> {
+    const fh = await fs.open(conmonFiles(bundle).ctl, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+    try {
+      await fh.write('2 0 0\n');
+    } finally {
+      await fh.close();
+    }
+    await waitFor(() => exists(logPath), LOG_REOPEN_MS);
+  }
+
+  exited(id: string): Promise<boolean> {
+    return exists(path.join(this.o.exitDir, id));
+  }
+
+  async exitRecord(id: string, bundle: string, waitMs: number): Promise<ExitRecord | undefined> {
+    const file = path.join(this.o.exitDir, id);
+    await waitFor(() => exists(file), waitMs);
+    try {
+      const [text, st] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)]);
+      return {
+        exitCode: Number(text.trim()),
+        finishedAt: (BigInt(Math.round(st.mtimeMs * 1000)) * 1000n).toString(),
+        oomKilled: await exists(conmonFiles(bundle).oom),
+      };
+    } catch {
+      return undefined;
+    }
+  }
+}

@@ -1,0 +1,46 @@
+// StopPodSandbox and RemovePodSandbox above the sandbox and container services: the order of a pod's
+// end is decided here, once. The containers go first, while the network still serves their
+// shutdown work; then pause, the pod's last process; then the network.
+import type { ContainerService } from '../container/service.js';
+import type { SandboxService } from '../sandbox/service.js';
+import type { RequestContext } from '../util/context.js';
+import { validateId } from '../util/validate.js';
+
+export class PodService {
+  constructor(
+    private readonly sandboxes: SandboxService,
+    private readonly containers: ContainerService,
+  ) {}
+
+  /** StopPodSandbox: containers (their grace periods side by side), pause, the network. Idempotent. */
+  async stop(ctx: RequestContext, id: string): Promise<void> {
+    const sb = this.sandboxes.get(id);
+    await this.sandboxes.locked(sb, async () => {
+      await this.containers.stopAllIn(ctx, sb.id);
+      if (sb.phase === 'stopped') return;
+      await this.sandboxes.stopPause(sb);
+      await this.sandboxes.releaseNetwork(sb);
+      await this.sandboxes.markStopped(sb);
+    });
+  }
+
+  /**
+   * RemovePodSandbox: the containers without grace periods (StopPodSandbox is where those are
+   * honoured), then everything of the sandbox. An unknown id is success, as kubelet expects.
+   */
+  async remove(ctx: RequestContext, id: string): Promise<void> {
+    validateId('pod_sandbox_id', id);
+    const sb = this.sandboxes.find(id);
+    if (!sb) return;
+    await this.sandboxes.locked(sb, async () => {
+      if (!this.sandboxes.exists(sb)) return;
+      await this.containers.removeAllIn(ctx, sb.id);
+      await this.sandboxes.remove(sb);
+    });
+  }
+
+  /** Which sandbox or container uses an image, so RemoveImage can refuse and say so. */
+  imageUser(imageId: string): string | undefined {
+    return this.sandboxes.imageUser(imageId) ?? this.containers.imageUser(imageId);
+  }
+}

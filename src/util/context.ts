@@ -1,0 +1,31 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+
+/** A call into the domain: which CRI method asked, an id for its log lines, and the caller's patience. */
+export interface RequestContext {
+  readonly method: string;
+  readonly requestId: string;
+  /** Aborted when the client cancels or its deadline passes: long work stops waiting and finishes quickly. */
+  readonly signal: AbortSignal;
+}
+
+const current = new AsyncLocalStorage<RequestContext>();
+
+/** Runs `fn` as part of `ctx`: every log line it leads to carries the method and request id. */
+export function runInContext<T>(ctx: RequestContext, fn: () => T): T {
+  return current.run(ctx, fn);
+}
+
+/** The call the current code runs for, if any. */
+export function currentContext(): RequestContext | undefined {
+  return current.getStore();
+}
+
+export function newRequestId(): string {
+  return randomBytes(4).toString('hex');
+}
+
+/** For work no client asked for (startup recovery, the CLI, tests): never cancelled. */
+export function internalContext(what: string): RequestContext {
+  return { method: what, requestId: newRequestId(), signal: new AbortController().signal };
+}
