@@ -130,26 +130,36 @@ export function decodeInteger(
   }
 }
 
-/** Append an integer with an N-bit prefix; `firstByteBits` fills the bits above the prefix. */
-export function encodeInteger(
-  out: number[],
+/** Octets an integer takes with an N-bit prefix. */
+export function integerLength(value: number, prefixBits: number): number {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) return 1;
+  let n = 2;
+  for (value -= max; value >= 0x80; value = Math.floor(value / 0x80)) n++;
+  return n;
+}
+
+/**
+ * Write an integer with an N-bit prefix at `out[pos]`; `firstByteBits` fills the bits above the
+ * prefix. Returns the position after it.
+ */
+export function writeInteger(
+  out: Uint8Array,
+  pos: number,
   value: number,
   prefixBits: number,
   firstByteBits = 0,
-): void {
+): number {
   if (!Number.isInteger(value) || value < 0) throw new RangeError('hpack: bad integer');
   const max = (1 << prefixBits) - 1;
   if (value < max) {
-    out.push(firstByteBits | value);
-    return;
+    out[pos++] = firstByteBits | value;
+    return pos;
   }
-  out.push(firstByteBits | max);
-  value -= max;
-  while (value >= 0x80) {
-    out.push((value % 0x80) | 0x80);
-    value = Math.floor(value / 0x80);
-  }
-  out.push(value);
+  out[pos++] = firstByteBits | max;
+  for (value -= max; value >= 0x80; value = Math.floor(value / 0x80)) out[pos++] = (value % 0x80) | 0x80;
+  out[pos++] = value;
+  return pos;
 }
 
 /** Decode a string literal (section 5.2). Returns a latin1 string. */
@@ -169,17 +179,31 @@ export function decodeString(buf: Uint8Array, pos: number): { value: string; nex
   return { value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'), next: end };
 }
 
-/** Append a string literal; raw unless `huffman` is true and it is actually shorter. */
-export function encodeString(out: number[], value: string, huffman = false): void {
-  const bytes = Buffer.from(value, 'latin1');
-  if (huffman && huffmanEncodedLength(bytes) < bytes.length) {
-    const coded = huffmanEncode(bytes);
-    encodeInteger(out, coded.length, 7, 0x80);
-    for (const b of coded) out.push(b);
-    return;
+/** A string literal ready to be written: its octets as they are (latin1), or Huffman-coded. */
+type StringLiteral = { huffman: false; text: string } | { huffman: true; coded: Buffer };
+
+/** Raw unless `huffman` is true and Huffman coding is actually shorter. */
+function stringLiteral(value: string, huffman: boolean): StringLiteral {
+  if (huffman) {
+    const bytes = Buffer.from(value, 'latin1');
+    if (huffmanEncodedLength(bytes) < bytes.length) return { huffman: true, coded: huffmanEncode(bytes) };
   }
-  encodeInteger(out, bytes.length, 7, 0);
-  for (const b of bytes) out.push(b);
+  return { huffman: false, text: value };
+}
+
+function stringLiteralLength(s: StringLiteral): number {
+  const n = s.huffman ? s.coded.length : s.text.length;
+  return integerLength(n, 7) + n;
+}
+
+/** Write a string literal (section 5.2) at `out[pos]`; returns the position after it. */
+function writeStringLiteral(out: Buffer, pos: number, s: StringLiteral): number {
+  if (s.huffman) {
+    pos = writeInteger(out, pos, s.coded.length, 7, 0x80);
+    return pos + s.coded.copy(out, pos);
+  }
+  pos = writeInteger(out, pos, s.text.length, 7, 0);
+  return pos + out.write(s.text, pos, 'latin1');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -349,17 +373,26 @@ export class HpackDecoder {
  * names it holds. The receiving decoder's dynamic table therefore stays whatever it was.
  */
 export function encodeHeaderBlock(fields: readonly HeaderField[], opts: { huffman?: boolean } = {}): Buffer {
-  const out: number[] = [];
-  for (const f of fields) {
-    const first = f.neverIndex ? 0x10 : 0x00;
-    const nameIndex = STATIC_NAME_INDEX.get(f.name);
-    if (nameIndex !== undefined) {
-      encodeInteger(out, nameIndex, 4, first);
+  const huffman = opts.huffman ?? false;
+  // Two passes, so the block is written straight into one Buffer of the right size.
+  let size = 0;
+  const planned = fields.map((f) => {
+    // A static-table index for the name, or the name as a literal.
+    const name: number | StringLiteral = STATIC_NAME_INDEX.get(f.name) ?? stringLiteral(f.name, huffman);
+    const value = stringLiteral(f.value, huffman);
+    size += (typeof name === 'number' ? integerLength(name, 4) : 1 + stringLiteralLength(name)) + stringLiteralLength(value);
+    return { first: f.neverIndex ? 0x10 : 0x00, name, value };
+  });
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (const { first, name, value } of planned) {
+    if (typeof name === 'number') {
+      pos = writeInteger(out, pos, name, 4, first);
     } else {
-      out.push(first);
-      encodeString(out, f.name, opts.huffman);
+      out[pos++] = first;
+      pos = writeStringLiteral(out, pos, name);
     }
-    encodeString(out, f.value, opts.huffman);
+    pos = writeStringLiteral(out, pos, value);
   }
-  return Buffer.from(out);
+  return out;
 }
