@@ -9,19 +9,37 @@
 // that never index. Because the re-encoded blocks never add to the
 // server's dynamic table, the server's HPACK state does not depend on the client's.
 //
+// Header blocks are bounded (compressed size and CONTINUATION frames here, decoded list size
+// and field count in the decoder), so that a hostile block costs its connection and not the
+// process: dynamic-table references let a small block decode to gigabytes.
+//
 // One more repair: Node's http2 treats a PING ACK it has no outstanding PING for as a
 // connection error (stricter than RFC 9113). The filter can be told about the PINGs the
 // server sends (ServerPingScanner watches the other direction) and then drops client PING
 // ACKs that answer none of them, e.g. a replayed capture's acks.
 
 import { Transform, type TransformCallback } from 'node:stream';
-import { HpackDecoder, HpackError, encodeHeaderBlock, type HeaderField } from './hpack.js';
+import {
+  HpackDecoder,
+  HpackError,
+  HpackLimitError,
+  MAX_HEADER_LIST_SIZE,
+  encodeHeaderBlock,
+  type HeaderField,
+} from './hpack.js';
 
 export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 export const FRAME_HEADER_LENGTH = 9;
 /** Every HTTP/2 peer must accept frames this large (SETTINGS_MAX_FRAME_SIZE minimum). */
 export const DEFAULT_MAX_FRAME_SIZE = 16384;
+
+/**
+ * CONTINUATION frames per header block. nghttp2 (1.61, the server behind the rewriter in Node
+ * 20) ends a connection that sends more, so no client that works with it does; the block's size
+ * bound alone would not stop an endless run of empty CONTINUATIONs.
+ */
+export const MAX_CONTINUATION_FRAMES = 8;
 
 export const FrameType = {
   DATA: 0x0,
@@ -93,7 +111,12 @@ export interface AuthorityRewriterOptions {
    * SETTINGS_HEADER_TABLE_SIZE. Node's default is 4096; default here 65536, to be lenient.
    */
   maxTableSize?: number;
-  /** Largest header block (sum of fragments) accepted before giving up. Default 1 MiB. */
+  /**
+   * Largest header block (sum of fragments) accepted before giving up. Default
+   * MAX_HEADER_LIST_SIZE: a block never needs more octets than the list it decodes to (a
+   * field's encoding costs less than the 32 octets the list size adds per field), so a larger
+   * one is padding or junk.
+   */
   maxHeaderBlockSize?: number;
   /**
    * Drop client PING ACKs that match no PING reported with `noteServerPing` (see the file
@@ -153,6 +176,7 @@ export class AuthorityRewriter {
     priority: Buffer | null;
     fragments: Buffer[];
     size: number;
+    continuations: number;
   } | null = null;
 
   /** Set when a header block has just been emitted; `process` then cuts a segment. */
@@ -162,7 +186,7 @@ export class AuthorityRewriter {
 
   constructor(opts: AuthorityRewriterOptions = {}) {
     this.replacement = opts.replacement ?? 'localhost';
-    this.maxBlock = opts.maxHeaderBlockSize ?? 1 << 20;
+    this.maxBlock = opts.maxHeaderBlockSize ?? MAX_HEADER_LIST_SIZE;
     this.onHeaders = opts.onHeaders;
     this.dropPingAcks = opts.dropUnsolicitedPingAcks ?? true;
     const limit = opts.maxTableSize ?? 65536;
@@ -191,9 +215,11 @@ export class AuthorityRewriter {
       this.failure =
         err instanceof H2RewriteError
           ? err
-          : err instanceof HpackError
-            ? new H2RewriteError(err.message, H2ErrorCode.COMPRESSION_ERROR)
-            : new H2RewriteError(`h2 rewriter: ${(err as Error).message}`, H2ErrorCode.INTERNAL_ERROR);
+          : err instanceof HpackLimitError
+            ? new H2RewriteError(err.message, H2ErrorCode.ENHANCE_YOUR_CALM)
+            : err instanceof HpackError
+              ? new H2RewriteError(err.message, H2ErrorCode.COMPRESSION_ERROR)
+              : new H2RewriteError(`h2 rewriter: ${(err as Error).message}`, H2ErrorCode.INTERNAL_ERROR);
       throw this.failure;
     }
   }
@@ -330,6 +356,12 @@ export class AuthorityRewriter {
         if ((this.block?.size ?? 0) + length > this.maxBlock) {
           throw new H2RewriteError('h2: header block too large', H2ErrorCode.ENHANCE_YOUR_CALM);
         }
+        if (this.block && this.block.continuations >= MAX_CONTINUATION_FRAMES) {
+          throw new H2RewriteError(
+            `h2: more than ${MAX_CONTINUATION_FRAMES} CONTINUATION frames in a header block`,
+            H2ErrorCode.ENHANCE_YOUR_CALM,
+          );
+        }
         this.payload = Buffer.allocUnsafe(length);
         this.payloadSeen = 0;
         this.remaining = length;
@@ -390,11 +422,13 @@ export class AuthorityRewriter {
         priority,
         fragments: [p.subarray(start, end)],
         size: end - start,
+        continuations: 0,
       };
     } else {
       // CONTINUATION: no padding or priority; the whole payload is block fragment.
       this.block!.fragments.push(p);
       this.block!.size += p.length;
+      this.block!.continuations++;
     }
     if (flags & FrameFlag.END_HEADERS) {
       const block = this.block!;
