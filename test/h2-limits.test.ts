@@ -1,8 +1,16 @@
 // Hostile clients against cribd's socket: the bounds on what one header block may decode to
-// (list size, fields, CONTINUATION frames).
+// (list size, fields, CONTINUATION frames). Unit by unit, then against a real listenUnix server,
+// where a real gRPC client must still be served.
+//
+// Everything lives in a temp dir of the file's own; `after` closes whatever the tests opened.
 
-import { describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import {
   ENTRY_OVERHEAD,
   HpackDecoder,
@@ -21,8 +29,13 @@ import {
   MAX_CONTINUATION_FRAMES,
   frameHeader,
 } from '../src/cri/h2/authority-rewriter.js';
+import { listenUnix, type ListenUnixOptions, type UnixListener } from '../src/cri/serve-unix.js';
+import { ThrottledWarning } from '../src/cri/throttled-warning.js';
+import { FrameReader, type Frame } from './support/h2-replay.js';
 import { frame } from './support/h2-frames.js';
+import { unaryCall, unaryMethod } from './support/grpc-bytes.js';
 import { heapUsedAfterGc } from './support/heap.js';
+import { waitFor } from './support/wait-for.js';
 
 const ECHO = '/test.Echo/Echo';
 const MiB = 1 << 20;
@@ -63,6 +76,13 @@ function rewriteError(input: Buffer): H2RewriteError | undefined {
     assert.ok(err instanceof H2RewriteError, `expected H2RewriteError, got ${String(err)}`);
     return err;
   }
+}
+
+/** Growth of the peak resident set size, in octets, while `fn` runs. */
+async function peakRssGrowth(fn: () => Promise<void>): Promise<number> {
+  const before = process.resourceUsage().maxRSS;
+  await fn();
+  return (process.resourceUsage().maxRSS - before) * 1024;
 }
 
 describe('header list bounds (HPACK decoder)', () => {
@@ -141,5 +161,166 @@ describe('header block bounds (rewriter)', () => {
     const empty = frame(FrameType.CONTINUATION, 0, 1, Buffer.alloc(0));
     for (let i = 0; i < MAX_CONTINUATION_FRAMES; i++) flood.push(empty);
     assert.throws(() => flood.push(empty), H2RewriteError);
+  });
+});
+
+describe('ThrottledWarning', () => {
+  test('one line at once, one summary at the end of the interval, the rest at close', async () => {
+    const lines: [string, Record<string, unknown>][] = [];
+    const w = new ThrottledWarning('refused', 200, (message, fields) => void lines.push([message, fields]));
+    for (let i = 1; i <= 5; i++) w.warn({ n: i });
+    assert.deepEqual(lines, [['refused', { n: 1 }]]);
+    await waitFor(() => lines.length === 2, 'the summary line', 2000);
+    assert.deepEqual(lines[1], ['refused (4 more since the last such line)', { n: 5 }]);
+    w.warn({ n: 6 });
+    assert.equal(lines.length, 2, 'still inside the interval of the summary');
+    w.close();
+    assert.deepEqual(lines[2], ['refused (1 more since the last such line)', { n: 6 }]);
+    w.close();
+    assert.equal(lines.length, 3);
+  });
+});
+
+// -------------------------------------------------------------------------------------------
+// Against a real server
+
+/** A client connection writing raw bytes, recording the server's frames and when it closed. */
+class RawClient {
+  readonly frames: Frame[] = [];
+  readonly socket: net.Socket;
+  /** Resolves with how long after opening the connection closed. */
+  readonly closed: Promise<number>;
+  private readonly reader = new FrameReader();
+
+  constructor(socketPath: string) {
+    const openedAt = Date.now();
+    this.socket = net.connect(socketPath);
+    // EPIPE / ECONNRESET when the server hangs up while we still write are expected here.
+    this.socket.on('error', () => {});
+    this.socket.on('data', (d: Buffer) => this.frames.push(...this.reader.push(d)));
+    this.closed = new Promise((resolve) => this.socket.once('close', () => resolve(Date.now() - openedAt)));
+  }
+
+  connected(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.socket.once('connect', resolve);
+      this.socket.once('close', () => reject(new Error('closed before connecting')));
+    });
+  }
+
+  async closedWithin(ms: number, what: string): Promise<number> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what}: still open after ${ms} ms`)), ms);
+    });
+    try {
+      return await Promise.race([this.closed, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  goaway(): { code: number; debug: string } | undefined {
+    const f = this.frames.find((x) => x.type === FrameType.GOAWAY);
+    return f && { code: f.payload.readUInt32BE(4), debug: f.payload.subarray(8).toString() };
+  }
+}
+
+/** Echoes every line cribd's log writes to stderr into `lines` as well. */
+function captureStderr(lines: string[]): () => void {
+  const write = process.stderr.write;
+  process.stderr.write = function (this: NodeJS.WriteStream, ...args: Parameters<typeof write>) {
+    lines.push(String(args[0]));
+    return write.apply(this, args);
+  } as typeof write;
+  return () => void (process.stderr.write = write);
+}
+
+describe('listenUnix against hostile clients', () => {
+  let dir: string;
+  let server: grpc.Server;
+  const listeners: UnixListener[] = [];
+  const raws: RawClient[] = [];
+  const clients: grpc.Client[] = [];
+  const logged: string[] = [];
+  let restoreStderr: () => void = () => {};
+
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-h2-limits-'));
+    server = new grpc.Server();
+    server.addService(
+      { Echo: unaryMethod(ECHO) },
+      { Echo: (call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) => cb(null, call.request) },
+    );
+    restoreStderr = captureStderr(logged);
+  });
+
+  after(async () => {
+    restoreStderr();
+    for (const c of clients) c.close();
+    for (const r of raws) r.socket.destroy();
+    for (const l of listeners) await l.close();
+    server.forceShutdown();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function listen(name: string, opts: ListenUnixOptions = {}): Promise<{ socketPath: string; listener: UnixListener }> {
+    const socketPath = path.join(dir, `${name}.sock`);
+    const listener = await listenUnix(server, socketPath, 0o600, opts);
+    listeners.push(listener);
+    return { socketPath, listener };
+  }
+
+  /** A grpc-js client on a connection of its own (not shared through the global pool). */
+  function grpcClient(socketPath: string): grpc.Client {
+    const c = new grpc.Client(`unix://${socketPath}`, grpc.credentials.createInsecure(), {
+      'grpc.use_local_subchannel_pool': 1,
+    });
+    clients.push(c);
+    return c;
+  }
+
+  async function rawClient(socketPath: string, ...writes: Buffer[]): Promise<RawClient> {
+    const r = new RawClient(socketPath);
+    raws.push(r);
+    await r.connected();
+    for (const w of writes) r.socket.write(w);
+    return r;
+  }
+
+  const echo = async (c: grpc.Client, message: string) => (await unaryCall(c, ECHO, Buffer.from(message))).toString();
+
+  test('an HPACK bomb costs its own connection only, and little memory', async () => {
+    const { socketPath, listener } = await listen('bomb');
+    const bystander = grpcClient(socketPath);
+    assert.equal(await echo(bystander, 'before'), 'before');
+
+    const heapBefore = heapUsedAfterGc();
+    const rssGrowth = await peakRssGrowth(async () => {
+      // Decoded-size bound: the block is under the compressed bound, but decodes to ~4 GB.
+      const bomb = await rawClient(socketPath, CLIENT_PREFACE, SETTINGS);
+      await waitFor(() => bomb.frames.length > 0, "the server's SETTINGS");
+      bomb.socket.write(frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, hpackBomb(65_000, 60_000)));
+      await bomb.closedWithin(5000, 'the bomb connection');
+      assert.equal(bomb.goaway()?.code, H2ErrorCode.ENHANCE_YOUR_CALM);
+      assert.match(bomb.goaway()!.debug, /header list larger than/);
+
+      // The issue's shape (4 KB, a million references) in one HEADERS frame: refused by the
+      // compressed bound as soon as its frame header is in.
+      const big = await rawClient(socketPath, CLIENT_PREFACE, SETTINGS);
+      await waitFor(() => big.frames.length > 0, "the server's SETTINGS");
+      big.socket.write(frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, hpackBomb(4096, 1_000_000)));
+      await big.closedWithin(5000, 'the 1 MB bomb connection');
+      assert.equal(big.goaway()?.code, H2ErrorCode.ENHANCE_YOUR_CALM);
+    });
+    const heapGrowth = heapUsedAfterGc() - heapBefore;
+    assert.ok(heapGrowth < 8 * MiB, `heap grew by ${heapGrowth} octets`);
+    assert.ok(rssGrowth < 64 * MiB, `peak RSS grew by ${rssGrowth} octets`);
+    assert.ok(logged.some((l) => /dropping connection after HTTP\/2 protocol error.*header list larger than/.test(l)));
+
+    // The connection opened before is still served, and so is a new one.
+    assert.equal(await echo(bystander, 'after'), 'after');
+    assert.equal(await echo(grpcClient(socketPath), 'new'), 'new');
+    await waitFor(() => listener.connectionCount === 2, () => `2 connections left (${listener.connectionCount})`);
   });
 });

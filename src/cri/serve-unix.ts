@@ -11,7 +11,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import { AuthorityRewriter, ServerPingScanner, type AuthorityRewriterOptions } from './h2/authority-rewriter.js';
+import {
+  AuthorityRewriter,
+  ServerPingScanner,
+  goawayFrame,
+  type AuthorityRewriterOptions,
+  type H2RewriteError,
+} from './h2/authority-rewriter.js';
+import { ThrottledWarning } from './throttled-warning.js';
 import { log } from '../util/log.js';
 
 export interface UnixListener {
@@ -26,8 +33,16 @@ export interface ListenUnixOptions {
   rewriter?: AuthorityRewriterOptions;
 }
 
-/** How long a connection may stay open after the client's EOF. */
+/** How long a connection may stay open after the client's EOF, or after our GOAWAY. */
 const EOF_GRACE_MS = 1000;
+
+/** Each kind of connection warning is logged at most once this often (see ThrottledWarning). */
+const WARNING_INTERVAL_MS = 10_000;
+
+/** Warnings about connections, shared by a listener's connections. */
+interface ConnectionWarnings {
+  protocolError: ThrottledWarning;
+}
 
 /**
  * A client connection as the http2 server sees it. Node wraps non-native streams in a
@@ -45,21 +60,25 @@ class RewritingConnection extends Duplex {
   private readonly queue: (Buffer | null)[] = [];
   private pumpScheduled = false;
   private eofTimer: NodeJS.Timeout | undefined;
+  /** A GOAWAY of ours is on its way to the client: let it drain before the socket closes. */
+  private goawaySent = false;
 
   constructor(
     private readonly socket: net.Socket,
-    opts: AuthorityRewriterOptions = {},
+    rewriterOpts: AuthorityRewriterOptions,
+    private readonly warnings: ConnectionWarnings,
   ) {
     super({ allowHalfOpen: true });
-    this.rewriter = new AuthorityRewriter(opts);
+    this.rewriter = new AuthorityRewriter(rewriterOpts);
     this.pings = new ServerPingScanner((payload) => this.rewriter.noteServerPing(payload));
     socket.on('data', (chunk: Buffer) => {
+      // After a failure, whatever else the client sends is dropped unread.
+      if (this.destroyed) return;
       let segments: Buffer[];
       try {
         segments = this.rewriter.pushSegments(chunk);
       } catch (err) {
-        log.warn('cri: dropping connection after HTTP/2 protocol error', { error: (err as Error).message });
-        this.destroy(err as Error);
+        this.fail(err as H2RewriteError);
         return;
       }
       if (segments.length === 0) return;
@@ -67,6 +86,7 @@ class RewritingConnection extends Duplex {
       this.pump();
     });
     socket.on('end', () => {
+      if (this.destroyed) return;
       this.rewriter.end();
       this.queue.push(null);
       this.pump();
@@ -79,6 +99,17 @@ class RewritingConnection extends Duplex {
     });
     socket.on('error', (err) => this.destroy(err));
     socket.on('close', () => this.destroy());
+  }
+
+  /** The client broke the protocol (pushSegments throws only H2RewriteError): say why, close. */
+  private fail(err: H2RewriteError): void {
+    this.warnings.protocolError.warn({ error: err.message });
+    // Our GOAWAY may only go between two of the server's frames, after its SETTINGS.
+    if (this.pings.canInsertFrame && this.socket.writable) {
+      this.socket.end(goawayFrame(this.rewriter.lastStreamId, err.h2Code, err.message));
+      this.goawaySent = true;
+    }
+    this.destroy(err);
   }
 
   private pump(): void {
@@ -149,7 +180,16 @@ class RewritingConnection extends Duplex {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.queue.length = 0;
     clearTimeout(this.eofTimer);
-    this.socket.destroy();
+    if (this.goawaySent) {
+      // Let the client read the GOAWAY and hang up, but not wait long for a client that does not
+      // read; what it still sends is read and dropped meanwhile.
+      const timer = setTimeout(() => this.socket.destroy(), EOF_GRACE_MS);
+      timer.unref();
+      this.socket.once('close', () => clearTimeout(timer));
+      this.socket.resume();
+    } else {
+      this.socket.destroy();
+    }
     cb(err);
   }
 }
@@ -196,6 +236,10 @@ export async function listenUnix(
   await fs.mkdir(path.dirname(socketPath), { recursive: true });
   await clearStaleSocket(socketPath);
 
+  const warnings: ConnectionWarnings = {
+    protocolError: new ThrottledWarning('cri: dropping connection after HTTP/2 protocol error', WARNING_INTERVAL_MS),
+  };
+
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const sockets = new Set<net.Socket>();
   // allowHalfOpen: a client's FIN must not end our side before the http2 session has read
@@ -206,7 +250,7 @@ export async function listenUnix(
   netServer.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const conn = new RewritingConnection(socket, opts.rewriter);
+    const conn = new RewritingConnection(socket, opts.rewriter ?? {}, warnings);
     try {
       injector.injectConnection(conn);
     } catch (err) {
@@ -250,6 +294,7 @@ export async function listenUnix(
         const closed = new Promise<void>((resolve) => netServer.close(() => resolve()));
         injector.destroy();
         for (const s of sockets) s.destroy();
+        for (const w of Object.values(warnings)) w.close();
         await closed;
         // Leave the path alone if someone else has put a new socket there meanwhile.
         const st = await fs.lstat(socketPath).catch(() => null);

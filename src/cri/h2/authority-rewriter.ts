@@ -182,6 +182,8 @@ export class AuthorityRewriter {
   /** Set when a header block has just been emitted; `process` then cuts a segment. */
   private blockEmitted = false;
 
+  private highestStreamId = 0;
+
   private failure: H2RewriteError | null = null;
 
   constructor(opts: AuthorityRewriterOptions = {}) {
@@ -241,6 +243,11 @@ export class AuthorityRewriter {
     else this.outstandingPings.delete(key);
     this.outstandingPingCount--;
     return true;
+  }
+
+  /** The highest stream whose header block was passed to the server (for a GOAWAY). */
+  get lastStreamId(): number {
+    return this.highestStreamId;
   }
 
   /**
@@ -452,6 +459,7 @@ export class AuthorityRewriter {
     }
     this.onHeaders?.(block.streamId, fields, rewritten);
     const encoded = encodeHeaderBlock(fields);
+    this.highestStreamId = Math.max(this.highestStreamId, block.streamId);
 
     const prio = block.priority;
     const firstRoom = DEFAULT_MAX_FRAME_SIZE - (prio ? prio.length : 0);
@@ -481,6 +489,15 @@ export class AuthorityRewriter {
   }
 }
 
+/** A GOAWAY frame (RFC 9113 section 6.8); `debug` goes in as its opaque debug data. */
+export function goawayFrame(lastStreamId: number, errorCode: number, debug: string): Buffer {
+  const payload = Buffer.alloc(8 + Buffer.byteLength(debug));
+  payload.writeUInt32BE(lastStreamId & 0x7fffffff, 0);
+  payload.writeUInt32BE(errorCode, 4);
+  payload.write(debug, 8);
+  return Buffer.concat([frameHeader(payload.length, FrameType.GOAWAY, 0, 0), payload]);
+}
+
 export function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
   const h = Buffer.alloc(FRAME_HEADER_LENGTH);
   h[0] = (length >> 16) & 0xff;
@@ -495,7 +512,8 @@ export function frameHeader(length: number, type: number, flags: number, streamI
 /**
  * Watches the server-to-client byte stream (frames only; servers send no preface) and reports
  * the payload of every PING the server sends, so the rewriter can tell solicited PING ACKs
- * from unsolicited ones. It never changes the bytes.
+ * from unsolicited ones, and whether a frame of our own (a GOAWAY) may follow what the server
+ * has sent so far. It never changes the bytes.
  */
 export class ServerPingScanner {
   private readonly header = Buffer.alloc(FRAME_HEADER_LENGTH);
@@ -503,8 +521,17 @@ export class ServerPingScanner {
   private skip = 0;
   private ping: Buffer | null = null;
   private pingSeen = 0;
+  private sawFrame = false;
 
   constructor(private readonly onPing: (payload: Buffer) => void) {}
+
+  /**
+   * The server's output so far is its SETTINGS (the first frame a server sends) and more whole
+   * frames, so a frame of our own may follow without breaking the stream.
+   */
+  get canInsertFrame(): boolean {
+    return this.sawFrame && this.headerSeen === 0 && this.skip === 0 && this.ping === null;
+  }
 
   scan(chunk: Uint8Array): void {
     let pos = 0;
@@ -530,6 +557,7 @@ export class ServerPingScanner {
         pos += n;
         if (this.headerSeen < FRAME_HEADER_LENGTH) continue;
         this.headerSeen = 0;
+        this.sawFrame = true;
         const h = this.header;
         const length = (h[0] << 16) | (h[1] << 8) | h[2];
         if (h[3] === FrameType.PING && (h[4] & FrameFlag.ACK) === 0 && length === 8) {
