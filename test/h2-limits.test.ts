@@ -1,6 +1,6 @@
 // Hostile clients against cribd's socket: the bounds on what one header block may decode to
-// (list size, fields, CONTINUATION frames). Unit by unit, then against a real listenUnix server,
-// where a real gRPC client must still be served.
+// (list size, fields, CONTINUATION frames), the handshake deadline and the connection cap. Unit
+// by unit, then against a real listenUnix server, where a real gRPC client must still be served.
 //
 // Everything lives in a temp dir of the file's own; `after` closes whatever the tests opened.
 
@@ -31,8 +31,8 @@ import {
 } from '../src/cri/h2/authority-rewriter.js';
 import { listenUnix, type ListenUnixOptions, type UnixListener } from '../src/cri/serve-unix.js';
 import { ThrottledWarning } from '../src/cri/throttled-warning.js';
-import { FrameReader, type Frame } from './support/h2-replay.js';
-import { frame } from './support/h2-frames.js';
+import { FrameReader, HeaderBlockAssembler, grpcStatus, type Frame } from './support/h2-replay.js';
+import { frame, grpcFrame } from './support/h2-frames.js';
 import { unaryCall, unaryMethod } from './support/grpc-bytes.js';
 import { heapUsedAfterGc } from './support/heap.js';
 import { waitFor } from './support/wait-for.js';
@@ -56,6 +56,13 @@ const REQUEST_BLOCK = encodeHeaderBlock(
     ['te', 'trailers'],
   ].map(([name, value]) => ({ name, value })),
 );
+
+function echoRequest(streamId: number, message: string): Buffer {
+  return Buffer.concat([
+    frame(FrameType.HEADERS, FrameFlag.END_HEADERS, streamId, REQUEST_BLOCK),
+    frame(FrameType.DATA, FrameFlag.END_STREAM, streamId, grpcFrame(Buffer.from(message))),
+  ]);
+}
 
 /**
  * An HPACK bomb: one literal of `valueLength` octets with incremental indexing, then `refs`
@@ -162,6 +169,16 @@ describe('header block bounds (rewriter)', () => {
     for (let i = 0; i < MAX_CONTINUATION_FRAMES; i++) flood.push(empty);
     assert.throws(() => flood.push(empty), H2RewriteError);
   });
+
+  test('the preface is complete after its 24 octets and the whole first frame', () => {
+    const input = Buffer.concat([CLIENT_PREFACE, frame(FrameType.SETTINGS, 0, 0, Buffer.from('000300000064', 'hex'))]);
+    const r = new AuthorityRewriter();
+    for (let i = 0; i < input.length; i++) {
+      assert.equal(r.prefaceReceived, false, `after ${i} octets`);
+      r.push(input.subarray(i, i + 1));
+    }
+    assert.equal(r.prefaceReceived, true);
+  });
 });
 
 describe('ThrottledWarning', () => {
@@ -190,6 +207,7 @@ class RawClient {
   readonly socket: net.Socket;
   /** Resolves with how long after opening the connection closed. */
   readonly closed: Promise<number>;
+  isClosed = false;
   private readonly reader = new FrameReader();
 
   constructor(socketPath: string) {
@@ -198,7 +216,12 @@ class RawClient {
     // EPIPE / ECONNRESET when the server hangs up while we still write are expected here.
     this.socket.on('error', () => {});
     this.socket.on('data', (d: Buffer) => this.frames.push(...this.reader.push(d)));
-    this.closed = new Promise((resolve) => this.socket.once('close', () => resolve(Date.now() - openedAt)));
+    this.closed = new Promise((resolve) =>
+      this.socket.once('close', () => {
+        this.isClosed = true;
+        resolve(Date.now() - openedAt);
+      }),
+    );
   }
 
   connected(): Promise<void> {
@@ -223,6 +246,13 @@ class RawClient {
   goaway(): { code: number; debug: string } | undefined {
     const f = this.frames.find((x) => x.type === FrameType.GOAWAY);
     return f && { code: f.payload.readUInt32BE(4), debug: f.payload.subarray(8).toString() };
+  }
+
+  /** The grpc-status the server has sent on `streamId` so far. */
+  grpcStatus(streamId: number): string | undefined {
+    const asm = new HeaderBlockAssembler();
+    const blocks = this.frames.map((f) => asm.feed(f)).filter((b) => b !== null && b.streamId === streamId);
+    return grpcStatus(blocks.map((b) => b!.fields));
   }
 }
 
@@ -322,5 +352,64 @@ describe('listenUnix against hostile clients', () => {
     assert.equal(await echo(bystander, 'after'), 'after');
     assert.equal(await echo(grpcClient(socketPath), 'new'), 'new');
     await waitFor(() => listener.connectionCount === 2, () => `2 connections left (${listener.connectionCount})`);
+  });
+
+  test('a connection without the full client preface is closed after the handshake timeout', async () => {
+    const handshakeTimeoutMs = 300;
+    const { socketPath } = await listen('handshake', { handshakeTimeoutMs });
+    const silent = await rawClient(socketPath);
+    const magicOnly = await rawClient(socketPath, CLIENT_PREFACE);
+    const partialSettings = await rawClient(socketPath, CLIENT_PREFACE, SETTINGS.subarray(0, 5));
+    const good = await rawClient(socketPath, CLIENT_PREFACE, SETTINGS);
+    for (const [name, r] of Object.entries({ silent, magicOnly, partialSettings })) {
+      const after = await r.closedWithin(5000, name);
+      assert.ok(after >= handshakeTimeoutMs - 50, `${name} closed after ${after} ms, before the timeout`);
+    }
+    // Idle connections past the handshake are left alone, and served when they speak.
+    await new Promise((r) => setTimeout(r, 3 * handshakeTimeoutMs));
+    assert.equal(good.isClosed, false, 'an idle connection after the handshake stays open');
+    good.socket.write(echoRequest(1, 'late'));
+    await waitFor(() => good.grpcStatus(1) !== undefined, 'the answer on the idle connection');
+    assert.equal(good.grpcStatus(1), '0');
+    assert.equal(logged.filter((l) => l.includes('sent no HTTP/2 client preface in time')).length, 1, 'one line, rate-limited');
+  });
+
+  test('connections over the cap are refused at once while the open ones are served', async () => {
+    const maxConnections = 4;
+    const { socketPath, listener } = await listen('cap', { maxConnections });
+    const first = grpcClient(socketPath);
+    assert.equal(await echo(first, 'one'), 'one');
+    const held: RawClient[] = [];
+    for (let i = 1; i < maxConnections; i++) held.push(await rawClient(socketPath, CLIENT_PREFACE, SETTINGS));
+    await waitFor(() => listener.connectionCount === maxConnections, 'the cap to be reached');
+
+    const refusedLines = () => logged.filter((l) => l.includes('refusing connection: too many open'));
+    for (let i = 0; i < 3; i++) {
+      const extra = new RawClient(socketPath);
+      raws.push(extra);
+      extra.socket.write(Buffer.concat([CLIENT_PREFACE, SETTINGS]));
+      await extra.closedWithin(2000, `connection ${maxConnections + 1 + i}`);
+      assert.deepEqual(extra.frames, [], 'refused before any HTTP/2');
+    }
+    assert.equal(listener.connectionCount, maxConnections);
+    assert.equal(refusedLines().length, 1, 'one line for three refusals');
+
+    // The connections under the cap still work: the grpc-js one (had it been dropped, its
+    // reconnection would have been refused) and a raw one.
+    assert.equal(await echo(first, 'two'), 'two');
+    held[0].socket.write(echoRequest(1, 'raw'));
+    await waitFor(() => held[0].grpcStatus(1) !== undefined, 'the answer on a held connection');
+    assert.equal(held[0].grpcStatus(1), '0');
+
+    // A place freed is a place taken.
+    held[1].socket.destroy();
+    await waitFor(() => listener.connectionCount === maxConnections - 1, 'a place to free up');
+    assert.equal(await echo(grpcClient(socketPath), 'three'), 'three');
+
+    await listener.close();
+    assert.ok(
+      refusedLines().some((l) => l.includes('(2 more since the last such line)')),
+      `the held refusals are counted when the listener closes: ${refusedLines().join('')}`,
+    );
   });
 });

@@ -1,5 +1,6 @@
 // Serve a grpc-js Server on a unix socket, with every connection's client bytes passed through
-// the :authority rewriter (see h2/authority-rewriter.ts for why).
+// the :authority rewriter (see h2/authority-rewriter.ts for why), and with bounds on what a
+// client can hold: how many connections are open, and how long one may take to start HTTP/2.
 //
 // grpc-js cannot be given a listening socket, but `createConnectionInjector` hands any Duplex
 // to a private http2 server that grpc-js has wired to its handlers. We own the net.Server and
@@ -31,10 +32,30 @@ export interface UnixListener {
 
 export interface ListenUnixOptions {
   rewriter?: AuthorityRewriterOptions;
+  /** How long a new connection may take to send the HTTP/2 client preface. */
+  handshakeTimeoutMs?: number;
+  /** Connections open at once; further ones are closed as they arrive. */
+  maxConnections?: number;
 }
 
 /** How long a connection may stay open after the client's EOF, or after our GOAWAY. */
 const EOF_GRACE_MS = 1000;
+
+/**
+ * How long a new connection has to send the client connection preface (24 octets and a
+ * SETTINGS frame). grpc-go writes it as soon as it connects; until it is in, the connection
+ * holds one of the MAX_CONNECTIONS places, which a client that never speaks HTTP/2 gives back
+ * after 5 s. Once it is in, idle connections are grpc-js's business (kubelet keeps one open
+ * for months).
+ */
+export const HANDSHAKE_TIMEOUT_MS = 5000;
+
+/**
+ * Connections open at once. kubelet holds one or two, each crictl or crib command one while it
+ * runs, critest a few; 128 is far above that and bounds what clients can hold of cribd (a file
+ * descriptor and up to a 128 KiB header block in the rewriter each).
+ */
+export const MAX_CONNECTIONS = 128;
 
 /** Each kind of connection warning is logged at most once this often (see ThrottledWarning). */
 const WARNING_INTERVAL_MS = 10_000;
@@ -42,6 +63,8 @@ const WARNING_INTERVAL_MS = 10_000;
 /** Warnings about connections, shared by a listener's connections. */
 interface ConnectionWarnings {
   protocolError: ThrottledWarning;
+  handshakeTimeout: ThrottledWarning;
+  refused: ThrottledWarning;
 }
 
 /**
@@ -60,17 +83,20 @@ class RewritingConnection extends Duplex {
   private readonly queue: (Buffer | null)[] = [];
   private pumpScheduled = false;
   private eofTimer: NodeJS.Timeout | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
   /** A GOAWAY of ours is on its way to the client: let it drain before the socket closes. */
   private goawaySent = false;
 
   constructor(
     private readonly socket: net.Socket,
     rewriterOpts: AuthorityRewriterOptions,
+    handshakeTimeoutMs: number,
     private readonly warnings: ConnectionWarnings,
   ) {
     super({ allowHalfOpen: true });
     this.rewriter = new AuthorityRewriter(rewriterOpts);
     this.pings = new ServerPingScanner((payload) => this.rewriter.noteServerPing(payload));
+    this.handshakeTimer = setTimeout(() => this.handshakeTimedOut(handshakeTimeoutMs), handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => {
       // After a failure, whatever else the client sends is dropped unread.
       if (this.destroyed) return;
@@ -80,6 +106,10 @@ class RewritingConnection extends Duplex {
       } catch (err) {
         this.fail(err as H2RewriteError);
         return;
+      }
+      if (this.handshakeTimer && this.rewriter.prefaceReceived) {
+        clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = undefined;
       }
       if (segments.length === 0) return;
       this.queue.push(...segments);
@@ -110,6 +140,16 @@ class RewritingConnection extends Duplex {
       this.goawaySent = true;
     }
     this.destroy(err);
+  }
+
+  private handshakeTimedOut(timeoutMs: number): void {
+    // Timers run before I/O in an event-loop turn, so after a stall of the loop the preface may
+    // be waiting unread: decide once pending input has been read.
+    setImmediate(() => {
+      if (this.destroyed || this.rewriter.prefaceReceived) return;
+      this.warnings.handshakeTimeout.warn({ timeoutMs });
+      this.destroy();
+    });
   }
 
   private pump(): void {
@@ -180,6 +220,7 @@ class RewritingConnection extends Duplex {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.queue.length = 0;
     clearTimeout(this.eofTimer);
+    clearTimeout(this.handshakeTimer);
     if (this.goawaySent) {
       // Let the client read the GOAWAY and hang up, but not wait long for a client that does not
       // read; what it still sends is read and dropped meanwhile.
@@ -236,8 +277,15 @@ export async function listenUnix(
   await fs.mkdir(path.dirname(socketPath), { recursive: true });
   await clearStaleSocket(socketPath);
 
+  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  const maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
   const warnings: ConnectionWarnings = {
     protocolError: new ThrottledWarning('cri: dropping connection after HTTP/2 protocol error', WARNING_INTERVAL_MS),
+    handshakeTimeout: new ThrottledWarning(
+      'cri: closing connection that sent no HTTP/2 client preface in time',
+      WARNING_INTERVAL_MS,
+    ),
+    refused: new ThrottledWarning('cri: refusing connection: too many open', WARNING_INTERVAL_MS),
   };
 
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
@@ -246,11 +294,14 @@ export async function listenUnix(
   // the bytes before it; the EOF travels through the Duplex and the session (or the grace
   // timer in RewritingConnection) closes the connection.
   const netServer = net.createServer({ allowHalfOpen: true });
+  // Over the limit, Node closes each new connection as it is accepted and emits 'drop'.
+  netServer.maxConnections = maxConnections;
+  netServer.on('drop', () => warnings.refused.warn({ limit: maxConnections }));
 
   netServer.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const conn = new RewritingConnection(socket, opts.rewriter ?? {}, warnings);
+    const conn = new RewritingConnection(socket, opts.rewriter ?? {}, handshakeTimeoutMs, warnings);
     try {
       injector.injectConnection(conn);
     } catch (err) {

@@ -182,6 +182,8 @@ export class AuthorityRewriter {
   /** Set when a header block has just been emitted; `process` then cuts a segment. */
   private blockEmitted = false;
 
+  /** The first frame after the preface's 24 octets (its SETTINGS) has been read in full. */
+  private firstFrameRead = false;
   private highestStreamId = 0;
 
   private failure: H2RewriteError | null = null;
@@ -245,6 +247,14 @@ export class AuthorityRewriter {
     return true;
   }
 
+  /**
+   * The client's connection preface is complete: the 24 octets and the frame after them (RFC
+   * 9113 section 3.4 wants a SETTINGS frame there; the server checks that it is one).
+   */
+  get prefaceReceived(): boolean {
+    return this.firstFrameRead;
+  }
+
   /** The highest stream whose header block was passed to the server (for a GOAWAY). */
   get lastStreamId(): number {
     return this.highestStreamId;
@@ -297,7 +307,7 @@ export class AuthorityRewriter {
           out.push(buf.subarray(pos, pos + n));
           this.remaining -= n;
           pos += n;
-          if (this.remaining === 0) this.state = State.FrameHeader;
+          if (this.remaining === 0) this.frameRead();
           break;
         }
         case State.CollectPayload: {
@@ -307,7 +317,7 @@ export class AuthorityRewriter {
           this.remaining -= n;
           pos += n;
           if (this.remaining === 0) {
-            this.state = State.FrameHeader;
+            this.frameRead();
             this.finishCollectedFrame(out);
           }
           break;
@@ -322,6 +332,20 @@ export class AuthorityRewriter {
     }
     cut();
     return segments;
+  }
+
+  /** The current frame has been read to its end; the next frame header follows. */
+  private frameRead(): void {
+    this.state = State.FrameHeader;
+    this.firstFrameRead = true;
+  }
+
+  /** Pass the current frame's header and `length` octets of payload through unchanged. */
+  private pass(out: Buffer[], length: number): void {
+    out.push(Buffer.from(this.header));
+    this.remaining = length;
+    if (length > 0) this.state = State.PassPayload;
+    else this.frameRead();
   }
 
   /** A collected frame is complete. */
@@ -374,7 +398,7 @@ export class AuthorityRewriter {
         this.remaining = length;
         this.state = State.CollectPayload;
         if (length === 0) {
-          this.state = State.FrameHeader;
+          this.frameRead();
           this.finishHeaderFrame(out);
         }
         return;
@@ -386,18 +410,14 @@ export class AuthorityRewriter {
           this.state = State.CollectPayload;
           return;
         }
-        out.push(Buffer.from(h));
-        this.remaining = length;
-        this.state = length > 0 ? State.PassPayload : State.FrameHeader;
+        this.pass(out, length);
         return;
       case FrameType.PUSH_PROMISE:
         // Only servers push; a client's PUSH_PROMISE would also carry a header block we would
         // have to track. nghttp2 treats it as a connection error anyway.
         throw new H2RewriteError('h2: client sent PUSH_PROMISE', H2ErrorCode.PROTOCOL_ERROR);
       default:
-        out.push(Buffer.from(h));
-        this.remaining = length;
-        this.state = length > 0 ? State.PassPayload : State.FrameHeader;
+        this.pass(out, length);
     }
   }
 
