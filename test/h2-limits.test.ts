@@ -32,7 +32,7 @@ import {
 import { listenUnix, type ListenUnixOptions, type UnixListener } from '../src/cri/serve-unix.js';
 import { ThrottledWarning } from '../src/cri/throttled-warning.js';
 import { FrameReader, HeaderBlockAssembler, grpcStatus, type Frame } from './support/h2-replay.js';
-import { frame, grpcFrame } from './support/h2-frames.js';
+import { frame, grpcFrame, hpackBomb } from './support/h2-frames.js';
 import { unaryCall, unaryMethod } from './support/grpc-bytes.js';
 import { heapUsedAfterGc } from './support/heap.js';
 import { waitFor } from './support/wait-for.js';
@@ -40,10 +40,6 @@ import { waitFor } from './support/wait-for.js';
 const ECHO = '/test.Echo/Echo';
 const MiB = 1 << 20;
 const SETTINGS = frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(0));
-/** A dynamic table size update to 65536, the most the rewriter allows. */
-const TABLE_SIZE_64K = Buffer.from('3fe1ff03', 'hex');
-/** Indexed header field 62: the newest dynamic table entry. */
-const NEWEST_ENTRY = 0xbe;
 
 /** A gRPC request's header block as grpc-go sends it on a unix socket (:authority = the path). */
 const REQUEST_BLOCK = encodeHeaderBlock(
@@ -62,16 +58,6 @@ function echoRequest(streamId: number, message: string): Buffer {
     frame(FrameType.HEADERS, FrameFlag.END_HEADERS, streamId, REQUEST_BLOCK),
     frame(FrameType.DATA, FrameFlag.END_STREAM, streamId, grpcFrame(Buffer.from(message))),
   ]);
-}
-
-/**
- * An HPACK bomb: one literal of `valueLength` octets with incremental indexing, then `refs`
- * one-octet references to it. Unbounded, it decodes to about refs × valueLength octets.
- */
-function hpackBomb(valueLength: number, refs: number): Buffer {
-  const literal = encodeHeaderBlock([{ name: 'x-bomb', value: 'b'.repeat(valueLength) }]);
-  literal[0] = 0x40; // "without indexing, new name" becomes "with incremental indexing, new name"
-  return Buffer.concat([TABLE_SIZE_64K, literal, Buffer.alloc(refs, NEWEST_ENTRY)]);
 }
 
 /** The rewriter's error for `input` fed in one go, or undefined when it passes. */
