@@ -24,7 +24,8 @@ import {
   STATIC_TABLE,
   decodeInteger,
   encodeHeaderBlock,
-  encodeInteger,
+  integerLength,
+  writeInteger,
   type HeaderField,
 } from '../src/cri/h2/hpack.js';
 import {
@@ -36,13 +37,15 @@ import {
   H2ErrorCode,
   H2RewriteError,
   ServerPingScanner,
-  frameHeader,
   isValidAuthority,
   type AuthorityRewriterOptions,
 } from '../src/cri/h2/authority-rewriter.js';
 import { listenUnix, type UnixListener } from '../src/cri/serve-unix.js';
-import { sharedDir } from '../src/util/paths.js';
+import { repoRoot } from '../src/util/paths.js';
 import { FrameReader, HeaderBlockAssembler, grpcStatus, parseClientBytes, replay, type Frame } from './support/h2-replay.js';
+import { frame, grpcFrame } from './support/h2-frames.js';
+import { unaryCall, unaryMethod } from './support/grpc-bytes.js';
+import { waitFor } from './support/wait-for.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const pairs = (fields: HeaderField[]): [string, string][] => fields.map((f) => [f.name, f.value]);
@@ -51,16 +54,7 @@ const tablePairs = (d: HpackDecoder): [string, string][] => {
   for (let i = 0; i < d.table.length; i++) out.push([...d.table.at(i)!] as [string, string]);
   return out;
 };
-const fixturesDir = path.join(sharedDir, 'fixtures/cri-wire/connections');
-
-// -------------------------------------------------------------------------------------------
-// Frame helpers shared by the rewriter and integration tests
-
-function grpcFrame(message: Buffer): Buffer {
-  const h = Buffer.alloc(5);
-  h.writeUInt32BE(message.length, 1);
-  return Buffer.concat([h, message]);
-}
+const fixturesDir = path.join(repoRoot, 'test/fixtures/h2');
 
 // -------------------------------------------------------------------------------------------
 // HPACK
@@ -132,9 +126,9 @@ describe('huffman', () => {
 
 describe('hpack integers', () => {
   const enc = (v: number, n: number, first = 0): number[] => {
-    const out: number[] = [];
-    encodeInteger(out, v, n, first);
-    return out;
+    const out = Buffer.alloc(integerLength(v, n));
+    assert.equal(writeInteger(out, 0, v, n, first), out.length, 'integerLength matches what is written');
+    return [...out];
   };
 
   test('RFC 7541 C.1 examples', () => {
@@ -421,10 +415,6 @@ function runRewriter(input: Buffer, chunkSize: number, opts: AuthorityRewriterOp
   return Buffer.concat(out);
 }
 
-function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
-  return Buffer.concat([frameHeader(payload.length, type, flags, streamId), payload]);
-}
-
 describe('authority rewriter', () => {
   test('authority validity', () => {
     for (const ok of ['localhost', 'localhost:50051', '127.0.0.1', '[::1]:443', 'user@host', 'a%20b', 'x.y-z_~']) {
@@ -693,19 +683,6 @@ describe('authority rewriter', () => {
 // -------------------------------------------------------------------------------------------
 // listenUnix integration
 
-function unaryMethod(methodPath: string): grpc.MethodDefinition<Buffer, Buffer> {
-  const id = (b: Buffer) => b;
-  return {
-    path: methodPath,
-    requestStream: false,
-    responseStream: false,
-    requestSerialize: id,
-    requestDeserialize: id,
-    responseSerialize: id,
-    responseDeserialize: id,
-  };
-}
-
 /** runtime.v1.VersionResponse, hand-encoded: four string fields. */
 function versionResponse(): Buffer {
   const fields = ['0.1.0', 'crib', 'test', 'v1'];
@@ -715,14 +692,6 @@ function versionResponse(): Buffer {
       return Buffer.concat([Buffer.from([((i + 1) << 3) | 2, b.length]), b]);
     }),
   );
-}
-
-async function waitFor(cond: () => boolean, what: string | (() => string), ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 /** Socket-ish handles (the test runner's stdio pipes are among them, hence a baseline). */
@@ -841,26 +810,11 @@ describe('listenUnix', () => {
   test('grpc-js client over unix://', async () => {
     const client = new grpc.Client(`unix://${sockPath}`, grpc.credentials.createInsecure());
     try {
-      const reply = await new Promise<Buffer>((resolve, reject) =>
-        client.makeUnaryRequest(
-          '/test.Echo/Echo',
-          (b: Buffer) => b,
-          (b: Buffer) => b,
-          Buffer.from('hello grpc'),
-          { deadline: Date.now() + 5000 },
-          (err, value) => (err ? reject(err) : resolve(value!)),
-        ),
-      );
+      const reply = await unaryCall(client, '/test.Echo/Echo', Buffer.from('hello grpc'));
       assert.equal(reply.toString(), 'hello grpc');
-      const missing = await new Promise<grpc.ServiceError>((resolve, reject) =>
-        client.makeUnaryRequest(
-          '/test.Echo/Nope',
-          (b: Buffer) => b,
-          (b: Buffer) => b,
-          Buffer.alloc(0),
-          { deadline: Date.now() + 5000 },
-          (err) => (err ? resolve(err) : reject(new Error('expected an error'))),
-        ),
+      const missing = await unaryCall(client, '/test.Echo/Nope', Buffer.alloc(0)).then(
+        () => assert.fail('expected an error'),
+        (err: grpc.ServiceError) => err,
       );
       assert.equal(missing.code, grpc.status.UNIMPLEMENTED);
     } finally {

@@ -1,5 +1,6 @@
 // Serve a grpc-js Server on a unix socket, with every connection's client bytes passed through
-// the :authority rewriter (see h2/authority-rewriter.ts for why).
+// the :authority rewriter (see h2/authority-rewriter.ts for why), and with bounds on what a
+// client can hold: how many connections are open, and how long one may take to start HTTP/2.
 //
 // grpc-js cannot be given a listening socket, but `createConnectionInjector` hands any Duplex
 // to a private http2 server that grpc-js has wired to its handlers. We own the net.Server and
@@ -11,7 +12,14 @@ import net from 'node:net';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import { AuthorityRewriter, ServerPingScanner, type AuthorityRewriterOptions } from './h2/authority-rewriter.js';
+import {
+  AuthorityRewriter,
+  ServerPingScanner,
+  goawayFrame,
+  type AuthorityRewriterOptions,
+  type H2RewriteError,
+} from './h2/authority-rewriter.js';
+import { ThrottledWarning } from './throttled-warning.js';
 import { log } from '../util/log.js';
 
 export interface UnixListener {
@@ -24,10 +32,40 @@ export interface UnixListener {
 
 export interface ListenUnixOptions {
   rewriter?: AuthorityRewriterOptions;
+  /** How long a new connection may take to send the HTTP/2 client preface. */
+  handshakeTimeoutMs?: number;
+  /** Connections open at once; further ones are closed as they arrive. */
+  maxConnections?: number;
 }
 
-/** How long a connection may stay open after the client's EOF. */
+/** How long a connection may stay open after the client's EOF, or after our GOAWAY. */
 const EOF_GRACE_MS = 1000;
+
+/**
+ * How long a new connection has to send the client connection preface (24 octets and a
+ * SETTINGS frame). grpc-go writes it as soon as it connects; until it is in, the connection
+ * holds one of the MAX_CONNECTIONS places, which a client that never speaks HTTP/2 gives back
+ * after 5 s. Once it is in, idle connections are grpc-js's business (kubelet keeps one open
+ * for months).
+ */
+export const HANDSHAKE_TIMEOUT_MS = 5000;
+
+/**
+ * Connections open at once. kubelet holds one or two, each crictl or crib command one while it
+ * runs, critest a few; 128 is far above that and bounds what clients can hold of cribd (a file
+ * descriptor and up to a 128 KiB header block in the rewriter each).
+ */
+export const MAX_CONNECTIONS = 128;
+
+/** Each kind of connection warning is logged at most once this often (see ThrottledWarning). */
+const WARNING_INTERVAL_MS = 10_000;
+
+/** Warnings about connections, shared by a listener's connections. */
+interface ConnectionWarnings {
+  protocolError: ThrottledWarning;
+  handshakeTimeout: ThrottledWarning;
+  refused: ThrottledWarning;
+}
 
 /**
  * A client connection as the http2 server sees it. Node wraps non-native streams in a
@@ -45,28 +83,40 @@ class RewritingConnection extends Duplex {
   private readonly queue: (Buffer | null)[] = [];
   private pumpScheduled = false;
   private eofTimer: NodeJS.Timeout | undefined;
+  private handshakeTimer: NodeJS.Timeout | undefined;
+  /** A GOAWAY of ours is on its way to the client: let it drain before the socket closes. */
+  private goawaySent = false;
 
   constructor(
     private readonly socket: net.Socket,
-    opts: AuthorityRewriterOptions = {},
+    rewriterOpts: AuthorityRewriterOptions,
+    handshakeTimeoutMs: number,
+    private readonly warnings: ConnectionWarnings,
   ) {
     super({ allowHalfOpen: true });
-    this.rewriter = new AuthorityRewriter(opts);
+    this.rewriter = new AuthorityRewriter(rewriterOpts);
     this.pings = new ServerPingScanner((payload) => this.rewriter.noteServerPing(payload));
+    this.handshakeTimer = setTimeout(() => this.handshakeTimedOut(handshakeTimeoutMs), handshakeTimeoutMs);
     socket.on('data', (chunk: Buffer) => {
+      // After a failure, whatever else the client sends is dropped unread.
+      if (this.destroyed) return;
       let segments: Buffer[];
       try {
         segments = this.rewriter.pushSegments(chunk);
       } catch (err) {
-        log.warn('cri: dropping connection after HTTP/2 protocol error', { error: (err as Error).message });
-        this.destroy(err as Error);
+        this.fail(err as H2RewriteError);
         return;
+      }
+      if (this.handshakeTimer && this.rewriter.prefaceReceived) {
+        clearTimeout(this.handshakeTimer);
+        this.handshakeTimer = undefined;
       }
       if (segments.length === 0) return;
       this.queue.push(...segments);
       this.pump();
     });
     socket.on('end', () => {
+      if (this.destroyed) return;
       this.rewriter.end();
       this.queue.push(null);
       this.pump();
@@ -79,6 +129,27 @@ class RewritingConnection extends Duplex {
     });
     socket.on('error', (err) => this.destroy(err));
     socket.on('close', () => this.destroy());
+  }
+
+  /** The client broke the protocol (pushSegments throws only H2RewriteError): say why, close. */
+  private fail(err: H2RewriteError): void {
+    this.warnings.protocolError.warn({ error: err.message });
+    // Our GOAWAY may only go between two of the server's frames, after its SETTINGS.
+    if (this.pings.canInsertFrame && this.socket.writable) {
+      this.socket.end(goawayFrame(this.rewriter.lastStreamId, err.h2Code, err.message));
+      this.goawaySent = true;
+    }
+    this.destroy(err);
+  }
+
+  private handshakeTimedOut(timeoutMs: number): void {
+    // Timers run before I/O in an event-loop turn, so after a stall of the loop the preface may
+    // be waiting unread: decide once pending input has been read.
+    setImmediate(() => {
+      if (this.destroyed || this.rewriter.prefaceReceived) return;
+      this.warnings.handshakeTimeout.warn({ timeoutMs });
+      this.destroy();
+    });
   }
 
   private pump(): void {
@@ -149,7 +220,17 @@ class RewritingConnection extends Duplex {
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.queue.length = 0;
     clearTimeout(this.eofTimer);
-    this.socket.destroy();
+    clearTimeout(this.handshakeTimer);
+    if (this.goawaySent) {
+      // Let the client read the GOAWAY and hang up, but not wait long for a client that does not
+      // read; what it still sends is read and dropped meanwhile.
+      const timer = setTimeout(() => this.socket.destroy(), EOF_GRACE_MS);
+      timer.unref();
+      this.socket.once('close', () => clearTimeout(timer));
+      this.socket.resume();
+    } else {
+      this.socket.destroy();
+    }
     cb(err);
   }
 }
@@ -196,17 +277,31 @@ export async function listenUnix(
   await fs.mkdir(path.dirname(socketPath), { recursive: true });
   await clearStaleSocket(socketPath);
 
+  const handshakeTimeoutMs = opts.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS;
+  const maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
+  const warnings: ConnectionWarnings = {
+    protocolError: new ThrottledWarning('cri: dropping connection after HTTP/2 protocol error', WARNING_INTERVAL_MS),
+    handshakeTimeout: new ThrottledWarning(
+      'cri: closing connection that sent no HTTP/2 client preface in time',
+      WARNING_INTERVAL_MS,
+    ),
+    refused: new ThrottledWarning('cri: refusing connection: too many open', WARNING_INTERVAL_MS),
+  };
+
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   const sockets = new Set<net.Socket>();
   // allowHalfOpen: a client's FIN must not end our side before the http2 session has read
   // the bytes before it; the EOF travels through the Duplex and the session (or the grace
   // timer in RewritingConnection) closes the connection.
   const netServer = net.createServer({ allowHalfOpen: true });
+  // Over the limit, Node closes each new connection as it is accepted and emits 'drop'.
+  netServer.maxConnections = maxConnections;
+  netServer.on('drop', () => warnings.refused.warn({ limit: maxConnections }));
 
   netServer.on('connection', (socket) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
-    const conn = new RewritingConnection(socket, opts.rewriter);
+    const conn = new RewritingConnection(socket, opts.rewriter ?? {}, handshakeTimeoutMs, warnings);
     try {
       injector.injectConnection(conn);
     } catch (err) {
@@ -250,6 +345,7 @@ export async function listenUnix(
         const closed = new Promise<void>((resolve) => netServer.close(() => resolve()));
         injector.destroy();
         for (const s of sockets) s.destroy();
+        for (const w of Object.values(warnings)) w.close();
         await closed;
         // Leave the path alone if someone else has put a new socket there meanwhile.
         const st = await fs.lstat(socketPath).catch(() => null);

@@ -55,8 +55,8 @@ export class HeaderBlockAssembler {
   constructor(maxTableSize = 4096) {
     this.decoder = new HpackDecoder({ maxTableSizeLimit: maxTableSize });
   }
-  /** Returns the decoded block when `f` completes one. */
-  feed(f: Frame): { streamId: number; endStream: boolean; fields: HeaderField[] } | null {
+  /** Returns the block (as sent, and decoded) when `f` completes one. */
+  feed(f: Frame): { streamId: number; endStream: boolean; block: Buffer; fields: HeaderField[] } | null {
     if (f.type === FrameType.HEADERS) {
       let start = 0;
       let end = f.payload.length;
@@ -76,10 +76,12 @@ export class HeaderBlockAssembler {
     if (!(f.flags & FrameFlag.END_HEADERS)) return null;
     const p = this.pending!;
     this.pending = null;
+    const block = Buffer.concat(p.parts);
     return {
       streamId: p.streamId,
       endStream: (p.flags & FrameFlag.END_STREAM) !== 0,
-      fields: this.decoder.decode(Buffer.concat(p.parts)),
+      block,
+      fields: this.decoder.decode(block),
     };
   }
 }

@@ -9,19 +9,37 @@
 // that never index. Because the re-encoded blocks never add to the
 // server's dynamic table, the server's HPACK state does not depend on the client's.
 //
+// Header blocks are bounded (compressed size and CONTINUATION frames here, decoded list size
+// and field count in the decoder), so that a hostile block costs its connection and not the
+// process: dynamic-table references let a small block decode to gigabytes.
+//
 // One more repair: Node's http2 treats a PING ACK it has no outstanding PING for as a
 // connection error (stricter than RFC 9113). The filter can be told about the PINGs the
 // server sends (ServerPingScanner watches the other direction) and then drops client PING
 // ACKs that answer none of them, e.g. a replayed capture's acks.
 
 import { Transform, type TransformCallback } from 'node:stream';
-import { HpackDecoder, HpackError, encodeHeaderBlock, type HeaderField } from './hpack.js';
+import {
+  HpackDecoder,
+  HpackError,
+  HpackLimitError,
+  MAX_HEADER_LIST_SIZE,
+  encodeHeaderBlock,
+  type HeaderField,
+} from './hpack.js';
 
 export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 export const FRAME_HEADER_LENGTH = 9;
 /** Every HTTP/2 peer must accept frames this large (SETTINGS_MAX_FRAME_SIZE minimum). */
 export const DEFAULT_MAX_FRAME_SIZE = 16384;
+
+/**
+ * CONTINUATION frames per header block. nghttp2 (1.61, the server behind the rewriter in Node
+ * 20) ends a connection that sends more, so no client that works with it does; the block's size
+ * bound alone would not stop an endless run of empty CONTINUATIONs.
+ */
+export const MAX_CONTINUATION_FRAMES = 8;
 
 export const FrameType = {
   DATA: 0x0,
@@ -93,7 +111,12 @@ export interface AuthorityRewriterOptions {
    * SETTINGS_HEADER_TABLE_SIZE. Node's default is 4096; default here 65536, to be lenient.
    */
   maxTableSize?: number;
-  /** Largest header block (sum of fragments) accepted before giving up. Default 1 MiB. */
+  /**
+   * Largest header block (sum of fragments) accepted before giving up. Default
+   * MAX_HEADER_LIST_SIZE: a block never needs more octets than the list it decodes to (a
+   * field's encoding costs less than the 32 octets the list size adds per field), so a larger
+   * one is padding or junk.
+   */
   maxHeaderBlockSize?: number;
   /**
    * Drop client PING ACKs that match no PING reported with `noteServerPing` (see the file
@@ -153,16 +176,21 @@ export class AuthorityRewriter {
     priority: Buffer | null;
     fragments: Buffer[];
     size: number;
+    continuations: number;
   } | null = null;
 
   /** Set when a header block has just been emitted; `process` then cuts a segment. */
   private blockEmitted = false;
 
+  /** The first frame after the preface's 24 octets (its SETTINGS) has been read in full. */
+  private firstFrameRead = false;
+  private highestStreamId = 0;
+
   private failure: H2RewriteError | null = null;
 
   constructor(opts: AuthorityRewriterOptions = {}) {
     this.replacement = opts.replacement ?? 'localhost';
-    this.maxBlock = opts.maxHeaderBlockSize ?? 1 << 20;
+    this.maxBlock = opts.maxHeaderBlockSize ?? MAX_HEADER_LIST_SIZE;
     this.onHeaders = opts.onHeaders;
     this.dropPingAcks = opts.dropUnsolicitedPingAcks ?? true;
     const limit = opts.maxTableSize ?? 65536;
@@ -191,9 +219,11 @@ export class AuthorityRewriter {
       this.failure =
         err instanceof H2RewriteError
           ? err
-          : err instanceof HpackError
-            ? new H2RewriteError(err.message, H2ErrorCode.COMPRESSION_ERROR)
-            : new H2RewriteError(`h2 rewriter: ${(err as Error).message}`, H2ErrorCode.INTERNAL_ERROR);
+          : err instanceof HpackLimitError
+            ? new H2RewriteError(err.message, H2ErrorCode.ENHANCE_YOUR_CALM)
+            : err instanceof HpackError
+              ? new H2RewriteError(err.message, H2ErrorCode.COMPRESSION_ERROR)
+              : new H2RewriteError(`h2 rewriter: ${(err as Error).message}`, H2ErrorCode.INTERNAL_ERROR);
       throw this.failure;
     }
   }
@@ -215,6 +245,19 @@ export class AuthorityRewriter {
     else this.outstandingPings.delete(key);
     this.outstandingPingCount--;
     return true;
+  }
+
+  /**
+   * The client's connection preface is complete: the 24 octets and the frame after them (RFC
+   * 9113 section 3.4 wants a SETTINGS frame there; the server checks that it is one).
+   */
+  get prefaceReceived(): boolean {
+    return this.firstFrameRead;
+  }
+
+  /** The highest stream whose header block was passed to the server (for a GOAWAY). */
+  get lastStreamId(): number {
+    return this.highestStreamId;
   }
 
   /**
@@ -264,7 +307,7 @@ export class AuthorityRewriter {
           out.push(buf.subarray(pos, pos + n));
           this.remaining -= n;
           pos += n;
-          if (this.remaining === 0) this.state = State.FrameHeader;
+          if (this.remaining === 0) this.frameRead();
           break;
         }
         case State.CollectPayload: {
@@ -274,7 +317,7 @@ export class AuthorityRewriter {
           this.remaining -= n;
           pos += n;
           if (this.remaining === 0) {
-            this.state = State.FrameHeader;
+            this.frameRead();
             this.finishCollectedFrame(out);
           }
           break;
@@ -289,6 +332,20 @@ export class AuthorityRewriter {
     }
     cut();
     return segments;
+  }
+
+  /** The current frame has been read to its end; the next frame header follows. */
+  private frameRead(): void {
+    this.state = State.FrameHeader;
+    this.firstFrameRead = true;
+  }
+
+  /** Pass the current frame's header and `length` octets of payload through unchanged. */
+  private pass(out: Buffer[], length: number): void {
+    out.push(Buffer.from(this.header));
+    this.remaining = length;
+    if (length > 0) this.state = State.PassPayload;
+    else this.frameRead();
   }
 
   /** A collected frame is complete. */
@@ -330,12 +387,18 @@ export class AuthorityRewriter {
         if ((this.block?.size ?? 0) + length > this.maxBlock) {
           throw new H2RewriteError('h2: header block too large', H2ErrorCode.ENHANCE_YOUR_CALM);
         }
+        if (this.block && this.block.continuations >= MAX_CONTINUATION_FRAMES) {
+          throw new H2RewriteError(
+            `h2: more than ${MAX_CONTINUATION_FRAMES} CONTINUATION frames in a header block`,
+            H2ErrorCode.ENHANCE_YOUR_CALM,
+          );
+        }
         this.payload = Buffer.allocUnsafe(length);
         this.payloadSeen = 0;
         this.remaining = length;
         this.state = State.CollectPayload;
         if (length === 0) {
-          this.state = State.FrameHeader;
+          this.frameRead();
           this.finishHeaderFrame(out);
         }
         return;
@@ -347,18 +410,14 @@ export class AuthorityRewriter {
           this.state = State.CollectPayload;
           return;
         }
-        out.push(Buffer.from(h));
-        this.remaining = length;
-        this.state = length > 0 ? State.PassPayload : State.FrameHeader;
+        this.pass(out, length);
         return;
       case FrameType.PUSH_PROMISE:
         // Only servers push; a client's PUSH_PROMISE would also carry a header block we would
         // have to track. nghttp2 treats it as a connection error anyway.
         throw new H2RewriteError('h2: client sent PUSH_PROMISE', H2ErrorCode.PROTOCOL_ERROR);
       default:
-        out.push(Buffer.from(h));
-        this.remaining = length;
-        this.state = length > 0 ? State.PassPayload : State.FrameHeader;
+        this.pass(out, length);
     }
   }
 
@@ -390,11 +449,13 @@ export class AuthorityRewriter {
         priority,
         fragments: [p.subarray(start, end)],
         size: end - start,
+        continuations: 0,
       };
     } else {
       // CONTINUATION: no padding or priority; the whole payload is block fragment.
       this.block!.fragments.push(p);
       this.block!.size += p.length;
+      this.block!.continuations++;
     }
     if (flags & FrameFlag.END_HEADERS) {
       const block = this.block!;
@@ -418,6 +479,7 @@ export class AuthorityRewriter {
     }
     this.onHeaders?.(block.streamId, fields, rewritten);
     const encoded = encodeHeaderBlock(fields);
+    this.highestStreamId = Math.max(this.highestStreamId, block.streamId);
 
     const prio = block.priority;
     const firstRoom = DEFAULT_MAX_FRAME_SIZE - (prio ? prio.length : 0);
@@ -447,6 +509,15 @@ export class AuthorityRewriter {
   }
 }
 
+/** A GOAWAY frame (RFC 9113 section 6.8); `debug` goes in as its opaque debug data. */
+export function goawayFrame(lastStreamId: number, errorCode: number, debug: string): Buffer {
+  const payload = Buffer.alloc(8 + Buffer.byteLength(debug));
+  payload.writeUInt32BE(lastStreamId & 0x7fffffff, 0);
+  payload.writeUInt32BE(errorCode, 4);
+  payload.write(debug, 8);
+  return Buffer.concat([frameHeader(payload.length, FrameType.GOAWAY, 0, 0), payload]);
+}
+
 export function frameHeader(length: number, type: number, flags: number, streamId: number): Buffer {
   const h = Buffer.alloc(FRAME_HEADER_LENGTH);
   h[0] = (length >> 16) & 0xff;
@@ -461,7 +532,8 @@ export function frameHeader(length: number, type: number, flags: number, streamI
 /**
  * Watches the server-to-client byte stream (frames only; servers send no preface) and reports
  * the payload of every PING the server sends, so the rewriter can tell solicited PING ACKs
- * from unsolicited ones. It never changes the bytes.
+ * from unsolicited ones, and whether a frame of our own (a GOAWAY) may follow what the server
+ * has sent so far. It never changes the bytes.
  */
 export class ServerPingScanner {
   private readonly header = Buffer.alloc(FRAME_HEADER_LENGTH);
@@ -469,8 +541,17 @@ export class ServerPingScanner {
   private skip = 0;
   private ping: Buffer | null = null;
   private pingSeen = 0;
+  private sawFrame = false;
 
   constructor(private readonly onPing: (payload: Buffer) => void) {}
+
+  /**
+   * The server's output so far is its SETTINGS (the first frame a server sends) and more whole
+   * frames, so a frame of our own may follow without breaking the stream.
+   */
+  get canInsertFrame(): boolean {
+    return this.sawFrame && this.headerSeen === 0 && this.skip === 0 && this.ping === null;
+  }
 
   scan(chunk: Uint8Array): void {
     let pos = 0;
@@ -496,6 +577,7 @@ export class ServerPingScanner {
         pos += n;
         if (this.headerSeen < FRAME_HEADER_LENGTH) continue;
         this.headerSeen = 0;
+        this.sawFrame = true;
         const h = this.header;
         const length = (h[0] << 16) | (h[1] << 8) | h[2];
         if (h[3] === FrameType.PING && (h[4] & FrameFlag.ACK) === 0 && length === 8) {

@@ -20,6 +20,14 @@ export class HpackError extends Error {
   }
 }
 
+/** A well-formed header block that decodes to more than the decoder accepts. */
+export class HpackLimitError extends HpackError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'HpackLimitError';
+  }
+}
+
 /** RFC 7541 Appendix A. Index 1 is the first entry. */
 export const STATIC_TABLE: readonly (readonly [string, string])[] = [
   [':authority', ''],
@@ -100,6 +108,24 @@ export const DEFAULT_TABLE_SIZE = 4096;
 /** Largest integer the decoder accepts; anything above is certainly an attack or garbage. */
 const MAX_INTEGER = 0x7fffffff;
 
+/**
+ * Bound on a decoded header list, counted as SETTINGS_MAX_HEADER_LIST_SIZE counts it
+ * (RFC 9113 section 6.5.2: name + value + 32 octets per field). Without one, references to the
+ * dynamic table make a small block decode to gigabytes. 128 KiB re-encodes into at most 8 frames
+ * of 16 KiB, and the server behind the rewriter (nghttp2 1.61 in Node 20) ends the connection
+ * on a header block of more than 9 frames: the bound sits just under what could be served at
+ * all, and about a hundred times above a CRI request (under 1 KiB).
+ */
+export const MAX_HEADER_LIST_SIZE = 128 * 1024;
+
+/**
+ * Bound on the fields of one header block. Node's http2 server (grpc-js keeps its
+ * maxHeaderListPairs of 128) resets a stream with more; twice that leaves those to its stream
+ * reset, while bounding the per-block work (each indexed insert moves the table) whatever the
+ * fields' sizes. A CRI request carries about ten.
+ */
+export const MAX_HEADER_FIELDS = 256;
+
 // ---------------------------------------------------------------------------------------------
 // Primitive types (section 5)
 
@@ -130,26 +156,36 @@ export function decodeInteger(
   }
 }
 
-/** Append an integer with an N-bit prefix; `firstByteBits` fills the bits above the prefix. */
-export function encodeInteger(
-  out: number[],
+/** Octets an integer takes with an N-bit prefix. */
+export function integerLength(value: number, prefixBits: number): number {
+  const max = (1 << prefixBits) - 1;
+  if (value < max) return 1;
+  let n = 2;
+  for (value -= max; value >= 0x80; value = Math.floor(value / 0x80)) n++;
+  return n;
+}
+
+/**
+ * Write an integer with an N-bit prefix at `out[pos]`; `firstByteBits` fills the bits above the
+ * prefix. Returns the position after it.
+ */
+export function writeInteger(
+  out: Uint8Array,
+  pos: number,
   value: number,
   prefixBits: number,
   firstByteBits = 0,
-): void {
+): number {
   if (!Number.isInteger(value) || value < 0) throw new RangeError('hpack: bad integer');
   const max = (1 << prefixBits) - 1;
   if (value < max) {
-    out.push(firstByteBits | value);
-    return;
+    out[pos++] = firstByteBits | value;
+    return pos;
   }
-  out.push(firstByteBits | max);
-  value -= max;
-  while (value >= 0x80) {
-    out.push((value % 0x80) | 0x80);
-    value = Math.floor(value / 0x80);
-  }
-  out.push(value);
+  out[pos++] = firstByteBits | max;
+  for (value -= max; value >= 0x80; value = Math.floor(value / 0x80)) out[pos++] = (value % 0x80) | 0x80;
+  out[pos++] = value;
+  return pos;
 }
 
 /** Decode a string literal (section 5.2). Returns a latin1 string. */
@@ -169,17 +205,31 @@ export function decodeString(buf: Uint8Array, pos: number): { value: string; nex
   return { value: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString('latin1'), next: end };
 }
 
-/** Append a string literal; raw unless `huffman` is true and it is actually shorter. */
-export function encodeString(out: number[], value: string, huffman = false): void {
-  const bytes = Buffer.from(value, 'latin1');
-  if (huffman && huffmanEncodedLength(bytes) < bytes.length) {
-    const coded = huffmanEncode(bytes);
-    encodeInteger(out, coded.length, 7, 0x80);
-    for (const b of coded) out.push(b);
-    return;
+/** A string literal ready to be written: its octets as they are (latin1), or Huffman-coded. */
+type StringLiteral = { huffman: false; text: string } | { huffman: true; coded: Buffer };
+
+/** Raw unless `huffman` is true and Huffman coding is actually shorter. */
+function stringLiteral(value: string, huffman: boolean): StringLiteral {
+  if (huffman) {
+    const bytes = Buffer.from(value, 'latin1');
+    if (huffmanEncodedLength(bytes) < bytes.length) return { huffman: true, coded: huffmanEncode(bytes) };
   }
-  encodeInteger(out, bytes.length, 7, 0);
-  for (const b of bytes) out.push(b);
+  return { huffman: false, text: value };
+}
+
+function stringLiteralLength(s: StringLiteral): number {
+  const n = s.huffman ? s.coded.length : s.text.length;
+  return integerLength(n, 7) + n;
+}
+
+/** Write a string literal (section 5.2) at `out[pos]`; returns the position after it. */
+function writeStringLiteral(out: Buffer, pos: number, s: StringLiteral): number {
+  if (s.huffman) {
+    pos = writeInteger(out, pos, s.coded.length, 7, 0x80);
+    return pos + s.coded.copy(out, pos);
+  }
+  pos = writeInteger(out, pos, s.text.length, 7, 0);
+  return pos + out.write(s.text, pos, 'latin1');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,32 +327,43 @@ export class HpackDecoder {
 
   /**
    * Decode one complete header block (all HEADERS/CONTINUATION fragments joined). Throws
-   * HpackError on any malformed input; the decoder's state is then unusable (in HTTP/2 this
-   * is a connection error of type COMPRESSION_ERROR).
+   * HpackError on any malformed input, HpackLimitError when the block holds more fields or a
+   * larger header list than allowed; the decoder's state is then unusable (in HTTP/2 this is a
+   * connection error).
    */
   decode(block: Uint8Array): HeaderField[] {
     const fields: HeaderField[] = [];
+    let listSize = 0;
+    // Checked before a field is kept, so what a block costs never exceeds the bounds by more
+    // than one field (whose strings come from the block itself or the bounded table).
+    const keep = (field: HeaderField): void => {
+      listSize += field.name.length + field.value.length + ENTRY_OVERHEAD;
+      if (listSize > MAX_HEADER_LIST_SIZE) {
+        throw new HpackLimitError(`hpack: header list larger than ${MAX_HEADER_LIST_SIZE} octets`);
+      }
+      if (fields.length >= MAX_HEADER_FIELDS) {
+        throw new HpackLimitError(`hpack: more than ${MAX_HEADER_FIELDS} header fields`);
+      }
+      fields.push(field);
+    };
     let pos = 0;
-    let sawField = false;
     while (pos < block.length) {
       const b = block[pos];
       if (b & 0x80) {
         // 6.1 Indexed header field.
         const { value: index, next } = decodeInteger(block, pos, 7);
         const [name, value] = this.lookup(index);
-        fields.push({ name, value });
+        keep({ name, value });
         pos = next;
-        sawField = true;
       } else if ((b & 0xc0) === 0x40) {
         // 6.2.1 Literal with incremental indexing.
         const r = this.literal(block, pos, 6);
         this.table.add(r.name, r.value);
-        fields.push({ name: r.name, value: r.value });
+        keep({ name: r.name, value: r.value });
         pos = r.next;
-        sawField = true;
       } else if ((b & 0xe0) === 0x20) {
         // 6.3 Dynamic table size update: only before the first field of a block.
-        if (sawField) throw new HpackError('hpack: table size update after a header field');
+        if (fields.length > 0) throw new HpackError('hpack: table size update after a header field');
         const { value: size, next } = decodeInteger(block, pos, 5);
         if (size > this.limit) {
           throw new HpackError(`hpack: table size ${size} exceeds the limit ${this.limit}`);
@@ -312,9 +373,8 @@ export class HpackDecoder {
       } else {
         // 6.2.2 without indexing (0000xxxx), 6.2.3 never indexed (0001xxxx).
         const r = this.literal(block, pos, 4);
-        fields.push((b & 0x10) !== 0 ? { name: r.name, value: r.value, neverIndex: true } : { name: r.name, value: r.value });
+        keep((b & 0x10) !== 0 ? { name: r.name, value: r.value, neverIndex: true } : { name: r.name, value: r.value });
         pos = r.next;
-        sawField = true;
       }
     }
     return fields;
@@ -349,17 +409,26 @@ export class HpackDecoder {
  * names it holds. The receiving decoder's dynamic table therefore stays whatever it was.
  */
 export function encodeHeaderBlock(fields: readonly HeaderField[], opts: { huffman?: boolean } = {}): Buffer {
-  const out: number[] = [];
-  for (const f of fields) {
-    const first = f.neverIndex ? 0x10 : 0x00;
-    const nameIndex = STATIC_NAME_INDEX.get(f.name);
-    if (nameIndex !== undefined) {
-      encodeInteger(out, nameIndex, 4, first);
+  const huffman = opts.huffman ?? false;
+  // Two passes, so the block is written straight into one Buffer of the right size.
+  let size = 0;
+  const planned = fields.map((f) => {
+    // A static-table index for the name, or the name as a literal.
+    const name: number | StringLiteral = STATIC_NAME_INDEX.get(f.name) ?? stringLiteral(f.name, huffman);
+    const value = stringLiteral(f.value, huffman);
+    size += (typeof name === 'number' ? integerLength(name, 4) : 1 + stringLiteralLength(name)) + stringLiteralLength(value);
+    return { first: f.neverIndex ? 0x10 : 0x00, name, value };
+  });
+  const out = Buffer.allocUnsafe(size);
+  let pos = 0;
+  for (const { first, name, value } of planned) {
+    if (typeof name === 'number') {
+      pos = writeInteger(out, pos, name, 4, first);
     } else {
-      out.push(first);
-      encodeString(out, f.name, opts.huffman);
+      out[pos++] = first;
+      pos = writeStringLiteral(out, pos, name);
     }
-    encodeString(out, f.value, opts.huffman);
+    pos = writeStringLiteral(out, pos, value);
   }
-  return Buffer.from(out);
+  return out;
 }
