@@ -90,3 +90,24 @@ describe('container resources', () => {
     invalid(() => validateContainerConfig({ ...config, resources: { cpuShares: -2 } }), /^config\.linux\.resources\.cpu_shares/);
   });
 });
+
+describe('container config: every request rule in validateContainerConfig', () => {
+  const base = () => toContainerConfig(request('c'));
+  const mount = (containerPath: string, hostPath = '/h') => ({ containerPath, hostPath, readonly: false, propagation: 'private' as const });
+  it('paths: working dir, mount destinations (absolute, not /, once) and sources, devices', () => {
+    invalid(() => validateContainerConfig({ ...base(), workingDir: 'work' }), /^config\.working_dir/);
+    invalid(() => validateContainerConfig({ ...base(), mounts: [mount('/ok'), mount('rel')] }), /^config\.mounts\[1\]\.container_path/);
+    invalid(() => validateContainerConfig({ ...base(), mounts: [mount('/')] }), /^config\.mounts\[0\]\.container_path/);
+    invalid(() => validateContainerConfig({ ...base(), mounts: [mount('/a'), mount('/a/')] }), /^config\.mounts\[1\]\.container_path: "\/a" is mounted twice/);
+    invalid(() => validateContainerConfig({ ...base(), mounts: [mount('/a', 'h')] }), /^config\.mounts\[0\]\.host_path/);
+    invalid(() => validateContainerConfig({ ...base(), devices: [{ containerPath: '/dev/x', hostPath: '/dev/x', permissions: 'rwx' }] }), /^config\.devices\[0\]\.permissions/);
+    invalid(() => validateContainerConfig({ ...base(), devices: [{ containerPath: 'dev/x', hostPath: '/dev/x', permissions: 'r' }] }), /^config\.devices\[0\]\.container_path/);
+  });
+  it('ids: run_as_user, run_as_group and supplemental groups as runc takes them (int32)', () => {
+    const sec = (s: Partial<ReturnType<typeof base>['security']>) => ({ ...base(), security: { ...base().security, ...s } });
+    invalid(() => validateContainerConfig(sec({ runAsUser: 2 ** 31 })), /run_as_user/);
+    invalid(() => validateContainerConfig(sec({ runAsUser: 0, runAsGroup: -1 })), /run_as_group/);
+    invalid(() => validateContainerConfig(sec({ supplementalGroups: [1, 2 ** 40] })), /supplemental_groups\[1\]/);
+    validateContainerConfig(sec({ runAsUser: 65534, runAsGroup: 65534, supplementalGroups: [0, 2 ** 31 - 1] }));
+  });
+});

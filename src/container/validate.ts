@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { invalidArgument } from '../util/errors.js';
-import { validateName } from '../util/validate.js';
+import { validateName, validateUnixId } from '../util/validate.js';
+import { cleanPath } from '../oci/container-spec.js';
 import type { ContainerConfig, ContainerResources } from './types.js';
 
 /**
@@ -45,16 +46,28 @@ export function validateResources(field: string, r: ContainerResources): void {
   if (r.cpusetMems !== undefined && !cpuset.test(r.cpusetMems)) throw invalidArgument(`${field}.cpuset_mems`, `"${r.cpusetMems}" is not a node list like 0-1`);
 }
 
-/** Checks a container config; throws INVALID_ARGUMENT naming the CRI field at fault. */
+/**
+ * Checks a container config, every rule in one place; throws INVALID_ARGUMENT naming the CRI field
+ * at fault. What needs the node (the sandbox, the image, host files) is checked where it is used.
+ */
 export function validateContainerConfig(c: ContainerConfig): void {
+  const SC = 'config.linux.security_context';
   validateName('config.metadata.name', c.metadata.name);
   if (!c.image) throw invalidArgument('config.image.image', 'required');
+  if (c.workingDir && !path.posix.isAbsolute(c.workingDir)) throw invalidArgument('config.working_dir', `"${c.workingDir}" must be absolute`);
+  const destinations = new Set<string>();
   c.mounts.forEach((m, i) => {
-    if (!path.isAbsolute(m.containerPath)) throw invalidArgument(`config.mounts[${i}].container_path`, `"${m.containerPath}" must be absolute`);
-    if (!path.isAbsolute(m.hostPath)) throw invalidArgument(`config.mounts[${i}].host_path`, `"${m.hostPath}" must be absolute`);
+    const field = `config.mounts[${i}]`;
+    if (!path.posix.isAbsolute(m.containerPath)) throw invalidArgument(`${field}.container_path`, `"${m.containerPath}" must be absolute`);
+    const dest = cleanPath(m.containerPath);
+    if (dest === '/') throw invalidArgument(`${field}.container_path`, "cannot mount over the container's root");
+    if (destinations.has(dest)) throw invalidArgument(`${field}.container_path`, `"${dest}" is mounted twice`);
+    destinations.add(dest);
+    if (!path.posix.isAbsolute(m.hostPath)) throw invalidArgument(`${field}.host_path`, `"${m.hostPath}" must be absolute`);
   });
   c.devices.forEach((d, i) => {
-    if (!path.isAbsolute(d.containerPath)) throw invalidArgument(`config.devices[${i}].container_path`, `"${d.containerPath}" must be absolute`);
+    if (!path.posix.isAbsolute(d.containerPath)) throw invalidArgument(`config.devices[${i}].container_path`, `"${d.containerPath}" must be absolute`);
+    if (!path.posix.isAbsolute(d.hostPath)) throw invalidArgument(`config.devices[${i}].host_path`, `"${d.hostPath}" must be absolute`);
     if (!/^[rwm]*$/.test(d.permissions)) throw invalidArgument(`config.devices[${i}].permissions`, `"${d.permissions}" must be letters of "rwm"`);
   });
   c.envs.forEach((e, i) => {
@@ -62,12 +75,12 @@ export function validateContainerConfig(c: ContainerConfig): void {
   });
   validateResources('config.linux.resources', c.resources);
   const sec = c.security;
+  if (sec.runAsUser !== undefined) validateUnixId(`${SC}.run_as_user`, sec.runAsUser);
+  if (sec.runAsGroup !== undefined) validateUnixId(`${SC}.run_as_group`, sec.runAsGroup);
+  sec.supplementalGroups.forEach((g, i) => validateUnixId(`${SC}.supplemental_groups[${i}]`, g));
   if (sec.runAsGroup !== undefined && sec.runAsUser === undefined && !sec.runAsUsername) {
     // A group alone would mix with the image's user in ways nobody asked for; containerd refuses it too.
-    throw invalidArgument('config.linux.security_context.run_as_group', 'is set without run_as_user or run_as_username');
+    throw invalidArgument(`${SC}.run_as_group`, 'is set without run_as_user or run_as_username');
   }
-  const ns = c.security.namespaces;
-  if (ns.pid === 'TARGET' && !ns.targetId) {
-    throw invalidArgument('config.linux.security_context.namespace_options.target_id', 'required with pid TARGET');
-  }
+  if (sec.namespaces.pid === 'TARGET' && !sec.namespaces.targetId) throw invalidArgument(`${SC}.namespace_options.target_id`, 'required with pid TARGET');
 }

@@ -135,7 +135,8 @@ const propagationOption: Record<MountPropagation, string> = {
   bidirectional: 'rshared',
 };
 
-function cleanPath(p: string): string {
+/** A container path as the spec holds it: normalized, without a trailing slash. */
+export function cleanPath(p: string): string {
   const n = path.posix.normalize(p);
   return n.length > 1 && n.endsWith('/') ? n.slice(0, -1) : n;
 }
@@ -147,8 +148,7 @@ function bind(source: string, destination: string, readonly: boolean, extra: str
 }
 
 /** "rwm" letters in canonical order; empty means all three (Docker's default). */
-function devicePermissions(p: string, field: string): string {
-  if (!/^[rwm]*$/.test(p)) throw invalidArgument(field, `"${p}" must be letters of "rwm"`);
+function devicePermissions(p: string): string {
   if (!p) return 'rwm';
   return ['r', 'w', 'm'].filter((c) => p.includes(c)).join('');
 }
@@ -187,9 +187,6 @@ export function containerSpec(i: ContainerSpecInput): OciSpec {
 
   // ---- process ----
   const args = processArgs(config, i.image);
-  if (config.workingDir && !path.posix.isAbsolute(config.workingDir)) {
-    throw invalidArgument('config.working_dir', `"${config.workingDir}" must be absolute`);
-  }
   const imageWd = i.image.WorkingDir ? path.posix.resolve('/', i.image.WorkingDir) : '';
   const cwd = config.workingDir || imageWd || '/';
   const caps = effectiveCapabilities(sec.capabilities.add, sec.capabilities.drop, privileged, i.availableCapabilities);
@@ -218,20 +215,14 @@ export function containerSpec(i: ContainerSpecInput): OciSpec {
   const requested: OciMount[] = [];
   const seen = new Set<string>();
   let rootfsPropagation: string | undefined;
-  config.mounts.forEach((m, n) => {
-    const field = `config.mounts[${n}]`;
-    if (!path.posix.isAbsolute(m.containerPath)) throw invalidArgument(`${field}.container_path`, `"${m.containerPath}" must be absolute`);
+  for (const m of config.mounts) {
     const dest = cleanPath(m.containerPath);
-    if (dest === '/') throw invalidArgument(`${field}.container_path`, 'cannot mount over the container\'s root');
-    if (seen.has(dest)) throw invalidArgument(`${field}.container_path`, `"${dest}" is mounted twice`);
     seen.add(dest);
-    if (!path.posix.isAbsolute(m.hostPath)) throw invalidArgument(`${field}.host_path`, `"${m.hostPath}" must be absolute`);
     const prop = propagationOption[m.propagation];
-    if (!prop) throw invalidArgument(`${field}.propagation`, `unknown propagation "${String(m.propagation)}"`);
     if (m.propagation === 'bidirectional') rootfsPropagation = 'rshared';
     else if (m.propagation === 'host-to-container' && rootfsPropagation !== 'rshared') rootfsPropagation = 'rslave';
     requested.push({ destination: dest, type: 'bind', source: m.hostPath, options: ['rbind', prop, m.readonly ? 'ro' : 'rw'] });
-  });
+  }
   const notReplaced = (m: OciMount): boolean => !seen.has(m.destination);
   const system = [procMount, devMount, devPtsMount, mqueueMount, sysfsMount(!privileged), cgroupMount(!privileged)].map(copyMount).filter(notReplaced);
   const podMounts = [
@@ -253,9 +244,7 @@ export function containerSpec(i: ContainerSpecInput): OciSpec {
     ? [{ allow: true, access: 'rwm' }]
     : [{ allow: false, access: 'rwm' }, ...defaultDeviceRules.map((d) => ({ allow: true, ...d }))];
   const devices: OciDevice[] = config.devices.map((d, n) => {
-    const field = `config.devices[${n}]`;
-    if (!path.posix.isAbsolute(d.containerPath)) throw invalidArgument(`${field}.container_path`, `"${d.containerPath}" must be absolute`);
-    const access = devicePermissions(d.permissions, `${field}.permissions`);
+    const access = devicePermissions(d.permissions);
     const h = i.hostDevices[n]!;
     if (!privileged) deviceRules.push({ allow: true, type: h.type, major: h.major, minor: h.minor, access });
     return { path: cleanPath(d.containerPath), type: h.type, major: h.major, minor: h.minor, fileMode: h.fileMode, uid: h.uid, gid: h.gid };

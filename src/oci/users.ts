@@ -1,4 +1,5 @@
 import { CribError } from '../util/errors.js';
+import { validateUnixId } from '../util/validate.js';
 
 /** The identity a container's process runs with. */
 export interface ResolvedUser {
@@ -33,13 +34,11 @@ export interface GroupEntry {
   members: string[];
 }
 
-/** runc and containerd take ids as int32; the kernel's (uid_t)-1 is never a real id. */
-const MAX_ID = 2 ** 31 - 1;
-
 const SC = 'config.linux.security_context';
 
+/** An id from the request or the image, as runc will take it. */
 function checkId(v: number, field: string): number {
-  if (!Number.isInteger(v) || v < 0 || v > MAX_ID) throw new CribError('InvalidArgument', `${field}: ${v} is not a valid id (0..${MAX_ID})`);
+  validateUnixId(field, v);
   return v;
 }
 

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { invalidArgument } from '../util/errors.js';
-import { validateAbsolutePath, validateHostname, validateName } from '../util/validate.js';
+import { validateAbsolutePath, validateHostname, validateName, validateUnixId } from '../util/validate.js';
 import type { SandboxConfig } from './types.js';
 
 const sysctlKeyRe = /^[a-z0-9_]+([./][a-z0-9_-]+)+$/;
@@ -61,6 +61,6 @@ export function validateSandboxConfig(c: SandboxConfig): void {
     if (needs === 'ipc' && ns.ipc === 'NODE') throw invalidArgument(f, 'cannot be set for a pod on the node IPC namespace');
     if (!value || /[\n\0]/.test(value)) throw invalidArgument(f, 'needs a single-line value');
   }
-  if (c.runAsUser !== undefined && !(c.runAsUser >= 0 && c.runAsUser < 2 ** 32)) throw invalidArgument('config.linux.security_context.run_as_user', 'out of range');
-  if (c.runAsGroup !== undefined && !(c.runAsGroup >= 0 && c.runAsGroup < 2 ** 32)) throw invalidArgument('config.linux.security_context.run_as_group', 'out of range');
+  if (c.runAsUser !== undefined) validateUnixId('config.linux.security_context.run_as_user', c.runAsUser);
+  if (c.runAsGroup !== undefined) validateUnixId('config.linux.security_context.run_as_group', c.runAsGroup);
 }

@@ -36,3 +36,10 @@ export function validateAbsolutePath(field: string, p: string): void {
   if (!path.isAbsolute(p)) throw invalidArgument(field, `"${p}" must be an absolute path`);
   if (p.includes('\0') || p.split('/').includes('..')) throw invalidArgument(field, `"${p}" must not contain ".." or NUL`);
 }
+
+/** runc and containerd take uids and gids as int32; the kernel's (uid_t)-1 is never a real id. */
+export const MAX_UNIX_ID = 2 ** 31 - 1;
+
+export function validateUnixId(field: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0 || v > MAX_UNIX_ID) throw invalidArgument(field, `${v} is not a valid id (0..${MAX_UNIX_ID})`);
+}
