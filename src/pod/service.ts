@@ -6,10 +6,14 @@ import type { SandboxService } from '../sandbox/service.js';
 import type { RequestContext } from '../util/context.js';
 import { validateId } from '../util/validate.js';
 
+/** What the pod's end needs of the two services (a seam: tests drive it with stand-ins). */
+export type PodSandboxes = Pick<SandboxService, 'get' | 'find' | 'exists' | 'locked' | 'stopPause' | 'releaseNetwork' | 'markStopped' | 'remove' | 'imageUser'>;
+export type PodContainers = Pick<ContainerService, 'stopAllIn' | 'removeAllIn' | 'imageUser'>;
+
 export class PodService {
   constructor(
-    private readonly sandboxes: SandboxService,
-    private readonly containers: ContainerService,
+    private readonly sandboxes: PodSandboxes,
+    private readonly containers: PodContainers,
   ) {}
 
   /** StopPodSandbox: containers (their grace periods side by side), pause, the network. Idempotent. */
