@@ -6,7 +6,7 @@ import { criServices } from './cri/proto.js';
 import { runtimeServiceHandlers } from './cri/runtime-service.js';
 import { imageServiceHandlers } from './cri/image-service.js';
 import { cribImagesHandlers } from './cri/crib-images-service.js';
-import { listenUnix, type UnixListener } from './cri/serve-unix.js';
+import { listenUnix, type UnixListener } from './socket/serve-unix.js';
 import { ImageStore } from './image/store.js';
 import { installPauseImage } from './image/pause-image.js';
 import { ImagePuller } from './image/pull.js';

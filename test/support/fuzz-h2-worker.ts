@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
-import { HuffmanError, huffmanDecode, huffmanEncode } from '../../src/cri/h2/huffman.js';
+import { HuffmanError, huffmanDecode, huffmanEncode } from '../../src/socket/h2/huffman.js';
 import {
   ENTRY_OVERHEAD,
   HpackDecoder,
@@ -19,7 +19,7 @@ import {
   MAX_HEADER_LIST_SIZE,
   encodeHeaderBlock,
   type HeaderField,
-} from '../../src/cri/h2/hpack.js';
+} from '../../src/socket/h2/hpack.js';
 import {
   AuthorityRewriter,
   CLIENT_PREFACE,
@@ -28,7 +28,7 @@ import {
   H2ErrorCode,
   H2RewriteError,
   isValidAuthority,
-} from '../../src/cri/h2/authority-rewriter.js';
+} from '../../src/socket/h2/authority-rewriter.js';
 import { repoRoot } from '../../src/util/paths.js';
 import { FrameReader, HeaderBlockAssembler, parseClientBytes, type Frame } from './h2-replay.js';
 import { frame, hpackBomb } from './h2-frames.js';

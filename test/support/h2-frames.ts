@@ -1,7 +1,7 @@
 // Building what an HTTP/2 client writes, frame by frame, for tests that need exact bytes.
 
-import { frameHeader } from '../../src/cri/h2/authority-rewriter.js';
-import { encodeHeaderBlock } from '../../src/cri/h2/hpack.js';
+import { frameHeader } from '../../src/socket/h2/authority-rewriter.js';
+import { encodeHeaderBlock } from '../../src/socket/h2/hpack.js';
 
 export function frame(type: number, flags: number, streamId: number, payload: Buffer): Buffer {
   return Buffer.concat([frameHeader(payload.length, type, flags, streamId), payload]);

@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { HpackDecoder, type HeaderField } from '../../src/cri/h2/hpack.js';
-import { CLIENT_PREFACE, FrameFlag, FrameType } from '../../src/cri/h2/authority-rewriter.js';
+import { HpackDecoder, type HeaderField } from '../../src/socket/h2/hpack.js';
+import { CLIENT_PREFACE, FrameFlag, FrameType } from '../../src/socket/h2/authority-rewriter.js';
 
 export interface Frame {
   type: number;
