@@ -6,12 +6,12 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/cli/client.js';
 import { cgroupExists, cgroupMounts } from '../src/oci/cgroups.js';
-import { sharedDir } from '../src/util/paths.js';
+import { repoRoot } from '../src/util/paths.js';
 import { Harness } from './support/harness.js';
 import { grpcStatus, replay } from './support/h2-replay.js';
 import { buildTestImage, busyboxLayer, pushLayout, startRegistry, type TestRegistry } from './support/registry.js';
 
-const wire = path.join(sharedDir, 'fixtures', 'cri-wire');
+const wire = path.join(repoRoot, 'test', 'fixtures', 'cri-wire');
 const rs = '/runtime.v1.RuntimeService/';
 const is = '/runtime.v1.ImageService/';
 

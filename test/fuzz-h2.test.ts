@@ -1,6 +1,6 @@
 // Fuzzing the h2 shim's parsers: the Huffman decoder, the HPACK decoder and the authority
 // rewriter (the frame parser) get thousands of random inputs and mutations of real client bytes
-// (test/fixtures/h2) for a few seconds each. No error but the parser's own may escape, every
+// (test/fixtures/cri-wire/connections) for a few seconds each. No error but the parser's own may escape, every
 // result must satisfy the checks in support/fuzz-h2-worker.ts, no input may hang, and the heap
 // may not grow.
 //

@@ -54,7 +54,7 @@ const tablePairs = (d: HpackDecoder): [string, string][] => {
   for (let i = 0; i < d.table.length; i++) out.push([...d.table.at(i)!] as [string, string]);
   return out;
 };
-const fixturesDir = path.join(repoRoot, 'test/fixtures/h2');
+const fixturesDir = path.join(repoRoot, 'test/fixtures/cri-wire/connections');
 
 // -------------------------------------------------------------------------------------------
 // HPACK

@@ -4,13 +4,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type * as protoLoader from '@grpc/proto-loader';
 import { criPackageDefinition } from '../src/cri/proto.js';
-import { sharedDir } from '../src/util/paths.js';
+import { repoRoot } from '../src/util/paths.js';
 
 // Proves that crib's transcription of the CRI v1 proto decodes the bytes a real client (crictl 1.26,
 // grpc-go, the official Go types) put on the wire, field for field.
 
 const PKG = 'runtime.v1';
-const wireDir = path.join(sharedDir, 'fixtures/cri-wire');
+const wireDir = path.join(repoRoot, 'test', 'fixtures', 'cri-wire');
 const requestsDir = path.join(wireDir, 'requests');
 const IMAGE_SERVICE_FIXTURE = /^(pullimage|listimages|imagestatus)/;
 

@@ -5,8 +5,5 @@ import path from 'node:path';
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, here.includes(`${path.sep}dist${path.sep}`) ? '../../..' : '../..');
 
-/** The shared folder beside the checkout (seed, design, fixtures). */
-export const sharedDir = path.resolve(repoRoot, '..', 'shared');
-
 /** Where the build step puts the static pause binary. */
 export const builtPauseBinary = path.join(repoRoot, 'build', 'pause');

@@ -77,10 +77,10 @@ const TABLE_SIZE_LIMIT = 65536;
 // Seeds: what real clients send, and what the tests build
 
 const fixtureStreams = fs
-  .readdirSync(path.join(repoRoot, 'test/fixtures/h2'))
+  .readdirSync(path.join(repoRoot, 'test/fixtures/cri-wire/connections'))
   .filter((n) => n.endsWith('.h2'))
   .sort()
-  .map((n) => fs.readFileSync(path.join(repoRoot, 'test/fixtures/h2', n)));
+  .map((n) => fs.readFileSync(path.join(repoRoot, 'test/fixtures/cri-wire/connections', n)));
 
 /** The header blocks of each captured connection, in order (they share the HPACK state). */
 const fixtureBlocks: { block: Buffer; fields: HeaderField[] }[][] = fixtureStreams.map((bytes) => {
