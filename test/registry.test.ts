@@ -28,6 +28,7 @@ import {
   type TestLayout,
   type TestRegistry,
 } from './support/registry.js';
+import { fakeImage, startFakeRegistry, type FakeRegistry } from './support/fake-registry.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const config = (c: Partial<RegistryConfig> = {}): RegistryConfig => ({ mirrors: {}, insecure: [], caFiles: [], ...c });
@@ -464,5 +465,85 @@ describe('registry client', () => {
     assert.ok(!fs.existsSync(file));
     assert.ok(Date.now() - t0 < 10_000);
     for (const s of sockets) s.destroy();
+  });
+});
+
+describe('registry client: hostile answers', () => {
+  let fake: FakeRegistry | undefined;
+  const clients: RegistryClient[] = [];
+  const F = () => fake as FakeRegistry;
+  const client = (): RegistryClient => {
+    const c = new RegistryClient(config());
+    clients.push(c);
+    return c;
+  };
+  const MiB = 1 << 20;
+  /** Bytes the process holds, JS heap and buffers. */
+  const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  /** An answer of `total` bytes (64 MiB by default) in 1 MiB pieces, stopping when the client hangs up. */
+  const flood = (total = 64 * MiB) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+    let sent = 0;
+    const more = () => {
+      while (sent < total && !res.destroyed) {
+        sent += MiB;
+        if (!res.write(Buffer.alloc(MiB, 0x20))) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    req.socket.on('close', () => (sent = total));
+    more();
+  };
+
+  before(async () => {
+    fake = await startFakeRegistry();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await fake?.close();
+  });
+
+  it('refuses a config the manifest says is larger than 8 MiB, without asking for it', async () => {
+    const img = fakeImage([]);
+    const desc = { ...(img.manifest.config as Descriptor), size: 2 ** 40 };
+    img.manifest.config = desc;
+    F().serveImage('evil/bigconfig', '1', img);
+    F().answers.set(`/v2/evil/bigconfig/blobs/${desc.digest}`, flood());
+    const ref = `${F().host}/evil/bigconfig:1`;
+    const c = client();
+    const r = await c.resolve(ref);
+    assert.equal(r.manifest.config.size, 2 ** 40);
+    const before = held();
+    await assert.rejects(c.fetchConfig(ref, r.manifest.config), isKind('InvalidArgument', /^image config sha256:[a-f0-9]{64} of .* is 1099511627776 bytes, more than the 8388608 crib takes$/));
+    assert.deepEqual(F().requests.filter((p) => p.includes('/blobs/')), [], 'the config was not asked for');
+    assert.ok(held() - before < 16 * MiB, `memory grew by ${(held() - before) / MiB} MiB`);
+  });
+
+  it('stops reading a manifest at 8 MiB', async () => {
+    F().answers.set('/v2/evil/endless/manifests/1', flood());
+    const before = held();
+    await assert.rejects(client().resolve(`${F().host}/evil/endless:1`), isKind('InvalidArgument', /evil\/endless:1 from .* is larger than the 8388608 bytes crib takes/));
+    assert.ok(held() - before < 32 * MiB, `memory grew by ${(held() - before) / MiB} MiB`);
+  });
+
+  it('refuses descriptors whose digest or size it cannot use, before building a URL of them', async () => {
+    const bad = (repo: string, patch: (m: Record<string, unknown>) => void) => {
+      const img = fakeImage([]);
+      patch(img.manifest);
+      F().serveImage(repo, '1', img);
+      return `${F().host}/${repo}:1`;
+    };
+    const D = `sha256:${'a'.repeat(64)}`;
+    const layer = (digest: string, size = 1) => (m: Record<string, unknown>) => (m.layers = [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size }]);
+    const c = client();
+    F().requests.length = 0;
+    await assert.rejects(c.resolve(bad('evil/dotdot', layer('sha256:../../../../etc/passwd'))), isKind('InvalidArgument', /layers\[0\]\.digest: malformed digest "sha256:..\/..\/..\/..\/etc\/passwd"/));
+    await assert.rejects(c.resolve(bad('evil/sha512', layer(`sha512:${'b'.repeat(128)}`))), isKind('InvalidArgument', /unsupported digest algorithm "sha512" \(only sha256 is supported\)/));
+    await assert.rejects(c.resolve(bad('evil/negative', layer(D, -5))), isKind('InvalidArgument', /layers\[0\]\.size must be a non-negative integer/));
+    await assert.rejects(c.resolve(bad('evil/huge', layer(D, 2 ** 60))), isKind('InvalidArgument', /layers\[0\]\.size must be a non-negative integer/));
+    const index = { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:../x', size: 1, platform: { os: 'linux', architecture: 'amd64' } }] })), contentType: 'application/vnd.oci.image.index.v1+json' };
+    F().answers.set('/v2/evil/index/manifests/1', index);
+    await assert.rejects(c.resolve(`${F().host}/evil/index:1`), isKind('InvalidArgument', /manifests\[0\]\.digest: malformed digest/));
+    assert.deepEqual(F().requests.filter((p) => !/^\/v2\/evil\/[a-z0-9]+\/manifests\/1$/.test(p)), [], 'only the manifests were asked for');
   });
 });

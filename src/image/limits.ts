@@ -56,3 +56,24 @@ export const LAYER_LIMITS: Readonly<LayerLimits> = {
 
 /** What one remembered path costs besides its characters: the Map/Set slot and string header. */
 export const BOOKKEEPING_RECORD_BYTES = 64;
+
+// ---- registry answers and archives ---------------------------------------------------------
+
+/**
+ * A manifest or index, from a registry or an archive (also an archive's index.json and Docker
+ * manifest.json). Registries (distribution) refuse manifests above 4 MiB; twice that is headroom.
+ */
+export const MAX_MANIFEST_BYTES = 8 * MiB;
+
+/**
+ * An image config, checked against its descriptor's size before it is fetched or read. Real ones
+ * are a few KiB, a few hundred KiB with a long history; containers/image (CRI-O, Podman) refuses
+ * configs above 4 MiB. One is held in memory per pull.
+ */
+export const MAX_CONFIG_BYTES = 8 * MiB;
+
+/** A token server's answer: a JSON object holding a token (a JWT of a few KiB). */
+export const MAX_TOKEN_BODY_BYTES = 1 * MiB;
+
+/** The body of a registry error answer, read only to quote its message. */
+export const MAX_ERROR_BODY_BYTES = 64 * KiB;

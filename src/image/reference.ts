@@ -4,7 +4,7 @@
 //   registry.k8s.io/pause:3.9       -> registry.k8s.io/pause:3.9
 //   127.0.0.1:5000/a/b@sha256:...   -> 127.0.0.1:5000/a/b@sha256:...   (no tag added)
 // Pure: no I/O.
-import { CribError } from '../util/errors.js';
+import { CribError, quoteUntrusted } from '../util/errors.js';
 import type { ImageReference } from './registry/types.js';
 
 export const DOCKER_HUB = 'docker.io';
@@ -28,10 +28,10 @@ const invalid = (ref: string, why: string): CribError =>
 /** Checks a digest string: only sha256 with 64 lowercase hex digits is accepted. */
 export function validateDigest(digest: string): string | undefined {
   if (SHA256_DIGEST.test(digest)) return undefined;
-  if (!DIGEST_SHAPE.test(digest)) return `malformed digest ${JSON.stringify(digest)}`;
+  if (!DIGEST_SHAPE.test(digest)) return `malformed digest ${quoteUntrusted(digest)}`;
   const [algorithm, hex] = digest.split(':') as [string, string];
-  if (algorithm !== 'sha256') return `unsupported digest algorithm ${JSON.stringify(algorithm)} (only sha256 is supported)`;
-  return `a sha256 digest is 64 lowercase hex digits, got ${JSON.stringify(hex)}`;
+  if (algorithm !== 'sha256') return `unsupported digest algorithm ${quoteUntrusted(algorithm)} (only sha256 is supported)`;
+  return `a sha256 digest is 64 lowercase hex digits, got ${quoteUntrusted(hex)}`;
 }
 
 /** True when a first path component names a registry host rather than a Docker Hub namespace. */
