@@ -440,6 +440,49 @@ describe('registry client', () => {
       );
       await assert.rejects(client().resolve(ref), isKind('Unauthenticated', /^unauthorized: .*requires authentication/));
     });
+
+    it('sends no credentials to a plain-HTTP realm off this machine unless the registry is listed insecure; anonymous tokens are fine', async () => {
+      // A registry whose challenge names a realm on 0.0.0.0: not a loopback name, yet Linux
+      // connects it to this machine, so the token server below (on 127.0.0.1) still answers.
+      const seen: (string | undefined)[] = [];
+      const front = http.createServer((req, res) => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        if (url.pathname === '/token') {
+          seen.push(req.headers.authorization);
+          const token = randomBytes(12).toString('hex');
+          issued.add(token);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ token }));
+          return;
+        }
+        const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+        if (!bearer || !issued.has(bearer)) {
+          res.writeHead(401, { 'www-authenticate': `Bearer realm="http://0.0.0.0:${port}/token",service="crib-test"` });
+          res.end();
+          return;
+        }
+        forward(req, res, url.pathname);
+      });
+      const port = await listen(front, '127.0.0.1');
+      const host = `127.0.0.1:${port}`;
+      const ref = `${host}/test/multi:v1`;
+      const creds = { username: TOKEN_USER, password: TOKEN_PASSWORD };
+      const digest = multi.images[0]!.manifest.digest;
+
+      await assert.rejects(
+        client().resolve(ref, creds),
+        isKind('Unauthenticated', new RegExp(`^unauthorized: ${host} names the token server "http://0.0.0.0:${port}/token", which is plain HTTP: crib does not send credentials there in clear \\(list ${host} in registries.insecure to allow it\\)$`)),
+      );
+      await assert.rejects(client().resolve(ref, { identityToken: REFRESH }), isKind('Unauthenticated', /plain HTTP/));
+      assert.deepEqual(seen, [], 'the token server heard nothing');
+      // Anonymous: nothing to leak.
+      assert.equal((await client().resolve(ref)).digest, digest);
+      assert.deepEqual(seen, [undefined]);
+      // The operator lists the registry (or the realm's host) as insecure: plain HTTP is accepted there.
+      assert.equal((await client({ insecure: [host] }).resolve(ref, creds)).digest, digest);
+      assert.equal((await client({ insecure: ['0.0.0.0'] }).resolve(ref, creds)).digest, digest);
+      assert.deepEqual(seen.slice(1), [`Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`, `Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`]);
+    });
   });
 
   it('gives up on a server that stops answering, removing the partial file', async () => {

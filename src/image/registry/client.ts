@@ -3,7 +3,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { CribError, errorMessage } from '../../util/errors.js';
+import { CribError, errorMessage, quoteUntrusted } from '../../util/errors.js';
 import { parseUntrustedJson } from '../../util/json.js';
 import { log } from '../../util/log.js';
 import { cribVersion } from '../../version.js';
@@ -420,11 +420,17 @@ export class RegistryClient {
       url = new URL(realm ?? '');
       if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http(s)');
     } catch {
-      throw new CribError('Unavailable', `${ep.label} sent a Bearer challenge without a usable realm (${JSON.stringify(realm ?? '')})`);
+      throw new CribError('Unavailable', `${ep.label} sent a Bearer challenge without a usable realm (${quoteUntrusted(realm ?? '')})`);
+    }
+    const up = userPassword(creds);
+    if (url.protocol === 'http:' && (up || creds?.identityToken) && !this.mayCarryCredentials(ep, url)) {
+      throw new CribError(
+        'Unauthenticated',
+        `unauthorized: ${ep.label} names the token server ${quoteUntrusted(`${url.origin}${url.pathname}`)}, which is plain HTTP: crib does not send credentials there in clear (list ${ep.base.host} in registries.insecure to allow it)`,
+      );
     }
     const scopes = [...new Set([scope, ...(ch.params.scope ?? '').split(' ').filter(Boolean)])];
     const service = ch.params.service;
-    const up = userPassword(creds);
     let req: HttpRequest;
     if (creds?.identityToken) {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'crib' });
@@ -449,6 +455,16 @@ export class RegistryClient {
       throw new CribError('Unavailable', `token server ${url.host} for ${ep.label} answered ${res.status}${detail ? `: ${detail}` : ''}`);
     }
     return parseTokenResponse(await readBody(res, MAX_TOKEN_BODY_BYTES));
+  }
+
+  /**
+   * Whether credentials may go to a plain-HTTP token realm: when they stay on this machine (a
+   * loopback realm), or when the registry or the realm host is listed insecure (the operator took
+   * plain HTTP there). A realm is the registry's word, and a registry must not be able to make
+   * crib send a user's password across the network in clear.
+   */
+  private mayCarryCredentials(ep: Endpoint, realm: URL): boolean {
+    return isLoopbackHost(realm.host) || this.transport.skipsVerify(ep.base.host) || this.transport.skipsVerify(realm.host);
   }
 
   /** "unauthorized: ..." (CribError Unauthenticated), worded by what was tried. */
