@@ -433,6 +433,7 @@ describe('unpackLayer: bounds on hostile layers', () => {
     await assert.rejects(unpack([{ path: 'l', type: '2', pax: { linkpath: long } }]), refused(/PAX linkpath of 4097 bytes is longer than the 4096 allowed/));
     await assert.rejects(unpack([{ path: '././@LongLink', type: 'L', data: `${long}\0` }, { path: 'f', data: 'x' }]), refused(/long name of 4097 bytes is longer than the 4096 allowed/));
     await assert.rejects(unpack([{ path: '././@LongLink', type: 'K', data: long }, { path: 'l', type: '2' }]), refused(/long link name of 4097 bytes/));
+    await assert.rejects(unpack([{ path: 'l', type: '2', linkpath: 'x', pax: { linkpath: 'a\0b' } }]), refused(/PAX linkpath holds a NUL byte/));
     // Within the bound but more than the file system takes: refused, naming the entry.
     await assert.rejects(unpack([{ path: 'f', data: 'x', pax: { path: `dir/${'n'.repeat(300)}` } }]), refused(/"dir\/n{20,}.*: a name in its path is too long for the file system/));
   });

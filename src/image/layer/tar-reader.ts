@@ -418,6 +418,7 @@ function applyPax(key: string, raw: Buffer, into: Overrides, global: boolean, li
   const text = (): string => raw.toString('utf8');
   const pathText = (): string => {
     if (raw.length > limits.pathBytes) throw new TarFormatError(`PAX ${key} of ${raw.length} bytes is longer than the ${limits.pathBytes} allowed`);
+    if (raw.includes(0)) throw new TarFormatError(`PAX ${key} holds a NUL byte`);
     return text();
   };
   const int = (): number => {
