@@ -141,6 +141,9 @@ describe('manifests', () => {
     }
     assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), config: { mediaType: 'x', digest: D, size: -1 } })), invalid(/config\.size/));
     assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), schemaVersion: 3 })), invalid(/schemaVersion is not 2/));
+    const layers = (n: number) => buf({ ...manifest(MediaType.OciManifest), layers: Array.from({ length: n }, () => ({ mediaType: MediaType.OciLayer, digest: D2, size: 1 })) });
+    assert.equal((parseManifestOrIndex(layers(500)) as { manifest: { layers: unknown[] } }).manifest.layers.length, 500);
+    assert.throws(() => parseManifestOrIndex(layers(501)), invalid(/501 layers, more than the 500 overlayfs can stack/));
     assert.throws(() => parseManifestOrIndex(buf({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, digest: 'sha256:/etc', size: 1 }] })), invalid(/manifests\[0\]\.digest/));
     assert.throws(
       () => parseManifestOrIndex(buf({ schemaVersion: 1, name: 'x', fsLayers: [] }), MediaType.DockerSchema1Signed),

@@ -6,7 +6,7 @@ import { isErrno } from '../util/fsx.js';
 import { parseUntrustedJson } from '../util/json.js';
 import { containedBlob, containedFile, fileDigest, hasEntry, readContained, readHead, type ContainedFile } from './archive-files.js';
 import { parseImageConfig } from './image-config.js';
-import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES } from './limits.js';
+import { MAX_CONFIG_BYTES, MAX_IMAGE_LAYERS, MAX_MANIFEST_BYTES } from './limits.js';
 import { INDEX_TYPES, MediaType, parseManifestOrIndex, selectPlatform } from './manifest.js';
 import { formatReference, parseReference } from './reference.js';
 import type { Descriptor, ImageManifest } from './registry/types.js';
@@ -92,7 +92,7 @@ async function ociCandidates(root: string, defaultName?: string): Promise<Candid
 }
 
 /** Reads docker save's manifest.json: a list of {Config, RepoTags, Layers}, every field checked. */
-export function parseDockerArchiveManifest(bytes: Buffer): DockerArchiveEntry[] {
+function parseDockerArchiveManifest(bytes: Buffer): DockerArchiveEntry[] {
   const doc = parseUntrustedJson(bytes, 'archive: manifest.json');
   const bad = (field: string, why: string) => invalid(`manifest.json${field}: ${why}`);
   if (!Array.isArray(doc)) throw bad('', 'not a list');
@@ -104,7 +104,9 @@ export function parseDockerArchiveManifest(bytes: Buffer): DockerArchiveEntry[] 
     if (typeof e !== 'object' || e === null || Array.isArray(e)) throw bad(`[${i}]`, 'not an object');
     const { Config, RepoTags, Layers } = e as Record<string, unknown>;
     if (typeof Config !== 'string') throw bad(`[${i}].Config`, 'not a string');
-    return { config: Config, repoTags: RepoTags == null ? [] : strings(RepoTags, `[${i}].RepoTags`), layers: strings(Layers, `[${i}].Layers`) };
+    const layers = strings(Layers, `[${i}].Layers`);
+    if (layers.length > MAX_IMAGE_LAYERS) throw bad(`[${i}].Layers`, `${layers.length} layers, more than the ${MAX_IMAGE_LAYERS} overlayfs can stack`);
+    return { config: Config, repoTags: RepoTags == null ? [] : strings(RepoTags, `[${i}].RepoTags`), layers };
   });
 }
 
@@ -113,18 +115,13 @@ async function dockerCandidates(root: string): Promise<Candidate[]> {
   const manifestJson = await readContained(await containedFile(root, 'manifest.json', 'manifest'), MAX_MANIFEST_BYTES, 'manifest.json');
   const entries = parseDockerArchiveManifest(manifestJson);
   // Each file is hashed once, however many entries name it.
-  const described = new Map<string, Promise<{ file: ContainedFile; desc: Descriptor }>>();
-  const describe = (rel: string, what: string, mediaType: (head: Buffer) => string) =>
-    containedFile(root, rel, what).then((file) => {
-      let d = described.get(file.path);
-      if (!d) {
-        d = (async () => {
-          return { file, desc: { mediaType: mediaType(await readHead(file, 2)), digest: await fileDigest(file), size: file.size } };
-        })();
-        described.set(file.path, d);
-      }
-      return d;
-    });
+  const digests = new Map<string, string>();
+  const describe = async (rel: string, what: string, mediaType: (head: Buffer) => string) => {
+    const file = await containedFile(root, rel, what);
+    let digest = digests.get(file.path);
+    if (digest === undefined) digests.set(file.path, (digest = await fileDigest(file)));
+    return { file, desc: { mediaType: mediaType(await readHead(file, 2)), digest, size: file.size } };
+  };
   const out: Candidate[] = [];
   for (const e of entries) {
     const files = new Map<string, ContainedFile>();

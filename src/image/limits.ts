@@ -72,6 +72,12 @@ export const MAX_MANIFEST_BYTES = 8 * MiB;
  */
 export const MAX_CONFIG_BYTES = 8 * MiB;
 
+/**
+ * Layers of one image: overlayfs stacks at most 500 lower directories (OVL_MAX_STACK), so an image
+ * with more could never run; real ones have tens (Docker's overlay2 driver stops at 128).
+ */
+export const MAX_IMAGE_LAYERS = 500;
+
 /** A token server's answer: a JSON object holding a token (a JWT of a few KiB). */
 export const MAX_TOKEN_BODY_BYTES = 1 * MiB;
 

@@ -4,6 +4,7 @@
 // Pure: no I/O.
 import { CribError, quoteUntrusted } from '../util/errors.js';
 import { parseUntrustedJson } from '../util/json.js';
+import { MAX_IMAGE_LAYERS } from './limits.js';
 import { validateDigest } from './reference.js';
 import type { Descriptor, ImageManifest, Platform } from './registry/types.js';
 
@@ -149,6 +150,7 @@ export function parseManifestOrIndex(bytes: Buffer, mediaTypeHeader?: string): P
   }
   if (MANIFEST_TYPES.has(mediaType)) {
     if (!Array.isArray(doc.layers)) throw corrupt('manifest without "layers"');
+    if (doc.layers.length > MAX_IMAGE_LAYERS) throw corrupt(`${doc.layers.length} layers, more than the ${MAX_IMAGE_LAYERS} overlayfs can stack`);
     return {
       kind: 'manifest',
       manifest: {
