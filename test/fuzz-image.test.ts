@@ -85,7 +85,8 @@ async function fuzz(
       await one(input, rng);
     } catch (err) {
       if (!expected(err)) {
-        assert.fail(`${part}: input ${n} of seed ${SEED} threw ${err instanceof Error ? `${err.constructor.name}: ${err.stack}` : String(err)}`);
+        const what = err instanceof Error ? `${err.constructor.name}: ${err.message.slice(0, 300)}\n${(err.stack ?? '').split('\n').slice(1, 8).join('\n')}` : String(err).slice(0, 300);
+        assert.fail(`${part}: input ${n} of seed ${SEED} threw ${what}`);
       }
       refused++;
     }
