@@ -31,8 +31,8 @@ export interface FakeImage {
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
-/** An OCI image of the given layer blobs (gzip or plain tar) whose config lists `diffIds`. */
-export function fakeImage(layers: { blob: Buffer; diffId: string; mediaType?: string }[]): FakeImage {
+/** An OCI image of the given gzipped layer blobs, whose config lists their diffIDs. */
+export function fakeImage(layers: { blob: Buffer; diffId: string }[]): FakeImage {
   const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } }));
   const blobs = new Map<string, Buffer>([[sha256(config), config]]);
   for (const l of layers) blobs.set(sha256(l.blob), l.blob);
@@ -40,7 +40,7 @@ export function fakeImage(layers: { blob: Buffer; diffId: string; mediaType?: st
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
-    layers: layers.map((l) => ({ mediaType: l.mediaType ?? 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(l.blob), size: l.blob.length })),
+    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(l.blob), size: l.blob.length })),
   };
   return { manifest, blobs };
 }
@@ -60,7 +60,7 @@ export async function startFakeRegistry(): Promise<FakeRegistry> {
       a(req, res);
     } else {
       res.writeHead(200, { 'content-type': a.contentType ?? 'application/octet-stream', 'content-length': String(a.body.length) });
-      res.end(req.method === 'HEAD' ? undefined : a.body);
+      res.end(a.body);
     }
   });
   server.on('connection', (s) => {

@@ -47,7 +47,7 @@ export function header(e: Entry, size: number): Buffer {
   return b;
 }
 
-export function padded(data: Buffer): Buffer {
+function padded(data: Buffer): Buffer {
   const pad = (512 - (data.length % 512)) % 512;
   return Buffer.concat([data, Buffer.alloc(pad)]);
 }
