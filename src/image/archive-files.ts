@@ -34,6 +34,8 @@ export async function containedFile(root: string, rel: string, what: string): Pr
   if (path.isAbsolute(rel) || rel.split('/').includes('..')) throw refuse(what, rel, 'leaves the archive');
   let real: string;
   try {
+    // The kernel's realpath(3). (fs.realpathSync's JavaScript version resolves link targets by
+    // their text, so `x -> .` then `y -> x/x/../..` would fool it; node-tar extracts exactly that.)
     real = await fs.realpath(path.join(root, rel));
   } catch (err) {
     if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) throw refuse(what, rel, 'is not in the archive');
