@@ -11,6 +11,7 @@ import {
   selectPlatform,
   type ImageIndex,
 } from '../src/image/manifest.js';
+import { parseImageConfig } from '../src/image/image-config.js';
 import { credentialsKey, parseTokenResponse, parseWwwAuthenticate, TokenCache, userPassword } from '../src/image/registry/auth.js';
 import { CribError } from '../src/util/errors.js';
 
@@ -125,13 +126,25 @@ describe('manifests', () => {
     if (p.kind === 'index') assert.equal(p.index.mediaType, MediaType.DockerManifestList);
   });
 
-  it('refuses what it cannot use', () => {
-    const internal = (e: unknown) => e instanceof CribError && e.kind === 'Internal';
-    assert.throws(() => parseManifestOrIndex(Buffer.from('nope')), internal);
-    assert.throws(() => parseManifestOrIndex(buf([])), internal);
-    assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), layers: [{ mediaType: 'x', digest: 'sha256:1', size: 1 }] })), internal);
-    assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), config: { mediaType: 'x', digest: D, size: -1 } })), internal);
-    assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), schemaVersion: 3 })), internal);
+  it('refuses what it cannot use, as InvalidArgument naming the field, never quoting what it read', () => {
+    const invalid = (re: RegExp) => (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && re.test(e.message);
+    const secret = 'root:x:0:0:root:/root:/bin/bash\n';
+    assert.throws(() => parseManifestOrIndex(Buffer.from(secret)), (e: unknown) => invalid(/^invalid manifest: the document is not valid JSON/)(e) && !(e as Error).message.includes('root:'));
+    assert.throws(() => parseManifestOrIndex(buf([])), invalid(/not a JSON object/));
+    const layer = (digest: unknown, size: unknown = 1) => buf({ ...manifest(MediaType.OciManifest), layers: [{ mediaType: 'x', digest, size }] });
+    assert.throws(() => parseManifestOrIndex(layer('sha256:1')), invalid(/layers\[0\]\.digest: a sha256 digest is 64 lowercase hex digits/));
+    assert.throws(() => parseManifestOrIndex(layer('sha256:../../etc/passwd')), invalid(/layers\[0\]\.digest: malformed digest "sha256:..\/..\/etc\/passwd"/));
+    assert.throws(() => parseManifestOrIndex(layer(`sha512:${'a'.repeat(128)}`)), invalid(/unsupported digest algorithm "sha512" \(only sha256 is supported\)/));
+    assert.throws(() => parseManifestOrIndex(layer(`sha256:${'../'.repeat(100_000)}`)), (e: unknown) => invalid(/malformed digest/)(e) && (e as Error).message.length < 400);
+    for (const size of [-1, 1.5, 2 ** 53, '10', null]) {
+      assert.throws(() => parseManifestOrIndex(layer(D, size)), invalid(/layers\[0\]\.size must be a non-negative integer/), String(size));
+    }
+    assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), config: { mediaType: 'x', digest: D, size: -1 } })), invalid(/config\.size/));
+    assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), schemaVersion: 3 })), invalid(/schemaVersion is not 2/));
+    const layers = (n: number) => buf({ ...manifest(MediaType.OciManifest), layers: Array.from({ length: n }, () => ({ mediaType: MediaType.OciLayer, digest: D2, size: 1 })) });
+    assert.equal((parseManifestOrIndex(layers(500)) as { manifest: { layers: unknown[] } }).manifest.layers.length, 500);
+    assert.throws(() => parseManifestOrIndex(layers(501)), invalid(/501 layers, more than the 500 overlayfs can stack/));
+    assert.throws(() => parseManifestOrIndex(buf({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, digest: 'sha256:/etc', size: 1 }] })), invalid(/manifests\[0\]\.digest/));
     assert.throws(
       () => parseManifestOrIndex(buf({ schemaVersion: 1, name: 'x', fsLayers: [] }), MediaType.DockerSchema1Signed),
       (e: unknown) => e instanceof CribError && e.kind === 'Unimplemented' && /schema 1/.test(e.message),
@@ -148,6 +161,36 @@ describe('manifests', () => {
     assert.ok(isForeignLayer(MediaType.DockerForeignLayerGzip));
     assert.ok(isForeignLayer(MediaType.OciNondistributableLayer));
     assert.ok(!isForeignLayer(MediaType.OciLayerGzip));
+  });
+});
+
+describe('image configs', () => {
+  const cfg = (o: unknown) => Buffer.from(JSON.stringify(o));
+  const invalid = (re: RegExp) => (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && re.test(e.message);
+
+  it('keeps the runtime fields crib uses, and the diff_ids', () => {
+    const parsed = parseImageConfig(
+      cfg({
+        architecture: 'amd64',
+        config: { Entrypoint: ['/bin/sh'], Cmd: null, Env: ['A=1'], WorkingDir: '/w', User: '1000', StopSignal: 'SIGINT', Labels: { a: 'b' } },
+        rootfs: { type: 'layers', diff_ids: [D, D2] },
+      }),
+      'config',
+    );
+    assert.deepEqual(parsed, { config: { Entrypoint: ['/bin/sh'], Env: ['A=1'], WorkingDir: '/w', User: '1000', StopSignal: 'SIGINT' }, diffIds: [D, D2] });
+    assert.deepEqual(parseImageConfig(cfg({}), 'config'), { config: {}, diffIds: [] });
+  });
+
+  it('refuses fields of the wrong type and diff_ids that are not sha256 digests, never quoting the content', () => {
+    assert.throws(() => parseImageConfig(Buffer.from('secret-content-of-a-host-file'), 'image config X'), (e: unknown) => invalid(/^image config X is not valid JSON/)(e) && !(e as Error).message.includes('secret'));
+    assert.throws(() => parseImageConfig(cfg([]), 'c'), invalid(/^c: the document: not a JSON object$/));
+    assert.throws(() => parseImageConfig(cfg({ config: { Env: 'A=1' } }), 'c'), invalid(/^c: config\.Env: not a list of strings$/));
+    assert.throws(() => parseImageConfig(cfg({ config: { Cmd: ['a', 1] } }), 'c'), invalid(/config\.Cmd: not a list of strings/));
+    assert.throws(() => parseImageConfig(cfg({ config: { User: 0 } }), 'c'), invalid(/config\.User: not a string/));
+    assert.throws(() => parseImageConfig(cfg({ config: 'x' }), 'c'), invalid(/c: config: not an object/));
+    assert.throws(() => parseImageConfig(cfg({ rootfs: { diff_ids: D } }), 'c'), invalid(/rootfs\.diff_ids: not a list/));
+    assert.throws(() => parseImageConfig(cfg({ rootfs: { diff_ids: [D, '../../etc'] } }), 'c'), invalid(/^c: rootfs\.diff_ids\[1\]: malformed digest "..\/..\/etc"$/));
+    assert.throws(() => parseImageConfig(cfg({ rootfs: { diff_ids: [`sha512:${'a'.repeat(128)}`] } }), 'c'), invalid(/unsupported digest algorithm "sha512"/));
   });
 });
 
@@ -200,6 +243,12 @@ describe('platform selection', () => {
         e.message === 'no image for platform linux/riscv64 (available: linux/amd64, linux/arm64/v8, linux/arm/v6, linux/arm/v7, windows/amd64, linux/s390x)',
     );
     assert.throws(() => pick('linux', 'arm', 'v5'), /no image for platform linux\/arm\/v5/);
+    // An index of many (long) platforms: a few are named, each cut short.
+    const many: ImageIndex = { mediaType: MediaType.OciIndex, manifests: Array.from({ length: 1000 }, (_, i) => entry(i % 10, 'linux', `arch${i}${'x'.repeat(i)}`)) };
+    assert.throws(() => selectPlatform(many, { os: 'linux', architecture: 'riscv64' }), (e: unknown) => {
+      const m = (e as Error).message;
+      return m.length < 2000 && m.includes('linux/arch0, linux/arch1') && m.endsWith(', 984 more)');
+    });
   });
 
   it('skips entries that are not image manifests', () => {

@@ -28,6 +28,7 @@ import {
   type TestLayout,
   type TestRegistry,
 } from './support/registry.js';
+import { fakeImage, startFakeRegistry, type FakeRegistry } from './support/fake-registry.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const config = (c: Partial<RegistryConfig> = {}): RegistryConfig => ({ mirrors: {}, insecure: [], caFiles: [], ...c });
@@ -439,6 +440,49 @@ describe('registry client', () => {
       );
       await assert.rejects(client().resolve(ref), isKind('Unauthenticated', /^unauthorized: .*requires authentication/));
     });
+
+    it('sends no credentials to a plain-HTTP realm off this machine unless the registry is listed insecure; anonymous tokens are fine', async () => {
+      // A registry whose challenge names a realm on 0.0.0.0: not a loopback name, yet Linux
+      // connects it to this machine, so the token server below (on 127.0.0.1) still answers.
+      const seen: (string | undefined)[] = [];
+      const front = http.createServer((req, res) => {
+        const url = new URL(req.url ?? '/', 'http://x');
+        if (url.pathname === '/token') {
+          seen.push(req.headers.authorization);
+          const token = randomBytes(12).toString('hex');
+          issued.add(token);
+          res.writeHead(200, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ token }));
+          return;
+        }
+        const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+        if (!bearer || !issued.has(bearer)) {
+          res.writeHead(401, { 'www-authenticate': `Bearer realm="http://0.0.0.0:${port}/token",service="crib-test"` });
+          res.end();
+          return;
+        }
+        forward(req, res, url.pathname);
+      });
+      const port = await listen(front, '127.0.0.1');
+      const host = `127.0.0.1:${port}`;
+      const ref = `${host}/test/multi:v1`;
+      const creds = { username: TOKEN_USER, password: TOKEN_PASSWORD };
+      const digest = multi.images[0]!.manifest.digest;
+
+      await assert.rejects(
+        client().resolve(ref, creds),
+        isKind('Unauthenticated', new RegExp(`^unauthorized: ${host} names the token server "http://0.0.0.0:${port}/token", which is plain HTTP: crib does not send credentials there in clear \\(list ${host} in registries.insecure to allow it\\)$`)),
+      );
+      await assert.rejects(client().resolve(ref, { identityToken: REFRESH }), isKind('Unauthenticated', /plain HTTP/));
+      assert.deepEqual(seen, [], 'the token server heard nothing');
+      // Anonymous: nothing to leak.
+      assert.equal((await client().resolve(ref)).digest, digest);
+      assert.deepEqual(seen, [undefined]);
+      // The operator lists the registry (or the realm's host) as insecure: plain HTTP is accepted there.
+      assert.equal((await client({ insecure: [host] }).resolve(ref, creds)).digest, digest);
+      assert.equal((await client({ insecure: ['0.0.0.0'] }).resolve(ref, creds)).digest, digest);
+      assert.deepEqual(seen.slice(1), [`Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`, `Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`]);
+    });
   });
 
   it('gives up on a server that stops answering, removing the partial file', async () => {
@@ -464,5 +508,85 @@ describe('registry client', () => {
     assert.ok(!fs.existsSync(file));
     assert.ok(Date.now() - t0 < 10_000);
     for (const s of sockets) s.destroy();
+  });
+});
+
+describe('registry client: hostile answers', () => {
+  let fake: FakeRegistry | undefined;
+  const clients: RegistryClient[] = [];
+  const F = () => fake as FakeRegistry;
+  const client = (): RegistryClient => {
+    const c = new RegistryClient(config());
+    clients.push(c);
+    return c;
+  };
+  const MiB = 1 << 20;
+  /** Bytes the process holds, JS heap and buffers. */
+  const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+  /** An answer of `total` bytes (64 MiB by default) in 1 MiB pieces, stopping when the client hangs up. */
+  const flood = (total = 64 * MiB) => (req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+    let sent = 0;
+    const more = () => {
+      while (sent < total && !res.destroyed) {
+        sent += MiB;
+        if (!res.write(Buffer.alloc(MiB, 0x20))) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    req.socket.on('close', () => (sent = total));
+    more();
+  };
+
+  before(async () => {
+    fake = await startFakeRegistry();
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await fake?.close();
+  });
+
+  it('refuses a config the manifest says is larger than 8 MiB, without asking for it', async () => {
+    const img = fakeImage([]);
+    const desc = { ...(img.manifest.config as Descriptor), size: 2 ** 40 };
+    img.manifest.config = desc;
+    F().serveImage('evil/bigconfig', '1', img);
+    F().answers.set(`/v2/evil/bigconfig/blobs/${desc.digest}`, flood());
+    const ref = `${F().host}/evil/bigconfig:1`;
+    const c = client();
+    const r = await c.resolve(ref);
+    assert.equal(r.manifest.config.size, 2 ** 40);
+    const before = held();
+    await assert.rejects(c.fetchConfig(ref, r.manifest.config), isKind('InvalidArgument', /^image config sha256:[a-f0-9]{64} of .* is 1099511627776 bytes, more than the 8388608 crib takes$/));
+    assert.deepEqual(F().requests.filter((p) => p.includes('/blobs/')), [], 'the config was not asked for');
+    assert.ok(held() - before < 16 * MiB, `memory grew by ${(held() - before) / MiB} MiB`);
+  });
+
+  it('stops reading a manifest at 8 MiB', async () => {
+    F().answers.set('/v2/evil/endless/manifests/1', flood());
+    const before = held();
+    await assert.rejects(client().resolve(`${F().host}/evil/endless:1`), isKind('InvalidArgument', /evil\/endless:1 from .* is larger than the 8388608 bytes crib takes/));
+    assert.ok(held() - before < 32 * MiB, `memory grew by ${(held() - before) / MiB} MiB`);
+  });
+
+  it('refuses descriptors whose digest or size it cannot use, before building a URL of them', async () => {
+    const bad = (repo: string, patch: (m: Record<string, unknown>) => void) => {
+      const img = fakeImage([]);
+      patch(img.manifest);
+      F().serveImage(repo, '1', img);
+      return `${F().host}/${repo}:1`;
+    };
+    const D = `sha256:${'a'.repeat(64)}`;
+    const layer = (digest: string, size = 1) => (m: Record<string, unknown>) => (m.layers = [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size }]);
+    const c = client();
+    F().requests.length = 0;
+    await assert.rejects(c.resolve(bad('evil/dotdot', layer('sha256:../../../../etc/passwd'))), isKind('InvalidArgument', /layers\[0\]\.digest: malformed digest "sha256:..\/..\/..\/..\/etc\/passwd"/));
+    await assert.rejects(c.resolve(bad('evil/sha512', layer(`sha512:${'b'.repeat(128)}`))), isKind('InvalidArgument', /unsupported digest algorithm "sha512" \(only sha256 is supported\)/));
+    await assert.rejects(c.resolve(bad('evil/negative', layer(D, -5))), isKind('InvalidArgument', /layers\[0\]\.size must be a non-negative integer/));
+    await assert.rejects(c.resolve(bad('evil/huge', layer(D, 2 ** 60))), isKind('InvalidArgument', /layers\[0\]\.size must be a non-negative integer/));
+    const index = { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:../x', size: 1, platform: { os: 'linux', architecture: 'amd64' } }] })), contentType: 'application/vnd.oci.image.index.v1+json' };
+    F().answers.set('/v2/evil/index/manifests/1', index);
+    await assert.rejects(c.resolve(`${F().host}/evil/index:1`), isKind('InvalidArgument', /manifests\[0\]\.digest: malformed digest/));
+    assert.deepEqual(F().requests.filter((p) => !/^\/v2\/evil\/[a-z0-9]+\/manifests\/1$/.test(p)), [], 'only the manifests were asked for');
   });
 });

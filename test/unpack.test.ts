@@ -13,82 +13,12 @@ import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
 import * as tar from 'tar';
 import { layerRelativePath, unpackLayer, type UnpackStats } from '../src/image/unpack.js';
-import { TarReader, type TarEntry } from '../src/image/layer/tar-reader.js';
+import { TarFormatError, TarReader, type TarEntry } from '../src/image/layer/tar-reader.js';
+import { LAYER_LIMITS } from '../src/image/limits.js';
 import { mountOverlay, unmountOverlay } from '../src/image/overlay.js';
 import { run } from '../src/util/exec.js';
 import { CribError } from '../src/util/errors.js';
-
-// ---- a minimal tar writer: ustar headers, PAX records, GNU long names --------------------------
-
-interface Entry {
-  path: string;
-  /** '0' file, '1' hard link, '2' symlink, '3' char, '4' block, '5' dir, '6' fifo, 'L' GNU long name. */
-  type?: string;
-  data?: string | Buffer;
-  mode?: number;
-  uid?: number;
-  gid?: number;
-  mtime?: number;
-  linkpath?: string;
-  devmajor?: number;
-  devminor?: number;
-  /** PAX records written in an 'x' header before this entry. */
-  pax?: Record<string, string | Buffer>;
-}
-
-function octal(buf: Buffer, off: number, len: number, value: number): void {
-  buf.write(value.toString(8).padStart(len - 1, '0') + '\0', off, len, 'latin1');
-}
-
-function header(e: Entry, size: number): Buffer {
-  const b = Buffer.alloc(512);
-  const name = Buffer.from(e.path);
-  if (name.length > 100) throw new Error(`name too long for a plain header: ${e.path}`);
-  name.copy(b, 0);
-  octal(b, 100, 8, e.mode ?? (e.type === '5' ? 0o755 : 0o644));
-  octal(b, 108, 8, e.uid ?? 0);
-  octal(b, 116, 8, e.gid ?? 0);
-  octal(b, 124, 12, size);
-  octal(b, 136, 12, e.mtime ?? 1_600_000_000);
-  b.write(e.type ?? '0', 156, 1, 'latin1');
-  if (e.linkpath !== undefined) Buffer.from(e.linkpath).copy(b, 157, 0, 100);
-  b.write('ustar\x0000', 257, 8, 'latin1');
-  b.write('root', 265, 'latin1');
-  b.write('root', 297, 'latin1');
-  octal(b, 329, 8, e.devmajor ?? 0);
-  octal(b, 337, 8, e.devminor ?? 0);
-  b.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const byte of b) sum += byte;
-  b.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 8, 'latin1');
-  return b;
-}
-
-function padded(data: Buffer): Buffer {
-  const pad = (512 - (data.length % 512)) % 512;
-  return Buffer.concat([data, Buffer.alloc(pad)]);
-}
-
-function paxRecord(key: string, value: string | Buffer): Buffer {
-  const body = Buffer.concat([Buffer.from(` ${key}=`), Buffer.from(value), Buffer.from('\n')]);
-  let len = body.length + 1;
-  while (String(len).length + body.length !== len) len++;
-  return Buffer.concat([Buffer.from(String(len)), body]);
-}
-
-function makeTar(entries: Entry[], { end = true } = {}): Buffer {
-  const parts: Buffer[] = [];
-  for (const e of entries) {
-    const data = Buffer.from(e.data ?? '');
-    if (e.pax) {
-      const body = Buffer.concat(Object.entries(e.pax).map(([k, v]) => paxRecord(k, v)));
-      parts.push(header({ path: 'PaxHeader', type: 'x' }, body.length), padded(body));
-    }
-    parts.push(header(e, data.length), padded(data));
-  }
-  if (end) parts.push(Buffer.alloc(1024));
-  return Buffer.concat(parts);
-}
+import { globalXattrBomb, header, makeTar, paxBody, type Entry } from './support/tar.js';
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -445,6 +375,109 @@ describe('unpackLayer: hostile layers', () => {
   it('refuses a whiteout of ".." and a non-directory root', async () => {
     await expectRefusal([{ path: 'a/.wh...' }], /whiteout/);
     await expectRefusal([{ path: './', data: 'x' }], /root/);
+  });
+});
+
+describe('unpackLayer: bounds on hostile layers', () => {
+  const KiB = 1024;
+  const value = (n: number, fill = 0x41) => Buffer.alloc(n, fill);
+  /** Bytes the process holds, JS heap and buffers: what a layer could make grow. */
+  const held = () => {
+    const m = process.memoryUsage();
+    return m.heapUsed + m.arrayBuffers;
+  };
+
+  it('refuses a 30 KiB layer whose global xattrs every one of thousands of files inherits, in bounded memory', async () => {
+    const bomb = globalXattrBomb();
+    assert.ok(bomb.length < 40 * KiB, `the bomb is ${bomb.length} bytes`);
+    const before = held();
+    let peak = before;
+    const sampler = setInterval(() => (peak = Math.max(peak, held())), 5);
+    try {
+      await assert.rejects(unpackLayer(Readable.from([bomb]), await freshDir('bomb')), refused(/more than 67108864 bytes of extended attributes \(a per-layer limit\)/));
+    } finally {
+      clearInterval(sampler);
+    }
+    peak = Math.max(peak, held());
+    assert.ok(peak - before < 256 * 1024 * KiB, `memory grew by ${Math.round((peak - before) / 1024 / KiB)} MiB`);
+  });
+
+  it('lets a later global header replace an xattr, and refuses headers that pile up more than an entry may have', async () => {
+    // The same name again and again: replaced, one xattr on the file.
+    const same: Entry[] = [];
+    for (let i = 0; i < 50; i++) same.push({ path: 'pax_global_header', type: 'g', data: paxBody({ 'SCHILY.xattr.user.v': `v${i}` }) });
+    same.push({ path: 'f', data: 'x' });
+    const { dir } = await unpack(same);
+    assert.equal(await getXattr(path.join(dir, 'f'), 'user.v'), 'v49');
+    // New names in each global header, or in each of many 'x' headers before one entry.
+    const piled: Entry[] = [];
+    for (let i = 0; i < 200; i++) piled.push({ path: 'pax_global_header', type: 'g', data: paxBody({ [`SCHILY.xattr.user.g${i}`]: 'x' }) });
+    piled.push({ path: 'f', data: 'x' });
+    await assert.rejects(unpack(piled), refused(/global header has more than 128 extended attributes/));
+    const local: Entry[] = [];
+    for (let i = 0; i < 40; i++) local.push({ path: 'PaxHeader', type: 'x', data: paxBody({ [`SCHILY.xattr.user.x${i}`]: value(60 * KiB) }) });
+    local.push({ path: 'f', data: 'x' });
+    await assert.rejects(unpack(local), refused(/an entry has extended attributes of more than 1048576 bytes/));
+    // Global and own together.
+    const both: Entry[] = [
+      { path: 'pax_global_header', type: 'g', data: paxBody(Array.from({ length: 10 }, (_, i): [string, Buffer] => [`SCHILY.xattr.user.g${i}`, value(60 * KiB)])) },
+      { path: 'f', data: 'x', pax: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`SCHILY.xattr.user.l${i}`, value(60 * KiB)])) },
+    ];
+    await assert.rejects(unpack(both), refused(/entry "f" has extended attributes of more than 1048576 bytes/));
+  });
+
+  it('refuses an xattr value over 64 KiB, and paths and link targets over 4096 bytes', async () => {
+    await assert.rejects(unpack([{ path: 'f', data: 'x', pax: { 'SCHILY.xattr.user.big': value(64 * KiB + 1) } }]), refused(/"user.big" of an entry has a value of 65537 bytes, more than the 65536 allowed/));
+    const long = `${'d'.repeat(200)}/`.repeat(21).slice(0, 4097);
+    await assert.rejects(unpack([{ path: 'f', data: 'x', pax: { path: long } }]), refused(/PAX path of 4097 bytes is longer than the 4096 allowed/));
+    await assert.rejects(unpack([{ path: 'l', type: '2', pax: { linkpath: long } }]), refused(/PAX linkpath of 4097 bytes is longer than the 4096 allowed/));
+    await assert.rejects(unpack([{ path: '././@LongLink', type: 'L', data: `${long}\0` }, { path: 'f', data: 'x' }]), refused(/long name of 4097 bytes is longer than the 4096 allowed/));
+    await assert.rejects(unpack([{ path: '././@LongLink', type: 'K', data: long }, { path: 'l', type: '2' }]), refused(/long link name of 4097 bytes/));
+    await assert.rejects(unpack([{ path: 'l', type: '2', linkpath: 'x', pax: { linkpath: 'a\0b' } }]), refused(/PAX linkpath holds a NUL byte/));
+    // Within the bound but more than the file system takes: refused, naming the entry.
+    await assert.rejects(unpack([{ path: 'f', data: 'x', pax: { path: `dir/${'n'.repeat(300)}` } }]), refused(/"dir\/n{20,}.*: a name in its path is too long for the file system/));
+  });
+
+  it('refuses ids and device numbers the kernel cannot take', async () => {
+    await assert.rejects(unpack([{ path: 'f', data: 'x', pax: { uid: '4294967296' } }]), refused(/uid 4294967296 of "f" is out of range/));
+    await assert.rejects(unpack([{ path: 'f', data: 'x', pax: { gid: '99999999999' } }]), refused(/gid 99999999999 of "f" is out of range/));
+    await assert.rejects(unpack([{ path: 'd', type: '3', devmajor: 4096, devminor: 1 }]), refused(/device major 4096 of "d" is out of range/));
+    await assert.rejects(unpack([{ path: 'd', type: '4', devmajor: 1, devminor: 0x100000 }]), refused(/device minor 1048576 of "d" is out of range/));
+    await assert.rejects(unpack([{ path: 'f', data: 'x', pax: { mtime: '9'.repeat(400) } }]), refused(/PAX "mtime" out of range/));
+  });
+
+  it('refuses a layer of more entries than any real one has (2,000,000)', () => {
+    const empties = Buffer.concat(Array.from({ length: 2048 }, () => header({ path: 'f' }, 0)));
+    const reader = new TarReader({ entry: () => undefined, data: () => undefined, entryEnd: () => undefined });
+    assert.throws(() => {
+      for (let i = 0; i < 1000; i++) reader.write(empties);
+    }, (e: unknown) => e instanceof TarFormatError && /more than 2000000 entries in one layer/.test(e.message));
+  });
+
+  it('bounds what it keeps to finish the layer: the cache of known directories gives way, kept paths are refused', async () => {
+    const limits = { ...LAYER_LIMITS, bookkeepingBytes: 64 * KiB };
+    // 3000 implicit directories (no entries of their own): only the cache knows them, and is dropped.
+    const implicit: Entry[] = Array.from({ length: 3000 }, (_, i) => ({ path: `d${i}/f`, data: 'x' }));
+    const ok = await freshDir();
+    await unpackLayer(Readable.from([makeTar(implicit)]), ok, { limits });
+    assert.equal(fs.readFileSync(path.join(ok, 'd2999/f'), 'utf8'), 'x');
+    // 3000 directory entries: their times are set at the end, so their paths must be kept.
+    const explicit: Entry[] = Array.from({ length: 3000 }, (_, i) => ({ path: `d${i}/`, type: '5' }));
+    await assert.rejects(unpackLayer(Readable.from([makeTar(explicit)]), await freshDir(), { limits }), refused(/more than 65536 bytes of paths to finish the layer with/));
+    // Whiteouts too.
+    const whiteouts: Entry[] = Array.from({ length: 3000 }, (_, i) => ({ path: `.wh.gone${i}` }));
+    await assert.rejects(unpackLayer(Readable.from([makeTar(whiteouts)]), await freshDir(), { limits }), refused(/bytes of paths to finish the layer with/));
+  });
+
+  it('sets many xattrs through several setfattr runs', async () => {
+    // 1500 files with 3000 bytes each (ext4 keeps an inode's xattrs in one 4 KiB block): about
+    // 9 MiB of dump text, more than one batch.
+    const entries: Entry[] = Array.from({ length: 1500 }, (_, i) => ({ path: `f${i}`, data: 'x', pax: { 'SCHILY.xattr.user.v': value(3000, 0x30 + (i % 10)) } }));
+    const { dir } = await unpack(entries);
+    for (const i of [0, 700, 1499]) {
+      const got = await getXattr(path.join(dir, `f${i}`), 'user.v');
+      assert.ok(got === String.fromCharCode(0x30 + (i % 10)).repeat(3000), `user.v of f${i}`);
+    }
   });
 });
 

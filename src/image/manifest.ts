@@ -1,6 +1,10 @@
 // Image manifests and indexes (Docker schema 2 and OCI): media types, parsing, platform choice.
+// They come from registries and archives: every descriptor is checked (a sha256 digest, a size
+// that is a non-negative safe integer) before anything builds a URL or a path from it.
 // Pure: no I/O.
-import { CribError } from '../util/errors.js';
+import { CribError, quoteUntrusted } from '../util/errors.js';
+import { parseUntrustedJson } from '../util/json.js';
+import { MAX_IMAGE_LAYERS } from './limits.js';
 import { validateDigest } from './reference.js';
 import type { Descriptor, ImageManifest, Platform } from './registry/types.js';
 
@@ -75,7 +79,7 @@ export type ParsedManifest =
   | { kind: 'manifest'; manifest: ImageManifest }
   | { kind: 'index'; index: ImageIndex };
 
-const corrupt = (why: string): CribError => new CribError('Internal', `invalid manifest: ${why}`);
+const corrupt = (why: string): CribError => new CribError('InvalidArgument', `invalid manifest: ${why}`);
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -119,15 +123,10 @@ function bareMediaType(header: string | undefined): string | undefined {
  * Parses manifest bytes as a single-platform manifest or an index. The type comes from the
  * document's own `mediaType`, else the Content-Type header, else its shape (OCI allows leaving the
  * field out). Schema 1 manifests are refused (CribError 'Unimplemented'); malformed ones are
- * CribError 'Internal'.
+ * CribError 'InvalidArgument'.
  */
 export function parseManifestOrIndex(bytes: Buffer, mediaTypeHeader?: string): ParsedManifest {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw corrupt(`not JSON (${(err as Error).message})`);
-  }
+  const doc = parseUntrustedJson(bytes, 'invalid manifest: the document');
   if (!isObject(doc)) throw corrupt('not a JSON object');
   const header = bareMediaType(mediaTypeHeader);
   if (doc.schemaVersion === 1 || header === MediaType.DockerSchema1 || header === MediaType.DockerSchema1Signed) {
@@ -138,9 +137,9 @@ export function parseManifestOrIndex(bytes: Buffer, mediaTypeHeader?: string): P
   if (!mediaType) {
     if (Array.isArray(doc.manifests)) mediaType = MediaType.OciIndex;
     else if (doc.config !== undefined && Array.isArray(doc.layers)) mediaType = MediaType.OciManifest;
-    else throw corrupt(`unknown kind of document (Content-Type ${JSON.stringify(mediaTypeHeader ?? '')})`);
+    else throw corrupt(`unknown kind of document (Content-Type ${quoteUntrusted(mediaTypeHeader ?? '')})`);
   }
-  if (doc.schemaVersion !== 2) throw corrupt(`schemaVersion ${JSON.stringify(doc.schemaVersion)}, expected 2`);
+  if (doc.schemaVersion !== 2) throw corrupt('schemaVersion is not 2');
 
   if (INDEX_TYPES.has(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw corrupt('index without "manifests"');
@@ -151,6 +150,7 @@ export function parseManifestOrIndex(bytes: Buffer, mediaTypeHeader?: string): P
   }
   if (MANIFEST_TYPES.has(mediaType)) {
     if (!Array.isArray(doc.layers)) throw corrupt('manifest without "layers"');
+    if (doc.layers.length > MAX_IMAGE_LAYERS) throw corrupt(`${doc.layers.length} layers, more than the ${MAX_IMAGE_LAYERS} overlayfs can stack`);
     return {
       kind: 'manifest',
       manifest: {
@@ -160,8 +160,11 @@ export function parseManifestOrIndex(bytes: Buffer, mediaTypeHeader?: string): P
       },
     };
   }
-  throw new CribError('Unimplemented', `unsupported manifest media type ${JSON.stringify(mediaType)}`);
+  throw new CribError('Unimplemented', `unsupported manifest media type ${quoteUntrusted(mediaType)}`);
 }
+
+/** How many of an index's platforms a "no image for platform" error names. */
+const MAX_PLATFORMS_NAMED = 16;
 
 const ARCH_ALIASES: Record<string, string> = {
   x86_64: 'amd64', x86: '386', i386: '386', i686: '386', aarch64: 'arm64', armhf: 'arm', armel: 'arm',
@@ -229,11 +232,15 @@ export function selectPlatform(index: ImageIndex, want: Platform = defaultPlatfo
     if (rank !== undefined && (!best || rank < best.rank)) best = { d, rank };
   }
   if (best) return best.d;
-  const available = index.manifests
-    .filter((d) => d.platform && !(d.platform.os === 'unknown' && d.platform.architecture === 'unknown'))
-    .map((d) => formatPlatform(d.platform as Platform));
-  throw new CribError(
-    'NotFound',
-    `no image for platform ${formatPlatform(w)} (available: ${available.length ? [...new Set(available)].join(', ') : 'none'})`,
-  );
+  const available = [
+    ...new Set(
+      index.manifests
+        .filter((d) => d.platform && !(d.platform.os === 'unknown' && d.platform.architecture === 'unknown'))
+        .map((d) => formatPlatform(d.platform as Platform)),
+    ),
+  ];
+  // An index is untrusted: name a few of its platforms, each cut short.
+  const shown = available.slice(0, MAX_PLATFORMS_NAMED).map((p) => (p.length > 64 ? quoteUntrusted(p, 64) : p));
+  if (available.length > shown.length) shown.push(`${available.length - shown.length} more`);
+  throw new CribError('NotFound', `no image for platform ${formatPlatform(w)} (available: ${shown.length ? shown.join(', ') : 'none'})`);
 }

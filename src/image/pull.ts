@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import { CribError } from '../util/errors.js';
 import { log } from '../util/log.js';
+import { parseImageConfig } from './image-config.js';
 import { formatReference, parseReference } from './reference.js';
 import type { RegistryClient } from './registry/client.js';
 import type { Credentials, Descriptor, ImageReference, Progress, ResolvedManifest } from './registry/types.js';
@@ -10,11 +11,6 @@ import { unpackLayer } from './unpack.js';
 
 /** What a pull reports while it runs: per-blob bytes done of bytes total. */
 export type ProgressListener = (p: Progress) => void;
-
-interface ImageConfigBlob {
-  config?: ImageRuntimeConfig;
-  rootfs?: { diff_ids?: string[] };
-}
 
 /** How many layers of one image download at once. */
 const LAYER_CONCURRENCY = 3;
@@ -71,12 +67,11 @@ export class ImagePuller {
     let releaseLayers = () => {};
     try {
       const configBytes = await this.registry.fetchConfig(ref, manifest.config, creds);
-      const configDigest = await this.store.putBlob(configBytes, manifest.config.digest);
-      const config = JSON.parse(configBytes.toString()) as ImageConfigBlob;
-      const diffIds = config.rootfs?.diff_ids ?? [];
+      const { config, diffIds } = parseImageConfig(configBytes, `image config ${manifest.config.digest} of ${key}`);
       if (diffIds.length !== manifest.layers.length) {
-        throw new CribError('Internal', `image ${key}: config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`);
+        throw new CribError('InvalidArgument', `image ${key}: config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`);
       }
+      const configDigest = await this.store.putBlob(configBytes, manifest.config.digest);
       releaseLayers = this.store.hold(diffIds);
       await this.store.putBlob(resolved.bytes, resolved.manifestDigest);
       await this.fetchLayers(ref, key, manifest.layers, diffIds, creds);
@@ -105,7 +100,7 @@ export class ImagePuller {
     key: string,
     resolved: ResolvedManifest,
     configDigest: string,
-    config: ImageConfigBlob,
+    config: ImageRuntimeConfig,
     diffIds: string[],
     started: number,
   ): Promise<Image> {
@@ -120,7 +115,7 @@ export class ImagePuller {
       layers: manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
       diffIds,
       size: manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0),
-      config: config.config ?? {},
+      config,
       pinned: this.isPinned(key),
     };
     const stored = await this.store.put(image);

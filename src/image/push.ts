@@ -1,6 +1,8 @@
+import { CribError } from '../util/errors.js';
+import { parseManifestOrIndex } from './manifest.js';
 import { parseReference } from './reference.js';
 import type { RegistryClient } from './registry/client.js';
-import type { Credentials, Descriptor } from './registry/types.js';
+import type { Credentials } from './registry/types.js';
 import type { ImageStore } from './store.js';
 import type { Image } from './types.js';
 
@@ -11,7 +13,9 @@ import type { Image } from './types.js';
 export async function pushImage(store: ImageStore, registry: RegistryClient, image: Image, target: string, creds?: Credentials): Promise<string> {
   const ref = parseReference(target);
   const manifestBytes = await store.readBlob(image.manifestDigest);
-  const manifest = JSON.parse(manifestBytes.toString()) as { config: Descriptor; layers: Descriptor[] };
+  const parsed = parseManifestOrIndex(manifestBytes, image.manifestMediaType);
+  if (parsed.kind !== 'manifest') throw new CribError('Internal', `stored manifest ${image.manifestDigest} is an index`);
+  const { manifest } = parsed;
   for (const desc of [manifest.config, ...manifest.layers]) {
     await registry.pushBlob(ref, desc, store.blobPath(desc.digest), creds);
   }

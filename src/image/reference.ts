@@ -4,7 +4,7 @@
 //   registry.k8s.io/pause:3.9       -> registry.k8s.io/pause:3.9
 //   127.0.0.1:5000/a/b@sha256:...   -> 127.0.0.1:5000/a/b@sha256:...   (no tag added)
 // Pure: no I/O.
-import { CribError } from '../util/errors.js';
+import { CribError, quoteUntrusted } from '../util/errors.js';
 import type { ImageReference } from './registry/types.js';
 
 export const DOCKER_HUB = 'docker.io';
@@ -22,16 +22,17 @@ const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST_SHAPE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-zA-Z=_-]+$/;
 const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
+// A reference may come from an archive's JSON: quoted, and cut well past the longest valid one.
 const invalid = (ref: string, why: string): CribError =>
-  new CribError('InvalidArgument', `invalid image reference ${JSON.stringify(ref)}: ${why}`);
+  new CribError('InvalidArgument', `invalid image reference ${quoteUntrusted(ref, 512)}: ${why}`);
 
 /** Checks a digest string: only sha256 with 64 lowercase hex digits is accepted. */
 export function validateDigest(digest: string): string | undefined {
   if (SHA256_DIGEST.test(digest)) return undefined;
-  if (!DIGEST_SHAPE.test(digest)) return `malformed digest ${JSON.stringify(digest)}`;
+  if (!DIGEST_SHAPE.test(digest)) return `malformed digest ${quoteUntrusted(digest)}`;
   const [algorithm, hex] = digest.split(':') as [string, string];
-  if (algorithm !== 'sha256') return `unsupported digest algorithm ${JSON.stringify(algorithm)} (only sha256 is supported)`;
-  return `a sha256 digest is 64 lowercase hex digits, got ${JSON.stringify(hex)}`;
+  if (algorithm !== 'sha256') return `unsupported digest algorithm ${quoteUntrusted(algorithm)} (only sha256 is supported)`;
+  return `a sha256 digest is 64 lowercase hex digits, got ${quoteUntrusted(hex)}`;
 }
 
 /** True when a first path component names a registry host rather than a Docker Hub namespace. */
@@ -65,7 +66,7 @@ export function parseReference(s: string): ImageReference {
   if (colon > lastSlash) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!TAG.test(tag)) throw invalid(s, `invalid tag ${JSON.stringify(tag)} (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`);
+    if (!TAG.test(tag)) throw invalid(s, `invalid tag ${quoteUntrusted(tag)} (letters, digits, '_', '.', '-'; at most 128; not starting with '.' or '-')`);
   }
   if (rest === '') throw invalid(s, 'no repository name');
 
@@ -75,9 +76,9 @@ export function parseReference(s: string): ImageReference {
   if (slash >= 0 && looksLikeHost(rest.slice(0, slash))) {
     registry = rest.slice(0, slash);
     repository = rest.slice(slash + 1);
-    if (!HOST.test(registry)) throw invalid(s, `invalid registry host ${JSON.stringify(registry)}`);
+    if (!HOST.test(registry)) throw invalid(s, `invalid registry host ${quoteUntrusted(registry)}`);
     const port = /:(\d+)$/.exec(registry);
-    if (port && Number(port[1]) > 65535) throw invalid(s, `invalid port in ${JSON.stringify(registry)}`);
+    if (port && Number(port[1]) > 65535) throw invalid(s, `invalid port in ${quoteUntrusted(registry)}`);
   } else {
     registry = DOCKER_HUB;
     repository = rest;
@@ -93,7 +94,7 @@ export function parseReference(s: string): ImageReference {
     if (!COMPONENT.test(component)) {
       const why = component !== component.toLowerCase()
         ? 'repository name must be lowercase'
-        : `invalid path component ${JSON.stringify(component)} (lowercase letters and digits, separated by '.', '_', '__' or '-')`;
+        : `invalid path component ${quoteUntrusted(component)} (lowercase letters and digits, separated by '.', '_', '__' or '-')`;
       throw invalid(s, why);
     }
   }

@@ -74,9 +74,20 @@ export class ImageStore {
     return digest;
   }
 
-  /** Moves an already verified download into the blob store. */
+  /** Moves an already verified file (a download, or one of an archive's that nothing else links) into the blob store. */
   async commitBlobFile(tmpFile: string, digest: string): Promise<void> {
     await fs.rename(tmpFile, this.blobPath(digest));
+  }
+
+  /** Copies an already verified file into the blob store, leaving the source (which may be shared) alone. */
+  async copyBlobFile(file: string, digest: string): Promise<void> {
+    const tmp = this.tmpPath(`copy-${hex(digest).slice(0, 12)}`);
+    try {
+      await fs.copyFile(file, tmp);
+      await fs.rename(tmp, this.blobPath(digest));
+    } finally {
+      await fs.rm(tmp, { force: true });
+    }
   }
 
   readBlob(digest: string): Promise<Buffer> {

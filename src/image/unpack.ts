@@ -14,6 +14,10 @@
 // directory, so an earlier symlink entry can never redirect a later write; files are created with
 // O_EXCL|O_NOFOLLOW. Hard links must point at something this layer already wrote. Refusals throw;
 // dest is then left as it is, for the caller to remove.
+//
+// Bounds (limits.ts): the reader bounds each entry; the writer bounds what it keeps until the end
+// of the layer (paths it remembers, xattrs to set), so no layer can grow cribd's heap past a few
+// hundred MiB, and it hands xattrs to setfattr in batches of a few MiB.
 
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -22,12 +26,13 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { CribError, errorMessage } from '../util/errors.js';
+import { CribError, errorMessage, quoteUntrusted } from '../util/errors.js';
 import { run } from '../util/exec.js';
 import { isErrno } from '../util/fsx.js';
 import { log } from '../util/log.js';
 import { openTarBytes, type LayerCompression } from './layer/decompress.js';
 import { TarFormatError, TarReader, type TarEntry, type TarHandler } from './layer/tar-reader.js';
+import { BOOKKEEPING_RECORD_BYTES, LAYER_LIMITS, type LayerLimits } from './limits.js';
 
 export type { LayerCompression } from './layer/decompress.js';
 
@@ -39,6 +44,8 @@ export interface UnpackOptions {
    * uncompressed bytes are hashed on the way and a mismatch fails the unpack.
    */
   diffId?: string;
+  /** Bounds on the layer (default LAYER_LIMITS). */
+  limits?: Readonly<LayerLimits>;
 }
 
 export interface UnpackStats {
@@ -65,6 +72,10 @@ const AUFS_META_PREFIX = '.wh..wh.';
 const SLICE_MS = 20;
 /** Each process that makes device nodes gets at most this many. */
 const MKNOD_BATCH = 1000;
+/** Each setfattr process gets about this much of its dump format (more only for one path's own). */
+const SETFATTR_BATCH_BYTES = 4 << 20;
+/** XATTR_NAME_MAX: the kernel refuses longer names. */
+const MAX_XATTR_NAME = 255;
 
 /**
  * Unpacks the layer `source` (a Readable or a file path) into the empty directory `dest`.
@@ -83,9 +94,10 @@ export async function unpackLayer(source: Readable | string, dest: string, opts:
     if (typeof source !== 'string') source.destroy();
     throw err;
   }
+  const limits = opts.limits ?? LAYER_LIMITS;
   const input = await openTarBytes(source, opts.compression ?? 'auto');
-  const writer = new LayerWriter(root);
-  const reader = new TarReader(writer);
+  const writer = new LayerWriter(root, limits);
+  const reader = new TarReader(writer, limits);
   const hash = expected === undefined ? undefined : createHash('sha256');
   try {
     for await (const chunk of input.chunks) {
@@ -123,7 +135,22 @@ export async function unpackLayer(source: Readable | string, dest: string, opts:
 
 /** Refuses a layer entry: an InvalidArgument naming the entry. */
 function refuse(entryPath: string, why: string): CribError {
-  return new CribError('InvalidArgument', `unsafe layer entry ${JSON.stringify(entryPath)}: ${why}`);
+  return new CribError('InvalidArgument', `unsafe layer entry ${quoteUntrusted(entryPath)}: ${why}`);
+}
+
+/** A layer whose bookkeeping or xattrs crossed a per-layer bound. */
+function overLimit(what: string, limit: number): CribError {
+  return new CribError('InvalidArgument', `invalid layer: it makes crib keep more than ${limit} bytes of ${what} (a per-layer limit)`);
+}
+
+/**
+ * Errors of a file system call that an entry's content caused (a name component or whole path
+ * the kernel will not take, more hard links to one file than it allows), as a refusal of the entry.
+ */
+function entryFault(err: unknown, entryPath: string): unknown {
+  if (isErrno(err, 'ENAMETOOLONG')) return refuse(entryPath, 'a name in its path is too long for the file system');
+  if (isErrno(err, 'EMLINK')) return refuse(entryPath, 'too many hard links to one file');
+  return err;
 }
 
 /**
@@ -167,6 +194,15 @@ class LayerWriter implements TarHandler {
   readonly stats: UnpackStats = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, devices: 0, whiteouts: 0, opaques: 0, bytes: 0 };
   /** Relative paths known to be real directories (not symlinks); a cache of lstat results. */
   private knownDirs = new Set<string>(['']);
+  /**
+   * Estimated bytes of the paths kept below (LayerLimits.bookkeepingBytes). Counted when a path is
+   * kept, not when it is dropped: a layer that keeps replacing paths pays each time, which no real
+   * layer does. Only the cache of known directories gives its share back, when it is dropped.
+   */
+  private kept = 0;
+  private knownDirsBytes = 0;
+  /** Bytes of xattr names and values kept (LayerLimits.layerXattrBytes). */
+  private xattrBytes = 0;
   /** Work for the end of the layer, by relative path. */
   private readonly dirTimes = new Map<string, [atime: number, mtime: number]>();
   private readonly nodes = new Map<string, PendingNode>();
@@ -179,15 +215,47 @@ class LayerWriter implements TarHandler {
   private fd = -1;
   private current: TarEntry | undefined;
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly limits: Readonly<LayerLimits>,
+  ) {}
 
   private abs(rel: string): string {
     return rel === '' ? this.root : `${this.root}/${rel}`;
   }
 
+  /** Counts a path kept until the end of the layer; over the bound, the known-dirs cache goes first. */
+  private keep(rel: string, cache = false): void {
+    const cost = rel.length + BOOKKEEPING_RECORD_BYTES;
+    if (this.kept + cost > this.limits.bookkeepingBytes && this.knownDirsBytes > 0) this.dropKnownDirs();
+    if (this.kept + cost > this.limits.bookkeepingBytes) throw overLimit('paths to finish the layer with', this.limits.bookkeepingBytes);
+    this.kept += cost;
+    if (cache) this.knownDirsBytes += cost;
+  }
+
+  private knowDir(rel: string): void {
+    if (this.knownDirs.has(rel)) return;
+    this.keep(rel, true);
+    this.knownDirs.add(rel);
+  }
+
+  private dropKnownDirs(): void {
+    this.knownDirs = new Set(['']);
+    this.kept -= this.knownDirsBytes;
+    this.knownDirsBytes = 0;
+  }
+
   // ---- TarHandler -------------------------------------------------------------------------
 
   entry(e: TarEntry): void {
+    try {
+      this.apply(e);
+    } catch (err) {
+      throw entryFault(err, e.path);
+    }
+  }
+
+  private apply(e: TarEntry): void {
     const rel = layerRelativePath(e.path);
     if (rel === undefined) throw refuse(e.path, 'path leaves the layer directory');
     const dir = parentOf(rel);
@@ -248,6 +316,7 @@ class LayerWriter implements TarHandler {
       case 'block':
       case 'fifo': {
         if (this.exists(abs)) this.remove(rel, abs);
+        if (!this.nodes.has(rel)) this.keep(rel);
         this.nodes.set(rel, {
           type: e.type,
           major: e.devmajor,
@@ -297,12 +366,18 @@ class LayerWriter implements TarHandler {
     }
     this.ensureDir(dir, e.path);
     if (base === OPAQUE_MARKER) {
-      this.opaques.add(dir);
+      this.keepIn(this.opaques, dir);
       return;
     }
     const name = base.slice(WHITEOUT_PREFIX.length);
     if (name === '' || name === '.' || name === '..') throw refuse(e.path, 'whiteout without a name');
-    this.whiteouts.add(dir === '' ? name : `${dir}/${name}`);
+    this.keepIn(this.whiteouts, dir === '' ? name : `${dir}/${name}`);
+  }
+
+  private keepIn(set: Set<string>, rel: string): void {
+    if (set.has(rel)) return;
+    this.keep(rel);
+    set.add(rel);
   }
 
   private hardLink(e: TarEntry, rel: string, abs: string): void {
@@ -315,6 +390,8 @@ class LayerWriter implements TarHandler {
     }
     if (this.nodes.has(target)) {
       if (this.exists(abs)) this.remove(rel, abs);
+      this.keep(target);
+      this.keep(rel);
       this.deferredLinks.push([target, rel]);
       this.stats.hardlinks++;
       return;
@@ -337,7 +414,8 @@ class LayerWriter implements TarHandler {
     const abs = this.abs(rel);
     fs.lchownSync(abs, e.uid, e.gid);
     fs.chmodSync(abs, e.mode); // abs is a directory we made or checked, never a symlink
-    this.knownDirs.add(rel);
+    this.knowDir(rel);
+    if (!this.dirTimes.has(rel)) this.keep(rel);
     this.dirTimes.set(rel, [e.atime ?? e.mtime, e.mtime]);
   }
 
@@ -347,9 +425,15 @@ class LayerWriter implements TarHandler {
       if (this.xattrs.size > 0) this.xattrs.delete(rel);
       return;
     }
-    const kept = e.xattrs.filter(([name, value]) => xattrAllowed(name, value, e.type));
-    if (kept.length > 0) this.xattrs.set(rel, kept);
-    else this.xattrs.delete(rel);
+    const kept = e.xattrs.filter(([name]) => xattrAllowed(name, e.type));
+    if (kept.length === 0) {
+      this.xattrs.delete(rel);
+      return;
+    }
+    for (const [name, value] of kept) this.xattrBytes += name.length + value.length;
+    if (this.xattrBytes > this.limits.layerXattrBytes) throw overLimit('extended attributes', this.limits.layerXattrBytes);
+    if (!this.xattrs.has(rel)) this.keep(rel);
+    this.xattrs.set(rel, kept);
   }
 
   // ---- paths ------------------------------------------------------------------------------
@@ -407,7 +491,7 @@ class LayerWriter implements TarHandler {
     drop(this.xattrs);
     if (subtree) {
       // The cache is only a cache: start over rather than scan it.
-      this.knownDirs = new Set(['']);
+      this.dropKnownDirs();
       for (let i = this.deferredLinks.length - 1; i >= 0; i--) {
         const [t, l] = this.deferredLinks[i] as [string, string];
         if (t === rel || l === rel || t.startsWith(prefix) || l.startsWith(prefix)) this.deferredLinks.splice(i, 1);
@@ -435,7 +519,7 @@ class LayerWriter implements TarHandler {
     } else if (!st.isDirectory()) {
       throw refuse(entryPath, `${JSON.stringify(rel)} is not a directory`);
     }
-    this.knownDirs.add(rel);
+    this.knowDir(rel);
   }
 
   /** Like ensureDir without creating anything: false when a component is missing. */
@@ -451,7 +535,7 @@ class LayerWriter implements TarHandler {
     }
     if (st.isSymbolicLink()) throw refuse(entryPath, `${JSON.stringify(rel)} is a symlink; refusing to follow it`);
     if (!st.isDirectory()) return false;
-    this.knownDirs.add(rel);
+    this.knowDir(rel);
     return true;
   }
 
@@ -473,12 +557,13 @@ class LayerWriter implements TarHandler {
     if (this.nodes.size > 0 || this.whiteouts.size > 0) await this.makeNodes();
     if (this.opaques.size > 0) {
       // Must work: without it the lower layers' content shows through.
-      await setXattrs(this.root, [...this.opaques].map((rel) => [rel, [['trusted.overlay.opaque', Buffer.from('y')]]]));
+      const opaque: [string, Buffer][] = [['trusted.overlay.opaque', Buffer.from('y')]];
+      for (const dump of xattrDumps([...this.opaques].map((rel) => [rel, opaque] as const))) await restoreXattrs(this.root, dump);
       this.stats.opaques = this.opaques.size;
     }
-    if (this.xattrs.size > 0) {
+    for (const dump of xattrDumps(this.xattrs)) {
       try {
-        await setXattrs(this.root, [...this.xattrs]);
+        await restoreXattrs(this.root, dump);
       } catch (err) {
         // Best effort, as tar --xattrs: e.g. a security.* name this kernel does not accept.
         log.warn('unpack: some extended attributes could not be set', { dir: this.root, error: errorMessage(err) });
@@ -547,8 +632,8 @@ class LayerWriter implements TarHandler {
  * handling), and *.overlay.* (layer content must not forge overlayfs metadata; opaque dirs come
  * only from .wh..wh..opq).
  */
-function xattrAllowed(name: string, value: Buffer, type: TarEntry['type']): boolean {
-  if (!/^[\x21-\x7e]+$/.test(name) || name.includes('=') || name.includes('\\') || value.length > 65536) return false;
+function xattrAllowed(name: string, type: TarEntry['type']): boolean {
+  if (name.length > MAX_XATTR_NAME || !/^[\x21-\x7e]+$/.test(name) || name.includes('=') || name.includes('\\')) return false;
   if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) return false;
   if (name.startsWith('user.')) return type === 'file' || type === 'dir';
   return name.startsWith('security.') || name.startsWith('trusted.');
@@ -563,15 +648,31 @@ function quotePath(rel: string): string {
   return out;
 }
 
-/** Sets xattrs on paths relative to `root` with one setfattr process (without following symlinks). */
-async function setXattrs(root: string, items: [string, [string, Buffer][]][]): Promise<void> {
-  const lines: string[] = [];
+/**
+ * getfattr's dump format of xattrs on paths relative to the layer root, in pieces of about
+ * SETFATTR_BATCH_BYTES (a piece holds whole paths), made as they are consumed.
+ */
+function* xattrDumps(items: Iterable<readonly [string, readonly (readonly [string, Buffer])[]]>): Generator<string> {
+  let lines: string[] = [];
+  let size = 0;
   for (const [rel, list] of items) {
-    lines.push(`# file: ${quotePath(rel)}`);
-    for (const [name, value] of list) lines.push(value.length === 0 ? `${name}=""` : `${name}=0x${value.toString('hex')}`);
-    lines.push('');
+    const block = [`# file: ${quotePath(rel)}`];
+    for (const [name, value] of list) block.push(value.length === 0 ? `${name}=""` : `${name}=0x${value.toString('hex')}`);
+    block.push('');
+    lines.push(...block);
+    for (const l of block) size += l.length + 1;
+    if (size >= SETFATTR_BATCH_BYTES) {
+      yield `${lines.join('\n')}\n`;
+      lines = [];
+      size = 0;
+    }
   }
-  await run('setfattr', ['-h', '--restore=-'], { cwd: root, stdin: `${lines.join('\n')}\n` });
+  if (lines.length > 0) yield `${lines.join('\n')}\n`;
+}
+
+/** Sets xattrs from a dump with one setfattr process (without following symlinks). */
+async function restoreXattrs(root: string, dump: string): Promise<void> {
+  await run('setfattr', ['-h', '--restore=-'], { cwd: root, stdin: dump });
 }
 
 /** lstat, or undefined when nothing is there. */

@@ -29,3 +29,11 @@ export const notFound = (what: string): CribError => new CribError('NotFound', `
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
+
+/**
+ * Untrusted text (a name from an archive, a registry, a request) for an error message: JSON-quoted
+ * and cut to `max` characters, so a message stays short and printable whatever came in.
+ */
+export function quoteUntrusted(text: string, max = 120): string {
+  return text.length > max ? `${JSON.stringify(text.slice(0, max)).slice(0, -1)}…" (${text.length} characters)` : JSON.stringify(text);
+}

@@ -4,8 +4,13 @@
 // values as text, so SCHILY.xattr.* records (security.capability on ping, for example) are lost,
 // and every entry becomes a Minipass stream. Here a chunk goes in, and the handler gets entry
 // headers and slices of that same chunk for file data (no copies), all synchronously.
+//
+// Layers are untrusted: every size the reader keeps is bounded (LayerLimits), so no header can
+// make it hold more than a few MiB, and a path, xattr or id it hands on is one the kernel accepts.
 
 import { performance } from 'node:perf_hooks';
+import { quoteUntrusted } from '../../util/errors.js';
+import { LAYER_LIMITS, type LayerLimits } from '../limits.js';
 
 export type TarEntryType = 'file' | 'dir' | 'symlink' | 'link' | 'char' | 'block' | 'fifo';
 
@@ -46,8 +51,17 @@ export class TarFormatError extends Error {
 }
 
 const BLOCK = 512;
-/** Upper bound for one PAX or GNU long-name body; real ones are a few KiB (xattr values <= 64 KiB). */
-const MAX_META = 1 << 20;
+/** The largest uid or gid (uid_t is 32 bits). */
+const MAX_ID = 0xffffffff;
+/** Linux device numbers: 12 bits of major, 20 of minor. */
+const MAX_DEV_MAJOR = 0xfff;
+const MAX_DEV_MINOR = 0xfffff;
+
+/** Extended attributes by name (a later record for a name replaces the earlier), with their total size. */
+interface Xattrs {
+  byName: Map<string, Buffer>;
+  bytes: number;
+}
 
 interface Overrides {
   path?: string;
@@ -57,7 +71,7 @@ interface Overrides {
   gid?: number;
   mtime?: number;
   atime?: number;
-  xattrs?: [string, Buffer][];
+  xattrs?: Xattrs;
 }
 
 type State =
@@ -74,8 +88,12 @@ export class TarReader {
   private global: Overrides = {};
   private longName: string | undefined;
   private longLink: string | undefined;
+  private entries = 0;
 
-  constructor(private readonly handler: TarHandler) {}
+  constructor(
+    private readonly handler: TarHandler,
+    private readonly limits: Readonly<LayerLimits> = LAYER_LIMITS,
+  ) {}
 
   /** True once the end-of-archive marker was read; later input is ignored. */
   get finished(): boolean {
@@ -181,7 +199,9 @@ export class TarReader {
       case 'g':
       case 'L':
       case 'K': {
-        if (headerSize > MAX_META) throw new TarFormatError(`extended header of ${headerSize} bytes is too large`);
+        if (headerSize > this.limits.metaBytes) {
+          throw new TarFormatError(`extended header of ${headerSize} bytes is larger than the ${this.limits.metaBytes} allowed`);
+        }
         const metaPad = (BLOCK - (headerSize % BLOCK)) % BLOCK;
         if (headerSize === 0) {
           this.onMeta(typeflag, Buffer.alloc(0));
@@ -222,31 +242,44 @@ export class TarReader {
         if (size > 0) this.state = { kind: 'data', remain: size, pad, deliver: false, notify: false };
         return;
       default:
-        throw new TarFormatError(`unsupported entry type '${typeflag}' (${JSON.stringify(name)})`);
+        throw new TarFormatError(`unsupported entry type ${quoteUntrusted(typeflag)} (${quoteUntrusted(name)})`);
     }
 
+    if (++this.entries > this.limits.entries) throw new TarFormatError(`more than ${this.limits.entries} entries in one layer`);
     const g = this.global;
     const l = this.local;
-    const xattrs = [...(g.xattrs ?? []), ...(l.xattrs ?? [])];
+    const path = this.longName ?? l.path ?? name;
+    const device = type === 'char' || type === 'block';
     const entry: TarEntry = {
       type,
-      path: this.longName ?? l.path ?? name,
+      path,
       linkpath: this.longLink ?? l.linkpath ?? str(b, 157, 100),
       size,
       mode: num(b, 100, 8, 'mode') & 0o7777,
-      uid: l.uid ?? g.uid ?? num(b, 108, 8, 'uid'),
-      gid: l.gid ?? g.gid ?? num(b, 116, 8, 'gid'),
+      uid: inRange(l.uid ?? g.uid ?? num(b, 108, 8, 'uid'), MAX_ID, 'uid', path),
+      gid: inRange(l.gid ?? g.gid ?? num(b, 116, 8, 'gid'), MAX_ID, 'gid', path),
       mtime: l.mtime ?? g.mtime ?? num(b, 136, 12, 'mtime'),
       atime: l.atime ?? g.atime,
-      devmajor: type === 'char' || type === 'block' ? num(b, 329, 8, 'devmajor') : 0,
-      devminor: type === 'char' || type === 'block' ? num(b, 337, 8, 'devminor') : 0,
-      xattrs,
+      devmajor: device ? inRange(num(b, 329, 8, 'devmajor'), MAX_DEV_MAJOR, 'device major', path) : 0,
+      devminor: device ? inRange(num(b, 337, 8, 'devminor'), MAX_DEV_MINOR, 'device minor', path) : 0,
+      xattrs: this.entryXattrs(path),
     };
     this.clearLocal();
     this.handler.entry(entry);
     // Only regular files carry data we use; anything else (a hard link with content) is skipped.
     if (size === 0) this.handler.entryEnd();
     else this.state = { kind: 'data', remain: size, pad, deliver: type === 'file', notify: true };
+  }
+
+  /** The global xattrs overridden by the entry's own, within the per-entry bounds. */
+  private entryXattrs(path: string): [string, Buffer][] {
+    const g = this.global.xattrs;
+    const l = this.local.xattrs;
+    if (!g) return l ? [...l.byName] : [];
+    if (!l) return [...g.byName];
+    const merged: Xattrs = { byName: new Map(g.byName), bytes: g.bytes };
+    for (const [name, value] of l.byName) putXattr(merged, name, value, this.limits, `entry ${quoteUntrusted(path)}`);
+    return [...merged.byName];
   }
 
   private clearLocal(): void {
@@ -258,16 +291,16 @@ export class TarReader {
   private onMeta(type: string, body: Buffer): void {
     switch (type) {
       case 'L':
-        this.longName = cstr(body);
+        this.longName = cstr(body, this.limits.pathBytes, 'long name');
         break;
       case 'K':
-        this.longLink = cstr(body);
+        this.longLink = cstr(body, this.limits.pathBytes, 'long link name');
         break;
       case 'x':
-        parsePax(body, this.local, false);
+        parsePax(body, this.local, false, this.limits);
         break;
       case 'g':
-        parsePax(body, this.global, true);
+        parsePax(body, this.global, true, this.limits);
         break;
     }
   }
@@ -301,9 +334,34 @@ function str(b: Buffer, off: number, len: number): string {
   return b.toString('utf8', off, end);
 }
 
-function cstr(body: Buffer): string {
+/** A NUL-terminated (or not) name from a GNU long-name body, at most `limit` bytes. */
+function cstr(body: Buffer, limit: number, what: string): string {
   const nul = body.indexOf(0);
-  return body.toString('utf8', 0, nul < 0 ? body.length : nul);
+  const end = nul < 0 ? body.length : nul;
+  if (end > limit) throw new TarFormatError(`${what} of ${end} bytes is longer than the ${limit} allowed`);
+  return body.toString('utf8', 0, end);
+}
+
+function inRange(v: number, max: number, what: string, path: string): number {
+  if (v > max) throw new TarFormatError(`${what} ${v} of ${quoteUntrusted(path)} is out of range`);
+  return v;
+}
+
+/** Sets one xattr in `into`, replacing one of the same name; refuses what crosses the per-entry bounds. */
+function putXattr(into: Xattrs, name: string, value: Buffer, limits: Readonly<LayerLimits>, where: string): void {
+  if (value.length > limits.xattrValueBytes) {
+    throw new TarFormatError(`extended attribute ${quoteUntrusted(name)} of ${where} has a value of ${value.length} bytes, more than the ${limits.xattrValueBytes} allowed`);
+  }
+  const old = into.byName.get(name);
+  const bytes = into.bytes - (old ? name.length + old.length : 0) + name.length + value.length;
+  into.byName.set(name, value);
+  into.bytes = bytes;
+  if (into.byName.size > limits.xattrsPerEntry) {
+    throw new TarFormatError(`${where} has more than ${limits.xattrsPerEntry} extended attributes`);
+  }
+  if (bytes > limits.xattrBytesPerEntry) {
+    throw new TarFormatError(`${where} has extended attributes of more than ${limits.xattrBytesPerEntry} bytes`);
+  }
 }
 
 /** A numeric header field: octal text, or GNU base-256 when the high bit of the first byte is set. */
@@ -337,7 +395,7 @@ function num(b: Buffer, off: number, len: number, what: string): number {
 }
 
 /** Parses PAX records ("LEN KEY=VALUE\n", LEN counting the whole record) into `into`. */
-function parsePax(body: Buffer, into: Overrides, global: boolean): void {
+function parsePax(body: Buffer, into: Overrides, global: boolean, limits: Readonly<LayerLimits>): void {
   let pos = 0;
   while (pos < body.length) {
     if (body[pos] === 0) break; // some writers pad with NULs
@@ -352,32 +410,39 @@ function parsePax(body: Buffer, into: Overrides, global: boolean): void {
     const key = body.toString('utf8', sp + 1, eq);
     const raw = body.subarray(eq + 1, pos + len - 1);
     pos += len;
-    applyPax(key, raw, into, global);
+    applyPax(key, raw, into, global, limits);
   }
 }
 
-function applyPax(key: string, raw: Buffer, into: Overrides, global: boolean): void {
+function applyPax(key: string, raw: Buffer, into: Overrides, global: boolean, limits: Readonly<LayerLimits>): void {
   const text = (): string => raw.toString('utf8');
+  const pathText = (): string => {
+    if (raw.length > limits.pathBytes) throw new TarFormatError(`PAX ${key} of ${raw.length} bytes is longer than the ${limits.pathBytes} allowed`);
+    if (raw.includes(0)) throw new TarFormatError(`PAX ${key} holds a NUL byte`);
+    return text();
+  };
   const int = (): number => {
     const t = text();
-    if (!/^\d+$/.test(t)) throw new TarFormatError(`bad PAX ${key}=${t}`);
+    if (!/^\d+$/.test(t)) throw new TarFormatError(`bad PAX ${quoteUntrusted(key)}=${quoteUntrusted(t)}`);
     const v = Number(t);
-    if (!Number.isSafeInteger(v)) throw new TarFormatError(`PAX ${key} out of range`);
+    if (!Number.isSafeInteger(v)) throw new TarFormatError(`PAX ${quoteUntrusted(key)} out of range`);
     return v;
   };
   const time = (): number => {
     const t = text();
-    if (!/^-?\d+(\.\d+)?$/.test(t)) throw new TarFormatError(`bad PAX ${key}=${t}`);
-    return Number(t);
+    if (!/^-?\d+(\.\d+)?$/.test(t)) throw new TarFormatError(`bad PAX ${quoteUntrusted(key)}=${quoteUntrusted(t)}`);
+    const v = Number(t);
+    if (!(Math.abs(v) <= Number.MAX_SAFE_INTEGER)) throw new TarFormatError(`PAX ${quoteUntrusted(key)} out of range`);
+    return v;
   };
   // An empty value removes the field (PAX semantics); we simply do not set it.
   if (raw.length === 0 && !key.startsWith('SCHILY.xattr.')) return;
   switch (key) {
     case 'path':
-      if (!global) into.path = text();
+      if (!global) into.path = pathText();
       return;
     case 'linkpath':
-      if (!global) into.linkpath = text();
+      if (!global) into.linkpath = pathText();
       return;
     case 'size':
       if (!global) into.size = int();
@@ -395,8 +460,9 @@ function applyPax(key: string, raw: Buffer, into: Overrides, global: boolean): v
       into.atime = time();
       return;
   }
+  const where = global ? 'the global header' : 'an entry';
   if (key.startsWith('SCHILY.xattr.')) {
-    (into.xattrs ??= []).push([key.slice('SCHILY.xattr.'.length), Buffer.from(raw)]);
+    putXattr((into.xattrs ??= { byName: new Map(), bytes: 0 }), key.slice('SCHILY.xattr.'.length), Buffer.from(raw), limits, where);
   } else if (key.startsWith('LIBARCHIVE.xattr.')) {
     // bsdtar: the name is URL-encoded, the value base64.
     let name: string;
@@ -405,7 +471,7 @@ function applyPax(key: string, raw: Buffer, into: Overrides, global: boolean): v
     } catch {
       return;
     }
-    (into.xattrs ??= []).push([name, Buffer.from(text(), 'base64')]);
+    putXattr((into.xattrs ??= { byName: new Map(), bytes: 0 }), name, Buffer.from(text(), 'base64'), limits, where);
   } else if (key.startsWith('GNU.sparse.')) {
     throw new TarFormatError('sparse files are not supported');
   }

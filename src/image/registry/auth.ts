@@ -2,6 +2,7 @@
 // token responses and the token cache. The exchanges themselves are in client.ts.
 import { createHash } from 'node:crypto';
 import { CribError } from '../../util/errors.js';
+import { parseUntrustedJson } from '../../util/json.js';
 import type { Credentials } from './types.js';
 
 /** One challenge of a WWW-Authenticate header: scheme (lowercased) and its parameters (names lowercased). */
@@ -163,7 +164,7 @@ export interface TokenResponse {
 export function parseTokenResponse(body: Buffer): TokenResponse {
   let doc: unknown;
   try {
-    doc = JSON.parse(body.toString('utf8'));
+    doc = parseUntrustedJson(body, 'token server answer');
   } catch {
     throw new CribError('Unavailable', 'token server answered with something that is not JSON');
   }

@@ -3,9 +3,11 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { createHash } from 'node:crypto';
-import { CribError, errorMessage } from '../../util/errors.js';
+import { CribError, errorMessage, quoteUntrusted } from '../../util/errors.js';
+import { parseUntrustedJson } from '../../util/json.js';
 import { log } from '../../util/log.js';
 import { cribVersion } from '../../version.js';
+import { MAX_CONFIG_BYTES, MAX_ERROR_BODY_BYTES, MAX_MANIFEST_BYTES, MAX_TOKEN_BODY_BYTES } from '../limits.js';
 import { MANIFEST_ACCEPT, parseManifestOrIndex, selectPlatform } from '../manifest.js';
 import { formatReference, isLoopbackHost, manifestReference, parseReference, referenceName, registryHost } from '../reference.js';
 import {
@@ -52,9 +54,6 @@ interface Endpoint {
   label: string;
 }
 
-const MAX_MANIFEST_BYTES = 8 << 20;
-const MAX_ERROR_BODY = 64 << 10;
-const MAX_TOKEN_BODY = 1 << 20;
 const PROGRESS_INTERVAL_MS = 100;
 
 export const sha256Hex = (data: Buffer): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -62,7 +61,7 @@ export const sha256Hex = (data: Buffer): string => `sha256:${createHash('sha256'
 /** Reads `{"errors":[{"code","message"}]}` bodies into "CODE: message; ...". */
 function registryErrorDetail(body: Buffer): string {
   try {
-    const doc = JSON.parse(body.toString('utf8')) as { errors?: { code?: unknown; message?: unknown }[] };
+    const doc = parseUntrustedJson(body, 'registry error') as { errors?: { code?: unknown; message?: unknown }[] };
     if (Array.isArray(doc.errors) && doc.errors.length) {
       return doc.errors
         .map((e) => [e.code, e.message].filter((x) => typeof x === 'string' && x).join(': '))
@@ -93,9 +92,10 @@ const toRef = (r: ImageReference | string): ImageReference => (typeof r === 'str
  *
  * Errors are CribError: NotFound (repository, tag, manifest or blob missing), Unauthenticated
  * with a message starting "unauthorized:" (authentication or authorization failed), InvalidArgument
- * (malformed reference or credentials), Internal (content that does not match its digest or size,
- * malformed manifests), Unavailable (network, TLS, timeouts, 5xx, 429; size mismatches caused by
- * a connection cut short), Unimplemented (schema 1 manifests).
+ * (malformed reference or credentials; manifests that are malformed or larger than crib takes,
+ * configs said to be larger), Internal (content that does not match its digest or size),
+ * Unavailable (network, TLS, timeouts, 5xx, 429; size mismatches caused by a connection cut
+ * short), Unimplemented (schema 1 manifests).
  */
 export class RegistryClient {
   private readonly transport: HttpTransport;
@@ -143,7 +143,7 @@ export class RegistryClient {
       const child = await this.getManifest(ep, ref, desc.digest, creds, desc.digest, desc.size);
       const inner = parseManifestOrIndex(child.bytes, child.contentType ?? desc.mediaType);
       if (inner.kind !== 'manifest') {
-        throw new CribError('Internal', `invalid manifest: ${desc.digest} in the index of ${formatReference(ref)} is an index itself`);
+        throw new CribError('InvalidArgument', `invalid manifest: ${desc.digest} in the index of ${formatReference(ref)} is an index itself`);
       }
       return { digest: top.digest, manifestDigest: child.digest, bytes: child.bytes, manifest: inner.manifest };
     });
@@ -169,21 +169,19 @@ export class RegistryClient {
     });
   }
 
-  /** Fetches a (small) blob into memory, checking its size and sha256: the image config. */
+  /**
+   * Fetches the image config into memory, checking its size and sha256. Its size is the
+   * manifest's word, so a config said to be larger than MAX_CONFIG_BYTES is refused unfetched.
+   */
   async fetchConfig(reference: ImageReference | string, desc: Descriptor, creds?: Credentials): Promise<Buffer> {
     const ref = toRef(reference);
+    if (desc.size > MAX_CONFIG_BYTES) {
+      throw new CribError('InvalidArgument', `image config ${desc.digest} of ${formatReference(ref)} is ${desc.size} bytes, more than the ${MAX_CONFIG_BYTES} crib takes`);
+    }
     return this.withEndpoints(ref, true, async (ep) => {
       const res = await this.authed(ep, ref, false, creds, { method: 'GET', url: this.apiUrl(ep, `${ref.repository}/blobs/${desc.digest}`) });
       if (res.status !== 200) await this.failure(ep, ref, res, `blob ${desc.digest} of ${referenceName(ref)}`);
-      let bytes: Buffer;
-      try {
-        bytes = await readBody(res, desc.size);
-      } catch (err) {
-        if (err instanceof CribError && err.kind === 'Internal') {
-          throw new CribError('Internal', `size mismatch: blob ${desc.digest} from ${ep.label} is larger than ${desc.size} bytes`);
-        }
-        throw err;
-      }
+      const bytes = await readBody(res, desc.size, () => new CribError('Internal', `size mismatch: blob ${desc.digest} from ${ep.label} is larger than ${desc.size} bytes`));
       if (bytes.length !== desc.size) {
         throw new CribError('Internal', `size mismatch: blob ${desc.digest} from ${ep.label} has ${bytes.length} bytes, expected ${desc.size}`);
       }
@@ -358,7 +356,7 @@ export class RegistryClient {
     if (res.status !== 401) return res;
 
     const raw = res.headers['www-authenticate'];
-    const detail = registryErrorDetail(await readBody(res, MAX_ERROR_BODY).catch(() => Buffer.alloc(0)));
+    const detail = registryErrorDetail(await readBody(res, MAX_ERROR_BODY_BYTES).catch(() => Buffer.alloc(0)));
     const challenges = parseWwwAuthenticate(Array.isArray(raw) ? raw.join(', ') : raw ?? '');
     const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
     if (!ch) throw this.unauthorized(ep, ref, push, creds, `answered 401 without a Bearer or Basic challenge${detail ? ` (${detail})` : ''}`);
@@ -374,7 +372,7 @@ export class RegistryClient {
     if (!second.header) throw this.unauthorized(ep, ref, push, creds, detail);
     res = await this.send(ep, withAuth(second.header));
     if (res.status === 401) {
-      const d = registryErrorDetail(await readBody(res, MAX_ERROR_BODY).catch(() => Buffer.alloc(0)));
+      const d = registryErrorDetail(await readBody(res, MAX_ERROR_BODY_BYTES).catch(() => Buffer.alloc(0)));
       throw this.unauthorized(ep, ref, push, creds, d, second.kind);
     }
     return res;
@@ -422,11 +420,17 @@ export class RegistryClient {
       url = new URL(realm ?? '');
       if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error('not http(s)');
     } catch {
-      throw new CribError('Unavailable', `${ep.label} sent a Bearer challenge without a usable realm (${JSON.stringify(realm ?? '')})`);
+      throw new CribError('Unavailable', `${ep.label} sent a Bearer challenge without a usable realm (${quoteUntrusted(realm ?? '')})`);
+    }
+    const up = userPassword(creds);
+    if (url.protocol === 'http:' && (up || creds?.identityToken) && !this.mayCarryCredentials(ep, url)) {
+      throw new CribError(
+        'Unauthenticated',
+        `unauthorized: ${ep.label} names the token server ${quoteUntrusted(`${url.origin}${url.pathname}`)}, which is plain HTTP: crib does not send credentials there in clear (list ${ep.base.host} in registries.insecure to allow it)`,
+      );
     }
     const scopes = [...new Set([scope, ...(ch.params.scope ?? '').split(' ').filter(Boolean)])];
     const service = ch.params.service;
-    const up = userPassword(creds);
     let req: HttpRequest;
     if (creds?.identityToken) {
       const form = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: creds.identityToken, client_id: 'crib' });
@@ -442,15 +446,25 @@ export class RegistryClient {
     }
     const res = await this.transport.request(req);
     if (res.status === 401 || res.status === 403) {
-      const detail = registryErrorDetail(await readBody(res, MAX_ERROR_BODY).catch(() => Buffer.alloc(0)));
+      const detail = registryErrorDetail(await readBody(res, MAX_ERROR_BODY_BYTES).catch(() => Buffer.alloc(0)));
       const push = scope.endsWith(',push');
       throw this.unauthorized(ep, ref, push, creds, `token server ${url.host} answered ${res.status}${detail ? `: ${detail}` : ''}`, 'basic');
     }
     if (res.status < 200 || res.status > 299) {
-      const detail = registryErrorDetail(await readBody(res, MAX_ERROR_BODY).catch(() => Buffer.alloc(0)));
+      const detail = registryErrorDetail(await readBody(res, MAX_ERROR_BODY_BYTES).catch(() => Buffer.alloc(0)));
       throw new CribError('Unavailable', `token server ${url.host} for ${ep.label} answered ${res.status}${detail ? `: ${detail}` : ''}`);
     }
-    return parseTokenResponse(await readBody(res, MAX_TOKEN_BODY));
+    return parseTokenResponse(await readBody(res, MAX_TOKEN_BODY_BYTES));
+  }
+
+  /**
+   * Whether credentials may go to a plain-HTTP token realm: when they stay on this machine (a
+   * loopback realm), or when the registry or the realm host is listed insecure (the operator took
+   * plain HTTP there). A realm is the registry's word, and a registry must not be able to make
+   * crib send a user's password across the network in clear.
+   */
+  private mayCarryCredentials(ep: Endpoint, realm: URL): boolean {
+    return isLoopbackHost(realm.host) || this.transport.skipsVerify(ep.base.host) || this.transport.skipsVerify(realm.host);
   }
 
   /** "unauthorized: ..." (CribError Unauthenticated), worded by what was tried. */
@@ -481,7 +495,7 @@ export class RegistryClient {
 
   /** Turns an unexpected answer into the CribError it means. */
   private async failure(ep: Endpoint, ref: ImageReference, res: HttpResponse, what: string): Promise<never> {
-    const detail = registryErrorDetail(await readBody(res, MAX_ERROR_BODY).catch(() => Buffer.alloc(0)));
+    const detail = registryErrorDetail(await readBody(res, MAX_ERROR_BODY_BYTES).catch(() => Buffer.alloc(0)));
     const tail = detail ? `: ${detail}` : '';
     const s = res.status;
     if (s === 404) throw new CribError('NotFound', `${what} not found on ${ep.label}${tail}`);
@@ -507,7 +521,7 @@ export class RegistryClient {
     });
     const what = reference === manifestReference(ref) ? formatReference(ref) : `manifest ${reference} of ${referenceName(ref)}`;
     if (res.status !== 200) await this.failure(ep, ref, res, what);
-    const bytes = await readBody(res, MAX_MANIFEST_BYTES);
+    const bytes = await readBody(res, MAX_MANIFEST_BYTES, () => new CribError('InvalidArgument', `${what} from ${ep.label} is larger than the ${MAX_MANIFEST_BYTES} bytes crib takes`));
     const digest = sha256Hex(bytes);
     if (expectDigest && digest !== expectDigest) {
       throw new CribError('Internal', `digest mismatch: ${what} from ${ep.label} has digest ${digest}, expected ${expectDigest}`);

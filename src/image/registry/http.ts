@@ -237,10 +237,10 @@ export function discard(res: HttpResponse): void {
 }
 
 /**
- * Reads a whole response body, at most `limit` bytes (more is CribError 'Internal'). The socket
- * idle timeout applies while reading.
+ * Reads a whole response body, at most `limit` bytes: more is `tooLarge()`, by default a CribError
+ * 'Internal'. The socket idle timeout applies while reading.
  */
-export async function readBody(res: HttpResponse, limit: number): Promise<Buffer> {
+export async function readBody(res: HttpResponse, limit: number, tooLarge?: () => CribError): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let n = 0;
   try {
@@ -248,7 +248,7 @@ export async function readBody(res: HttpResponse, limit: number): Promise<Buffer
       n += chunk.length;
       if (n > limit) {
         res.body.destroy();
-        throw new CribError('Internal', `response from ${res.url.host}${res.url.pathname} is larger than ${limit} bytes`);
+        throw tooLarge?.() ?? new CribError('Internal', `response from ${res.url.host}${res.url.pathname} is larger than ${limit} bytes`);
       }
       chunks.push(chunk);
     }
