@@ -82,9 +82,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   const pinnedRef = formatReference(parseReference(pauseImage));
   const registry = new RegistryClient(config.registries);
   const puller = new ImagePuller(store, registry, (ref) => ref === pinnedRef);
-  // Sandboxes and containers are the images' users; they exist only after this point.
-  let pods: PodService | undefined;
-  const images = new ImageService(store, puller, registry, (id) => pods?.imageUser(id));
+  const images = new ImageService(store, puller, registry);
 
   const network = new NetworkManager(config.cniConfDir, config.cniBinDirs, {
     ...config.network,
@@ -101,14 +99,15 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
     cgroupRoot: config.cgroupRoot,
   });
   const containers = new ContainerService({ root: config.root, runtimes, images, sandboxes });
-  pods = new PodService(sandboxes, containers);
+  const pods = new PodService(sandboxes, containers);
   await sandboxes.open();
   await containers.open();
 
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024 });
+  // Bounds on one client: its messages, and its streams in flight on one connection (kubelet uses tens).
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_concurrent_streams': 1024 });
   const services = criServices();
   server.addService(services.runtime, runtimeServiceHandlers({ config, sandboxes, containers, pods, network, runtimeHandlers: [...runtimes.keys()] }) as grpc.UntypedServiceImplementation);
-  server.addService(services.image, imageServiceHandlers(images, store.dir) as grpc.UntypedServiceImplementation);
+  server.addService(services.image, imageServiceHandlers(images, store.dir, (id) => pods.imageUser(id)) as grpc.UntypedServiceImplementation);
   server.addService(services.cribImages, cribImagesHandlers(images) as grpc.UntypedServiceImplementation);
   const listener: UnixListener = await listenUnix(server, config.socket, 0o660);
   log.info('cribd ready', { version: cribVersion, socket: config.socket, runtime: defaultName, pauseImage });

@@ -7,6 +7,7 @@ import type { AuthConfig__Output } from './generated/runtime/v1/AuthConfig.js';
 import type { Image as CriImage } from './generated/runtime/v1/Image.js';
 import type { ImageServiceHandlers } from './generated/runtime/v1/ImageService.js';
 import { unary } from './unary.js';
+import type { ImageUsers } from '../image/store.js';
 
 /** The numeric uid of an image's User ("1000", "1000:1000"), else its name; as kubelet wants them. */
 export function imageUser(user: string | undefined): { uid?: string; username: string } {
@@ -46,7 +47,7 @@ function imageRef(spec: { image: string } | null, field: string): string {
 }
 
 /** runtime.v1.ImageService. */
-export function imageServiceHandlers(images: ImageService, mountpoint: string): Partial<ImageServiceHandlers> {
+export function imageServiceHandlers(images: ImageService, mountpoint: string, users: ImageUsers): Partial<ImageServiceHandlers> {
   return {
     ListImages: unary('ListImages', async (req) => ({ images: images.list(req.filter?.image?.image).map(toCriImage) })),
 
@@ -66,7 +67,7 @@ export function imageServiceHandlers(images: ImageService, mountpoint: string): 
     }),
 
     RemoveImage: unary('RemoveImage', async (req) => {
-      await images.remove(imageRef(req.image, 'image.image'));
+      await images.remove(imageRef(req.image, 'image.image'), users);
       return {};
     }),
 

@@ -19,7 +19,6 @@ export class ImageService {
     readonly store: ImageStore,
     private readonly puller: ImagePuller,
     private readonly registry: RegistryClient,
-    private readonly users: ImageUsers,
   ) {}
 
   /** By id, id prefix, or any reference spelling Docker accepts (`busybox` is docker.io/library/busybox:latest). */
@@ -49,12 +48,15 @@ export class ImageService {
     return this.puller.pull(ref, creds, onProgress);
   }
 
-  /** Removal is idempotent: an image that is not there is already removed. */
-  async remove(ref: string): Promise<void> {
+  /**
+   * Removal is idempotent: an image that is not there is already removed. `users` says which
+   * sandbox or container still uses an image, which then stays.
+   */
+  async remove(ref: string, users: ImageUsers): Promise<void> {
     // Remove by the spelling the store knows, so a tag (short or full) removes just that tag.
     const known = this.store.resolve(ref) ? ref : this.lookupNormalized(ref)?.name;
     if (!known) return;
-    await this.store.remove(known, this.users);
+    await this.store.remove(known, users);
     this.usageCache = undefined;
   }
 
