@@ -10,9 +10,9 @@ import { runCapture } from '../src/util/exec.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Harness } from './support/harness.js';
 import { importBusybox } from './support/busybox-image.js';
+import { waitFor } from './support/wait-for.js';
 
 const IMAGE = 'localhost/crib/examples:busybox';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Result {
   code: number | null;
@@ -63,13 +63,7 @@ describe('crib run', () => {
   const pods = async () => (await call(h.runtime, 'ListPodSandbox', {})).items;
   const explain = (r: Result) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- cribd\n${h.logTail(15)}`;
 
-  async function waitFor(what: string, check: () => Promise<boolean> | boolean, ms = 30_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await sleep(100);
-    }
-  }
+
 
   /** The log file of a container of the pod, by name (its current attempt). */
   async function logOf(podId: string, name: string): Promise<string> {
@@ -99,7 +93,7 @@ describe('crib run', () => {
     const uid = sb?.metadata?.uid ?? '';
     assert.match(uid, /^[0-9a-f-]{36}$/);
 
-    await waitFor('the sidecar to get the page', async () => /stdout F got: hello from the web container/.test(await logOf(id, 'sidecar')));
+    await waitFor(async () => /stdout F got: hello from the web container/.test(await logOf(id, 'sidecar')), 'the sidecar to get the page', 30_000);
     assert.match(await logOf(id, 'sidecar'), /stdout F sidecar of web-sidecar at \d+\.\d+\.\d+\.\d+/, 'fieldRef env and $(VAR) expansion');
     const logDir = `/var/log/pods/default_web-sidecar_${uid}`;
     assert.ok(fs.existsSync(path.join(logDir, 'sidecar', '0.log')), "kubelet's log layout");
@@ -125,7 +119,7 @@ describe('crib run', () => {
     const r = await crib(['run', '-d', path.join(repoRoot, 'examples', 'shared-pid.yaml')]);
     assert.equal(r.code, 0, explain(r));
     const id = r.stdout.trim();
-    await waitFor('the sidecar to list the processes', async () => /sleep 3600/.test(await logOf(id, 'sidecar')));
+    await waitFor(async () => /sleep 3600/.test(await logOf(id, 'sidecar')), 'the sidecar to list the processes', 30_000);
     const log = await logOf(id, 'sidecar');
     assert.match(log, /stdout F\s+1 root\s+\/pause$/m, log);
     assert.match(log, /stdout F\s+\d+ root\s+sleep 3600$/m, log);
@@ -288,7 +282,7 @@ spec:
 `);
     const r = await crib(['run', '-d', file]);
     assert.equal(r.code, 0, explain(r));
-    await waitFor('the container to be ready', async () => /ready/.test(await logOf(r.stdout.trim(), 'svc')));
+    await waitFor(async () => /ready/.test(await logOf(r.stdout.trim(), 'svc')), 'the container to be ready', 30_000);
     const d = await crib(['delete', 'hooks']);
     assert.equal(d.code, 0, explain(d));
     assert.match(d.stderr, /preStop hook of "svc": exec/);
@@ -300,7 +294,7 @@ spec:
 
   it('tears a foreground run down on SIGINT: exit 0, logs followed until then, nothing left', async () => {
     const run = cribBackground(['run', path.join(repoRoot, 'examples', 'web-sidecar.yaml')]);
-    await waitFor('the sidecar to print the page', () => /^\[sidecar\] got: hello from the web container$/m.test(run.out.stdout) || run.child.exitCode !== null);
+    await waitFor(() => /^\[sidecar\] got: hello from the web container$/m.test(run.out.stdout) || run.child.exitCode !== null, 'the sidecar to print the page', 30_000);
     assert.match(run.out.stdout, /^\[sidecar\] sidecar of web-sidecar at /m);
     run.child.kill('SIGINT');
     const code = await run.exited;

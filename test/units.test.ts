@@ -15,6 +15,7 @@ import { validateSandboxConfig } from '../src/sandbox/validate.js';
 import { validateId } from '../src/util/validate.js';
 import { CribError } from '../src/util/errors.js';
 import { parseUntrustedJson } from '../src/util/json.js';
+import { untilAborted } from '../src/util/context.js';
 import { imageUser } from '../src/cri/image-service.js';
 
 const base: SandboxConfig = {
@@ -206,5 +207,20 @@ describe('CRI log streams', () => {
     const small = criLogStreams(log, 4);
     assert.equal(small.stdout.toString(), 'to-o');
     assert.equal(small.truncated, true);
+  });
+});
+
+describe('request context', () => {
+  it("untilAborted: the caller gets the signal's reason at once while the shared work goes on", async () => {
+    const ac = new AbortController();
+    let finish!: (v: string) => void;
+    const work = new Promise<string>((r) => (finish = r));
+    const waiting = untilAborted(work, ac.signal);
+    ac.abort(new CribError('DeadlineExceeded', 'too slow'));
+    await assert.rejects(waiting, (e: unknown) => e instanceof CribError && e.kind === 'DeadlineExceeded');
+    finish('done');
+    assert.equal(await work, 'done');
+    assert.equal(await untilAborted(Promise.resolve(1), new AbortController().signal), 1);
+    await assert.rejects(untilAborted(Promise.resolve(1), AbortSignal.abort()), (e: unknown) => e instanceof CribError && e.kind === 'Cancelled');
   });
 });

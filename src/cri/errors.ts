@@ -10,6 +10,7 @@ const codes: Record<ErrorKind, grpc.status> = {
   Unimplemented: grpc.status.UNIMPLEMENTED,
   Unavailable: grpc.status.UNAVAILABLE,
   DeadlineExceeded: grpc.status.DEADLINE_EXCEEDED,
+  Cancelled: grpc.status.CANCELLED,
   Internal: grpc.status.INTERNAL,
 };
 

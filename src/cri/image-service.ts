@@ -8,6 +8,7 @@ import type { Image as CriImage } from './generated/runtime/v1/Image.js';
 import type { ImageServiceHandlers } from './generated/runtime/v1/ImageService.js';
 import { unary } from './unary.js';
 import type { ImageUsers } from '../image/store.js';
+import { untilAborted } from '../util/context.js';
 
 /** The numeric uid of an image's User ("1000", "1000:1000"), else its name; as kubelet wants them. */
 export function imageUser(user: string | undefined): { uid?: string; username: string } {
@@ -61,8 +62,9 @@ export function imageServiceHandlers(images: ImageService, mountpoint: string, u
       return { image: img ? toCriImage(img) : null, info };
     }),
 
-    PullImage: unary('PullImage', async (req) => {
-      const img = await images.pull(imageRef(req.image, 'image.image'), toCredentials(req.auth));
+    PullImage: unary('PullImage', async (req, ctx) => {
+      // A caller that gives up gets its answer at once; the download goes on for a retry to join.
+      const img = await untilAborted(images.pull(imageRef(req.image, 'image.image'), toCredentials(req.auth)), ctx.signal);
       return { image_ref: img.id };
     }),
 

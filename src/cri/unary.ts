@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import { newRequestId, runInContext, type RequestContext } from '../util/context.js';
-import { errorMessage } from '../util/errors.js';
+import { CribError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { MAX_TIMER_MS } from '../util/time.js';
 import { toStatus } from './errors.js';
@@ -15,11 +15,12 @@ export function unary<Req, Res>(method: string, fn: (req: Req, ctx: RequestConte
     const started = process.hrtime.bigint();
     const abort = new AbortController();
     const ctx: RequestContext = { method, requestId: newRequestId(), signal: abort.signal };
-    const cancel = () => abort.abort();
-    call.once('cancelled', cancel);
+    call.once('cancelled', () => abort.abort(new CribError('Cancelled', `${method} was cancelled by the client`)));
     const deadline = call.getDeadline();
     const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline);
-    const timer = Number.isFinite(ms) ? setTimeout(cancel, Math.max(0, Math.min(ms, MAX_TIMER_MS))) : undefined;
+    const timer = Number.isFinite(ms)
+      ? setTimeout(() => abort.abort(new CribError('DeadlineExceeded', `${method} ran past the client's deadline`)), Math.max(0, Math.min(ms, MAX_TIMER_MS)))
+      : undefined;
     runInContext(ctx, () => fn(call.request, ctx)).then(
       (res) => {
         clearTimeout(timer);

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
+import { CribError } from './errors.js';
 
 /** A call into the domain: which CRI method asked, an id for its log lines, and the caller's patience. */
 export interface RequestContext {
@@ -28,4 +29,21 @@ export function newRequestId(): string {
 /** For work no client asked for (startup recovery, the CLI, tests): never cancelled. */
 export function internalContext(what: string): RequestContext {
   return { method: what, requestId: newRequestId(), signal: new AbortController().signal };
+}
+
+/**
+ * Waits for work that others may share (a pull several callers wait for) only as long as the
+ * caller does: when `signal` fires, this caller gets its reason at once and the work goes on.
+ */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortReason(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortReason(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+function abortReason(signal: AbortSignal): unknown {
+  return signal.reason instanceof CribError ? signal.reason : new CribError('Cancelled', 'the call was cancelled');
 }

@@ -8,6 +8,7 @@ export type ErrorKind =
   | 'Unimplemented'
   | 'Unavailable'
   | 'DeadlineExceeded'
+  | 'Cancelled'
   | 'Internal';
 
 export class CribError extends Error {

@@ -1,7 +1,7 @@
-/** Poll `cond` every 10 ms until it holds; throw naming `what` after `ms`. */
-export async function waitFor(cond: () => boolean, what: string | (() => string), ms = 5000): Promise<void> {
+/** Polls `cond` every 10 ms until it holds; throws naming `what` after `ms`. */
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string | (() => string), ms = 5000): Promise<void> {
   const deadline = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
     await new Promise((r) => setTimeout(r, 10));
   }
