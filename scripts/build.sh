@@ -4,5 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build-pause.sh
 bash scripts/gen-proto-types.sh
+rm -rf dist # no stale output of moved or deleted files
 node_modules/.bin/tsc -p tsconfig.json
 echo "crib: built dist/ and build/pause"

@@ -3,5 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Test files run one at a time: each starts real pods on its own bridge, but the machine has 2 cores.
+# The unit tier first (no root; seconds), then the integration tests: one file at a time, as each
+# starts real pods on its own bridge and the machine has 2 cores.
+node --test --test-timeout=120000 dist/test/unit/*.test.js
 exec node --test --test-concurrency=1 --test-timeout=600000 dist/test/*.test.js

@@ -1,14 +1,14 @@
 // CreateContainer's request: conversion from the CRI message and validation. No root, no daemon.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { toContainerConfig } from '../src/cri/container-convert.js';
-import { criServices } from '../src/cri/proto.js';
-import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
-import type { CreateContainerRequest__Output } from '../src/cri/generated/runtime/v1/CreateContainerRequest.js';
-import type { SecurityProfile } from '../src/cri/generated/runtime/v1/SecurityProfile.js';
-import type { LinuxContainerSecurityContext } from '../src/cri/generated/runtime/v1/LinuxContainerSecurityContext.js';
-import { containerLogPath, validateContainerConfig, validateResources } from '../src/container/validate.js';
-import { CribError } from '../src/util/errors.js';
+import { toContainerConfig } from '../../src/cri/container-convert.js';
+import { criServices } from '../../src/cri/proto.js';
+import type { ContainerConfig } from '../../src/cri/generated/runtime/v1/ContainerConfig.js';
+import type { CreateContainerRequest__Output } from '../../src/cri/generated/runtime/v1/CreateContainerRequest.js';
+import type { SecurityProfile } from '../../src/cri/generated/runtime/v1/SecurityProfile.js';
+import type { LinuxContainerSecurityContext } from '../../src/cri/generated/runtime/v1/LinuxContainerSecurityContext.js';
+import { containerLogPath, validateContainerConfig, validateResources } from '../../src/container/validate.js';
+import { CribError } from '../../src/util/errors.js';
 
 const invalid = (f: () => unknown, msg: RegExp) =>
   assert.throws(f, (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && msg.test(e.message));

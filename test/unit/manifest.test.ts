@@ -3,8 +3,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { ManifestError, parseManifests, type Pod } from '../src/cli/run/manifest.js';
-import { intValue, milliCpuToQuota, milliCpuToShares, milliValue, parseQuantity, type Quantity } from '../src/cli/run/quantity.js';
+import { ManifestError, parseManifests, type Pod } from '../../src/cli/run/manifest.js';
+import { intValue, milliCpuToQuota, milliCpuToShares, milliValue, parseQuantity, type Quantity } from '../../src/cli/run/quantity.js';
 import {
   checkRunAsNonRoot,
   containerConfig,
@@ -15,12 +15,12 @@ import {
   podDns,
   podSandboxConfig,
   preStopFromAnnotation,
-} from '../src/cli/run/convert.js';
-import { Backoff } from '../src/cli/run/runner.js';
-import { CriLogParser } from '../src/cli/run/logs.js';
-import { runCommand, deleteCommand } from '../src/cli/run/index.js';
-import type { CliContext } from '../src/cli/context.js';
-import type { CriClients } from '../src/cli/client.js';
+} from '../../src/cli/run/convert.js';
+import { Backoff } from '../../src/cli/run/runner.js';
+import { CriLogParser } from '../../src/cli/run/logs.js';
+import { runCommand, deleteCommand } from '../../src/cli/run/index.js';
+import type { CliContext } from '../../src/cli/context.js';
+import type { CriClients } from '../../src/cli/client.js';
 
 const pod = (spec: string, meta = 'name: p'): string => `apiVersion: v1\nkind: Pod\nmetadata:\n  ${meta}\nspec:\n${spec}`;
 const one = (yaml: string): Pod => {

@@ -12,8 +12,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
-import { subSeed } from './support/prng.js';
-import type { FuzzJob, FuzzResult, TargetName } from './support/fuzz-h2-worker.js';
+import { subSeed } from '../support/prng.js';
+import type { FuzzJob, FuzzResult, TargetName } from '../support/fuzz-h2-worker.js';
 
 /** Time per target: thousands of inputs, and all three well under 30 s. */
 const BUDGET_MS = envInteger('FUZZ_MS') ?? 3000;
@@ -40,7 +40,7 @@ console.log(`fuzz-h2: FUZZ_SEED=${seed} (set it to replay this run)`);
 function runTarget(target: TargetName): Promise<FuzzResult> {
   const job: FuzzJob = { target, seed: subSeed(seed, target), budgetMs: BUDGET_MS, progress: new SharedArrayBuffer(4) };
   const progress = new Int32Array(job.progress);
-  const worker = new Worker(new URL('./support/fuzz-h2-worker.js', import.meta.url), {
+  const worker = new Worker(new URL('../support/fuzz-h2-worker.js', import.meta.url), {
     workerData: job,
     resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB },
   });

@@ -18,7 +18,7 @@ import {
   MAX_HEADER_FIELDS,
   MAX_HEADER_LIST_SIZE,
   encodeHeaderBlock,
-} from '../src/socket/h2/hpack.js';
+} from '../../src/socket/h2/hpack.js';
 import {
   AuthorityRewriter,
   CLIENT_PREFACE,
@@ -28,14 +28,14 @@ import {
   H2RewriteError,
   MAX_CONTINUATION_FRAMES,
   frameHeader,
-} from '../src/socket/h2/authority-rewriter.js';
-import { listenUnix, type ListenUnixOptions, type UnixListener } from '../src/socket/serve-unix.js';
-import { ThrottledWarning } from '../src/socket/throttled-warning.js';
-import { FrameReader, HeaderBlockAssembler, grpcStatus, type Frame } from './support/h2-replay.js';
-import { frame, grpcFrame, hpackBomb } from './support/h2-frames.js';
-import { unaryCall, unaryMethod } from './support/grpc-bytes.js';
-import { heapUsedAfterGc } from './support/heap.js';
-import { waitFor } from './support/wait-for.js';
+} from '../../src/socket/h2/authority-rewriter.js';
+import { listenUnix, type ListenUnixOptions, type UnixListener } from '../../src/socket/serve-unix.js';
+import { ThrottledWarning } from '../../src/socket/throttled-warning.js';
+import { FrameReader, HeaderBlockAssembler, grpcStatus, type Frame } from '../support/h2-replay.js';
+import { frame, grpcFrame, hpackBomb } from '../support/h2-frames.js';
+import { unaryCall, unaryMethod } from '../support/grpc-bytes.js';
+import { heapUsedAfterGc } from '../support/heap.js';
+import { waitFor } from '../support/wait-for.js';
 
 const ECHO = '/test.Echo/Echo';
 const MiB = 1 << 20;

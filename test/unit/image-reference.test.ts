@@ -1,7 +1,7 @@
 // Pure pieces of image pulling: references, manifests, platforms, auth headers. No root, no network.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatReference, isLoopbackHost, manifestReference, parseReference, registryHost } from '../src/image/reference.js';
+import { formatReference, isLoopbackHost, manifestReference, parseReference, registryHost } from '../../src/image/reference.js';
 import {
   defaultPlatform,
   layerCompression,
@@ -10,10 +10,10 @@ import {
   parseManifestOrIndex,
   selectPlatform,
   type ImageIndex,
-} from '../src/image/manifest.js';
-import { parseImageConfig } from '../src/image/image-config.js';
-import { credentialsKey, parseTokenResponse, parseWwwAuthenticate, TokenCache, userPassword } from '../src/image/registry/auth.js';
-import { CribError } from '../src/util/errors.js';
+} from '../../src/image/manifest.js';
+import { parseImageConfig } from '../../src/image/image-config.js';
+import { credentialsKey, parseTokenResponse, parseWwwAuthenticate, TokenCache, userPassword } from '../../src/image/registry/auth.js';
+import { CribError } from '../../src/util/errors.js';
 
 const D = `sha256:${'a'.repeat(64)}`;
 const D2 = `sha256:${'b'.repeat(64)}`;

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import type * as protoLoader from '@grpc/proto-loader';
-import { criPackageDefinition } from '../src/cri/proto.js';
-import { repoRoot } from '../src/util/paths.js';
+import { criPackageDefinition } from '../../src/cri/proto.js';
+import { repoRoot } from '../../src/util/paths.js';
 
 // Proves that crib's transcription of the CRI v1 proto decodes the bytes a real client (crictl 1.26,
 // grpc-go, the official Go types) put on the wire, field for field.

@@ -1,61 +1,25 @@
-// Fuzzing of what parses untrusted image content: the layer tar reader (alone, and unpacking into
-// a temp dir), the manifest and index parser with platform selection, and the image config parser.
-// Inputs are real tars and documents built here, mutated (bytes flipped, header fields rewritten
-// with their checksums fixed, blocks cut, repeated and spliced, JSON values replaced), plus some
-// random bytes. Each part runs a few seconds: no error but the expected kinds (TarFormatError,
-// CribError), no input that takes long, and memory that stays bounded.
-//
-// The seed is printed; FUZZ_SEED=N repeats a run.
-import { after, before, describe, it, type TestContext } from 'node:test';
+// Inputs and the driver for fuzzing what parses untrusted image content: real tars and documents
+// built here, mutated (bytes flipped, header fields rewritten with their checksums fixed, blocks cut,
+// repeated and spliced, JSON values replaced), plus some random bytes. The driver runs a part for a
+// few seconds: no error but the expected kinds (TarFormatError, CribError), no input that takes
+// long, and memory that stays bounded. The seed is printed; FUZZ_SEED=N repeats a run.
+import type { TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
-import zlib from 'node:zlib';
-import { parseImageConfig } from '../src/image/image-config.js';
-import { TarFormatError, TarReader } from '../src/image/layer/tar-reader.js';
-import { MediaType, parseManifestOrIndex, selectPlatform } from '../src/image/manifest.js';
-import { unpackLayer } from '../src/image/unpack.js';
-import { CribError } from '../src/util/errors.js';
-import { run } from '../src/util/exec.js';
-import { makeTar, paxBody, type Entry } from './support/tar.js';
+import { TarFormatError, TarReader } from '../../src/image/layer/tar-reader.js';
+import { MediaType } from '../../src/image/manifest.js';
+import { CribError } from '../../src/util/errors.js';
+import { run } from '../../src/util/exec.js';
+import { Prng } from './prng.js';
+import { makeTar, paxBody, type Entry } from './tar.js';
 
-const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
+export const SEED = process.env.FUZZ_SEED !== undefined ? Number(process.env.FUZZ_SEED) >>> 0 : (Date.now() ^ (process.pid << 16)) >>> 0;
 /** One input may take this long before it counts as a hang (unpacking runs mknod and setfattr, and may take longer). */
 const SLOW_MS = 2000;
-const SLOW_UNPACK_MS = 10_000;
+export const SLOW_UNPACK_MS = 10_000;
 /** How far the process's heap and buffers may grow over a part. */
 const MEMORY_BOUND = 256 << 20;
-
-/** mulberry32: small, fast, and the same sequence for the same seed. */
-class Rng {
-  private s: number;
-  constructor(seed: number) {
-    this.s = seed >>> 0;
-  }
-  next(): number {
-    this.s = (this.s + 0x6d2b79f5) >>> 0;
-    let t = this.s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  int(n: number): number {
-    return Math.floor(this.next() * n);
-  }
-  chance(p: number): boolean {
-    return this.next() < p;
-  }
-  pick<T>(list: readonly T[]): T {
-    return list[this.int(list.length)] as T;
-  }
-  bytes(n: number): Buffer {
-    const b = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) b[i] = this.int(256);
-    return b;
-  }
-}
 
 const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
 
@@ -64,15 +28,15 @@ const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayB
  * seed) or `ms` passed on a slow machine, and at least `min`. Each call must end within `slowMs`
  * with no error or an expected one; memory must stay within the bound.
  */
-async function fuzz(
+export async function fuzz(
   t: TestContext,
   part: string,
   opts: { ms: number; max: number; min: number; seed: number; slowMs?: number },
-  make: (rng: Rng) => Buffer,
-  one: (input: Buffer, rng: Rng) => unknown,
+  make: (rng: Prng) => Buffer,
+  one: (input: Buffer, rng: Prng) => unknown,
   expected: (err: unknown) => boolean,
 ): Promise<void> {
-  const rng = new Rng(opts.seed);
+  const rng = new Prng(opts.seed);
   const start = Date.now();
   const base = held();
   let peak = base;
@@ -103,7 +67,7 @@ async function fuzz(
 // ---- tar seeds and mutations -------------------------------------------------------------------
 
 /** Real layers: every entry type, PAX (local and global, xattrs, long names), GNU long names, whiteouts. */
-function tarSeeds(gnuTar: Buffer): Buffer[] {
+export function tarSeeds(gnuTar: Buffer): Buffer[] {
   const long = `${'deep/'.repeat(30)}file`;
   const plain: Entry[] = [
     { path: './', type: '5' },
@@ -142,9 +106,9 @@ function tarSeeds(gnuTar: Buffer): Buffer[] {
   return [plain, pax, global, gnu, special].map((e) => makeTar(e)).concat(gnuTar);
 }
 
-function octalField(rng: Rng, len: number): Buffer {
+function octalField(rng: Prng, len: number): Buffer {
   const kinds = [
-    () => Buffer.from(`${rng.int(8 ** Math.min(len - 1, 11)).toString(8).padStart(len - 1, '0')}\0`),
+    () => Buffer.from(`${rng.below(8 ** Math.min(len - 1, 11)).toString(8).padStart(len - 1, '0')}\0`),
     () => Buffer.concat([Buffer.from([0x80]), rng.bytes(len - 1)]), // GNU base-256, maybe huge
     () => Buffer.from([0xff, ...rng.bytes(len - 1)]), // negative base-256
     () => Buffer.alloc(len, 0x37), // 7777...
@@ -167,19 +131,19 @@ function fixChecksums(b: Buffer): void {
   }
 }
 
-function mutateTar(rng: Rng, seeds: Buffer[]): Buffer {
-  if (rng.chance(0.05)) return rng.bytes(rng.int(4096));
+export function mutateTar(rng: Prng, seeds: Buffer[]): Buffer {
+  if (rng.chance(0.05)) return rng.bytes(rng.below(4096));
   let b = Buffer.from(rng.pick(seeds));
-  const rounds = 1 + rng.int(4);
+  const rounds = 1 + rng.below(4);
   for (let r = 0; r < rounds; r++) {
     const blocks = Math.max(1, Math.floor(b.length / 512));
-    const at = rng.int(blocks) * 512;
-    switch (rng.int(9)) {
+    const at = rng.below(blocks) * 512;
+    switch (rng.below(9)) {
       case 0: // flip a bit
-        if (b.length) b[rng.int(b.length)] ^= 1 << rng.int(8);
+        if (b.length) b[rng.below(b.length)] ^= 1 << rng.below(8);
         break;
       case 1: // an interesting byte
-        if (b.length) b[rng.int(b.length)] = rng.pick([0, 0xff, 0x20, 0x30, 0x37, 0x0a, 0x3d, 0x2f, 0x2e, 0x80]);
+        if (b.length) b[rng.below(b.length)] = rng.pick([0, 0xff, 0x20, 0x30, 0x37, 0x0a, 0x3d, 0x2f, 0x2e, 0x80]);
         break;
       case 2: {
         // a numeric header field rewritten
@@ -191,11 +155,11 @@ function mutateTar(rng: Rng, seeds: Buffer[]): Buffer {
         if (at + 157 <= b.length) b.write(rng.pick(TYPE_FLAGS), at + 156, 1, 'latin1');
         break;
       case 4: // cut
-        b = b.subarray(0, rng.int(b.length + 1));
+        b = b.subarray(0, rng.below(b.length + 1));
         break;
       case 5: {
         // a block range repeated (or dropped)
-        const len = (1 + rng.int(4)) * 512;
+        const len = (1 + rng.below(4)) * 512;
         const piece = b.subarray(at, at + len);
         b = rng.chance(0.5) ? Buffer.concat([b.subarray(0, at), piece, piece, b.subarray(at + len)]) : Buffer.concat([b.subarray(0, at), b.subarray(at + len)]);
         break;
@@ -203,21 +167,21 @@ function mutateTar(rng: Rng, seeds: Buffer[]): Buffer {
       case 6: {
         // blocks spliced in from another seed
         const other = rng.pick(seeds);
-        const from = rng.int(Math.max(1, Math.floor(other.length / 512))) * 512;
-        b = Buffer.concat([b.subarray(0, at), other.subarray(from, from + (1 + rng.int(6)) * 512), b.subarray(at)]);
+        const from = rng.below(Math.max(1, Math.floor(other.length / 512))) * 512;
+        b = Buffer.concat([b.subarray(0, at), other.subarray(from, from + (1 + rng.below(6)) * 512), b.subarray(at)]);
         break;
       }
       case 7: {
         // a PAX header of odd records
         const key = rng.pick(PAX_LINES);
-        const value = rng.pick([String(rng.int(2 ** 31)), '-1', '9'.repeat(30), '1e999', '../../x', '', 'A'.repeat(rng.int(70000)), rng.bytes(rng.int(64)).toString('latin1')]);
+        const value = rng.pick([String(rng.below(2 ** 31)), '-1', '9'.repeat(30), '1e999', '../../x', '', 'A'.repeat(rng.below(70000)), rng.bytes(rng.below(64)).toString('latin1')]);
         const body = paxBody({ [key]: value });
         const extra = makeTar([{ path: 'PaxHeader', type: rng.pick(['x', 'g']), data: body }], { end: false });
         b = Buffer.concat([b.subarray(0, at), extra, b.subarray(at)]);
         break;
       }
       case 8: // random bytes over a stretch
-        if (b.length) rng.bytes(1 + rng.int(64)).copy(b, rng.int(b.length));
+        if (b.length) rng.bytes(1 + rng.below(64)).copy(b, rng.below(b.length));
         break;
     }
   }
@@ -226,11 +190,11 @@ function mutateTar(rng: Rng, seeds: Buffer[]): Buffer {
 }
 
 /** Feeds a tar to a reader that keeps nothing, in random pieces. */
-function readTar(input: Buffer, rng: Rng): void {
+export function readTar(input: Buffer, rng: Prng): void {
   const reader = new TarReader({ entry: () => undefined, data: () => undefined, entryEnd: () => undefined });
   let off = 0;
   while (off < input.length) {
-    const len = rng.chance(0.3) ? 1 + rng.int(700) : input.length - off;
+    const len = rng.chance(0.3) ? 1 + rng.below(700) : input.length - off;
     reader.write(input.subarray(off, off + len));
     off += len;
   }
@@ -240,7 +204,7 @@ function readTar(input: Buffer, rng: Rng): void {
 // ---- manifest seeds and mutations -----------------------------------------------------------
 
 const D = (c: string) => `sha256:${c.repeat(64)}`;
-const manifestSeeds = (): Record<string, unknown>[] => [
+export const manifestSeeds = (): Record<string, unknown>[] => [
   {
     schemaVersion: 2,
     mediaType: MediaType.OciManifest,
@@ -264,26 +228,26 @@ const manifestSeeds = (): Record<string, unknown>[] => [
   { schemaVersion: 2, mediaType: MediaType.DockerManifestList, manifests: [{ mediaType: MediaType.DockerManifest, digest: D('5'), size: 3, platform: { os: 'linux', architecture: 'amd64' } }] },
   { schemaVersion: 2, manifests: [] },
 ];
-const configSeeds = (): Record<string, unknown>[] => [
+export const configSeeds = (): Record<string, unknown>[] => [
   { architecture: 'amd64', os: 'linux', config: { Entrypoint: ['/bin/sh'], Cmd: null, Env: ['PATH=/bin'], WorkingDir: '/', User: '1000:1000', StopSignal: 'SIGTERM' }, rootfs: { type: 'layers', diff_ids: [D('a'), D('b')] } },
   { config: null, rootfs: { diff_ids: [] } },
 ];
 
-function randomValue(rng: Rng, depth = 0): unknown {
-  switch (rng.int(depth > 2 ? 6 : 8)) {
+function randomValue(rng: Prng, depth = 0): unknown {
+  switch (rng.below(depth > 2 ? 6 : 8)) {
     case 0: return rng.pick([0, -1, 1.5, 2 ** 53, 2 ** 64, 1e308, -0]);
-    case 1: return rng.pick(['', 'sha256:../../etc/passwd', D('f'), `sha512:${'a'.repeat(128)}`, 'x'.repeat(rng.int(5000)), 'linux', 'amd64', '\u0000\u202e']);
+    case 1: return rng.pick(['', 'sha256:../../etc/passwd', D('f'), `sha512:${'a'.repeat(128)}`, 'x'.repeat(rng.below(5000)), 'linux', 'amd64', '\u0000\u202e']);
     case 2: return null;
     case 3: return rng.chance(0.5);
     case 4: return MediaType[rng.pick(Object.keys(MediaType)) as keyof typeof MediaType];
     case 5: return 2;
-    case 6: return Array.from({ length: rng.int(4) }, () => randomValue(rng, depth + 1));
-    default: return Object.fromEntries(Array.from({ length: rng.int(4) }, () => [rng.pick(['os', 'architecture', 'variant', 'digest', 'size', 'mediaType', 'platform', 'config', 'layers', 'manifests', 'Env', 'diff_ids', 'rootfs']), randomValue(rng, depth + 1)]));
+    case 6: return Array.from({ length: rng.below(4) }, () => randomValue(rng, depth + 1));
+    default: return Object.fromEntries(Array.from({ length: rng.below(4) }, () => [rng.pick(['os', 'architecture', 'variant', 'digest', 'size', 'mediaType', 'platform', 'config', 'layers', 'manifests', 'Env', 'diff_ids', 'rootfs']), randomValue(rng, depth + 1)]));
   }
 }
 
 /** Replaces, deletes or adds one value somewhere in a JSON tree (mutating it). */
-function mutateJson(rng: Rng, doc: unknown): unknown {
+function mutateJson(rng: Prng, doc: unknown): unknown {
   if (doc === null || typeof doc !== 'object' || rng.chance(0.15)) return randomValue(rng);
   const o = doc as Record<string, unknown>;
   const keys = Object.keys(o); // array indexes too
@@ -294,90 +258,30 @@ function mutateJson(rng: Rng, doc: unknown): unknown {
   }
   const k = rng.pick(keys);
   if (rng.chance(0.1) && !Array.isArray(doc)) delete o[k];
-  else if (rng.chance(0.1) && Array.isArray(doc)) doc.push(...Array.from({ length: rng.int(50) }, () => o[k]));
+  else if (rng.chance(0.1) && Array.isArray(doc)) doc.push(...Array.from({ length: rng.below(50) }, () => o[k]));
   else o[k] = mutateJson(rng, o[k]);
   return doc;
 }
 
-function mutateDocument(rng: Rng, seeds: Record<string, unknown>[]): Buffer {
+export function mutateDocument(rng: Prng, seeds: Record<string, unknown>[]): Buffer {
   let doc: unknown = structuredClone(rng.pick(seeds));
-  for (let r = 1 + rng.int(3); r > 0; r--) doc = mutateJson(rng, doc);
+  for (let r = 1 + rng.below(3); r > 0; r--) doc = mutateJson(rng, doc);
   const b = Buffer.from(JSON.stringify(doc) ?? 'null');
-  for (let r = rng.chance(0.15) ? 1 + rng.int(3) : 0; r > 0 && b.length; r--) b[rng.int(b.length)] = rng.int(256);
-  return rng.chance(0.1) ? b.subarray(0, rng.int(b.length + 1)) : b;
+  for (let r = rng.chance(0.15) ? 1 + rng.below(3) : 0; r > 0 && b.length; r--) b[rng.below(b.length)] = rng.below(256);
+  return rng.chance(0.1) ? b.subarray(0, rng.below(b.length + 1)) : b;
 }
 
-const isTarError = (e: unknown) => e instanceof TarFormatError || e instanceof CribError;
-const isCribError = (e: unknown) => e instanceof CribError;
+export const isTarError = (e: unknown) => e instanceof TarFormatError || e instanceof CribError;
+export const isCribError = (e: unknown) => e instanceof CribError;
 
-// ---- the parts ----------------------------------------------------------------------------------
 
-describe(`fuzzing image parsers (seed ${SEED}; FUZZ_SEED=${SEED} repeats it)`, () => {
-  let tmp = '';
-  let seeds: Buffer[] = [];
-
-  before(async () => {
-    tmp = await fsp.mkdtemp(path.join(os.tmpdir(), 'crib-fuzz-'));
-    // A real GNU tar layer too: its own long names, directories and a symlink.
-    const src = path.join(tmp, 'src');
-    await fsp.mkdir(path.join(src, 'a'.repeat(60), 'b'.repeat(60)), { recursive: true });
-    await fsp.writeFile(path.join(src, 'a'.repeat(60), 'b'.repeat(60), 'c'.repeat(80)), 'gnu');
-    await fsp.symlink('x'.repeat(120), path.join(src, 'link'));
-    const gnu = path.join(tmp, 'gnu.tar');
-    await run('tar', ['-C', src, '--format=gnu', '-cf', gnu, '.']);
-    seeds = tarSeeds(await fsp.readFile(gnu));
-  });
-  after(async () => {
-    await fsp.rm(tmp, { recursive: true, force: true });
-  });
-
-  it('the tar reader takes mutated layers', async (t) => {
-    for (const s of seeds) readTar(s, new Rng(1)); // the seeds themselves are fine
-    await fuzz(t, 'tar reader', { ms: 4000, max: 20_000, min: 2000, seed: SEED }, (rng) => mutateTar(rng, seeds), readTar, isTarError);
-  });
-
-  it('unpackLayer takes mutated layers (plain and gzipped) into a temp dir', async (t) => {
-    let n = 0;
-    await fuzz(
-      t,
-      'unpackLayer',
-      { ms: 8000, max: 300, min: 50, seed: SEED + 1, slowMs: SLOW_UNPACK_MS },
-      (rng) => {
-        const tar = mutateTar(rng, seeds);
-        return rng.chance(0.2) ? zlib.gzipSync(tar) : tar;
-      },
-      async (input) => {
-        const dest = path.join(tmp, `unpack-${n++}`);
-        await fsp.mkdir(dest);
-        try {
-          await unpackLayer(Readable.from([input]), dest);
-        } finally {
-          await fsp.rm(dest, { recursive: true, force: true });
-        }
-      },
-      isCribError,
-    );
-  });
-
-  it('the manifest parser and platform selection take mutated manifests and indexes', async (t) => {
-    const seedDocs = manifestSeeds();
-    const headers = [undefined, MediaType.OciManifest, MediaType.OciIndex, MediaType.DockerManifestList, MediaType.DockerSchema1Signed, 'text/plain'];
-    const platforms = [undefined, { os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm', variant: 'v7' }, { os: 'windows', architecture: 'arm64' }];
-    await fuzz(
-      t,
-      'manifests',
-      { ms: 3000, max: 20_000, min: 2000, seed: SEED + 2 },
-      (rng) => (rng.chance(0.05) ? rng.bytes(rng.int(200)) : mutateDocument(rng, seedDocs)),
-      (input, rng) => {
-        const parsed = parseManifestOrIndex(input, rng.pick(headers));
-        if (parsed.kind === 'index') selectPlatform(parsed.index, rng.pick(platforms));
-      },
-      isCribError,
-    );
-  });
-
-  it('the image config parser takes mutated configs', async (t) => {
-    const seedDocs = configSeeds();
-    await fuzz(t, 'configs', { ms: 2000, max: 20_000, min: 2000, seed: SEED + 3 }, (rng) => mutateDocument(rng, seedDocs), (input) => parseImageConfig(input, 'config'), isCribError);
-  });
-});
+/** The tar seeds, with a real GNU tar layer among them (its own long names, directories, a symlink). */
+export async function layerSeeds(tmp: string): Promise<Buffer[]> {
+  const src = path.join(tmp, 'src');
+  await fsp.mkdir(path.join(src, 'a'.repeat(60), 'b'.repeat(60)), { recursive: true });
+  await fsp.writeFile(path.join(src, 'a'.repeat(60), 'b'.repeat(60), 'c'.repeat(80)), 'gnu');
+  await fsp.symlink('x'.repeat(120), path.join(src, 'link'));
+  const gnu = path.join(tmp, 'gnu.tar');
+  await run('tar', ['-C', src, '--format=gnu', '-cf', gnu, '.']);
+  return tarSeeds(await fsp.readFile(gnu));
+}

@@ -1,22 +1,23 @@
-// Pure pieces, tested without root or a daemon.
+// Pure pieces, tested without root or a daemon: sandbox config rules, pod files, the pause spec, CNI
+// inputs, filters, daemon config, conmon's sync pipe, image users, untrusted JSON, CRI logs, request contexts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
-import { applyConfigFile, defaultConfig, validateConfig } from '../src/config.js';
-import { builtinNetwork, parseNetworkConfig } from '../src/network/cni-config.js';
-import { pluginInput, podIPs } from '../src/network/cni.js';
-import { parseSyncMessage } from '../src/oci/conmon.js';
-import { criLogStreams } from '../src/oci/cri-log.js';
-import { pauseSpec } from '../src/oci/sandbox-spec.js';
-import { matchesFilter } from '../src/sandbox/filter.js';
-import { hostsFile, podHostname, resolvConf } from '../src/sandbox/pod-files.js';
-import type { Sandbox, SandboxConfig, SandboxView } from '../src/sandbox/types.js';
-import { validateSandboxConfig } from '../src/sandbox/validate.js';
-import { validateId } from '../src/util/validate.js';
-import { CribError } from '../src/util/errors.js';
-import { parseUntrustedJson } from '../src/util/json.js';
-import { untilAborted } from '../src/util/context.js';
-import { imageUser } from '../src/cri/image-service.js';
+import { applyConfigFile, defaultConfig, validateConfig } from '../../src/config.js';
+import { builtinNetwork, parseNetworkConfig } from '../../src/network/cni-config.js';
+import { pluginInput, podIPs } from '../../src/network/cni.js';
+import { parseSyncMessage } from '../../src/oci/conmon.js';
+import { criLogStreams } from '../../src/oci/cri-log.js';
+import { pauseSpec } from '../../src/oci/sandbox-spec.js';
+import { matchesFilter } from '../../src/sandbox/filter.js';
+import { hostsFile, podHostname, resolvConf } from '../../src/sandbox/pod-files.js';
+import type { Sandbox, SandboxConfig, SandboxView } from '../../src/sandbox/types.js';
+import { validateSandboxConfig } from '../../src/sandbox/validate.js';
+import { validateId } from '../../src/util/validate.js';
+import { CribError } from '../../src/util/errors.js';
+import { parseUntrustedJson } from '../../src/util/json.js';
+import { untilAborted } from '../../src/util/context.js';
+import { imageUser } from '../../src/cri/image-service.js';
 
 const base: SandboxConfig = {
   metadata: { name: 'web', uid: 'u1', namespace: 'default', attempt: 0 },

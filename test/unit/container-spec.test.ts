@@ -1,15 +1,15 @@
 // The container OCI spec and its pure parts (user, capabilities, seccomp): no root, no daemon.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { allCapabilities, capabilitiesFromMask, defaultCapabilities, effectiveCapabilities, normalizeCapability } from '../src/oci/capabilities.js';
-import { containerSpec, mergeEnv, processArgs, type ContainerSpecInput } from '../src/oci/container-spec.js';
-import { defaultMaskedPaths, defaultReadonlyPaths } from '../src/oci/defaults.js';
-import { CLONE_NAMESPACE_FLAGS, defaultSeccompProfile, localhostSeccompProfile } from '../src/oci/seccomp-default.js';
-import type { OciSeccomp, OciSpec } from '../src/oci/spec-types.js';
-import { parseGroup, parsePasswd, resolveUser, type UserRequest } from '../src/oci/users.js';
-import type { ContainerConfig, ContainerSecurity } from '../src/container/types.js';
-import type { ImageRuntimeConfig } from '../src/image/types.js';
-import { CribError } from '../src/util/errors.js';
+import { allCapabilities, capabilitiesFromMask, defaultCapabilities, effectiveCapabilities, normalizeCapability } from '../../src/oci/capabilities.js';
+import { containerSpec, mergeEnv, processArgs, type ContainerSpecInput } from '../../src/oci/container-spec.js';
+import { defaultMaskedPaths, defaultReadonlyPaths } from '../../src/oci/defaults.js';
+import { CLONE_NAMESPACE_FLAGS, defaultSeccompProfile, localhostSeccompProfile } from '../../src/oci/seccomp-default.js';
+import type { OciSeccomp, OciSpec } from '../../src/oci/spec-types.js';
+import { parseGroup, parsePasswd, resolveUser, type UserRequest } from '../../src/oci/users.js';
+import type { ContainerConfig, ContainerSecurity } from '../../src/container/types.js';
+import type { ImageRuntimeConfig } from '../../src/image/types.js';
+import { CribError } from '../../src/util/errors.js';
 
 const invalid = (f: () => unknown, msg: RegExp) =>
   assert.throws(f, (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && msg.test(e.message));

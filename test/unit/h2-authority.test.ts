@@ -17,7 +17,7 @@ import {
   huffmanCode,
   huffmanDecode,
   huffmanEncode,
-} from '../src/socket/h2/huffman.js';
+} from '../../src/socket/h2/huffman.js';
 import {
   HpackDecoder,
   HpackError,
@@ -27,7 +27,7 @@ import {
   integerLength,
   writeInteger,
   type HeaderField,
-} from '../src/socket/h2/hpack.js';
+} from '../../src/socket/h2/hpack.js';
 import {
   AuthorityRewriter,
   AuthorityRewriteStream,
@@ -39,13 +39,13 @@ import {
   ServerPingScanner,
   isValidAuthority,
   type AuthorityRewriterOptions,
-} from '../src/socket/h2/authority-rewriter.js';
-import { listenUnix, type UnixListener } from '../src/socket/serve-unix.js';
-import { repoRoot } from '../src/util/paths.js';
-import { FrameReader, HeaderBlockAssembler, grpcStatus, parseClientBytes, replay, type Frame } from './support/h2-replay.js';
-import { frame, grpcFrame } from './support/h2-frames.js';
-import { unaryCall, unaryMethod } from './support/grpc-bytes.js';
-import { waitFor } from './support/wait-for.js';
+} from '../../src/socket/h2/authority-rewriter.js';
+import { listenUnix, type UnixListener } from '../../src/socket/serve-unix.js';
+import { repoRoot } from '../../src/util/paths.js';
+import { FrameReader, HeaderBlockAssembler, grpcStatus, parseClientBytes, replay, type Frame } from '../support/h2-replay.js';
+import { frame, grpcFrame } from '../support/h2-frames.js';
+import { unaryCall, unaryMethod } from '../support/grpc-bytes.js';
+import { waitFor } from '../support/wait-for.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 const pairs = (fields: HeaderField[]): [string, string][] => fields.map((f) => [f.name, f.value]);
