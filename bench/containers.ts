@@ -39,8 +39,9 @@ export async function containerBench(pods = 50): Promise<string[]> {
     }
     const cribdRss = readProcStatus(h.daemon?.pid as number)['VmRSS'];
     const execs: number[] = [];
-    for (let i = 0; i < 30; i++) execs.push((await timed(() => call(h.runtime, 'ExecSync', { container_id: ids[i % ids.length], cmd: ['true'], timeout: 10 })))[1]);
-    const verbose = JSON.parse((await call(h.runtime, 'ContainerStatus', { container_id: ids[0] as string, verbose: true })).info['info'] ?? '{}') as { bundle: string };
+    for (let i = 0; i < 30; i++)
+      execs.push((await timed(() => call(h.runtime, 'ExecSync', { container_id: ids[i % ids.length], cmd: ['true'], timeout: 10 })))[1]);
+    const verbose = JSON.parse((await call(h.runtime, 'ContainerStatus', { container_id: ids[0], verbose: true })).info['info'] ?? '{}') as { bundle: string };
     const conmonPid = Number(fs.readFileSync(`${verbose.bundle}/conmon.pid`, 'utf8').trim());
     const conmonRss = readProcStatus(conmonPid)['VmRSS'];
     for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) {

@@ -12,7 +12,7 @@ const percentile = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
 };
 const ms = (n: number): string => `${n.toFixed(1)} ms`;
-const kib = (kb: string | undefined): string => `${(parseInt(kb ?? '0', 10)).toFixed(0)} KiB`;
+const kib = (kb: string | undefined): string => `${parseInt(kb ?? '0', 10).toFixed(0)} KiB`;
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t = process.hrtime.bigint();

@@ -3,6 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# Lint (typescript-eslint's type-aware rules) and formatting, before anything runs.
+node_modules/.bin/eslint .
+node_modules/.bin/prettier --check . >/dev/null
 # The unit tier first (no root; seconds), then the integration tests: one file at a time, as each
 # starts real pods on its own bridge and the machine has 2 cores.
 node --test --test-timeout=120000 dist/test/unit/*.test.js

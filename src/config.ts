@@ -61,8 +61,8 @@ export const daemonFlags: Record<string, (c: CribConfig, v: string) => void> = {
   'pause-image': (c, v) => (c.pauseImage = v),
   'cgroup-root': (c, v) => (c.cgroupRoot = v),
   'network-name': (c, v) => (c.network.name = v),
-  'bridge': (c, v) => (c.network.bridge = v),
-  'subnet': (c, v) => (c.network.subnet = v),
+  bridge: (c, v) => (c.network.bridge = v),
+  subnet: (c, v) => (c.network.subnet = v),
   'ip-masq': (c, v) => (c.network.ipMasq = v !== 'false'),
   'insecure-registry': (c, v) => c.registries.insecure.push(v),
   'registry-ca': (c, v) => c.registries.caFiles.push(v),
@@ -81,7 +81,7 @@ export function applyConfigFile(base: CribConfig, text: string, source: string):
   const out = cloneConfig(base);
   const strings = (field: string, v: unknown): string[] => {
     if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) fail(field, 'must be a list of strings');
-    return v as string[];
+    return v;
   };
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     if (key === 'network') {

@@ -39,12 +39,15 @@ export interface Daemon {
 function discoverRuntimes(config: CribConfig, conmonPath: string): { runtimes: Map<string, OciRuntime>; defaultName: string } {
   const runtimes = new Map<string, OciRuntime>();
   const add = (name: string, binary: string) =>
-    runtimes.set(name, new ConmonRuntime({
-      conmonPath,
-      runc: new RuncCli(name, binary, path.join(config.state, 'runtime', name)),
-      exitDir: path.join(config.state, 'exits'),
-      socketDir: path.join(config.state, 'sockets'),
-    }));
+    runtimes.set(
+      name,
+      new ConmonRuntime({
+        conmonPath,
+        runc: new RuncCli(name, binary, path.join(config.state, 'runtime', name)),
+        exitDir: path.join(config.state, 'exits'),
+        socketDir: path.join(config.state, 'sockets'),
+      }),
+    );
   for (const name of ['runc', 'crun']) {
     const p = findExecutable(name);
     if (p) add(name, p);
@@ -106,9 +109,12 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   // Bounds on one client: its messages, and its streams in flight on one connection (kubelet uses tens).
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_concurrent_streams': 1024 });
   const services = criServices();
-  server.addService(services.runtime, runtimeServiceHandlers({ config, sandboxes, containers, pods, network, runtimeHandlers: [...runtimes.keys()] }) as grpc.UntypedServiceImplementation);
+  server.addService(
+    services.runtime,
+    runtimeServiceHandlers({ config, sandboxes, containers, pods, network, runtimeHandlers: [...runtimes.keys()] }) as grpc.UntypedServiceImplementation,
+  );
   server.addService(services.image, imageServiceHandlers(images, store.dir, (id) => pods.imageUser(id)) as grpc.UntypedServiceImplementation);
-  server.addService(services.cribImages, cribImagesHandlers(images) as grpc.UntypedServiceImplementation);
+  server.addService(services.cribImages, cribImagesHandlers(images));
   const listener: UnixListener = await listenUnix(server, config.socket, 0o660);
   log.info('cribd ready', { version: cribVersion, socket: config.socket, runtime: defaultName, pauseImage });
 

@@ -22,7 +22,9 @@ const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 /** A one-layer image: the layer tar, its config, and the OCI manifest of both. */
 function image(config: Record<string, unknown> = {}) {
   const layer = makeTar([{ path: 'hello', data: 'world' }]);
-  const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/hello'] }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] }, ...config }));
+  const configBytes = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Cmd: ['/hello'] }, rootfs: { type: 'layers', diff_ids: [sha256(layer)] }, ...config }),
+  );
   const manifest = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
@@ -101,7 +103,10 @@ describe('archive import: hostile archives', () => {
   it('docker-archive: a config or layer path that climbs out with ../ is refused, and the host file stays where it is', async () => {
     const img = image();
     await assert.rejects(importArchive(store, await docker(climb(), [])), refused(/^archive: config "\.\.\/\.\.\/.*leaves the archive$/));
-    await assert.rejects(importArchive(store, await docker('config.json', [climb()], [file('config.json', img.configBytes)])), refused(/^archive: layer "\.\.\/\.\.\/.*leaves the archive$/));
+    await assert.rejects(
+      importArchive(store, await docker('config.json', [climb()], [file('config.json', img.configBytes)])),
+      refused(/^archive: layer "\.\.\/\.\.\/.*leaves the archive$/),
+    );
     await hostUntouched();
   });
 
@@ -119,7 +124,10 @@ describe('archive import: hostile archives', () => {
 
     await assert.rejects(importArchive(store, await docker('cfg', [], escaping('cfg', canary))), refused(/config "cfg" leaves the archive through a symlink/));
     const dir = path.dirname(canary);
-    await assert.rejects(importArchive(store, await docker('d/canary', [], escaping('d', dir))), refused(/config "d\/canary" leaves the archive through a symlink/));
+    await assert.rejects(
+      importArchive(store, await docker('d/canary', [], escaping('d', dir))),
+      refused(/config "d\/canary" leaves the archive through a symlink/),
+    );
     await hostUntouched();
   });
 
@@ -129,13 +137,19 @@ describe('archive import: hostile archives', () => {
     await assert.rejects(importArchive(store, await docker('nothing', [])), refused(/config "nothing" is not in the archive/));
     await assert.rejects(importArchive(store, await archive([file('manifest.json', 'CANARY{')])), refused(/^archive: manifest.json is not valid JSON/));
     await assert.rejects(importArchive(store, await archive([file('manifest.json', '[{"Config":1}]')])), refused(/manifest.json\[0\].Config: not a string/));
-    await assert.rejects(importArchive(store, await archive([file('manifest.json', '[{"Config":"c","Layers":"l"}]')])), refused(/manifest.json\[0\].Layers: not a list of strings/));
+    await assert.rejects(
+      importArchive(store, await archive([file('manifest.json', '[{"Config":"c","Layers":"l"}]')])),
+      refused(/manifest.json\[0\].Layers: not a list of strings/),
+    );
     await hostUntouched();
   });
 
   it('oci-archive: a digest like sha256:../../ is refused before any file is read', async () => {
     await assert.rejects(importArchive(store, await oci(`sha256:${climb()}`)), refused(/malformed digest "sha256:..\/..\//));
-    await assert.rejects(importArchive(store, await oci(`sha512:${'a'.repeat(128)}`)), refused(/unsupported digest algorithm "sha512" \(only sha256 is supported\)/));
+    await assert.rejects(
+      importArchive(store, await oci(`sha512:${'a'.repeat(128)}`)),
+      refused(/unsupported digest algorithm "sha512" \(only sha256 is supported\)/),
+    );
     // A manifest that is fine itself, naming a layer by such a digest.
     const img = image();
     img.manifest.layers[0]!.digest = `sha256:${climb()}`;
@@ -154,17 +168,26 @@ describe('archive import: hostile archives', () => {
     const f = await archive([file('index.json', JSON.stringify(index)), ...entries]);
     await assert.rejects(importArchive(store, f), refused(/manifest sha256:[a-f0-9]{64} "blobs\/sha256\/[a-f0-9]{64}" leaves the archive through a symlink/));
     // index.json itself, as a symlink to the host's file.
-    await assert.rejects(importArchive(store, await archive(escaping('index.json', canary))), refused(/index "index.json" leaves the archive through a symlink/));
+    await assert.rejects(
+      importArchive(store, await archive(escaping('index.json', canary))),
+      refused(/index "index.json" leaves the archive through a symlink/),
+    );
     await hostUntouched();
   });
 
   it('refuses what it will not buffer: an index.json over 8 MiB, a config said to be over 8 MiB', async () => {
-    await assert.rejects(importArchive(store, await archive([file('index.json', Buffer.alloc(9 << 20, 0x20))])), refused(/index.json is 9437184 bytes, more than the 8388608 crib takes/));
+    await assert.rejects(
+      importArchive(store, await archive([file('index.json', Buffer.alloc(9 << 20, 0x20))])),
+      refused(/index.json is 9437184 bytes, more than the 8388608 crib takes/),
+    );
     const img = image();
     img.manifest.config.size = 2 ** 40;
     const m = Buffer.from(JSON.stringify(img.manifest));
     const index = { schemaVersion: 2, manifests: [{ mediaType: OCI_MANIFEST, digest: sha256(m), size: m.length }] };
-    await assert.rejects(importArchive(store, await archive([file('index.json', JSON.stringify(index)), blob(m), blob(img.configBytes)])), refused(/image config sha256:\w+ is 1099511627776 bytes, more than the 8388608 crib takes/));
+    await assert.rejects(
+      importArchive(store, await archive([file('index.json', JSON.stringify(index)), blob(m), blob(img.configBytes)])),
+      refused(/image config sha256:\w+ is 1099511627776 bytes, more than the 8388608 crib takes/),
+    );
     await hostUntouched();
   });
 
@@ -175,7 +198,7 @@ describe('archive import: hostile archives', () => {
     await hostUntouched();
   });
 
-  it('leaves the host file alone through a reopened store\'s garbage collection', async () => {
+  it("leaves the host file alone through a reopened store's garbage collection", async () => {
     const again = new ImageStore(storeDir);
     await again.open();
     assert.equal(await fsp.readFile(canary, 'utf8'), CANARY);
@@ -199,7 +222,10 @@ describe('archive import: hostile archives', () => {
     const s = new ImageStore(path.join(work, 'good-store'));
     await s.open();
     const imported = await importArchive(s, f);
-    assert.deepEqual(imported.map((i) => i.repoTags), [['docker.io/library/one:1'], ['docker.io/library/two:1']]);
+    assert.deepEqual(
+      imported.map((i) => i.repoTags),
+      [['docker.io/library/one:1'], ['docker.io/library/two:1']],
+    );
     assert.equal(fs.readFileSync(path.join(s.layerPath(sha256(img.layer)), 'hello'), 'utf8'), 'world');
     assert.deepEqual(imported[1]?.config, { Cmd: ['/hello2'] });
   });

@@ -69,7 +69,10 @@ describe('containers in the sandbox', () => {
   it('shares localhost between a web container and its sidecar; another pod reaches only the pod IP', async () => {
     const web = await pod('web');
     await runCtr(web, ctr('web', ['httpd', '-f', '-p', '8080', '-h', '/www']));
-    const side = await runCtr(web, ctr('sidecar', ['sh', '-c', 'for i in $(seq 50); do timeout 2 wget -q -O - http://localhost:8080/ && exit 0; sleep 0.1; done; exit 1']));
+    const side = await runCtr(
+      web,
+      ctr('sidecar', ['sh', '-c', 'for i in $(seq 50); do timeout 2 wget -q -O - http://localhost:8080/ && exit 0; sleep 0.1; done; exit 1']),
+    );
     const st = await waitExit(side);
     assert.equal(st.exit_code, 0, logOf(web, 'sidecar'));
     assert.equal(st.reason, 'Completed');
@@ -105,19 +108,22 @@ describe('containers in the sandbox', () => {
     assert.doesNotMatch(ps2, /pause/);
   });
 
-  it('joins a target container\'s PID namespace (kubectl debug), binds host paths and devices', async () => {
+  it("joins a target container's PID namespace (kubectl debug), binds host paths and devices", async () => {
     const p = await pod('debug');
     const app = await runCtr(p, ctr('app', ['sleep', '1004'], { linux: { security_context: { namespace_options: { pid: 1 } } } }));
     const hostDir = fs.mkdtempSync(path.join(h.base, 'hostpath-'));
     fs.writeFileSync(path.join(hostDir, 'hello'), 'from the host');
-    const dbg = await runCtr(p, ctr('debugger', ['sleep', '1005'], {
-      linux: { security_context: { namespace_options: { pid: 3, target_id: app } } },
-      mounts: [
-        { container_path: '/ro', host_path: hostDir, readonly: true },
-        { container_path: '/rw', host_path: hostDir },
-      ],
-      devices: [{ container_path: '/dev/mynull', host_path: '/dev/null', permissions: 'rw' }],
-    }));
+    const dbg = await runCtr(
+      p,
+      ctr('debugger', ['sleep', '1005'], {
+        linux: { security_context: { namespace_options: { pid: 3, target_id: app } } },
+        mounts: [
+          { container_path: '/ro', host_path: hostDir, readonly: true },
+          { container_path: '/rw', host_path: hostDir },
+        ],
+        devices: [{ container_path: '/dev/mynull', host_path: '/dev/null', permissions: 'rw' }],
+      }),
+    );
     const ps = (await exec(dbg, ['ps', '-o', 'pid,args'])).stdout.toString();
     assert.match(ps, /^\s*1\s+sleep 1004\s*$/m, ps);
     assert.equal((await exec(dbg, ['cat', '/ro/hello'])).stdout.toString(), 'from the host');
@@ -132,7 +138,8 @@ describe('containers in the sandbox', () => {
     const dir = fs.mkdtempSync(path.join(h.base, 'order-'));
     const shared = { mounts: [{ container_path: '/order', host_path: dir }] };
     // Each notes its SIGTERM at once (`wait` is interrupted by it) and its end after a 1 s grace.
-    const graceful = (name: string, work = '') => `trap 'echo ${name}-term >> /order/log; sleep 1; ${work} echo ${name}-end >> /order/log; exit 0' TERM; echo ready; sleep 1000 & wait`;
+    const graceful = (name: string, work = '') =>
+      `trap 'echo ${name}-term >> /order/log; sleep 1; ${work} echo ${name}-end >> /order/log; exit 0' TERM; echo ready; sleep 1000 & wait`;
     // The web server keeps serving through its own grace: the sidecar's shutdown work needs it.
     const web = await runCtr(p, ctr('web', ['sh', '-c', `httpd -p 8080 -h /www; ${graceful('web').replace('sleep 1;', 'sleep 2;')}`], shared));
     const mid = await runCtr(p, ctr('mid', ['sh', '-c', graceful('mid')], shared));
@@ -144,10 +151,10 @@ describe('containers in the sandbox', () => {
     }
     await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: p.id });
     const events = fs.readFileSync(path.join(dir, 'log'), 'utf8').trim().split('\n');
-    assert.deepEqual(events.slice(0, 3), ['drain-term', 'mid-term', 'web-term'], `SIGTERM newest first, all before any grace ended: ${events}`);
+    assert.deepEqual(events.slice(0, 3), ['drain-term', 'mid-term', 'web-term'], `SIGTERM newest first, all before any grace ended: ${events.join(', ')}`);
     assert.deepEqual(events.slice(3).sort(), ['drain-end', 'mid-end', 'web-end']);
     const [sw, sm, sd] = await Promise.all([status(web), status(mid), status(drain)]);
-    const fin = (s: typeof sw) => BigInt(s.finished_at as string);
+    const fin = (s: typeof sw) => BigInt(s.finished_at);
     const pauseExit = BigInt(Math.round(fs.statSync(path.join(h.state, 'exits', p.id)).mtimeMs * 1e6));
     for (const s of [sw, sm, sd]) assert.ok(fin(s) <= pauseExit, 'pause stopped last');
     assert.equal(sd.exit_code, 0);
@@ -156,7 +163,14 @@ describe('containers in the sandbox', () => {
 
   it('writes CRI-format logs for both streams with partial lines, and reopens a rotated log', async () => {
     const p = await pod('logs');
-    const c = await runCtr(p, ctr('talker', ['sh', '-c', 'echo out-line; echo err-line >&2; printf no-newline; sleep 0.3; echo; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done']));
+    const c = await runCtr(
+      p,
+      ctr('talker', [
+        'sh',
+        '-c',
+        'echo out-line; echo err-line >&2; printf no-newline; sleep 0.3; echo; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done',
+      ]),
+    );
     await sleep(800);
     const log = logOf(p, 'talker');
     assert.match(log, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) stdout F out-line$/m);
@@ -173,14 +187,17 @@ describe('containers in the sandbox', () => {
     const p = await pod('exits');
     const ok = await runCtr(p, ctr('ok', ['true']));
     const bad = await runCtr(p, ctr('bad', ['sh', '-c', 'exit 3']));
-    const oom = await runCtr(p, ctr('oom', ['sh', '-c', 'a=0123456789; while true; do a="$a$a"; done'], {
-      linux: { resources: { memory_limit_in_bytes: String(24 * 1024 * 1024) } },
-    }));
+    const oom = await runCtr(
+      p,
+      ctr('oom', ['sh', '-c', 'a=0123456789; while true; do a="$a$a"; done'], {
+        linux: { resources: { memory_limit_in_bytes: String(24 * 1024 * 1024) } },
+      }),
+    );
     const [so, sb, sx] = await Promise.all([waitExit(ok), waitExit(bad), waitExit(oom, 30_000)]);
     assert.deepEqual([so.exit_code, so.reason], [0, 'Completed']);
     assert.deepEqual([sb.exit_code, sb.reason], [3, 'Error']);
     assert.equal(sx.reason, 'OOMKilled', `exit ${sx.exit_code}`);
-    assert.ok(BigInt(so.finished_at as string) >= BigInt(so.started_at as string));
+    assert.ok(BigInt(so.finished_at) >= BigInt(so.started_at));
   });
 
   it('applies the security context: capabilities, user, read-only root, seccomp', async () => {
@@ -232,7 +249,10 @@ describe('containers in the sandbox', () => {
     assert.ok(Number(st.stats?.memory?.working_set_bytes?.value) > 0);
     assert.ok(Number(st.stats?.writable_layer?.used_bytes?.value) > 0);
     const list = await call(h.runtime, 'ListContainerStats', { filter: { pod_sandbox_id: p.id } });
-    assert.deepEqual(list.stats.map((s) => s.attributes?.id), [c]);
+    assert.deepEqual(
+      list.stats.map((s) => s.attributes?.id),
+      [c],
+    );
     const pst = await call(h.runtime, 'PodSandboxStats', { pod_sandbox_id: p.id });
     assert.equal(pst.stats?.linux?.containers?.length, 1);
     await call(h.runtime, 'UpdateContainerResources', { container_id: c, linux: { memory_limit_in_bytes: String(64 * 1024 * 1024), cpu_shares: '512' } });
@@ -252,7 +272,9 @@ describe('containers in the sandbox', () => {
     assert.match((await exec(c, ['env'])).stdout.toString(), new RegExp(`^HOSTNAME=${os.hostname()}$`, 'm'));
     assert.equal((await exec(c, ['cat', '/etc/hostname'])).stdout.toString().trim(), os.hostname());
     // Without a log_path the log is ID.log in the pod's log directory (as CRI-O does), whatever the name.
-    const unlogged = (await call(h.runtime, 'CreateContainer', { pod_sandbox_id: p.id, config: { ...ctr('no/log;path', ['true']), log_path: '' }, sandbox_config: p.config })).container_id;
+    const unlogged = (
+      await call(h.runtime, 'CreateContainer', { pod_sandbox_id: p.id, config: { ...ctr('no/log;path', ['true']), log_path: '' }, sandbox_config: p.config })
+    ).container_id;
     assert.equal((await status(unlogged)).log_path, path.join(p.config.log_directory as string, `${unlogged}.log`));
     // A missing host path becomes a directory, as containerd and CRI-O make it (kubelet relies on it).
     const missing = path.join(h.base, 'made-by-create', 'data');
@@ -264,14 +286,27 @@ describe('containers in the sandbox', () => {
 
   it('refuses bad requests clearly and leaves nothing behind', async () => {
     const p = await pod('bad');
-    const create = (config: ContainerConfig, sandbox = p.id) => call(h.runtime, 'CreateContainer', { pod_sandbox_id: sandbox, config, sandbox_config: p.config });
+    const create = (config: ContainerConfig, sandbox = p.id) =>
+      call(h.runtime, 'CreateContainer', { pod_sandbox_id: sandbox, config, sandbox_config: p.config });
     await rejectsWith(create(ctr('x', ['true']), 'f'.repeat(64)), grpc.status.NOT_FOUND, /sandbox/);
     await rejectsWith(create({ ...ctr('x', ['true']), image: { image: 'localhost/nope:1' } }), grpc.status.NOT_FOUND, /image/);
-    await rejectsWith(create(ctr('x', ['true'], { mounts: [{ container_path: 'relative', host_path: '/tmp' }] })), grpc.status.INVALID_ARGUMENT, /mounts\[0\]\.container_path/);
+    await rejectsWith(
+      create(ctr('x', ['true'], { mounts: [{ container_path: 'relative', host_path: '/tmp' }] })),
+      grpc.status.INVALID_ARGUMENT,
+      /mounts\[0\]\.container_path/,
+    );
     await rejectsWith(create({ ...ctr('x', ['true']), log_path: '../../escape.log' }), grpc.status.INVALID_ARGUMENT, /log_path/);
     await rejectsWith(create(ctr('x\ny', ['true'])), grpc.status.INVALID_ARGUMENT, /config\.metadata\.name/);
-    await rejectsWith(create(ctr('x', ['true'], { linux: { security_context: { run_as_group: { value: '1002' } } } })), grpc.status.INVALID_ARGUMENT, /run_as_group/);
-    await rejectsWith(create(ctr('x', ['true'], { linux: { security_context: { seccomp_profile_path: '/tmp/profile.json' } } })), grpc.status.INVALID_ARGUMENT, /seccomp_profile_path/);
+    await rejectsWith(
+      create(ctr('x', ['true'], { linux: { security_context: { run_as_group: { value: '1002' } } } })),
+      grpc.status.INVALID_ARGUMENT,
+      /run_as_group/,
+    );
+    await rejectsWith(
+      create(ctr('x', ['true'], { linux: { security_context: { seccomp_profile_path: '/tmp/profile.json' } } })),
+      grpc.status.INVALID_ARGUMENT,
+      /seccomp_profile_path/,
+    );
     assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, []);
     const first = await create(ctr('dup', ['sleep', '100']));
     await rejectsWith(create(ctr('dup', ['sleep', '100'])), grpc.status.ALREADY_EXISTS, new RegExp(first.container_id));
@@ -290,7 +325,7 @@ describe('containers in the sandbox', () => {
     assert.equal((await status(keep)).state, 1, 'still running');
     const sq = await waitExit(quits, 5000);
     assert.equal(sq.exit_code, 5);
-    assert.ok(BigInt(sq.finished_at as string) < BigInt(Date.now()) * 1_000_000n - 100_000_000n, 'finish time is when it exited, not when asked');
+    assert.ok(BigInt(sq.finished_at) < BigInt(Date.now()) * 1_000_000n - 100_000_000n, 'finish time is when it exited, not when asked');
     assert.equal((await exec(keep, ['echo', 'alive'])).stdout.toString(), 'alive\n');
   });
 });

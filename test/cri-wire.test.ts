@@ -17,7 +17,7 @@ const is = '/runtime.v1.ImageService/';
 
 /** What cribd answers today to each request crictl really sent (README of the fixtures). */
 const expected: Record<string, { method: string; code: grpc.status }> = {
-  'version': { method: `${rs}Version`, code: grpc.status.OK },
+  version: { method: `${rs}Version`, code: grpc.status.OK },
   'status-verbose': { method: `${rs}Status`, code: grpc.status.OK },
   'runpodsandbox-web': { method: `${rs}RunPodSandbox`, code: grpc.status.OK },
   'runpodsandbox-hostnet': { method: `${rs}RunPodSandbox`, code: grpc.status.OK },
@@ -25,17 +25,17 @@ const expected: Record<string, { method: string; code: grpc.status }> = {
   'listpodsandbox-all': { method: `${rs}ListPodSandbox`, code: grpc.status.OK },
   'listpodsandbox-filtered': { method: `${rs}ListPodSandbox`, code: grpc.status.OK },
   'podsandboxstatus-verbose': { method: `${rs}PodSandboxStatus`, code: grpc.status.NOT_FOUND },
-  'stoppodsandbox': { method: `${rs}StopPodSandbox`, code: grpc.status.NOT_FOUND },
+  stoppodsandbox: { method: `${rs}StopPodSandbox`, code: grpc.status.NOT_FOUND },
   // The captured ids name a sandbox and containers of the capturing runtime: unknown here.
   'createcontainer-app': { method: `${rs}CreateContainer`, code: grpc.status.NOT_FOUND },
   'createcontainer-locked': { method: `${rs}CreateContainer`, code: grpc.status.NOT_FOUND },
-  'startcontainer': { method: `${rs}StartContainer`, code: grpc.status.NOT_FOUND },
-  'exec': { method: `${rs}Exec`, code: grpc.status.UNIMPLEMENTED },
+  startcontainer: { method: `${rs}StartContainer`, code: grpc.status.NOT_FOUND },
+  exec: { method: `${rs}Exec`, code: grpc.status.UNIMPLEMENTED },
   'stopcontainer-timeout10': { method: `${rs}StopContainer`, code: grpc.status.NOT_FOUND },
-  'pullimage': { method: `${is}PullImage`, code: grpc.status.OK },
+  pullimage: { method: `${is}PullImage`, code: grpc.status.OK },
   'pullimage-with-sandbox-config': { method: `${is}PullImage`, code: grpc.status.OK },
-  'listimages': { method: `${is}ListImages`, code: grpc.status.OK },
-  'imagestatus': { method: `${is}ImageStatus`, code: grpc.status.OK },
+  listimages: { method: `${is}ListImages`, code: grpc.status.OK },
+  imagestatus: { method: `${is}ImageStatus`, code: grpc.status.OK },
 };
 
 /** Sends raw request bytes as a unary call and returns the status code (the response body is not decoded here). */
@@ -52,7 +52,7 @@ function rawCall(client: grpc.Client, method: string, body: Buffer): Promise<grp
   });
 }
 
-describe("real crictl bytes against cribd", () => {
+describe('real crictl bytes against cribd', () => {
   // crictl pulls docker.io/library/busybox:latest: a local registry mirrors docker.io, so the pull
   // is real and never leaves the machine.
   let reg: TestRegistry | undefined;
@@ -92,14 +92,20 @@ describe("real crictl bytes against cribd", () => {
         assert.ok(grpcStatus(res.blocks.get(id) ?? []) !== undefined, `stream ${id} got a grpc-status`);
       }
       assert.deepEqual(res.rst, []);
-      assert.ok(res.goaway.every((g) => g.code === 0), JSON.stringify(res.goaway));
+      assert.ok(
+        res.goaway.every((g) => g.code === 0),
+        JSON.stringify(res.goaway),
+      );
       const statuses = res.clientStreams.map((id) => grpcStatus(res.blocks.get(id) ?? []));
       // Version and RunPodSandbox succeed; the container calls name the capturing runtime's sandbox.
       assert.equal(statuses[0], '0');
       if (name !== 'crictl-version') {
         assert.equal(statuses[1], '0', 'RunPodSandbox succeeded');
         const pods = (await call(h.runtime, 'ListPodSandbox', {})).items;
-        assert.deepEqual(pods.map((p) => [p.metadata?.name, p.state]), [['web', 0]]);
+        assert.deepEqual(
+          pods.map((p) => [p.metadata?.name, p.state]),
+          [['web', 0]],
+        );
         const st = await h.inspect(pods[0]?.id ?? '');
         assert.ok(st.status?.network?.ip?.startsWith(h.subnetPrefix));
         assert.deepEqual(st.status?.labels, { app: 'web', tier: 'frontend' });

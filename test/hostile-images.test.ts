@@ -61,7 +61,7 @@ describe('cribd against hostile images', () => {
     const status = fs.readFileSync(`/proc/${H().daemon?.pid}/status`, 'utf8');
     const peak = Number(/^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1]);
     assert.ok(peak < RSS_BOUND_KIB, `cribd's peak RSS is ${Math.round(peak / 1024)} MiB`);
-    assert.deepEqual(fs.readdirSync(path.join(H().root, 'images', 'tmp')), [], 'nothing left in the store\'s tmp');
+    assert.deepEqual(fs.readdirSync(path.join(H().root, 'images', 'tmp')), [], "nothing left in the store's tmp");
   }
   async function hostUntouched(): Promise<void> {
     assert.equal(await fsp.readFile(canary, 'utf8'), CANARY);
@@ -90,13 +90,24 @@ describe('cribd against hostile images', () => {
     F().serveImage('evil/config', '1', img);
     F().requests.length = 0;
     await rejectsWith(pull(`${F().host}/evil/config:1`), grpc.status.INVALID_ARGUMENT, /is 1099511627776 bytes, more than the 8388608 crib takes/);
-    assert.deepEqual(F().requests.filter((p) => p.includes('/blobs/')), []);
+    assert.deepEqual(
+      F().requests.filter((p) => p.includes('/blobs/')),
+      [],
+    );
     await stillServing();
   });
 
   it('imports no host file from a docker-archive that names one, and its garbage collection after a restart leaves it alone', async () => {
-    await rejectsWith(importTar('docker.tar', [{ path: 'manifest.json', data: JSON.stringify([{ Config: climb(), RepoTags: ['evil:1'], Layers: [climb()] }]) }]), grpc.status.INVALID_ARGUMENT, /^archive: config ".*leaves the archive$/);
-    await rejectsWith(importTar('abs.tar', [{ path: 'manifest.json', data: JSON.stringify([{ Config: canary, Layers: [] }]) }]), grpc.status.INVALID_ARGUMENT, /leaves the archive/);
+    await rejectsWith(
+      importTar('docker.tar', [{ path: 'manifest.json', data: JSON.stringify([{ Config: climb(), RepoTags: ['evil:1'], Layers: [climb()] }]) }]),
+      grpc.status.INVALID_ARGUMENT,
+      /^archive: config ".*leaves the archive$/,
+    );
+    await rejectsWith(
+      importTar('abs.tar', [{ path: 'manifest.json', data: JSON.stringify([{ Config: canary, Layers: [] }]) }]),
+      grpc.status.INVALID_ARGUMENT,
+      /leaves the archive/,
+    );
     await hostUntouched();
     await stillServing();
     await H().stopDaemon();
@@ -106,7 +117,11 @@ describe('cribd against hostile images', () => {
 
   it('reads no host file for an oci-archive whose index names sha256:../../', async () => {
     const index = { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${climb()}`, size: 22 }] };
-    await rejectsWith(importTar('oci.tar', [{ path: 'index.json', data: JSON.stringify(index) }]), grpc.status.INVALID_ARGUMENT, /manifests\[0\]\.digest: malformed digest "sha256:\.\.\/\.\.\//);
+    await rejectsWith(
+      importTar('oci.tar', [{ path: 'index.json', data: JSON.stringify(index) }]),
+      grpc.status.INVALID_ARGUMENT,
+      /manifests\[0\]\.digest: malformed digest "sha256:\.\.\/\.\.\//,
+    );
     await hostUntouched();
     await stillServing();
   });

@@ -87,10 +87,15 @@ describe('images: pull, status, remove, import, export, push', () => {
       { layers: [{ entries: [{ path: 'arch', content: 'arm64' }] }], architecture: 'arm64', variant: 'v8' },
     ]);
     await pushLayout(idx, reg, 'test/oci-index', '1');
-    const list = await buildTestIndex(layoutDir('list'), [
-      { layers: [{ entries: [{ path: 'arch', content: 'amd64' }] }], architecture: 'amd64' },
-      { layers: [{ entries: [{ path: 'arch', content: 'arm64' }] }], architecture: 'arm64', variant: 'v8' },
-    ], 'latest', 'docker');
+    const list = await buildTestIndex(
+      layoutDir('list'),
+      [
+        { layers: [{ entries: [{ path: 'arch', content: 'amd64' }] }], architecture: 'amd64' },
+        { layers: [{ entries: [{ path: 'arch', content: 'arm64' }] }], architecture: 'arm64', variant: 'v8' },
+      ],
+      'latest',
+      'docker',
+    );
     await pushLayout(list, reg, 'test/docker-list', '1');
     h = new Harness({ config: { registries: { caFiles: [secure.caFile] } } });
     await h.start();
@@ -121,7 +126,10 @@ describe('images: pull, status, remove, import, export, push', () => {
     assert.equal(Number(st.image?.size), built.config.size + built.layers.reduce((n, l) => n + l.size, 0));
     assert.deepEqual(JSON.parse(st.info['info'] ?? '{}').imageSpec.Entrypoint, ['/bin/sh']);
     const listed = await call(h.client.image, 'ListImages', { filter: { image: { image: ref } } });
-    assert.deepEqual(listed.images.map((i) => i.id), [built.config.digest]);
+    assert.deepEqual(
+      listed.images.map((i) => i.id),
+      [built.config.digest],
+    );
 
     // The unpacked layers, stacked by overlayfs, give the image's view.
     const layers = built.layers.map((l) => path.join(storeDir(), 'layers', l.diffId.slice(7)));
@@ -144,7 +152,7 @@ describe('images: pull, status, remove, import, export, push', () => {
     assert.equal((await status(`${reg.host}/test/multi:1`)).image?.id, built.config.digest);
   });
 
-  it('picks this node\'s platform from an OCI index and from a Docker manifest list', async () => {
+  it("picks this node's platform from an OCI index and from a Docker manifest list", async () => {
     for (const repo of ['test/oci-index', 'test/docker-list']) {
       const res = await pull(`${reg.host}/${repo}:1`);
       const st = await status(`${reg.host}/${repo}:1`, true);
@@ -174,7 +182,7 @@ describe('images: pull, status, remove, import, export, push', () => {
     const layer = bad.images[0]!.layers[0]!;
     const blob = registryBlobPath(reg, layer.digest);
     const data = fs.readFileSync(blob);
-    data[data.length - 5] ^= 0xff;
+    data[data.length - 5]! ^= 0xff;
     fs.writeFileSync(blob, data);
     await rejectsWith(pull(`${reg.host}/test/bad:1`), grpc.status.INTERNAL, /digest mismatch/);
     assert.equal((await status(`${reg.host}/test/bad:1`)).image, null);
@@ -252,14 +260,16 @@ describe('images: pull, status, remove, import, export, push', () => {
     assert.deepEqual(imported?.repoTags, [`${reg.host}/test/multi:1`]);
 
     const outOci = path.join(work, 'out-oci.tar');
-    await exportArchive(store, [imported!], outOci, 'oci-archive');
+    await exportArchive(store, [imported], outOci, 'oci-archive');
     const store2 = new ImageStore(path.join(work, 'store2'));
     await store2.open();
     const [again] = await importArchive(store2, outOci);
     assert.equal(again?.manifestDigest, imported?.manifestDigest);
-    assert.ok((await store2.readBlob(again!.manifestDigest)).equals(await store.readBlob(imported!.manifestDigest)));
+    assert.ok((await store2.readBlob(again.manifestDigest)).equals(await store.readBlob(imported.manifestDigest)));
     // skopeo reads our export too
-    const inspected = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci-archive:${outOci}`], { env: { HOME: work } })).stdout) as { config: { digest: string } };
+    const inspected = JSON.parse((await run('skopeo', ['inspect', '--raw', `oci-archive:${outOci}`], { env: { HOME: work } })).stdout) as {
+      config: { digest: string };
+    };
     assert.equal(inspected.config.digest, imported?.id);
 
     const dockerTar = path.join(work, 'multi-docker.tar');
@@ -270,7 +280,7 @@ describe('images: pull, status, remove, import, export, push', () => {
     assert.equal(fromDocker?.id, multi.images[0]?.config.digest, 'same config, same image id');
     assert.deepEqual(fromDocker?.repoTags, ['docker.io/test/multi:1']);
     const outDocker = path.join(work, 'out-docker.tar');
-    await exportArchive(store3, [fromDocker!], outDocker, 'docker-archive');
+    await exportArchive(store3, [fromDocker], outDocker, 'docker-archive');
     const store4 = new ImageStore(path.join(work, 'store4'));
     await store4.open();
     const [roundTrip] = await importArchive(store4, outDocker);
@@ -280,7 +290,7 @@ describe('images: pull, status, remove, import, export, push', () => {
     // push the imported image to another repository; skopeo sees the same manifest
     const client = new RegistryClient({ mirrors: {}, insecure: [], caFiles: [] });
     try {
-      const digest = await pushImage(store, client, imported!, `${reg.host}/pushed/multi:2`);
+      const digest = await pushImage(store, client, imported, `${reg.host}/pushed/multi:2`);
       const raw = await skopeoInspect(`docker://${reg.host}/pushed/multi:2`, { tlsVerify: false, raw: true });
       assert.ok(Buffer.from(raw).equals(await store.readBlob(digest)));
     } finally {
@@ -347,7 +357,15 @@ describe('a --pause-image that must be pulled', () => {
     // Two layers: the sandbox's root filesystem is then an overlay (one layer is hard-linked).
     const img = await buildTestImage(path.join(work, 'p'), {
       config: { Entrypoint: ['/bin/sleep'], Cmd: ['100000'] },
-      layers: [{ entries: busyboxLayer() }, { entries: [{ path: 'etc', type: 'dir' }, { path: 'etc/pause-release', content: 'custom' }] }],
+      layers: [
+        { entries: busyboxLayer() },
+        {
+          entries: [
+            { path: 'etc', type: 'dir' },
+            { path: 'etc/pause-release', content: 'custom' },
+          ],
+        },
+      ],
     });
     await pushLayout(img, reg, 'mirror/pause', '3.10');
     h = new Harness({ flags: ['--pause-image', `${reg.host}/mirror/pause:3.10`] });

@@ -64,7 +64,7 @@ describe('a cribd given hostile requests', () => {
     fs.chmodSync(h.base, 0o700);
   });
 
-  it('ExecSync: a timeout past setTimeout\'s range waits; a timed-out command dies with its children, reaped', async () => {
+  it("ExecSync: a timeout past setTimeout's range waits; a timed-out command dies with its children, reaped", async () => {
     const { id } = await podWith('exec', ['tail', '-f', '/dev/null']);
     // 2^31 ms and more used to fire at once.
     const long = await exec(id, ['echo', 'patient'], 3_000_000);
@@ -121,9 +121,21 @@ describe('a cribd given hostile requests', () => {
       /port_mappings\[0\]\.host_port/,
     );
     const { id, create } = await podWith('res', ['sleep', '1000']);
-    await rejectsWith(create(ctr('neg', ['true'], { linux: { resources: { memory_limit_in_bytes: '-1' } } })), grpc.status.INVALID_ARGUMENT, /memory_limit_in_bytes/);
-    await rejectsWith(call(h.runtime, 'UpdateContainerResources', { container_id: id, linux: { cpu_shares: '-5' } }), grpc.status.INVALID_ARGUMENT, /linux\.cpu_shares/);
-    await rejectsWith(call(h.runtime, 'UpdateContainerResources', { container_id: id, linux: { cpu_period: '1' } }), grpc.status.INVALID_ARGUMENT, /linux\.cpu_period/);
+    await rejectsWith(
+      create(ctr('neg', ['true'], { linux: { resources: { memory_limit_in_bytes: '-1' } } })),
+      grpc.status.INVALID_ARGUMENT,
+      /memory_limit_in_bytes/,
+    );
+    await rejectsWith(
+      call(h.runtime, 'UpdateContainerResources', { container_id: id, linux: { cpu_shares: '-5' } }),
+      grpc.status.INVALID_ARGUMENT,
+      /linux\.cpu_shares/,
+    );
+    await rejectsWith(
+      call(h.runtime, 'UpdateContainerResources', { container_id: id, linux: { cpu_period: '1' } }),
+      grpc.status.INVALID_ARGUMENT,
+      /linux\.cpu_period/,
+    );
     await call(h.runtime, 'UpdateContainerResources', { container_id: id, linux: { cpu_shares: '512' } });
     assert.equal((await call(h.runtime, 'Version', { version: 'v1' })).runtime_name, 'crib', 'still serving');
   });

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mountOverlay, unmountOverlay } from '../src/image/overlay.js';
 import { isMountPoint } from '../src/util/mounts.js';
-import { CribError } from '../src/util/errors.js';
+import type { CribError } from '../src/util/errors.js';
 import { run } from '../src/util/exec.js';
 
 let tmp = '';
@@ -55,7 +55,10 @@ describe('mountOverlay / unmountOverlay', () => {
       assert.equal(fs.readFileSync(path.join(target, 'common'), 'utf8'), '119');
       assert.throws(() => fs.writeFileSync(path.join(target, 'new'), 'x'), /EROFS/);
       // The short links were only needed while mounting.
-      assert.deepEqual(fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('crib-ovl-')), []);
+      assert.deepEqual(
+        fs.readdirSync(os.tmpdir()).filter((n) => n.startsWith('crib-ovl-')),
+        [],
+      );
     } finally {
       await unmountOverlay(target);
     }

@@ -44,11 +44,7 @@ function hasCommand(cmd: string): boolean {
 }
 
 const nsSkip: string | false =
-  process.getuid?.() !== 0
-    ? 'needs root'
-    : !hasCommand('unshare') || !hasCommand('nsenter')
-      ? 'needs util-linux unshare and nsenter'
-      : false;
+  process.getuid?.() !== 0 ? 'needs root' : !hasCommand('unshare') || !hasCommand('nsenter') ? 'needs util-linux unshare and nsenter' : false;
 
 // ---------------------------------------------------------------------------------------------
 // /proc helpers
@@ -183,8 +179,8 @@ async function startPauseInNamespace(bin: string): Promise<NsPause> {
   });
   let out = '';
   let err = '';
-  unshare.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  unshare.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+  unshare.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  unshare.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
   const exited = new Promise<Exit>((resolve) => {
     unshare.on('exit', (code, signal) => resolve({ code, signal }));
   });
@@ -253,10 +249,7 @@ function runInNamespace(pausePid: number, script: string): void {
 async function checkOrphansReaped(p: NsPause, count: number, sleepSeconds: number): Promise<void> {
   // `(cmd &)` forks a subshell that backgrounds cmd and exits at once: cmd is orphaned. Its stdio
   // goes to /dev/null so that spawnSync does not wait for the sleepers to close nsenter's pipes.
-  runInNamespace(
-    p.pid,
-    `i=0; while [ "$i" -lt ${count} ]; do (sleep ${sleepSeconds} </dev/null >/dev/null 2>&1 &); i=$((i + 1)); done; exit 0`,
-  );
+  runInNamespace(p.pid, `i=0; while [ "$i" -lt ${count} ]; do (sleep ${sleepSeconds} </dev/null >/dev/null 2>&1 &); i=$((i + 1)); done; exit 0`);
 
   const others = processesInNamespace(p.ns).filter((x) => x !== p.pid);
   const adopted = others.filter((x) => readStat(x)?.ppid === p.pid);

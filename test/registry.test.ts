@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
-import net from 'node:net';
+import type net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -72,7 +72,18 @@ const multiLayer: TestImageSpec = {
 /** A two-platform image; each platform's only layer holds a file naming it. */
 const twoPlatforms = (): TestImageSpec[] => [
   { layers: [{ entries: [{ path: 'platform', content: 'amd64\n' }] }], architecture: 'amd64' },
-  { layers: [{ entries: [{ path: 'platform', content: 'arm64\n' }, { path: 'only-arm', content: 'x' }] }], architecture: 'arm64', variant: 'v8' },
+  {
+    layers: [
+      {
+        entries: [
+          { path: 'platform', content: 'arm64\n' },
+          { path: 'only-arm', content: 'x' },
+        ],
+      },
+    ],
+    architecture: 'arm64',
+    variant: 'v8',
+  },
 ];
 
 /** An image whose layer exists nowhere else (so corrupting it in storage hurts no other test). */
@@ -143,8 +154,14 @@ describe('registry client', () => {
     assert.equal(r.manifestDigest, img.manifest.digest);
     assert.ok(r.bytes.equals(img.manifest.bytes));
     assert.equal(r.manifest.mediaType, MediaType.OciManifest);
-    assert.deepEqual(r.manifest.layers.map((l) => [l.digest, l.size, l.mediaType]), img.layers.map((l) => [l.digest, l.size, l.mediaType]));
-    assert.deepEqual(r.manifest.layers.map((l) => l.mediaType), [MediaType.OciLayerGzip, MediaType.OciLayer, MediaType.OciLayerGzip]);
+    assert.deepEqual(
+      r.manifest.layers.map((l) => [l.digest, l.size, l.mediaType]),
+      img.layers.map((l) => [l.digest, l.size, l.mediaType]),
+    );
+    assert.deepEqual(
+      r.manifest.layers.map((l) => l.mediaType),
+      [MediaType.OciLayerGzip, MediaType.OciLayer, MediaType.OciLayerGzip],
+    );
 
     assert.ok((await c.fetchConfig(ref, r.manifest.config)).equals(img.config.bytes));
     for (const [i, layer] of r.manifest.layers.entries()) {
@@ -183,7 +200,10 @@ describe('registry client', () => {
     const pinned = await c.resolve(`${P().host}/test/list@${list.index!.digest}`, undefined, { os: 'linux', architecture: 'arm64', variant: 'v8' });
     assert.equal(pinned.manifestDigest, list.images[1]!.manifest.digest);
 
-    await assert.rejects(c.resolve(ref, undefined, { os: 'linux', architecture: 's390x' }), isKind('NotFound', /linux\/s390x \(available: linux\/amd64, linux\/arm64\/v8\)/));
+    await assert.rejects(
+      c.resolve(ref, undefined, { os: 'linux', architecture: 's390x' }),
+      isKind('NotFound', /linux\/s390x \(available: linux\/amd64, linux\/arm64\/v8\)/),
+    );
   });
 
   it('chooses the platform from an OCI index', async () => {
@@ -233,7 +253,10 @@ describe('registry client', () => {
       c.resolve(ref, { username: USER, password: 'wrong' }),
       isKind('Unauthenticated', new RegExp(`^unauthorized: ${S().host} rejected the credentials of user "crib"`)),
     );
-    await assert.rejects(c.resolve(ref), isKind('Unauthenticated', new RegExp(`^unauthorized: ${S().host} requires authentication to pull ${S().host}/test/multi`)));
+    await assert.rejects(
+      c.resolve(ref),
+      isKind('Unauthenticated', new RegExp(`^unauthorized: ${S().host} requires authentication to pull ${S().host}/test/multi`)),
+    );
     await assert.rejects(c.resolve(ref, { username: '', password: '', auth: '' }), isKind('Unauthenticated', /^unauthorized: .*no credentials given/));
     // The client still works with the right password afterwards.
     assert.equal((await c.resolve(ref, { username: USER, password: PASSWORD })).digest, multi.images[0]!.manifest.digest);
@@ -249,7 +272,7 @@ describe('registry client', () => {
 
     const data = registryBlobPath(P(), flipped.digest);
     const bytes = await fsp.readFile(data);
-    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    bytes[Math.floor(bytes.length / 2)]! ^= 0xff;
     await fsp.writeFile(data, bytes);
     const file1 = dest();
     await assert.rejects(c.fetchBlob(ref, flipped, file1), isKind('Internal', /^digest mismatch: blob sha256:/));
@@ -289,7 +312,10 @@ describe('registry client', () => {
     assert.equal(await c.pushManifest(ref, img.manifest.bytes, img.manifest.mediaType), img.manifest.digest);
     const seen = JSON.parse(await skopeoInspect(`docker://${ref}`, { tlsVerify: false })) as { Digest: string; Layers: string[]; Architecture: string };
     assert.equal(seen.Digest, img.manifest.digest);
-    assert.deepEqual(seen.Layers, img.layers.map((l) => l.digest));
+    assert.deepEqual(
+      seen.Layers,
+      img.layers.map((l) => l.digest),
+    );
     const raw = await skopeoInspect(`docker://${ref}`, { tlsVerify: false, raw: true });
     assert.equal(sha256(Buffer.from(raw)), img.manifest.digest);
     // By digest only, then resolvable by digest.
@@ -356,11 +382,21 @@ describe('registry client', () => {
           req.on('data', (b: Buffer) => body.push(b));
           req.on('end', () => {
             const form = new URLSearchParams(Buffer.concat(body).toString());
-            const entry = { method: req.method ?? '', authorization: req.headers.authorization, scope: url.searchParams.getAll('scope'), service: url.searchParams.get('service') };
-            const ok = req.method === 'POST'
-              ? form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === REFRESH
-              : req.headers.authorization === `Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`;
-            tokenRequests.push(req.method === 'POST' ? { ...entry, scope: (form.get('scope') ?? '').split(' '), service: form.get('service'), grant: form.get('grant_type') ?? '' } : entry);
+            const entry = {
+              method: req.method ?? '',
+              authorization: req.headers.authorization,
+              scope: url.searchParams.getAll('scope'),
+              service: url.searchParams.get('service'),
+            };
+            const ok =
+              req.method === 'POST'
+                ? form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === REFRESH
+                : req.headers.authorization === `Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`;
+            tokenRequests.push(
+              req.method === 'POST'
+                ? { ...entry, scope: (form.get('scope') ?? '').split(' '), service: form.get('service'), grant: form.get('grant_type') ?? '' }
+                : entry,
+            );
             if (!ok) {
               res.writeHead(401, { 'content-type': 'application/json' });
               res.end('{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}');
@@ -471,7 +507,12 @@ describe('registry client', () => {
 
       await assert.rejects(
         client().resolve(ref, creds),
-        isKind('Unauthenticated', new RegExp(`^unauthorized: ${host} names the token server "http://0.0.0.0:${port}/token", which is plain HTTP: crib does not send credentials there in clear \\(list ${host} in registries.insecure to allow it\\)$`)),
+        isKind(
+          'Unauthenticated',
+          new RegExp(
+            `^unauthorized: ${host} names the token server "http://0.0.0.0:${port}/token", which is plain HTTP: crib does not send credentials there in clear \\(list ${host} in registries.insecure to allow it\\)$`,
+          ),
+        ),
       );
       await assert.rejects(client().resolve(ref, { identityToken: REFRESH }), isKind('Unauthenticated', /plain HTTP/));
       assert.deepEqual(seen, [], 'the token server heard nothing');
@@ -481,7 +522,10 @@ describe('registry client', () => {
       // The operator lists the registry (or the realm's host) as insecure: plain HTTP is accepted there.
       assert.equal((await client({ insecure: [host] }).resolve(ref, creds)).digest, digest);
       assert.equal((await client({ insecure: ['0.0.0.0'] }).resolve(ref, creds)).digest, digest);
-      assert.deepEqual(seen.slice(1), [`Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`, `Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`]);
+      assert.deepEqual(seen.slice(1), [
+        `Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`,
+        `Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`,
+      ]);
     });
   });
 
@@ -504,7 +548,10 @@ describe('registry client', () => {
     const t0 = Date.now();
     await assert.rejects(c.resolve(`${host}/a:b`), isKind('Unavailable', /no answer for 0.5 s/));
     const file = dest();
-    await assert.rejects(c.fetchBlob(`${host}/a:b`, { mediaType: MediaType.OciLayer, digest, size: 1000 }, file), isKind('Unavailable', /size mismatch: .* ended after 100 of 1000 bytes/));
+    await assert.rejects(
+      c.fetchBlob(`${host}/a:b`, { mediaType: MediaType.OciLayer, digest, size: 1000 }, file),
+      isKind('Unavailable', /size mismatch: .* ended after 100 of 1000 bytes/),
+    );
     assert.ok(!fs.existsSync(file));
     assert.ok(Date.now() - t0 < 10_000);
     for (const s of sockets) s.destroy();
@@ -524,19 +571,21 @@ describe('registry client: hostile answers', () => {
   /** Bytes the process holds, JS heap and buffers. */
   const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
   /** An answer of `total` bytes (64 MiB by default) in 1 MiB pieces, stopping when the client hangs up. */
-  const flood = (total = 64 * MiB) => (req: http.IncomingMessage, res: http.ServerResponse) => {
-    res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
-    let sent = 0;
-    const more = () => {
-      while (sent < total && !res.destroyed) {
-        sent += MiB;
-        if (!res.write(Buffer.alloc(MiB, 0x20))) return void res.once('drain', more);
-      }
-      res.end();
+  const flood =
+    (total = 64 * MiB) =>
+    (req: http.IncomingMessage, res: http.ServerResponse) => {
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+      let sent = 0;
+      const more = () => {
+        while (sent < total && !res.destroyed) {
+          sent += MiB;
+          if (!res.write(Buffer.alloc(MiB, 0x20))) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      req.socket.on('close', () => (sent = total));
+      more();
     };
-    req.socket.on('close', () => (sent = total));
-    more();
-  };
 
   before(async () => {
     fake = await startFakeRegistry();
@@ -557,15 +606,25 @@ describe('registry client: hostile answers', () => {
     const r = await c.resolve(ref);
     assert.equal(r.manifest.config.size, 2 ** 40);
     const before = held();
-    await assert.rejects(c.fetchConfig(ref, r.manifest.config), isKind('InvalidArgument', /^image config sha256:[a-f0-9]{64} of .* is 1099511627776 bytes, more than the 8388608 crib takes$/));
-    assert.deepEqual(F().requests.filter((p) => p.includes('/blobs/')), [], 'the config was not asked for');
+    await assert.rejects(
+      c.fetchConfig(ref, r.manifest.config),
+      isKind('InvalidArgument', /^image config sha256:[a-f0-9]{64} of .* is 1099511627776 bytes, more than the 8388608 crib takes$/),
+    );
+    assert.deepEqual(
+      F().requests.filter((p) => p.includes('/blobs/')),
+      [],
+      'the config was not asked for',
+    );
     assert.ok(held() - before < 16 * MiB, `memory grew by ${(held() - before) / MiB} MiB`);
   });
 
   it('stops reading a manifest at 8 MiB', async () => {
     F().answers.set('/v2/evil/endless/manifests/1', flood());
     const before = held();
-    await assert.rejects(client().resolve(`${F().host}/evil/endless:1`), isKind('InvalidArgument', /evil\/endless:1 from .* is larger than the 8388608 bytes crib takes/));
+    await assert.rejects(
+      client().resolve(`${F().host}/evil/endless:1`),
+      isKind('InvalidArgument', /evil\/endless:1 from .* is larger than the 8388608 bytes crib takes/),
+    );
     assert.ok(held() - before < 32 * MiB, `memory grew by ${(held() - before) / MiB} MiB`);
   });
 
@@ -577,16 +636,40 @@ describe('registry client: hostile answers', () => {
       return `${F().host}/${repo}:1`;
     };
     const D = `sha256:${'a'.repeat(64)}`;
-    const layer = (digest: string, size = 1) => (m: Record<string, unknown>) => (m.layers = [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size }]);
+    const layer =
+      (digest: string, size = 1) =>
+      (m: Record<string, unknown>) =>
+        (m.layers = [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size }]);
     const c = client();
     F().requests.length = 0;
-    await assert.rejects(c.resolve(bad('evil/dotdot', layer('sha256:../../../../etc/passwd'))), isKind('InvalidArgument', /layers\[0\]\.digest: malformed digest "sha256:..\/..\/..\/..\/etc\/passwd"/));
-    await assert.rejects(c.resolve(bad('evil/sha512', layer(`sha512:${'b'.repeat(128)}`))), isKind('InvalidArgument', /unsupported digest algorithm "sha512" \(only sha256 is supported\)/));
+    await assert.rejects(
+      c.resolve(bad('evil/dotdot', layer('sha256:../../../../etc/passwd'))),
+      isKind('InvalidArgument', /layers\[0\]\.digest: malformed digest "sha256:..\/..\/..\/..\/etc\/passwd"/),
+    );
+    await assert.rejects(
+      c.resolve(bad('evil/sha512', layer(`sha512:${'b'.repeat(128)}`))),
+      isKind('InvalidArgument', /unsupported digest algorithm "sha512" \(only sha256 is supported\)/),
+    );
     await assert.rejects(c.resolve(bad('evil/negative', layer(D, -5))), isKind('InvalidArgument', /layers\[0\]\.size must be a non-negative integer/));
     await assert.rejects(c.resolve(bad('evil/huge', layer(D, 2 ** 60))), isKind('InvalidArgument', /layers\[0\]\.size must be a non-negative integer/));
-    const index = { body: Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:../x', size: 1, platform: { os: 'linux', architecture: 'amd64' } }] })), contentType: 'application/vnd.oci.image.index.v1+json' };
+    const index = {
+      body: Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: [
+            { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:../x', size: 1, platform: { os: 'linux', architecture: 'amd64' } },
+          ],
+        }),
+      ),
+      contentType: 'application/vnd.oci.image.index.v1+json',
+    };
     F().answers.set('/v2/evil/index/manifests/1', index);
     await assert.rejects(c.resolve(`${F().host}/evil/index:1`), isKind('InvalidArgument', /manifests\[0\]\.digest: malformed digest/));
-    assert.deepEqual(F().requests.filter((p) => !/^\/v2\/evil\/[a-z0-9]+\/manifests\/1$/.test(p)), [], 'only the manifests were asked for');
+    assert.deepEqual(
+      F().requests.filter((p) => !/^\/v2\/evil\/[a-z0-9]+\/manifests\/1$/.test(p)),
+      [],
+      'only the manifests were asked for',
+    );
   });
 });

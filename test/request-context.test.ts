@@ -35,13 +35,16 @@ describe('request context', () => {
 
   const state = async (id: string) => (await call(h.runtime, 'ContainerStatus', { container_id: id })).status?.state;
 
-  it("names the method and a request id on every log line of a call", async () => {
+  it('names the method and a request id on every log line of a call', async () => {
     await rejectsWith(call(h.runtime, 'PodSandboxStatus', { pod_sandbox_id: 'f'.repeat(64) }), grpc.status.NOT_FOUND);
-    const line = fs.readFileSync(h.logFile, 'utf8').split('\n').find((l) => l.includes('PodSandboxStatus failed'));
+    const line = fs
+      .readFileSync(h.logFile, 'utf8')
+      .split('\n')
+      .find((l) => l.includes('PodSandboxStatus failed'));
     assert.match(line ?? '', /method="PodSandboxStatus" req="[0-9a-f]{8}"/, `cribd log:\n${h.logTail()}`);
   });
 
-  it("a StopContainer whose client deadline passes cuts the grace period short", async () => {
+  it('a StopContainer whose client deadline passes cuts the grace period short', async () => {
     const id = await running('stubborn', ['sh', '-c', "trap '' TERM; echo ready; while :; do sleep 1; done"]);
     const started = Date.now();
     // A 60 s grace, but the client waits only 2 s: the container is killed then, not a minute later.

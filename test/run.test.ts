@@ -63,8 +63,6 @@ describe('crib run', () => {
   const pods = async () => (await call(h.runtime, 'ListPodSandbox', {})).items;
   const explain = (r: Result) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- cribd\n${h.logTail(15)}`;
 
-
-
   /** The log file of a container of the pod, by name (its current attempt). */
   async function logOf(podId: string, name: string): Promise<string> {
     const list = await call(h.runtime, 'ListContainers', { filter: { pod_sandbox_id: podId, label_selector: { 'io.kubernetes.container.name': name } } });
@@ -216,8 +214,14 @@ spec:
     assert.match(r.stderr, /init container "wait-for-it" failed with exit code 1 \(Error\); its last log lines:\n {2}\| not ready\n/);
     assert.match(r.stderr, /init container "wait-for-it" started \(restart 1\)\n.*init container "wait-for-it" completed\n.*container "app" started/);
     const id = r.stdout.trim();
-    const inits = (await call(h.runtime, 'ListContainers', { filter: { pod_sandbox_id: id, label_selector: { 'io.kubernetes.container.name': 'wait-for-it' } } })).containers;
-    assert.deepEqual(inits.map((c) => c.metadata?.attempt), [1], 'the failed attempt was removed, the retry is attempt 1');
+    const inits = (
+      await call(h.runtime, 'ListContainers', { filter: { pod_sandbox_id: id, label_selector: { 'io.kubernetes.container.name': 'wait-for-it' } } })
+    ).containers;
+    assert.deepEqual(
+      inits.map((c) => c.metadata?.attempt),
+      [1],
+      'the failed attempt was removed, the retry is attempt 1',
+    );
     assert.equal((await crib(['delete', 'retryinit'])).code, 0);
   });
 
@@ -250,7 +254,9 @@ spec:
   });
 
   it('restartPolicy Never with a failing container tears down and exits 1', async () => {
-    const file = manifest(`apiVersion: v1\nkind: Pod\nmetadata: {name: fails}\nspec:\n  restartPolicy: Never\n  containers:\n    - {name: ok, image: ${IMAGE}, command: ["true"]}\n    - {name: bad, image: ${IMAGE}, command: [sh, -c, 'exit 7']}\n`);
+    const file = manifest(
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: fails}\nspec:\n  restartPolicy: Never\n  containers:\n    - {name: ok, image: ${IMAGE}, command: ["true"]}\n    - {name: bad, image: ${IMAGE}, command: [sh, -c, 'exit 7']}\n`,
+    );
     const r = await crib(['run', file]);
     assert.equal(r.code, 1, explain(r));
     assert.match(r.stderr, /failed: "bad" \(exit code 7\)/);
@@ -286,15 +292,27 @@ spec:
     const d = await crib(['delete', 'hooks']);
     assert.equal(d.code, 0, explain(d));
     assert.match(d.stderr, /preStop hook of "svc": exec/);
-    const order = fs.readFileSync(path.join(dir, 'order'), 'utf8').trim().split('\n').map((l) => l.split(' ') as [string, string]);
-    assert.deepEqual(order.map((o) => o[0]), ['prestop', 'term'], `the preStop hook ran first:\n${order.join('\n')}`);
+    const order = fs
+      .readFileSync(path.join(dir, 'order'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' ') as [string, string]);
+    assert.deepEqual(
+      order.map((o) => o[0]),
+      ['prestop', 'term'],
+      `the preStop hook ran first:\n${order.join('\n')}`,
+    );
     assert.ok(Number(order[1]?.[1]) - Number(order[0]?.[1]) >= 0.9, `SIGTERM came after the hook finished: ${JSON.stringify(order)}`);
     assert.match(d.stderr, /1\. "svc".*exit code 0 \(Completed\)/, d.stderr);
   });
 
   it('tears a foreground run down on SIGINT: exit 0, logs followed until then, nothing left', async () => {
     const run = cribBackground(['run', path.join(repoRoot, 'examples', 'web-sidecar.yaml')]);
-    await waitFor(() => /^\[sidecar\] got: hello from the web container$/m.test(run.out.stdout) || run.child.exitCode !== null, 'the sidecar to print the page', 30_000);
+    await waitFor(
+      () => /^\[sidecar\] got: hello from the web container$/m.test(run.out.stdout) || run.child.exitCode !== null,
+      'the sidecar to print the page',
+      30_000,
+    );
     assert.match(run.out.stdout, /^\[sidecar\] sidecar of web-sidecar at /m);
     run.child.kill('SIGINT');
     const code = await run.exited;
@@ -338,7 +356,9 @@ spec:
     const r = await crib(['run', bad]);
     assert.equal(r.code, 2, explain(r));
     assert.match(r.stderr, /pod-\d+\.yaml: malformed YAML at line \d+, column \d+/);
-    const invalid = manifest(`apiVersion: v1\nkind: Pod\nmetadata: {name: dup}\nspec:\n  containers:\n    - {name: c, image: ${IMAGE}}\n    - {name: c, image: ${IMAGE}}\n`);
+    const invalid = manifest(
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: dup}\nspec:\n  containers:\n    - {name: c, image: ${IMAGE}}\n    - {name: c, image: ${IMAGE}}\n`,
+    );
     const r2 = await crib(['run', invalid]);
     assert.equal(r2.code, 2, explain(r2));
     assert.match(r2.stderr, /spec\.containers\[1\]\.name: "c" is already the name of spec\.containers\[0\]/);
@@ -366,7 +386,12 @@ spec:
     assert.deepEqual(await pods(), []);
     const podsDir = path.join(h.root, 'pods');
     assert.deepEqual(fs.existsSync(podsDir) ? fs.readdirSync(podsDir) : [], [], 'no volume was made');
-    const pulled = await crib(['run', '--pull', 'never', manifest(`apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: [{name: c, image: "localhost/crib/not-there:2"}]\n`)]);
+    const pulled = await crib([
+      'run',
+      '--pull',
+      'never',
+      manifest(`apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec:\n  containers: [{name: c, image: "localhost/crib/not-there:2"}]\n`),
+    ]);
     assert.equal(pulled.code, 1);
     assert.match(pulled.stderr, /not-there:2" is not present and its imagePullPolicy is Never/);
   });

@@ -89,7 +89,10 @@ describe('pod sandboxes on a real cribd', () => {
     }
     assert.equal(state, 1, 'NOTREADY within a second');
     const listed = await call(h.runtime, 'ListPodSandbox', { filter: { state: { state: 1 } } });
-    assert.deepEqual(listed.items.map((p) => p.id), [id]);
+    assert.deepEqual(
+      listed.items.map((p) => p.id),
+      [id],
+    );
     await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: id });
     await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: id });
     // The IP is free again: the next pod gets an address and nothing is leaked (afterEach).
@@ -159,7 +162,11 @@ describe('pod sandboxes on a real cribd', () => {
       /sysctls\[net\.core\.somaxconn\]/,
     );
     await rejectsWith(bad({ ...h.podConfig('ok'), dns_config: { servers: ['not-an-ip'] } }), grpc.status.INVALID_ARGUMENT, /dns_config\.servers/);
-    await rejectsWith(call(h.runtime, 'RunPodSandbox', { config: h.podConfig('ok'), runtime_handler: 'kata' }), grpc.status.INVALID_ARGUMENT, /runtime_handler/);
+    await rejectsWith(
+      call(h.runtime, 'RunPodSandbox', { config: h.podConfig('ok'), runtime_handler: 'kata' }),
+      grpc.status.INVALID_ARGUMENT,
+      /runtime_handler/,
+    );
     await rejectsWith(call(h.runtime, 'PodSandboxStatus', { pod_sandbox_id: '../etc' }), grpc.status.INVALID_ARGUMENT, /pod_sandbox_id/);
     await rejectsWith(call(h.runtime, 'PodSandboxStatus', { pod_sandbox_id: '' }), grpc.status.INVALID_ARGUMENT, /pod_sandbox_id/);
     await rejectsWith(call(h.runtime, 'PodSandboxStatus', { pod_sandbox_id: 'f'.repeat(64) }), grpc.status.NOT_FOUND);
@@ -245,7 +252,6 @@ describe('a cribd whose CNI plugins are missing', () => {
     await h.assertNoLeaks();
   });
 });
-
 
 describe('a cribd told to use a pause image it does not have', () => {
   const h = new Harness({ flags: ['--pause-image', 'localhost/crib/pause:absent'] });

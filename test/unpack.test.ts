@@ -98,7 +98,10 @@ describe('TarReader', () => {
     reader.end();
     assert.ok(reader.finished);
     assert.ok(calls >= 50);
-    assert.deepEqual(seen, entries.map((e) => ({ path: e.path, data: String(e.data) })));
+    assert.deepEqual(
+      seen,
+      entries.map((e) => ({ path: e.path, data: String(e.data) })),
+    );
   });
 });
 
@@ -261,7 +264,10 @@ describe('unpackLayer: entries', () => {
   });
 
   it('takes "/abs/path" as relative to dest, as tar does', async () => {
-    const { dir } = await unpack([{ path: '/abs/path', data: 'abs' }, { path: '/', type: '5', mode: 0o711 }]);
+    const { dir } = await unpack([
+      { path: '/abs/path', data: 'abs' },
+      { path: '/', type: '5', mode: 0o711 },
+    ]);
     assert.equal(fs.readFileSync(path.join(dir, 'abs/path'), 'utf8'), 'abs');
     assert.equal(fs.lstatSync(dir).mode & 0o7777, 0o711);
   });
@@ -309,10 +315,7 @@ describe('unpackLayer: compression and input', () => {
     const diffId = `sha256:${createHash('sha256').update(layer).digest('hex')}`;
     const gz = zlib.gzipSync(layer);
     await unpackLayer(Readable.from([gz]), await freshDir(), { diffId });
-    await assert.rejects(
-      unpackLayer(Readable.from([gz]), await freshDir(), { diffId: `sha256:${'0'.repeat(64)}` }),
-      refused(/diffID/),
-    );
+    await assert.rejects(unpackLayer(Readable.from([gz]), await freshDir(), { diffId: `sha256:${'0'.repeat(64)}` }), refused(/diffID/));
   });
 
   it('refuses a truncated layer, a corrupt header and a non-empty dest', async () => {
@@ -321,7 +324,7 @@ describe('unpackLayer: compression and input', () => {
     bad[0] = 0x41;
     await assert.rejects(unpack(bad), refused(/checksum/));
     const gz = zlib.gzipSync(layer);
-    gz[gz.length - 20] ^= 0xff;
+    gz[gz.length - 20]! ^= 0xff;
     await assert.rejects(unpackLayer(Readable.from([gz]), await freshDir()), refused(/compressed data/));
     const dir = await freshDir();
     await fsp.writeFile(path.join(dir, 'x'), '');
@@ -352,21 +355,68 @@ describe('unpackLayer: hostile layers', () => {
   it('refuses hard links out of the layer or to nothing', async () => {
     await expectRefusal([{ path: 'h', type: '1', linkpath: '../outside-file' }], /leaves the layer/);
     await expectRefusal([{ path: 'h', type: '1', linkpath: 'not/yet' }], /not in the layer/);
-    await expectRefusal([{ path: 'h', type: '1', linkpath: 'later' }, { path: 'later', data: '' }], /not in the layer/);
-    await expectRefusal([{ path: 'd/', type: '5' }, { path: 'h', type: '1', linkpath: 'd' }], /directory/);
+    await expectRefusal(
+      [
+        { path: 'h', type: '1', linkpath: 'later' },
+        { path: 'later', data: '' },
+      ],
+      /not in the layer/,
+    );
+    await expectRefusal(
+      [
+        { path: 'd/', type: '5' },
+        { path: 'h', type: '1', linkpath: 'd' },
+      ],
+      /directory/,
+    );
   });
 
   it('never writes through a symlink an earlier entry made', async () => {
-    await expectRefusal([{ path: 'a', type: '2', linkpath: outside }, { path: 'a/passwd', data: 'pwned' }], /symlink/);
-    await expectRefusal([{ path: 'a', type: '2', linkpath: '..' }, { path: 'a/x', data: 'pwned' }], /symlink/);
-    await expectRefusal([{ path: 'a', type: '2', linkpath: outside }, { path: 'a/sub/', type: '5' }], /symlink/);
+    await expectRefusal(
+      [
+        { path: 'a', type: '2', linkpath: outside },
+        { path: 'a/passwd', data: 'pwned' },
+      ],
+      /symlink/,
+    );
+    await expectRefusal(
+      [
+        { path: 'a', type: '2', linkpath: '..' },
+        { path: 'a/x', data: 'pwned' },
+      ],
+      /symlink/,
+    );
+    await expectRefusal(
+      [
+        { path: 'a', type: '2', linkpath: outside },
+        { path: 'a/sub/', type: '5' },
+      ],
+      /symlink/,
+    );
     await expectRefusal([{ path: 'a', type: '2', linkpath: outside }, { path: 'a/.wh.x' }], /symlink/);
     await expectRefusal([{ path: 'a', type: '2', linkpath: outside }, { path: 'a/.wh..wh..opq' }], /symlink/);
-    await expectRefusal([{ path: 'a', type: '2', linkpath: outside }, { path: 'a/dev', type: '3', devmajor: 1, devminor: 3 }], /symlink/);
-    await expectRefusal([{ path: 'a', type: '2', linkpath: '/etc' }, { path: 'h', type: '1', linkpath: 'a/passwd' }], /symlink/);
+    await expectRefusal(
+      [
+        { path: 'a', type: '2', linkpath: outside },
+        { path: 'a/dev', type: '3', devmajor: 1, devminor: 3 },
+      ],
+      /symlink/,
+    );
+    await expectRefusal(
+      [
+        { path: 'a', type: '2', linkpath: '/etc' },
+        { path: 'h', type: '1', linkpath: 'a/passwd' },
+      ],
+      /symlink/,
+    );
     // A directory replaced by a symlink, then written into.
     await expectRefusal(
-      [{ path: 'd/', type: '5' }, { path: 'd/x', data: '' }, { path: 'd', type: '2', linkpath: outside }, { path: 'd/y', data: 'pwned' }],
+      [
+        { path: 'd/', type: '5' },
+        { path: 'd/x', data: '' },
+        { path: 'd', type: '2', linkpath: outside },
+        { path: 'd/y', data: 'pwned' },
+      ],
       /symlink/,
     );
     assert.deepEqual(fs.readdirSync(outside), []);
@@ -394,7 +444,10 @@ describe('unpackLayer: bounds on hostile layers', () => {
     let peak = before;
     const sampler = setInterval(() => (peak = Math.max(peak, held())), 5);
     try {
-      await assert.rejects(unpackLayer(Readable.from([bomb]), await freshDir('bomb')), refused(/more than 67108864 bytes of extended attributes \(a per-layer limit\)/));
+      await assert.rejects(
+        unpackLayer(Readable.from([bomb]), await freshDir('bomb')),
+        refused(/more than 67108864 bytes of extended attributes \(a per-layer limit\)/),
+      );
     } finally {
       clearInterval(sampler);
     }
@@ -420,22 +473,44 @@ describe('unpackLayer: bounds on hostile layers', () => {
     await assert.rejects(unpack(local), refused(/an entry has extended attributes of more than 1048576 bytes/));
     // Global and own together.
     const both: Entry[] = [
-      { path: 'pax_global_header', type: 'g', data: paxBody(Array.from({ length: 10 }, (_, i): [string, Buffer] => [`SCHILY.xattr.user.g${i}`, value(60 * KiB)])) },
+      {
+        path: 'pax_global_header',
+        type: 'g',
+        data: paxBody(Array.from({ length: 10 }, (_, i): [string, Buffer] => [`SCHILY.xattr.user.g${i}`, value(60 * KiB)])),
+      },
       { path: 'f', data: 'x', pax: Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`SCHILY.xattr.user.l${i}`, value(60 * KiB)])) },
     ];
     await assert.rejects(unpack(both), refused(/entry "f" has extended attributes of more than 1048576 bytes/));
   });
 
   it('refuses an xattr value over 64 KiB, and paths and link targets over 4096 bytes', async () => {
-    await assert.rejects(unpack([{ path: 'f', data: 'x', pax: { 'SCHILY.xattr.user.big': value(64 * KiB + 1) } }]), refused(/"user.big" of an entry has a value of 65537 bytes, more than the 65536 allowed/));
+    await assert.rejects(
+      unpack([{ path: 'f', data: 'x', pax: { 'SCHILY.xattr.user.big': value(64 * KiB + 1) } }]),
+      refused(/"user.big" of an entry has a value of 65537 bytes, more than the 65536 allowed/),
+    );
     const long = `${'d'.repeat(200)}/`.repeat(21).slice(0, 4097);
     await assert.rejects(unpack([{ path: 'f', data: 'x', pax: { path: long } }]), refused(/PAX path of 4097 bytes is longer than the 4096 allowed/));
     await assert.rejects(unpack([{ path: 'l', type: '2', pax: { linkpath: long } }]), refused(/PAX linkpath of 4097 bytes is longer than the 4096 allowed/));
-    await assert.rejects(unpack([{ path: '././@LongLink', type: 'L', data: `${long}\0` }, { path: 'f', data: 'x' }]), refused(/long name of 4097 bytes is longer than the 4096 allowed/));
-    await assert.rejects(unpack([{ path: '././@LongLink', type: 'K', data: long }, { path: 'l', type: '2' }]), refused(/long link name of 4097 bytes/));
+    await assert.rejects(
+      unpack([
+        { path: '././@LongLink', type: 'L', data: `${long}\0` },
+        { path: 'f', data: 'x' },
+      ]),
+      refused(/long name of 4097 bytes is longer than the 4096 allowed/),
+    );
+    await assert.rejects(
+      unpack([
+        { path: '././@LongLink', type: 'K', data: long },
+        { path: 'l', type: '2' },
+      ]),
+      refused(/long link name of 4097 bytes/),
+    );
     await assert.rejects(unpack([{ path: 'l', type: '2', linkpath: 'x', pax: { linkpath: 'a\0b' } }]), refused(/PAX linkpath holds a NUL byte/));
     // Within the bound but more than the file system takes: refused, naming the entry.
-    await assert.rejects(unpack([{ path: 'f', data: 'x', pax: { path: `dir/${'n'.repeat(300)}` } }]), refused(/"dir\/n{20,}.*: a name in its path is too long for the file system/));
+    await assert.rejects(
+      unpack([{ path: 'f', data: 'x', pax: { path: `dir/${'n'.repeat(300)}` } }]),
+      refused(/"dir\/n{20,}.*: a name in its path is too long for the file system/),
+    );
   });
 
   it('refuses ids and device numbers the kernel cannot take', async () => {
@@ -449,9 +524,12 @@ describe('unpackLayer: bounds on hostile layers', () => {
   it('refuses a layer of more entries than any real one has (2,000,000)', () => {
     const empties = Buffer.concat(Array.from({ length: 2048 }, () => header({ path: 'f' }, 0)));
     const reader = new TarReader({ entry: () => undefined, data: () => undefined, entryEnd: () => undefined });
-    assert.throws(() => {
-      for (let i = 0; i < 1000; i++) reader.write(empties);
-    }, (e: unknown) => e instanceof TarFormatError && /more than 2000000 entries in one layer/.test(e.message));
+    assert.throws(
+      () => {
+        for (let i = 0; i < 1000; i++) reader.write(empties);
+      },
+      (e: unknown) => e instanceof TarFormatError && /more than 2000000 entries in one layer/.test(e.message),
+    );
   });
 
   it('bounds what it keeps to finish the layer: the cache of known directories gives way, kept paths are refused', async () => {
@@ -463,7 +541,10 @@ describe('unpackLayer: bounds on hostile layers', () => {
     assert.equal(fs.readFileSync(path.join(ok, 'd2999/f'), 'utf8'), 'x');
     // 3000 directory entries: their times are set at the end, so their paths must be kept.
     const explicit: Entry[] = Array.from({ length: 3000 }, (_, i) => ({ path: `d${i}/`, type: '5' }));
-    await assert.rejects(unpackLayer(Readable.from([makeTar(explicit)]), await freshDir(), { limits }), refused(/more than 65536 bytes of paths to finish the layer with/));
+    await assert.rejects(
+      unpackLayer(Readable.from([makeTar(explicit)]), await freshDir(), { limits }),
+      refused(/more than 65536 bytes of paths to finish the layer with/),
+    );
     // Whiteouts too.
     const whiteouts: Entry[] = Array.from({ length: 3000 }, (_, i) => ({ path: `.wh.gone${i}` }));
     await assert.rejects(unpackLayer(Readable.from([makeTar(whiteouts)]), await freshDir(), { limits }), refused(/bytes of paths to finish the layer with/));
@@ -472,7 +553,11 @@ describe('unpackLayer: bounds on hostile layers', () => {
   it('sets many xattrs through several setfattr runs', async () => {
     // 1500 files with 3000 bytes each (ext4 keeps an inode's xattrs in one 4 KiB block): about
     // 9 MiB of dump text, more than one batch.
-    const entries: Entry[] = Array.from({ length: 1500 }, (_, i) => ({ path: `f${i}`, data: 'x', pax: { 'SCHILY.xattr.user.v': value(3000, 0x30 + (i % 10)) } }));
+    const entries: Entry[] = Array.from({ length: 1500 }, (_, i) => ({
+      path: `f${i}`,
+      data: 'x',
+      pax: { 'SCHILY.xattr.user.v': value(3000, 0x30 + (i % 10)) },
+    }));
     const { dir } = await unpack(entries);
     for (const i of [0, 700, 1499]) {
       const got = await getXattr(path.join(dir, `f${i}`), 'user.v');
@@ -508,7 +593,13 @@ describe('unpacked layers stacked with overlayfs', () => {
       ],
       'middle',
     );
-    const top = await unpack([{ path: 'file', data: 'v3' }, { path: 'etc/added', data: 'a' }], 'top');
+    const top = await unpack(
+      [
+        { path: 'file', data: 'v3' },
+        { path: 'etc/added', data: 'a' },
+      ],
+      'top',
+    );
     const target = await freshDir('merged');
     await mountOverlay({ lowerDirs: [top.dir, middle.dir, bottom.dir], target });
     mounted.push(target);

@@ -11,7 +11,7 @@ export function parseArgs(argv: readonly string[], booleanFlags: ReadonlySet<str
   const positional: string[] = [];
   const flags = new Map<string, string>();
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
+    const a = argv[i] ?? '';
     if (a === '--') {
       positional.push(...argv.slice(i + 1));
       break;
@@ -21,8 +21,8 @@ export function parseArgs(argv: readonly string[], booleanFlags: ReadonlySet<str
       positional.push(a);
       continue;
     }
-    const name = m[1] as string;
-    if (m[2] !== undefined) flags.set(name, m[2]);
+    const [, name = '', inlineValue] = m;
+    if (inlineValue !== undefined) flags.set(name, inlineValue);
     else if (booleanFlags.has(name)) flags.set(name, 'true');
     else {
       const v = argv[i + 1];
@@ -97,7 +97,7 @@ export function parseCommandArgs(argv: readonly string[], spec: FlagSpec): Comma
   const set = (name: string, v: string) => values.set(name, [...(values.get(name) ?? []), v]);
   const positional: string[] = [];
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
+    const a = argv[i] ?? '';
     if (a === '--') {
       positional.push(...argv.slice(i + 1));
       break;
@@ -114,7 +114,7 @@ export function parseCommandArgs(argv: readonly string[], spec: FlagSpec): Comma
     const short = /^-([a-zA-Z][\w-]*)(?:=(.*))?$/.exec(a);
     const m = long ?? short;
     if (!m) throw new UsageError(`cannot parse "${a}"`);
-    let name = m[1] as string;
+    let [, name = ''] = m;
     const inline = m[2];
     // -aq: several one-letter booleans at once
     if (!long && name.length > 1 && inline === undefined && !bool.has(canonical(name)) && !value.has(canonical(name))) {

@@ -36,12 +36,7 @@ type ReqOf<F> = F extends (argument: infer Q, callback: grpc.requestCallback<inf
 type ResOf<F> = F extends (argument: never, callback: grpc.requestCallback<infer R>) => grpc.ClientUnaryCall ? R : never;
 
 /** Calls a unary method by name and resolves with its response (deadline in seconds). */
-export function call<C extends grpc.Client, K extends keyof C & string>(
-  client: C,
-  method: K,
-  req: ReqOf<C[K]>,
-  deadlineSeconds = 120,
-): Promise<ResOf<C[K]>> {
+export function call<C extends grpc.Client, K extends keyof C & string>(client: C, method: K, req: ReqOf<C[K]>, deadlineSeconds = 120): Promise<ResOf<C[K]>> {
   return new Promise((resolve, reject) => {
     const fn = client[method] as unknown as (r: unknown, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v?: unknown) => void) => void;
     fn.call(client, req, { deadline: Date.now() + deadlineSeconds * 1000 }, (err, res) => {

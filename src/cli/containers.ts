@@ -3,7 +3,17 @@ import type { Command } from './command.js';
 import type { CliContext } from './context.js';
 import { CliError, UsageError } from './errors.js';
 import {
-  ago, containerStateName, labelSelector, matchesLabels, nameMatcher, outputFormat, parseInfo, printData, renderTable, shortId, stateStyle,
+  ago,
+  containerStateName,
+  labelSelector,
+  matchesLabels,
+  nameMatcher,
+  outputFormat,
+  parseInfo,
+  printData,
+  renderTable,
+  shortId,
+  stateStyle,
 } from './output.js';
 import { forEach, listPods } from './pods.js';
 import { resolve, resolveAll, resolvePod, type Target } from './resolve.js';
@@ -24,22 +34,28 @@ async function pauseImage(ctx: CliContext, podId: string): Promise<{ image: stri
   return { image: typeof info?.image === 'string' ? info.image : '', imageId: typeof info?.imageId === 'string' ? info.imageId : '' };
 }
 
-const byCreatedDesc = (a: { created_at: string }, b: { created_at: string }) => (BigInt(b.created_at || '0') > BigInt(a.created_at || '0') ? 1 : BigInt(b.created_at || '0') < BigInt(a.created_at || '0') ? -1 : 0);
+const byCreatedDesc = (a: { created_at: string }, b: { created_at: string }) =>
+  BigInt(b.created_at || '0') > BigInt(a.created_at || '0') ? 1 : BigInt(b.created_at || '0') < BigInt(a.created_at || '0') ? -1 : 0;
 
 export const psCommand: Command = {
   name: 'ps',
   synopsis: '[-a] [-q] [--pod POD] [--name RE] [--label K=V]... [--state STATE] [-o FORMAT]',
-  summary: "List containers, with one row per pod sandbox for its pause container (NAME POD-pause, ID the sandbox id).\nWithout -a only running ones.",
+  summary: 'List containers, with one row per pod sandbox for its pause container (NAME POD-pause, ID the sandbox id).\nWithout -a only running ones.',
   details: [
     '  -a, --all             also created and exited containers (and pause of stopped pods)',
     '  -q, --quiet           only the ids',
     '  -p, --pod POD         containers of one pod (id, prefix or name)',
     '      --name RE         containers whose name matches the regular expression',
-    '  -l, --label K=V       containers with this label (repeatable); pause rows match the pod\'s labels',
+    "  -l, --label K=V       containers with this label (repeatable); pause rows match the pod's labels",
     '  -s, --state STATE     created, running, exited or unknown (implies -a)',
     '  -o, --output FORMAT   table (default), json or yaml (json/yaml: {containers, pause_containers})',
   ].join('\n'),
-  flags: { bool: ['all', 'quiet'], value: ['pod', 'name', 'state', 'output'], multi: ['label'], alias: { a: 'all', q: 'quiet', p: 'pod', l: 'label', s: 'state', o: 'output' } },
+  flags: {
+    bool: ['all', 'quiet'],
+    value: ['pod', 'name', 'state', 'output'],
+    multi: ['label'],
+    alias: { a: 'all', q: 'quiet', p: 'pod', l: 'label', s: 'state', o: 'output' },
+  },
   async run(args, ctx) {
     if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
     const format = outputFormat(args.get('output'));
@@ -130,7 +146,8 @@ export const inspectCommand: Command = {
   name: 'inspect',
   synopsis: '[-o json|yaml] ID...',
   summary: 'Show the status and verbose runtime info of containers, pods or images.',
-  details: '  -o, --output FORMAT   json (default) or yaml\n\nID is an id, a unique id prefix or a unique name (container, pod, POD/CONTAINER, image reference).',
+  details:
+    '  -o, --output FORMAT   json (default) or yaml\n\nID is an id, a unique id prefix or a unique name (container, pod, POD/CONTAINER, image reference).',
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing ID');
@@ -215,7 +232,8 @@ export const execCommand: Command = {
   name: 'exec',
   synopsis: '[--timeout SECS] CONTAINER [--] CMD [ARG...]',
   summary: "Run a command in a running container (ExecSync) and print its output; the exit code is the command's.",
-  details: '      --timeout SECS    kill the command after SECS (default: none)\n\nInteractive exec (-it) needs the streaming Exec call, which crib does not implement.',
+  details:
+    '      --timeout SECS    kill the command after SECS (default: none)\n\nInteractive exec (-it) needs the streaming Exec call, which crib does not implement.',
   flags: { value: ['timeout'], positionalLimit: 1 },
   async run(args, ctx) {
     const [word, ...cmd] = args.positional;

@@ -226,7 +226,10 @@ async function followLog(ctx: CliContext, id: string, file: string, tail: number
         await feed(await readNew(f), first ? tail : undefined);
         first = false;
         // rotated: a new file under the name (or none yet); the old one is drained above
-        const now = await fsp.stat(file).catch((err: unknown) => (isMissing(err) ? undefined : Promise.reject(err)));
+        const now = await fsp.stat(file).catch((err: unknown) => {
+          if (isMissing(err)) return undefined;
+          throw err;
+        });
         if (now && now.ino !== f.ino) {
           await feed(await readNew(f));
           await f.fh.close();

@@ -125,7 +125,9 @@ Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flag
 
 IDs may be a unique prefix; pods and containers may also be named (POD, CONTAINER, POD/CONTAINER), images by reference.
 Exit codes: 0 ok, 1 runtime error, 2 usage error; exec exits with the command's code.
-Daemon flags: --config FILE, ${Object.keys(daemonFlags).map((f) => `--${f}`).join(', ')}
+Daemon flags: --config FILE, ${Object.keys(daemonFlags)
+  .map((f) => `--${f}`)
+  .join(', ')}
 The socket defaults to ${defaultConfig.socket} (env CRIB_SOCKET).`;
 
 function daemonConfig(flags: Map<string, string>): CribConfig {
@@ -165,7 +167,7 @@ function takeSocket(argv: string[]): { argv: string[]; socket?: string } {
   const out: string[] = [];
   let socket: string | undefined;
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
+    const a = argv[i] ?? '';
     if (a === '--') {
       out.push(...argv.slice(i));
       break;
@@ -205,7 +207,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     let i = 0;
     let globalSocket: string | undefined;
     for (; i < argv.length; i++) {
-      const a = argv[i] as string;
+      const a = argv[i] ?? '';
       if (a === '--help' || a === '-h') {
         out.write(`${usage}\n`);
         return 0;
@@ -235,7 +237,11 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
       cmdName = 'daemon';
       const parsed = parseArgs(words.slice(1), new Set(['help', 'h']));
       if (parsed.flags.has('help') || parsed.flags.has('h')) {
-        out.write(`Usage: crib daemon [--config FILE] [FLAGS]\n\nRun cribd in the foreground.\nFlags: ${Object.keys(daemonFlags).map((f) => `--${f}`).join(', ')}\n`);
+        out.write(
+          `Usage: crib daemon [--config FILE] [FLAGS]\n\nRun cribd in the foreground.\nFlags: ${Object.keys(daemonFlags)
+            .map((f) => `--${f}`)
+            .join(', ')}\n`,
+        );
         return 0;
       }
       if (parsed.positional.length) throw new UsageError(`daemon takes no arguments ("${parsed.positional[0]}")`);
@@ -244,7 +250,12 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
       return -1; // keeps running
     }
     if (words[0] === 'image' && (words.length === 1 || words[1] === '--help' || words[1] === '-h')) {
-      out.write(`Usage: crib image COMMAND\n\n${commands.filter((c) => c.name.startsWith('image ') || c.aliases?.some((a) => a.startsWith('image '))).map((c) => `  crib ${c.name} ${c.synopsis}`).join('\n')}\n  crib image ls | pull | rm   (= images, pull, rmi)\n`);
+      out.write(
+        `Usage: crib image COMMAND\n\n${commands
+          .filter((c) => c.name.startsWith('image ') || c.aliases?.some((a) => a.startsWith('image ')))
+          .map((c) => `  crib ${c.name} ${c.synopsis}`)
+          .join('\n')}\n  crib image ls | pull | rm   (= images, pull, rmi)\n`,
+      );
       return words.length === 1 ? 2 : 0;
     }
     const found = findCommand(words);

@@ -30,7 +30,12 @@ export const podsCommand: Command = {
     '  -s, --state STATE     ready or notready',
     OUTPUT_HELP,
   ].join('\n'),
-  flags: { bool: ['quiet'], value: ['name', 'namespace', 'state', 'output', 'id'], multi: ['label'], alias: { q: 'quiet', o: 'output', l: 'label', s: 'state' } },
+  flags: {
+    bool: ['quiet'],
+    value: ['name', 'namespace', 'state', 'output', 'id'],
+    multi: ['label'],
+    alias: { q: 'quiet', o: 'output', l: 'label', s: 'state' },
+  },
   async run(args, ctx) {
     if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
     const format = outputFormat(args.get('output'));
@@ -58,7 +63,15 @@ export const podsCommand: Command = {
     }
     const rows = items.map((p) => {
       const st = podStateName(p.state);
-      return [p.id.slice(0, 13), ago(p.created_at), { text: st, style: stateStyle(st) }, p.metadata?.name ?? '', p.metadata?.namespace ?? '', String(p.metadata?.attempt ?? 0), p.runtime_handler || '(default)'];
+      return [
+        p.id.slice(0, 13),
+        ago(p.created_at),
+        { text: st, style: stateStyle(st) },
+        p.metadata?.name ?? '',
+        p.metadata?.namespace ?? '',
+        String(p.metadata?.attempt ?? 0),
+        p.runtime_handler || '(default)',
+      ];
     });
     ctx.out.write(renderTable(ctx, ['POD ID', 'CREATED', 'STATE', 'NAME', 'NAMESPACE', 'ATTEMPT', 'RUNTIME'], rows));
     return 0;
@@ -132,7 +145,7 @@ async function podIds(ctx: CliContext, cmd: string, words: readonly string[]): P
 export const stoppCommand: Command = {
   name: 'stopp',
   synopsis: 'POD...',
-  summary: "Stop pod sandboxes: their containers (newest first, each with its grace period), pause, and the network.",
+  summary: 'Stop pod sandboxes: their containers (newest first, each with its grace period), pause, and the network.',
   flags: {},
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing POD');

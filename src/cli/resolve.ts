@@ -9,7 +9,12 @@ import type { Image__Output } from '../cri/generated/runtime/v1/Image.js';
 export type Target =
   | { kind: 'pod'; id: string; pod: PodSandbox__Output }
   | { kind: 'container'; id: string; container: Container__Output }
-  | { kind: 'image'; id: string; image: Image__Output; /** What to send to the image calls: the word as typed when it named a tag or digest, else the full id. */ ref: string };
+  | {
+      kind: 'image';
+      id: string;
+      image: Image__Output;
+      /** What to send to the image calls: the word as typed when it named a tag or digest, else the full id. */ ref: string;
+    };
 
 export type Kind = Target['kind'];
 
@@ -86,18 +91,30 @@ function pick(word: string, list: Candidate[], kinds: readonly Kind[]): Target {
   const unique = (hits: Candidate[], how: string): Target | undefined => {
     if (hits.length === 0) return undefined;
     const distinct = [...new Map(hits.map((h) => [`${h.target.kind}/${h.target.id}`, h])).values()];
-    if (distinct.length === 1) return withRef(distinct[0] as Candidate, how === 'name' ? word : (distinct[0] as Candidate).target.id);
+    const [only, ...more] = distinct;
+    if (only && more.length === 0) return withRef(only, how === 'name' ? word : only.target.id);
     const hint = how === 'name' ? 'use an id (or POD/CONTAINER for a container)' : 'give more of the id';
-    throw new CliError(`"${word}" is ambiguous, it ${how === 'name' ? 'names' : 'starts the ids of'} ${distinct.length} objects: ${distinct.map((d) => d.label).join(', ')}; ${hint}`);
+    throw new CliError(
+      `"${word}" is ambiguous, it ${how === 'name' ? 'names' : 'starts the ids of'} ${distinct.length} objects: ${distinct.map((d) => d.label).join(', ')}; ${hint}`,
+    );
   };
-  const exact = unique(list.filter((c) => c.ids.includes(word)), 'id');
+  const exact = unique(
+    list.filter((c) => c.ids.includes(word)),
+    'id',
+  );
   if (exact) return exact;
   const bare = word.replace(/^sha256:/, '');
   if (/^[0-9a-f]+$/.test(bare)) {
-    const byPrefix = unique(list.filter((c) => c.prefixOf.some((p) => p.startsWith(bare))), 'prefix');
+    const byPrefix = unique(
+      list.filter((c) => c.prefixOf.some((p) => p.startsWith(bare))),
+      'prefix',
+    );
     if (byPrefix) return byPrefix;
   }
-  const byName = unique(list.filter((c) => c.names.includes(word)), 'name');
+  const byName = unique(
+    list.filter((c) => c.names.includes(word)),
+    'name',
+  );
   if (byName) return byName;
   if (kinds.includes('image')) {
     const n = normalizedRef(word);

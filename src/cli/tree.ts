@@ -129,7 +129,7 @@ export function parseIpLink(text: string): LinkLine[] {
     const peer = /^if(\d+)$/.exec(m[3] ?? '');
     const entry: LinkLine = {
       index: Number(m[1]),
-      name: m[2] as string,
+      name: m[2] ?? '',
       state: /\bstate (\S+)/.exec(rest)?.[1] ?? '',
       mac: /link\/\w+ (\S+)/.exec(rest)?.[1] ?? '',
     };
@@ -146,7 +146,8 @@ export function parseIpAddr(text: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const line of text.split('\n')) {
     const m = /^\d+:\s+(\S+)\s+inet6?\s+(\S+)/.exec(line);
-    if (m) out.set(m[1] as string, [...(out.get(m[1] as string) ?? []), m[2] as string]);
+    const [, name, addr] = m ?? [];
+    if (name && addr) out.set(name, [...(out.get(name) ?? []), addr]);
   }
   return out;
 }
@@ -211,7 +212,13 @@ export async function podTree(ctx: CliContext, word: string): Promise<PodTree> {
     }
     const pids = pid > 0 ? withDescendants(pid, table) : [];
     for (const p of pids) claimed.add(p);
-    containers.push({ id: c.id, name: c.metadata?.name ?? '', state: containerStateName(c.state), pid, processes: pids.map((p) => processInfo(p, table, vsPause)) });
+    containers.push({
+      id: c.id,
+      name: c.metadata?.name ?? '',
+      state: containerStateName(c.state),
+      pid,
+      processes: pids.map((p) => processInfo(p, table, vsPause)),
+    });
   }
   const pauseProcs = pauseAlive
     ? withDescendants(pausePid, table)
@@ -301,7 +308,7 @@ export function drawTree(ctx: CliContext, t: PodTree): string {
     for (const c of t.containers) {
       const net = c.processes[0]?.namespaces.net;
       if (!net) continue;
-      const how = net.inode === t.netns.inode ? 'shares with Pod' : net.shared === 'host' ? "the node's, not the Pod's" : 'its own, not the Pod\'s';
+      const how = net.inode === t.netns.inode ? 'shares with Pod' : net.shared === 'host' ? "the node's, not the Pod's" : "its own, not the Pod's";
       ifaces.push({ label: `container ${b(c.name)}'s network stack (${how})` });
     }
     children.push({ label: `Pod's network namespace (created by pause)  ${t.netns.path}  ${t.netns.inode}`, children: ifaces });
@@ -326,8 +333,10 @@ export function drawTree(ctx: CliContext, t: PodTree): string {
 export const treeCommand: Command = {
   name: 'tree',
   synopsis: '[-o json] POD',
-  summary: "Draw a pod's namespaces as the node sees them: its network namespace (lo, eth0 and the host veth), pause and\nevery container process with its net, ipc, uts and pid namespaces, marked = pause (shared), own, or host.",
-  details: '  -o, --output FORMAT   text (default), json or yaml\n\nPOD is an id, a unique id prefix or a unique pod name. Needs root (reads /proc and enters the netns).',
+  summary:
+    "Draw a pod's namespaces as the node sees them: its network namespace (lo, eth0 and the host veth), pause and\nevery container process with its net, ipc, uts and pid namespaces, marked = pause (shared), own, or host.",
+  details:
+    '  -o, --output FORMAT   text (default), json or yaml\n\nPOD is an id, a unique id prefix or a unique pod name. Needs root (reads /proc and enters the netns).',
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     const word = args.positional[0];
@@ -341,4 +350,3 @@ export const treeCommand: Command = {
     return 0;
   },
 };
-

@@ -150,9 +150,7 @@ export class ContainerService {
 
   private async buildSpec(c: Container, sb: Sandbox, imageConfig: ImageRuntimeConfig) {
     const sec = c.config.security;
-    const [passwd, group] = await Promise.all(
-      ['etc/passwd', 'etc/group'].map((f) => fs.readFile(path.join(c.paths.rootfs, f), 'utf8').catch(() => undefined)),
-    );
+    const [passwd, group] = await Promise.all(['etc/passwd', 'etc/group'].map((f) => fs.readFile(path.join(c.paths.rootfs, f), 'utf8').catch(() => undefined)));
     const user = resolveUser({
       runAsUser: sec.runAsUser,
       runAsGroup: sec.runAsGroup,
@@ -248,12 +246,24 @@ export class ContainerService {
   private async recordExit(c: Container): Promise<void> {
     const exit = await this.runtime(c).exitRecord(c.id, c.paths.bundle, EXIT_RECORD_WAIT_MS);
     if (!exit) {
-      Object.assign(c, { phase: 'exited', exitCode: 255, finishedAt: nowNanos(), reason: 'Error', message: 'the container monitor ended without an exit status' });
+      Object.assign(c, {
+        phase: 'exited',
+        exitCode: 255,
+        finishedAt: nowNanos(),
+        reason: 'Error',
+        message: 'the container monitor ended without an exit status',
+      });
     } else {
       const oom = exit.oomKilled || (await oomKilled(c.cgroupsPath));
       // The exit file's time has a coarser grain than the start time: never report an end before the start.
       const finishedAt = c.startedAt && BigInt(exit.finishedAt) < BigInt(c.startedAt) ? c.startedAt : exit.finishedAt;
-      Object.assign(c, { phase: 'exited', exitCode: exit.exitCode, finishedAt, reason: oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error', message: '' });
+      Object.assign(c, {
+        phase: 'exited',
+        exitCode: exit.exitCode,
+        finishedAt,
+        reason: oom ? 'OOMKilled' : exit.exitCode === 0 ? 'Completed' : 'Error',
+        message: '',
+      });
     }
     await this.registry.save(c);
   }
@@ -302,7 +312,9 @@ export class ContainerService {
       const grace = Number(c.config.annotations[GRACE_ANNOTATION] ?? DEFAULT_GRACE_SECONDS);
       let signalled!: () => void;
       const sent = new Promise<void>((resolve) => (signalled = resolve));
-      stops.push(this.registry.locked(c.id, () => this.stopLocked(ctx, c, Number.isFinite(grace) ? grace : DEFAULT_GRACE_SECONDS, signalled)).finally(signalled));
+      stops.push(
+        this.registry.locked(c.id, () => this.stopLocked(ctx, c, Number.isFinite(grace) ? grace : DEFAULT_GRACE_SECONDS, signalled)).finally(signalled),
+      );
       await sent;
     }
     await settleAll(stops);
@@ -395,7 +407,17 @@ export class ContainerService {
   /** verbose ContainerStatus info: pid and the OCI spec, as crictl inspect shows them. */
   async verboseInfo(v: ContainerView): Promise<Record<string, unknown>> {
     const c = v.container;
-    const spec = await fs.readFile(path.join(c.paths.bundle, 'config.json'), 'utf8').then((t) => JSON.parse(t) as unknown, () => null);
-    return { sandboxID: c.sandboxId, pid: v.state === 'RUNNING' ? c.pid ?? 0 : 0, runtimeType: c.runtime, runtimeSpec: spec, bundle: c.paths.bundle, cgroupsPath: c.cgroupsPath };
+    const spec = await fs.readFile(path.join(c.paths.bundle, 'config.json'), 'utf8').then(
+      (t) => JSON.parse(t) as unknown,
+      () => null,
+    );
+    return {
+      sandboxID: c.sandboxId,
+      pid: v.state === 'RUNNING' ? (c.pid ?? 0) : 0,
+      runtimeType: c.runtime,
+      runtimeSpec: spec,
+      bundle: c.paths.bundle,
+      cgroupsPath: c.cgroupsPath,
+    };
   }
 }

@@ -27,10 +27,7 @@ export interface ContainerResources {
   cpusetMems?: string;
 }
 
-export type SeccompProfile =
-  | { type: 'RuntimeDefault' }
-  | { type: 'Unconfined' }
-  | { type: 'Localhost'; path: string };
+export type SeccompProfile = { type: 'RuntimeDefault' } | { type: 'Unconfined' } | { type: 'Localhost'; path: string };
 
 export interface ContainerSecurity {
   privileged: boolean;

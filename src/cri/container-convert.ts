@@ -1,5 +1,13 @@
 import { invalidArgument } from '../util/errors.js';
-import type { ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerView, MountPropagation, SeccompProfile } from '../container/types.js';
+import type {
+  ContainerConfig,
+  ContainerFilter,
+  ContainerResources,
+  ContainerState,
+  ContainerView,
+  MountPropagation,
+  SeccompProfile,
+} from '../container/types.js';
 import type { LinuxContainerResources__Output } from './generated/runtime/v1/LinuxContainerResources.js';
 import type { NamespaceMode } from '../sandbox/types.js';
 import type { ContainerConfig__Output } from './generated/runtime/v1/ContainerConfig.js';
@@ -27,7 +35,7 @@ function seccomp(sec: LinuxContainerSecurityContext__Output | null): SeccompProf
   if (p) {
     if (p.profile_type === 0) return { type: 'RuntimeDefault' };
     if (p.profile_type === 1) return { type: 'Unconfined' };
-    if (p.profile_type !== 2) throw invalidArgument(`${field}.profile_type`, `unknown profile type ${p.profile_type}`);
+    if (p.profile_type !== 2) throw invalidArgument(`${field}.profile_type`, `unknown profile type ${String(p.profile_type)}`);
     if (!p.localhost_ref.startsWith('/')) throw invalidArgument(`${field}.localhost_ref`, `"${p.localhost_ref}" must be an absolute path`);
     return { type: 'Localhost', path: p.localhost_ref };
   }
@@ -36,7 +44,10 @@ function seccomp(sec: LinuxContainerSecurityContext__Output | null): SeccompProf
   if (legacy === '' || legacy === 'unconfined') return { type: 'Unconfined' };
   if (legacy === 'runtime/default' || legacy === 'docker/default') return { type: 'RuntimeDefault' };
   if (legacy.startsWith('localhost/')) return { type: 'Localhost', path: legacy.slice('localhost'.length) };
-  throw invalidArgument('config.linux.security_context.seccomp_profile_path', `"${legacy}" is not runtime/default, docker/default, unconfined or localhost/PATH`);
+  throw invalidArgument(
+    'config.linux.security_context.seccomp_profile_path',
+    `"${legacy}" is not runtime/default, docker/default, unconfined or localhost/PATH`,
+  );
 }
 
 /** CreateContainerRequest.config → crib's ContainerConfig (shape only; rules in container/validate). */

@@ -10,8 +10,7 @@ import type { PullRequest__Output } from './generated/crib/v1/PullRequest.js';
 import { toCredentials } from './image-service.js';
 import { unary } from './unary.js';
 
-const credentials = (a: Auth__Output | null) =>
-  a ? toCredentials({ ...a, server_address: '' }) : undefined;
+const credentials = (a: Auth__Output | null) => (a ? toCredentials({ ...a, server_address: '' }) : undefined);
 
 /** crib.v1.Images: pull progress, import, export and push, for the crib CLI. */
 export function cribImagesHandlers(images: ImageService): ImagesHandlers {
@@ -22,16 +21,18 @@ export function cribImagesHandlers(images: ImageService): ImagesHandlers {
         call.emit('error', toStatus(invalidArgument('image', 'required')));
         return;
       }
-      images.pull(image, credentials(auth), (p) => call.write({ digest: p.digest, done: p.done, total: p.total })).then(
-        (img) => {
-          call.write({ image_id: img.id });
-          call.end();
-        },
-        (err: unknown) => {
-          log.info('PullWithProgress failed', { image, error: errorMessage(err) });
-          call.emit('error', toStatus(err));
-        },
-      );
+      images
+        .pull(image, credentials(auth), (p) => call.write({ digest: p.digest, done: p.done, total: p.total }))
+        .then(
+          (img) => {
+            call.write({ image_id: img.id });
+            call.end();
+          },
+          (err: unknown) => {
+            log.info('PullWithProgress failed', { image, error: errorMessage(err) });
+            call.emit('error', toStatus(err));
+          },
+        );
     },
 
     Import: unary('Import', async (req) => {

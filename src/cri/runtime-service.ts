@@ -142,7 +142,12 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
 
     ListContainerStats: unary('ListContainerStats', async (req, ctx) => {
       const f = req.filter;
-      const views = await d.containers.list(ctx, { id: f?.id || undefined, sandboxId: f?.pod_sandbox_id || undefined, labelSelector: f?.label_selector, state: 'RUNNING' });
+      const views = await d.containers.list(ctx, {
+        id: f?.id || undefined,
+        sandboxId: f?.pod_sandbox_id || undefined,
+        labelSelector: f?.label_selector,
+        state: 'RUNNING',
+      });
       return { stats: await Promise.all(views.map(async (v) => toContainerStats(v.container, await d.containers.stats(v.container)))) };
     }),
 

@@ -38,7 +38,12 @@ export function toContainerStats(c: Container, s: { usage: CgroupUsage; writable
 export function toPodSandboxStats(sb: Sandbox, pod: CgroupUsage, containers: ContainerStats[]): PodSandboxStats {
   const m = sb.config.metadata;
   return {
-    attributes: { id: sb.id, metadata: { name: m.name, uid: m.uid, namespace: m.namespace, attempt: m.attempt }, labels: sb.config.labels, annotations: sb.config.annotations },
+    attributes: {
+      id: sb.id,
+      metadata: { name: m.name, uid: m.uid, namespace: m.namespace, attempt: m.attempt },
+      labels: sb.config.labels,
+      annotations: sb.config.annotations,
+    },
     linux: { ...cpuMemory(pod), containers },
   };
 }

@@ -20,8 +20,7 @@ export interface ContainedFile {
   nlink: number;
 }
 
-const refuse = (what: string, name: string, why: string): CribError =>
-  new CribError('InvalidArgument', `archive: ${what} ${quoteUntrusted(name)} ${why}`);
+const refuse = (what: string, name: string, why: string): CribError => new CribError('InvalidArgument', `archive: ${what} ${quoteUntrusted(name)} ${why}`);
 
 /**
  * The regular file `rel` names inside `root` (the real path of the extraction directory).

@@ -98,7 +98,7 @@ function parseDockerArchiveManifest(bytes: Buffer): DockerArchiveEntry[] {
   if (!Array.isArray(doc)) throw bad('', 'not a list');
   const strings = (v: unknown, field: string): string[] => {
     if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw bad(field, 'not a list of strings');
-    return v as string[];
+    return v;
   };
   return doc.map((e: unknown, i) => {
     if (typeof e !== 'object' || e === null || Array.isArray(e)) throw bad(`[${i}]`, 'not an object');
@@ -188,7 +188,8 @@ async function extract(file: string, dir: string): Promise<void> {
   } catch (err) {
     // node-tar's own complaints (TAR_*) are the archive's fault; a file system error is not.
     const code = (err as NodeJS.ErrnoException).code ?? '';
-    if (code.startsWith('TAR_')) throw new CribError('InvalidArgument', `archive ${file} cannot be unpacked: ${errorMessage(err).slice(0, 300)}`, { cause: err });
+    if (code.startsWith('TAR_'))
+      throw new CribError('InvalidArgument', `archive ${file} cannot be unpacked: ${errorMessage(err).slice(0, 300)}`, { cause: err });
     throw err;
   }
 }
@@ -208,7 +209,8 @@ async function storeCandidate(store: ImageStore, c: Candidate): Promise<Image> {
     const configBytes = await readContained(await c.blobFile(cfg.digest), MAX_CONFIG_BYTES, `image config ${cfg.digest}`);
     if (sha256(configBytes) !== cfg.digest || configBytes.length !== cfg.size) throw invalid(`image config ${cfg.digest} does not match its digest or size`);
     const { config, diffIds } = parseImageConfig(configBytes, `archive: image config ${cfg.digest}`);
-    if (diffIds.length !== manifest.layers.length) throw invalid(`image config ${cfg.digest} lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`);
+    if (diffIds.length !== manifest.layers.length)
+      throw invalid(`image config ${cfg.digest} lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`);
     for (const l of manifest.layers) {
       if (await store.hasBlob(l.digest)) continue;
       const f = await c.blobFile(l.digest);
@@ -221,7 +223,8 @@ async function storeCandidate(store: ImageStore, c: Candidate): Promise<Image> {
     try {
       const manifestDigest = await store.putBlob(c.manifestBytes);
       for (const [i, l] of manifest.layers.entries()) {
-        await store.ensureLayer(diffIds[i] as string, (dir) => unpackLayer(store.blobPath(l.digest), dir, { compression: 'auto', diffId: diffIds[i] }).then(() => undefined));
+        const diffId = diffIds[i] ?? ''; // as many as layers: checked above
+        await store.ensureLayer(diffId, (dir) => unpackLayer(store.blobPath(l.digest), dir, { compression: 'auto', diffId }).then(() => undefined));
       }
       const layers: BlobRef[] = manifest.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType }));
       return await store.put({

@@ -33,7 +33,7 @@ export function parseImageConfig(bytes: Buffer, what: string): ParsedImageConfig
       const v = c[k] ?? null;
       if (v === null) continue;
       if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw bad(`config.${k}`, 'not a list of strings');
-      config[k] = v as string[];
+      config[k] = v;
     }
     for (const k of STRINGS) {
       const v = c[k] ?? null;

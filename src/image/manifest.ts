@@ -31,12 +31,7 @@ export const MediaType = {
 } as const;
 
 /** The Accept header for manifest requests: every manifest and index type crib reads. */
-export const MANIFEST_ACCEPT = [
-  MediaType.OciIndex,
-  MediaType.DockerManifestList,
-  MediaType.OciManifest,
-  MediaType.DockerManifest,
-].join(', ');
+export const MANIFEST_ACCEPT = [MediaType.OciIndex, MediaType.DockerManifestList, MediaType.OciManifest, MediaType.DockerManifest].join(', ');
 
 export const MANIFEST_TYPES: ReadonlySet<string> = new Set([MediaType.DockerManifest, MediaType.OciManifest]);
 export const INDEX_TYPES: ReadonlySet<string> = new Set([MediaType.DockerManifestList, MediaType.OciIndex]);
@@ -75,9 +70,7 @@ export interface ImageIndex {
   manifests: Descriptor[];
 }
 
-export type ParsedManifest =
-  | { kind: 'manifest'; manifest: ImageManifest }
-  | { kind: 'index'; index: ImageIndex };
+export type ParsedManifest = { kind: 'manifest'; manifest: ImageManifest } | { kind: 'index'; index: ImageIndex };
 
 const corrupt = (why: string): CribError => new CribError('InvalidArgument', `invalid manifest: ${why}`);
 
@@ -167,7 +160,13 @@ export function parseManifestOrIndex(bytes: Buffer, mediaTypeHeader?: string): P
 const MAX_PLATFORMS_NAMED = 16;
 
 const ARCH_ALIASES: Record<string, string> = {
-  x86_64: 'amd64', x86: '386', i386: '386', i686: '386', aarch64: 'arm64', armhf: 'arm', armel: 'arm',
+  x86_64: 'amd64',
+  x86: '386',
+  i386: '386',
+  i686: '386',
+  aarch64: 'arm64',
+  armhf: 'arm',
+  armel: 'arm',
 };
 
 /** Lowercases and maps aliases; arm64 gets variant v8 and arm v7 when they have none. */
@@ -187,11 +186,16 @@ export function normalizePlatform(p: Platform): Platform {
 export function defaultPlatform(arch: string = process.arch, platform: string = process.platform): Platform {
   const os = platform === 'win32' ? 'windows' : platform;
   switch (arch) {
-    case 'x64': return { os, architecture: 'amd64' };
-    case 'arm64': return { os, architecture: 'arm64', variant: 'v8' };
-    case 'arm': return { os, architecture: 'arm', variant: 'v7' };
-    case 'ia32': return { os, architecture: '386' };
-    default: return { os, architecture: arch };
+    case 'x64':
+      return { os, architecture: 'amd64' };
+    case 'arm64':
+      return { os, architecture: 'arm64', variant: 'v8' };
+    case 'arm':
+      return { os, architecture: 'arm', variant: 'v7' };
+    case 'ia32':
+      return { os, architecture: '386' };
+    default:
+      return { os, architecture: arch };
   }
 }
 

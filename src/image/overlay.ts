@@ -75,7 +75,7 @@ export async function mountOverlay(o: OverlayMountOptions): Promise<void> {
   const linkDir = await fs.mkdtemp(path.join(os.tmpdir(), 'crib-ovl-'));
   try {
     const names = lowers.map((_, i) => i.toString(36));
-    await Promise.all(lowers.map((d, i) => fs.symlink(d, path.join(linkDir, names[i] as string))));
+    await Promise.all(lowers.map((d, i) => fs.symlink(d, path.join(linkDir, i.toString(36)))));
     if (upper !== undefined && work !== undefined) {
       await fs.symlink(upper, path.join(linkDir, 'u'));
       await fs.symlink(work, path.join(linkDir, 'w'));

@@ -83,13 +83,12 @@ export class ImagePuller {
   }
 
   private async fetchLayers(ref: ImageReference, key: string, layers: Descriptor[], diffIds: string[], creds?: Credentials): Promise<void> {
-    let next = 0;
+    // The caller checked that the config lists one diffID per layer.
+    const queue = layers.map((layer, i) => ({ layer, diffId: diffIds[i] ?? '' }));
     const worker = async () => {
-      while (next < layers.length) {
-        const i = next++;
-        const layer = layers[i] as Descriptor;
-        await this.ensureBlob(ref, layer, key, creds);
-        await this.ensureLayer(diffIds[i] as string, layer);
+      for (let job = queue.shift(); job; job = queue.shift()) {
+        await this.ensureBlob(ref, job.layer, key, creds);
+        await this.ensureLayer(job.diffId, job.layer);
       }
     };
     await Promise.all(Array.from({ length: Math.min(LAYER_CONCURRENCY, layers.length) }, worker));
@@ -140,7 +139,10 @@ export class ImagePuller {
       this.blobsInFlight.set(desc.digest, p);
     } else {
       // Someone else is downloading it: report it as ours too once it is done.
-      p.then(() => this.emit(key, { digest: desc.digest, done: desc.size, total: desc.size }), () => undefined);
+      p.then(
+        () => this.emit(key, { digest: desc.digest, done: desc.size, total: desc.size }),
+        () => undefined,
+      );
     }
     return p;
   }

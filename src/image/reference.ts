@@ -23,8 +23,7 @@ const DIGEST_SHAPE = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a
 const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
 
 // A reference may come from an archive's JSON: quoted, and cut well past the longest valid one.
-const invalid = (ref: string, why: string): CribError =>
-  new CribError('InvalidArgument', `invalid image reference ${quoteUntrusted(ref, 512)}: ${why}`);
+const invalid = (ref: string, why: string): CribError => new CribError('InvalidArgument', `invalid image reference ${quoteUntrusted(ref, 512)}: ${why}`);
 
 /** Checks a digest string: only sha256 with 64 lowercase hex digits is accepted. */
 export function validateDigest(digest: string): string | undefined {
@@ -92,9 +91,10 @@ export function parseReference(s: string): ImageReference {
   for (const component of repository.split('/')) {
     if (component === '') throw invalid(s, 'empty path component in repository name');
     if (!COMPONENT.test(component)) {
-      const why = component !== component.toLowerCase()
-        ? 'repository name must be lowercase'
-        : `invalid path component ${quoteUntrusted(component)} (lowercase letters and digits, separated by '.', '_', '__' or '-')`;
+      const why =
+        component !== component.toLowerCase()
+          ? 'repository name must be lowercase'
+          : `invalid path component ${quoteUntrusted(component)} (lowercase letters and digits, separated by '.', '_', '__' or '-')`;
       throw invalid(s, why);
     }
   }
@@ -130,7 +130,8 @@ export function registryHost(registry: string): string {
 /** Splits `host[:port]` / `[v6][:port]` into the host part (brackets removed) and the port, if any. */
 export function splitHostPort(hostport: string): { host: string; port?: string } {
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(hostport);
-  if (v6) return v6[2] !== undefined ? { host: v6[1] as string, port: v6[2] } : { host: v6[1] as string };
+  const [, v6host = '', v6port] = v6 ?? [];
+  if (v6) return v6port !== undefined ? { host: v6host, port: v6port } : { host: v6host };
   const colons = hostport.split(':').length - 1;
   if (colons === 1) {
     const [host, port] = hostport.split(':') as [string, string];

@@ -9,8 +9,9 @@ import { mountOverlay, unmountOverlay } from './overlay.js';
  */
 export async function prepareRootfs(layerDirs: readonly string[], dest: string, scratchDir: string): Promise<void> {
   await fs.mkdir(dest, { recursive: true });
-  if (layerDirs.length === 1) {
-    await linkTree(layerDirs[0] as string, dest);
+  const [only, ...more] = layerDirs;
+  if (only !== undefined && more.length === 0) {
+    await linkTree(only, dest);
     return;
   }
   const upperDir = path.join(scratchDir, 'upper');

@@ -8,9 +8,9 @@ import type { Image } from './types.js';
 export const sha256 = (data: Buffer | string): string => `sha256:${createHash('sha256').update(data).digest('hex')}`;
 
 const hex = (digest: string): string => {
-  const m = /^sha256:([a-f0-9]{64})$/.exec(digest);
-  if (!m) throw new Error(`not a sha256 digest: ${digest}`);
-  return m[1] as string;
+  const hexPart = /^sha256:([a-f0-9]{64})$/.exec(digest)?.[1];
+  if (!hexPart) throw new Error(`not a sha256 digest: ${digest}`);
+  return hexPart;
 };
 
 /** Tells which container (if any) still uses an image; RemoveImage refuses while one does. */

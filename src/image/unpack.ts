@@ -210,7 +210,7 @@ class LayerWriter implements TarHandler {
   private readonly opaques = new Set<string>();
   private readonly xattrs = new Map<string, [string, Buffer][]>();
   /** Hard links to device nodes that only exist once finish() has made them: [target, link]. */
-  private readonly deferredLinks: [string, string][] = [];
+  private deferredLinks: [target: string, link: string][] = [];
 
   private fd = -1;
   private current: TarEntry | undefined;
@@ -462,7 +462,8 @@ class LayerWriter implements TarHandler {
   /** Removes what is at `rel` (an earlier entry of this layer) and forgets pending work for it. */
   private remove(rel: string, abs: string): void {
     const wasDir = fs.lstatSync(abs).isDirectory();
-    if (wasDir) fs.rmSync(abs, { recursive: true, force: true }); // rm does not follow symlinks
+    if (wasDir)
+      fs.rmSync(abs, { recursive: true, force: true }); // rm does not follow symlinks
     else fs.unlinkSync(abs);
     this.forget(rel, wasDir);
   }
@@ -470,11 +471,7 @@ class LayerWriter implements TarHandler {
   /** Work that finish() would do at exactly `rel` and that a new entry there supersedes. */
   private dropPendingAt(rel: string): void {
     this.nodes.delete(rel);
-    if (this.deferredLinks.length > 0) {
-      for (let i = this.deferredLinks.length - 1; i >= 0; i--) {
-        if ((this.deferredLinks[i] as [string, string])[1] === rel) this.deferredLinks.splice(i, 1);
-      }
-    }
+    if (this.deferredLinks.length > 0) this.deferredLinks = this.deferredLinks.filter(([, link]) => link !== rel);
   }
 
   private forget(rel: string, subtree: boolean): void {
@@ -492,10 +489,8 @@ class LayerWriter implements TarHandler {
     if (subtree) {
       // The cache is only a cache: start over rather than scan it.
       this.dropKnownDirs();
-      for (let i = this.deferredLinks.length - 1; i >= 0; i--) {
-        const [t, l] = this.deferredLinks[i] as [string, string];
-        if (t === rel || l === rel || t.startsWith(prefix) || l.startsWith(prefix)) this.deferredLinks.splice(i, 1);
-      }
+      const inside = (p: string) => p === rel || p.startsWith(prefix);
+      this.deferredLinks = this.deferredLinks.filter(([t, l]) => !inside(t) && !inside(l));
     } else {
       this.knownDirs.delete(rel);
     }
@@ -586,7 +581,8 @@ class LayerWriter implements TarHandler {
         n.type === 'fifo' ? [`n${i}`, 'p'] : [`n${i}`, n.type === 'char' ? 'c' : 'b', String(n.major), String(n.minor)],
       );
       if (this.whiteouts.size > 0) specs.push(['wh', 'c', '0', '0']);
-      const script = 'while [ "$#" -gt 0 ]; do if [ "$2" = p ]; then mknod -- "$1" p || exit 1; shift 2; else mknod -- "$1" "$2" "$3" "$4" || exit 1; shift 4; fi; done';
+      const script =
+        'while [ "$#" -gt 0 ]; do if [ "$2" = p ]; then mknod -- "$1" p || exit 1; shift 2; else mknod -- "$1" "$2" "$3" "$4" || exit 1; shift 4; fi; done';
       for (let i = 0; i < specs.length; i += MKNOD_BATCH) {
         await run('sh', ['-c', script, 'sh', ...specs.slice(i, i + MKNOD_BATCH).flat()], { cwd: staging });
       }

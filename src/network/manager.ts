@@ -32,7 +32,8 @@ export class NetworkManager {
       return {
         ready: false,
         reason: 'NetworkPluginNotReady',
-        message: `network ${network.name} (${network.source}): CNI plugin(s) ${missing.join(', ')} not found in ${this.binDirs.join(':')}` +
+        message:
+          `network ${network.name} (${network.source}): CNI plugin(s) ${missing.join(', ')} not found in ${this.binDirs.join(':')}` +
           (choice.problems.length ? `; skipped configs: ${choice.problems.join('; ')}` : ''),
         network,
       };
@@ -48,17 +49,9 @@ export class NetworkManager {
   }
 
   /** ADD: loopback and the pod network run side by side; a failed chain is DELeted before the error is returned. */
-  async attach(
-    network: NetworkConfigList,
-    pod: PodNetworkIdentity,
-    netnsPath: string,
-    portMappings: PortMapping[],
-  ): Promise<NetworkAttachment> {
+  async attach(network: NetworkConfigList, pod: PodNetworkIdentity, netnsPath: string, portMappings: PortMapping[]): Promise<NetworkAttachment> {
     const ctx: CniContext = { binDirs: this.binDirs, netnsPath, ifName: 'eth0', pod, portMappings };
-    const [lo, main] = await Promise.allSettled([
-      cniAdd(loopbackNetwork, { ...ctx, ifName: 'lo', portMappings: [] }),
-      cniAdd(network, ctx),
-    ]);
+    const [lo, main] = await Promise.allSettled([cniAdd(loopbackNetwork, { ...ctx, ifName: 'lo', portMappings: [] }), cniAdd(network, ctx)]);
     if (main.status === 'rejected') {
       await cniDel(network, ctx).catch(() => undefined);
       throw main.reason;

@@ -120,7 +120,10 @@ export function effectiveCapabilities(add: string[], drop: string[], privileged:
   if (drop.some(isAll)) set = new Set();
   adds.forEach((c) => {
     if (!have.has(c)) {
-      throw new CribError('InvalidArgument', `${field}.add_capabilities[${add.findIndex((n) => normalizeCapability(n) === c)}]: ${c} is not available to the runtime on this node`);
+      throw new CribError(
+        'InvalidArgument',
+        `${field}.add_capabilities[${add.findIndex((n) => normalizeCapability(n) === c)}]: ${c} is not available to the runtime on this node`,
+      );
     }
     set.add(c);
   });

@@ -33,28 +33,46 @@ export const conmonFiles = (bundle: string) => ({
 export function conmonCreate(o: ConmonOptions): Promise<number> {
   const files = conmonFiles(o.bundle);
   const args = [
-    '--api-version', '1',
-    '--cid', o.id,
-    '--cuuid', o.id,
-    '--name', o.name,
-    '--runtime', o.runtime.path,
-    '--bundle', o.bundle,
-    '--container-pidfile', files.containerPid,
-    '--conmon-pidfile', files.conmonPid,
-    '--log-path', `k8s-file:${o.logPath}`,
-    '--exit-dir', o.exitDir,
-    '--socket-dir-path', o.socketDir,
-    '--log-level', 'error',
+    '--api-version',
+    '1',
+    '--cid',
+    o.id,
+    '--cuuid',
+    o.id,
+    '--name',
+    o.name,
+    '--runtime',
+    o.runtime.path,
+    '--bundle',
+    o.bundle,
+    '--container-pidfile',
+    files.containerPid,
+    '--conmon-pidfile',
+    files.conmonPid,
+    '--log-path',
+    `k8s-file:${o.logPath}`,
+    '--exit-dir',
+    o.exitDir,
+    '--socket-dir-path',
+    o.socketDir,
+    '--log-level',
+    'error',
     ...o.runtime.globalArgs.flatMap((a) => ['--runtime-arg', a]),
   ];
   return new Promise((resolve, reject) => {
-    const { child, stderr } = spawnConmon(o.conmonPath, args, true, (msg) => {
-      if (msg.data > 0) finish(undefined, msg.data);
-      else finish(new Error(`${o.runtime.name} create ${o.id} failed: ${msg.message ?? (stderr().trim() || 'no message')}`));
-    }, () => {
-      // conmon closed the pipe without reporting: it failed before running the runtime.
-      finish(new Error(`conmon for ${o.id} exited without reporting a pid: ${stderr().trim() || 'no message'}`));
-    });
+    const { child, stderr } = spawnConmon(
+      o.conmonPath,
+      args,
+      true,
+      (msg) => {
+        if (msg.data > 0) finish(undefined, msg.data);
+        else finish(new Error(`${o.runtime.name} create ${o.id} failed: ${msg.message ?? (stderr().trim() || 'no message')}`));
+      },
+      () => {
+        // conmon closed the pipe without reporting: it failed before running the runtime.
+        finish(new Error(`conmon for ${o.id} exited without reporting a pid: ${stderr().trim() || 'no message'}`));
+      },
+    );
     let settled = false;
     const finish = (err: Error | undefined, pid?: number) => {
       if (settled) return;
@@ -106,17 +124,27 @@ const REAP_GRACE_MS = 10_000;
  */
 export function conmonExec(o: ConmonExecOptions): Promise<ConmonExecOutcome> {
   const args = [
-    '--api-version', '1',
-    '--cid', o.id,
-    '--cuuid', `${o.id}-exec-${process.hrtime.bigint()}`,
-    '--runtime', o.runtime.path,
+    '--api-version',
+    '1',
+    '--cid',
+    o.id,
+    '--cuuid',
+    `${o.id}-exec-${process.hrtime.bigint()}`,
+    '--runtime',
+    o.runtime.path,
     '--exec',
-    '--exec-process-spec', o.processSpec,
-    '--container-pidfile', o.pidFile,
-    '--log-path', `k8s-file:${o.logPath}`,
-    '--log-size-max', String(o.logSizeMax),
-    '--socket-dir-path', o.socketDir,
-    '--log-level', 'error',
+    '--exec-process-spec',
+    o.processSpec,
+    '--container-pidfile',
+    o.pidFile,
+    '--log-path',
+    `k8s-file:${o.logPath}`,
+    '--log-size-max',
+    String(o.logSizeMax),
+    '--socket-dir-path',
+    o.socketDir,
+    '--log-level',
+    'error',
     '--sync',
     ...o.runtime.globalArgs.flatMap((a) => ['--runtime-arg', a]),
   ];
@@ -130,27 +158,35 @@ export function conmonExec(o: ConmonExecOptions): Promise<ConmonExecOutcome> {
       settled = true;
       timers.forEach(clearTimeout);
       o.abort?.removeEventListener('abort', end);
-      if (err || !outcome) reject(err);
+      if (err || !outcome) reject(err ?? new Error(`conmon exec in ${o.id}: no outcome`));
       else resolve(timedOut ? { timedOut: true } : outcome);
     };
     // With api-version 1 the first message is the process's pid, the second how it ended.
-    const { child, stderr } = spawnConmon(o.conmonPath, args, false, (msg) => {
-      if (!pid && msg.data > 0) {
-        pid = msg.data;
-        if (timedOut) killProcessGroup(pid);
-      } else if (pid) finish(undefined, { exitCode: msg.data });
-      else finish(new Error(`${o.runtime.name} exec in ${o.id} failed: ${msg.message ?? (stderr().trim() || 'no message')}`));
-    }, () => finish(new Error(`conmon exec in ${o.id} ended without reporting an exit: ${stderr().trim() || 'no message'}`)));
+    const { child, stderr } = spawnConmon(
+      o.conmonPath,
+      args,
+      false,
+      (msg) => {
+        if (!pid && msg.data > 0) {
+          pid = msg.data;
+          if (timedOut) killProcessGroup(pid);
+        } else if (pid) finish(undefined, { exitCode: msg.data });
+        else finish(new Error(`${o.runtime.name} exec in ${o.id} failed: ${msg.message ?? (stderr().trim() || 'no message')}`));
+      },
+      () => finish(new Error(`conmon exec in ${o.id} ended without reporting an exit: ${stderr().trim() || 'no message'}`)),
+    );
     child.on('error', (e) => finish(new Error(`could not run conmon (${o.conmonPath}): ${e.message}`)));
     // The timeout and an abort end the command alike (function: finish refers to it before this line).
     function end(): void {
       if (timedOut) return;
       timedOut = true;
       if (pid) killProcessGroup(pid); // else as soon as conmon reports it
-      timers.push(setTimeout(() => {
-        child.kill('SIGKILL');
-        finish(undefined, { timedOut: true });
-      }, REAP_GRACE_MS));
+      timers.push(
+        setTimeout(() => {
+          child.kill('SIGKILL');
+          finish(undefined, { timedOut: true });
+        }, REAP_GRACE_MS),
+      );
     }
     if (o.timeoutSeconds > 0) timers.push(setTimeout(end, Math.min(o.timeoutSeconds * 1000, MAX_TIMER_MS)));
     if (o.abort?.aborted) end();

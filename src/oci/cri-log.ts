@@ -26,7 +26,7 @@ export function criLogStreams(log: Buffer, maxPerStream: number): LoggedOutput {
     parts[stream].push(piece);
     sizes[stream] += piece.length;
   };
-  for (let pos = 0; pos < log.length; ) {
+  for (let pos = 0; pos < log.length;) {
     let end = log.indexOf(NL, pos);
     if (end < 0) end = log.length;
     const a = log.indexOf(SP, pos);

@@ -2,7 +2,8 @@ import { CommandError, run, runCapture } from '../util/exec.js';
 import type { OciCpu, OciMemory } from './spec-types.js';
 
 export interface RuntimeState {
-  status: 'creating' | 'created' | 'running' | 'stopped' | 'paused' | string;
+  /** creating, created, running, stopped or paused (runtimes may add others). */
+  status: string;
   pid: number;
 }
 

@@ -166,7 +166,11 @@ export class SandboxService {
     const rootfs = path.join(sb.paths.bundle, 'rootfs');
     await Promise.all([
       writePodFiles(sb.paths.podDir, podHostname(config), config.dnsConfig),
-      prepareRootfs(image.diffIds.map((d) => this.o.images.store.layerPath(d)), rootfs, path.join(sb.paths.podDir, 'rootfs-scratch')),
+      prepareRootfs(
+        image.diffIds.map((d) => this.o.images.store.layerPath(d)),
+        rootfs,
+        path.join(sb.paths.podDir, 'rootfs-scratch'),
+      ),
       config.namespaces.ipc === 'NODE' ? Promise.resolve() : mountShm(sb.paths.shm),
     ]);
     const oomScoreAdj = await clampOomScoreAdj(SANDBOX_OOM_SCORE_ADJ, (from, to) =>

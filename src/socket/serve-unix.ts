@@ -12,13 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { Duplex } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
-import {
-  AuthorityRewriter,
-  ServerPingScanner,
-  goawayFrame,
-  type AuthorityRewriterOptions,
-  type H2RewriteError,
-} from './h2/authority-rewriter.js';
+import { AuthorityRewriter, ServerPingScanner, goawayFrame, type AuthorityRewriterOptions, type H2RewriteError } from './h2/authority-rewriter.js';
 import { ThrottledWarning } from './throttled-warning.js';
 import { log } from '../util/log.js';
 
@@ -202,11 +196,11 @@ class RewritingConnection extends Duplex {
       return;
     }
     this.socket.cork();
-    for (let i = 0; i < chunks.length; i++) {
-      this.pings.scan(chunks[i].chunk);
-      if (i < chunks.length - 1) this.socket.write(chunks[i].chunk);
-      else this.socket.write(chunks[i].chunk, cb);
-    }
+    chunks.forEach(({ chunk }, i) => {
+      this.pings.scan(chunk);
+      if (i < chunks.length - 1) this.socket.write(chunk);
+      else this.socket.write(chunk, cb);
+    });
     this.socket.uncork();
   }
 
@@ -269,12 +263,7 @@ async function clearStaleSocket(socketPath: string): Promise<void> {
  * this (don't call the deprecated start(): with no bound port it throws). Close the listener
  * before shutting the grpc-js Server down, or new connections go to a closed server.
  */
-export async function listenUnix(
-  server: grpc.Server,
-  socketPath: string,
-  mode = 0o660,
-  opts: ListenUnixOptions = {},
-): Promise<UnixListener> {
+export async function listenUnix(server: grpc.Server, socketPath: string, mode = 0o660, opts: ListenUnixOptions = {}): Promise<UnixListener> {
   await fs.mkdir(path.dirname(socketPath), { recursive: true });
   await clearStaleSocket(socketPath);
 
@@ -282,10 +271,7 @@ export async function listenUnix(
   const maxConnections = opts.maxConnections ?? MAX_CONNECTIONS;
   const warnings: ConnectionWarnings = {
     protocolError: new ThrottledWarning('cri: dropping connection after HTTP/2 protocol error', WARNING_INTERVAL_MS),
-    handshakeTimeout: new ThrottledWarning(
-      'cri: closing connection that sent no HTTP/2 client preface in time',
-      WARNING_INTERVAL_MS,
-    ),
+    handshakeTimeout: new ThrottledWarning('cri: closing connection that sent no HTTP/2 client preface in time', WARNING_INTERVAL_MS),
     refused: new ThrottledWarning('cri: refusing connection: too many open', WARNING_INTERVAL_MS),
   };
 
@@ -346,7 +332,7 @@ export async function listenUnix(
         const closed = new Promise<void>((resolve) => netServer.close(() => resolve()));
         injector.destroy();
         for (const s of sockets) s.destroy();
-        for (const w of Object.values(warnings)) w.close();
+        for (const w of [warnings.protocolError, warnings.handshakeTimeout, warnings.refused]) w.close();
         await closed;
         // Leave the path alone if someone else has put a new socket there meanwhile.
         const st = await fs.lstat(socketPath).catch(() => null);

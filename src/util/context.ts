@@ -44,6 +44,6 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
   });
 }
 
-function abortReason(signal: AbortSignal): unknown {
+function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof CribError ? signal.reason : new CribError('Cancelled', 'the call was cancelled');
 }

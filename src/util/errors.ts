@@ -22,8 +22,7 @@ export class CribError extends Error {
   }
 }
 
-export const invalidArgument = (field: string, why: string): CribError =>
-  new CribError('InvalidArgument', `${field}: ${why}`);
+export const invalidArgument = (field: string, why: string): CribError => new CribError('InvalidArgument', `${field}: ${why}`);
 
 export const notFound = (what: string): CribError => new CribError('NotFound', `${what} not found`);
 

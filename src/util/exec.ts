@@ -14,7 +14,6 @@ export interface RunOptions {
   maxOutputBytes?: number;
 }
 
-
 export interface RunResult {
   stdout: string;
   stderr: string;
@@ -82,10 +81,13 @@ export function runCapture(command: string, args: readonly string[], opts: RunOp
     const timer =
       opts.timeoutMs === undefined
         ? undefined
-        : setTimeout(() => {
-            timedOut = true;
-            child.kill('SIGKILL');
-          }, Math.min(opts.timeoutMs, MAX_TIMER_MS));
+        : setTimeout(
+            () => {
+              timedOut = true;
+              child.kill('SIGKILL');
+            },
+            Math.min(opts.timeoutMs, MAX_TIMER_MS),
+          );
     let spawnError: Error | undefined;
     child.on('error', (e) => {
       spawnError = e;

@@ -15,7 +15,12 @@ function emit(level: LogLevel, msg: string, fields?: Record<string, unknown>): v
   // A line written for a CRI call says which one: its method and request id.
   const ctx = currentContext();
   const all = ctx ? { method: ctx.method, req: ctx.requestId, ...fields } : fields;
-  const extra = all ? ' ' + Object.entries(all).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ') : '';
+  const extra = all
+    ? ' ' +
+      Object.entries(all)
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(' ')
+    : '';
   process.stderr.write(`${new Date().toISOString()} ${level.padEnd(5)} ${msg}${extra}\n`);
 }
 

@@ -21,7 +21,7 @@ export async function readMounts(): Promise<MountEntry[]> {
     // ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPER-OPTIONS
     const f = line.split(' ');
     const sep = f.indexOf('-', 6);
-    out.push({ id: f[0] as string, mountPoint: unescapeMountPath(f[4] ?? ''), fstype: sep > 0 ? (f[sep + 1] ?? '') : '' });
+    out.push({ id: f[0] ?? '', mountPoint: unescapeMountPath(f[4] ?? ''), fstype: sep > 0 ? (f[sep + 1] ?? '') : '' });
   }
   return out;
 }

@@ -19,6 +19,7 @@ export function validateName(field: string, value: string, opts: { required?: bo
     if (opts.required ?? true) throw invalidArgument(field, 'must not be empty');
     return;
   }
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/[\x00-\x1f\x7f]/.test(value)) throw invalidArgument(field, `${JSON.stringify(value)} must not contain control characters`);
   if (opts.cniArg && value.includes(';')) throw invalidArgument(field, `"${value}" must not contain ';' (it is passed to CNI plugins in CNI_ARGS)`);
 }
@@ -29,6 +30,7 @@ export function validateName(field: string, value: string, opts: { required?: bo
  */
 export function validateHostname(field: string, hostname: string): void {
   if (Buffer.byteLength(hostname) > 64) throw invalidArgument(field, `"${hostname}" is longer than the kernel's 64 bytes`);
+  // eslint-disable-next-line no-control-regex -- control characters are what this refuses
   if (/[\s\x00-\x1f\x7f/]/.test(hostname)) throw invalidArgument(field, `${JSON.stringify(hostname)} must not contain spaces, control characters or '/'`);
 }
 

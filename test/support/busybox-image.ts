@@ -9,7 +9,9 @@ import { BUSYBOX_BIN, buildTestImage, type TarEntry } from './registry.js';
 
 /** A small but complete userland: busybox with every applet, a passwd with root and `app` (1000). */
 export function fullBusyboxEntries(): TarEntry[] {
-  const applets = execFileSync(BUSYBOX_BIN, ['--list'], { encoding: 'utf8' }).split('\n').filter((a) => a && a !== 'busybox' && !a.includes('['));
+  const applets = execFileSync(BUSYBOX_BIN, ['--list'], { encoding: 'utf8' })
+    .split('\n')
+    .filter((a) => a && a !== 'busybox' && !a.includes('['));
   return [
     { path: 'bin', type: 'dir' },
     { path: 'bin/busybox', content: fs.readFileSync(BUSYBOX_BIN), mode: 0o755 },

@@ -33,7 +33,9 @@ const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 /** An OCI image of the given gzipped layer blobs, whose config lists their diffIDs. */
 export function fakeImage(layers: { blob: Buffer; diffId: string }[]): FakeImage {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) } }),
+  );
   const blobs = new Map<string, Buffer>([[sha256(config), config]]);
   for (const l of layers) blobs.set(sha256(l.blob), l.blob);
   const manifest = {

@@ -55,9 +55,7 @@ export interface FuzzReport {
   slowestMs: number;
 }
 
-export type FuzzResult =
-  | { ok: true; report: FuzzReport }
-  | { ok: false; iteration: number; error: string; input: string };
+export type FuzzResult = { ok: true; report: FuzzReport } | { ok: false; iteration: number; error: string; input: string };
 
 /** One input, and how to run it: returns the outcome, throws on anything unexpected. */
 interface FuzzCase {
@@ -88,14 +86,24 @@ const fixtureBlocks: { block: Buffer; fields: HeaderField[] }[][] = fixtureStrea
   return parseClientBytes(bytes)
     .map((f) => asm.feed(f))
     .filter((b) => b !== null)
-    .map((b) => ({ block: b!.block, fields: b!.fields }));
+    .map((b) => ({ block: b.block, fields: b.fields }));
 });
 
 const fields = (pairs: [string, string][]): HeaderField[] => pairs.map(([name, value]) => ({ name, value }));
 
 const syntheticBlocks: Buffer[] = [
-  encodeHeaderBlock(fields([[':method', 'POST'], [':authority', '/run/crib.sock'], ['x-k', 'v\xff\x00']]), { huffman: true }),
-  encodeHeaderBlock([{ name: 'authorization', value: 'secret', neverIndex: true }, { name: 'host', value: 'a b' }]),
+  encodeHeaderBlock(
+    fields([
+      [':method', 'POST'],
+      [':authority', '/run/crib.sock'],
+      ['x-k', 'v\xff\x00'],
+    ]),
+    { huffman: true },
+  ),
+  encodeHeaderBlock([
+    { name: 'authorization', value: 'secret', neverIndex: true },
+    { name: 'host', value: 'a b' },
+  ]),
   hpackBomb(100, 2000),
   hpackBomb(60_000, 3),
 ];
@@ -115,9 +123,9 @@ const syntheticStreams: Buffer[] = [
       FrameFlag.PADDED | FrameFlag.PRIORITY,
       1,
       // Pad length 3, priority (exclusive, on stream 3, weight 16), a fragment, the padding.
-      Buffer.concat([Buffer.from('038000000310', 'hex'), syntheticBlocks[0].subarray(0, 5), Buffer.alloc(3)]),
+      Buffer.concat([Buffer.from('038000000310', 'hex'), syntheticBlocks[0]!.subarray(0, 5), Buffer.alloc(3)]),
     ),
-    frame(FrameType.CONTINUATION, FrameFlag.END_HEADERS, 1, syntheticBlocks[0].subarray(5)),
+    frame(FrameType.CONTINUATION, FrameFlag.END_HEADERS, 1, syntheticBlocks[0]!.subarray(5)),
     frame(FrameType.PING, 0, 0, Buffer.alloc(8, 1)),
     frame(FrameType.PING, FrameFlag.ACK, 0, Buffer.alloc(8, 2)),
     frame(FrameType.DATA, FrameFlag.END_STREAM, 1, Buffer.from('0000000001aa', 'hex')),
@@ -127,7 +135,12 @@ const syntheticStreams: Buffer[] = [
     CLIENT_PREFACE,
     SETTINGS,
     ...(() => {
-      const big = encodeHeaderBlock(fields([[':authority', ''], ['x-big', 'v'.repeat(20_000)]]));
+      const big = encodeHeaderBlock(
+        fields([
+          [':authority', ''],
+          ['x-big', 'v'.repeat(20_000)],
+        ]),
+      );
       return [
         frame(FrameType.HEADERS, 0, 3, big.subarray(0, 9000)),
         frame(FrameType.CONTINUATION, 0, 3, big.subarray(9000, 18000)),
@@ -160,8 +173,7 @@ const huffmanTarget = (): Target => {
   ].map((s) => huffmanEncode(Buffer.from(s, 'latin1')));
   return (rng) => {
     const kind = rng.below(3);
-    const input =
-      kind === 0 ? rng.bytes(rng.below(64)) : kind === 1 ? mutate(rng.pick(corpus), rng, corpus) : huffmanEncode(rng.bytes(rng.below(64)));
+    const input = kind === 0 ? rng.bytes(rng.below(64)) : kind === 1 ? mutate(rng.pick(corpus), rng, corpus) : huffmanEncode(rng.bytes(rng.below(64)));
     return {
       input,
       run() {
@@ -223,7 +235,7 @@ function mutateHeaderFrame(stream: Buffer, rng: Prng, corpus: readonly Buffer[])
   const targets = frames.map((f, i) => (isHeaderFrame(f) ? i : -1)).filter((i) => i >= 0);
   if (targets.length === 0) return stream;
   const i = rng.pick(targets);
-  const f = frames[i];
+  const f = frames[i]!;
   frames[i] = { ...f, raw: frame(f.type, f.flags, f.streamId, mutate(f.payload, rng, corpus)) };
   return Buffer.concat([CLIENT_PREFACE, ...frames.map((x) => x.raw)]);
 }
@@ -262,8 +274,7 @@ function checkRewritten(input: Buffer, out: Buffer, dropAcks: boolean): void {
   assert.equal(asm.decoder.table.length, 0, 'rewritten blocks never index');
   // Every other frame passes unchanged, in order, but for the PING ACKs the rewriter drops (it
   // has been told of no server PING, so it drops all it takes for ACKs).
-  const isAck = (f: Frame) =>
-    f.type === FrameType.PING && (f.flags & FrameFlag.ACK) !== 0 && f.payload.length === 8 && f.streamId === 0;
+  const isAck = (f: Frame) => f.type === FrameType.PING && (f.flags & FrameFlag.ACK) !== 0 && f.payload.length === 8 && f.streamId === 0;
   const others = (frames: Frame[]) => frames.filter((f) => !isHeaderFrame(f)).map((f) => f.raw.toString('hex'));
   assert.deepEqual(others(outFrames), others(inFrames.filter((f) => !dropAcks || !isAck(f))));
 }

@@ -49,7 +49,10 @@ export async function fuzz(
       await one(input, rng);
     } catch (err) {
       if (!expected(err)) {
-        const what = err instanceof Error ? `${err.constructor.name}: ${err.message.slice(0, 300)}\n${(err.stack ?? '').split('\n').slice(1, 8).join('\n')}` : String(err).slice(0, 300);
+        const what =
+          err instanceof Error
+            ? `${err.constructor.name}: ${err.message.slice(0, 300)}\n${(err.stack ?? '').split('\n').slice(1, 8).join('\n')}`
+            : String(err).slice(0, 300);
         assert.fail(`${part}: input ${n} of seed ${SEED} threw ${what}`);
       }
       refused++;
@@ -78,7 +81,16 @@ export function tarSeeds(gnuTar: Buffer): Buffer[] {
     { path: 'etc/passwd', data: 'root:x:0:0::/root:/bin/sh\n' },
   ];
   const pax: Entry[] = [
-    { path: 'f', data: 'x'.repeat(700), pax: { path: long, mtime: '1600000000.5', 'SCHILY.xattr.security.capability': Buffer.from('0100000200200000000000000000000000000000', 'hex'), 'SCHILY.xattr.user.a': 'b' } },
+    {
+      path: 'f',
+      data: 'x'.repeat(700),
+      pax: {
+        path: long,
+        mtime: '1600000000.5',
+        'SCHILY.xattr.security.capability': Buffer.from('0100000200200000000000000000000000000000', 'hex'),
+        'SCHILY.xattr.user.a': 'b',
+      },
+    },
     { path: 'l', type: '2', linkpath: 'x', pax: { linkpath: long, uid: '123456', gid: '7' } },
     { path: 'g', data: 'y', pax: { 'LIBARCHIVE.xattr.user.enc%20name': Buffer.from('value').toString('base64'), size: '1' } },
   ];
@@ -108,7 +120,13 @@ export function tarSeeds(gnuTar: Buffer): Buffer[] {
 
 function octalField(rng: Prng, len: number): Buffer {
   const kinds = [
-    () => Buffer.from(`${rng.below(8 ** Math.min(len - 1, 11)).toString(8).padStart(len - 1, '0')}\0`),
+    () =>
+      Buffer.from(
+        `${rng
+          .below(8 ** Math.min(len - 1, 11))
+          .toString(8)
+          .padStart(len - 1, '0')}\0`,
+      ),
     () => Buffer.concat([Buffer.from([0x80]), rng.bytes(len - 1)]), // GNU base-256, maybe huge
     () => Buffer.from([0xff, ...rng.bytes(len - 1)]), // negative base-256
     () => Buffer.alloc(len, 0x37), // 7777...
@@ -117,9 +135,30 @@ function octalField(rng: Prng, len: number): Buffer {
   return rng.pick(kinds)().subarray(0, len);
 }
 
-const HEADER_FIELDS: [off: number, len: number][] = [[100, 8], [108, 8], [116, 8], [124, 12], [136, 12], [329, 8], [337, 8]];
+const HEADER_FIELDS: [off: number, len: number][] = [
+  [100, 8],
+  [108, 8],
+  [116, 8],
+  [124, 12],
+  [136, 12],
+  [329, 8],
+  [337, 8],
+];
 const TYPE_FLAGS = '0123456 7DgxLKVSMN\0'.split('');
-const PAX_LINES = ['path', 'linkpath', 'size', 'uid', 'gid', 'mtime', 'atime', 'SCHILY.xattr.user.x', 'SCHILY.xattr.security.x', 'LIBARCHIVE.xattr.user.y', 'GNU.sparse.size', 'comment'];
+const PAX_LINES = [
+  'path',
+  'linkpath',
+  'size',
+  'uid',
+  'gid',
+  'mtime',
+  'atime',
+  'SCHILY.xattr.user.x',
+  'SCHILY.xattr.security.x',
+  'LIBARCHIVE.xattr.user.y',
+  'GNU.sparse.size',
+  'comment',
+];
 
 function fixChecksums(b: Buffer): void {
   for (let off = 0; off + 512 <= b.length; off += 512) {
@@ -140,7 +179,7 @@ export function mutateTar(rng: Prng, seeds: Buffer[]): Buffer {
     const at = rng.below(blocks) * 512;
     switch (rng.below(9)) {
       case 0: // flip a bit
-        if (b.length) b[rng.below(b.length)] ^= 1 << rng.below(8);
+        if (b.length) b[rng.below(b.length)]! ^= 1 << rng.below(8);
         break;
       case 1: // an interesting byte
         if (b.length) b[rng.below(b.length)] = rng.pick([0, 0xff, 0x20, 0x30, 0x37, 0x0a, 0x3d, 0x2f, 0x2e, 0x80]);
@@ -174,7 +213,16 @@ export function mutateTar(rng: Prng, seeds: Buffer[]): Buffer {
       case 7: {
         // a PAX header of odd records
         const key = rng.pick(PAX_LINES);
-        const value = rng.pick([String(rng.below(2 ** 31)), '-1', '9'.repeat(30), '1e999', '../../x', '', 'A'.repeat(rng.below(70000)), rng.bytes(rng.below(64)).toString('latin1')]);
+        const value = rng.pick([
+          String(rng.below(2 ** 31)),
+          '-1',
+          '9'.repeat(30),
+          '1e999',
+          '../../x',
+          '',
+          'A'.repeat(rng.below(70000)),
+          rng.bytes(rng.below(64)).toString('latin1'),
+        ]);
         const body = paxBody({ [key]: value });
         const extra = makeTar([{ path: 'PaxHeader', type: rng.pick(['x', 'g']), data: body }], { end: false });
         b = Buffer.concat([b.subarray(0, at), extra, b.subarray(at)]);
@@ -214,7 +262,12 @@ export const manifestSeeds = (): Record<string, unknown>[] => [
       { mediaType: MediaType.OciLayer, digest: D('c'), size: 0 },
     ],
   },
-  { schemaVersion: 2, mediaType: MediaType.DockerManifest, config: { mediaType: MediaType.DockerConfig, digest: D('d'), size: 5 }, layers: [{ mediaType: MediaType.DockerLayerGzip, digest: D('e'), size: 6 }] },
+  {
+    schemaVersion: 2,
+    mediaType: MediaType.DockerManifest,
+    config: { mediaType: MediaType.DockerConfig, digest: D('d'), size: 5 },
+    layers: [{ mediaType: MediaType.DockerLayerGzip, digest: D('e'), size: 6 }],
+  },
   {
     schemaVersion: 2,
     mediaType: MediaType.OciIndex,
@@ -225,24 +278,46 @@ export const manifestSeeds = (): Record<string, unknown>[] => [
       { mediaType: MediaType.OciManifest, digest: D('4'), size: 10, platform: { os: 'unknown', architecture: 'unknown' } },
     ],
   },
-  { schemaVersion: 2, mediaType: MediaType.DockerManifestList, manifests: [{ mediaType: MediaType.DockerManifest, digest: D('5'), size: 3, platform: { os: 'linux', architecture: 'amd64' } }] },
+  {
+    schemaVersion: 2,
+    mediaType: MediaType.DockerManifestList,
+    manifests: [{ mediaType: MediaType.DockerManifest, digest: D('5'), size: 3, platform: { os: 'linux', architecture: 'amd64' } }],
+  },
   { schemaVersion: 2, manifests: [] },
 ];
 export const configSeeds = (): Record<string, unknown>[] => [
-  { architecture: 'amd64', os: 'linux', config: { Entrypoint: ['/bin/sh'], Cmd: null, Env: ['PATH=/bin'], WorkingDir: '/', User: '1000:1000', StopSignal: 'SIGTERM' }, rootfs: { type: 'layers', diff_ids: [D('a'), D('b')] } },
+  {
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Entrypoint: ['/bin/sh'], Cmd: null, Env: ['PATH=/bin'], WorkingDir: '/', User: '1000:1000', StopSignal: 'SIGTERM' },
+    rootfs: { type: 'layers', diff_ids: [D('a'), D('b')] },
+  },
   { config: null, rootfs: { diff_ids: [] } },
 ];
 
 function randomValue(rng: Prng, depth = 0): unknown {
   switch (rng.below(depth > 2 ? 6 : 8)) {
-    case 0: return rng.pick([0, -1, 1.5, 2 ** 53, 2 ** 64, 1e308, -0]);
-    case 1: return rng.pick(['', 'sha256:../../etc/passwd', D('f'), `sha512:${'a'.repeat(128)}`, 'x'.repeat(rng.below(5000)), 'linux', 'amd64', '\u0000\u202e']);
-    case 2: return null;
-    case 3: return rng.chance(0.5);
-    case 4: return MediaType[rng.pick(Object.keys(MediaType)) as keyof typeof MediaType];
-    case 5: return 2;
-    case 6: return Array.from({ length: rng.below(4) }, () => randomValue(rng, depth + 1));
-    default: return Object.fromEntries(Array.from({ length: rng.below(4) }, () => [rng.pick(['os', 'architecture', 'variant', 'digest', 'size', 'mediaType', 'platform', 'config', 'layers', 'manifests', 'Env', 'diff_ids', 'rootfs']), randomValue(rng, depth + 1)]));
+    case 0:
+      return rng.pick([0, -1, 1.5, 2 ** 53, 2 ** 64, 1e308, -0]);
+    case 1:
+      return rng.pick(['', 'sha256:../../etc/passwd', D('f'), `sha512:${'a'.repeat(128)}`, 'x'.repeat(rng.below(5000)), 'linux', 'amd64', '\u0000\u202e']);
+    case 2:
+      return null;
+    case 3:
+      return rng.chance(0.5);
+    case 4:
+      return MediaType[rng.pick(Object.keys(MediaType)) as keyof typeof MediaType];
+    case 5:
+      return 2;
+    case 6:
+      return Array.from({ length: rng.below(4) }, () => randomValue(rng, depth + 1));
+    default:
+      return Object.fromEntries(
+        Array.from({ length: rng.below(4) }, () => [
+          rng.pick(['os', 'architecture', 'variant', 'digest', 'size', 'mediaType', 'platform', 'config', 'layers', 'manifests', 'Env', 'diff_ids', 'rootfs']),
+          randomValue(rng, depth + 1),
+        ]),
+      );
   }
 }
 
@@ -273,7 +348,6 @@ export function mutateDocument(rng: Prng, seeds: Record<string, unknown>[]): Buf
 
 export const isTarError = (e: unknown) => e instanceof TarFormatError || e instanceof CribError;
 export const isCribError = (e: unknown) => e instanceof CribError;
-
 
 /** The tar seeds, with a real GNU tar layer among them (its own long names, directories, a symlink). */
 export async function layerSeeds(tmp: string): Promise<Buffer[]> {

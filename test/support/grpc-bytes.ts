@@ -1,6 +1,6 @@
 // gRPC with raw Buffer messages, for servers and calls that need no protobuf.
 
-import * as grpc from '@grpc/grpc-js';
+import type * as grpc from '@grpc/grpc-js';
 
 export function unaryMethod(methodPath: string): grpc.MethodDefinition<Buffer, Buffer> {
   const id = (b: Buffer) => b;

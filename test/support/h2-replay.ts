@@ -25,8 +25,8 @@ export class FrameReader {
       if (this.buf.length < 9 + len) break;
       const raw = this.buf.subarray(0, 9 + len);
       frames.push({
-        type: raw[3],
-        flags: raw[4],
+        type: raw.readUInt8(3),
+        flags: raw.readUInt8(4),
         streamId: raw.readUInt32BE(5) & 0x7fffffff,
         payload: raw.subarray(9),
         raw,
@@ -61,7 +61,7 @@ export class HeaderBlockAssembler {
       let start = 0;
       let end = f.payload.length;
       if (f.flags & FrameFlag.PADDED) {
-        end -= f.payload[0];
+        end -= f.payload.readUInt8(0);
         start = 1;
       }
       if (f.flags & FrameFlag.PRIORITY) start += 5;
@@ -74,7 +74,7 @@ export class HeaderBlockAssembler {
       return null;
     }
     if (!(f.flags & FrameFlag.END_HEADERS)) return null;
-    const p = this.pending!;
+    const p = this.pending;
     this.pending = null;
     const block = Buffer.concat(p.parts);
     return {
@@ -98,18 +98,18 @@ export interface ReplayResult {
  *  stream has its trailers. */
 export async function replay(socketPath: string, bytes: Buffer, timeoutMs = 5000): Promise<ReplayResult> {
   const clientStreams = [
-    ...new Set(parseClientBytes(bytes).filter((f) => f.type === FrameType.HEADERS).map((f) => f.streamId)),
+    ...new Set(
+      parseClientBytes(bytes)
+        .filter((f) => f.type === FrameType.HEADERS)
+        .map((f) => f.streamId),
+    ),
   ];
   const res: ReplayResult = { clientStreams, blocks: new Map(), data: new Map(), rst: [], goaway: [] };
   const reader = new FrameReader();
   const asm = new HeaderBlockAssembler(4096);
   const sock = net.connect(socketPath);
   const done = () =>
-    clientStreams.every(
-      (id) =>
-        res.rst.some((r) => r.streamId === id) ||
-        (res.blocks.get(id) ?? []).some((b) => b.some((f) => f.name === 'grpc-status')),
-    );
+    clientStreams.every((id) => res.rst.some((r) => r.streamId === id) || (res.blocks.get(id) ?? []).some((b) => b.some((f) => f.name === 'grpc-status')));
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`replay timed out: ${JSON.stringify([...res.blocks])}`)), timeoutMs);
@@ -151,6 +151,4 @@ export async function replay(socketPath: string, bytes: Buffer, timeoutMs = 5000
   return res;
 }
 
-export const grpcStatus = (fields: HeaderField[][]): string | undefined =>
-  fields.flat().find((f) => f.name === 'grpc-status')?.value;
-
+export const grpcStatus = (fields: HeaderField[][]): string | undefined => fields.flat().find((f) => f.name === 'grpc-status')?.value;

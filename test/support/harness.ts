@@ -45,10 +45,26 @@ export class Harness {
 
   get flags(): string[] {
     return [
-      '--socket', this.socket, '--root', this.root, '--state', this.state,
-      '--cni-conf-dir', this.cniConfDir, '--bridge', this.bridge, '--subnet', this.subnet,
-      '--network-name', `crib-${this.id}`, '--cgroup-root', this.cgroupRoot, '--ip-masq', 'false',
-      '--log-level', 'debug',
+      '--socket',
+      this.socket,
+      '--root',
+      this.root,
+      '--state',
+      this.state,
+      '--cni-conf-dir',
+      this.cniConfDir,
+      '--bridge',
+      this.bridge,
+      '--subnet',
+      this.subnet,
+      '--network-name',
+      `crib-${this.id}`,
+      '--cgroup-root',
+      this.cgroupRoot,
+      '--ip-masq',
+      'false',
+      '--log-level',
+      'debug',
       ...(this.opts.config ? ['--config', path.join(this.base, 'config.json')] : []),
       ...(this.opts.flags ?? []),
     ];
@@ -192,7 +208,10 @@ export async function mountsUnder(dir: string): Promise<string[]> {
 export async function vethsOn(bridge: string): Promise<string[]> {
   try {
     const { stdout } = await run('ip', ['-o', 'link', 'show', 'master', bridge]);
-    return stdout.split('\n').filter(Boolean).map((l) => l.split(':')[1]?.trim() ?? l);
+    return stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(':')[1]?.trim() ?? l);
   } catch {
     return []; // no such bridge: nothing attached
   }

@@ -13,7 +13,7 @@ const mutations: readonly Mutation[] = [
   (b, rng) => {
     if (b.length === 0) return b;
     const i = rng.below(b.length);
-    b[i] ^= 1 << rng.below(8);
+    b[i]! ^= 1 << rng.below(8);
     return b;
   },
   // Set an octet to a random or an interesting value.

@@ -2,31 +2,37 @@
 // reproduced exactly from its seed.
 
 export class Prng {
-  private readonly s: Uint32Array;
+  // The generator's 128 bits of state, as four 32-bit words.
+  private a = 0;
+  private b = 0;
+  private c = 0;
+  private d = 0;
 
   constructor(seed: number) {
-    this.s = new Uint32Array(4);
     let x = seed >>> 0;
-    for (let i = 0; i < 4; i++) {
+    const word = () => {
       x = (x + 0x9e3779b9) >>> 0;
       let z = x;
       z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
       z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      this.s[i] = (z ^ (z >>> 16)) >>> 0;
-    }
+      return (z ^ (z >>> 16)) >>> 0;
+    };
+    this.a = word();
+    this.b = word();
+    this.c = word();
+    this.d = word();
   }
 
   /** A uniformly random 32-bit unsigned integer. */
   next(): number {
-    const s = this.s;
-    const result = Math.imul(rotl(Math.imul(s[1], 5), 7), 9) >>> 0;
-    const t = s[1] << 9;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 11);
+    const result = Math.imul(rotl(Math.imul(this.b, 5), 7), 9) >>> 0;
+    const t = (this.b << 9) >>> 0;
+    this.c = (this.c ^ this.a) >>> 0;
+    this.d = (this.d ^ this.b) >>> 0;
+    this.b = (this.b ^ this.c) >>> 0;
+    this.a = (this.a ^ this.d) >>> 0;
+    this.c = (this.c ^ t) >>> 0;
+    this.d = rotl(this.d, 11);
     return result;
   }
 
@@ -45,7 +51,8 @@ export class Prng {
   }
 
   pick<T>(xs: readonly T[]): T {
-    return xs[this.below(xs.length)];
+    if (xs.length === 0) throw new RangeError('pick from an empty list');
+    return xs[this.below(xs.length)] as T; // in range; T itself may include undefined
   }
 
   bytes(n: number): Buffer {

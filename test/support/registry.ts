@@ -43,18 +43,51 @@ export async function makeTestCa(dir: string): Promise<TestCa> {
   await fsp.mkdir(dir, { recursive: true });
   const f = (n: string) => path.join(dir, n);
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
-  await run('openssl', ['req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '2',
-    '-subj', '/CN=crib test CA', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  await run('openssl', [
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.crt'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=crib test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
   await run('openssl', ['req', '-new', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1']);
-  await fsp.writeFile(f('server.ext'), [
-    'subjectAltName=IP:127.0.0.1,DNS:localhost',
-    'basicConstraints=CA:FALSE',
-    'keyUsage=digitalSignature,keyEncipherment',
-    'extendedKeyUsage=serverAuth',
-    '',
-  ].join('\n'));
-  await run('openssl', ['x509', '-req', '-in', f('server.csr'), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial',
-    '-out', f('server.crt'), '-days', '2', '-extfile', f('server.ext')]);
+  await fsp.writeFile(
+    f('server.ext'),
+    [
+      'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      'basicConstraints=CA:FALSE',
+      'keyUsage=digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      '',
+    ].join('\n'),
+  );
+  await run('openssl', [
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.crt'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('server.crt'),
+    '-days',
+    '2',
+    '-extfile',
+    f('server.ext'),
+  ]);
   return { dir, caFile: f('ca.crt'), certFile: f('server.crt'), keyFile: f('server.key') };
 }
 
@@ -478,7 +511,13 @@ export async function skopeoInspect(ref: string, opts: { tlsVerify?: boolean; cr
 }
 
 /** Pushes a layout built here to a registry under `repo:tag`, byte for byte (same digests). */
-export async function pushLayout(layout: TestLayout, reg: TestRegistry, repo: string, tag = layout.tag, creds?: { user: string; password: string }): Promise<void> {
+export async function pushLayout(
+  layout: TestLayout,
+  reg: TestRegistry,
+  repo: string,
+  tag = layout.tag,
+  creds?: { user: string; password: string },
+): Promise<void> {
   await skopeoCopy(layout.source, `docker://${reg.host}/${repo}:${tag}`, {
     destTlsVerify: false,
     destCreds: creds ? `${creds.user}:${creds.password}` : undefined,

@@ -47,7 +47,8 @@ describe('container security context', () => {
     invalid(() => convert({ seccomp_profile_path: '/tmp/block-host-name.json' }), /^config\.linux\.security_context\.seccomp_profile_path/);
   });
   it('reads the seccomp field first and refuses an unknown profile type', () => {
-    const field = (profile_type: SecurityProfile['profile_type'], localhost_ref = '') => convert({ seccomp: { profile_type, localhost_ref }, seccomp_profile_path: 'bogus' });
+    const field = (profile_type: SecurityProfile['profile_type'], localhost_ref = '') =>
+      convert({ seccomp: { profile_type, localhost_ref }, seccomp_profile_path: 'bogus' });
     assert.deepEqual(field(0).security.seccomp, { type: 'RuntimeDefault' });
     assert.deepEqual(field(1).security.seccomp, { type: 'Unconfined' });
     assert.deepEqual(field(2, '/p.json').security.seccomp, { type: 'Localhost', path: '/p.json' });
@@ -70,7 +71,15 @@ describe('container log path', () => {
 
 describe('container resources', () => {
   it('takes what kubelet sends', () => {
-    validateResources('r', { cpuShares: 2, cpuPeriod: 100_000, cpuQuota: 50_000, memoryLimitBytes: 64 << 20, oomScoreAdj: -997, cpusetCpus: '0-1,3', cpusetMems: '0' });
+    validateResources('r', {
+      cpuShares: 2,
+      cpuPeriod: 100_000,
+      cpuQuota: 50_000,
+      memoryLimitBytes: 64 << 20,
+      oomScoreAdj: -997,
+      cpusetCpus: '0-1,3',
+      cpusetMems: '0',
+    });
     validateResources('r', { cpuQuota: -1, memorySwapLimitBytes: -1 });
     validateResources('r', {});
   });
@@ -85,7 +94,7 @@ describe('container resources', () => {
     invalid(() => validateResources('linux', { cpusetCpus: '0-1;reboot' }), /^linux\.cpuset_cpus/);
     invalid(() => validateResources('linux', { cpusetMems: 'x' }), /^linux\.cpuset_mems/);
   });
-  it('checks a CreateContainer request\'s resources too', () => {
+  it("checks a CreateContainer request's resources too", () => {
     const config = toContainerConfig(request('c'));
     invalid(() => validateContainerConfig({ ...config, resources: { cpuShares: -2 } }), /^config\.linux\.resources\.cpu_shares/);
   });
@@ -100,8 +109,14 @@ describe('container config: every request rule in validateContainerConfig', () =
     invalid(() => validateContainerConfig({ ...base(), mounts: [mount('/')] }), /^config\.mounts\[0\]\.container_path/);
     invalid(() => validateContainerConfig({ ...base(), mounts: [mount('/a'), mount('/a/')] }), /^config\.mounts\[1\]\.container_path: "\/a" is mounted twice/);
     invalid(() => validateContainerConfig({ ...base(), mounts: [mount('/a', 'h')] }), /^config\.mounts\[0\]\.host_path/);
-    invalid(() => validateContainerConfig({ ...base(), devices: [{ containerPath: '/dev/x', hostPath: '/dev/x', permissions: 'rwx' }] }), /^config\.devices\[0\]\.permissions/);
-    invalid(() => validateContainerConfig({ ...base(), devices: [{ containerPath: 'dev/x', hostPath: '/dev/x', permissions: 'r' }] }), /^config\.devices\[0\]\.container_path/);
+    invalid(
+      () => validateContainerConfig({ ...base(), devices: [{ containerPath: '/dev/x', hostPath: '/dev/x', permissions: 'rwx' }] }),
+      /^config\.devices\[0\]\.permissions/,
+    );
+    invalid(
+      () => validateContainerConfig({ ...base(), devices: [{ containerPath: 'dev/x', hostPath: '/dev/x', permissions: 'r' }] }),
+      /^config\.devices\[0\]\.container_path/,
+    );
   });
   it('ids: run_as_user, run_as_group and supplemental groups as runc takes them (int32)', () => {
     const sec = (s: Partial<ReturnType<typeof base>['security']>) => ({ ...base(), security: { ...base().security, ...s } });

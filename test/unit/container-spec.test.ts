@@ -41,7 +41,10 @@ const user = (o: Partial<UserRequest>) => resolveUser({ supplementalGroups: [], 
 describe('passwd and group files', () => {
   it('parses entries, skipping comments, NIS lines and malformed lines', () => {
     const u = parsePasswd(passwd);
-    assert.deepEqual(u.map((e) => e.name), ['root', 'daemon', 'app', 'web', 'nobody']);
+    assert.deepEqual(
+      u.map((e) => e.name),
+      ['root', 'daemon', 'app', 'web', 'nobody'],
+    );
     assert.deepEqual(u[3], { name: 'web', uid: 1001, gid: 2000 });
     const g = parseGroup(group);
     assert.ok(!g.some((e) => e.name === 'bad'));
@@ -52,7 +55,7 @@ describe('passwd and group files', () => {
 });
 
 describe('resolveUser', () => {
-  it('is root with root\'s groups when nothing is asked', () => {
+  it("is root with root's groups when nothing is asked", () => {
     assert.deepEqual(user({}), { uid: 0, gid: 0, additionalGids: [10] });
     assert.deepEqual(resolveUser({ supplementalGroups: [] }), { uid: 0, gid: 0, additionalGids: [] });
   });
@@ -112,7 +115,7 @@ describe('resolveUser', () => {
 // ---------------------------------------------------------------- capabilities
 
 describe('capabilities', () => {
-  it('knows all of them up to CAP_CHECKPOINT_RESTORE and containerd\'s defaults', () => {
+  it("knows all of them up to CAP_CHECKPOINT_RESTORE and containerd's defaults", () => {
     assert.equal(allCapabilities.length, 41);
     assert.equal(allCapabilities[40], 'CAP_CHECKPOINT_RESTORE');
     assert.equal(new Set(allCapabilities).size, 41);
@@ -128,7 +131,10 @@ describe('capabilities', () => {
   it('gives the defaults in kernel order', () => {
     const caps = effectiveCapabilities([], [], false);
     assert.deepEqual(new Set(caps), new Set(defaultCapabilities));
-    assert.deepEqual(caps, [...caps].sort((a, b) => allCapabilities.indexOf(a) - allCapabilities.indexOf(b)));
+    assert.deepEqual(
+      caps,
+      [...caps].sort((a, b) => allCapabilities.indexOf(a) - allCapabilities.indexOf(b)),
+    );
   });
   it('adds and drops', () => {
     const caps = effectiveCapabilities(['NET_ADMIN', 'cap_sys_time', 'Sys_Ptrace'], ['CHOWN', 'CAP_KILL', 'net_raw'], false);
@@ -170,7 +176,10 @@ describe('capabilities', () => {
     invalid(() => effectiveCapabilities(['NET_ADMIN', 'sys_resource'], [], false, have), /add_capabilities\[1\]: CAP_SYS_RESOURCE is not available/);
   });
   it('refuses unknown names, naming the field', () => {
-    invalid(() => effectiveCapabilities(['NET_ADMIN', 'FLY'], [], false), /^config\.linux\.security_context\.capabilities\.add_capabilities\[1\]: unknown capability "FLY"/);
+    invalid(
+      () => effectiveCapabilities(['NET_ADMIN', 'FLY'], [], false),
+      /^config\.linux\.security_context\.capabilities\.add_capabilities\[1\]: unknown capability "FLY"/,
+    );
     invalid(() => effectiveCapabilities([], ['ALL', 'CAP_NOPE'], false), /^config\.linux\.security_context\.capabilities\.drop_capabilities\[1\]/);
     invalid(() => effectiveCapabilities(['NOPE'], [], true), /capabilities/);
   });
@@ -194,16 +203,69 @@ describe('RuntimeDefault seccomp profile', () => {
     assert.deepEqual(p.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
   });
   it('allows what ordinary programs use', () => {
-    for (const s of ['read', 'write', 'openat', 'close', 'execve', 'mmap', 'futex', 'epoll_wait', 'clock_gettime', 'accept4', 'setuid', 'chown', 'mknod', 'arch_prctl', 'rseq', 'getrandom', 'chroot', 'statx', 'prctl', 'wait4']) {
+    for (const s of [
+      'read',
+      'write',
+      'openat',
+      'close',
+      'execve',
+      'mmap',
+      'futex',
+      'epoll_wait',
+      'clock_gettime',
+      'accept4',
+      'setuid',
+      'chown',
+      'mknod',
+      'arch_prctl',
+      'rseq',
+      'getrandom',
+      'chroot',
+      'statx',
+      'prctl',
+      'wait4',
+    ]) {
       assert.ok(allowed.has(s), s);
     }
   });
   it('refuses the dangerous ones without their capability', () => {
     const refused = [
-      'mount', 'umount2', 'pivot_root', 'kexec_load', 'kexec_file_load', 'init_module', 'finit_module', 'delete_module',
-      'swapon', 'swapoff', 'reboot', 'open_by_handle_at', 'add_key', 'keyctl', 'request_key', 'bpf', 'perf_event_open',
-      'ptrace', 'process_vm_readv', 'unshare', 'setns', 'userfaultfd', 'acct', 'settimeofday', 'clock_settime', 'quotactl',
-      'lookup_dcookie', 'kcmp', 'vhangup', 'syslog', 'iopl', 'ioperm', 'io_uring_setup', 'sethostname', 'fsopen', 'mbind',
+      'mount',
+      'umount2',
+      'pivot_root',
+      'kexec_load',
+      'kexec_file_load',
+      'init_module',
+      'finit_module',
+      'delete_module',
+      'swapon',
+      'swapoff',
+      'reboot',
+      'open_by_handle_at',
+      'add_key',
+      'keyctl',
+      'request_key',
+      'bpf',
+      'perf_event_open',
+      'ptrace',
+      'process_vm_readv',
+      'unshare',
+      'setns',
+      'userfaultfd',
+      'acct',
+      'settimeofday',
+      'clock_settime',
+      'quotactl',
+      'lookup_dcookie',
+      'kcmp',
+      'vhangup',
+      'syslog',
+      'iopl',
+      'ioperm',
+      'io_uring_setup',
+      'sethostname',
+      'fsopen',
+      'mbind',
     ];
     for (const s of refused) assert.equal(rulesFor(p, s).length, 0, s);
   });
@@ -301,11 +363,17 @@ describe('Localhost seccomp profiles', () => {
     };
     const plain = localhostSeccompProfile(docker, defaults, 'x64');
     assert.deepEqual(plain.architectures, ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32']);
-    assert.deepEqual(plain.syscalls?.map((s) => s.names[0]), ['read', 'clone', 'arch_prctl', 'ptrace']);
+    assert.deepEqual(
+      plain.syscalls?.map((s) => s.names[0]),
+      ['read', 'clone', 'arch_prctl', 'ptrace'],
+    );
     assert.ok(!('comment' in (plain.syscalls?.[0] ?? {})));
     const admin = localhostSeccompProfile(docker, [...defaults, 'SYS_ADMIN'], 'arm64');
     assert.deepEqual(admin.architectures, ['SCMP_ARCH_AARCH64', 'SCMP_ARCH_ARM']);
-    assert.deepEqual(admin.syscalls?.map((s) => s.names[0]), ['read', 'mount', 'cacheflush', 'ptrace']);
+    assert.deepEqual(
+      admin.syscalls?.map((s) => s.names[0]),
+      ['read', 'mount', 'cacheflush', 'ptrace'],
+    );
   });
   it('refuse malformed profiles', () => {
     const field = /^config\.linux\.security_context\.seccomp: Localhost profile/;
@@ -313,8 +381,22 @@ describe('Localhost seccomp profiles', () => {
     invalid(() => localhostSeccompProfile({ defaultAction: 'ALLOW' }, []), /defaultAction/);
     invalid(() => localhostSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: {} }, []), /syscalls is not a list/);
     invalid(() => localhostSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ action: 'SCMP_ACT_ERRNO' }] }, []), /syscalls\[0\] names no syscall/);
-    invalid(() => localhostSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x'], action: 'SCMP_ACT_ERRNO', args: [{ index: 9, value: 1, op: 'SCMP_CMP_EQ' }] }] }, []), /args\[0\]\.index/);
-    invalid(() => localhostSeccompProfile({ defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'EQ' }] }] }, []), /op "EQ"/);
+    invalid(
+      () =>
+        localhostSeccompProfile(
+          { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x'], action: 'SCMP_ACT_ERRNO', args: [{ index: 9, value: 1, op: 'SCMP_CMP_EQ' }] }] },
+          [],
+        ),
+      /args\[0\]\.index/,
+    );
+    invalid(
+      () =>
+        localhostSeccompProfile(
+          { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['x'], action: 'SCMP_ACT_ERRNO', args: [{ index: 0, value: 1, op: 'EQ' }] }] },
+          [],
+        ),
+      /op "EQ"/,
+    );
   });
 });
 
@@ -363,7 +445,11 @@ const input = (c: Partial<ContainerConfig> = {}, rest: Partial<ContainerSpecInpu
   user: { uid: 1000, gid: 1000, additionalGids: [10, 29] },
   namespaces: { network: '/run/crib/netns/s1', ipc: `${pause}/ipc`, uts: `${pause}/uts` },
   hostname: 'web-0',
-  podFiles: { hostname: '/var/lib/crib/sandboxes/s1/hostname', resolvConf: '/var/lib/crib/sandboxes/s1/resolv.conf', hosts: '/var/lib/crib/sandboxes/s1/hosts' },
+  podFiles: {
+    hostname: '/var/lib/crib/sandboxes/s1/hostname',
+    resolvConf: '/var/lib/crib/sandboxes/s1/resolv.conf',
+    hosts: '/var/lib/crib/sandboxes/s1/hosts',
+  },
   shmPath: '/run/crib/shm/s1',
   cgroupsPath: '/kubepods/pod1/c1',
   oomScoreAdj: 500,
@@ -412,12 +498,14 @@ describe('container spec: process', () => {
     invalid(() => spec({}, { image: {} }), /no command specified/);
   });
   it('layers the environment: defaults, image, config', () => {
-    const env = spec({ envs: [{ key: 'LANG', value: 'C.UTF-8' }, { key: 'MODE', value: 'a=b' }] }).process.env;
+    const env = spec({
+      envs: [
+        { key: 'LANG', value: 'C.UTF-8' },
+        { key: 'MODE', value: 'a=b' },
+      ],
+    }).process.env;
     assert.deepEqual(env, ['PATH=/usr/bin:/bin', 'HOSTNAME=web-0', 'LANG=C.UTF-8', 'MODE=a=b']);
-    assert.deepEqual(spec({}, { image: { Cmd: ['x'] } }).process.env, [
-      'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
-      'HOSTNAME=web-0',
-    ]);
+    assert.deepEqual(spec({}, { image: { Cmd: ['x'] } }).process.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=web-0']);
     const tty = spec({ tty: true, envs: [{ key: 'HOSTNAME', value: 'mine' }] }).process;
     assert.equal(tty.terminal, true);
     assert.deepEqual(tty.env, ['PATH=/usr/bin:/bin', 'TERM=xterm', 'HOSTNAME=mine', 'LANG=C']);
@@ -468,21 +556,27 @@ describe('container spec: process', () => {
 describe('container spec: namespaces', () => {
   const kinds = (s: OciSpec) => Object.fromEntries(s.linux.namespaces.map((n) => [n.type, n.path ?? 'new']));
 
-  it('joins the pod\'s network, IPC and UTS, gets its own mount, PID and cgroup namespaces', () => {
+  it("joins the pod's network, IPC and UTS, gets its own mount, PID and cgroup namespaces", () => {
     const s = spec();
     assert.deepEqual(kinds(s), { mount: 'new', network: '/run/crib/netns/s1', ipc: `${pause}/ipc`, uts: `${pause}/uts`, pid: 'new', cgroup: 'new' });
     assert.equal(s.hostname, 'web-0');
   });
-  it('joins the pod\'s PID namespace when shared', () => {
-    const s = sec({ namespaces: { network: 'POD', pid: 'POD', ipc: 'POD', targetId: '' } }, { namespaces: { network: '/n', ipc: '/i', uts: '/u', pid: `${pause}/pid` } });
+  it("joins the pod's PID namespace when shared", () => {
+    const s = sec(
+      { namespaces: { network: 'POD', pid: 'POD', ipc: 'POD', targetId: '' } },
+      { namespaces: { network: '/n', ipc: '/i', uts: '/u', pid: `${pause}/pid` } },
+    );
     assert.equal(kinds(s)['pid'], `${pause}/pid`);
   });
-  it('joins a target container\'s PID namespace', () => {
-    const s = sec({ namespaces: { network: 'POD', pid: 'TARGET', ipc: 'POD', targetId: 'c0' } }, { namespaces: { network: '/n', ipc: '/i', uts: '/u', pid: '/proc/77/ns/pid' } });
+  it("joins a target container's PID namespace", () => {
+    const s = sec(
+      { namespaces: { network: 'POD', pid: 'TARGET', ipc: 'POD', targetId: 'c0' } },
+      { namespaces: { network: '/n', ipc: '/i', uts: '/u', pid: '/proc/77/ns/pid' } },
+    );
     assert.equal(kinds(s)['pid'], '/proc/77/ns/pid');
     invalid(() => sec({ namespaces: { network: 'POD', pid: 'TARGET', ipc: 'POD', targetId: 'c0' } }), /target_id.*"c0"/);
   });
-  it('uses the node\'s namespaces for NODE (UTS follows the network), with no hostname', () => {
+  it("uses the node's namespaces for NODE (UTS follows the network), with no hostname", () => {
     const s = sec({ namespaces: { network: 'NODE', pid: 'NODE', ipc: 'NODE', targetId: '' } }, { namespaces: {} });
     assert.deepEqual(kinds(s), { mount: 'new', cgroup: 'new' });
     assert.equal(s.hostname, undefined);
@@ -497,7 +591,7 @@ describe('container spec: namespaces', () => {
     assert.deepEqual(kinds(s), { mount: 'new', network: 'new', ipc: 'new', uts: 'new', pid: 'new', cgroup: 'new' });
     assert.equal(s.hostname, 'web-0');
   });
-  it('privileged containers keep the node\'s cgroup namespace', () => {
+  it("privileged containers keep the node's cgroup namespace", () => {
     assert.equal(kinds(sec({ privileged: true }))['cgroup'], undefined);
   });
 });
@@ -506,15 +600,31 @@ describe('container spec: filesystem', () => {
   it('has the default mounts, pod files and /dev/shm, rw', () => {
     const s = spec();
     assert.deepEqual(s.root, { path: 'rootfs', readonly: false });
-    assert.deepEqual(s.mounts.map((m) => m.destination), [
-      '/proc', '/dev', '/dev/pts', '/dev/mqueue', '/sys', '/sys/fs/cgroup', '/dev/shm', '/etc/hostname', '/etc/resolv.conf', '/etc/hosts',
-    ]);
+    assert.deepEqual(
+      s.mounts.map((m) => m.destination),
+      ['/proc', '/dev', '/dev/pts', '/dev/mqueue', '/sys', '/sys/fs/cgroup', '/dev/shm', '/etc/hostname', '/etc/resolv.conf', '/etc/hosts'],
+    );
     assert.deepEqual(mount(s, '/sys')?.options.at(-1), 'ro');
-    assert.deepEqual(mount(s, '/sys/fs/cgroup'), { destination: '/sys/fs/cgroup', type: 'cgroup', source: 'cgroup', options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'] });
+    assert.deepEqual(mount(s, '/sys/fs/cgroup'), {
+      destination: '/sys/fs/cgroup',
+      type: 'cgroup',
+      source: 'cgroup',
+      options: ['nosuid', 'noexec', 'nodev', 'relatime', 'ro'],
+    });
     assert.equal(mount(s, '/dev/pts')?.type, 'devpts');
     assert.equal(mount(s, '/dev/mqueue')?.type, 'mqueue');
-    assert.deepEqual(mount(s, '/dev/shm'), { destination: '/dev/shm', type: 'bind', source: '/run/crib/shm/s1', options: ['rbind', 'rprivate', 'rw', 'nosuid', 'nodev', 'noexec'] });
-    assert.deepEqual(mount(s, '/etc/hosts'), { destination: '/etc/hosts', type: 'bind', source: '/var/lib/crib/sandboxes/s1/hosts', options: ['rbind', 'rprivate', 'rw'] });
+    assert.deepEqual(mount(s, '/dev/shm'), {
+      destination: '/dev/shm',
+      type: 'bind',
+      source: '/run/crib/shm/s1',
+      options: ['rbind', 'rprivate', 'rw', 'nosuid', 'nodev', 'noexec'],
+    });
+    assert.deepEqual(mount(s, '/etc/hosts'), {
+      destination: '/etc/hosts',
+      type: 'bind',
+      source: '/var/lib/crib/sandboxes/s1/hosts',
+      options: ['rbind', 'rprivate', 'rw'],
+    });
     assert.equal(mount(s, '/etc/resolv.conf')?.source, '/var/lib/crib/sandboxes/s1/resolv.conf');
     assert.equal(mount(s, '/etc/hostname')?.source, '/var/lib/crib/sandboxes/s1/hostname');
     assert.equal(s.linux.rootfsPropagation, undefined);
@@ -591,7 +701,12 @@ describe('container spec: resources and devices', () => {
   });
   it('denies all devices, then allows the defaults and the requested ones', () => {
     const s = spec(
-      { devices: [{ containerPath: '/dev/fuse', hostPath: '/dev/fuse', permissions: 'mrw' }, { containerPath: '/dev/sdz', hostPath: '/dev/sdb', permissions: 'r' }] },
+      {
+        devices: [
+          { containerPath: '/dev/fuse', hostPath: '/dev/fuse', permissions: 'mrw' },
+          { containerPath: '/dev/sdz', hostPath: '/dev/sdb', permissions: 'r' },
+        ],
+      },
       {
         hostDevices: [
           { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
@@ -602,7 +717,18 @@ describe('container spec: resources and devices', () => {
     const rules = s.linux.resources.devices;
     assert.deepEqual(rules[0], { allow: false, access: 'rwm' });
     const allowed = rules.slice(1).map((r) => `${r.type} ${r.major}:${r.minor ?? '*'} ${r.access}`);
-    assert.deepEqual(allowed, ['c 1:3 rwm', 'c 1:5 rwm', 'c 1:7 rwm', 'c 1:8 rwm', 'c 1:9 rwm', 'c 5:0 rwm', 'c 5:2 rwm', 'c 136:* rwm', 'c 10:229 rwm', 'b 8:16 r']);
+    assert.deepEqual(allowed, [
+      'c 1:3 rwm',
+      'c 1:5 rwm',
+      'c 1:7 rwm',
+      'c 1:8 rwm',
+      'c 1:9 rwm',
+      'c 5:0 rwm',
+      'c 5:2 rwm',
+      'c 136:* rwm',
+      'c 10:229 rwm',
+      'b 8:16 r',
+    ]);
     assert.deepEqual(s.linux.devices, [
       { path: '/dev/fuse', type: 'c', major: 10, minor: 229, fileMode: 0o666, uid: 0, gid: 0 },
       { path: '/dev/sdz', type: 'b', major: 8, minor: 16, fileMode: 0o660, uid: 0, gid: 6 },
@@ -611,18 +737,24 @@ describe('container spec: resources and devices', () => {
   });
   it('reads empty device permissions as rwm', () => {
     const dev = { path: '/dev/x', type: 'c' as const, major: 1, minor: 1, fileMode: 0o600, uid: 0, gid: 0 };
-    assert.equal(spec({ devices: [{ containerPath: '/dev/x', hostPath: '/dev/x', permissions: '' }] }, { hostDevices: [dev] }).linux.resources.devices.at(-1)?.access, 'rwm');
+    assert.equal(
+      spec({ devices: [{ containerPath: '/dev/x', hostPath: '/dev/x', permissions: '' }] }, { hostDevices: [dev] }).linux.resources.devices.at(-1)?.access,
+      'rwm',
+    );
   });
   it('privileged: all devices allowed, requested nodes still created', () => {
     const dev = { path: '/dev/x', type: 'c' as const, major: 1, minor: 1, fileMode: 0o600, uid: 0, gid: 0 };
-    const s = spec({ security: security({ privileged: true }), devices: [{ containerPath: '/dev/x', hostPath: '/dev/x', permissions: 'rw' }] }, { hostDevices: [dev] });
+    const s = spec(
+      { security: security({ privileged: true }), devices: [{ containerPath: '/dev/x', hostPath: '/dev/x', permissions: 'rw' }] },
+      { hostDevices: [dev] },
+    );
     assert.deepEqual(s.linux.resources.devices, [{ allow: true, access: 'rwm' }]);
     assert.equal(s.linux.devices?.length, 1);
   });
 });
 
 describe('container spec: seccomp and annotations', () => {
-  it('RuntimeDefault follows the container\'s capabilities', () => {
+  it("RuntimeDefault follows the container's capabilities", () => {
     const plain = spec().linux.seccomp!;
     assert.equal(rulesFor(plain, 'mount').length, 0);
     assert.equal(rulesFor(plain, 'kexec_load').length, 0);
@@ -636,16 +768,24 @@ describe('container spec: seccomp and annotations', () => {
     const profile = { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['mkdir'], action: 'SCMP_ACT_ERRNO', errnoRet: 1 }] };
     const s = sec({ seccomp: { type: 'Localhost', path: '/var/lib/kubelet/seccomp/p.json' } }, { seccompLocalhostProfile: profile });
     assert.deepEqual(s.linux.seccomp, profile);
-    invalid(() => sec({ seccomp: { type: 'Localhost', path: '/p.json' } }), /^config\.linux\.security_context\.seccomp\.localhost_ref: profile \/p\.json was not loaded/);
+    invalid(
+      () => sec({ seccomp: { type: 'Localhost', path: '/p.json' } }),
+      /^config\.linux\.security_context\.seccomp\.localhost_ref: profile \/p\.json was not loaded/,
+    );
   });
   it('Unconfined and privileged have no filter', () => {
     assert.ok(!('seccomp' in sec({ seccomp: { type: 'Unconfined' } }).linux));
     assert.ok(!('seccomp' in sec({ privileged: true }).linux));
-    assert.ok(!('seccomp' in sec({ privileged: true, seccomp: { type: 'Localhost', path: '/p' } }, { seccompLocalhostProfile: { defaultAction: 'SCMP_ACT_KILL' } }).linux));
+    assert.ok(
+      !(
+        'seccomp' in
+        sec({ privileged: true, seccomp: { type: 'Localhost', path: '/p' } }, { seccompLocalhostProfile: { defaultAction: 'SCMP_ACT_KILL' } }).linux
+      ),
+    );
   });
-  it('annotates the container type over the config\'s and the caller\'s annotations', () => {
+  it("annotates the container type over the config's and the caller's annotations", () => {
     const s = spec(
-      { annotations: { 'a': '1', 'io.kubernetes.cri.container-type': 'sandbox' } },
+      { annotations: { a: '1', 'io.kubernetes.cri.container-type': 'sandbox' } },
       { annotations: { 'io.kubernetes.cri.sandbox-id': 's1', a: '2' } },
     );
     assert.deepEqual(s.annotations, { a: '2', 'io.kubernetes.cri.container-type': 'container', 'io.kubernetes.cri.sandbox-id': 's1' });

@@ -46,14 +46,9 @@ function runTarget(target: TargetName): Promise<FuzzResult> {
   });
   let timer: NodeJS.Timeout | undefined;
   return new Promise<FuzzResult>((resolve, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`hung at iteration ${Atomics.load(progress, 0)} (FUZZ_SEED=${seed})`)),
-      BUDGET_MS + HANG_GRACE_MS,
-    );
+    timer = setTimeout(() => reject(new Error(`hung at iteration ${Atomics.load(progress, 0)} (FUZZ_SEED=${seed})`)), BUDGET_MS + HANG_GRACE_MS);
     worker.once('message', resolve);
-    worker.once('error', (err) =>
-      reject(new Error(`worker died at iteration ${Atomics.load(progress, 0)} (FUZZ_SEED=${seed}): ${err.message}`)),
-    );
+    worker.once('error', (err) => reject(new Error(`worker died at iteration ${Atomics.load(progress, 0)} (FUZZ_SEED=${seed}): ${err.message}`)));
     worker.once('exit', (code) => reject(new Error(`worker exited (${code}) without a result (FUZZ_SEED=${seed})`)));
   }).finally(async () => {
     clearTimeout(timer);

@@ -27,7 +27,12 @@ describe(`fuzzing image parsers (seed ${SEED}; FUZZ_SEED=${SEED} repeats it)`, (
   it('the manifest parser and platform selection take mutated manifests and indexes', async (t) => {
     const seedDocs = manifestSeeds();
     const headers = [undefined, MediaType.OciManifest, MediaType.OciIndex, MediaType.DockerManifestList, MediaType.DockerSchema1Signed, 'text/plain'];
-    const platforms = [undefined, { os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm', variant: 'v7' }, { os: 'windows', architecture: 'arm64' }];
+    const platforms = [
+      undefined,
+      { os: 'linux', architecture: 'amd64' },
+      { os: 'linux', architecture: 'arm', variant: 'v7' },
+      { os: 'windows', architecture: 'arm64' },
+    ];
     await fuzz(
       t,
       'manifests',
@@ -43,6 +48,13 @@ describe(`fuzzing image parsers (seed ${SEED}; FUZZ_SEED=${SEED} repeats it)`, (
 
   it('the image config parser takes mutated configs', async (t) => {
     const seedDocs = configSeeds();
-    await fuzz(t, 'configs', { ms: 2000, max: 20_000, min: 2000, seed: SEED + 3 }, (rng) => mutateDocument(rng, seedDocs), (input) => parseImageConfig(input, 'config'), isCribError);
+    await fuzz(
+      t,
+      'configs',
+      { ms: 2000, max: 20_000, min: 2000, seed: SEED + 3 },
+      (rng) => mutateDocument(rng, seedDocs),
+      (input) => parseImageConfig(input, 'config'),
+      isCribError,
+    );
   });
 });

@@ -11,13 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import {
-  EOS,
-  HuffmanError,
-  huffmanCode,
-  huffmanDecode,
-  huffmanEncode,
-} from '../../src/socket/h2/huffman.js';
+import { EOS, HuffmanError, huffmanCode, huffmanDecode, huffmanEncode } from '../../src/socket/h2/huffman.js';
 import {
   HpackDecoder,
   HpackError,
@@ -204,11 +198,7 @@ describe('hpack decoder', () => {
     ],
     [
       'C.4 requests with Huffman',
-      [
-        '8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff',
-        '8286 84be 5886 a8eb 1064 9cbf',
-        '8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf',
-      ],
+      ['8286 8441 8cf1 e3c2 e5f2 3a6b a0ab 90f4 ff', '8286 84be 5886 a8eb 1064 9cbf', '8287 85bf 4088 25a8 49e9 5ba9 7d7f 8925 a849 e95b b8e8 b4bf'],
     ],
   ] as const) {
     test(`RFC 7541 ${name}`, () => {
@@ -301,9 +291,9 @@ describe('hpack decoder', () => {
     test(`RFC 7541 ${name}`, () => {
       const d = new HpackDecoder({ initialTableSize: 256 });
       for (let i = 0; i < 3; i++) {
-        assert.deepEqual(pairs(d.decode(hex(blocks[i]))), responses[i], `response ${i + 1}`);
-        assert.deepEqual(tablePairs(d), responseTables[i][0], `table ${i + 1}`);
-        assert.equal(d.table.currentSize, responseTables[i][1]);
+        assert.deepEqual(pairs(d.decode(hex(blocks[i]!))), responses[i], `response ${i + 1}`);
+        assert.deepEqual(tablePairs(d), responseTables[i]![0], `table ${i + 1}`);
+        assert.equal(d.table.currentSize, responseTables[i]![1]);
       }
     });
   }
@@ -319,9 +309,7 @@ describe('hpack decoder', () => {
     assert.deepEqual(pairs(d.decode(hex('82'))), [[':method', 'GET']]);
     assert.equal(d.table.length, 0);
     // C.2.1: literal with indexing, literal name.
-    assert.deepEqual(pairs(d.decode(hex('400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572'))), [
-      ['custom-key', 'custom-header'],
-    ]);
+    assert.deepEqual(pairs(d.decode(hex('400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572'))), [['custom-key', 'custom-header']]);
     assert.deepEqual(tablePairs(d), [['custom-key', 'custom-header']]);
     assert.equal(d.table.currentSize, 55);
     // Index 62 now refers to that entry; 63 does not exist.
@@ -393,7 +381,7 @@ describe('hpack decoder', () => {
     const d = new HpackDecoder();
     const back = d.decode(block);
     assert.deepEqual(pairs(back), pairs(fields));
-    assert.equal(back[4].neverIndex, true);
+    assert.equal(back[4]?.neverIndex, true);
     assert.equal(d.table.length, 0, 'no dynamic table entries');
     // Every field starts with 0000xxxx or 0001xxxx.
     const again = encodeHeaderBlock([{ name: ':authority', value: 'a' }]);
@@ -497,7 +485,7 @@ describe('authority rewriter', () => {
         [FrameType.PING, 0, 0],
       ],
     );
-    const h = frames[1];
+    const h = frames[1]!;
     assert.ok(h.payload.subarray(0, 5).equals(prio), 'priority fields kept');
     assert.deepEqual(pairs(new HpackDecoder().decode(h.payload.subarray(5))), [
       [':method', 'POST'],
@@ -505,7 +493,7 @@ describe('authority rewriter', () => {
       [':authority', 'localhost'],
       ['x', 'y'],
     ]);
-    assert.ok(frames[2].raw.equals(frame(FrameType.PING, 0, 0, Buffer.alloc(8, 1))));
+    assert.ok(frames[2]!.raw.equals(frame(FrameType.PING, 0, 0, Buffer.alloc(8, 1))));
   });
 
   test('a header block over 16384 bytes is split into HEADERS + CONTINUATION', () => {
@@ -532,7 +520,7 @@ describe('authority rewriter', () => {
       [
         [FrameType.HEADERS, 0, 16384],
         [FrameType.CONTINUATION, 0, 16384],
-        [FrameType.CONTINUATION, FrameFlag.END_HEADERS, frames[2].payload.length],
+        [FrameType.CONTINUATION, FrameFlag.END_HEADERS, frames[2]!.payload.length],
         [FrameType.DATA, FrameFlag.END_STREAM, 5],
       ],
     );
@@ -561,7 +549,7 @@ describe('authority rewriter', () => {
       .map((f) => asm.feed(f))
       .filter((b) => b !== null);
     assert.deepEqual(
-      blocks.map((b) => b!.fields.find((f) => f.name === ':authority')!.value),
+      blocks.map((b) => b.fields.find((f) => f.name === ':authority')!.value),
       ['localhost', 'localhost', 'www.example.com', 'www.example.com'],
     );
   });
@@ -602,7 +590,7 @@ describe('authority rewriter', () => {
     assert.ok(Buffer.concat(segments).equals(new AuthorityRewriter().push(input)));
     for (const seg of segments.slice(0, -1)) {
       const frames = parseClientBytes(seg === segments[0] ? seg : Buffer.concat([CLIENT_PREFACE, seg]));
-      const last = frames[frames.length - 1];
+      const last = frames.at(-1)!;
       assert.equal(last.type, FrameType.HEADERS);
       assert.ok(last.flags & FrameFlag.END_HEADERS);
     }
@@ -618,20 +606,12 @@ describe('authority rewriter', () => {
       ],
       [
         'frame inside a header block',
-        Buffer.concat([
-          CLIENT_PREFACE,
-          frame(FrameType.HEADERS, 0, 1, hex('82')),
-          frame(FrameType.PING, 0, 0, Buffer.alloc(8)),
-        ]),
+        Buffer.concat([CLIENT_PREFACE, frame(FrameType.HEADERS, 0, 1, hex('82')), frame(FrameType.PING, 0, 0, Buffer.alloc(8))]),
         H2ErrorCode.PROTOCOL_ERROR,
       ],
       [
         'CONTINUATION on another stream',
-        Buffer.concat([
-          CLIENT_PREFACE,
-          frame(FrameType.HEADERS, 0, 1, hex('82')),
-          frame(FrameType.CONTINUATION, FrameFlag.END_HEADERS, 3, hex('84')),
-        ]),
+        Buffer.concat([CLIENT_PREFACE, frame(FrameType.HEADERS, 0, 1, hex('82')), frame(FrameType.CONTINUATION, FrameFlag.END_HEADERS, 3, hex('84'))]),
         H2ErrorCode.PROTOCOL_ERROR,
       ],
       [
@@ -639,11 +619,7 @@ describe('authority rewriter', () => {
         Buffer.concat([CLIENT_PREFACE, frame(FrameType.HEADERS, FrameFlag.PADDED | FrameFlag.END_HEADERS, 1, hex('0582'))]),
         H2ErrorCode.PROTOCOL_ERROR,
       ],
-      [
-        'bad HPACK index',
-        Buffer.concat([CLIENT_PREFACE, frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, hex('80'))]),
-        H2ErrorCode.COMPRESSION_ERROR,
-      ],
+      ['bad HPACK index', Buffer.concat([CLIENT_PREFACE, frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, hex('80'))]), H2ErrorCode.COMPRESSION_ERROR],
       [
         'table size above the limit',
         Buffer.concat([CLIENT_PREFACE, frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, hex('3fe1ff07 82'))]),
@@ -830,14 +806,22 @@ describe('listenUnix', () => {
     test(`replay ${name} byte for byte`, async () => {
       const bytes = fs.readFileSync(path.join(fixturesDir, name));
       const res = await replay(sockPath, bytes);
-      assert.deepEqual(res.rst.filter((r) => r.code === H2ErrorCode.PROTOCOL_ERROR), [], 'no RST_STREAM PROTOCOL_ERROR');
+      assert.deepEqual(
+        res.rst.filter((r) => r.code === H2ErrorCode.PROTOCOL_ERROR),
+        [],
+        'no RST_STREAM PROTOCOL_ERROR',
+      );
       assert.deepEqual(res.rst, [], 'no RST_STREAM at all');
-      assert.deepEqual(res.goaway.filter((g) => g.code !== H2ErrorCode.NO_ERROR), [], 'no GOAWAY with an error');
+      assert.deepEqual(
+        res.goaway.filter((g) => g.code !== H2ErrorCode.NO_ERROR),
+        [],
+        'no GOAWAY with an error',
+      );
       assert.deepEqual(res.clientStreams, Object.keys(expected).map(Number));
       for (const id of res.clientStreams) {
         const blocks = res.blocks.get(id) ?? [];
         assert.equal(grpcStatus(blocks), (expected as Record<number, string>)[id], `stream ${id} grpc-status`);
-        assert.equal(blocks[0].find((f) => f.name === ':status')?.value, '200');
+        assert.equal(blocks[0]!.find((f) => f.name === ':status')?.value, '200');
       }
       // Version answered with the handler's message.
       assert.ok(res.data.get(1)!.equals(grpcFrame(versionResponse())));
@@ -861,7 +845,10 @@ describe('listenUnix', () => {
     gone.destroy();
     await waitFor(() => listener!.connectionCount === 0, 'server side to close all connections');
     half.destroy();
-    await waitFor(() => openFdCount() <= before, () => `fd count back to ${before} (now ${openFdCount()})`);
+    await waitFor(
+      () => openFdCount() <= before,
+      () => `fd count back to ${before} (now ${openFdCount()})`,
+    );
   });
 
   test('protocol errors drop the connection without hurting the server', async () => {
@@ -873,7 +860,7 @@ describe('listenUnix', () => {
         [':authority', sockPath],
         ['content-type', 'application/grpc'],
         ['te', 'trailers'],
-      ].map(([name, value]) => ({ name, value })),
+      ].map(([name = '', value = '']) => ({ name, value })),
     );
     const requestThen = (...more: Buffer[]) =>
       Buffer.concat([
@@ -916,9 +903,7 @@ describe('listenUnix', () => {
     }
 
     // An error only nghttp2 notices (DATA on stream 0): it answers with GOAWAY.
-    const goaway = (await send(sockPath, requestThen(frame(FrameType.DATA, 0, 0, Buffer.from('bad'))), true)).find(
-      (f) => f.type === FrameType.GOAWAY,
-    );
+    const goaway = (await send(sockPath, requestThen(frame(FrameType.DATA, 0, 0, Buffer.from('bad'))), true)).find((f) => f.type === FrameType.GOAWAY);
     assert.equal(goaway?.payload.readUInt32BE(4), H2ErrorCode.PROTOCOL_ERROR);
 
     // An error on which Node destroys the session on the spot (an unsolicited PING ACK, with
@@ -931,7 +916,7 @@ describe('listenUnix', () => {
     const frames = await send(strictPath, requestThen(frame(FrameType.PING, FrameFlag.ACK, 0, Buffer.alloc(8))));
     const asm = new HeaderBlockAssembler();
     const blocks = frames.map((f) => asm.feed(f)).filter((b) => b !== null);
-    assert.equal(grpcStatus([blocks.find((b) => b!.streamId === 1)!.fields]), String(grpc.status.UNIMPLEMENTED));
+    assert.equal(grpcStatus([blocks.find((b) => b.streamId === 1)!.fields]), String(grpc.status.UNIMPLEMENTED));
     await strict.close();
 
     await waitFor(() => listener!.connectionCount === 0, 'connections to close');

@@ -11,14 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import {
-  ENTRY_OVERHEAD,
-  HpackDecoder,
-  HpackLimitError,
-  MAX_HEADER_FIELDS,
-  MAX_HEADER_LIST_SIZE,
-  encodeHeaderBlock,
-} from '../../src/socket/h2/hpack.js';
+import { ENTRY_OVERHEAD, HpackDecoder, HpackLimitError, MAX_HEADER_FIELDS, MAX_HEADER_LIST_SIZE, encodeHeaderBlock } from '../../src/socket/h2/hpack.js';
 import {
   AuthorityRewriter,
   CLIENT_PREFACE,
@@ -50,7 +43,7 @@ const REQUEST_BLOCK = encodeHeaderBlock(
     [':authority', '/run/crib/crib.sock'],
     ['content-type', 'application/grpc'],
     ['te', 'trailers'],
-  ].map(([name, value]) => ({ name, value })),
+  ].map(([name = '', value = '']) => ({ name, value })),
 );
 
 function echoRequest(streamId: number, message: string): Buffer {
@@ -80,8 +73,7 @@ async function peakRssGrowth(fn: () => Promise<void>): Promise<number> {
 
 describe('header list bounds (HPACK decoder)', () => {
   test(`a list of exactly ${MAX_HEADER_LIST_SIZE} octets decodes; one octet more is refused`, () => {
-    const block = (listSize: number) =>
-      encodeHeaderBlock([{ name: 'x', value: 'v'.repeat(listSize - 1 - ENTRY_OVERHEAD) }]);
+    const block = (listSize: number) => encodeHeaderBlock([{ name: 'x', value: 'v'.repeat(listSize - 1 - ENTRY_OVERHEAD) }]);
     assert.equal(new HpackDecoder().decode(block(MAX_HEADER_LIST_SIZE)).length, 1);
     assert.throws(() => new HpackDecoder().decode(block(MAX_HEADER_LIST_SIZE + 1)), HpackLimitError);
   });
@@ -89,10 +81,7 @@ describe('header list bounds (HPACK decoder)', () => {
   test(`${MAX_HEADER_FIELDS} fields decode; one more is refused`, () => {
     const methodGet = 0x82;
     assert.equal(new HpackDecoder().decode(Buffer.alloc(MAX_HEADER_FIELDS, methodGet)).length, MAX_HEADER_FIELDS);
-    assert.throws(
-      () => new HpackDecoder().decode(Buffer.alloc(MAX_HEADER_FIELDS + 1, methodGet)),
-      new RegExp(`more than ${MAX_HEADER_FIELDS} header fields`),
-    );
+    assert.throws(() => new HpackDecoder().decode(Buffer.alloc(MAX_HEADER_FIELDS + 1, methodGet)), new RegExp(`more than ${MAX_HEADER_FIELDS} header fields`));
   });
 
   test('HPACK bombs are refused after a few references, in bounded time and memory', () => {
@@ -102,7 +91,7 @@ describe('header list bounds (HPACK decoder)', () => {
     for (const [valueLength, refs] of [
       [4096, 1_000_000],
       [65_000, 60_000],
-    ]) {
+    ] as const) {
       const decoder = new HpackDecoder({ maxTableSizeLimit: 65536 });
       const started = Date.now();
       assert.throws(() => decoder.decode(hpackBomb(valueLength, refs)), /header list larger than/);
@@ -115,9 +104,7 @@ describe('header list bounds (HPACK decoder)', () => {
 
 describe('header block bounds (rewriter)', () => {
   test('an HPACK bomb fails the connection with ENHANCE_YOUR_CALM', () => {
-    const err = rewriteError(
-      Buffer.concat([CLIENT_PREFACE, SETTINGS, frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, hpackBomb(65_000, 60_000))]),
-    );
+    const err = rewriteError(Buffer.concat([CLIENT_PREFACE, SETTINGS, frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, hpackBomb(65_000, 60_000))]));
     assert.equal(err?.h2Code, H2ErrorCode.ENHANCE_YOUR_CALM);
     assert.match(err.message, /header list larger than/);
   });
@@ -134,9 +121,7 @@ describe('header block bounds (rewriter)', () => {
       Buffer.concat([
         CLIENT_PREFACE,
         frame(FrameType.HEADERS, 0, 1, REQUEST_BLOCK),
-        ...Array.from({ length: continuations }, (_, i) =>
-          frame(FrameType.CONTINUATION, i === continuations - 1 ? FrameFlag.END_HEADERS : 0, 1, fragment(i)),
-        ),
+        ...Array.from({ length: continuations }, (_, i) => frame(FrameType.CONTINUATION, i === continuations - 1 ? FrameFlag.END_HEADERS : 0, 1, fragment(i))),
       ]);
     const seen: number[] = [];
     const r = new AuthorityRewriter({ onHeaders: (id) => void seen.push(id) });
@@ -244,6 +229,7 @@ class RawClient {
 
 /** Echoes every line cribd's log writes to stderr into `lines` as well. */
 function captureStderr(lines: string[]): () => void {
+  // eslint-disable-next-line @typescript-eslint/unbound-method -- put back as it was, and called with its stream
   const write = process.stderr.write;
   process.stderr.write = function (this: NodeJS.WriteStream, ...args: Parameters<typeof write>) {
     lines.push(String(args[0]));
@@ -337,7 +323,10 @@ describe('listenUnix against hostile clients', () => {
     // The connection opened before is still served, and so is a new one.
     assert.equal(await echo(bystander, 'after'), 'after');
     assert.equal(await echo(grpcClient(socketPath), 'new'), 'new');
-    await waitFor(() => listener.connectionCount === 2, () => `2 connections left (${listener.connectionCount})`);
+    await waitFor(
+      () => listener.connectionCount === 2,
+      () => `2 connections left (${listener.connectionCount})`,
+    );
   });
 
   test('a connection without the full client preface is closed after the handshake timeout', async () => {
@@ -383,12 +372,12 @@ describe('listenUnix against hostile clients', () => {
     // The connections under the cap still work: the grpc-js one (had it been dropped, its
     // reconnection would have been refused) and a raw one.
     assert.equal(await echo(first, 'two'), 'two');
-    held[0].socket.write(echoRequest(1, 'raw'));
-    await waitFor(() => held[0].grpcStatus(1) !== undefined, 'the answer on a held connection');
-    assert.equal(held[0].grpcStatus(1), '0');
+    held[0]!.socket.write(echoRequest(1, 'raw'));
+    await waitFor(() => held[0]!.grpcStatus(1) !== undefined, 'the answer on a held connection');
+    assert.equal(held[0]!.grpcStatus(1), '0');
 
     // A place freed is a place taken.
-    held[1].socket.destroy();
+    held[1]!.socket.destroy();
     await waitFor(() => listener.connectionCount === maxConnections - 1, 'a place to free up');
     assert.equal(await echo(grpcClient(socketPath), 'three'), 'three');
 

@@ -79,7 +79,10 @@ describe('image references', () => {
   ];
   for (const [input, why] of bad) {
     it(`rejects ${JSON.stringify(input.length > 40 ? input.slice(0, 40) + '…' : input)}`, () =>
-      assert.throws(() => parseReference(input), (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && why.test(e.message)));
+      assert.throws(
+        () => parseReference(input),
+        (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && why.test(e.message),
+      ));
   }
 
   it('maps docker.io to its API host', () => {
@@ -109,7 +112,11 @@ describe('manifests', () => {
   const buf = (o: unknown) => Buffer.from(JSON.stringify(o));
 
   it('parses an OCI manifest, also without mediaType (from the header or the shape)', () => {
-    for (const [doc, header] of [[manifest(MediaType.OciManifest), undefined], [manifest(), MediaType.OciManifest], [manifest(), undefined]] as const) {
+    for (const [doc, header] of [
+      [manifest(MediaType.OciManifest), undefined],
+      [manifest(), MediaType.OciManifest],
+      [manifest(), undefined],
+    ] as const) {
       const p = parseManifestOrIndex(buf(doc), header);
       assert.equal(p.kind, 'manifest');
       if (p.kind !== 'manifest') return;
@@ -120,7 +127,10 @@ describe('manifests', () => {
   });
 
   it('parses a Docker manifest list with a charset in the header', () => {
-    const doc = { schemaVersion: 2, manifests: [{ mediaType: MediaType.DockerManifest, digest: D, size: 5, platform: { os: 'linux', architecture: 'amd64' } }] };
+    const doc = {
+      schemaVersion: 2,
+      manifests: [{ mediaType: MediaType.DockerManifest, digest: D, size: 5, platform: { os: 'linux', architecture: 'amd64' } }],
+    };
     const p = parseManifestOrIndex(buf(doc), `${MediaType.DockerManifestList}; charset=utf-8`);
     assert.equal(p.kind, 'index');
     if (p.kind === 'index') assert.equal(p.index.mediaType, MediaType.DockerManifestList);
@@ -129,22 +139,38 @@ describe('manifests', () => {
   it('refuses what it cannot use, as InvalidArgument naming the field, never quoting what it read', () => {
     const invalid = (re: RegExp) => (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && re.test(e.message);
     const secret = 'root:x:0:0:root:/root:/bin/bash\n';
-    assert.throws(() => parseManifestOrIndex(Buffer.from(secret)), (e: unknown) => invalid(/^invalid manifest: the document is not valid JSON/)(e) && !(e as Error).message.includes('root:'));
+    assert.throws(
+      () => parseManifestOrIndex(Buffer.from(secret)),
+      (e: unknown) => invalid(/^invalid manifest: the document is not valid JSON/)(e) && !(e as Error).message.includes('root:'),
+    );
     assert.throws(() => parseManifestOrIndex(buf([])), invalid(/not a JSON object/));
     const layer = (digest: unknown, size: unknown = 1) => buf({ ...manifest(MediaType.OciManifest), layers: [{ mediaType: 'x', digest, size }] });
     assert.throws(() => parseManifestOrIndex(layer('sha256:1')), invalid(/layers\[0\]\.digest: a sha256 digest is 64 lowercase hex digits/));
     assert.throws(() => parseManifestOrIndex(layer('sha256:../../etc/passwd')), invalid(/layers\[0\]\.digest: malformed digest "sha256:..\/..\/etc\/passwd"/));
-    assert.throws(() => parseManifestOrIndex(layer(`sha512:${'a'.repeat(128)}`)), invalid(/unsupported digest algorithm "sha512" \(only sha256 is supported\)/));
-    assert.throws(() => parseManifestOrIndex(layer(`sha256:${'../'.repeat(100_000)}`)), (e: unknown) => invalid(/malformed digest/)(e) && (e as Error).message.length < 400);
+    assert.throws(
+      () => parseManifestOrIndex(layer(`sha512:${'a'.repeat(128)}`)),
+      invalid(/unsupported digest algorithm "sha512" \(only sha256 is supported\)/),
+    );
+    assert.throws(
+      () => parseManifestOrIndex(layer(`sha256:${'../'.repeat(100_000)}`)),
+      (e: unknown) => invalid(/malformed digest/)(e) && (e as Error).message.length < 400,
+    );
     for (const size of [-1, 1.5, 2 ** 53, '10', null]) {
       assert.throws(() => parseManifestOrIndex(layer(D, size)), invalid(/layers\[0\]\.size must be a non-negative integer/), String(size));
     }
-    assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), config: { mediaType: 'x', digest: D, size: -1 } })), invalid(/config\.size/));
+    assert.throws(
+      () => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), config: { mediaType: 'x', digest: D, size: -1 } })),
+      invalid(/config\.size/),
+    );
     assert.throws(() => parseManifestOrIndex(buf({ ...manifest(MediaType.OciManifest), schemaVersion: 3 })), invalid(/schemaVersion is not 2/));
-    const layers = (n: number) => buf({ ...manifest(MediaType.OciManifest), layers: Array.from({ length: n }, () => ({ mediaType: MediaType.OciLayer, digest: D2, size: 1 })) });
+    const layers = (n: number) =>
+      buf({ ...manifest(MediaType.OciManifest), layers: Array.from({ length: n }, () => ({ mediaType: MediaType.OciLayer, digest: D2, size: 1 })) });
     assert.equal((parseManifestOrIndex(layers(500)) as { manifest: { layers: unknown[] } }).manifest.layers.length, 500);
     assert.throws(() => parseManifestOrIndex(layers(501)), invalid(/501 layers, more than the 500 overlayfs can stack/));
-    assert.throws(() => parseManifestOrIndex(buf({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, digest: 'sha256:/etc', size: 1 }] })), invalid(/manifests\[0\]\.digest/));
+    assert.throws(
+      () => parseManifestOrIndex(buf({ schemaVersion: 2, manifests: [{ mediaType: MediaType.OciManifest, digest: 'sha256:/etc', size: 1 }] })),
+      invalid(/manifests\[0\]\.digest/),
+    );
     assert.throws(
       () => parseManifestOrIndex(buf({ schemaVersion: 1, name: 'x', fsLayers: [] }), MediaType.DockerSchema1Signed),
       (e: unknown) => e instanceof CribError && e.kind === 'Unimplemented' && /schema 1/.test(e.message),
@@ -182,14 +208,20 @@ describe('image configs', () => {
   });
 
   it('refuses fields of the wrong type and diff_ids that are not sha256 digests, never quoting the content', () => {
-    assert.throws(() => parseImageConfig(Buffer.from('secret-content-of-a-host-file'), 'image config X'), (e: unknown) => invalid(/^image config X is not valid JSON/)(e) && !(e as Error).message.includes('secret'));
+    assert.throws(
+      () => parseImageConfig(Buffer.from('secret-content-of-a-host-file'), 'image config X'),
+      (e: unknown) => invalid(/^image config X is not valid JSON/)(e) && !(e as Error).message.includes('secret'),
+    );
     assert.throws(() => parseImageConfig(cfg([]), 'c'), invalid(/^c: the document: not a JSON object$/));
     assert.throws(() => parseImageConfig(cfg({ config: { Env: 'A=1' } }), 'c'), invalid(/^c: config\.Env: not a list of strings$/));
     assert.throws(() => parseImageConfig(cfg({ config: { Cmd: ['a', 1] } }), 'c'), invalid(/config\.Cmd: not a list of strings/));
     assert.throws(() => parseImageConfig(cfg({ config: { User: 0 } }), 'c'), invalid(/config\.User: not a string/));
     assert.throws(() => parseImageConfig(cfg({ config: 'x' }), 'c'), invalid(/c: config: not an object/));
     assert.throws(() => parseImageConfig(cfg({ rootfs: { diff_ids: D } }), 'c'), invalid(/rootfs\.diff_ids: not a list/));
-    assert.throws(() => parseImageConfig(cfg({ rootfs: { diff_ids: [D, '../../etc'] } }), 'c'), invalid(/^c: rootfs\.diff_ids\[1\]: malformed digest "..\/..\/etc"$/));
+    assert.throws(
+      () => parseImageConfig(cfg({ rootfs: { diff_ids: [D, '../../etc'] } }), 'c'),
+      invalid(/^c: rootfs\.diff_ids\[1\]: malformed digest "..\/..\/etc"$/),
+    );
     assert.throws(() => parseImageConfig(cfg({ rootfs: { diff_ids: [`sha512:${'a'.repeat(128)}`] } }), 'c'), invalid(/unsupported digest algorithm "sha512"/));
   });
 });
@@ -244,15 +276,24 @@ describe('platform selection', () => {
     );
     assert.throws(() => pick('linux', 'arm', 'v5'), /no image for platform linux\/arm\/v5/);
     // An index of many (long) platforms: a few are named, each cut short.
-    const many: ImageIndex = { mediaType: MediaType.OciIndex, manifests: Array.from({ length: 1000 }, (_, i) => entry(i % 10, 'linux', `arch${i}${'x'.repeat(i)}`)) };
-    assert.throws(() => selectPlatform(many, { os: 'linux', architecture: 'riscv64' }), (e: unknown) => {
-      const m = (e as Error).message;
-      return m.length < 2000 && m.includes('linux/arch0, linux/arch1') && m.endsWith(', 984 more)');
-    });
+    const many: ImageIndex = {
+      mediaType: MediaType.OciIndex,
+      manifests: Array.from({ length: 1000 }, (_, i) => entry(i % 10, 'linux', `arch${i}${'x'.repeat(i)}`)),
+    };
+    assert.throws(
+      () => selectPlatform(many, { os: 'linux', architecture: 'riscv64' }),
+      (e: unknown) => {
+        const m = (e as Error).message;
+        return m.length < 2000 && m.includes('linux/arch0, linux/arch1') && m.endsWith(', 984 more)');
+      },
+    );
   });
 
   it('skips entries that are not image manifests', () => {
-    const nested: ImageIndex = { mediaType: MediaType.OciIndex, manifests: [entry(8, 'linux', 'amd64', undefined, MediaType.OciIndex), entry(9, 'linux', 'amd64')] };
+    const nested: ImageIndex = {
+      mediaType: MediaType.OciIndex,
+      manifests: [entry(8, 'linux', 'amd64', undefined, MediaType.OciIndex), entry(9, 'linux', 'amd64')],
+    };
     assert.equal(selectPlatform(nested, { os: 'linux', architecture: 'amd64' }).digest[7], '9');
   });
 
@@ -268,10 +309,9 @@ describe('platform selection', () => {
 
 describe('registry auth pieces', () => {
   it('parses Bearer challenges with quoted and unquoted parameters', () => {
-    assert.deepEqual(
-      parseWwwAuthenticate('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"'),
-      [{ scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } }],
-    );
+    assert.deepEqual(parseWwwAuthenticate('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"'), [
+      { scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } },
+    ]);
     assert.deepEqual(parseWwwAuthenticate('bearer Realm=https://x/token, service=svc,  error="insufficient_scope"'), [
       { scheme: 'bearer', params: { realm: 'https://x/token', service: 'svc', error: 'insufficient_scope' } },
     ]);
@@ -299,7 +339,10 @@ describe('registry auth pieces', () => {
     assert.deepEqual(userPassword({ auth: Buffer.from('u:p:q').toString('base64') }), { username: 'u', password: 'p:q' });
     assert.equal(userPassword({ username: '', password: '', auth: '' }), undefined);
     assert.equal(userPassword(undefined), undefined);
-    assert.throws(() => userPassword({ auth: Buffer.from('nocolon').toString('base64') }), (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument');
+    assert.throws(
+      () => userPassword({ auth: Buffer.from('nocolon').toString('base64') }),
+      (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument',
+    );
     assert.equal(credentialsKey({ username: '', password: '' }), 'anonymous');
     assert.notEqual(credentialsKey({ username: 'a', password: 'b' }), credentialsKey({ username: 'a', password: 'c' }));
   });

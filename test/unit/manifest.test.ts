@@ -66,10 +66,16 @@ describe('crib run manifests: parsing', () => {
 
   it('takes several documents and Lists, skipping empty documents', () => {
     const two = `${pod(simple, 'name: a')}\n---\n---\n${pod(simple, 'name: b\n  namespace: other')}`;
-    assert.deepEqual(parseManifests(two).pods.map((p) => `${p.namespace}/${p.name}`), ['default/a', 'other/b']);
+    assert.deepEqual(
+      parseManifests(two).pods.map((p) => `${p.namespace}/${p.name}`),
+      ['default/a', 'other/b'],
+    );
     const list = `apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: x}\n    spec:\n      containers: [{name: c, image: busybox}]\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: s}\n`;
     const r = parseManifests(list);
-    assert.deepEqual(r.pods.map((p) => p.name), ['x']);
+    assert.deepEqual(
+      r.pods.map((p) => p.name),
+      ['x'],
+    );
     assert.deepEqual(r.warnings, ['items[1] (kind "Service") is not supported by crib run; ignored']);
   });
 
@@ -155,7 +161,10 @@ describe('crib run manifests: parsing', () => {
     ]);
     const c = s.containers[0];
     assert.ok(c);
-    assert.deepEqual(c.env, [{ name: 'GREETING', value: 'hi' }, { name: 'POD_IP', fieldPath: 'status.podIP' }]);
+    assert.deepEqual(c.env, [
+      { name: 'GREETING', value: 'hi' },
+      { name: 'POD_IP', fieldPath: 'status.podIP' },
+    ]);
     assert.deepEqual(c.ports, [{ containerPort: 80, hostPort: 8080, protocol: 'TCP', name: 'http' }]);
     assert.deepEqual(c.resources, { limits: { cpuMilli: 1000n, memoryBytes: 1_000_000_000n }, requests: { cpuMilli: 500n, memoryBytes: 1_000_000_000n } });
     assert.deepEqual(c.securityContext, {
@@ -221,33 +230,40 @@ spec:
 status:
   phase: Running
 `);
-    assert.deepEqual([...r.warnings].sort(), [
-      'metadata.generateName is not supported by crib run; ignored',
-      'metadata.uid is not supported by crib run; ignored',
-      'spec.containers[0].env[0].valueFrom.fieldRef.fieldPath "status.hostIP" is not supported by crib run; HOST_IP is not set',
-      'spec.containers[0].env[1].valueFrom.secretKeyRef is not supported by crib run; ignored',
-      'spec.containers[0].envFrom is not supported by crib run; ignored',
-      'spec.containers[0].lifecycle.postStart is not supported by crib run; ignored',
-      'spec.containers[0].lifecycle.preStop.httpGet is not supported by crib run; ignored',
-      'spec.containers[0].livenessProbe is not supported by crib run; ignored',
-      'spec.containers[0].resources.limits.ephemeral-storage is not supported by crib run; ignored',
-      'spec.containers[0].resources.limits[nvidia.com/gpu] is not supported by crib run; ignored',
-      'spec.containers[0].securityContext.procMount is not supported by crib run; ignored',
-      'spec.containers[0].stdin is not supported by crib run; ignored',
-      'spec.containers[0].volumeMounts[0] mounts volume "cfg" (configMap), which crib run cannot provide; ignored',
-      'spec.containers[0].volumeMounts[1].subPathExpr is not supported by crib run; ignored',
-      'spec.nodeName is not supported by crib run; ignored',
-      'spec.securityContext.fsGroup is not supported by crib run; ignored',
-      'spec.serviceAccountName is not supported by crib run; ignored',
-      'spec.subdomain is not supported by crib run; ignored',
-      'spec.tolerations is not supported by crib run; ignored',
-      'spec.volumes[0].configMap is not supported by crib run; ignored',
-      'spec.volumes[1].emptyDir.sizeLimit is not supported by crib run without medium: Memory; ignored',
-      'status is not supported by crib run; ignored',
-    ].sort());
+    assert.deepEqual(
+      [...r.warnings].sort(),
+      [
+        'metadata.generateName is not supported by crib run; ignored',
+        'metadata.uid is not supported by crib run; ignored',
+        'spec.containers[0].env[0].valueFrom.fieldRef.fieldPath "status.hostIP" is not supported by crib run; HOST_IP is not set',
+        'spec.containers[0].env[1].valueFrom.secretKeyRef is not supported by crib run; ignored',
+        'spec.containers[0].envFrom is not supported by crib run; ignored',
+        'spec.containers[0].lifecycle.postStart is not supported by crib run; ignored',
+        'spec.containers[0].lifecycle.preStop.httpGet is not supported by crib run; ignored',
+        'spec.containers[0].livenessProbe is not supported by crib run; ignored',
+        'spec.containers[0].resources.limits.ephemeral-storage is not supported by crib run; ignored',
+        'spec.containers[0].resources.limits[nvidia.com/gpu] is not supported by crib run; ignored',
+        'spec.containers[0].securityContext.procMount is not supported by crib run; ignored',
+        'spec.containers[0].stdin is not supported by crib run; ignored',
+        'spec.containers[0].volumeMounts[0] mounts volume "cfg" (configMap), which crib run cannot provide; ignored',
+        'spec.containers[0].volumeMounts[1].subPathExpr is not supported by crib run; ignored',
+        'spec.nodeName is not supported by crib run; ignored',
+        'spec.securityContext.fsGroup is not supported by crib run; ignored',
+        'spec.serviceAccountName is not supported by crib run; ignored',
+        'spec.subdomain is not supported by crib run; ignored',
+        'spec.tolerations is not supported by crib run; ignored',
+        'spec.volumes[0].configMap is not supported by crib run; ignored',
+        'spec.volumes[1].emptyDir.sizeLimit is not supported by crib run without medium: Memory; ignored',
+        'status is not supported by crib run; ignored',
+      ].sort(),
+    );
     const c = r.pods[0]?.spec.containers[0];
     assert.deepEqual(c?.env, [], 'the unsupported env vars are left out');
-    assert.deepEqual(c?.volumeMounts.map((m) => m.name), ['tmp'], 'the mount of the unsupported volume is left out');
+    assert.deepEqual(
+      c?.volumeMounts.map((m) => m.name),
+      ['tmp'],
+      'the mount of the unsupported volume is left out',
+    );
     assert.equal(c?.preStop, undefined);
   });
 
@@ -317,27 +333,59 @@ describe('crib run manifests: invalid Pods are errors naming the field', () => {
     rejects(pod('  containers:\n    - name: c\n'), 'spec.containers[0].image', /required/);
     rejects(pod('  containers:\n    - image: busybox\n'), 'spec.containers[0].name', /required/);
     rejects(pod('  containers:\n    - {name: c, image: "Busy Box"}\n'), 'spec.containers[0].image', /invalid image reference/);
-    rejects(pod('  containers:\n    - {name: c, image: busybox}\n    - {name: c, image: busybox}\n'), 'spec.containers[1].name', /already the name of spec\.containers\[0\]/);
-    rejects(pod('  initContainers:\n    - {name: c, image: busybox}\n  containers:\n    - {name: c, image: busybox}\n'), 'spec.containers[0].name', /already the name of spec\.initContainers\[0\]/);
+    rejects(
+      pod('  containers:\n    - {name: c, image: busybox}\n    - {name: c, image: busybox}\n'),
+      'spec.containers[1].name',
+      /already the name of spec\.containers\[0\]/,
+    );
+    rejects(
+      pod('  initContainers:\n    - {name: c, image: busybox}\n  containers:\n    - {name: c, image: busybox}\n'),
+      'spec.containers[0].name',
+      /already the name of spec\.initContainers\[0\]/,
+    );
     rejects(pod('  containers:\n    - {name: Web, image: busybox}\n'), 'spec.containers[0].name', /DNS label/);
     rejects(pod(`${simple}      resources: {limits: {memory: 64MB}}\n`), 'spec.containers[0].resources.limits.memory', /"64MB" is not a quantity/);
     rejects(pod(`${simple}      resources: {limits: {cpu: "-1"}}\n`), 'spec.containers[0].resources.limits.cpu', /negative/);
-    rejects(pod(`${simple}      resources: {limits: {cpu: 500m}, requests: {cpu: "1"}}\n`), 'spec.containers[0].resources.requests.cpu', /less than or equal to the cpu limit/);
+    rejects(
+      pod(`${simple}      resources: {limits: {cpu: 500m}, requests: {cpu: "1"}}\n`),
+      'spec.containers[0].resources.requests.cpu',
+      /less than or equal to the cpu limit/,
+    );
     rejects(pod(`${simple}      args: [sleep, 10]\n`), 'spec.containers[0].args[1]', /must be a string \(quote it: "10"\)/);
     rejects(pod(`${simple}      env: [{name: N, value: 1}]\n`), 'spec.containers[0].env[0].value', /quote it/);
     rejects(pod(`${simple}      volumeMounts: [{name: nope, mountPath: /x}]\n`), 'spec.containers[0].volumeMounts[0].name', /no volume named "nope"/);
-    rejects(pod(`${simple}      volumeMounts: [{name: v, mountPath: x}]\n  volumes: [{name: v, emptyDir: {}}]\n`), 'spec.containers[0].volumeMounts[0].mountPath', /absolute/);
-    rejects(pod(`${simple}      volumeMounts: [{name: v, mountPath: /x, subPath: ../up}]\n  volumes: [{name: v, emptyDir: {}}]\n`), 'spec.containers[0].volumeMounts[0].subPath', /\.\./);
+    rejects(
+      pod(`${simple}      volumeMounts: [{name: v, mountPath: x}]\n  volumes: [{name: v, emptyDir: {}}]\n`),
+      'spec.containers[0].volumeMounts[0].mountPath',
+      /absolute/,
+    );
+    rejects(
+      pod(`${simple}      volumeMounts: [{name: v, mountPath: /x, subPath: ../up}]\n  volumes: [{name: v, emptyDir: {}}]\n`),
+      'spec.containers[0].volumeMounts[0].subPath',
+      /\.\./,
+    );
     rejects(pod(`${simple}  volumes: [{name: v, emptyDir: {}, hostPath: {path: /x}}]\n`), 'spec.volumes[0]', /exactly one volume source/);
     rejects(pod(`${simple}  restartPolicy: Sometimes\n`), 'spec.restartPolicy', /not one of "Always", "OnFailure", "Never"/);
     rejects(pod(`${simple}  dnsPolicy: None\n`), 'spec.dnsConfig', /at least one nameserver/);
     rejects(pod(`${simple}  hostPID: true\n  shareProcessNamespace: true\n`), 'spec.shareProcessNamespace', /hostPID/);
     rejects(pod(`${simple}  hostNetwork: yes\n`), 'spec.hostNetwork', /true or false/);
     rejects(pod(`${simple}      ports: [{containerPort: 70000}]\n`), 'spec.containers[0].ports[0].containerPort', /out of range/);
-    rejects(pod(`${simple}      securityContext: {privileged: true, allowPrivilegeEscalation: false}\n`), 'spec.containers[0].securityContext.allowPrivilegeEscalation', /privileged/);
+    rejects(
+      pod(`${simple}      securityContext: {privileged: true, allowPrivilegeEscalation: false}\n`),
+      'spec.containers[0].securityContext.allowPrivilegeEscalation',
+      /privileged/,
+    );
     rejects(pod(`${simple}      securityContext: {runAsUser: 0, runAsNonRoot: true}\n`), 'spec.containers[0].securityContext.runAsUser', /runAsNonRoot/);
-    rejects(pod(`${simple}      env: [{name: X, valueFrom: {fieldRef: {fieldPath: spec.bogus}}}]\n`), 'spec.containers[0].env[0].valueFrom.fieldRef.fieldPath', /not a supported field path/);
-    rejects(pod('  initContainers: [{name: i, image: busybox, lifecycle: {preStop: {sleep: {seconds: 1}}}}]\n  containers: [{name: c, image: busybox}]\n'), 'spec.initContainers[0].lifecycle', /init containers/);
+    rejects(
+      pod(`${simple}      env: [{name: X, valueFrom: {fieldRef: {fieldPath: spec.bogus}}}]\n`),
+      'spec.containers[0].env[0].valueFrom.fieldRef.fieldPath',
+      /not a supported field path/,
+    );
+    rejects(
+      pod('  initContainers: [{name: i, image: busybox, lifecycle: {preStop: {sleep: {seconds: 1}}}}]\n  containers: [{name: c, image: busybox}]\n'),
+      'spec.initContainers[0].lifecycle',
+      /init containers/,
+    );
     rejects('apiVersion: v1\nkind: Pod\nspec: {containers: [{name: c, image: busybox}]}\n', 'metadata', /required/);
     rejects('apiVersion: apps/v1\nkind: Pod\nmetadata: {name: p}\n', 'apiVersion', /not v1/);
     rejects('apiVersion: v1\nmetadata: {name: p}\n', 'kind', /required/);
@@ -385,7 +433,11 @@ describe('quantities', () => {
     assert.equal(milliCpuToQuota(1n), 1000n, 'at least the minimum quota');
     const r = one(pod(`${simple}      resources: {limits: {cpu: 250m, memory: 64Mi}}\n`)).spec.containers[0]?.resources;
     assert.ok(r);
-    assert.deepEqual(linuxResources(r), { cpu_shares: '256', cpu_quota: '25000', cpu_period: '100000', memory_limit_in_bytes: String(64 * 1024 * 1024) }, 'the request defaults to the limit');
+    assert.deepEqual(
+      linuxResources(r),
+      { cpu_shares: '256', cpu_quota: '25000', cpu_period: '100000', memory_limit_in_bytes: String(64 * 1024 * 1024) },
+      'the request defaults to the limit',
+    );
     assert.deepEqual(linuxResources({ limits: {}, requests: {} }), { cpu_shares: '2', cpu_quota: '0', cpu_period: '100000' });
   });
 });
@@ -462,7 +514,11 @@ describe('conversion to CRI configs', () => {
     const none = one(pod(`${simple}  dnsPolicy: None\n  dnsConfig: {nameservers: [1.1.1.1], options: [{name: ndots, value: "3"}]}\n`));
     assert.deepEqual(podDns(none, host), { servers: ['1.1.1.1'], searches: [], options: ['ndots:3'] });
     const merged = one(pod(`${simple}  dnsConfig: {nameservers: [10.0.0.3, 1.1.1.1, 8.8.8.8], searches: [x.example], options: [{name: ndots, value: "5"}]}\n`));
-    assert.deepEqual(podDns(merged, host), { servers: ['10.0.0.2', '10.0.0.3', '1.1.1.1'], searches: ['corp.example', 'x.example'], options: ['ndots:5', 'rotate'] });
+    assert.deepEqual(podDns(merged, host), {
+      servers: ['10.0.0.2', '10.0.0.3', '1.1.1.1'],
+      searches: ['corp.example', 'x.example'],
+      options: ['ndots:5', 'rotate'],
+    });
   });
 
   it('builds the ContainerConfig: fieldRef env, $(VAR) expansion, mounts, security, annotations', () => {
@@ -492,7 +548,12 @@ describe('conversion to CRI configs', () => {
     assert.deepEqual(c.command, ['sh', '-c']);
     assert.deepEqual(c.args, ['echo web $(MISSING) $(POD_NAME)']);
     assert.deepEqual(c.mounts, [{ container_path: '/data', host_path: '/root/pods/u-1/volumes/data/sub', readonly: false, propagation: 0 }]);
-    assert.deepEqual(c.labels, { 'io.kubernetes.container.name': 'app', 'io.kubernetes.pod.name': 'web', 'io.kubernetes.pod.namespace': 'prod', 'io.kubernetes.pod.uid': 'u-1' });
+    assert.deepEqual(c.labels, {
+      'io.kubernetes.container.name': 'app',
+      'io.kubernetes.pod.name': 'web',
+      'io.kubernetes.pod.namespace': 'prod',
+      'io.kubernetes.pod.uid': 'u-1',
+    });
     const ann = c.annotations ?? {};
     assert.equal(ann['io.kubernetes.pod.terminationGracePeriod'], '12');
     assert.equal(ann['io.kubernetes.container.name'], 'app');
@@ -509,7 +570,15 @@ describe('conversion to CRI configs', () => {
     assert.deepEqual(c.linux?.resources, { cpu_shares: '2', cpu_quota: '0', cpu_period: '100000' });
 
     const side = containerConfig(full, full.spec.containers[1] as Pod['spec']['containers'][0], {
-      uid: 'u-1', podIP: '', podIPs: [], nodeName: 'n', attempt: 0, imageRef: 'i', volumePaths: {}, seccompRoot: '/s', init: false,
+      uid: 'u-1',
+      podIP: '',
+      podIPs: [],
+      nodeName: 'n',
+      attempt: 0,
+      imageRef: 'i',
+      volumePaths: {},
+      seccompRoot: '/s',
+      init: false,
     });
     assert.deepEqual(side.linux?.security_context?.run_as_user, { value: '1000' }, "the pod's runAsUser otherwise");
     assert.equal(side.linux?.security_context?.no_new_privs, false);
@@ -536,7 +605,11 @@ describe('conversion to CRI configs', () => {
     const plain = one(pod(simple));
     assert.equal(checkRunAsNonRoot(plain, plain.spec.containers[0] as Pod['spec']['containers'][0], {}), undefined, 'without runAsNonRoot nothing is checked');
     const podLevel = one(pod(`${simple}  securityContext: {runAsNonRoot: true}\n`));
-    assert.match(checkRunAsNonRoot(podLevel, podLevel.spec.containers[0] as Pod['spec']['containers'][0], { uid: '0' }) ?? '', /root/, "the pod's runAsNonRoot applies too");
+    assert.match(
+      checkRunAsNonRoot(podLevel, podLevel.spec.containers[0] as Pod['spec']['containers'][0], { uid: '0' }) ?? '',
+      /root/,
+      "the pod's runAsNonRoot applies too",
+    );
   });
 });
 

@@ -33,7 +33,10 @@ const base: SandboxConfig = {
 };
 
 const invalid = (c: Partial<SandboxConfig>, field: RegExp) =>
-  assert.throws(() => validateSandboxConfig({ ...base, ...c }), (e: CribError) => e.kind === 'InvalidArgument' && field.test(e.message));
+  assert.throws(
+    () => validateSandboxConfig({ ...base, ...c }),
+    (e: CribError) => e.kind === 'InvalidArgument' && field.test(e.message),
+  );
 
 describe('sandbox config validation', () => {
   it('accepts a kubelet-like config', () => validateSandboxConfig(base));
@@ -72,7 +75,7 @@ describe('sandbox config validation', () => {
 });
 
 describe('pod files', () => {
-  it("names the pod after the node when it asks for no hostname, as containerd does", () => {
+  it('names the pod after the node when it asks for no hostname, as containerd does', () => {
     assert.equal(podHostname({ hostname: 'web' }), 'web');
     assert.equal(podHostname({ hostname: '' }), os.hostname());
   });
@@ -88,13 +91,29 @@ describe('pod files', () => {
 
 describe('pause OCI spec', () => {
   const input = {
-    args: ['/pause'], env: [], newPidNamespace: true, newIpcNamespace: true, hostname: 'web',
-    shmPath: '/run/crib/shm/x', etcFiles: { hostname: '/p/hostname', resolvConf: '/p/resolv.conf', hosts: '/p/hosts' },
-    cgroupsPath: '/crib/pod-x/x', sysctls: {}, uid: 0, gid: 0, oomScoreAdj: 0, annotations: {},
+    args: ['/pause'],
+    env: [],
+    newPidNamespace: true,
+    newIpcNamespace: true,
+    hostname: 'web',
+    shmPath: '/run/crib/shm/x',
+    etcFiles: { hostname: '/p/hostname', resolvConf: '/p/resolv.conf', hosts: '/p/hosts' },
+    cgroupsPath: '/crib/pod-x/x',
+    sysctls: {},
+    uid: 0,
+    gid: 0,
+    oomScoreAdj: 0,
+    annotations: {},
   };
   it('joins the pinned netns, makes pid/ipc/uts, has no capabilities and a read-only root', () => {
     const s = pauseSpec({ ...input, netnsPath: '/run/crib/netns/x' });
-    assert.deepEqual(s.linux.namespaces, [{ type: 'mount' }, { type: 'network', path: '/run/crib/netns/x' }, { type: 'pid' }, { type: 'ipc' }, { type: 'uts' }]);
+    assert.deepEqual(s.linux.namespaces, [
+      { type: 'mount' },
+      { type: 'network', path: '/run/crib/netns/x' },
+      { type: 'pid' },
+      { type: 'ipc' },
+      { type: 'uts' },
+    ]);
     assert.deepEqual(s.process.capabilities.bounding, []);
     assert.equal(s.process.noNewPrivileges, true);
     assert.equal(s.root.readonly, true);
@@ -111,7 +130,10 @@ describe('pause OCI spec', () => {
 describe('CNI', () => {
   it('builds the built-in bridge network', () => {
     const n = builtinNetwork({ name: 'crib', bridge: 'crib0', subnet: '10.85.0.0/16', ipMasq: true, ipamDataDir: '/var/lib/crib/cni/networks' });
-    assert.deepEqual(n.plugins.map((p) => p.type), ['bridge', 'portmap']);
+    assert.deepEqual(
+      n.plugins.map((p) => p.type),
+      ['bridge', 'portmap'],
+    );
   });
   it('reads .conf and .conflist files', () => {
     const one = parseNetworkConfig('{"cniVersion":"0.4.0","name":"n","type":"bridge"}', '/x/10-n.conf');
@@ -119,7 +141,10 @@ describe('CNI', () => {
     assert.throws(() => parseNetworkConfig('{"name":"n","plugins":[]}', '/x/a.conflist'), /plugins/);
   });
   it('gives plugins runtimeConfig only when they ask for port mappings', () => {
-    const list = parseNetworkConfig('{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"bridge"},{"type":"portmap","capabilities":{"portMappings":true}}]}', 'a.conflist');
+    const list = parseNetworkConfig(
+      '{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"bridge"},{"type":"portmap","capabilities":{"portMappings":true}}]}',
+      'a.conflist',
+    );
     const ports = [{ hostPort: 80, containerPort: 8080, protocol: 'tcp' as const }];
     assert.equal(pluginInput(list, list.plugins[0]!, ports, undefined)['runtimeConfig'], undefined);
     assert.deepEqual(pluginInput(list, list.plugins[1]!, ports, { ips: [] })['runtimeConfig'], { portMappings: ports });
@@ -129,7 +154,10 @@ describe('CNI', () => {
   });
   it('takes IPv4 first from a result', () => {
     const ips = podIPs({ ips: [{ address: 'fd00::5/64' }, { address: '10.0.0.5/24', gateway: '10.0.0.1' }] });
-    assert.deepEqual(ips.map((i) => i.ip), ['10.0.0.5', 'fd00::5']);
+    assert.deepEqual(
+      ips.map((i) => i.ip),
+      ['10.0.0.5', 'fd00::5'],
+    );
   });
 });
 
@@ -185,7 +213,11 @@ describe('untrusted JSON', () => {
     assert.deepEqual(parseUntrustedJson('{"a":1}', 'x'), { a: 1 });
     assert.throws(
       () => parseUntrustedJson(Buffer.from('root:x:0:0:root:/root:/bin/bash\n'), 'seccomp profile /etc/passwd'),
-      (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && /^seccomp profile \/etc\/passwd is not valid JSON/.test(e.message) && !e.message.includes('root:x'),
+      (e: unknown) =>
+        e instanceof CribError &&
+        e.kind === 'InvalidArgument' &&
+        /^seccomp profile \/etc\/passwd is not valid JSON/.test(e.message) &&
+        !e.message.includes('root:x'),
     );
   });
 });

@@ -17,7 +17,7 @@ function pod(phase: Sandbox['phase'] = 'ready') {
     },
     find: (id: string) => (present && sb.id.startsWith(id) ? sb : undefined),
     exists: () => present,
-    locked: async <R,>(_s: Sandbox, fn: () => Promise<R>) => {
+    locked: async <R>(_s: Sandbox, fn: () => Promise<R>) => {
       calls.push('lock');
       try {
         return await fn();

@@ -128,8 +128,7 @@ function normalizeMessage(value: unknown, desc: MessageDescriptor, where: string
       assert.fail(`${here}: ${desc.name} has no field named ${key}`);
     }
     if (v === null || v === undefined) continue;
-    const entry =
-      field.label === 'LABEL_REPEATED' && field.type === 'TYPE_MESSAGE' ? resolveMessage(field.typeName, desc) : undefined;
+    const entry = field.label === 'LABEL_REPEATED' && field.type === 'TYPE_MESSAGE' ? resolveMessage(field.typeName, desc) : undefined;
     if (entry?.options?.mapEntry) {
       assert.ok(isPlainObject(v), `${here}: expected a map object`);
       const valueField = entry.field.find((f) => f.name === 'value');
@@ -180,8 +179,12 @@ test('the CRI proto loads with both services and their streaming rpcs', () => {
   assert.equal(Object.keys(runtime).length, 35);
   assert.equal(Object.keys(image).length, 6);
   const streaming = [
-    ...Object.entries(runtime).filter(([, m]) => m.responseStream).map(([n]) => n),
-    ...Object.entries(image).filter(([, m]) => m.responseStream).map(([n]) => n),
+    ...Object.entries(runtime)
+      .filter(([, m]) => m.responseStream)
+      .map(([n]) => n),
+    ...Object.entries(image)
+      .filter(([, m]) => m.responseStream)
+      .map(([n]) => n),
   ].sort();
   assert.deepEqual(streaming, [
     'GetContainerEvents',

@@ -25,12 +25,18 @@ describe('registry', () => {
     await reg.open(async () => undefined);
     const a: Thing = { id: 'abc123', phase: 'ready', name: 'a' };
     reg.reserve('a', a.id, 'thing "a"');
-    assert.throws(() => reg.reserve('a', 'other', 'thing "a"'), (e: unknown) => kind('AlreadyExists')(e) && /thing "a" already exists as abc123/.test((e as Error).message));
+    assert.throws(
+      () => reg.reserve('a', 'other', 'thing "a"'),
+      (e: unknown) => kind('AlreadyExists')(e) && /thing "a" already exists as abc123/.test((e as Error).message),
+    );
     reg.add(a);
     await reg.save(a);
     reg.add({ id: 'abd999', phase: 'ready', name: 'b' });
     assert.equal(reg.get('abc').id, 'abc123');
-    assert.throws(() => reg.find('ab'), (e: unknown) => kind('InvalidArgument')(e) && /thing_id.*ambiguous/.test((e as Error).message));
+    assert.throws(
+      () => reg.find('ab'),
+      (e: unknown) => kind('InvalidArgument')(e) && /thing_id.*ambiguous/.test((e as Error).message),
+    );
     assert.throws(() => reg.get('../etc'), kind('InvalidArgument'));
     assert.throws(() => reg.get('ffff'), kind('NotFound'));
     await reg.delete(a);
@@ -54,7 +60,10 @@ describe('registry', () => {
       if (t.id === 'stuck') throw new Error('busy');
     });
     assert.deepEqual(rolledBack.sort(), ['half', 'stuck']);
-    assert.deepEqual(again.values().map((t) => t.id), ['whole']);
+    assert.deepEqual(
+      again.values().map((t) => t.id),
+      ['whole'],
+    );
     assert.throws(() => again.reserve('w', 'x', 'thing "w"'), kind('AlreadyExists'));
     // The failed rollback's record stays for the next start; the done one is gone.
     assert.deepEqual(fs.readdirSync(dir).sort(), ['stuck.json', 'whole.json']);

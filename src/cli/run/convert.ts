@@ -115,7 +115,12 @@ export function podPortMappings(pod: Pod): PortMapping[] {
   return pod.spec.containers.flatMap((c) =>
     c.ports
       .filter((p) => p.hostPort)
-      .map((p): PortMapping => ({ container_port: p.containerPort, host_port: p.hostPort, protocol: PROTOCOL[p.protocol], ...(p.hostIP ? { host_ip: p.hostIP } : {}) })),
+      .map((p): PortMapping => ({
+        container_port: p.containerPort,
+        host_port: p.hostPort,
+        protocol: PROTOCOL[p.protocol],
+        ...(p.hostIP ? { host_ip: p.hostIP } : {}),
+      })),
   );
 }
 
@@ -174,7 +179,7 @@ export function linuxResources(r: Resources): LinuxContainerResources {
 export function expand(input: string, lookup: (name: string) => string | undefined): string {
   let out = '';
   for (let i = 0; i < input.length; i++) {
-    const ch = input[i] as string;
+    const ch = input.charAt(i);
     if (ch !== '$' || i + 1 >= input.length) {
       out += ch;
       continue;
@@ -223,7 +228,8 @@ export function fieldValue(pod: Pod, fieldPath: string, facts: PodFacts): string
       return facts.podIPs.join(',');
   }
   const m = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(fieldPath);
-  if (m) return (m[1] === 'labels' ? pod.labels : pod.annotations)[m[2] as string] ?? '';
+  const [, kind, key = ''] = m ?? [];
+  if (m) return (kind === 'labels' ? pod.labels : pod.annotations)[key] ?? '';
   return '';
 }
 
@@ -264,7 +270,8 @@ export function checkRunAsNonRoot(pod: Pod, c: ContainerSpec, imageUser: { uid?:
   if (imageUser.uid !== undefined && imageUser.uid !== '') {
     return Number(imageUser.uid) === 0 ? `container "${c.name}" has runAsNonRoot and image will run as root (uid 0)` : undefined;
   }
-  if (imageUser.username) return `container "${c.name}" has runAsNonRoot and image has non-numeric user (${imageUser.username}), cannot verify user is non-root`;
+  if (imageUser.username)
+    return `container "${c.name}" has runAsNonRoot and image has non-numeric user (${imageUser.username}), cannot verify user is non-root`;
   return `container "${c.name}" has runAsNonRoot and image will run as root (no user set)`;
 }
 
@@ -278,7 +285,7 @@ export function preStopFromAnnotation(v: string | undefined): PreStopHook | unde
   try {
     const h = JSON.parse(v) as { exec?: { command?: unknown }; sleep?: { seconds?: unknown } };
     const cmd = h.exec?.command;
-    if (Array.isArray(cmd) && cmd.every((x) => typeof x === 'string') && cmd.length) return { exec: cmd as string[] };
+    if (Array.isArray(cmd) && cmd.every((x) => typeof x === 'string') && cmd.length) return { exec: cmd };
     const secs = h.sleep?.seconds;
     if (typeof secs === 'number' && secs >= 0) return { sleepSeconds: secs };
   } catch {
@@ -326,7 +333,10 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
     };
   });
   const annotations: Record<string, string> = {
-    [ANN_HASH]: createHash('sha256').update(JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))).digest('hex').slice(0, 8),
+    [ANN_HASH]: createHash('sha256')
+      .update(JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))
+      .digest('hex')
+      .slice(0, 8),
     [ANN_RESTART_COUNT]: String(inputs.attempt),
     [ANN_TERMINATION_MESSAGE_PATH]: '',
     [ANN_GRACE]: String(pod.spec.terminationGracePeriodSeconds),

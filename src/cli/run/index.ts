@@ -43,7 +43,7 @@ class Usage extends Error {}
 function parseFlags(argv: string[], booleans: Record<string, string>, values: Record<string, string>): Flags {
   const out: Flags = { positional: [], bool: new Set(), values: new Map() };
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i] as string;
+    const a = argv[i] ?? '';
     if (a === '--') {
       out.positional.push(...argv.slice(i + 1));
       break;
@@ -104,7 +104,11 @@ const pullPolicies: Record<string, PullPolicy> = { always: 'Always', never: 'Nev
 export async function runCommand(argv: string[], ctx: CliContext): Promise<number> {
   let flags: Flags;
   try {
-    flags = parseFlags(argv, { '-d': 'detach', '--detach': 'detach', '--strict': 'strict', '-h': 'help', '--help': 'help' }, { '--pull': 'pull', '-f': 'file', '--filename': 'file' });
+    flags = parseFlags(
+      argv,
+      { '-d': 'detach', '--detach': 'detach', '--strict': 'strict', '-h': 'help', '--help': 'help' },
+      { '--pull': 'pull', '-f': 'file', '--filename': 'file' },
+    );
     if (flags.bool.has('help')) {
       ctx.out.write(`${runUsage}\n`);
       return 0;
@@ -121,17 +125,19 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
     }
     throw err;
   }
-  const file = flags.positional[0] as string;
+  const [file = ''] = flags.positional;
   const parsed = await loadManifest(ctx, 'run', file);
   if (typeof parsed === 'number') return parsed;
   const strict = flags.bool.has('strict');
   for (const w of parsed.warnings) ctx.err.write(strict ? `error: ${w.replace(/; [^;]*$/, '')}\n` : `warning: ${w}\n`);
   if (strict && parsed.warnings.length) {
-    ctx.err.write(`crib run: --strict: ${parsed.warnings.length} unsupported field${parsed.warnings.length === 1 ? '' : 's'} in ${file}; nothing was created\n`);
+    ctx.err.write(
+      `crib run: --strict: ${parsed.warnings.length} unsupported field${parsed.warnings.length === 1 ? '' : 's'} in ${file}; nothing was created\n`,
+    );
     return 2;
   }
   const pull = flags.values.get('pull');
-  return runPods(ctx, parsed.pods, { detach: flags.bool.has('detach'), ...(pull ? { pull: pullPolicies[pull] as PullPolicy } : {}) });
+  return runPods(ctx, parsed.pods, { detach: flags.bool.has('detach'), ...(pull ? { pull: pullPolicies[pull] } : {}) });
 }
 
 /** The sandbox's log directory from its verbose status (crib's: `config.logDirectory`). */
@@ -157,7 +163,8 @@ export async function deleteCommand(argv: string[], ctx: CliContext): Promise<nu
       ctx.out.write(`${deleteUsage}\n`);
       return 0;
     }
-    if (flags.values.has('file') === (flags.positional.length > 0)) throw new Usage(flags.positional.length ? 'give either -f FILE or POD names, not both' : 'missing POD or -f FILE');
+    if (flags.values.has('file') === flags.positional.length > 0)
+      throw new Usage(flags.positional.length ? 'give either -f FILE or POD names, not both' : 'missing POD or -f FILE');
   } catch (err) {
     if (err instanceof Usage) {
       ctx.err.write(`crib delete: ${err.message}\n\n${deleteUsage}\n`);
@@ -203,7 +210,11 @@ export async function deleteCommand(argv: string[], ctx: CliContext): Promise<nu
       const uid = s.labels[LABEL_POD_UID] === s.metadata?.uid ? (s.metadata?.uid ?? '') : '';
       const logDirectory = await sandboxLogDirectory(ctx, s);
       try {
-        await teardownPod(ctx, { sandboxId: s.id, label, uid, ...(logDirectory ? { logDirectory } : {}) }, { root, say: (l) => void ctx.err.write(`pod ${label}: ${l}\n`) });
+        await teardownPod(
+          ctx,
+          { sandboxId: s.id, label, uid, ...(logDirectory ? { logDirectory } : {}) },
+          { root, say: (l) => void ctx.err.write(`pod ${label}: ${l}\n`) },
+        );
         ctx.out.write(`pod "${label}" deleted (sandbox ${s.id.slice(0, 13)})\n`);
       } catch (err) {
         ctx.err.write(`crib delete: pod ${label}: ${describeError(err)}\n`);

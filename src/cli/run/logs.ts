@@ -119,7 +119,7 @@ export class LogPrinter {
       const prev = this.tails.get(label);
       if (prev?.file === file) return;
       if (prev) await this.print(label, [...(await prev.read()), ...prev.parser.flush()]);
-      if (!this.colours.has(label)) this.colours.set(label, COLOURS[this.colours.size % COLOURS.length] as number);
+      if (!this.colours.has(label)) this.colours.set(label, COLOURS[this.colours.size % COLOURS.length] ?? 0);
       this.tails.set(label, new FileTail(file));
     });
   }

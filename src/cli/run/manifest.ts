@@ -191,7 +191,11 @@ class Fields {
       if (v === '' && opts.nonEmpty) throw new ManifestError(this.field(key), 'must not be empty');
       return v === '' ? '' : undefined;
     }
-    if (typeof v !== 'string') throw new ManifestError(this.field(key), `must be a string${typeof v === 'number' || typeof v === 'boolean' ? ` (quote it: "${String(v)}")` : `, got ${describe(v)}`}`);
+    if (typeof v !== 'string')
+      throw new ManifestError(
+        this.field(key),
+        `must be a string${typeof v === 'number' || typeof v === 'boolean' ? ` (quote it: "${String(v)}")` : `, got ${describe(v)}`}`,
+      );
     return v;
   }
 
@@ -214,7 +218,13 @@ class Fields {
     const v = this.str(key);
     if (v === undefined || v === '') return fallback;
     if (!(allowed as readonly string[]).includes(v)) {
-      throw new ManifestError(this.field(key), `"${v}" is not one of ${allowed.filter(Boolean).map((a) => `"${a}"`).join(', ')}`);
+      throw new ManifestError(
+        this.field(key),
+        `"${v}" is not one of ${allowed
+          .filter(Boolean)
+          .map((a) => `"${a}"`)
+          .join(', ')}`,
+      );
     }
     return v as T;
   }
@@ -230,7 +240,10 @@ class Fields {
   strList(key: string): string[] {
     return this.list(key, (item, path) => {
       if (typeof item !== 'string') {
-        throw new ManifestError(path, `must be a string${typeof item === 'number' || typeof item === 'boolean' ? ` (quote it: "${String(item)}")` : `, got ${describe(item)}`}`);
+        throw new ManifestError(
+          path,
+          `must be a string${typeof item === 'number' || typeof item === 'boolean' ? ` (quote it: "${String(item)}")` : `, got ${describe(item)}`}`,
+        );
       }
       return item;
     });
@@ -243,7 +256,10 @@ class Fields {
     const out: Record<string, string> = {};
     for (const [k, val] of Object.entries(v)) {
       if (typeof val !== 'string') {
-        throw new ManifestError(join(this.field(key), k), `must be a string${typeof val === 'number' || typeof val === 'boolean' ? ` (quote it: "${String(val)}")` : `, got ${describe(val)}`}`);
+        throw new ManifestError(
+          join(this.field(key), k),
+          `must be a string${typeof val === 'number' || typeof val === 'boolean' ? ` (quote it: "${String(val)}")` : `, got ${describe(val)}`}`,
+        );
       }
       out[k] = val;
     }
@@ -275,14 +291,20 @@ const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0
 
 function dnsLabel(field: string, v: string): string {
   if (v.length > 63 || !DNS_LABEL.test(v)) {
-    throw new ManifestError(field, `"${v}" must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters`);
+    throw new ManifestError(
+      field,
+      `"${v}" must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters`,
+    );
   }
   return v;
 }
 
 function dnsSubdomain(field: string, v: string): string {
   if (v.length > 253 || !DNS_SUBDOMAIN.test(v)) {
-    throw new ManifestError(field, `"${v}" must be a DNS subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters`);
+    throw new ManifestError(
+      field,
+      `"${v}" must be a DNS subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters`,
+    );
   }
   return v;
 }
@@ -345,7 +367,8 @@ function parseResources(f: Fields): Resources {
   for (const r of ['cpu', 'memory'] as const) {
     const l = limits[r];
     const q = requests[r];
-    if (l && q && !quantityLE(q, l)) throw new ManifestError(join(f.field('requests'), r), `"${q.text}" must be less than or equal to the ${r} limit "${l.text}"`);
+    if (l && q && !quantityLE(q, l))
+      throw new ManifestError(join(f.field('requests'), r), `"${q.text}" must be less than or equal to the ${r} limit "${l.text}"`);
   }
   const cpu = (q: Quantity | undefined) => (q ? milliValue(q) : undefined);
   const mem = (q: Quantity | undefined) => (q ? intValue(q) : undefined);
@@ -430,7 +453,10 @@ function parseEnv(item: Json, path: string, warnings: string[]): EnvVar | undefi
         } else if (knownFieldPaths.includes(fieldPath)) {
           warnings.push(`${fr.field('fieldPath')} "${fieldPath}" is not supported by crib run; ${name} is not set`);
         } else {
-          throw new ManifestError(fr.field('fieldPath'), `"${fieldPath}" is not a supported field path (${supportedFieldPaths.join(', ')}, metadata.labels['KEY'], metadata.annotations['KEY'])`);
+          throw new ManifestError(
+            fr.field('fieldPath'),
+            `"${fieldPath}" is not a supported field path (${supportedFieldPaths.join(', ')}, metadata.labels['KEY'], metadata.annotations['KEY'])`,
+          );
         }
       });
       const sources = ['fieldRef', 'resourceFieldRef', 'configMapKeyRef', 'secretKeyRef', 'fileKeyRef'].filter((k) => vf.has(k));
@@ -555,8 +581,14 @@ function parseVolume(item: Json, path: string, warnings: string[]): Volume {
     type: h.oneOf('type', ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'] as const, ''),
   }));
   if (host) sources.push({ name, hostPath: host });
-  const others = Object.keys(item as Record<string, Json>).filter((k) => k !== 'name' && k !== 'emptyDir' && k !== 'hostPath' && (item as Record<string, Json>)[k] != null);
-  if (sources.length + others.length > 1) throw new ManifestError(path, `must have exactly one volume source, has ${[...sources.map((s) => ('emptyDir' in s ? 'emptyDir' : 'hostPath')), ...others].join(', ')}`);
+  const others = Object.keys(item as Record<string, Json>).filter(
+    (k) => k !== 'name' && k !== 'emptyDir' && k !== 'hostPath' && (item as Record<string, Json>)[k] != null,
+  );
+  if (sources.length + others.length > 1)
+    throw new ManifestError(
+      path,
+      `must have exactly one volume source, has ${[...sources.map((s) => ('emptyDir' in s ? 'emptyDir' : 'hostPath')), ...others].join(', ')}`,
+    );
   f.done(); // warns about the unsupported source (configMap, secret, persistentVolumeClaim, ...)
   if (sources[0]) return sources[0];
   if (others[0]) return { name, unsupported: others[0] };
@@ -573,7 +605,8 @@ function parsePodSecurity(f: Fields): PodSecurity {
   s.sysctls = f.list('sysctls', (item, p) => {
     const sf = f.item(item, p);
     const name = sf.str('name', { required: true }) as string;
-    if (!/^[a-z0-9]([-_a-z0-9]*[a-z0-9])?([./][a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$/.test(name)) throw new ManifestError(sf.field('name'), `"${name}" is not a sysctl name`);
+    if (!/^[a-z0-9]([-_a-z0-9]*[a-z0-9])?([./][a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$/.test(name))
+      throw new ManifestError(sf.field('name'), `"${name}" is not a sysctl name`);
     const value = sf.str('value', { required: true }) as string;
     sf.done();
     return { name, value };
@@ -636,7 +669,10 @@ function parseSpec(f: Fields, warnings: string[]): PodSpec {
 
   // Names and references across the pod.
   const names = new Map<string, string>();
-  const all = [...initContainers.map((c, i) => [c, `${f.field('initContainers')}[${i}]`] as const), ...containers.map((c, i) => [c, `${f.field('containers')}[${i}]`] as const)];
+  const all = [
+    ...initContainers.map((c, i) => [c, `${f.field('initContainers')}[${i}]`] as const),
+    ...containers.map((c, i) => [c, `${f.field('containers')}[${i}]`] as const),
+  ];
   for (const [c, p] of all) {
     const prev = names.get(c.name);
     if (prev) throw new ManifestError(`${p}.name`, `"${c.name}" is already the name of ${prev}`);
@@ -666,7 +702,8 @@ function parseSpec(f: Fields, warnings: string[]): PodSpec {
     c.ports.forEach((port, pi) => {
       const p = `${f.field('containers')}[${ci}].ports[${pi}]`;
       if (spec.hostNetwork) {
-        if (port.hostPort !== undefined && port.hostPort !== port.containerPort) throw new ManifestError(`${p}.hostPort`, 'must equal containerPort with hostNetwork');
+        if (port.hostPort !== undefined && port.hostPort !== port.containerPort)
+          throw new ManifestError(`${p}.hostPort`, 'must equal containerPort with hostNetwork');
       }
       if (port.hostPort) {
         const key = `${port.hostIP ?? ''}/${port.hostPort}/${port.protocol}`;

@@ -28,13 +28,14 @@ export function parseQuantity(value: unknown): Quantity | string {
   }
   const m = NUMBER.exec(text);
   if (!m) return `"${text}" is not a quantity (e.g. "500m", "1", "64Mi", "1G")`;
-  const [, sign, digits, suffix, exp] = m as unknown as [string, string, string, string | undefined, string | undefined];
+  const [, sign, digits = '', suffix, exp] = m;
   const [intPart, fracPart = ''] = digits.split('.');
   let num = BigInt(`${intPart || '0'}${fracPart}`);
   let den = 10n ** BigInt(fracPart.length);
   if (sign === '-' && num !== 0n) return `"${text}" is negative`;
-  if (suffix && binary[suffix] !== undefined) {
-    num *= binary[suffix] as bigint;
+  const factor = suffix === undefined ? undefined : binary[suffix];
+  if (factor !== undefined) {
+    num *= factor;
   } else {
     const e = exp !== undefined ? Number(exp) : (decimalExp[suffix ?? ''] ?? 0);
     if (Math.abs(e) > 40) return `"${text}" is out of range`;
@@ -66,7 +67,7 @@ export function describe(v: unknown): string {
   if (Array.isArray(v)) return 'a list';
   if (typeof v === 'object') return 'a map';
   if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
-  return `${typeof v} ${String(v)}`;
+  return typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint' ? `${typeof v} ${v}` : typeof v;
 }
 
 // kubelet's constants (pkg/kubelet/cm/helpers_linux.go).

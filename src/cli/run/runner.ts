@@ -10,15 +10,7 @@ import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
 import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
 import type { PodSandboxConfig } from '../../cri/generated/runtime/v1/PodSandboxConfig.js';
-import {
-  checkRunAsNonRoot,
-  containerConfig,
-  containerLogPath,
-  LABEL_POD_NAME,
-  LABEL_POD_NAMESPACE,
-  parseResolvConf,
-  podSandboxConfig,
-} from './convert.js';
+import { checkRunAsNonRoot, containerConfig, containerLogPath, LABEL_POD_NAME, LABEL_POD_NAMESPACE, parseResolvConf, podSandboxConfig } from './convert.js';
 import { lastLogLines, LogPrinter } from './logs.js';
 import type { ContainerSpec, DnsConfig, Pod, PullPolicy } from './manifest.js';
 import { CONTAINER_EXITED, teardownPod } from './teardown.js';
@@ -61,7 +53,7 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
       },
       (e: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(e as Error);
+        reject(e instanceof Error ? e : new Error(String(e)));
       },
     );
   });
@@ -143,7 +135,13 @@ async function imageInfo(ctx: CliContext, ref: string): Promise<ImageInfo | unde
  * Makes every image of the pods present per its pull policy (kubelet's: Always pulls, IfNotPresent
  * pulls when missing, Never fails when missing) and returns what the runtime knows of each.
  */
-export async function ensureImages(ctx: CliContext, pods: Pod[], o: RunOptions, say: (l: string) => void, signal: AbortSignal): Promise<Map<string, ImageInfo>> {
+export async function ensureImages(
+  ctx: CliContext,
+  pods: Pod[],
+  o: RunOptions,
+  say: (l: string) => void,
+  signal: AbortSignal,
+): Promise<Map<string, ImageInfo>> {
   const wanted = new Map<string, { policies: Set<PullPolicy>; neverUser: string }>();
   for (const pod of pods) {
     for (const c of [...pod.spec.initContainers, ...pod.spec.containers]) {
@@ -159,7 +157,9 @@ export async function ensureImages(ctx: CliContext, pods: Pod[], o: RunOptions, 
     let info = w.policies.has('Always') ? undefined : await abortable(imageInfo(ctx, image), signal);
     if (!info) {
       if (!w.policies.has('Always') && !w.policies.has('IfNotPresent')) {
-        throw new RunError(`image "${image}" is not present and its imagePullPolicy is Never (${w.neverUser}); pull or import it first (crib pull, crib image import)`);
+        throw new RunError(
+          `image "${image}" is not present and its imagePullPolicy is Never (${w.neverUser}); pull or import it first (crib pull, crib image import)`,
+        );
       }
       say(`pulling image ${image}`);
       const started = Date.now();
@@ -244,7 +244,9 @@ export class PodRun {
       if (this.env.detach && code === 0) {
         keep = true;
         this.env.ctx.out.write(`${this.sandboxId}\n`);
-        this.say(`running detached (sandbox ${this.sandboxId.slice(0, 13)}); nothing restarts its containers now; stop it with: crib delete ${this.pod.namespace === 'default' ? '' : `-n ${this.pod.namespace} `}${this.pod.name}`);
+        this.say(
+          `running detached (sandbox ${this.sandboxId.slice(0, 13)}); nothing restarts its containers now; stop it with: crib delete ${this.pod.namespace === 'default' ? '' : `-n ${this.pod.namespace} `}${this.pod.name}`,
+        );
       } else if (!this.env.detach && code === 0) {
         code = await this.supervise();
       }
@@ -393,7 +395,9 @@ export class PodRun {
         await this.logs?.poll();
         a.lastFinished = nsToMs(st.finished_at) || Date.now();
         const restart = policy === 'Always' || (policy === 'OnFailure' && st.exit_code !== 0);
-        this.say(`container "${a.spec.name}" exited with code ${st.exit_code}${st.reason ? ` (${st.reason})` : ''}${restart ? '' : `; restartPolicy ${policy}: not restarted`}`);
+        this.say(
+          `container "${a.spec.name}" exited with code ${st.exit_code}${st.reason ? ` (${st.reason})` : ''}${restart ? '' : `; restartPolicy ${policy}: not restarted`}`,
+        );
         if (restart) {
           const delay = a.backoff.delay(a.lastFinished);
           a.restartAt = Date.now() + delay;
@@ -459,7 +463,10 @@ async function existingPods(ctx: CliContext, pods: Pod[]): Promise<string[]> {
   const out: string[] = [];
   for (const p of pods) {
     const same = items.filter((s) => s.labels[LABEL_POD_NAME] === p.name && s.labels[LABEL_POD_NAMESPACE] === p.namespace);
-    for (const s of same) out.push(`pod ${p.namespace}/${p.name} already exists (sandbox ${s.id.slice(0, 13)}); remove it first: crib delete ${p.namespace === 'default' ? '' : `-n ${p.namespace} `}${p.name}`);
+    for (const s of same)
+      out.push(
+        `pod ${p.namespace}/${p.name} already exists (sandbox ${s.id.slice(0, 13)}); remove it first: crib delete ${p.namespace === 'default' ? '' : `-n ${p.namespace} `}${p.name}`,
+      );
   }
   return out;
 }
@@ -475,7 +482,9 @@ export async function runPods(ctx: CliContext, pods: Pod[], o: RunOptions): Prom
   const onSignal = (sig: NodeJS.Signals) => {
     signals++;
     if (signals === 1) {
-      say(`${sig}: tearing down ${pods.length === 1 ? 'the pod' : 'the pods'} (interrupt twice more to quit at once, leaving ${pods.length === 1 ? 'it' : 'them'} behind)`);
+      say(
+        `${sig}: tearing down ${pods.length === 1 ? 'the pod' : 'the pods'} (interrupt twice more to quit at once, leaving ${pods.length === 1 ? 'it' : 'them'} behind)`,
+      );
       controller.abort(new Aborted());
     } else if (signals === 2) {
       say(`${sig}: still tearing down; once more to quit now`);

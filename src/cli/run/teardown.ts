@@ -122,7 +122,10 @@ export async function teardownPod(ctx: CliContext, t: TeardownTarget, o: Teardow
   statuses.sort((a, b) => (nanos(a.started_at) > nanos(b.started_at) ? -1 : 1));
   if (statuses.length || running.length) {
     const width = Math.max(18, ...statuses.map((s) => (s.metadata?.name ?? '').length + 2));
-    const lines = statuses.map((s, i) => `  ${i + 1}. ${`"${s.metadata?.name ?? s.id.slice(0, 12)}"`.padEnd(width)} at ${clock(nanos(s.finished_at))}  exit code ${s.exit_code}${s.reason ? ` (${s.reason})` : ''}`);
+    const lines = statuses.map(
+      (s, i) =>
+        `  ${i + 1}. ${`"${s.metadata?.name ?? s.id.slice(0, 12)}"`.padEnd(width)} at ${clock(nanos(s.finished_at))}  exit code ${s.exit_code}${s.reason ? ` (${s.reason})` : ''}`,
+    );
     lines.push(`  ${statuses.length + 1}. ${'pause (sandbox)'.padEnd(width)} by ${clock(pauseBy)}`);
     o.say(`stop order (SIGTERM newest first, grace periods side by side):\n${lines.join('\n')}`);
   }

@@ -1,7 +1,7 @@
 // The pod's volumes on the node, as kubelet provides them: emptyDir directories under the runtime's
 // root (`ROOT/pods/UID/volumes/NAME`, a tmpfs for medium: Memory), hostPath checked or created per
 // its type, subPath directories made on demand; all removed again at teardown (hostPaths stay).
-import fs from 'node:fs';
+import type fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../util/exec.js';

@@ -132,11 +132,23 @@ export class TarReader {
           break;
         }
         case 'data': {
-          pos = this.body(st, chunk, pos, (bytes) => st.deliver && this.handler.data(bytes), () => st.notify && this.handler.entryEnd());
+          pos = this.body(
+            st,
+            chunk,
+            pos,
+            (bytes) => st.deliver && this.handler.data(bytes),
+            () => st.notify && this.handler.entryEnd(),
+          );
           break;
         }
         case 'meta': {
-          pos = this.body(st, chunk, pos, (bytes) => st.parts.push(Buffer.from(bytes)), () => this.onMeta(st.type, Buffer.concat(st.parts)));
+          pos = this.body(
+            st,
+            chunk,
+            pos,
+            (bytes) => st.parts.push(Buffer.from(bytes)),
+            () => this.onMeta(st.type, Buffer.concat(st.parts)),
+          );
           break;
         }
       }
@@ -159,13 +171,7 @@ export class TarReader {
    * Takes an entry's body bytes from `chunk` (handing them to `take`), then its padding to the
    * next block; when both are done, calls `end` and expects a header. Returns the new position.
    */
-  private body(
-    st: { remain: number; pad: number },
-    chunk: Buffer,
-    pos: number,
-    take: (bytes: Buffer) => unknown,
-    end: () => unknown,
-  ): number {
+  private body(st: { remain: number; pad: number }, chunk: Buffer, pos: number, take: (bytes: Buffer) => unknown, end: () => unknown): number {
     const len = chunk.length;
     if (st.remain > 0) {
       const n = Math.min(st.remain, len - pos);
@@ -191,7 +197,7 @@ export class TarReader {
       return;
     }
     verifyChecksum(b);
-    const typeflag = b[156] === 0 ? '' : String.fromCharCode(b[156] as number);
+    const typeflag = b[156] === 0 ? '' : String.fromCharCode(b.readUInt8(156));
     const headerSize = num(b, 124, 12, 'size');
 
     switch (typeflag) {
@@ -228,15 +234,25 @@ export class TarReader {
         // Pre-POSIX archives mark directories only by a trailing slash.
         type = typeflag !== '7' && !ustar && name.endsWith('/') ? 'dir' : 'file';
         break;
-      case '1': type = 'link'; break;
-      case '2': type = 'symlink'; break;
-      case '3': type = 'char'; break;
-      case '4': type = 'block'; break;
+      case '1':
+        type = 'link';
+        break;
+      case '2':
+        type = 'symlink';
+        break;
+      case '3':
+        type = 'char';
+        break;
+      case '4':
+        type = 'block';
+        break;
       case '5':
       case 'D': // GNU dump dir: a directory whose data is a listing we do not need
         type = 'dir';
         break;
-      case '6': type = 'fifo'; break;
+      case '6':
+        type = 'fifo';
+        break;
       case 'V': // GNU volume label: not a file
         this.clearLocal();
         if (size > 0) this.state = { kind: 'data', remain: size, pad, deliver: false, notify: false };
@@ -318,7 +334,7 @@ function verifyChecksum(b: Buffer): void {
   let unsigned = 0;
   let signed = 0;
   for (let i = 0; i < BLOCK; i++) {
-    const v = i >= 148 && i < 156 ? 0x20 : (b[i] as number);
+    const v = i >= 148 && i < 156 ? 0x20 : b[i]!; // i < BLOCK = b.length
     unsigned += v;
     signed += v > 127 ? v - 256 : v;
   }
@@ -350,7 +366,9 @@ function inRange(v: number, max: number, what: string, path: string): number {
 /** Sets one xattr in `into`, replacing one of the same name; refuses what crosses the per-entry bounds. */
 function putXattr(into: Xattrs, name: string, value: Buffer, limits: Readonly<LayerLimits>, where: string): void {
   if (value.length > limits.xattrValueBytes) {
-    throw new TarFormatError(`extended attribute ${quoteUntrusted(name)} of ${where} has a value of ${value.length} bytes, more than the ${limits.xattrValueBytes} allowed`);
+    throw new TarFormatError(
+      `extended attribute ${quoteUntrusted(name)} of ${where} has a value of ${value.length} bytes, more than the ${limits.xattrValueBytes} allowed`,
+    );
   }
   const old = into.byName.get(name);
   const bytes = into.bytes - (old ? name.length + old.length : 0) + name.length + value.length;
@@ -366,12 +384,12 @@ function putXattr(into: Xattrs, name: string, value: Buffer, limits: Readonly<La
 
 /** A numeric header field: octal text, or GNU base-256 when the high bit of the first byte is set. */
 function num(b: Buffer, off: number, len: number, what: string): number {
-  const first = b[off] as number;
+  const first = b.readUInt8(off);
   if (first & 0x80) {
     if (first === 0xff) throw new TarFormatError(`negative ${what}`);
     let v = first & 0x7f;
     for (let i = 1; i < len; i++) {
-      v = v * 256 + (b[off + i] as number);
+      v = v * 256 + b.readUInt8(off + i);
       if (v > Number.MAX_SAFE_INTEGER) throw new TarFormatError(`${what} out of range`);
     }
     return v;
@@ -382,13 +400,13 @@ function num(b: Buffer, off: number, len: number, what: string): number {
   let v = 0;
   let digits = 0;
   for (; i < end; i++) {
-    const c = b[i] as number;
+    const c = b.readUInt8(i);
     if (c < 0x30 || c > 0x37) break;
     v = v * 8 + (c - 0x30);
     digits++;
   }
   for (; i < end; i++) {
-    const c = b[i] as number;
+    const c = b.readUInt8(i);
     if (c !== 0x20 && c !== 0) throw new TarFormatError(`bad ${what} field`);
   }
   return digits === 0 ? 0 : v;

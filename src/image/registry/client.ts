@@ -176,12 +176,19 @@ export class RegistryClient {
   async fetchConfig(reference: ImageReference | string, desc: Descriptor, creds?: Credentials): Promise<Buffer> {
     const ref = toRef(reference);
     if (desc.size > MAX_CONFIG_BYTES) {
-      throw new CribError('InvalidArgument', `image config ${desc.digest} of ${formatReference(ref)} is ${desc.size} bytes, more than the ${MAX_CONFIG_BYTES} crib takes`);
+      throw new CribError(
+        'InvalidArgument',
+        `image config ${desc.digest} of ${formatReference(ref)} is ${desc.size} bytes, more than the ${MAX_CONFIG_BYTES} crib takes`,
+      );
     }
     return this.withEndpoints(ref, true, async (ep) => {
       const res = await this.authed(ep, ref, false, creds, { method: 'GET', url: this.apiUrl(ep, `${ref.repository}/blobs/${desc.digest}`) });
       if (res.status !== 200) await this.failure(ep, ref, res, `blob ${desc.digest} of ${referenceName(ref)}`);
-      const bytes = await readBody(res, desc.size, () => new CribError('Internal', `size mismatch: blob ${desc.digest} from ${ep.label} is larger than ${desc.size} bytes`));
+      const bytes = await readBody(
+        res,
+        desc.size,
+        () => new CribError('Internal', `size mismatch: blob ${desc.digest} from ${ep.label} is larger than ${desc.size} bytes`),
+      );
       if (bytes.length !== desc.size) {
         throw new CribError('Internal', `size mismatch: blob ${desc.digest} from ${ep.label} has ${bytes.length} bytes, expected ${desc.size}`);
       }
@@ -197,7 +204,7 @@ export class RegistryClient {
    */
   async pushBlob(reference: ImageReference | string, desc: Descriptor, sourceFile: string, creds?: Credentials): Promise<void> {
     const ref = toRef(reference);
-    const ep = this.endpoints(ref, false)[0] as Endpoint;
+    const ep = this.registryEndpoint(ref);
     const st = await fsp.stat(sourceFile);
     if (st.size !== desc.size) {
       throw new CribError('InvalidArgument', `size mismatch: ${sourceFile} has ${st.size} bytes, the descriptor of ${desc.digest} says ${desc.size}`);
@@ -243,7 +250,7 @@ export class RegistryClient {
     if (ref.digest && ref.digest !== digest) {
       throw new CribError('InvalidArgument', `digest mismatch: the manifest has digest ${digest}, the reference says ${ref.digest}`);
     }
-    const ep = this.endpoints(ref, false)[0] as Endpoint;
+    const ep = this.registryEndpoint(ref);
     const target = ref.tag ?? digest;
     const res = await this.authed(ep, ref, true, creds, {
       method: 'PUT',
@@ -263,13 +270,15 @@ export class RegistryClient {
 
   // ---- endpoints --------------------------------------------------------------------------
 
+  /** The mirrors of the reference's registry (when asked for), then the registry itself. */
   private endpoints(ref: ImageReference, withMirrors: boolean): Endpoint[] {
-    const out: Endpoint[] = [];
-    if (withMirrors) {
-      for (const m of this.config.mirrors?.[ref.registry] ?? []) out.push(this.endpoint(m, true, ref.registry));
-    }
-    out.push(this.endpoint(registryHost(ref.registry), false, ref.registry));
-    return out;
+    const mirrors = withMirrors ? (this.config.mirrors?.[ref.registry] ?? []).map((m) => this.endpoint(m, true, ref.registry)) : [];
+    return [...mirrors, this.registryEndpoint(ref)];
+  }
+
+  /** The registry itself (pushes never go to a mirror). */
+  private registryEndpoint(ref: ImageReference): Endpoint {
+    return this.endpoint(registryHost(ref.registry), false, ref.registry);
   }
 
   private endpoint(spec: string, mirror: boolean, registry: string): Endpoint {
@@ -299,8 +308,7 @@ export class RegistryClient {
   private async withEndpoints<T>(ref: ImageReference, withMirrors: boolean, fn: (ep: Endpoint) => Promise<T>): Promise<T> {
     const eps = this.endpoints(ref, withMirrors);
     const notes: string[] = [];
-    for (let i = 0; ; i++) {
-      const ep = eps[i] as Endpoint;
+    for (const [i, ep] of eps.entries()) {
       try {
         return await fn(ep);
       } catch (err) {
@@ -314,6 +322,7 @@ export class RegistryClient {
         notes.push(errorMessage(err));
       }
     }
+    throw new Error('no registry endpoint'); // endpoints() always holds the registry itself
   }
 
   // ---- requests, TLS fallback and auth -----------------------------------------------------
@@ -357,7 +366,7 @@ export class RegistryClient {
 
     const raw = res.headers['www-authenticate'];
     const detail = registryErrorDetail(await readBody(res, MAX_ERROR_BODY_BYTES).catch(() => Buffer.alloc(0)));
-    const challenges = parseWwwAuthenticate(Array.isArray(raw) ? raw.join(', ') : raw ?? '');
+    const challenges = parseWwwAuthenticate(Array.isArray(raw) ? raw.join(', ') : (raw ?? ''));
     const ch = challenges.find((c) => c.scheme === 'bearer') ?? challenges.find((c) => c.scheme === 'basic');
     if (!ch) throw this.unauthorized(ep, ref, push, creds, `answered 401 without a Bearer or Basic challenge${detail ? ` (${detail})` : ''}`);
     this.challenges.set(ep.base.origin, ch);
@@ -468,7 +477,14 @@ export class RegistryClient {
   }
 
   /** "unauthorized: ..." (CribError Unauthenticated), worded by what was tried. */
-  private unauthorized(ep: Endpoint, ref: ImageReference, push: boolean, creds: Credentials | undefined, detail: string, rejected?: 'bearer' | 'basic' | 'token'): CribError {
+  private unauthorized(
+    ep: Endpoint,
+    ref: ImageReference,
+    push: boolean,
+    creds: Credentials | undefined,
+    detail: string,
+    rejected?: 'bearer' | 'basic' | 'token',
+  ): CribError {
     const action = push ? 'push to' : 'pull';
     const repo = referenceName(ref);
     const tail = detail ? ` (${detail})` : '';
@@ -521,7 +537,11 @@ export class RegistryClient {
     });
     const what = reference === manifestReference(ref) ? formatReference(ref) : `manifest ${reference} of ${referenceName(ref)}`;
     if (res.status !== 200) await this.failure(ep, ref, res, what);
-    const bytes = await readBody(res, MAX_MANIFEST_BYTES, () => new CribError('InvalidArgument', `${what} from ${ep.label} is larger than the ${MAX_MANIFEST_BYTES} bytes crib takes`));
+    const bytes = await readBody(
+      res,
+      MAX_MANIFEST_BYTES,
+      () => new CribError('InvalidArgument', `${what} from ${ep.label} is larger than the ${MAX_MANIFEST_BYTES} bytes crib takes`),
+    );
     const digest = sha256Hex(bytes);
     if (expectDigest && digest !== expectDigest) {
       throw new CribError('Internal', `digest mismatch: ${what} from ${ep.label} has digest ${digest}, expected ${expectDigest}`);
@@ -559,7 +579,7 @@ async function streamToFile(res: HttpResponse, desc: Descriptor, destFile: strin
           throw new CribError('Internal', `size mismatch: blob ${desc.digest} from ${res.url.host} is longer than ${desc.size} bytes`);
         }
         hash.update(chunk);
-        for (let off = 0; off < chunk.length; ) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        for (let off = 0; off < chunk.length;) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
         if (onProgress && Date.now() - last >= PROGRESS_INTERVAL_MS) {
           last = Date.now();
           onProgress({ digest: desc.digest, done, total: desc.size });

@@ -90,7 +90,7 @@ function loadCas(opts: TransportOptions): string[] {
   try {
     cas.push(fs.readFileSync(opts.systemCaFile, 'utf8'));
   } catch {
-    log.once(`system-ca-${opts.systemCaFile}`, 'warn', 'system CA bundle not readable; using Node\'s bundled CAs', { file: opts.systemCaFile });
+    log.once(`system-ca-${opts.systemCaFile}`, 'warn', "system CA bundle not readable; using Node's bundled CAs", { file: opts.systemCaFile });
     cas.push(...tls.rootCertificates);
   }
   for (const f of opts.caFiles) {

@@ -19,14 +19,7 @@
 // ACKs that answer none of them, e.g. a replayed capture's acks.
 
 import { Transform, type TransformCallback } from 'node:stream';
-import {
-  HpackDecoder,
-  HpackError,
-  HpackLimitError,
-  MAX_HEADER_LIST_SIZE,
-  encodeHeaderBlock,
-  type HeaderField,
-} from './hpack.js';
+import { HpackDecoder, HpackError, HpackLimitError, MAX_HEADER_LIST_SIZE, encodeHeaderBlock, type HeaderField } from './hpack.js';
 
 export const CLIENT_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -91,13 +84,13 @@ export class H2RewriteError extends Error {
  */
 export function isValidAuthority(value: string): boolean {
   if (value.length === 0) return false;
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
+  for (const ch of value) {
+    const c = ch.charCodeAt(0);
     const ok =
       (c >= 0x61 && c <= 0x7a) || // a-z
       (c >= 0x41 && c <= 0x5a) || // A-Z
       (c >= 0x30 && c <= 0x39) || // 0-9
-      '-._~!$&\'()*+,;=:@[]%'.includes(value[i]);
+      "-._~!$&'()*+,;=:@[]%".includes(ch);
     if (!ok) return false;
   }
   return true;
@@ -200,7 +193,7 @@ export class AuthorityRewriter {
   /** Process a chunk of client bytes; returns the bytes for the server (possibly empty). */
   push(chunk: Uint8Array): Buffer {
     const segments = this.pushSegments(chunk);
-    return segments.length === 1 ? segments[0] : Buffer.concat(segments);
+    return segments.length === 1 && segments[0] ? segments[0] : Buffer.concat(segments);
   }
 
   /**
@@ -272,7 +265,8 @@ export class AuthorityRewriter {
     const segments: Buffer[] = [];
     let out: Buffer[] = [];
     const cut = () => {
-      if (out.length > 0) segments.push(out.length === 1 ? Buffer.from(out[0]) : Buffer.concat(out));
+      const [only, ...more] = out;
+      if (only) segments.push(more.length === 0 ? Buffer.from(only) : Buffer.concat(out));
       out = [];
     };
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
@@ -364,9 +358,9 @@ export class AuthorityRewriter {
 
   private startFrame(out: Buffer[]): void {
     const h = this.header;
-    const length = (h[0] << 16) | (h[1] << 8) | h[2];
-    this.frameType = h[3];
-    this.frameFlags = h[4];
+    const length = h.readUIntBE(0, 3);
+    this.frameType = h.readUInt8(3);
+    this.frameFlags = h.readUInt8(4);
     this.frameStream = h.readUInt32BE(5) & 0x7fffffff;
 
     if (this.block && (this.frameType !== FrameType.CONTINUATION || this.frameStream !== this.block.streamId)) {
@@ -388,10 +382,7 @@ export class AuthorityRewriter {
           throw new H2RewriteError('h2: header block too large', H2ErrorCode.ENHANCE_YOUR_CALM);
         }
         if (this.block && this.block.continuations >= MAX_CONTINUATION_FRAMES) {
-          throw new H2RewriteError(
-            `h2: more than ${MAX_CONTINUATION_FRAMES} CONTINUATION frames in a header block`,
-            H2ErrorCode.ENHANCE_YOUR_CALM,
-          );
+          throw new H2RewriteError(`h2: more than ${MAX_CONTINUATION_FRAMES} CONTINUATION frames in a header block`, H2ErrorCode.ENHANCE_YOUR_CALM);
         }
         this.payload = Buffer.allocUnsafe(length);
         this.payloadSeen = 0;
@@ -430,7 +421,7 @@ export class AuthorityRewriter {
       let padLength = 0;
       if (flags & FrameFlag.PADDED) {
         if (p.length < 1) throw new H2RewriteError('h2: PADDED HEADERS without pad length', H2ErrorCode.FRAME_SIZE_ERROR);
-        padLength = p[0];
+        padLength = p.readUInt8(0);
         start = 1;
       }
       let priority: Buffer | null = null;
@@ -465,10 +456,7 @@ export class AuthorityRewriter {
     }
   }
 
-  private emitBlock(
-    block: { streamId: number; flags: number; priority: Buffer | null; fragments: Buffer[] },
-    out: Buffer[],
-  ): void {
+  private emitBlock(block: { streamId: number; flags: number; priority: Buffer | null; fragments: Buffer[] }, out: Buffer[]): void {
     const fields = this.decoder.decode(Buffer.concat(block.fragments));
     let rewritten = false;
     for (const f of fields) {
@@ -579,8 +567,8 @@ export class ServerPingScanner {
         this.headerSeen = 0;
         this.sawFrame = true;
         const h = this.header;
-        const length = (h[0] << 16) | (h[1] << 8) | h[2];
-        if (h[3] === FrameType.PING && (h[4] & FrameFlag.ACK) === 0 && length === 8) {
+        const length = h.readUIntBE(0, 3);
+        if (h.readUInt8(3) === FrameType.PING && (h.readUInt8(4) & FrameFlag.ACK) === 0 && length === 8) {
           this.ping = Buffer.alloc(8);
           this.pingSeen = 0;
         } else {

@@ -133,20 +133,17 @@ export const MAX_HEADER_FIELDS = 256;
  * Decode an integer with an N-bit prefix (section 5.1) starting at `buf[pos]`. The bits above
  * the prefix in the first octet are ignored. Returns the value and the position after it.
  */
-export function decodeInteger(
-  buf: Uint8Array,
-  pos: number,
-  prefixBits: number,
-): { value: number; next: number } {
+export function decodeInteger(buf: Uint8Array, pos: number, prefixBits: number): { value: number; next: number } {
   if (prefixBits < 1 || prefixBits > 8) throw new RangeError('hpack: prefix must be 1..8 bits');
-  if (pos >= buf.length) throw new HpackError('hpack: truncated integer');
+  const first = buf[pos++];
+  if (first === undefined) throw new HpackError('hpack: truncated integer');
   const max = (1 << prefixBits) - 1;
-  let value = buf[pos++] & max;
+  let value = first & max;
   if (value < max) return { value, next: pos };
   let shift = 0;
   for (;;) {
-    if (pos >= buf.length) throw new HpackError('hpack: truncated integer');
     const b = buf[pos++];
+    if (b === undefined) throw new HpackError('hpack: truncated integer');
     value += (b & 0x7f) * 2 ** shift;
     if (value > MAX_INTEGER) throw new HpackError('hpack: integer overflow');
     if ((b & 0x80) === 0) return { value, next: pos };
@@ -169,13 +166,7 @@ export function integerLength(value: number, prefixBits: number): number {
  * Write an integer with an N-bit prefix at `out[pos]`; `firstByteBits` fills the bits above the
  * prefix. Returns the position after it.
  */
-export function writeInteger(
-  out: Uint8Array,
-  pos: number,
-  value: number,
-  prefixBits: number,
-  firstByteBits = 0,
-): number {
+export function writeInteger(out: Uint8Array, pos: number, value: number, prefixBits: number, firstByteBits = 0): number {
   if (!Number.isInteger(value) || value < 0) throw new RangeError('hpack: bad integer');
   const max = (1 << prefixBits) - 1;
   if (value < max) {
@@ -190,8 +181,9 @@ export function writeInteger(
 
 /** Decode a string literal (section 5.2). Returns a latin1 string. */
 export function decodeString(buf: Uint8Array, pos: number): { value: string; next: number } {
-  if (pos >= buf.length) throw new HpackError('hpack: truncated string');
-  const huffman = (buf[pos] & 0x80) !== 0;
+  const first = buf[pos];
+  if (first === undefined) throw new HpackError('hpack: truncated string');
+  const huffman = (first & 0x80) !== 0;
   const { value: len, next } = decodeInteger(buf, pos, 7);
   const end = next + len;
   if (end > buf.length) throw new HpackError('hpack: string literal runs past the block');
@@ -319,8 +311,7 @@ export class HpackDecoder {
 
   private lookup(index: number): readonly [string, string] {
     if (index === 0) throw new HpackError('hpack: index 0');
-    if (index <= STATIC_TABLE.length) return STATIC_TABLE[index - 1];
-    const entry = this.table.at(index - STATIC_TABLE.length - 1);
+    const entry = index <= STATIC_TABLE.length ? STATIC_TABLE[index - 1] : this.table.at(index - STATIC_TABLE.length - 1);
     if (!entry) throw new HpackError(`hpack: index ${index} is not in the table`);
     return entry;
   }
@@ -348,7 +339,7 @@ export class HpackDecoder {
     };
     let pos = 0;
     while (pos < block.length) {
-      const b = block[pos];
+      const b = block[pos]!; // pos < length
       if (b & 0x80) {
         // 6.1 Indexed header field.
         const { value: index, next } = decodeInteger(block, pos, 7);
@@ -380,11 +371,7 @@ export class HpackDecoder {
     return fields;
   }
 
-  private literal(
-    block: Uint8Array,
-    pos: number,
-    prefixBits: number,
-  ): { name: string; value: string; next: number } {
+  private literal(block: Uint8Array, pos: number, prefixBits: number): { name: string; value: string; next: number } {
     const { value: index, next } = decodeInteger(block, pos, prefixBits);
     let name: string;
     pos = next;

@@ -62,16 +62,16 @@ interface CanonicalTables {
 function buildTables(): CanonicalTables {
   if (HUFFMAN_CODE_LENGTHS.length !== 257) throw new Error('huffman: table must have 257 entries');
   const countByLen = new Int32Array(MAX_LEN + 2);
-  for (const len of HUFFMAN_CODE_LENGTHS) countByLen[len]++;
+  for (const len of HUFFMAN_CODE_LENGTHS) countByLen[len]! += 1;
   const firstCode = new Int32Array(MAX_LEN + 2);
   const startByLen = new Int32Array(MAX_LEN + 2);
   let code = 0;
   let start = 0;
   for (let len = 1; len <= MAX_LEN; len++) {
-    code = (code + countByLen[len - 1]) << 1;
+    code = (code + countByLen[len - 1]!) << 1;
     firstCode[len] = code;
     startByLen[len] = start;
-    start += countByLen[len];
+    start += countByLen[len]!;
   }
   const sorted = new Uint16Array(257);
   const codes = new Uint32Array(257);
@@ -80,8 +80,10 @@ function buildTables(): CanonicalTables {
   for (let len = 1; len <= MAX_LEN; len++) {
     for (let sym = 0; sym < 257; sym++) {
       if (HUFFMAN_CODE_LENGTHS[sym] !== len) continue;
-      codes[sym] = next[len]++;
-      sorted[fill[len]++] = sym;
+      codes[sym] = next[len]!;
+      next[len]! += 1;
+      sorted[fill[len]!] = sym;
+      fill[len]! += 1;
     }
   }
   // A complete prefix code ends with the all-ones code of the longest length (EOS).
@@ -93,7 +95,10 @@ const T = buildTables();
 
 /** The code of a symbol (0..256), right-aligned, and its bit length. */
 export function huffmanCode(sym: number): { code: number; bits: number } {
-  return { code: T.codes[sym], bits: HUFFMAN_CODE_LENGTHS[sym] };
+  const code = T.codes[sym];
+  const bits = HUFFMAN_CODE_LENGTHS[sym];
+  if (code === undefined || bits === undefined) throw new RangeError(`huffman: no symbol ${sym}`);
+  return { code, bits };
 }
 
 /**
@@ -107,15 +112,15 @@ export function huffmanDecode(input: Uint8Array): Buffer {
   let n = 0;
   let code = 0;
   let len = 0;
-  for (let i = 0; i < input.length; i++) {
-    const byte = input[i];
+  for (const byte of input) {
     for (let bit = 7; bit >= 0; bit--) {
       code = (code << 1) | ((byte >> bit) & 1);
       len++;
       if (len < MIN_LEN) continue;
-      const idx = code - T.firstCode[len];
-      if (idx >= 0 && idx < T.countByLen[len]) {
-        const sym = T.sorted[T.startByLen[len] + idx];
+      // Table lookups are in range: len is 5..30, and idx is checked against the count.
+      const idx = code - T.firstCode[len]!;
+      if (idx >= 0 && idx < T.countByLen[len]!) {
+        const sym = T.sorted[T.startByLen[len]! + idx]!;
         if (sym === EOS) throw new HuffmanError('huffman: EOS symbol inside string literal');
         out[n++] = sym;
         code = 0;
@@ -134,7 +139,7 @@ export function huffmanDecode(input: Uint8Array): Buffer {
 /** Number of bytes `huffmanEncode` produces for the input. */
 export function huffmanEncodedLength(input: Uint8Array): number {
   let bits = 0;
-  for (let i = 0; i < input.length; i++) bits += HUFFMAN_CODE_LENGTHS[input[i]];
+  for (const byte of input) bits += HUFFMAN_CODE_LENGTHS[byte]!;
   return Math.ceil(bits / 8);
 }
 
@@ -146,10 +151,9 @@ export function huffmanEncode(input: Uint8Array): Buffer {
   // split: flush whole bytes as soon as 8 or more are pending.
   let acc = 0;
   let pending = 0;
-  for (let i = 0; i < input.length; i++) {
-    const sym = input[i];
-    let bits = HUFFMAN_CODE_LENGTHS[sym];
-    const code = T.codes[sym];
+  for (const sym of input) {
+    let bits = HUFFMAN_CODE_LENGTHS[sym]!;
+    const code = T.codes[sym]!;
     // Feed the code in pieces of at most 8 bits so `acc` never exceeds 15 bits.
     while (bits > 0) {
       const take = Math.min(8, bits);
