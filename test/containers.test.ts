@@ -1,4 +1,4 @@
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -7,27 +7,16 @@ import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/cli/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
-import { Harness } from './support/harness.js';
 import { rejectsWith } from './support/grpc-assert.js';
-import { importBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 
-const IMAGE = 'localhost/test/busybox:1';
+const IMAGE = TEST_IMAGE;
 const GRACE = 'io.kubernetes.pod.terminationGracePeriod';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('containers in the sandbox', () => {
-  const h = new Harness();
-  before(async () => {
-    await h.start();
-    await importBusybox(h, IMAGE);
-  });
-  after(() => h.cleanup());
-  afterEach(async () => {
-    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
-    assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, []);
-    await h.assertNoLeaks();
-  });
+  const h = cribdWithBusybox();
 
   const ctr = (name: string, command: string[], extra: Partial<ContainerConfig> = {}): ContainerConfig => ({
     metadata: { name, attempt: 0 },

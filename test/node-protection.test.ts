@@ -1,6 +1,6 @@
 // Requests built to harm the node, against a real cribd: each gets a clear gRPC status naming what was
 // wrong, the host is untouched, and cribd keeps serving.
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -8,23 +8,13 @@ import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/cli/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import { run } from '../src/util/exec.js';
-import { importBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
-import { Harness } from './support/harness.js';
 
-const IMAGE = 'localhost/test/busybox:1';
+const IMAGE = TEST_IMAGE;
 
 describe('a cribd given hostile requests', () => {
-  const h = new Harness();
-  before(async () => {
-    await h.start();
-    await importBusybox(h, IMAGE);
-  });
-  after(() => h.cleanup());
-  afterEach(async () => {
-    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
-    await h.assertNoLeaks();
-  });
+  const h = cribdWithBusybox();
 
   const ctr = (name: string, command: string[], extra: Partial<ContainerConfig> = {}): ContainerConfig => ({
     metadata: { name },

@@ -1,29 +1,19 @@
 // Every CRI call carries a context: its log lines name the method and a request id, and a client's
 // deadline or cancellation stops long work (grace periods, execs) instead of leaving it running.
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/cli/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
-import { importBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
-import { Harness } from './support/harness.js';
 import { waitFor } from './support/wait-for.js';
 
-const IMAGE = 'localhost/test/busybox:1';
+const IMAGE = TEST_IMAGE;
 
 describe('request context', () => {
-  const h = new Harness();
-  before(async () => {
-    await h.start();
-    await importBusybox(h, IMAGE);
-  });
-  after(() => h.cleanup());
-  afterEach(async () => {
-    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
-    await h.assertNoLeaks();
-  });
+  const h = cribdWithBusybox();
 
   async function running(name: string, command: string[]): Promise<string> {
     const podId = await h.runPod(name);

@@ -25,6 +25,18 @@ export const conmonFiles = (bundle: string) => ({
   oom: `${bundle}/oom`,
 });
 
+/** What every conmon run is told: the API, the container, the runtime and its flags, where to log. */
+function commonArgs(o: { id: string; cuuid: string; runtime: RuncCli; socketDir: string; logPath: string }): string[] {
+  return [
+    ...flags({ '--api-version': '1', '--cid': o.id, '--cuuid': o.cuuid, '--runtime': o.runtime.path }),
+    ...flags({ '--log-path': `k8s-file:${o.logPath}`, '--socket-dir-path': o.socketDir, '--log-level': 'error' }),
+    ...o.runtime.globalArgs.flatMap((a) => ['--runtime-arg', a]),
+  ];
+}
+
+/** Flags with values, in the order given. */
+const flags = (pairs: Record<string, string>): string[] => Object.entries(pairs).flat();
+
 /**
  * Starts conmon, which daemonizes, runs `RUNTIME create` for the bundle and then monitors the
  * container (stdio, log, exit file) for as long as it lives, independently of cribd. Resolves
@@ -33,31 +45,14 @@ export const conmonFiles = (bundle: string) => ({
 export function conmonCreate(o: ConmonOptions): Promise<number> {
   const files = conmonFiles(o.bundle);
   const args = [
-    '--api-version',
-    '1',
-    '--cid',
-    o.id,
-    '--cuuid',
-    o.id,
-    '--name',
-    o.name,
-    '--runtime',
-    o.runtime.path,
-    '--bundle',
-    o.bundle,
-    '--container-pidfile',
-    files.containerPid,
-    '--conmon-pidfile',
-    files.conmonPid,
-    '--log-path',
-    `k8s-file:${o.logPath}`,
-    '--exit-dir',
-    o.exitDir,
-    '--socket-dir-path',
-    o.socketDir,
-    '--log-level',
-    'error',
-    ...o.runtime.globalArgs.flatMap((a) => ['--runtime-arg', a]),
+    ...commonArgs({ id: o.id, cuuid: o.id, runtime: o.runtime, socketDir: o.socketDir, logPath: o.logPath }),
+    ...flags({
+      '--name': o.name,
+      '--bundle': o.bundle,
+      '--container-pidfile': files.containerPid,
+      '--conmon-pidfile': files.conmonPid,
+      '--exit-dir': o.exitDir,
+    }),
   ];
   return new Promise((resolve, reject) => {
     const { child, stderr } = spawnConmon(
@@ -124,29 +119,10 @@ const REAP_GRACE_MS = 10_000;
  */
 export function conmonExec(o: ConmonExecOptions): Promise<ConmonExecOutcome> {
   const args = [
-    '--api-version',
-    '1',
-    '--cid',
-    o.id,
-    '--cuuid',
-    `${o.id}-exec-${process.hrtime.bigint()}`,
-    '--runtime',
-    o.runtime.path,
+    ...commonArgs({ id: o.id, cuuid: `${o.id}-exec-${process.hrtime.bigint()}`, runtime: o.runtime, socketDir: o.socketDir, logPath: o.logPath }),
+    ...flags({ '--exec-process-spec': o.processSpec, '--container-pidfile': o.pidFile, '--log-size-max': String(o.logSizeMax) }),
     '--exec',
-    '--exec-process-spec',
-    o.processSpec,
-    '--container-pidfile',
-    o.pidFile,
-    '--log-path',
-    `k8s-file:${o.logPath}`,
-    '--log-size-max',
-    String(o.logSizeMax),
-    '--socket-dir-path',
-    o.socketDir,
-    '--log-level',
-    'error',
     '--sync',
-    ...o.runtime.globalArgs.flatMap((a) => ['--runtime-arg', a]),
   ];
   return new Promise((resolve, reject) => {
     let pid = 0;

@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
+import assert from 'node:assert/strict';
+import { after, afterEach, before } from 'node:test';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import * as tar from 'tar';
 import { call } from '../../src/cli/client.js';
-import type { Harness } from './harness.js';
+import { Harness } from './harness.js';
 import { BUSYBOX_BIN, buildTestImage, type TarEntry } from './registry.js';
 
 /** A small but complete userland: busybox with every applet, a passwd with root and `app` (1000). */
@@ -36,4 +38,26 @@ export async function importBusybox(h: Harness, name = 'localhost/test/busybox:1
   await fsp.rm(dir, { recursive: true, force: true });
   await fsp.rm(file, { force: true });
   return name;
+}
+
+/** The image the pod tests run: fullBusyboxEntries under this name. */
+export const TEST_IMAGE = 'localhost/test/busybox:1';
+
+/**
+ * A cribd of the test file's own with the busybox image, for the tests of one `describe`: started
+ * before them, every pod removed and leaks checked after each, cleaned up after all.
+ */
+export function cribdWithBusybox(): Harness {
+  const h = new Harness();
+  before(async () => {
+    await h.start();
+    await importBusybox(h, TEST_IMAGE);
+  });
+  after(() => h.cleanup());
+  afterEach(async () => {
+    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
+    assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, [], 'no container outlives its pod');
+    await h.assertNoLeaks();
+  });
+  return h;
 }
