@@ -221,18 +221,27 @@ static void __attribute__((noreturn)) run_child(int slave, char **cmd)
 
 static int open_pair(int *m, int *s)
 {
-	char *name;
+	unsigned int n;
+	char name[32] = "/dev/pts/";
 
 	*m = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
 	if (*m < 0)
 		return -1;
-	if (grantpt(*m) < 0 || unlockpt(*m) < 0 || !(name = ptsname(*m)))
+	if (grantpt(*m) < 0 || unlockpt(*m) < 0)
 		return -1;
 	/*
 	 * Opened here, before the fork, and handed to CMD: the slave is open from
 	 * now until CMD (and what it starts) is done with it, so the master's EIO
-	 * can only mean the end, never "not opened yet".
+	 * can only mean the end, never "not opened yet". TIOCGPTPEER (Linux 4.13)
+	 * opens it without a path; else by its number (not ptsname: it needs
+	 * snprintf, which would double the size of the binary).
 	 */
+	*s = ioctl(*m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+	if (*s >= 0)
+		return 0;
+	if (ioctl(*m, TIOCGPTN, &n) < 0)
+		return -1;
+	fmt_ulong(n, name + strlen(name), sizeof(name) - strlen(name));
 	*s = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
 	return *s < 0 ? -1 : 0;
 }
