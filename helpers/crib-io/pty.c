@@ -33,8 +33,9 @@ static void forward(int sig)
 {
 	int saved = errno;
 
-	if (child > 0)
-		kill(-child, sig);
+	/* Right after the fork CMD may not lead its process group yet: then CMD alone. */
+	if (child > 0 && kill(-child, sig) < 0 && errno == ESRCH)
+		kill(child, sig);
 	errno = saved;
 }
 
