@@ -1,0 +1,84 @@
+/*
+ * crib-io: the stdio helper cribd spawns for the CRI streaming calls (Exec with a
+ * TTY, Attach, PortForward): the three things Node.js cannot do itself.
+ *
+ *   crib-io pty [--size WxH] [--] CMD ARGS...   a pseudo-terminal for CMD
+ *   crib-io attach SOCKET                       conmon's SOCK_SEQPACKET attach socket
+ *   crib-io netconnect NETNS_PATH PORT          TCP to localhost inside a netns
+ *
+ * See README.md beside this file for the stdio protocols.
+ */
+#ifndef CRIB_IO_H
+#define CRIB_IO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* ---- relay.c: the shared poll loop ---------------------------------------- */
+
+/*
+ * One direction of a relay: chunks read from `in` are written to `out`.
+ * A chunk is written completely before the next one is read, so a slow
+ * output holds its input back (backpressure) without blocking the other
+ * directions, as long as `out` is non-blocking. Outputs crib-io did not
+ * create (stdout) stay blocking: their reader is cribd, which never waits
+ * for crib-io, so waiting on it cannot deadlock.
+ */
+struct relay {
+	const char *in_name, *out_name; /* for error messages */
+	int in, out;
+	unsigned char *buf;
+	size_t cap;      /* size of buf */
+	size_t off, len; /* the pending chunk: buf[off..len) */
+	int eof;         /* input has ended; finish runs once the chunk is written */
+	int done;
+	/* Reads a chunk into buf, setting len. Returns > 0, 0 at the end of the
+	 * input, or -1 with errno (EAGAIN and EINTR are retried). NULL: read(2). */
+	ssize_t (*fill)(struct relay *);
+	/* Writes from buf + off. Returns bytes written or -1 with errno (EAGAIN
+	 * and EINTR: wait for POLLOUT). NULL: write(2). */
+	ssize_t (*drain)(struct relay *);
+	/* The input has ended and everything was written: pass the end on.
+	 * Returns 0 or -1 with errno. NULL: nothing. */
+	int (*finish)(struct relay *);
+};
+
+/* A further fd polled for input (pty: the resize fd). */
+struct relay_extra {
+	int fd; /* polled while >= 0; the handler sets it to -1 to stop */
+	void (*ready)(struct relay_extra *);
+};
+
+/* Why relay_run stopped early. */
+struct relay_error {
+	const char *op;   /* "read" or "write" (or what finish did) */
+	const char *name; /* the fd's name */
+	int err;          /* errno */
+};
+
+/*
+ * Runs the relays until every one is done, or until `until` (if not NULL)
+ * is done. Returns 0, or -1 with *e filled in after an I/O error.
+ */
+int relay_run(struct relay *r, size_t n, struct relay *until,
+	      struct relay_extra *x, size_t nx, struct relay_error *e);
+
+/* ---- util.c ---------------------------------------------------------------- */
+
+/* Writes all of buf to a blocking fd (EINTR retried). 0, or -1 with errno. */
+int write_all(int fd, const void *buf, size_t n);
+/* Writes the strings, up to a NULL, to stderr as one line (one write). */
+void say(const char *s, ...);
+/* Parses a decimal number in [min, max] that is all of s. 0 or -1. */
+int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+int set_nonblock(int fd);
+/* Decimal digits of v into buf (truncated to size - 1). */
+void fmt_ulong(unsigned long v, char *buf, size_t size);
+
+/* ---- the subcommands ------------------------------------------------------- */
+
+int cmd_pty(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_netconnect(int argc, char **argv);
+
+#endif

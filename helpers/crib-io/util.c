@@ -1,0 +1,88 @@
+/* Small helpers: whole writes, one-line messages, number parsing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crib-io.h"
+
+int write_all(int fd, const void *buf, size_t n)
+{
+	const char *p = buf;
+
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+void say(const char *s, ...)
+{
+	char line[512];
+	size_t len = 0;
+	va_list ap;
+	int saved = errno;
+
+	va_start(ap, s);
+	for (; s; s = va_arg(ap, const char *)) {
+		size_t k = strlen(s);
+
+		if (k > sizeof(line) - 1 - len)
+			k = sizeof(line) - 1 - len;
+		memcpy(line + len, s, k);
+		len += k;
+	}
+	va_end(ap);
+	line[len++] = '\n';
+	(void)write_all(STDERR_FILENO, line, len);
+	errno = saved;
+}
+
+int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	unsigned long v = 0;
+
+	if (!*s)
+		return -1;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		if (v > (max - (unsigned long)(*s - '0')) / 10)
+			return -1;
+		v = v * 10 + (unsigned long)(*s - '0');
+	}
+	if (v < min)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+void fmt_ulong(unsigned long v, char *buf, size_t size)
+{
+	char tmp[24];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n && i + 1 < size; i++)
+		buf[i] = tmp[n - 1 - i];
+	buf[i] = '\0';
+}

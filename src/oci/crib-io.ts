@@ -1,0 +1,59 @@
+// The crib-io helper (helpers/crib-io, built by scripts/build-helpers.sh): where it is, and the pure
+// pieces of its stdio protocols. See helpers/crib-io/README.md for the protocols themselves.
+import path from 'node:path';
+import { repoRoot } from '../util/paths.js';
+
+/** Where the build step puts the static crib-io binary. */
+export const builtCribIoBinary = path.join(repoRoot, 'build', 'crib-io');
+
+/** `crib-io attach` frames: [stream: 1 stdout, 2 stderr][length: 4 bytes, big-endian][data]. */
+export const ATTACH_FRAME_HEADER = 5;
+/** crib-io receives conmon's packets (a pipe byte and at most 8192 bytes) into 65536 bytes. */
+export const MAX_ATTACH_FRAME_DATA = 65535;
+
+export interface AttachFrame {
+  stream: 'stdout' | 'stderr';
+  /** A view into the decoded buffer, not a copy. */
+  data: Buffer;
+}
+
+/**
+ * Splits the complete frames off the front of `buf` (what `crib-io attach` wrote to its stdout so
+ * far, after the `rest` of the previous call); `rest` is the incomplete tail to put before the next
+ * chunk. Throws on bytes that are not crib-io's framing (an unknown stream or an impossible length),
+ * after which the stream cannot be resynchronised.
+ */
+export function decodeAttachFrames(buf: Buffer): { frames: AttachFrame[]; rest: Buffer } {
+  const frames: AttachFrame[] = [];
+  let at = 0;
+  while (buf.length - at >= ATTACH_FRAME_HEADER) {
+    const id = buf.readUInt8(at);
+    const len = buf.readUInt32BE(at + 1);
+    if (id !== 1 && id !== 2) throw new Error(`crib-io attach: bad frame: stream ${id} at byte ${at}`);
+    if (len > MAX_ATTACH_FRAME_DATA) throw new Error(`crib-io attach: bad frame: length ${len} at byte ${at}`);
+    if (buf.length - at - ATTACH_FRAME_HEADER < len) break;
+    frames.push({ stream: id === 1 ? 'stdout' : 'stderr', data: buf.subarray(at + ATTACH_FRAME_HEADER, at + ATTACH_FRAME_HEADER + len) });
+    at += ATTACH_FRAME_HEADER + len;
+  }
+  return { frames, rest: buf.subarray(at) };
+}
+
+/** A resize command for `crib-io pty` (written to its fd 3): "WIDTH HEIGHT\n". */
+export function ptyResizeLine(width: number, height: number): string {
+  return `${terminalDimension(width)} ${terminalDimension(height)}\n`;
+}
+
+/**
+ * A resize message for conmon's control fifo (BUNDLE/ctl) of a container created with a terminal:
+ * "1 HEIGHT WIDTH\n" (type 1 is a resize; note the order). conmon before 2.2.0 applies the first
+ * line of what one read() returns once per line it holds (the later lines are lost), so write
+ * each message on its own and not faster than conmon reads them.
+ */
+export function conmonResizeMessage(width: number, height: number): string {
+  return `1 ${terminalDimension(height)} ${terminalDimension(width)}\n`;
+}
+
+function terminalDimension(n: number): number {
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RangeError(`terminal dimension out of range: ${n}`);
+  return n;
+}
