@@ -118,7 +118,15 @@ export class ContainerService {
       await createMissingMountSources(config);
       await this.registry.save(c);
       await this.prepareBundle(c, sb, image);
-      const proc = await runtime.create({ id, name: config.metadata.name, bundle: c.paths.bundle, logPath });
+      const proc = await runtime.create({
+        id,
+        name: config.metadata.name,
+        bundle: c.paths.bundle,
+        logPath,
+        terminal: config.tty,
+        stdin: config.stdin,
+        stdinOnce: config.stdinOnce,
+      });
       c.pid = proc.pid;
       c.startTime = proc.startTime;
       c.phase = 'created';

@@ -56,6 +56,9 @@ export class ConmonRuntime implements OciRuntime {
       logPath: r.logPath,
       exitDir: this.o.exitDir,
       socketDir: this.o.socketDir,
+      terminal: r.terminal ?? false,
+      stdin: r.stdin ?? false,
+      stdinOnce: r.stdinOnce ?? false,
     });
     const st = await procStat(pid);
     if (!st) throw new Error(`the process of ${r.id} (pid ${pid}) exited right after it was created; see ${r.logPath}`);

@@ -13,6 +13,9 @@ export interface ConmonOptions {
   exitDir: string;
   socketDir: string;
   timeoutMs?: number;
+  terminal?: boolean;
+  stdin?: boolean;
+  stdinOnce?: boolean;
 }
 
 /** Paths conmon writes inside a bundle. */
@@ -53,6 +56,9 @@ export function conmonCreate(o: ConmonOptions): Promise<number> {
       '--conmon-pidfile': files.conmonPid,
       '--exit-dir': o.exitDir,
     }),
+    // A terminal (conmon takes the console from the runtime) and a stdin held open for Attach.
+    ...(o.terminal ? ['--terminal'] : []),
+    ...(o.stdin ? ['--stdin', ...(o.stdinOnce ? [] : ['--leave-stdin-open'])] : []),
   ];
   return new Promise((resolve, reject) => {
     const { child, stderr } = spawnConmon(

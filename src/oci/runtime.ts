@@ -17,6 +17,11 @@ export interface CreateRequest {
   bundle: string;
   /** Where the container's output goes, in the CRI log format. */
   logPath: string;
+  /** Its process has a terminal (the spec's process.terminal): output is one stream. */
+  terminal?: boolean;
+  /** Its stdin is kept open for Attach; with `stdinOnce`, closed when the first attach ends. */
+  stdin?: boolean;
+  stdinOnce?: boolean;
 }
 
 export interface ExecRequest {
