@@ -15,30 +15,14 @@ import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseSyncMessage } from '../src/oci/conmon.js';
 import { builtCribIoBinary, conmonResizeMessage, decodeAttachFrames, ptyResizeLine, type AttachFrame } from '../src/oci/crib-io.js';
-import { repoRoot } from '../src/util/paths.js';
 import { BUSYBOX_BIN } from './support/registry.js';
 import { waitFor } from './support/wait-for.js';
 
 const MAX_BYTES = 65536;
 
-function hasCommand(cmd: string): boolean {
-  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
-
-const rootSkip: string | false = process.getuid?.() !== 0 ? 'needs root' : false;
-const runcSkip: string | false = rootSkip || (!hasCommand('runc') ? 'needs runc' : !fs.existsSync(BUSYBOX_BIN) ? 'needs busybox-static' : false);
-const conmonSkip: string | false = runcSkip || (!hasCommand('conmon') ? 'needs conmon' : false);
-const netnsSkip: string | false = rootSkip || (!hasCommand('ip') ? 'needs iproute2' : false);
-
-/** Builds crib-io when it is missing or older than a source file; returns its path. */
-function ensureCribIo(): string {
-  const srcDir = path.join(repoRoot, 'helpers', 'crib-io');
-  const newest = Math.max(...fs.readdirSync(srcDir).map((f) => fs.statSync(path.join(srcDir, f)).mtimeMs));
-  const built = fs.existsSync(builtCribIoBinary) ? fs.statSync(builtCribIoBinary).mtimeMs : -1;
-  if (built < newest) {
-    const r = spawnSync('bash', [path.join(repoRoot, 'scripts', 'build-helpers.sh')], { encoding: 'utf8', timeout: 120_000 });
-    assert.equal(r.status, 0, `build-helpers.sh failed:\n${r.stdout}\n${r.stderr}`);
-  }
+/** The crib-io the build made (scripts/build.sh runs build-helpers.sh). */
+function cribIo(): string {
+  assert.ok(fs.existsSync(builtCribIoBinary), `${builtCribIoBinary} is missing: run the build (npm run build)`);
   return builtCribIoBinary;
 }
 
@@ -213,21 +197,21 @@ class Runc {
 
 describe('crib-io binary', () => {
   it('builds static and small', () => {
-    const bin = ensureCribIo();
+    const bin = cribIo();
     const size = fs.statSync(bin).size;
     assert.ok(size > 0 && size <= MAX_BYTES, `size ${size}`);
     assert.doesNotMatch(execFileSync('readelf', ['-lW', bin], { encoding: 'utf8' }), /INTERP/);
   });
 
   it('says how it is used', () => {
-    const r = spawnSync(ensureCribIo(), [], { encoding: 'utf8' });
+    const r = spawnSync(cribIo(), [], { encoding: 'utf8' });
     assert.equal(r.status, 2);
     assert.match(r.stderr, /crib-io pty .*\n.*crib-io attach SOCKET\n.*crib-io netconnect NETNS_PATH PORT/);
   });
 });
 
 describe('crib-io pty', () => {
-  before(() => void ensureCribIo());
+  before(() => void cribIo());
 
   it('gives the command a terminal of the initial size', async () => {
     const r = await runIo(['pty', '--size', '100x30', '--', 'sh', '-c', 'stty size; tty; test -t 0 && test -t 1 && test -t 2 && echo all-tty']);
@@ -320,13 +304,13 @@ describe('crib-io pty', () => {
   });
 });
 
-describe('crib-io pty with runc exec -t', { skip: runcSkip }, () => {
+describe('crib-io pty with runc exec -t', () => {
   let base: string;
   let runc: Runc;
   let id: string;
 
   before(() => {
-    ensureCribIo();
+    cribIo();
     base = tempDir('crib-io-runc-');
     runc = new Runc(base);
     id = runc.newId();
@@ -477,13 +461,13 @@ async function pokeUntil(io: Io, want: string, what: string): Promise<void> {
   );
 }
 
-describe('crib-io attach with a real conmon', { skip: conmonSkip }, () => {
+describe('crib-io attach with a real conmon', () => {
   let base: string;
   let runc: Runc;
   const conmonPids: number[] = [];
 
   before(() => {
-    ensureCribIo();
+    cribIo();
     base = tempDir('crib-io-conmon-');
     runc = new Runc(base);
   });
@@ -625,14 +609,14 @@ for (const [port, host, fn] of servers) {
 }
 `;
 
-describe('crib-io netconnect', { skip: netnsSkip }, () => {
+describe('crib-io netconnect', () => {
   const ns = `crib-io-test-${randomBytes(4).toString('hex')}`;
   const nsPath = `/run/netns/${ns}`;
   const ports = { echo: 7001, count: 7002, greet: 7003, v6: 7004, none: 7009 };
   let server: ChildProcess | undefined;
 
   before(async () => {
-    ensureCribIo();
+    cribIo();
     execFileSync('ip', ['netns', 'add', ns]);
     execFileSync('ip', ['netns', 'exec', ns, 'ip', 'link', 'set', 'lo', 'up']);
     const dir = tempDir('crib-io-netns-');
