@@ -639,6 +639,31 @@ describe('crib-io netconnect', () => {
     spawnSync('ip', ['netns', 'del', ns], { stdio: 'ignore' });
   });
 
+  it("says 'connected' on fd 3 once the connection is up, and nothing there when it is refused", async () => {
+    const fd3Text = (io: Io) =>
+      new Promise<string>((resolve) => {
+        let t = '';
+        const r = io.child.stdio[3] as NodeJS.ReadableStream;
+        r.setEncoding('utf8');
+        r.on('data', (s: string) => (t += s)).on('end', () => resolve(t));
+      });
+    const up = new Io(['netconnect', nsPath, String(ports.echo)], { fd3: true });
+    try {
+      assert.equal(await fd3Text(up), 'connected\n');
+      up.end();
+      assert.deepEqual(await up.done(), { code: 0, signal: null });
+    } finally {
+      up.kill();
+    }
+    const refused = new Io(['netconnect', nsPath, '1'], { fd3: true });
+    try {
+      assert.equal(await fd3Text(refused), '');
+      assert.equal((await refused.done()).code, 1);
+    } finally {
+      refused.kill();
+    }
+  });
+
   it('relays both ways: bytes sent come back', async () => {
     const io = new Io(['netconnect', nsPath, String(ports.echo)]);
     try {

@@ -93,13 +93,17 @@ int cmd_netconnect(int argc, char **argv)
 	static unsigned char up[BUF_SIZE], down[BUF_SIZE];
 	unsigned long port;
 	char port_s[8];
-	int ns, fd;
+	int ns, fd, notify;
 
 	if (argc != 2 || parse_ulong(argv[1], 1, 65535, &port) < 0) {
 		say("error: usage: crib-io netconnect NETNS_PATH PORT (PORT 1-65535)", NULL);
 		return 1;
 	}
 	fmt_ulong(port, port_s, sizeof(port_s));
+	/* fd 3, if cribd opened it (checked before any fd of ours can take the
+	 * number): one line once the connection is up, so cribd can tell a
+	 * refused port (exit 1) from a quiet peer. */
+	notify = fcntl(3, F_GETFD) >= 0 ? 3 : -1;
 	ns = open(argv[0], O_RDONLY | O_CLOEXEC);
 	if (ns < 0) {
 		say("error: open ", argv[0], ": ", strerror(errno), NULL);
@@ -123,11 +127,9 @@ int cmd_netconnect(int argc, char **argv)
 		}
 	}
 	set_nonblock(fd);
-	/* fd 3, if cribd opened it: one line once the connection is up, so it
-	 * can tell a refused port (exit 1) from a quiet peer. */
-	if (fcntl(3, F_GETFD) >= 0) {
-		write_all(3, "connected\n", 10);
-		close(3);
+	if (notify >= 0) {
+		write_all(notify, "connected\n", 10);
+		close(notify);
 	}
 
 	struct relay r[2] = {
