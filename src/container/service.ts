@@ -15,7 +15,7 @@ import { mountOverlay, unmountOverlay } from '../image/overlay.js';
 import { capabilitiesFromMask } from '../oci/capabilities.js';
 import { containerSpec, ociResources } from '../oci/container-spec.js';
 import { clampOomScoreAdj, daemonLimits, isAlive } from '../oci/process.js';
-import type { OciRuntime } from '../oci/runtime.js';
+import type { OciRuntime, ProcessIO } from '../oci/runtime.js';
 import { readLocalhostProfile } from '../oci/seccomp-file.js';
 import { resolveUser } from '../oci/users.js';
 import { podFilePaths, podHostname } from '../sandbox/pod-files.js';
@@ -387,6 +387,30 @@ export class ContainerService {
       throw new CribError('DeadlineExceeded', `command ${JSON.stringify(cmd)} in container ${c.id} ran past its ${timeoutSeconds} s timeout and was killed`);
     }
     return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode };
+  }
+
+  /**
+   * What Exec and Attach need before their URL is handed out: a running container; for attach, a
+   * terminal matching the container's and stdin only if it was created with one (kubelet's rules).
+   */
+  async checkStreamable(id: string, want: { kind: 'exec' | 'attach'; stdin: boolean; tty: boolean }): Promise<void> {
+    const c = await this.running(id);
+    if (want.kind !== 'attach') return;
+    if (want.tty !== c.config.tty) throw invalidArgument('tty', `the container was created with tty ${c.config.tty}`);
+    if (want.stdin && !c.config.stdin) throw invalidArgument('stdin', 'the container was created without stdin');
+  }
+
+  /** Exec with the client's streams, once it has connected to the streaming server. */
+  async execStream(id: string, cmd: string[], tty: boolean, io: ProcessIO): Promise<{ exitCode: number }> {
+    if (cmd.length === 0 || !cmd[0]) throw invalidArgument('cmd', 'required');
+    const c = await this.running(id);
+    return this.runtime(c).execStream({ id: c.id, bundle: c.paths.bundle, scratchDir: c.paths.dir, cmd, tty }, io);
+  }
+
+  /** Attach with the client's streams, once it has connected to the streaming server. */
+  async attach(id: string, io: ProcessIO): Promise<void> {
+    const c = await this.running(id);
+    await this.runtime(c).attach({ id: c.id, bundle: c.paths.bundle, tty: c.config.tty }, io);
   }
 
   /** Has the monitor reopen the log file after kubelet rotated it away. */

@@ -1,12 +1,16 @@
 import fs from 'node:fs/promises';
+import os from 'node:os';
+import type { Readable, Writable } from 'node:stream';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { spawnStreaming } from '../util/exec.js';
 import { exists } from '../util/fsx.js';
 import { conmonCreate, conmonExec, conmonFiles } from './conmon.js';
+import { builtCribIoBinary, conmonResizeMessage, decodeAttachFrames, ptyResizeLine } from './crib-io.js';
 import { criLogStreams } from './cri-log.js';
-import { procStat, readPidFile, waitGone, isAlive } from './process.js';
+import { isAlive, killProcessGroup, procStat, readPidFile, waitGone } from './process.js';
 import type { RuncCli } from './runc.js';
-import type { CreateRequest, ExecOutcome, ExecRequest, ExitRecord, OciRuntime, ProcessRef, StopOptions } from './runtime.js';
+import type { CreateRequest, ExecOutcome, ExecRequest, ExecStreamRequest, ExitRecord, OciRuntime, ProcessIO, ProcessRef, StopOptions } from './runtime.js';
 import type { OciCpu, OciMemory, OciSpec } from './spec-types.js';
 
 /** Output kept per stream of an ExecSync, as kubelet's own limit for probes and ExecSync. */
@@ -15,6 +19,12 @@ const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
 const MAX_EXEC_LOG_BYTES = 4 * MAX_EXEC_OUTPUT;
 /** How long a monitor may take to leave after its container is deleted. */
 const MONITOR_EXIT_MS = 10_000;
+/**
+ * An attach client that reads slower than the container writes is cut off past this much unsent
+ * output: conmon writes to attach sockets with blocking writes, so waiting for it would stall the
+ * container's log for everyone.
+ */
+const MAX_ATTACH_BACKLOG = 8 * 1024 * 1024;
 /** How long conmon may take to open a new log file when asked to. */
 const LOG_REOPEN_MS = 1000;
 
@@ -133,18 +143,82 @@ export class ConmonRuntime implements OciRuntime {
     }
   }
 
+  /**
+   * Exec with the client's streams: `runc exec` with the container's process settings and the
+   * command's args, under `crib-io pty` for a TTY (runc copies the outer terminal's size into the
+   * container's on every resize). When the client goes away the command's process group is killed.
+   */
+  async execStream(r: ExecStreamRequest, io: ProcessIO): Promise<{ exitCode: number }> {
+    const spec = JSON.parse(await fs.readFile(path.join(r.bundle, 'config.json'), 'utf8')) as OciSpec;
+    const base = path.join(r.scratchDir, `exec-${randomBytes(6).toString('hex')}`);
+    const files = { spec: `${base}.json`, pid: `${base}.pid` };
+    try {
+      await fs.writeFile(files.spec, JSON.stringify({ ...spec.process, args: r.cmd, terminal: r.tty }), { mode: 0o600 });
+      const runc = [this.o.runc.path, ...this.o.runc.globalArgs, 'exec', ...(r.tty ? ['--tty'] : []), '--process', files.spec, '--pid-file', files.pid, r.id];
+      const [cmd = '', ...args] = r.tty ? [builtCribIoBinary, 'pty', '--', ...runc] : runc;
+      const p = spawnStreaming(cmd, args, { fd3: r.tty, streamStderr: !r.tty });
+      const end = () => {
+        void readPidFile(files.pid).then((pid) => pid && killProcessGroup(pid));
+        p.kill();
+      };
+      io.signal.addEventListener('abort', end, { once: true });
+      try {
+        if (io.stdin) io.stdin.pipe(p.stdin);
+        else p.stdin.end();
+        sink(p.stdout, io.stdout);
+        if (p.stderr) sink(p.stderr, io.stderr);
+        if (p.fd3 && io.resize) void forEachResize(io.resize, (w, h) => p.fd3?.write(ptyResizeLine(w, h)));
+        const { code, signal, stderr } = await p.exited;
+        if (code === null && signal === null) throw new Error(stderr);
+        return { exitCode: code ?? 128 + signalNumber(signal) };
+      } finally {
+        io.signal.removeEventListener('abort', end);
+        io.stdin?.unpipe(p.stdin);
+      }
+    } finally {
+      await Promise.all(Object.values(files).map((f) => fs.rm(f, { force: true })));
+    }
+  }
+
+  /**
+   * Attach through conmon's attach socket (`crib-io attach`): the container's output from now on,
+   * and the client's input to its stdin (held open for it when the container was created with
+   * stdin). Resizes go to conmon's control fifo.
+   */
+  async attach(r: { id: string; bundle: string; tty: boolean }, io: ProcessIO): Promise<void> {
+    const p = spawnStreaming(builtCribIoBinary, ['attach', path.join(r.bundle, 'attach')]);
+    const end = () => p.kill();
+    io.signal.addEventListener('abort', end, { once: true });
+    try {
+      // No input from the client: keep crib-io's stdin open, or conmon would close the container's.
+      io.stdin?.pipe(p.stdin);
+      let rest = Buffer.alloc(0);
+      p.stdout.on('data', (chunk: Buffer) => {
+        const { frames, rest: left } = decodeAttachFrames(rest.length ? Buffer.concat([rest, chunk]) : chunk);
+        rest = Buffer.from(left);
+        for (const f of frames) {
+          const out = f.stream === 'stderr' && !r.tty ? io.stderr : io.stdout;
+          out?.write(Buffer.from(f.data));
+          if ((out?.writableLength ?? 0) > MAX_ATTACH_BACKLOG) end();
+        }
+      });
+      if (io.resize) void forEachResize(io.resize, (w, h) => writeFifo(conmonFiles(r.bundle).ctl, conmonResizeMessage(w, h)));
+      const { code, stderr } = await p.exited;
+      if (code !== 0 && !io.signal.aborted) throw new Error(`attach to ${r.id}: ${stderr || `crib-io exited with ${code}`}`);
+    } finally {
+      io.signal.removeEventListener('abort', end);
+      io.stdin?.unpipe(p.stdin);
+      p.stdin.end();
+    }
+  }
+
   update(id: string, resources: { cpu: OciCpu; memory: OciMemory }): Promise<void> {
     return this.o.runc.update(id, resources);
   }
 
   /** conmon's control fifo takes "2 0 0": reopen the log file. conmon does it asynchronously, at once. */
   async reopenLog(_id: string, bundle: string, logPath: string): Promise<void> {
-    const fh = await fs.open(conmonFiles(bundle).ctl, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
-    try {
-      await fh.write('2 0 0\n');
-    } finally {
-      await fh.close();
-    }
+    await writeFifo(conmonFiles(bundle).ctl, '2 0 0\n');
     await waitFor(() => exists(logPath), LOG_REOPEN_MS);
   }
 
@@ -166,4 +240,33 @@ export class ConmonRuntime implements OciRuntime {
       return undefined;
     }
   }
+}
+
+/** Copies a process's output to the client's stream without ending it (the server does); drops it if unwanted. */
+function sink(from: Readable, to: Writable | undefined): void {
+  if (to) from.pipe(to, { end: false });
+  else from.resume();
+}
+
+/** Applies each size the client sends, until it stops sending them. */
+async function forEachResize(sizes: AsyncIterable<{ width: number; height: number }>, apply: (width: number, height: number) => unknown): Promise<void> {
+  try {
+    for await (const { width, height } of sizes) await apply(width, height);
+  } catch {
+    /* a resize to a process that is gone: nothing to do */
+  }
+}
+
+/** One message to a fifo someone reads (conmon's ctl), without waiting for a reader. */
+async function writeFifo(file: string, message: string): Promise<void> {
+  const fh = await fs.open(file, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK);
+  try {
+    await fh.write(message);
+  } finally {
+    await fh.close();
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal ? (os.constants.signals[signal] ?? 1) : 1;
 }

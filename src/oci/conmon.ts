@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { RuncCli } from './runc.js';
 import { MAX_TIMER_MS } from '../util/time.js';
+import { killProcessGroup } from './process.js';
 
 export interface ConmonOptions {
   conmonPath: string;
@@ -174,19 +175,6 @@ export function conmonExec(o: ConmonExecOptions): Promise<ConmonExecOutcome> {
     if (o.abort?.aborted) end();
     else o.abort?.addEventListener('abort', end, { once: true });
   });
-}
-
-/** Kills the process group the runtime made the command lead, or the command alone if it is not one. */
-function killProcessGroup(pid: number): void {
-  try {
-    process.kill(-pid, 'SIGKILL');
-  } catch {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* already gone */
-    }
-  }
 }
 
 /** conmon's sync pipe message: a pid, an exit status, or -1 with what failed. */

@@ -91,3 +91,16 @@ export async function clampOomScoreAdj(desired: number, onClamp: (from: number, 
   onClamp(desired, own);
   return own;
 }
+
+/** Kills a process group a runtime made its command lead (and so what it started), or the command alone. */
+export function killProcessGroup(pid: number): void {
+  try {
+    process.kill(-pid, 'SIGKILL');
+  } catch {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone already */
+    }
+  }
+}

@@ -1,6 +1,7 @@
 // The one boundary between crib and the programs that run containers: an OCI runtime (runc, crun)
 // under a per-container monitor (conmon). The sandbox and container services speak only this; what
 // runc's flags are, where conmon puts its exit files and how it is told to reopen a log live behind it.
+import type { Readable, Writable } from 'node:stream';
 import type { OciCpu, OciMemory } from './spec-types.js';
 
 /** One process for good: a pid and its start time (pids are reused). */
@@ -32,6 +33,25 @@ export interface ExecRequest {
   cmd: string[];
   /** Seconds; 0 waits for as long as the command runs. */
   timeoutSeconds: number;
+}
+
+/** The streams of an interactive exec or attach, as the client asked for them (with a TTY, one output). */
+export interface ProcessIO {
+  stdin?: Readable;
+  stdout?: Writable;
+  stderr?: Writable;
+  /** The terminal's size, as the client changes it. */
+  resize?: AsyncIterable<{ width: number; height: number }>;
+  /** Aborted when the client goes away: the process (exec) or the attachment (attach) ends. */
+  signal: AbortSignal;
+}
+
+export interface ExecStreamRequest {
+  id: string;
+  bundle: string;
+  scratchDir: string;
+  cmd: string[];
+  tty: boolean;
 }
 
 export type ExecOutcome = { timedOut: true } | { timedOut: false; exitCode: number; stdout: Buffer; stderr: Buffer };
@@ -76,6 +96,10 @@ export interface OciRuntime {
   forget(id: string): Promise<void>;
   /** Runs a command in the running container (ExecSync). */
   exec(r: ExecRequest, abort?: AbortSignal): Promise<ExecOutcome>;
+  /** Runs a command in the running container with the client's streams (Exec), until it exits. */
+  execStream(r: ExecStreamRequest, io: ProcessIO): Promise<{ exitCode: number }>;
+  /** Joins the main process's stdio (Attach) until it exits or the client goes away. */
+  attach(r: { id: string; bundle: string; tty: boolean }, io: ProcessIO): Promise<void>;
   update(id: string, resources: { cpu: OciCpu; memory: OciMemory }): Promise<void>;
   /** Has the monitor reopen the log file (after kubelet renamed it away); resolves once it exists again. */
   reopenLog(id: string, bundle: string, logPath: string): Promise<void>;

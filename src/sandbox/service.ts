@@ -292,6 +292,13 @@ export class SandboxService {
     return views.filter((v) => matchesFilter(v, filter)).sort((a, b) => (BigInt(a.sandbox.createdAt) < BigInt(b.sandbox.createdAt) ? -1 : 1));
   }
 
+  /** Where PortForward connects: a READY sandbox's pinned netns (undefined on the node's network). */
+  async portForwardTarget(id: string): Promise<{ netnsPath: string | undefined }> {
+    const sb = this.get(id);
+    if ((await this.view(sb)).state !== 'READY') throw new CribError('FailedPrecondition', `sandbox ${sb.id} is not ready`);
+    return { netnsPath: sb.paths.netns };
+  }
+
   /** The runtime details `crictl inspectp` shows under info (containerd's shape where it fits). */
   async verboseInfo(v: SandboxView): Promise<Record<string, unknown>> {
     const sb = v.sandbox;

@@ -1,4 +1,5 @@
 import { spawn, type StdioOptions } from 'node:child_process';
+import type { Duplex, Readable, Writable } from 'node:stream';
 import { log } from './log.js';
 import { MAX_TIMER_MS } from './time.js';
 
@@ -117,4 +118,56 @@ export async function run(command: string, args: readonly string[], opts: RunOpt
   const stderr = r.stderr.toString();
   if (r.code === 0 && !r.timedOut) return { stdout, stderr };
   throw new CommandError(command, args, r.code, r.signal, stdout, stderr, r.timedOut ? `timed out after ${opts.timeoutMs} ms` : undefined);
+}
+
+/** A program whose stdio stays open for streaming (exec, attach, port forwarding). */
+export interface StreamingProcess {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  /** Its stderr as a stream, when asked for (`streamStderr`); else it is kept for `exited`. */
+  readonly stderr: Readable | undefined;
+  /** fd 3, when asked for: a pipe for side messages (resizes in, notices out). */
+  readonly fd3: Duplex | undefined;
+  readonly pid: number | undefined;
+  /** How it ended; `stderr` is the last of what it said there (its error message, if any). */
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Of a streaming program's stderr, only this much of the end is kept: its last message. */
+const STREAMING_STDERR_KEEP = 4096;
+
+/**
+ * Starts a program whose stdin and stdout the caller streams (with fd 3 as a pipe too, when asked).
+ * Its stderr is kept (the tail) to name what failed; a program that cannot be started ends with
+ * code null and a message saying so.
+ */
+export function spawnStreaming(command: string, args: readonly string[], opts: { fd3?: boolean; streamStderr?: boolean } = {}): StreamingProcess {
+  const started = process.hrtime.bigint();
+  const child = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe', ...(opts.fd3 ? (['pipe'] as const) : [])] });
+  let stderr = '';
+  if (!opts.streamStderr) {
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr = (stderr + s).slice(-STREAMING_STDERR_KEEP);
+    });
+  }
+  child.stdin.on('error', () => {
+    /* it may exit without reading all of its input; how it ended tells the story */
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
+    child.on('error', (e) => resolve({ code: null, signal: null, stderr: `could not run ${command}: ${e.message}` }));
+    child.on('close', (code, signal) => {
+      log.debug('exec', { command, arg: args[0] ?? '', code, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+      resolve({ code, signal, stderr: stderr.trim() });
+    });
+  });
+  return {
+    stdin: child.stdin,
+    stdout: child.stdout,
+    stderr: opts.streamStderr ? child.stderr : undefined,
+    fd3: opts.fd3 ? (child.stdio[3] as Duplex) : undefined,
+    pid: child.pid,
+    exited,
+    kill: (signal = 'SIGKILL') => void child.kill(signal),
+  };
 }
