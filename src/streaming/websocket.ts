@@ -76,6 +76,8 @@ export class WebSocketChannels {
   private readonly writers = new Map<number, Writable>();
   /** Readers the client closed (or the socket did): nothing more may be pushed to them. */
   private readonly endedReaders = new Set<number>();
+  /** Readers whose buffer is full and whose reader has not asked for more since. */
+  private readonly fullReaders = new Set<number>();
   private readonly idle: IdleTimer;
 
   constructor(
@@ -87,7 +89,7 @@ export class WebSocketChannels {
       log.info('streaming: closing idle WebSocket session', { idleTimeoutMs: opts.idleTimeoutMs });
       this.close(1000, 'idle');
     });
-    for (const ch of opts.readable) this.readers.set(ch, new Readable({ read: () => this.resumeIfRoom() }));
+    for (const ch of opts.readable) this.readers.set(ch, new Readable({ read: () => this.readerWants(ch) }));
     for (const ch of opts.writable) this.writers.set(ch, this.newWriter(ch));
     this.closed = new Promise((resolve) => ws.once('close', () => resolve()));
     ws.on('message', (data: RawData, isBinary: boolean) => this.onMessage(data, isBinary));
@@ -154,7 +156,10 @@ export class WebSocketChannels {
     // kubelet drops data for channels nobody reads, and so for channels the client closed.
     if (!reader || this.endedReaders.has(msg.channel)) return;
     if (msg.kind === 'close') this.endReader(msg.channel);
-    else if (msg.data.length > 0 && !reader.push(msg.data)) this.ws.pause();
+    else if (msg.data.length > 0 && !reader.push(msg.data)) {
+      this.fullReaders.add(msg.channel);
+      this.ws.pause();
+    }
   }
 
   private endReader(channel: number): void {
@@ -163,9 +168,9 @@ export class WebSocketChannels {
     this.readers.get(channel)?.push(null);
   }
 
-  private resumeIfRoom(): void {
-    if (!this.ws.isPaused) return;
-    for (const r of this.readers.values()) if (r.readableLength >= r.readableHighWaterMark) return;
-    this.ws.resume();
+  /** Node asks a reader for more once its buffer will be under the high-water mark: read on when none is full. */
+  private readerWants(channel: number): void {
+    this.fullReaders.delete(channel);
+    if (this.fullReaders.size === 0 && this.ws.isPaused) this.ws.resume();
   }
 }

@@ -237,6 +237,8 @@ interface Behaviour {
   output: number;
   exitCode: number;
   stdinSeen: Buffer[];
+  /** A pause after each stdin chunk: a reader slower than the client. */
+  stdinDelayMs: number;
   resizes: TerminalSize[];
 }
 
@@ -248,7 +250,10 @@ function scriptedRuntime(b: Behaviour): StreamingRuntime {
         for await (const size of io.resize ?? []) b.resizes.push(size);
       })();
       if (io.stdin) {
-        for await (const chunk of io.stdin) b.stdinSeen.push(chunk as Buffer);
+        for await (const chunk of io.stdin) {
+          b.stdinSeen.push(chunk as Buffer);
+          if (b.stdinDelayMs > 0) await new Promise((r) => setTimeout(r, b.stdinDelayMs));
+        }
       }
       const out = io.stdout;
       if (out && b.output > 0) await new Promise<void>((resolve) => out.write(Buffer.alloc(b.output, 'x'), () => resolve()));
@@ -263,7 +268,7 @@ function scriptedRuntime(b: Behaviour): StreamingRuntime {
 }
 
 describe('SPDY sessions', () => {
-  const b: Behaviour = { output: 0, exitCode: 0, stdinSeen: [], resizes: [] };
+  const b: Behaviour = { output: 0, exitCode: 0, stdinSeen: [], stdinDelayMs: 0, resizes: [] };
   const server = new StreamingServer({ runtime: scriptedRuntime(b), streamCreationTimeoutMs: 2000 });
   const idleServer = new StreamingServer({ runtime: scriptedRuntime(b), idleTimeoutMs: 300, streamCreationTimeoutMs: 10_000 });
   const clients: TestSpdyClient[] = [];
@@ -362,6 +367,22 @@ describe('SPDY sessions', () => {
     const updates = client.frames.filter((f) => f.type === 'window_update');
     assert.ok(updates.some((f) => f.type === 'window_update' && f.streamId === stdin), 'stream window updates');
     assert.ok(updates.some((f) => f.type === 'window_update' && f.streamId === 0), 'session window updates');
+  });
+
+  test('a reader slower than a client that ignores windows gets everything: the socket pauses and resumes', async () => {
+    Object.assign(b, { output: 0, exitCode: 0, stdinDelayMs: 2 });
+    b.stdinSeen.length = 0;
+    const { client } = await connect(exec({ stdin: true }));
+    await client.open({ streamtype: 'error' });
+    const stdin = await client.open({ streamtype: 'stdin' });
+    const stdout = await client.open({ streamtype: 'stdout' });
+    await client.waitReply(stdout);
+    const sent = Buffer.concat(Array.from({ length: 64 }, (_, i) => Buffer.alloc(16_384, i)));
+    for (let off = 0; off < sent.length; off += 16_384) client.send(stdin, sent.subarray(off, off + 16_384));
+    client.send(stdin, '', true);
+    await client.waitFin(stdout, 20_000);
+    b.stdinDelayMs = 0;
+    assert.ok(Buffer.concat(b.stdinSeen).equals(sent), 'every byte, in order');
   });
 
   test('resizes reach the runtime with a TTY (v4 expects a resize stream)', async () => {

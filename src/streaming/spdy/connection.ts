@@ -9,8 +9,9 @@
 // one would stall every transfer at 64 KiB. So the client's window is honoured from the moment the
 // client shows it keeps one (a WINDOW_UPDATE, or SETTINGS_INITIAL_WINDOW_SIZE); until then TCP's own
 // backpressure paces the server. In the other direction, a client that ignores our window is
-// paced by pausing the socket while a stream holds more unread data than its window, or the
-// session more than MAX_SESSION_BUFFER (what spdystream itself does: it stops reading).
+// paced by pausing the socket while any stream holds a window's worth of unread data (what
+// spdystream itself does: it stops reading). A session therefore holds at most
+// MAX_CONCURRENT_STREAMS x (a window + one socket read) of unread input.
 
 import { Duplex } from 'node:stream';
 import { log } from '../../util/log.js';
@@ -44,13 +45,11 @@ export const DEFAULT_WINDOW = 64 * 1024;
 export const MAX_DATA_FRAME_OUT = 32 * 1024;
 
 /**
- * Streams open at once on one session. An exec uses 5 and a port-forward 2 per forwarded TCP
- * connection; 256 allows a busy port-forward while bounding what one client holds.
+ * Streams open at once on one session. An exec uses up to 5, a port-forward 2 per forwarded TCP
+ * connection: 128 allows 64 connections through one port-forward at once and bounds what one
+ * client can make the server buffer (about 128 x 128 KiB).
  */
-export const MAX_CONCURRENT_STREAMS = 256;
-
-/** Unread bytes a session may buffer across its streams before the socket is paused. */
-export const MAX_SESSION_BUFFER = 1024 * 1024;
+export const MAX_CONCURRENT_STREAMS = 128;
 
 /** Frames queued while a header block inflates (inflation is asynchronous); past it the socket pauses. */
 const MAX_QUEUED_FRAMES = 256;
@@ -125,9 +124,11 @@ interface StreamState {
   remoteClosed: boolean;
   /** The server sent FIN (or cannot send: a unidirectional stream). */
   localClosed: boolean;
-  /** Bytes the client may still send before our next WINDOW_UPDATE, as the client counts them. */
+  /** Bytes received, and bytes acknowledged with WINDOW_UPDATE (once consumed). */
   pushed: number;
   acked: number;
+  /** The readable buffer reached its high-water mark and its reader has not asked for more since. */
+  full: boolean;
   /** Bytes we may send (the client's window for this stream). */
   sendWindow: number;
   pendingWrite: { chunk: Buffer; offset: number; cb: (err?: Error | null) => void } | undefined;
@@ -189,10 +190,6 @@ export class SpdyConnection {
     if (head.length > 0) this.onBytes(head);
   }
 
-  get streamCount(): number {
-    return this.streams.size;
-  }
-
   /** Graceful end: GOAWAY, then the socket closes once written (destroyed if the client lingers). */
   close(): void {
     if (this.ended) return;
@@ -249,7 +246,7 @@ export class SpdyConnection {
     }
     if (f.payload.length > 0) {
       st.pushed += f.payload.length;
-      st.stream.push(f.payload);
+      if (!st.stream.push(f.payload)) st.full = true;
     }
     if (f.fin) {
       st.remoteClosed = true;
@@ -374,6 +371,7 @@ export class SpdyConnection {
       localClosed: false,
       pushed: 0,
       acked: 0,
+      full: false,
       sendWindow: this.peerInitialWindow,
       pendingWrite: undefined,
       pendingFin: undefined,
@@ -382,16 +380,23 @@ export class SpdyConnection {
     return st;
   }
 
-  /** The consumer read: acknowledge what it took once that is half a window, and maybe read on. */
+  /**
+   * The reader wants more: Node calls _read once its buffer will be under the high-water mark, and
+   * not again until the next push, so this call is the signal to read on. What it took is
+   * acknowledged (once half a window) after the read completes, when the buffer's length is final.
+   */
   private streamRead(st: StreamState): void {
-    const consumed = st.pushed - st.stream.readableLength;
-    const delta = consumed - st.acked;
-    if (delta >= DEFAULT_WINDOW / 2 && !st.remoteClosed) {
-      st.acked = consumed;
-      this.write(encodeWindowUpdate(st.id, delta));
-      this.consumedForSession(delta);
-    }
+    st.full = false;
     this.updateReading();
+    queueMicrotask(() => {
+      const consumed = st.pushed - st.stream.readableLength;
+      const delta = consumed - st.acked;
+      if (delta >= DEFAULT_WINDOW / 2 && !st.remoteClosed && !this.ended) {
+        st.acked = consumed;
+        this.write(encodeWindowUpdate(st.id, delta));
+        this.consumedForSession(delta);
+      }
+    });
   }
 
   private consumedForSession(n: number): void {
@@ -474,16 +479,12 @@ export class SpdyConnection {
     }
   }
 
-  /** Pauses the socket while frames queue for a header block or a client outruns its readers. */
+  /** Pauses the socket while frames queue for a header block or a client outruns a reader. */
   private updateReading(): void {
     if (this.ended) return;
-    let total = 0;
-    let streamOver = false;
-    for (const st of this.streams.values()) {
-      total += st.stream.readableLength;
-      if (st.stream.readableLength > DEFAULT_WINDOW) streamOver = true;
-    }
-    const pause = this.inbound.length > MAX_QUEUED_FRAMES || streamOver || total > MAX_SESSION_BUFFER;
+    let full = false;
+    for (const st of this.streams.values()) full ||= st.full;
+    const pause = this.inbound.length > MAX_QUEUED_FRAMES || full;
     if (pause && !this.paused) this.socket.pause();
     else if (!pause && this.paused) this.socket.resume();
     this.paused = pause;
