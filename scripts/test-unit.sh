@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
+# The streaming tests drive the real crictl; tests never read ../shared themselves, so point them at it here.
+[ -n "${CRICTL:-}" ] || [ ! -x ../shared/cri-tools/bin/crictl ] || export CRICTL="$PWD/../shared/cri-tools/bin/crictl"
 [ -d src/cri/generated ] || bash scripts/gen-proto-types.sh
 rm -rf dist # no stale output of moved or deleted files
 node_modules/.bin/tsc -p tsconfig.json
