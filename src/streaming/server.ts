@@ -142,11 +142,6 @@ export class StreamingServer {
     return this.sessions.size;
   }
 
-  /** Tokens waiting for their client. */
-  get pendingRequests(): number {
-    return this.cache.size;
-  }
-
   /** The URL the client of an Exec connects to. Throws StreamingRequestError (INVALID_ARGUMENT) for a malformed request. */
   getExec(req: ExecRequest): string {
     validateStreamFlags(req);
