@@ -23,6 +23,8 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
       // CRI handlers and stand-ins are async by contract, whether or not they await.
       '@typescript-eslint/require-await': 'off',
+      // A closure may refer to a variable that is assigned once, after it (a stream and its state).
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
   {

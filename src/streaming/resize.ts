@@ -63,7 +63,7 @@ function toSize(text: string): TerminalSize {
     throw new ResizeFormatError('resize value is not JSON');
   }
   if (typeof value !== 'object' || value === null) throw new ResizeFormatError('resize value is not an object');
-  const fields = new Map(Object.entries(value).map(([k, v]) => [k.toLowerCase(), v]));
+  const fields = new Map(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k.toLowerCase(), v]));
   const dim = (name: string): number => {
     const v = fields.get(name) ?? 0;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffff) throw new ResizeFormatError(`resize ${name} is not a uint16`);
