@@ -21,12 +21,6 @@ crictl=${CRICTL:-$cri_tools/bin/crictl}
 expected_failures=(
   # Pulls test-image-digest by the digest of the upstream manifest, which no offline stand-in has.
   '[k8s.io] Image Manager public image with digest should be pulled and removed [Conformance]'
-  # Exec, Attach and PortForward need crib's streaming server (issue 11).
-  '[k8s.io] Streaming runtime should support streaming interfaces runtime should support exec with tty=false and stdin=false [Conformance]'
-  '[k8s.io] Streaming runtime should support streaming interfaces runtime should support exec with tty=true and stdin=true [Conformance]'
-  '[k8s.io] Streaming runtime should support streaming interfaces runtime should support attach [Conformance]'
-  '[k8s.io] Streaming runtime should support streaming interfaces runtime should support portforward [Conformance]'
-  '[k8s.io] Streaming runtime should support streaming interfaces runtime should support portforward in host network'
 )
 
 say() { printf 'conformance: %s\n' "$*" >&2; }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CribError } from './util/errors.js';
@@ -26,6 +27,12 @@ export interface CribConfig {
   network: { name: string; bridge: string; subnet: string; ipMasq: boolean };
   /** Mirrors, insecure (plain HTTP) hosts and extra CA files for image pulls and pushes. */
   registries: RegistryConfig;
+  /**
+   * The streaming server Exec, Attach and PortForward send clients to (kubelet proxies to it): its
+   * address (also put in the URLs) and port (0: ephemeral), TLS when both files are given, and how
+   * long a session may sit idle.
+   */
+  streaming: { address: string; port: number; tlsCert: string; tlsKey: string; idleTimeoutSeconds: number };
   logLevel: LogLevel;
 }
 
@@ -41,6 +48,7 @@ export const defaultConfig: CribConfig = {
   cgroupRoot: '/crib',
   network: { name: 'crib', bridge: 'crib0', subnet: '10.85.0.0/16', ipMasq: true },
   registries: { mirrors: {}, insecure: [], caFiles: [] },
+  streaming: { address: '127.0.0.1', port: 0, tlsCert: '', tlsKey: '', idleTimeoutSeconds: 4 * 3600 },
   logLevel: 'info',
 };
 
@@ -67,6 +75,11 @@ export const daemonFlags: Record<string, (c: CribConfig, v: string) => void> = {
   'insecure-registry': (c, v) => c.registries.insecure.push(v),
   'registry-ca': (c, v) => c.registries.caFiles.push(v),
   'log-level': (c, v) => (c.logLevel = v as LogLevel),
+  'streaming-address': (c, v) => (c.streaming.address = v),
+  'streaming-port': (c, v) => (c.streaming.port = Number(v)),
+  'streaming-tls-cert': (c, v) => (c.streaming.tlsCert = v),
+  'streaming-tls-key': (c, v) => (c.streaming.tlsKey = v),
+  'streaming-idle-timeout': (c, v) => (c.streaming.idleTimeoutSeconds = Number(v)),
 };
 
 function fail(field: string, why: string): never {
@@ -106,6 +119,17 @@ export function applyConfigFile(base: CribConfig, text: string, source: string):
           );
         } else fail(`registries.${rk}`, 'unknown key');
       }
+    } else if (key === 'streaming') {
+      if (typeof value !== 'object' || value === null) fail('streaming', 'must be a mapping');
+      for (const [sk, sv] of Object.entries(value as Record<string, unknown>)) {
+        if (sk === 'port' || sk === 'idleTimeoutSeconds') {
+          if (typeof sv !== 'number') fail(`streaming.${sk}`, 'must be a number');
+          out.streaming[sk] = sv;
+        } else if (sk === 'address' || sk === 'tlsCert' || sk === 'tlsKey') {
+          if (typeof sv !== 'string') fail(`streaming.${sk}`, 'must be a string');
+          out.streaming[sk] = sv;
+        } else fail(`streaming.${sk}`, 'unknown key');
+      }
     } else if (key === 'cniBinDirs') {
       out.cniBinDirs = strings(key, value);
     } else if (key in base) {
@@ -123,6 +147,11 @@ export function validateConfig(c: CribConfig): CribConfig {
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(c.network.bridge)) fail('network.bridge', 'must be a valid interface name (1-15 chars)');
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.network.subnet)) fail('network.subnet', 'must be an IPv4 CIDR');
   if (!['debug', 'info', 'warn', 'error'].includes(c.logLevel)) fail('logLevel', 'must be debug, info, warn or error');
+  const st = c.streaming;
+  if (!isIP(st.address)) fail('streaming.address', `must be an IP address (it goes into the URLs), got "${st.address}"`);
+  if (!Number.isInteger(st.port) || st.port < 0 || st.port > 65535) fail('streaming.port', 'must be 0 (ephemeral) to 65535');
+  if (!st.tlsCert !== !st.tlsKey) fail('streaming.tlsCert', 'TLS needs both tlsCert and tlsKey');
+  if (!(st.idleTimeoutSeconds > 0)) fail('streaming.idleTimeoutSeconds', 'must be more than 0');
   return c;
 }
 

@@ -19,6 +19,8 @@ import { ConmonRuntime } from './oci/conmon-runtime.js';
 import { RuncCli } from './oci/runc.js';
 import type { OciRuntime } from './oci/runtime.js';
 import { PodService } from './pod/service.js';
+import { PodStreams } from './pod/streaming.js';
+import { StreamingServer } from './streaming/server.js';
 import { SandboxService } from './sandbox/service.js';
 import { ContainerService } from './container/service.js';
 import { CribError } from './util/errors.js';
@@ -103,6 +105,14 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   });
   const containers = new ContainerService({ root: config.root, runtimes, images, sandboxes });
   const pods = new PodService(sandboxes, containers);
+  const st = config.streaming;
+  const streaming = new StreamingServer({
+    runtime: new PodStreams(sandboxes, containers),
+    address: st.address,
+    port: st.port,
+    ...(st.tlsCert ? { tls: { cert: await fs.readFile(st.tlsCert), key: await fs.readFile(st.tlsKey) } } : {}),
+    idleTimeoutMs: st.idleTimeoutSeconds * 1000,
+  });
   await sandboxes.open();
   await containers.open();
 
@@ -111,18 +121,28 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   const services = criServices();
   server.addService(
     services.runtime,
-    runtimeServiceHandlers({ config, sandboxes, containers, pods, network, runtimeHandlers: [...runtimes.keys()] }) as grpc.UntypedServiceImplementation,
+    runtimeServiceHandlers({
+      config,
+      sandboxes,
+      containers,
+      pods,
+      network,
+      runtimeHandlers: [...runtimes.keys()],
+      streaming,
+    }) as grpc.UntypedServiceImplementation,
   );
   server.addService(services.image, imageServiceHandlers(images, store.dir, (id) => pods.imageUser(id)) as grpc.UntypedServiceImplementation);
   server.addService(services.cribImages, cribImagesHandlers(images));
+  await streaming.start();
   const listener: UnixListener = await listenUnix(server, config.socket, 0o660);
-  log.info('cribd ready', { version: cribVersion, socket: config.socket, runtime: defaultName, pauseImage });
+  log.info('cribd ready', { version: cribVersion, socket: config.socket, runtime: defaultName, pauseImage, streaming: streaming.baseUrl });
 
   return {
     config,
     async stop() {
       await listener.close();
       server.forceShutdown();
+      await streaming.close();
       registry.close();
     },
   };

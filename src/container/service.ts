@@ -176,9 +176,13 @@ export class ContainerService {
     // The runtime cannot raise RLIMIT_NOFILE past cribd's hard limit nor grant capabilities cribd
     // lacks, so containers get at most those, as containerd does.
     const held = await daemonLimits();
+    // The network and IPC namespaces are the pod's, whatever the container's request says (kubelet
+    // sends the same; critest does not): only the PID namespace is the container's own choice.
+    const sns = sb.config.namespaces;
+    const namespaces = { ...sec.namespaces, network: sns.network, ipc: sns.ipc };
     return containerSpec({
       id: c.id,
-      config: c.config,
+      config: { ...c.config, security: { ...sec, namespaces } },
       image: imageConfig,
       user,
       namespaces: this.namespacePaths(c, sb),

@@ -14,6 +14,8 @@ import type { RuntimeServiceHandlers } from './generated/runtime/v1/RuntimeServi
 import { toPodSandbox, toPodSandboxStatus, toSandboxConfig, toSandboxFilter } from './sandbox-convert.js';
 import { unary } from './unary.js';
 import type { RequestContext } from '../util/context.js';
+import type { StreamingServer } from '../streaming/server.js';
+import { invalidArgument } from '../util/errors.js';
 
 export interface RuntimeServiceDeps {
   config: CribConfig;
@@ -23,6 +25,8 @@ export interface RuntimeServiceDeps {
   network: NetworkManager;
   /** The runtime handlers crib offers, by name. */
   runtimeHandlers: readonly string[];
+  /** Where Exec, Attach and PortForward send their clients. */
+  streaming: Pick<StreamingServer, 'getExec' | 'getAttach' | 'getPortForward'>;
 }
 
 /**
@@ -123,6 +127,26 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
     ExecSync: unary('ExecSync', async (req, ctx) => {
       const r = await d.containers.execSync(ctx, req.container_id, req.cmd, Number(req.timeout));
       return { stdout: r.stdout, stderr: r.stderr, exit_code: r.exitCode };
+    }),
+
+    // The streaming calls hand out a single-use URL on the streaming server once the request is
+    // known to be good; the client's streams then reach the runtime through it (src/pod/streaming.ts).
+    Exec: unary('Exec', async (req) => {
+      if (req.cmd.length === 0 || !req.cmd[0]) throw invalidArgument('cmd', 'required');
+      await d.containers.checkStreamable(req.container_id, { kind: 'exec', stdin: req.stdin, tty: req.tty });
+      const { container_id: containerId, cmd, tty, stdin, stdout, stderr } = req;
+      return { url: d.streaming.getExec({ containerId, cmd, tty, stdin, stdout, stderr }) };
+    }),
+
+    Attach: unary('Attach', async (req) => {
+      await d.containers.checkStreamable(req.container_id, { kind: 'attach', stdin: req.stdin, tty: req.tty });
+      const { container_id: containerId, tty, stdin, stdout, stderr } = req;
+      return { url: d.streaming.getAttach({ containerId, tty, stdin, stdout, stderr }) };
+    }),
+
+    PortForward: unary('PortForward', async (req) => {
+      await d.sandboxes.portForwardTarget(req.pod_sandbox_id);
+      return { url: d.streaming.getPortForward({ podSandboxId: req.pod_sandbox_id, ports: req.port }) };
     }),
 
     UpdateContainerResources: unary('UpdateContainerResources', async (req, ctx) => {
