@@ -17,17 +17,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { runCapture, type Completed } from '../src/util/exec.js';
 import { startFakeCri, type FakeCri } from './support/fake-cri-streaming.js';
+import { findCrictl } from './support/crictl.js';
 import { waitFor } from './support/wait-for.js';
-
-function findCrictl(): string {
-  const fromEnv = process.env['CRICTL'];
-  if (fromEnv) return fromEnv;
-  for (const dir of (process.env['PATH'] ?? '').split(':')) {
-    const candidate = path.join(dir, 'crictl');
-    if (dir && fs.existsSync(candidate)) return candidate;
-  }
-  throw new Error('crictl not found: set CRICTL=/path/to/crictl (v1.26; e.g. ../shared/cri-tools/bin/crictl) or put crictl on PATH');
-}
 
 const MiB = 1024 * 1024;
 const BIG = 100 * MiB;

@@ -227,33 +227,3 @@ export const rmCommand: Command = {
     return code || code2;
   },
 };
-
-export const execCommand: Command = {
-  name: 'exec',
-  synopsis: '[--timeout SECS] CONTAINER [--] CMD [ARG...]',
-  summary: "Run a command in a running container (ExecSync) and print its output; the exit code is the command's.",
-  details:
-    '      --timeout SECS    kill the command after SECS (default: none)\n\nInteractive exec (-it) needs the streaming Exec call, which crib does not implement.',
-  flags: { value: ['timeout'], positionalLimit: 1 },
-  async run(args, ctx) {
-    const [word, ...cmd] = args.positional;
-    if (!word) throw new UsageError('missing CONTAINER');
-    if (!cmd.length) throw new UsageError('missing CMD');
-    const timeout = args.int('timeout', 0);
-    if (timeout < 0) throw new UsageError('--timeout must not be negative');
-    const t = await resolve(ctx, word, ['container']);
-    const res = await call(ctx.clients.runtime, 'ExecSync', { container_id: t.id, cmd, timeout }, timeout > 0 ? timeout + 60 : 24 * 3600);
-    await write(ctx.out, res.stdout);
-    await write(ctx.err, res.stderr);
-    return res.exit_code;
-  },
-};
-
-/** Writes and waits for the bytes to be taken (so exit codes never cut output short). */
-export function write(stream: NodeJS.WritableStream, data: Buffer | string): Promise<void> {
-  if (data.length === 0) return Promise.resolve();
-  return new Promise((resolveWrite) => {
-    if (stream.write(data)) resolveWrite();
-    else stream.once('drain', () => resolveWrite());
-  });
-}

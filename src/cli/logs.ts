@@ -7,7 +7,7 @@ import type { CliContext } from './context.js';
 import { CliError, UsageError, grpcCode } from './errors.js';
 import { parseInfo } from './output.js';
 import { resolve } from './resolve.js';
-import { write } from './containers.js';
+import { write } from './output.js';
 
 export type LogStream = 'stdout' | 'stderr';
 

@@ -10,7 +10,8 @@ import { call, connect } from './client.js';
 import { commandUsage, type Command, type RawCommand } from './command.js';
 import type { CliContext } from './context.js';
 import { UsageError, describeError } from './errors.js';
-import { execCommand, inspectCommand, inspectiCommand, psCommand, rmCommand, stopCommand } from './containers.js';
+import { inspectCommand, inspectiCommand, psCommand, rmCommand, stopCommand } from './containers.js';
+import { attachCommand, execCommand, portForwardCommand } from './interactive.js';
 import { imageExportCommand, imageImportCommand, imagePushCommand, imagesCommand, pullCommand, rmiCommand } from './images.js';
 import { logsCommand } from './logs.js';
 import { outputFormat, parseInfo, printData } from './output.js';
@@ -76,6 +77,8 @@ export const commands: readonly (Command | RawCommand)[] = [
   inspectiCommand,
   logsCommand,
   execCommand,
+  attachCommand,
+  portForwardCommand,
   stopCommand,
   rmCommand,
   stoppCommand,
@@ -111,7 +114,9 @@ Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flag
   ps [-a] [-q] [FILTERS] [-o FMT]     list containers, and each pod's pause container (POD-pause)
   inspect ID... | inspectp | inspecti status and verbose info of a container, pod or image (JSON)
   logs [-f] [--tail N] CONTAINER      a container's log, stdout and stderr apart
-  exec CONTAINER [--] CMD...          run a command in a container (exit code = the command's)
+  exec [-it] CONTAINER [--] CMD...    run a command in a container (exit code = the command's)
+  attach [-i] CONTAINER               join a container's main process (output, and input with -i)
+  port-forward POD [LOCAL:]REMOTE...  forward local ports to ports on the pod's localhost
   stop [-t N] ID... | rm [-f] ID...   stop | remove containers or pods
   stopp POD... | rmp POD...           stop | remove pod sandboxes
   runp FILE                           a pod sandbox from a CRI PodSandboxConfig (JSON or YAML)

@@ -161,3 +161,12 @@ export function nameMatcher(pattern: string | undefined): (s: string) => boolean
   }
   return (s) => re.test(s);
 }
+
+/** Writes and waits for the bytes to be taken (so exit codes never cut output short). */
+export function write(stream: NodeJS.WritableStream, data: Buffer | string): Promise<void> {
+  if (data.length === 0) return Promise.resolve();
+  return new Promise((resolveWrite) => {
+    if (stream.write(data)) resolveWrite();
+    else stream.once('drain', () => resolveWrite());
+  });
+}

@@ -45,19 +45,31 @@ export const TEST_IMAGE = 'localhost/test/busybox:1';
 
 /**
  * A cribd of the test file's own with the busybox image, for the tests of one `describe`: started
- * before them, every pod removed and leaks checked after each, cleaned up after all.
+ * before them, every pod removed and leaks checked after each (or, with `shared`, once after all,
+ * for tests that share pods), cleaned up after all.
  */
-export function cribdWithBusybox(): Harness {
+export function cribdWithBusybox(opts: { shared?: boolean } = {}): Harness {
   const h = new Harness();
+  const removeAll = async () => {
+    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
+    assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, [], 'no container outlives its pod');
+    await h.assertNoLeaks();
+  };
   before(async () => {
     await h.start();
     await importBusybox(h, TEST_IMAGE);
   });
-  after(() => h.cleanup());
-  afterEach(async () => {
-    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
-    assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, [], 'no container outlives its pod');
-    await h.assertNoLeaks();
-  });
+  if (opts.shared) {
+    after(async () => {
+      try {
+        await removeAll();
+      } finally {
+        await h.cleanup();
+      }
+    });
+  } else {
+    after(() => h.cleanup());
+    afterEach(removeAll);
+  }
   return h;
 }
