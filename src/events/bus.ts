@@ -40,7 +40,7 @@ export class EventBus<T> {
   subscribe(): Subscription<T> {
     const s: Subscriber<T> = { queue: [], wake: undefined, ended: undefined };
     this.subscribers.add(s);
-    const bus = this;
+    const subscribers = this.subscribers;
     return {
       close: () => this.end(s, undefined),
       async *[Symbol.asyncIterator]() {
@@ -52,12 +52,12 @@ export class EventBus<T> {
               continue;
             }
             if (s.ended) throw s.ended;
-            if (!bus.subscribers.has(s)) return;
+            if (!subscribers.has(s)) return;
             await new Promise<void>((resolve) => (s.wake = resolve));
             s.wake = undefined;
           }
         } finally {
-          bus.subscribers.delete(s);
+          subscribers.delete(s);
         }
       },
     };
