@@ -28,6 +28,9 @@ import { ensurePrivateDir, exists } from './util/fsx.js';
 import { log, setLogLevel } from './util/log.js';
 import { builtPauseBinary } from './util/paths.js';
 import { builtinPauseImage, cribVersion } from './version.js';
+import { EventBus } from './events/bus.js';
+import type { LifecycleNotice } from './events/lifecycle.js';
+import { PodEvents } from './pod/events.js';
 
 export interface Daemon {
   config: CribConfig;
@@ -93,6 +96,8 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
     ...config.network,
     ipamDataDir: path.join(config.root, 'cni', 'networks'),
   });
+  // The services say what happens to sandboxes and containers here; PodEvents adds the pod's state.
+  const notices = new EventBus<LifecycleNotice>(4096);
   const sandboxes = new SandboxService({
     root: config.root,
     state: config.state,
@@ -102,8 +107,10 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
     pauseImage,
     network,
     cgroupRoot: config.cgroupRoot,
+    notices,
   });
-  const containers = new ContainerService({ root: config.root, runtimes, images, sandboxes });
+  const containers = new ContainerService({ root: config.root, runtimes, images, sandboxes, notices });
+  const podEvents = new PodEvents(notices, sandboxes, containers);
   const pods = new PodService(sandboxes, containers);
   const st = config.streaming;
   const streaming = new StreamingServer({
@@ -129,6 +136,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
       network,
       runtimeHandlers: [...runtimes.keys()],
       streaming,
+      events: podEvents.events,
     }) as grpc.UntypedServiceImplementation,
   );
   server.addService(services.image, imageServiceHandlers(images, store.dir, (id) => pods.imageUser(id)) as grpc.UntypedServiceImplementation);
@@ -143,6 +151,9 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
       await listener.close();
       server.forceShutdown();
       await streaming.close();
+      sandboxes.close();
+      containers.close();
+      await podEvents.close();
       registry.close();
     },
   };

@@ -17,6 +17,7 @@ import { logsCommand } from './logs.js';
 import { outputFormat, parseInfo, printData } from './output.js';
 import { inspectpCommand, podsCommand, rmpCommand, runpCommand, stoppCommand } from './pods.js';
 import { treeCommand } from './tree.js';
+import { eventsCommand } from './events.js';
 import { deleteCommand, runCommand } from './run/index.js';
 
 const versionCommand: Command = {
@@ -85,6 +86,7 @@ export const commands: readonly (Command | RawCommand)[] = [
   rmpCommand,
   runpCommand,
   treeCommand,
+  eventsCommand,
   imagesCommand,
   pullCommand,
   rmiCommand,
@@ -121,6 +123,7 @@ Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flag
   stopp POD... | rmp POD...           stop | remove pod sandboxes
   runp FILE                           a pod sandbox from a CRI PodSandboxConfig (JSON or YAML)
   tree [-o json] POD                  the pod's namespaces and processes as the node sees them
+  events [-o json]                    pod and container lifecycle events, as they happen
   images [-q] [-o FMT]                list images
   pull [--creds U:P] REF              pull an image with per-layer progress
   rmi IMAGE...                        remove images (or tags)
