@@ -19,6 +19,7 @@ import { ConmonRuntime } from './oci/conmon-runtime.js';
 import { RuncCli } from './oci/runc.js';
 import type { OciRuntime } from './oci/runtime.js';
 import { PodService } from './pod/service.js';
+import { PodUsageReader } from './pod/usage.js';
 import { PodStreams } from './pod/streaming.js';
 import { StreamingServer } from './streaming/server.js';
 import { SandboxService } from './sandbox/service.js';
@@ -133,6 +134,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
       sandboxes,
       containers,
       pods,
+      usage: new PodUsageReader(sandboxes, containers),
       network,
       runtimeHandlers: [...runtimes.keys()],
       streaming,

@@ -23,7 +23,7 @@ import type { SandboxService } from '../sandbox/service.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { hostDevices } from './devices.js';
 import { matchesContainerFilter } from './filter.js';
-import { cgroupUsage, oomKilled, treeUsage, type CgroupUsage } from './stats.js';
+import { cgroupUsage, oomKilled, treeUsage, type ContainerUsage } from './stats.js';
 import type { Container, ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerView } from './types.js';
 import { containerLogPath, validateContainerConfig, validateResources } from './validate.js';
 import type { EventBus } from '../events/bus.js';
@@ -465,7 +465,7 @@ export class ContainerService {
   }
 
   /** CPU and memory from the container's cgroup, and its writable layer's use. */
-  async stats(c: Container): Promise<{ usage: CgroupUsage; writable: { bytes: number; inodes: number }; mountpoint: string }> {
+  async stats(c: Container): Promise<ContainerUsage> {
     const [usage, writable] = await Promise.all([cgroupUsage(c.cgroupsPath), treeUsage(c.paths.upper)]);
     return { usage, writable, mountpoint: c.paths.upper };
   }

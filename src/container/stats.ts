@@ -1,16 +1,16 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { cgroupMounts } from '../oci/cgroups.js';
+import { cgroupV1Files, cgroupV2Files, usageFromV1, usageFromV2, type CgroupUsage, type CgroupV1Files, type CgroupV2Files } from './cgroup-stats.js';
 
-export interface CgroupUsage {
-  /** Cumulative CPU time in nanoseconds. */
-  cpuNanos?: number;
-  memoryUsage?: number;
-  /** Usage less inactive file pages: what kubelet evicts on. */
-  workingSet?: number;
-  rss?: number;
-  pageFaults?: number;
-  majorPageFaults?: number;
+export type { CgroupUsage } from './cgroup-stats.js';
+
+/** What ContainerStats and the CRI metrics report of one container. */
+export interface ContainerUsage {
+  usage: CgroupUsage;
+  /** The writable layer: bytes and inodes used, and where it is. */
+  writable: { bytes: number; inodes: number };
+  mountpoint: string;
 }
 
 async function readText(file: string): Promise<string | undefined> {
@@ -21,9 +21,10 @@ async function readText(file: string): Promise<string | undefined> {
   }
 }
 
-function statField(text: string | undefined, key: string): number | undefined {
-  const m = text && new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : undefined;
+/** Reads `names` in `dir`, each as text or undefined, keyed by name. */
+async function readFiles<K extends string>(dir: string, names: readonly K[]): Promise<Partial<Record<K, string>>> {
+  const texts = await Promise.all(names.map((n) => readText(path.join(dir, n))));
+  return Object.fromEntries(names.map((n, i) => [n, texts[i]])) as Partial<Record<K, string>>;
 }
 
 /** The hierarchy mount for a v1 controller (e.g. "memory"), or undefined on a pure cgroup2 host. */
@@ -32,40 +33,27 @@ async function v1Mount(controller: string): Promise<string | undefined> {
   return mounts.find((m) => path.basename(m).split(',').includes(controller));
 }
 
-/** CPU and memory use of a cgroup (cgroupfs path), from cgroup v1 controllers or cgroup v2 files. */
+/**
+ * CPU and memory use of a cgroup (cgroupfs path): from the v1 cpuacct and memory controllers when
+ * they are mounted (hybrid hosts keep them on v1, with an empty cgroup2 beside), else cgroup v2.
+ */
 export async function cgroupUsage(cgroupPath: string): Promise<CgroupUsage> {
   const cpuacct = await v1Mount('cpuacct');
   const memory = await v1Mount('memory');
   if (cpuacct && memory) {
-    const cpu = await readText(path.join(cpuacct, cgroupPath, 'cpuacct.usage'));
-    const usage = await readText(path.join(memory, cgroupPath, 'memory.usage_in_bytes'));
-    const stat = await readText(path.join(memory, cgroupPath, 'memory.stat'));
-    const memoryUsage = usage ? Number(usage.trim()) : undefined;
-    const inactive = statField(stat, 'total_inactive_file') ?? 0;
-    return {
-      cpuNanos: cpu ? Number(cpu.trim()) : undefined,
-      memoryUsage,
-      workingSet: memoryUsage === undefined ? undefined : Math.max(0, memoryUsage - inactive),
-      rss: statField(stat, 'total_rss'),
-      pageFaults: statField(stat, 'total_pgfault'),
-      majorPageFaults: statField(stat, 'total_pgmajfault'),
-    };
+    const [cpu, mem] = await Promise.all([
+      readFiles(path.join(cpuacct, cgroupPath), cgroupV1Files.cpuacct),
+      readFiles(path.join(memory, cgroupPath), cgroupV1Files.memory),
+    ]);
+    return usageFromV1({ ...cpu, ...mem } satisfies CgroupV1Files);
   }
-  const root = (await cgroupMounts()).find((m) => m === '/sys/fs/cgroup') ?? '/sys/fs/cgroup';
-  const dir = path.join(root, cgroupPath);
-  const cpuStat = await readText(path.join(dir, 'cpu.stat'));
-  const current = await readText(path.join(dir, 'memory.current'));
-  const stat = await readText(path.join(dir, 'memory.stat'));
-  const usec = statField(cpuStat, 'usage_usec');
-  const memoryUsage = current ? Number(current.trim()) : undefined;
-  return {
-    cpuNanos: usec === undefined ? undefined : usec * 1000,
-    memoryUsage,
-    workingSet: memoryUsage === undefined ? undefined : Math.max(0, memoryUsage - (statField(stat, 'inactive_file') ?? 0)),
-    rss: statField(stat, 'anon'),
-    pageFaults: statField(stat, 'pgfault'),
-    majorPageFaults: statField(stat, 'pgmajfault'),
-  };
+  const files: CgroupV2Files = await readFiles(path.join(await v2Root(), cgroupPath), cgroupV2Files);
+  return usageFromV2(files);
+}
+
+/** The cgroup2 mount a pure v2 host has at /sys/fs/cgroup. */
+async function v2Root(): Promise<string> {
+  return (await cgroupMounts()).find((m) => m === '/sys/fs/cgroup') ?? '/sys/fs/cgroup';
 }
 
 /** Bytes and inodes used by a directory tree (a container's writable layer). */
@@ -92,11 +80,7 @@ export async function treeUsage(dir: string): Promise<{ bytes: number; inodes: n
   return { bytes, inodes };
 }
 
-/** Whether the kernel's OOM killer has killed a process in the cgroup (v1 memory.oom_control, v2 memory.events). */
+/** Whether the kernel's OOM killer has killed a process in the cgroup. */
 export async function oomKilled(cgroupPath: string): Promise<boolean> {
-  const memory = await v1Mount('memory');
-  const text = memory
-    ? await readText(path.join(memory, cgroupPath, 'memory.oom_control'))
-    : await readText(path.join('/sys/fs/cgroup', cgroupPath, 'memory.events'));
-  return (statField(text, 'oom_kill') ?? 0) > 0;
+  return ((await cgroupUsage(cgroupPath)).oomKills ?? 0) > 0;
 }

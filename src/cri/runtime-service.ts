@@ -2,18 +2,17 @@ import { nowNanos } from '../util/time.js';
 import type { CribConfig } from '../config.js';
 import type { NetworkManager } from '../network/manager.js';
 import type { PodService } from '../pod/service.js';
+import type { PodUsageReader } from '../pod/usage.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { ContainerService } from '../container/service.js';
 import { toContainerConfig, toContainerFilter, toContainerResources, toContainerStatus, toCriContainer } from './container-convert.js';
 import { toContainerStats, toPodSandboxStats } from './stats-convert.js';
-import { cgroupUsage } from '../container/stats.js';
-import type { Container } from '../container/types.js';
+import { metricDescriptors, metricsTimeAt, toPodSandboxMetrics } from './metrics-convert.js';
 import { cribVersion } from '../version.js';
 import { CgroupDriver } from './generated/runtime/v1/CgroupDriver.js';
 import type { RuntimeServiceHandlers } from './generated/runtime/v1/RuntimeService.js';
 import { toPodSandbox, toPodSandboxStatus, toSandboxConfig, toSandboxFilter } from './sandbox-convert.js';
 import { unary } from './unary.js';
-import type { RequestContext } from '../util/context.js';
 import type { StreamingServer } from '../streaming/server.js';
 import { invalidArgument } from '../util/errors.js';
 import type { EventBus } from '../events/bus.js';
@@ -26,6 +25,8 @@ export interface RuntimeServiceDeps {
   sandboxes: SandboxService;
   containers: ContainerService;
   pods: PodService;
+  /** What pods use, for the stats and metrics calls. */
+  usage: PodUsageReader;
   network: NetworkManager;
   /** The runtime handlers crib offers, by name. */
   runtimeHandlers: readonly string[];
@@ -189,23 +190,25 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
       return { stats: await Promise.all(views.map(async (v) => toContainerStats(v.container, await d.containers.stats(v.container)))) };
     }),
 
-    PodSandboxStats: unary('PodSandboxStats', async (req, ctx) => {
-      const sb = d.sandboxes.get(req.pod_sandbox_id);
-      return { stats: await podStats(ctx, sb.id) };
-    }),
+    PodSandboxStats: unary('PodSandboxStats', async (req, ctx) => ({
+      stats: toPodSandboxStats(await d.usage.ofSandbox(ctx, req.pod_sandbox_id)),
+    })),
 
     ListPodSandboxStats: unary('ListPodSandboxStats', async (req, ctx) => {
       const f = req.filter;
-      const views = await d.sandboxes.list(ctx, { id: f?.id || undefined, labelSelector: f?.label_selector, state: 'READY' });
-      return { stats: await Promise.all(views.map((v) => podStats(ctx, v.sandbox.id))) };
+      const pods = await d.usage.ofReady(ctx, { id: f?.id || undefined, labelSelector: f?.label_selector, podCgroup: true });
+      return { stats: pods.map((u) => toPodSandboxStats(u)) };
+    }),
+
+    // kubelet's /metrics/cadvisor when it takes pod and container stats from the CRI.
+    ListMetricDescriptors: unary('ListMetricDescriptors', async () => ({ descriptors: metricDescriptors() })),
+
+    ListPodSandboxMetrics: unary('ListPodSandboxMetrics', async (_req, ctx) => {
+      const pods = await d.usage.ofReady(ctx, { podCgroup: false });
+      const time = metricsTimeAt(nowNanos());
+      return { pod_metrics: pods.map((u) => toPodSandboxMetrics(u, time)) };
     }),
   };
 
-  async function podStats(ctx: RequestContext, sandboxId: string) {
-    const sb = d.sandboxes.get(sandboxId);
-    const running: Container[] = (await d.containers.list(ctx, { sandboxId: sb.id, state: 'RUNNING' })).map((v) => v.container);
-    const containers = await Promise.all(running.map(async (c) => toContainerStats(c, await d.containers.stats(c))));
-    return toPodSandboxStats(sb, await cgroupUsage(sb.cgroup.parent), containers);
-  }
   return handlers;
 }

@@ -1,14 +1,15 @@
 import { nowNanos } from '../util/time.js';
 import type { Container } from '../container/types.js';
-import type { CgroupUsage } from '../container/stats.js';
-import type { Sandbox } from '../sandbox/types.js';
+import type { CgroupUsage, ContainerUsage } from '../container/stats.js';
+import type { InterfaceUsage } from '../network/net-dev.js';
+import type { PodUsage } from '../pod/usage.js';
 import type { ContainerStats } from './generated/runtime/v1/ContainerStats.js';
+import type { NetworkUsage } from './generated/runtime/v1/NetworkUsage.js';
 import type { PodSandboxStats } from './generated/runtime/v1/PodSandboxStats.js';
 
 const u64 = (n: number | undefined) => (n === undefined ? null : { value: String(Math.max(0, Math.round(n))) });
 
-function cpuMemory(u: CgroupUsage) {
-  const timestamp = nowNanos();
+function cpuMemory(u: CgroupUsage, timestamp: string) {
   return {
     cpu: { timestamp, usage_core_nano_seconds: u64(u.cpuNanos) },
     memory: {
@@ -22,12 +23,12 @@ function cpuMemory(u: CgroupUsage) {
   };
 }
 
-export function toContainerStats(c: Container, s: { usage: CgroupUsage; writable: { bytes: number; inodes: number }; mountpoint: string }): ContainerStats {
+export function toContainerStats(c: Container, s: ContainerUsage, timestamp = nowNanos()): ContainerStats {
   return {
     attributes: { id: c.id, metadata: c.config.metadata, labels: c.config.labels, annotations: c.config.annotations },
-    ...cpuMemory(s.usage),
+    ...cpuMemory(s.usage, timestamp),
     writable_layer: {
-      timestamp: nowNanos(),
+      timestamp,
       fs_id: { mountpoint: s.mountpoint },
       used_bytes: u64(s.writable.bytes),
       inodes_used: u64(s.writable.inodes),
@@ -35,7 +36,14 @@ export function toContainerStats(c: Container, s: { usage: CgroupUsage; writable
   };
 }
 
-export function toPodSandboxStats(sb: Sandbox, pod: CgroupUsage, containers: ContainerStats[]): PodSandboxStats {
+/** The pod's interfaces; eth0 (what CNI names the pod's interface) is the default one. */
+function toNetworkUsage(ifaces: InterfaceUsage[], timestamp: string): NetworkUsage {
+  const cri = ifaces.map((i) => ({ name: i.name, rx_bytes: u64(i.rxBytes), rx_errors: u64(i.rxErrors), tx_bytes: u64(i.txBytes), tx_errors: u64(i.txErrors) }));
+  return { timestamp, default_interface: cri.find((i) => i.name === 'eth0') ?? cri[0] ?? null, interfaces: cri };
+}
+
+export function toPodSandboxStats(u: PodUsage, timestamp = nowNanos()): PodSandboxStats {
+  const sb = u.sandbox;
   const m = sb.config.metadata;
   return {
     attributes: {
@@ -44,6 +52,10 @@ export function toPodSandboxStats(sb: Sandbox, pod: CgroupUsage, containers: Con
       labels: sb.config.labels,
       annotations: sb.config.annotations,
     },
-    linux: { ...cpuMemory(pod), containers },
+    linux: {
+      ...cpuMemory(u.cgroup ?? {}, timestamp),
+      network: u.network ? toNetworkUsage(u.network, timestamp) : null,
+      containers: u.containers.map((c) => toContainerStats(c.container, c.usage, timestamp)),
+    },
   };
 }
