@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(conmon runc crun containernetworking-plugins iproute2 iptables util-linux procps iputils-ping musl-tools gcc make binutils attr docker-registry skopeo busybox-static openssl apache2-utils tmux)
+packages=(conmon runc crun containernetworking-plugins iproute2 iptables util-linux procps iputils-ping musl-tools gcc make binutils attr docker-registry skopeo busybox-static openssl apache2-utils tmux python3-prometheus-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

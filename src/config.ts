@@ -33,6 +33,8 @@ export interface CribConfig {
    * long a session may sit idle.
    */
   streaming: { address: string; port: number; tlsCert: string; tlsKey: string; idleTimeoutSeconds: number };
+  /** HOST:PORT of the Prometheus endpoint (/metrics, plain HTTP); empty: off. */
+  metricsAddress: string;
   logLevel: LogLevel;
 }
 
@@ -49,6 +51,7 @@ export const defaultConfig: CribConfig = {
   network: { name: 'crib', bridge: 'crib0', subnet: '10.85.0.0/16', ipMasq: true },
   registries: { mirrors: {}, insecure: [], caFiles: [] },
   streaming: { address: '127.0.0.1', port: 0, tlsCert: '', tlsKey: '', idleTimeoutSeconds: 4 * 3600 },
+  metricsAddress: '',
   logLevel: 'info',
 };
 
@@ -80,6 +83,7 @@ export const daemonFlags: Record<string, (c: CribConfig, v: string) => void> = {
   'streaming-tls-cert': (c, v) => (c.streaming.tlsCert = v),
   'streaming-tls-key': (c, v) => (c.streaming.tlsKey = v),
   'streaming-idle-timeout': (c, v) => (c.streaming.idleTimeoutSeconds = Number(v)),
+  'metrics-address': (c, v) => (c.metricsAddress = v),
 };
 
 function fail(field: string, why: string): never {
@@ -152,7 +156,18 @@ export function validateConfig(c: CribConfig): CribConfig {
   if (!Number.isInteger(st.port) || st.port < 0 || st.port > 65535) fail('streaming.port', 'must be 0 (ephemeral) to 65535');
   if (!st.tlsCert !== !st.tlsKey) fail('streaming.tlsCert', 'TLS needs both tlsCert and tlsKey');
   if (!(st.idleTimeoutSeconds > 0)) fail('streaming.idleTimeoutSeconds', 'must be more than 0');
+  if (c.metricsAddress) listenAddress('metricsAddress', c.metricsAddress);
   return c;
+}
+
+/** HOST:PORT (an IPv6 host in brackets) of something cribd listens on; port 0 is ephemeral. */
+export function listenAddress(field: string, text: string): { host: string; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(text);
+  const host = m?.[1] ?? m?.[2] ?? '';
+  const port = Number(m?.[3]);
+  if (!m || !isIP(host) || (m[1] !== undefined && isIP(host) !== 6)) fail(field, `must be IP:PORT (e.g. 127.0.0.1:9090 or [::1]:9090), got "${text}"`);
+  if (port > 65535) fail(field, `port must be 0 (ephemeral) to 65535, got ${port}`);
+  return { host, port };
 }
 
 export function loadConfigFile(base: CribConfig, file: string): CribConfig {

@@ -32,6 +32,8 @@ import { builtinPauseImage, cribVersion } from './version.js';
 import { EventBus } from './events/bus.js';
 import type { LifecycleNotice } from './events/lifecycle.js';
 import { PodEvents } from './pod/events.js';
+import { CribMetrics } from './metrics/crib-metrics.js';
+import { startMetricsEndpoint } from './metrics/endpoint.js';
 
 export interface Daemon {
   config: CribConfig;
@@ -90,7 +92,9 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   }
   const pinnedRef = formatReference(parseReference(pauseImage));
   const registry = new RegistryClient(config.registries);
-  const puller = new ImagePuller(store, registry, (ref) => ref === pinnedRef);
+  // The Prometheus endpoint is off unless asked for; then it counts pulls, CRI calls and states.
+  const metrics = config.metricsAddress ? new CribMetrics(cribVersion) : undefined;
+  const puller = new ImagePuller(store, registry, (ref) => ref === pinnedRef, metrics?.pulls);
   const images = new ImageService(store, puller, registry);
 
   const network = new NetworkManager(config.cniConfDir, config.cniBinDirs, {
@@ -144,6 +148,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   server.addService(services.image, imageServiceHandlers(images, store.dir, (id) => pods.imageUser(id)) as grpc.UntypedServiceImplementation);
   server.addService(services.cribImages, cribImagesHandlers(images));
   await streaming.start();
+  const metricsEndpoint = metrics ? await startMetricsEndpoint(metrics, config.metricsAddress, { sandboxes, containers }) : undefined;
   const listener: UnixListener = await listenUnix(server, config.socket, 0o660);
   log.info('cribd ready', { version: cribVersion, socket: config.socket, runtime: defaultName, pauseImage, streaming: streaming.baseUrl });
 
@@ -153,6 +158,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
       await listener.close();
       server.forceShutdown();
       await streaming.close();
+      await metricsEndpoint?.close();
       sandboxes.close();
       containers.close();
       await podEvents.close();

@@ -19,3 +19,8 @@ export function toStatus(err: unknown): Partial<grpc.StatusObject> {
   const code = err instanceof CribError ? codes[err.kind] : grpc.status.INTERNAL;
   return { code, details: errorMessage(err), metadata: new grpc.Metadata() };
 }
+
+/** The canonical name of a gRPC status code ("OK", "NOT_FOUND"), as metrics label calls. */
+export function statusName(code: grpc.status | undefined): string {
+  return grpc.status[code ?? grpc.status.UNKNOWN] ?? 'UNKNOWN';
+}

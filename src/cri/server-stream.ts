@@ -1,8 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import { CribError, errorMessage } from '../util/errors.js';
-import { newRequestId, runInContext, type RequestContext } from '../util/context.js';
+import { beginCall, newRequestId, runInContext, type RequestContext } from '../util/context.js';
 import { log } from '../util/log.js';
-import { toStatus } from './errors.js';
+import { statusName, toStatus } from './errors.js';
 
 /**
  * Adapts a server-streaming handler to grpc-js, as unary() does for unary calls: the handler writes
@@ -14,6 +14,7 @@ export function serverStream<Req, Res>(
   fn: (req: Req, send: (res: Res) => Promise<void>, ctx: RequestContext) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
+    const ended = beginCall(method, 'server_stream');
     const abort = new AbortController();
     const ctx: RequestContext = { method, requestId: newRequestId(), signal: abort.signal };
     call.once('cancelled', () => abort.abort(new CribError('Cancelled', `${method} was cancelled by the client`)));
@@ -22,13 +23,23 @@ export function serverStream<Req, Res>(
         if (call.write(res)) resolve();
         else call.once('drain', resolve);
       });
+    // A client that went away ended the call, however the handler then finished (CANCELLED).
+    const clientLeft = () => statusName(toStatus(abort.signal.reason).code);
     runInContext(ctx, () => fn(call.request, send, ctx)).then(
-      () => call.end(),
+      () => {
+        ended(abort.signal.aborted ? clientLeft() : 'OK');
+        call.end();
+      },
       (err: unknown) => {
-        if (abort.signal.aborted) return call.end();
+        if (abort.signal.aborted) {
+          ended(clientLeft());
+          return call.end();
+        }
+        const status = toStatus(err);
+        ended(statusName(status.code));
         runInContext(ctx, () => log.info(`${method} failed`, { error: errorMessage(err) }));
         // grpc-js ends a server stream with the status of an 'error' event.
-        call.emit('error', Object.assign(new Error(errorMessage(err)), toStatus(err)));
+        call.emit('error', Object.assign(new Error(errorMessage(err)), status));
       },
     );
   };

@@ -1,9 +1,9 @@
 import type * as grpc from '@grpc/grpc-js';
-import { newRequestId, runInContext, type RequestContext } from '../util/context.js';
+import { beginCall, newRequestId, runInContext, type RequestContext } from '../util/context.js';
 import { CribError, errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { MAX_TIMER_MS } from '../util/time.js';
-import { toStatus } from './errors.js';
+import { statusName, toStatus } from './errors.js';
 
 /**
  * Adapts an async handler to grpc-js. The handler gets the call's context: the method, a request id
@@ -13,6 +13,7 @@ import { toStatus } from './errors.js';
 export function unary<Req, Res>(method: string, fn: (req: Req, ctx: RequestContext) => Promise<Res>): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const started = process.hrtime.bigint();
+    const ended = beginCall(method, 'unary');
     const abort = new AbortController();
     const ctx: RequestContext = { method, requestId: newRequestId(), signal: abort.signal };
     call.once('cancelled', () => abort.abort(new CribError('Cancelled', `${method} was cancelled by the client`)));
@@ -25,12 +26,14 @@ export function unary<Req, Res>(method: string, fn: (req: Req, ctx: RequestConte
       (res) => {
         clearTimeout(timer);
         runInContext(ctx, () => log.debug(method, { ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+        ended('OK');
         callback(null, res);
       },
       (err: unknown) => {
         clearTimeout(timer);
         const status = toStatus(err);
         runInContext(ctx, () => log.info(`${method} failed`, { code: status.code, error: errorMessage(err) }));
+        ended(statusName(status.code));
         callback(status);
       },
     );

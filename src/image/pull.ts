@@ -12,6 +12,14 @@ import { unpackLayer } from './unpack.js';
 /** What a pull reports while it runs: per-blob bytes done of bytes total. */
 export type ProgressListener = (p: Progress) => void;
 
+/** Who counts pulls (the Prometheus endpoint): how each pull ended, and the bytes registries sent. */
+export interface PullObserver {
+  /** A pull (however many callers shared it) ended after `seconds`. */
+  pulled(seconds: number, ok: boolean): void;
+  /** Verified manifest, config or layer bytes fetched from a registry. */
+  fetched(bytes: number): void;
+}
+
 /** How many layers of one image download at once. */
 const LAYER_CONCURRENCY = 3;
 
@@ -29,6 +37,7 @@ export class ImagePuller {
     private readonly store: ImageStore,
     private readonly registry: RegistryClient,
     private readonly isPinned: (ref: string) => boolean,
+    private readonly observer?: PullObserver,
   ) {}
 
   /** Pulls `refText` (normalized as Docker does); concurrent pulls of one reference share the work. */
@@ -38,13 +47,30 @@ export class ImagePuller {
     if (onProgress) this.subscribe(key, onProgress);
     let p = this.pullsInFlight.get(key);
     if (!p) {
-      p = this.doPull(ref, key, creds).finally(() => {
+      p = this.observed(this.doPull(ref, key, creds)).finally(() => {
         this.pullsInFlight.delete(key);
         this.listeners.delete(key);
       });
       this.pullsInFlight.set(key, p);
     }
     return p;
+  }
+
+  private observed(pull: Promise<Image>): Promise<Image> {
+    const o = this.observer;
+    if (!o) return pull;
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    return pull.then(
+      (img) => {
+        o.pulled(seconds(), true);
+        return img;
+      },
+      (err: unknown) => {
+        o.pulled(seconds(), false);
+        throw err;
+      },
+    );
   }
 
   /** Follows the progress of a pull in flight (the CLI's progress bars); false if none is. */
@@ -63,10 +89,12 @@ export class ImagePuller {
     const started = Date.now();
     const resolved = await this.registry.resolve(ref, creds);
     const { manifest } = resolved;
+    this.observer?.fetched(resolved.bytes.length);
     const releaseBlobs = this.store.hold([manifest.config.digest, resolved.manifestDigest, ...manifest.layers.map((l) => l.digest)]);
     let releaseLayers = () => {};
     try {
       const configBytes = await this.registry.fetchConfig(ref, manifest.config, creds);
+      this.observer?.fetched(configBytes.length);
       const { config, diffIds } = parseImageConfig(configBytes, `image config ${manifest.config.digest} of ${key}`);
       if (diffIds.length !== manifest.layers.length) {
         throw new CribError('InvalidArgument', `image ${key}: config lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`);
@@ -132,6 +160,7 @@ export class ImagePuller {
         try {
           await this.registry.fetchBlob(ref, desc, tmp, creds, (prog) => this.emit(key, prog));
           await this.store.commitBlobFile(tmp, desc.digest);
+          this.observer?.fetched(desc.size);
         } finally {
           await fs.rm(tmp, { force: true });
         }

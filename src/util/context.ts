@@ -47,3 +47,28 @@ export function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<
 function abortReason(signal: AbortSignal): Error {
   return signal.reason instanceof CribError ? signal.reason : new CribError('Cancelled', 'the call was cancelled');
 }
+
+/** How a call reaches the CRI: one answer, or a stream of them. */
+export type CallKind = 'unary' | 'server_stream';
+
+/**
+ * Who watches calls begin and end (the Prometheus endpoint, when it is on). `begin` returns what
+ * to call once the call has ended, with the name of its gRPC status code ("OK", "NOT_FOUND", ...).
+ */
+export interface CallObserver {
+  begin(method: string, kind: CallKind): (code: string) => void;
+}
+
+let callObserver: CallObserver | undefined;
+
+/** Sets (or with undefined, clears) the one observer of calls. */
+export function observeCalls(observer: CallObserver | undefined): void {
+  callObserver = observer;
+}
+
+const ignoreEnd = (): void => undefined;
+
+/** For the CRI adapters (unary, serverStream): a call begins; call the result once when it ends. */
+export function beginCall(method: string, kind: CallKind): (code: string) => void {
+  return callObserver?.begin(method, kind) ?? ignoreEnd;
+}
