@@ -46,10 +46,10 @@ export const TEST_IMAGE = 'localhost/test/busybox:1';
 /**
  * A cribd of the test file's own with the busybox image, for the tests of one `describe`: started
  * before them, every pod removed and leaks checked after each (or, with `shared`, once after all,
- * for tests that share pods), cleaned up after all.
+ * for tests that share pods), cleaned up after all. `flags` go to cribd as they are.
  */
-export function cribdWithBusybox(opts: { shared?: boolean } = {}): Harness {
-  const h = new Harness();
+export function cribdWithBusybox(opts: { shared?: boolean; flags?: string[] } = {}): Harness {
+  const h = new Harness({ flags: opts.flags });
   const removeAll = async () => {
     for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
     assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, [], 'no container outlives its pod');
