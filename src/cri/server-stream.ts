@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
-import { CribError, errorMessage } from '../util/errors.js';
-import { beginCall, newRequestId, runInContext, type RequestContext } from '../util/context.js';
+import { errorMessage } from '../util/errors.js';
+import { runInContext, type RequestContext } from '../util/context.js';
+import { callContext } from './call-context.js';
 import { log } from '../util/log.js';
 import { statusName, toStatus } from './errors.js';
 
@@ -14,30 +15,27 @@ export function serverStream<Req, Res>(
   fn: (req: Req, send: (res: Res) => Promise<void>, ctx: RequestContext) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
-    const ended = beginCall(method, 'server_stream');
-    const abort = new AbortController();
-    const ctx: RequestContext = { method, requestId: newRequestId(), signal: abort.signal };
-    call.once('cancelled', () => abort.abort(new CribError('Cancelled', `${method} was cancelled by the client`)));
+    const { ctx, done } = callContext(method, 'server_stream', call);
     const send = (res: Res) =>
       new Promise<void>((resolve) => {
         if (call.write(res)) resolve();
         else call.once('drain', resolve);
       });
     // A client that went away ended the call, however the handler then finished (CANCELLED).
-    const clientLeft = () => statusName(toStatus(abort.signal.reason).code);
+    const clientLeft = () => statusName(toStatus(ctx.signal.reason).code);
     runInContext(ctx, () => fn(call.request, send, ctx)).then(
       () => {
-        ended(abort.signal.aborted ? clientLeft() : 'OK');
+        done(ctx.signal.aborted ? clientLeft() : 'OK');
         call.end();
       },
       (err: unknown) => {
-        if (abort.signal.aborted) {
-          ended(clientLeft());
+        if (ctx.signal.aborted) {
+          done(clientLeft());
           return call.end();
         }
         const status = toStatus(err);
-        ended(statusName(status.code));
-        runInContext(ctx, () => log.info(`${method} failed`, { error: errorMessage(err) }));
+        done(statusName(status.code));
+        runInContext(ctx, () => log.info(`${method} failed`, { error: err }));
         // grpc-js ends a server stream with the status of an 'error' event.
         call.emit('error', Object.assign(new Error(errorMessage(err)), status));
       },
