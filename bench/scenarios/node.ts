@@ -128,6 +128,7 @@ export async function nodeScenario(targets: readonly Target[], cfg: BenchConfig)
     row(`8. Node (${label}): start all, ${CONCURRENCY} at a time`, 's', 'lower', res, (r) => r.startSeconds),
     row(`8. Node: daemon+monitors CPU over ${cfg.nodeSeconds} s`, 's', 'lower', res, (r) => r.cpuTotal),
     row('8.   of which the daemon', 's', 'lower', res, (r) => r.cpuDaemon),
+    row('8.   of which the monitors (conmons | shims)', 's', 'lower', res, (r) => r.cpuTotal - r.cpuDaemon),
     ...LIST_CALLS.map((c) => row(`8. Node: ${c} p99`, 'ms', 'lower', res, p99(c))),
     row('8. Node: PodSandboxStatus p99', 'ms', 'lower', res, p99('PodSandboxStatus')),
     row('8. Node: ContainerStatus p99', 'ms', 'lower', res, p99('ContainerStatus')),
