@@ -30,7 +30,7 @@ const expected: Record<string, { method: string; code: grpc.status }> = {
   'createcontainer-app': { method: `${rs}CreateContainer`, code: grpc.status.NOT_FOUND },
   'createcontainer-locked': { method: `${rs}CreateContainer`, code: grpc.status.NOT_FOUND },
   startcontainer: { method: `${rs}StartContainer`, code: grpc.status.NOT_FOUND },
-  exec: { method: `${rs}Exec`, code: grpc.status.UNIMPLEMENTED },
+  exec: { method: `${rs}Exec`, code: grpc.status.NOT_FOUND },
   'stopcontainer-timeout10': { method: `${rs}StopContainer`, code: grpc.status.NOT_FOUND },
   pullimage: { method: `${is}PullImage`, code: grpc.status.OK },
   'pullimage-with-sandbox-config': { method: `${is}PullImage`, code: grpc.status.OK },
