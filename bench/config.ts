@@ -15,7 +15,15 @@ export interface BenchConfig {
   only: ReadonlySet<number> | undefined;
   /** Also run the older image benchmark (pull of ~100 MB from a local registry, crib against skopeo + tar). */
   images: boolean;
+  /** CRIB_BENCH_QUICK=1: smaller defaults for a look in a few minutes (each knob set explicitly still wins). */
+  quick: boolean;
 }
+
+/** Defaults of a full run (the node: 110 pods, 60 s) and of a quick one. */
+const DEFAULTS = {
+  full: { pods: 20, execs: 15, portForwardMB: 100, portForwardRounds: 3, nodePods: 110, nodeSeconds: 60 },
+  quick: { pods: 8, execs: 8, portForwardMB: 20, portForwardRounds: 2, nodePods: 30, nodeSeconds: 20 },
+} as const;
 
 function intFromEnv(name: string, fallback: number, min: number): number {
   const raw = process.env[name];
@@ -27,14 +35,17 @@ function intFromEnv(name: string, fallback: number, min: number): number {
 
 export function benchConfig(): BenchConfig {
   const only = process.env['CRIB_BENCH_ONLY'];
+  const quick = process.env['CRIB_BENCH_QUICK'] === '1';
+  const d = quick ? DEFAULTS.quick : DEFAULTS.full;
   return {
-    pods: intFromEnv('CRIB_BENCH_PODS', 30, 1),
-    execs: intFromEnv('CRIB_BENCH_EXECS', 20, 1),
-    portForwardMB: intFromEnv('CRIB_BENCH_PF_MB', 100, 1),
-    portForwardRounds: intFromEnv('CRIB_BENCH_PF_ROUNDS', 3, 1),
-    nodePods: intFromEnv('CRIB_BENCH_NODE_PODS', 110, 1),
-    nodeSeconds: intFromEnv('CRIB_BENCH_NODE_SECONDS', 60, 1),
+    pods: intFromEnv('CRIB_BENCH_PODS', d.pods, 1),
+    execs: intFromEnv('CRIB_BENCH_EXECS', d.execs, 1),
+    portForwardMB: intFromEnv('CRIB_BENCH_PF_MB', d.portForwardMB, 1),
+    portForwardRounds: intFromEnv('CRIB_BENCH_PF_ROUNDS', d.portForwardRounds, 1),
+    nodePods: intFromEnv('CRIB_BENCH_NODE_PODS', d.nodePods, 1),
+    nodeSeconds: intFromEnv('CRIB_BENCH_NODE_SECONDS', d.nodeSeconds, 1),
     only: only ? new Set(only.split(',').map((s) => Number(s.trim()))) : undefined,
     images: process.env['CRIB_BENCH_IMAGES'] === '1',
+    quick,
   };
 }

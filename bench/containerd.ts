@@ -6,11 +6,12 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { call, connect, type CriClients } from '../src/cli/client.js';
-import { cgroupMounts } from '../src/oci/cgroups.js';
 import { run } from '../src/util/exec.js';
 import { readMounts } from '../src/util/mounts.js';
-import { alive, findProcesses } from './proc.js';
+import { vethsOn } from '../test/support/harness.js';
+import { findProcesses } from './proc.js';
 import { sleep } from './stats.js';
+import { killPids, reapCgroupRoot } from './teardown.js';
 
 /**
  * containerd (Debian's package) beside crib: a child process of the bench on its own root, state,
@@ -97,6 +98,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   stream_server_port = "${streamingPort}"
   # These machines lack CAP_SYS_RESOURCE: never ask for an oom_score_adj below containerd's own.
   restrict_oom_score_adj = true
+  # Pods' netns pinned under our state dir, not /var/run/netns, so teardown finds any left by their mounts.
+  netns_mounts_under_state_dir = true
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
@@ -138,7 +141,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     await fsp.writeFile(configFile, this.config(sandboxImage, await freePort()));
     this.madeRunDir = !fs.existsSync(CONTAINERD_RUN_DIR);
     const log = fs.openSync(this.logFile, 'a');
-    this.child = spawn('containerd', ['--config', configFile], { stdio: ['ignore', log, log] });
+    // Its own process group, as cribd's: Ctrl-C reaches the bench alone, which tears down.
+    this.child = spawn('containerd', ['--config', configFile], { stdio: ['ignore', log, log], detached: true });
     fs.closeSync(log);
     const child = this.child;
     const exited = new Promise<never>((_, reject) =>
@@ -191,29 +195,25 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
   /**
    * Stops containerd and removes what it made: shims of ours still alive (pods should be gone
    * through the CRI first; a shim is ours when its command line names our socket), mounts under
-   * our temp dir, the bridge, the cgroups under our parent, /run/containerd if we made it, the dir.
+   * our temp dir (pods' netns pins among them), veths on our bridge, the bridge, the cgroups under our parent, /run/containerd if we made it, the dir.
    * Returns what it had to clean up that a clean teardown would not have left.
    */
   async cleanup(): Promise<string[]> {
     const leftovers: string[] = [];
     await this.stop();
+    const veths = await vethsOn(this.bridge);
+    if (veths.length) leftovers.push(`veths on ${this.bridge}: ${veths.join(', ')}`);
     const shims = this.shimPids();
-    for (const pid of shims) {
-      leftovers.push(`shim ${pid}`);
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        /* gone meanwhile */
-      }
-    }
-    for (let i = 0; i < 50 && shims.some(alive); i++) await sleep(100);
+    if (shims.length) leftovers.push(`shims ${shims.join(', ')}`);
+    await killPids(shims);
+    // What the shims ran (pause, containers) outlives them: killed through our cgroup root.
+    leftovers.push(...(await reapCgroupRoot(this.cgroupRoot)));
     const mounts = (await readMounts()).map((m) => m.mountPoint).filter((m) => m.startsWith(this.base + '/'));
     for (const m of mounts.reverse()) {
       leftovers.push(`mount ${m}`);
       await run('umount', ['-l', m]).catch(() => undefined);
     }
     await run('ip', ['link', 'del', this.bridge]).catch(() => undefined);
-    for (const m of await cgroupMounts()) await removeTree(path.join(m, this.cgroupRoot));
     if (this.madeRunDir) {
       await fsp.rmdir(path.join(CONTAINERD_RUN_DIR, 's')).catch(() => undefined);
       await fsp.rmdir(CONTAINERD_RUN_DIR).catch(() => undefined);
@@ -221,16 +221,4 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     await fsp.rm(this.base, { recursive: true, force: true });
     return leftovers;
   }
-}
-
-/** Removes a cgroup directory and the cgroups below it, deepest first (cgroupfs only allows rmdir). */
-async function removeTree(dir: string): Promise<void> {
-  let entries: fs.Dirent[];
-  try {
-    entries = await fsp.readdir(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const e of entries) if (e.isDirectory()) await removeTree(path.join(dir, e.name));
-  await fsp.rmdir(dir).catch(() => undefined);
 }

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import { benchConfig, type BenchConfig } from './config.js';
 import { imageBench } from './images.js';
 import { startTargets, type Targets } from './runtimes.js';
@@ -83,18 +84,41 @@ async function runScenarios(targets: Targets, cfg: BenchConfig): Promise<Row[]> 
     .map(({ r }) => r);
 }
 
+/** Machine and load, for reading absolute figures: the ratios hold better than these. */
+function machine(): string {
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  return `${new Date().toISOString()}, ${os.availableParallelism()} CPUs, load average ${load}`;
+}
+
 async function main(): Promise<void> {
   const cfg = benchConfig();
   const t0 = process.hrtime.bigint();
+  const startedAt = machine();
   const targets = await startTargets();
+  // One teardown, whether the run ends, fails, or is interrupted (Ctrl-C, a timeout's SIGTERM).
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= targets.close().then((left) => {
+      if (left.length) console.error(`bench: teardown had to clean up: ${left.join('; ')}`);
+    }));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      console.error(`bench: ${sig}: tearing down`);
+      void close().finally(() => process.exit(130));
+    });
   let rows: Row[] = [];
   try {
     rows = await runScenarios(targets, cfg);
   } finally {
-    const left = await targets.close();
-    if (left.length) console.error(`bench: teardown had to clean up: ${left.join('; ')}`);
+    await close();
   }
-  console.log(`crib beside containerd on this machine (runc; ${cfg.pods} pods per latency scenario; node ${cfg.nodePods} pods, ${cfg.nodeSeconds} s)`);
+  const mode = cfg.quick ? 'quick' : 'full';
+  console.log(`crib beside containerd on this machine (runc; ${mode}: ${cfg.pods} pods per latency scenario; node ${cfg.nodePods} pods, ${cfg.nodeSeconds} s)`);
+  console.log(`start: ${startedAt}`);
+  console.log(`end:   ${machine()}`);
   console.log(renderTable(rows));
   console.log(`(ratio = crib / containerd; total ${(msSince(t0) / 1000).toFixed(0)} s)`);
   if (cfg.images) for (const line of await imageBench()) console.log(line);

@@ -5,6 +5,7 @@ import { Harness } from '../test/support/harness.js';
 import { importBusybox, TEST_IMAGE } from '../test/support/busybox-image.js';
 import { Containerd, ensureContainerdInstalled } from './containerd.js';
 import { findProcesses } from './proc.js';
+import { killPids, reapCgroupRoot } from './teardown.js';
 import type { RuntimeName } from './table.js';
 
 /**
@@ -71,7 +72,8 @@ function containerdTarget(c: Containerd): Target {
  * cribd as a docker-archive and imported with ctr.
  */
 export async function startTargets(): Promise<Targets> {
-  const h = new Harness({ flags: ['--log-level', 'warn'] });
+  // Own process groups: a terminal's Ctrl-C reaches the bench alone, which then tears both down.
+  const h = new Harness({ flags: ['--log-level', 'warn'], detached: true });
   let ctrd: Containerd | undefined;
   const close = async (): Promise<string[]> => {
     const left: string[] = [];
@@ -92,8 +94,11 @@ export async function startTargets(): Promise<Targets> {
     }
     if (h.daemon) {
       await removeAll(h.client, 'crib');
-      const procs = await h.ourProcesses();
-      if (procs.length) left.push(`crib: processes left: ${procs.join(', ')}`);
+      // The suite's leak check: netns pins, mounts, veths, IP leases, cgroups, conmon and pause.
+      await h.assertNoLeaks().catch((err: unknown) => left.push(`crib: ${(err as Error).message.split('\n--- cribd log')[0] ?? ''}`));
+      // After a crash or an interrupt: our conmons (their command line names our base) and what they ran.
+      await killPids(findProcesses('conmon', h.base));
+      await reapCgroupRoot(h.cgroupRoot);
       await h.cleanup();
     }
     return left;
