@@ -1,84 +1,127 @@
-import fs from 'node:fs';
-import { call } from '../src/cli/client.js';
-import { builtPauseBinary } from '../src/util/paths.js';
-import { Harness, readProcStatus } from '../test/support/harness.js';
+import os from 'node:os';
+import { benchConfig, type BenchConfig } from './config.js';
 import { imageBench } from './images.js';
-import { containerBench } from './containers.js';
+import { startTargets, type Targets } from './runtimes.js';
+import { eachTarget, row } from './sample.js';
+import { cliScenario } from './scenarios/cli.js';
+import { crictlExecScenario } from './scenarios/crictl-exec.js';
+import { execSyncScenario } from './scenarios/exec-sync.js';
+import { idleRssScenario, podMemoryScenario } from './scenarios/memory.js';
+import { nodeScenario } from './scenarios/node.js';
+import { podStartScenario } from './scenarios/pod-start.js';
+import { podStopScenario } from './scenarios/pod-stop.js';
+import { portForwardScenario } from './scenarios/port-forward.js';
+import { runPodSandboxScenario } from './scenarios/run-pod-sandbox.js';
+import { msSince, sleep } from './stats.js';
+import { renderTable, type Row, type RuntimeName } from './table.js';
+import { removeAllPods, startPod, type RunningPod } from './workload.js';
 
-/** Prints crib's figures on this machine: sandbox latencies, pause size, and memory. */
+/**
+ * `npm run bench`: crib beside containerd, in one run on this machine, through the same CRI client;
+ * prints a table of both and their ratio. See bench/README.md.
+ */
 
-const percentile = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)] ?? NaN;
-};
-const ms = (n: number): string => `${n.toFixed(1)} ms`;
-const kib = (kb: string | undefined): string => `${parseInt(kb ?? '0', 10).toFixed(0)} KiB`;
-
-async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
-  const t = process.hrtime.bigint();
-  const v = await fn();
-  return [v, Number(process.hrtime.bigint() - t) / 1e6];
+/** Runs one scenario; a scenario that throws as a whole becomes one row of errors instead of ending the bench. */
+async function scenario(rows: Row[], title: string, fn: () => Promise<Row[]>): Promise<void> {
+  const t0 = process.hrtime.bigint();
+  console.error(`bench: ${title}`);
+  try {
+    rows.push(...(await fn()));
+  } catch (err) {
+    const error = { error: (err as Error).message ?? String(err) };
+    rows.push({ scenario: title, unit: 'ms', better: 'lower', cells: { crib: error, containerd: error } });
+  }
+  console.error(`bench: ${title}: ${(msSince(t0) / 1000).toFixed(1)} s`);
 }
 
-async function removeAll(h: Harness): Promise<number[]> {
-  const ids = (await call(h.runtime, 'ListPodSandbox', {})).items.map((p) => p.id);
-  const times: number[] = [];
-  for (const id of ids) {
-    const [, t] = await timed(async () => {
-      await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: id });
-      await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: id });
+/** Every pod gone from both runtimes before the next scenario, whatever the last one left. */
+async function clean(targets: Targets): Promise<void> {
+  for (const t of targets.all) await removeAllPods(t).catch((err: unknown) => console.error(`bench: removing ${t.name}'s pods: ${String(err)}`));
+}
+
+async function runScenarios(targets: Targets, cfg: BenchConfig): Promise<Row[]> {
+  const on = (n: number): boolean => !cfg.only || cfg.only.has(n);
+  const all = targets.all;
+  const rows: Row[] = [];
+
+  // One pod with a container on each first: the bridge, the first CNI run, caches.
+  await scenario(rows, 'warm-up', async () => {
+    const warm = await eachTarget(all, (t) => startPod(t, 'warmup', ['app']));
+    await clean(targets);
+    await sleep(1000);
+    return [warm.crib, warm.containerd].some((w) => !w.ok) ? [row('warm-up pod', 'ms', 'lower', warm, () => NaN)] : [];
+  });
+  if (on(7)) await scenario(rows, '7. daemon idle RSS', () => idleRssScenario(all));
+  if (on(1)) await scenario(rows, '1. RunPodSandbox', () => runPodSandboxScenario(all, cfg));
+  await clean(targets);
+
+  // Scenario 2's pods (one running container each) serve 4, 5a, 6 and 9, and are stopped by 3.
+  let pods = new Map<RuntimeName, RunningPod[]>();
+  const needPods = [2, 3, 4, 5, 6, 9].some(on);
+  if (needPods)
+    await scenario(rows, '2. pod start', async () => {
+      const res = await podStartScenario(all, cfg);
+      pods = res.pods;
+      return on(2) ? res.rows : [];
     });
-    times.push(t);
-  }
-  return times;
+  if (on(4)) await scenario(rows, '4. ExecSync', () => execSyncScenario(all, pods, cfg.pods));
+  if (on(5)) await scenario(rows, '5. crictl exec', () => crictlExecScenario(all, pods, cfg.execs));
+  if (on(6)) await scenario(rows, '6. memory per pod', () => podMemoryScenario(all, pods));
+  if (on(9)) await scenario(rows, '9. CLI', () => cliScenario(targets.crib, cfg.execs));
+  if (needPods && on(3)) await scenario(rows, '3. stop + remove', () => podStopScenario(all, pods));
+  await clean(targets);
+
+  if (on(5)) await scenario(rows, '5. port-forward', () => portForwardScenario(all, cfg));
+  await clean(targets);
+  if (on(8)) await scenario(rows, '8. node', () => nodeScenario(all, cfg));
+  await clean(targets);
+
+  // The table in scenario order (rows were made in the order that shares pods best).
+  const num = (r: Row): number => Number(/^(\d+)\./.exec(r.scenario)?.[1] ?? 0);
+  return rows
+    .map((r, i) => ({ r, i }))
+    .sort((a, b) => num(a.r) - num(b.r) || a.i - b.i)
+    .map(({ r }) => r);
+}
+
+/** Machine and load, for reading absolute figures: the ratios hold better than these. */
+function machine(): string {
+  const load = os
+    .loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+  return `${new Date().toISOString()}, ${os.availableParallelism()} CPUs, load average ${load}`;
 }
 
 async function main(): Promise<void> {
-  const h = new Harness({ flags: ['--log-level', 'warn'] });
-  const pods = Number(process.env['CRIB_BENCH_PODS'] ?? 50);
+  const cfg = benchConfig();
+  const t0 = process.hrtime.bigint();
+  const startedAt = machine();
+  const targets = await startTargets();
+  // One teardown, whether the run ends, fails, or is interrupted (Ctrl-C, a timeout's SIGTERM).
+  let closing: Promise<void> | undefined;
+  const close = (): Promise<void> =>
+    (closing ??= targets.close().then((left) => {
+      if (left.length) console.error(`bench: teardown had to clean up: ${left.join('; ')}`);
+    }));
+  for (const sig of ['SIGINT', 'SIGTERM'] as const)
+    process.once(sig, () => {
+      console.error(`bench: ${sig}: tearing down`);
+      void close().finally(() => process.exit(130));
+    });
+  let rows: Row[] = [];
   try {
-    await h.start();
-    const daemonPid = h.daemon?.pid as number;
-    // Warm up (first CNI run creates the bridge).
-    await h.runPod('warmup');
-    await removeAll(h);
-    await new Promise((r) => setTimeout(r, 500));
-    const idleRss = readProcStatus(daemonPid)['VmRSS'];
-
-    const seq: number[] = [];
-    for (let i = 0; i < pods; i++) seq.push((await timed(() => h.runPod(`seq-${i}`)))[1]);
-    const rss50 = readProcStatus(daemonPid)['VmRSS'];
-    const first = (await call(h.runtime, 'ListPodSandbox', {})).items[0];
-    const info = await h.inspect(first?.id ?? '');
-    const pauseRss = readProcStatus(info.info.pid)['VmRSS'];
-    const conmonPid = Number(fs.readFileSync(`${info.info.bundle}/conmon.pid`, 'utf8').trim());
-    const conmonRss = readProcStatus(conmonPid)['VmRSS'];
-    const stopRemove = await removeAll(h);
-
-    const conc: number[] = [];
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: 10 }, async () => {
-        while (next < pods) {
-          const i = next++;
-          conc.push((await timed(() => h.runPod(`conc-${i}`)))[1]);
-        }
-      }),
-    );
-    await removeAll(h);
-    await h.assertNoLeaks();
-
-    console.log('crib sandbox benchmark (runc, built-in bridge network, this machine)');
-    console.log(`  RunPodSandbox, ${pods} sequential:        p50 ${ms(percentile(seq, 50))}  p95 ${ms(percentile(seq, 95))}`);
-    console.log(`  RunPodSandbox, ${pods} at concurrency 10: p50 ${ms(percentile(conc, 50))}  p95 ${ms(percentile(conc, 95))}`);
-    console.log(`  StopPodSandbox + RemovePodSandbox:        p50 ${ms(percentile(stopRemove, 50))}  p95 ${ms(percentile(stopRemove, 95))}`);
-    console.log(`  pause binary: ${fs.statSync(builtPauseBinary).size} bytes`);
-    console.log(`  RSS: pause ${kib(pauseRss)}, conmon ${kib(conmonRss)}, cribd idle ${kib(idleRss)}, cribd with ${pods} pods ${kib(rss50)}`);
+    rows = await runScenarios(targets, cfg);
   } finally {
-    await h.cleanup();
+    await close();
   }
+  const mode = cfg.quick ? 'quick' : 'full';
+  console.log(`crib beside containerd on this machine (runc; ${mode}: ${cfg.pods} pods per latency scenario; node ${cfg.nodePods} pods, ${cfg.nodeSeconds} s)`);
+  console.log(`start: ${startedAt}`);
+  console.log(`end:   ${machine()}`);
+  console.log(renderTable(rows));
+  console.log(`(ratio = crib / containerd; total ${(msSince(t0) / 1000).toFixed(0)} s)`);
+  if (cfg.images) for (const line of await imageBench()) console.log(line);
 }
 
 await main();
-for (const line of await imageBench()) console.log(line);
-for (const line of await containerBench()) console.log(line);

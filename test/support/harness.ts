@@ -19,6 +19,8 @@ export interface HarnessOptions {
   config?: Record<string, unknown>;
   /** Variables added to cribd's environment (e.g. systemd's NOTIFY_SOCKET). */
   env?: Record<string, string>;
+  /** cribd in a process group of its own, so a terminal's Ctrl-C reaches only its parent (the bench tears down). */
+  detached?: boolean;
 }
 
 /**
@@ -77,6 +79,7 @@ export class Harness {
     this.daemon = spawn(process.execPath, [path.join(repoRoot, 'bin', 'crib'), 'daemon', ...this.flags], {
       stdio: ['ignore', log, log],
       env: { ...process.env, ...this.opts.env },
+      detached: this.opts.detached ?? false,
     });
     fs.closeSync(log);
     const exited = new Promise<never>((_, reject) =>
