@@ -25,7 +25,7 @@ import { SandboxService } from './sandbox/service.js';
 import { ContainerService } from './container/service.js';
 import { CribError } from './util/errors.js';
 import { ensurePrivateDir, exists } from './util/fsx.js';
-import { log, setLogLevel } from './util/log.js';
+import { log, setLogFormat, setLogLevel } from './util/log.js';
 import { builtPauseBinary } from './util/paths.js';
 import { builtinPauseImage, cribVersion } from './version.js';
 import { EventBus } from './events/bus.js';
@@ -34,6 +34,8 @@ import { PodEvents } from './pod/events.js';
 
 export interface Daemon {
   config: CribConfig;
+  /** For the watchdog: the CRI socket is still there to be served. */
+  healthy(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -70,6 +72,7 @@ function discoverRuntimes(config: CribConfig, conmonPath: string): { runtimes: M
 /** Starts cribd: stores, reconciliation, the pause image, then the CRI socket. */
 export async function startDaemon(config: CribConfig): Promise<Daemon> {
   setLogLevel(config.logLevel);
+  setLogFormat(config.logFormat);
   // Everything below ROOT and STATE is root's alone; a socket elsewhere gets a private dir only if crib makes it.
   for (const dir of [config.root, config.state, path.join(config.root, 'images')]) await ensurePrivateDir(dir);
   await fs.mkdir(path.dirname(config.socket), { recursive: true, mode: 0o700 });
@@ -92,10 +95,14 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   const puller = new ImagePuller(store, registry, (ref) => ref === pinnedRef);
   const images = new ImageService(store, puller, registry);
 
-  const network = new NetworkManager(config.cniConfDir, config.cniBinDirs, {
-    ...config.network,
-    ipamDataDir: path.join(config.root, 'cni', 'networks'),
+  const { builtin, ...builtinNet } = config.network;
+  const network = new NetworkManager({
+    confDir: config.cniConfDir,
+    binDirs: config.cniBinDirs,
+    ...(builtin ? { builtin: { ...builtinNet, ipamDataDir: path.join(config.root, 'cni', 'networks') } } : {}),
+    podCidrFile: path.join(config.root, 'pod-cidr'),
   });
+  await network.open();
   // The services say what happens to sandboxes and containers here; PodEvents adds the pod's state.
   const notices = new EventBus<LifecycleNotice>(4096);
   const sandboxes = new SandboxService({
@@ -147,6 +154,12 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
 
   return {
     config,
+    async healthy() {
+      return fs.stat(config.socket).then(
+        (st) => st.isSocket(),
+        () => false,
+      );
+    },
     async stop() {
       await listener.close();
       server.forceShutdown();

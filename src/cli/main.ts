@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type tty from 'node:tty';
 import { cloneConfig, daemonFlags, defaultConfig, loadConfigFile, validateConfig, type CribConfig } from '../config.js';
 import { startDaemon } from '../daemon.js';
-import { errorMessage } from '../util/errors.js';
+import { SystemdNotifier } from '../util/systemd-notify.js';
 import { log } from '../util/log.js';
 import { cribVersion } from '../version.js';
 import { parseArgs, parseCommandArgs } from './args.js';
@@ -164,19 +164,25 @@ function daemonConfig(flags: Map<string, string>): CribConfig {
 }
 
 async function runDaemon(flags: Map<string, string>): Promise<void> {
+  // Before anything is spawned: no child of cribd may inherit systemd's notify socket.
+  const systemd = SystemdNotifier.fromEnvironment();
   const daemon = await startDaemon(daemonConfig(flags));
+  await systemd?.ready(`serving CRI on ${daemon.config.socket}`);
+  systemd?.startWatchdog(() => daemon.healthy());
   let stopping = false;
   const shutdown = (sig: string) => {
     if (stopping) return;
     stopping = true;
     log.info(`cribd: ${sig}, closing the socket (pods keep running)`);
-    daemon.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error('shutdown', { error: errorMessage(err) });
-        process.exit(1);
-      },
-    );
+    (systemd?.stopping() ?? Promise.resolve())
+      .then(() => daemon.stop())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error('shutdown', { error: err });
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { RequestContext } from '../util/context.js';
-import { CribError, errorMessage, invalidArgument, notFound } from '../util/errors.js';
+import { CribError, invalidArgument, notFound } from '../util/errors.js';
 import { ensurePrivateDir, exists } from '../util/fsx.js';
 import { log } from '../util/log.js';
 import { settleAll } from '../util/settle.js';
@@ -88,7 +88,7 @@ export class ContainerService {
       .locked(c.id, async () => {
         if (c.phase === 'running') await this.recordExit(c);
       })
-      .catch((err: unknown) => log.warn('recording an exit failed', { id, error: errorMessage(err) }));
+      .catch((err: unknown) => log.warn('recording an exit failed', { id, error: err }));
   }
 
   private notify(type: LifecycleEventType, c: Container): void {
@@ -109,7 +109,7 @@ export class ContainerService {
 
   // ---- CreateContainer, StartContainer ---------------------------------------------------------
 
-  async create(_ctx: RequestContext, sandboxId: string, config: ContainerConfig): Promise<string> {
+  async create(ctx: RequestContext, sandboxId: string, config: ContainerConfig): Promise<string> {
     // The sandbox first, as containerd does: a request for a pod that is gone is NOT_FOUND whatever else it holds.
     const sb = this.o.sandboxes.get(sandboxId);
     validateContainerConfig(config);
@@ -118,6 +118,7 @@ export class ContainerService {
     if (!image) throw notFound(`image ${config.image}`);
     const runtime = this.o.sandboxes.runtimeOf(sb);
     const id = randomBytes(32).toString('hex');
+    ctx.ids.container = id;
     const logPath = containerLogPath(sb.config.logDirectory || path.join(sb.paths.podDir, 'logs'), config.logPath, id);
     const dir = path.join(this.o.root, 'containers', id);
     const c: Container = {
@@ -160,7 +161,7 @@ export class ContainerService {
     } catch (err) {
       await this.teardown(c)
         .then(() => this.registry.forgetRecord(id))
-        .catch((e) => log.error('rolling back a failed CreateContainer', { id, error: errorMessage(e) }));
+        .catch((e) => log.error('rolling back a failed CreateContainer', { id, error: e }));
       this.registry.release(nameKey(c));
       throw err;
     }

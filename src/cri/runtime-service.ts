@@ -75,6 +75,12 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
 
     RuntimeConfig: unary('RuntimeConfig', async () => ({ linux: { cgroup_driver: CgroupDriver.CGROUPFS } })),
 
+    // kubelet sends the node's pod CIDR; crib's built-in network hands out addresses from it.
+    UpdateRuntimeConfig: unary('UpdateRuntimeConfig', async (req) => {
+      await d.network.setPodCidr(req.runtime_config?.network_config?.pod_cidr ?? '', 'runtime_config.network_config.pod_cidr');
+      return {};
+    }),
+
     RunPodSandbox: unary('RunPodSandbox', async (req, ctx) => ({
       pod_sandbox_id: await d.sandboxes.run(ctx, toSandboxConfig(req.config, req.runtime_handler)),
     })),

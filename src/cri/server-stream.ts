@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
-import { CribError, errorMessage } from '../util/errors.js';
-import { newRequestId, runInContext, type RequestContext } from '../util/context.js';
+import { errorMessage } from '../util/errors.js';
+import { runInContext, type RequestContext } from '../util/context.js';
+import { callContext } from './call-context.js';
 import { log } from '../util/log.js';
 import { toStatus } from './errors.js';
 
@@ -14,19 +15,21 @@ export function serverStream<Req, Res>(
   fn: (req: Req, send: (res: Res) => Promise<void>, ctx: RequestContext) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
   return (call) => {
-    const abort = new AbortController();
-    const ctx: RequestContext = { method, requestId: newRequestId(), signal: abort.signal };
-    call.once('cancelled', () => abort.abort(new CribError('Cancelled', `${method} was cancelled by the client`)));
+    const { ctx, done } = callContext(method, call);
     const send = (res: Res) =>
       new Promise<void>((resolve) => {
         if (call.write(res)) resolve();
         else call.once('drain', resolve);
       });
     runInContext(ctx, () => fn(call.request, send, ctx)).then(
-      () => call.end(),
+      () => {
+        done();
+        call.end();
+      },
       (err: unknown) => {
-        if (abort.signal.aborted) return call.end();
-        runInContext(ctx, () => log.info(`${method} failed`, { error: errorMessage(err) }));
+        done();
+        if (ctx.signal.aborted) return call.end();
+        runInContext(ctx, () => log.info(`${method} failed`, { error: err }));
         // grpc-js ends a server stream with the status of an 'error' event.
         call.emit('error', Object.assign(new Error(errorMessage(err)), toStatus(err)));
       },

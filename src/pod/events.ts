@@ -6,7 +6,6 @@ import { EventBus, type Subscription } from '../events/bus.js';
 import type { LifecycleEvent, LifecycleNotice } from '../events/lifecycle.js';
 import type { SandboxService } from '../sandbox/service.js';
 import { internalContext } from '../util/context.js';
-import { errorMessage } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { nowNanos } from '../util/time.js';
 
@@ -36,7 +35,7 @@ export class PodEvents {
         this.events.publish(await this.enrich(n).catch((err: unknown) => this.bare(n, err)));
       }
     } catch (err) {
-      log.error('the lifecycle event feed stopped', { error: errorMessage(err) });
+      log.error('the lifecycle event feed stopped', { error: err });
     }
   }
 
@@ -57,7 +56,7 @@ export class PodEvents {
 
   /** The event without the pod's state, when looking at it failed: better said thin than not at all. */
   private bare(n: LifecycleNotice, err: unknown): LifecycleEvent {
-    log.warn('a lifecycle event goes out without the pod state', { error: errorMessage(err) });
+    log.warn('a lifecycle event goes out without the pod state', { error: err });
     return { type: n.type, id: n.kind === 'sandbox' ? n.sandbox.id : n.container.id, at: nowNanos(), containers: [] };
   }
 

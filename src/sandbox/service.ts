@@ -121,11 +121,12 @@ export class SandboxService {
 
   // ---- RunPodSandbox -------------------------------------------------------------------------
 
-  async run(_ctx: RequestContext, config: SandboxConfig): Promise<string> {
+  async run(ctx: RequestContext, config: SandboxConfig): Promise<string> {
     // 1. Validate and reserve the pod's name.
     validateSandboxConfig(config);
     const runtime = this.runtimeFor(config.runtimeHandler);
     const id = randomBytes(32).toString('hex');
+    ctx.ids.pod = id;
     const m = config.metadata;
     this.registry.reserve(nameKey({ config }), id, `sandbox ${m.namespace}/${m.name} (uid ${m.uid}, attempt ${m.attempt})`);
     const podDir = path.join(this.dirs.pods, id);
@@ -179,7 +180,7 @@ export class SandboxService {
     } catch (err) {
       await this.teardown(sb)
         .then(() => this.registry.forgetRecord(id))
-        .catch((e) => log.error('rolling back a failed RunPodSandbox', { id, error: errorMessage(e) }));
+        .catch((e) => log.error('rolling back a failed RunPodSandbox', { id, error: e }));
       this.registry.release(nameKey(sb));
       throw err;
     }
