@@ -136,12 +136,14 @@ function parseJob(f: Fields, warnings: string[]): Workload {
   const w = f.sub('spec', (s) => {
     const template = parseTemplate(s, warnings);
     checkRestartPolicy(s.field('template.spec.restartPolicy'), 'Job', template, ['OnFailure', 'Never']);
+    const parallelism = s.int('parallelism', 0, INT32);
     const job: JobSpec = {
-      parallelism: s.int('parallelism', 0, INT32) ?? 1,
+      parallelism: parallelism ?? 1,
       backoffLimit: s.int('backoffLimit', 0, INT32) ?? 6,
       indexed: s.oneOf('completionMode', ['NonIndexed', 'Indexed'] as const, 'NonIndexed') === 'Indexed',
     };
-    const completions = s.int('completions', 0, INT32);
+    // The API server's defaults: neither set is one pod to one success; parallelism alone is a work queue.
+    const completions = s.int('completions', 0, INT32) ?? (parallelism === undefined ? 1 : undefined);
     if (completions !== undefined) job.completions = completions;
     if (job.indexed && completions === undefined) throw new ManifestError(s.field('completions'), 'required with completionMode Indexed');
     const deadline = s.int('activeDeadlineSeconds', 1, INT32);
