@@ -43,6 +43,7 @@ spec:
           args:
             - |
               echo "$POD_NAME" >> /data/names
+              echo "serving as $POD_NAME"
               cp /config/index.html /www/index.html
               echo "$GREETING, says $POD_NAME" >> /www/index.html
               echo alive > /www/alive.html
@@ -302,6 +303,9 @@ describe('crib run: Kubernetes workloads', () => {
     assert.equal(rerun?.metadata?.name, name);
     await waitFor(async () => (await page(rerun?.id ?? '').catch(() => '')).includes('says'), 'the page again', 20_000);
     assert.equal(await page(rerun?.id ?? ''), before);
+    assert.equal(lines(), written + 5, 'the re-run pod found the data');
+    const logs = await crib(['logs', name]);
+    assert.equal(logs.stdout, `[web] serving as ${name}\n`, explain(logs));
     const regen = await crib(['generate', name]);
     assert.equal(regen.stdout, gen.stdout, 'generate of the re-run pod gives the same YAML');
 

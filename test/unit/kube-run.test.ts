@@ -3,6 +3,8 @@
 // volume files, QoS, probe scheduling, the Job controller, and `crib generate`'s YAML run again.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
 import { stringify } from 'yaml';
 import { parseManifests, type Manifest } from '../../src/cli/run/documents.js';
 import { containerEnv, type PodFacts } from '../../src/cli/run/env.js';
@@ -14,6 +16,7 @@ import { oomScoreAdj, qosClass } from '../../src/cli/run/qos.js';
 import { linuxResources } from '../../src/cli/run/convert.js';
 import { volumeFiles } from '../../src/cli/run/volume-files.js';
 import type { Workload } from '../../src/cli/run/workloads.js';
+import { repoRoot } from '../../src/util/paths.js';
 
 const IMAGE = 'localhost/x:1';
 const zero = () => 0;
@@ -77,6 +80,16 @@ ${CONFIG}`);
     assert.equal(m.objects.get('Secret/default/sec')?.data.get('password')?.toString(), 'new', 'stringData wins over data');
     assert.equal(m.objects.get('Secret/default/sec')?.data.get('token')?.toString(), 'token');
     assert.deepEqual(m.warnings, ['document 2: items[1] (kind "Service") is not supported by crib run; ignored']);
+  });
+
+  it("reads the README's example (examples/web-app.yaml) without a warning, its references all there", () => {
+    const m = parseManifests(fs.readFileSync(path.join(repoRoot, 'examples', 'web-app.yaml'), 'utf8'));
+    assert.deepEqual(m.warnings, []);
+    assert.deepEqual(
+      m.workloads.map((w) => `${w.kind}/${w.name}`),
+      ['Deployment/web'],
+    );
+    for (const w of m.workloads) checkReferences(w, m, () => false);
   });
 
   it('refuses what the API server refuses, naming the field', () => {
