@@ -315,6 +315,23 @@ describe('crib run: Kubernetes workloads', () => {
     assert.equal(fs.existsSync(dataDir()), false);
   });
 
+  it("runs the README's example in the foreground: both replicas turn ready, each serves its page", async () => {
+    const run = cribBackground(['run', '-f', path.join(repoRoot, 'examples', 'web-app.yaml')]);
+    await waitFor(
+      () => /Deployment web: 2\/2 pods ready/.test(run.out.stderr) || run.child.exitCode !== null,
+      () => `2/2 ready:\n${run.out.stderr}`,
+      60_000,
+    );
+    assert.equal(run.out.stderr.match(/^warning:/m), null, run.out.stderr);
+    for (const s of await pods()) {
+      assert.match((await get(await podIP(s.id), '/')).body, new RegExp(`hello from crib, says ${s.metadata?.name}`));
+      assert.equal((await exec(s.id, 'stat -L -c %a /etc/secret/password')).trim(), '400');
+    }
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 0, explain({ code: null, ...run.out }));
+    assert.deepEqual(await pods(), []);
+  });
+
   it('runs a Job that fails twice, then succeeds within its backoffLimit', async () => {
     const file = path.join(h.base, 'job.yaml');
     fs.writeFileSync(file, JOB);
