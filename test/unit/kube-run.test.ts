@@ -12,6 +12,7 @@ import { JobState } from '../../src/cli/run/job.js';
 import { ManifestError, type ContainerSpec, type Pod, type Probe } from '../../src/cli/run/manifest.js';
 import { checkReferences, initialPods, makePod, podRecord } from '../../src/cli/run/plan.js';
 import { ContainerProbes } from '../../src/cli/run/probe.js';
+import { decodeHealthStatus, encodeHealthRequest } from '../../src/cli/run/probers.js';
 import { oomScoreAdj, qosClass } from '../../src/cli/run/qos.js';
 import { linuxResources } from '../../src/cli/run/convert.js';
 import { volumeFiles } from '../../src/cli/run/volume-files.js';
@@ -233,7 +234,7 @@ spec:
         - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
         - {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
         - {name: LABEL, valueFrom: {fieldRef: {fieldPath: "metadata.labels['a']"}}}
-        - {name: CPU, valueFrom: {resourceFieldRef: {resource: requests.cpu, divisor: 100m}}}
+        - {name: CPU, valueFrom: {resourceFieldRef: {resource: requests.cpu, divisor: 1m}}}
         - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
         - {name: CPU_LIMIT, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}
         - {name: KEY, valueFrom: {configMapKeyRef: {name: cfg, key: B}}}
@@ -261,7 +262,7 @@ spec:
       POD: 'p',
       IP: '10.0.0.2',
       LABEL: '1',
-      CPU: '3',
+      CPU: '250',
       MEM: '128',
       CPU_LIMIT: '4',
       KEY: 'two',
@@ -360,6 +361,18 @@ describe('crib run: probes with kubelet semantics', () => {
     );
     const failing = new ContainerProbes({ startup: probe({ failureThreshold: 1 }) }, 0);
     assert.deepEqual(failing.record('startup', 'failure', 0), [{ type: 'failed', probe: 'startup' }]);
+  });
+});
+
+describe('crib run: the gRPC health probe on the wire', () => {
+  it('encodes HealthCheckRequest and reads HealthCheckResponse.status, skipping other fields', () => {
+    assert.deepEqual(encodeHealthRequest(''), Buffer.alloc(0));
+    assert.deepEqual(encodeHealthRequest('db'), Buffer.from([0x0a, 2, 0x64, 0x62]));
+    assert.equal(encodeHealthRequest('x'.repeat(200)).subarray(0, 3).toString('hex'), '0ac801', 'a varint length');
+    assert.equal(decodeHealthStatus(Buffer.from([0x08, 1])), 1);
+    assert.equal(decodeHealthStatus(Buffer.alloc(0)), 0, 'absent: UNKNOWN');
+    assert.equal(decodeHealthStatus(Buffer.from([0x12, 1, 0x41, 0x08, 2])), 2, 'an unknown field first');
+    assert.throws(() => decodeHealthStatus(Buffer.from([0x08, 0x80])), /truncated varint/);
   });
 });
 

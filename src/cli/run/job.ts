@@ -34,10 +34,6 @@ export class JobState {
     private readonly backoff: JobBackoff = JOB_BACKOFF,
   ) {}
 
-  get activeCount(): number {
-    return this.active.size;
-  }
-
   /** ms to wait before another pod may be created (0: now). */
   backoffDelay(now: number): number {
     if (this.failuresSinceSuccess === 0) return 0;

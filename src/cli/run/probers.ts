@@ -121,8 +121,10 @@ export function decodeHealthStatus(b: Buffer): number {
     const wire = tag & 7;
     if (field === 1 && wire === 0) return varint();
     if (wire === 0) varint();
-    else if (wire === 2) i += varint();
-    else if (wire === 1) i += 8;
+    else if (wire === 2) {
+      const len = varint(); // read before adding: `i += varint()` would add to the i from before the length
+      i += len;
+    } else if (wire === 1) i += 8;
     else if (wire === 5) i += 4;
     else throw new Error(`wire type ${wire}`);
   }
