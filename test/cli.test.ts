@@ -243,7 +243,7 @@ describe('crib CLI', () => {
       await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: beta.id });
       assert.doesNotMatch(await ok(['ps']), /beta-pause/);
       assert.match(await ok(['ps', '-a']), /Exited\s+beta-pause/);
-      assert.match(await ok(['pods', '--state', 'notready']), /NotReady\s+beta/);
+      assert.match(await ok(['pods', '--state', 'notready']), /NotReady\s+0\/2\s+beta/);
     });
 
     it('resolves ids, unique prefixes and unique names; an ambiguous prefix or name is an error', async () => {
