@@ -186,8 +186,8 @@ describe('crib CLI', () => {
       const idle = await create(beta, ctrConfig('idle', ['sleep', '1002']));
 
       const pods = await ok(['pods']);
-      assert.match(pods, /^POD ID\s+CREATED\s+STATE\s+NAME\s+NAMESPACE\s+ATTEMPT\s+RUNTIME$/m);
-      assert.match(pods, new RegExp(`^${alpha.id.slice(0, 13)}\\s+.*ago\\s+Ready\\s+alpha\\s+default\\s+0\\s+`, 'm'));
+      assert.match(pods, /^POD ID\s+CREATED\s+STATE\s+READY\s+NAME\s+NAMESPACE\s+ATTEMPT\s+RUNTIME$/m);
+      assert.match(pods, new RegExp(`^${alpha.id.slice(0, 13)}\\s+.*ago\\s+Ready\\s+2/2\\s+alpha\\s+default\\s+0\\s+`, 'm'));
       assert.ok(!pods.includes('\u001b['), 'no colour in a pipe');
       const pj = await json<{ items: { id: string; metadata: { name: string } }[] }>(['pods', '-o', 'json']);
       assert.deepEqual(pj.items.map((p) => p.metadata.name).sort(), ['alpha', 'beta']);
@@ -243,7 +243,7 @@ describe('crib CLI', () => {
       await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: beta.id });
       assert.doesNotMatch(await ok(['ps']), /beta-pause/);
       assert.match(await ok(['ps', '-a']), /Exited\s+beta-pause/);
-      assert.match(await ok(['pods', '--state', 'notready']), /NotReady\s+beta/);
+      assert.match(await ok(['pods', '--state', 'notready']), /NotReady\s+0\/2\s+beta/);
     });
 
     it('resolves ids, unique prefixes and unique names; an ambiguous prefix or name is an error', async () => {

@@ -318,7 +318,7 @@ spec:
     const code = await run.exited;
     const r = { code, ...run.out };
     assert.equal(code, 0, explain(r));
-    assert.match(r.stderr, /SIGINT: tearing down the pod/);
+    assert.match(r.stderr, /SIGINT: tearing down/);
     assert.match(r.stdout, /^\[sidecar\] sidecar: SIGTERM, bye$/m, 'the last lines are printed before the logs go');
     assert.match(r.stderr, /stop order.*:\n.*1\. "sidecar".*\n.*2\. "web".*\n.*3\. pause/, explain(r));
     assert.match(r.stderr, /removed \(sandbox [0-9a-f]{13}\)/);
@@ -335,17 +335,16 @@ spec:
     - name: c
       image: ${IMAGE}
       command: [sleep, "1000"]
-      livenessProbe:
-        exec: {command: ["true"]}
+      stdin: true
 `);
     const strict = await crib(['run', '--strict', '-d', file]);
     assert.equal(strict.code, 2, explain(strict));
-    assert.match(strict.stderr, /^error: spec\.containers\[0\]\.livenessProbe is not supported by crib run$/m);
+    assert.match(strict.stderr, /^error: spec\.containers\[0\]\.stdin is not supported by crib run$/m);
     assert.deepEqual(await pods(), [], 'nothing was created');
 
     const r = await crib(['run', '-d', file]);
     assert.equal(r.code, 0, explain(r));
-    assert.match(r.stderr, /^warning: spec\.containers\[0\]\.livenessProbe is not supported by crib run; ignored$/m);
+    assert.match(r.stderr, /^warning: spec\.containers\[0\]\.stdin is not supported by crib run; ignored$/m);
     assert.equal((await pods()).length, 1);
     const d = await crib(['delete', 'probed']);
     assert.equal(d.code, 0, explain(d));
@@ -382,7 +381,7 @@ spec:
 `);
     const r = await crib(['run', file]);
     assert.equal(r.code, 1, explain(r));
-    assert.match(r.stderr, /image "localhost\/crib\/not-there:1" is not present and its imagePullPolicy is Never \(container "c" of pod noimage\)/);
+    assert.match(r.stderr, /image "localhost\/crib\/not-there:1" is not present and its imagePullPolicy is Never \(container "c" of Pod noimage\)/);
     assert.deepEqual(await pods(), []);
     const podsDir = path.join(h.root, 'pods');
     assert.deepEqual(fs.existsSync(podsDir) ? fs.readdirSync(podsDir) : [], [], 'no volume was made');

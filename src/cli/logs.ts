@@ -8,6 +8,8 @@ import { CliError, UsageError, grpcCode } from './errors.js';
 import { parseInfo } from './output.js';
 import { resolve } from './resolve.js';
 import { write } from './output.js';
+import { LogPrinter } from './run/logs.js';
+import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
 
 export type LogStream = 'stdout' | 'stderr';
 
@@ -129,10 +131,10 @@ async function readAll(file: string): Promise<Buffer | undefined> {
   }
 }
 
-/** Prints a whole log (the last `tail` logical lines when tail >= 0). */
-async function printLog(ctx: CliContext, file: string, tail: number, timestamps: boolean): Promise<void> {
+/** A whole log's logical lines (the last `tail` when tail >= 0). */
+async function readEntries(file: string, tail: number): Promise<LogEntry[]> {
   const data = await readAll(file);
-  if (data === undefined) return;
+  if (data === undefined) return [];
   const split = new LineSplitter();
   const joiner = new LogJoiner();
   const entries: LogEntry[] = [];
@@ -145,7 +147,57 @@ async function printLog(ctx: CliContext, file: string, tail: number, timestamps:
     if (e) entries.push(e);
   }
   entries.push(...joiner.flush());
-  await printEntries(ctx, tail >= 0 ? entries.slice(Math.max(0, entries.length - tail)) : entries, timestamps);
+  return tail >= 0 ? entries.slice(Math.max(0, entries.length - tail)) : entries;
+}
+
+/** Prints a whole log (the last `tail` logical lines when tail >= 0). */
+async function printLog(ctx: CliContext, file: string, tail: number, timestamps: boolean): Promise<void> {
+  await printEntries(ctx, await readEntries(file, tail), timestamps);
+}
+
+/** The newest attempt of each container of a pod, oldest created first. */
+async function podContainers(ctx: CliContext, podId: string): Promise<Container__Output[]> {
+  const list = (await call(ctx.clients.runtime, 'ListContainers', { filter: { pod_sandbox_id: podId } })).containers;
+  const newest = new Map<string, Container__Output>();
+  for (const c of list) {
+    const name = c.metadata?.name ?? c.id;
+    const prev = newest.get(name);
+    if (!prev || (c.metadata?.attempt ?? 0) > (prev.metadata?.attempt ?? 0)) newest.set(name, c);
+  }
+  return [...newest.values()].sort((a, b) => (BigInt(a.created_at || '0') < BigInt(b.created_at || '0') ? -1 : 1));
+}
+
+/** Every container's log of a pod, merged in time order, each line prefixed with `[container]`. */
+async function printPodLog(ctx: CliContext, podId: string, tail: number, timestamps: boolean): Promise<void> {
+  const all: LogEntry[] = [];
+  for (const c of await podContainers(ctx, podId)) {
+    const prefix = `[${c.metadata?.name ?? c.id.slice(0, 13)}] `;
+    for (const e of await readEntries(await logPathOf(ctx, c.id), tail)) all.push({ ...e, text: `${prefix}${e.text}` });
+  }
+  // CRI log timestamps (RFC 3339 with nanoseconds, as conmon writes them) sort as text; the sort is stable.
+  all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
+  await printEntries(ctx, all, timestamps);
+}
+
+/** Follows every container of a pod (new attempts as they come) until all have exited or Ctrl-C. */
+async function followPodLog(ctx: CliContext, podId: string): Promise<number> {
+  const printer = new LogPrinter({ out: ctx.out, color: ctx.color });
+  let interrupted = false;
+  const onSigint = () => (interrupted = true);
+  process.on('SIGINT', onSigint);
+  try {
+    for (;;) {
+      const containers = await podContainers(ctx, podId);
+      for (const c of containers) await printer.follow(c.metadata?.name ?? c.id.slice(0, 13), await logPathOf(ctx, c.id));
+      await printer.poll();
+      if (interrupted) return 130;
+      if (containers.length && containers.every((c) => c.state === 2 || c.state === 3)) return 0;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    await printer.stop();
+  }
 }
 
 interface Open {
@@ -261,8 +313,9 @@ async function followLog(ctx: CliContext, id: string, file: string, tail: number
 
 export const logsCommand: Command = {
   name: 'logs',
-  synopsis: '[-f] [--tail N] [--timestamps] CONTAINER',
-  summary: "Print a container's log (its CRI log file on this node): stdout lines to stdout, stderr lines to stderr.",
+  synopsis: '[-f] [--tail N] [--timestamps] CONTAINER|POD',
+  summary:
+    "Print a container's log (its CRI log file on this node): stdout lines to stdout, stderr lines to stderr. For a pod (a word that names no container): every container's, each line prefixed with [container], in time order (-f: as they come, stdout and stderr together).",
   details: [
     '  -f, --follow          keep printing new lines until the container exits (or Ctrl-C); survives log rotation',
     '      --tail N          only the last N lines (default all)',
@@ -275,7 +328,17 @@ export const logsCommand: Command = {
     if (args.positional.length > 1) throw new UsageError(`unexpected argument "${args.positional[1]}"`);
     const tail = args.int('tail', -1);
     const timestamps = args.has('timestamps');
-    const t = await resolve(ctx, word, ['container']);
+    const t = await resolve(ctx, word, ['container']).catch(async (err: unknown) => {
+      // Not a container: a pod's word gives all its containers (an unknown word keeps the container error).
+      const pod = await resolve(ctx, word, ['pod']).catch(() => undefined);
+      if (!pod) throw err;
+      return pod;
+    });
+    if (t.kind === 'pod') {
+      if (args.has('follow')) return followPodLog(ctx, t.id);
+      await printPodLog(ctx, t.id, tail, timestamps);
+      return 0;
+    }
     const file = await logPathOf(ctx, t.id);
     if (args.has('follow')) return followLog(ctx, t.id, file, tail, timestamps);
     await printLog(ctx, file, tail, timestamps);

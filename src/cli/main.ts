@@ -18,7 +18,7 @@ import { outputFormat, parseInfo, printData } from './output.js';
 import { inspectpCommand, podsCommand, rmpCommand, runpCommand, stoppCommand } from './pods.js';
 import { treeCommand } from './tree.js';
 import { eventsCommand } from './events.js';
-import { deleteCommand, runCommand } from './run/index.js';
+import { downCommand, generateCommand, runCommand } from './run/index.js';
 
 const versionCommand: Command = {
   name: 'version',
@@ -53,16 +53,24 @@ const infoCommand: Command = {
 
 const runRaw: RawCommand = {
   name: 'run',
-  synopsis: '[FLAGS] FILE',
-  summary: 'Run the pods of a Kubernetes Pod YAML (see crib run --help).',
+  synopsis: '[FLAGS] -f FILE...',
+  summary: 'Run the Pods, Deployments, StatefulSets, DaemonSets and Jobs of Kubernetes YAML (see crib run --help).',
   raw: (argv, ctx) => runCommand(argv, ctx),
 };
 
-const deleteRaw: RawCommand = {
-  name: 'delete',
-  synopsis: '[FLAGS] FILE',
-  summary: 'Delete the pods of a Kubernetes Pod YAML (see crib delete --help).',
-  raw: (argv, ctx) => deleteCommand(argv, ctx),
+const downRaw: RawCommand = {
+  name: 'down',
+  aliases: ['delete'],
+  synopsis: '[FLAGS] -f FILE... | POD...',
+  summary: 'Tear down what crib run created from Kubernetes YAML, in reverse (see crib down --help).',
+  raw: (argv, ctx) => downCommand(argv, ctx),
+};
+
+const generateRaw: RawCommand = {
+  name: 'generate',
+  synopsis: 'POD...',
+  summary: 'Print a running pod as Kubernetes YAML that crib run takes again.',
+  raw: (argv, ctx) => generateCommand(argv, ctx),
 };
 
 /** Every client command, in the order the usage lists them. */
@@ -70,7 +78,8 @@ export const commands: readonly (Command | RawCommand)[] = [
   versionCommand,
   infoCommand,
   runRaw,
-  deleteRaw,
+  downRaw,
+  generateRaw,
   podsCommand,
   psCommand,
   inspectCommand,
@@ -111,11 +120,14 @@ Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flag
 
   daemon [FLAGS]                      run cribd in the foreground (flags below)
   version | info                      client and runtime versions | runtime status and config (JSON)
-  run FILE | delete FILE              run | delete the pods of a Kubernetes Pod YAML
+  run [-d] [--replace] -f FILE...     run Kubernetes YAML: Pods, Deployments, StatefulSets, DaemonSets,
+                                      Jobs, with their ConfigMaps, Secrets and PersistentVolumeClaims
+  down -f FILE... | POD...            tear down what crib run created (alias: delete)
+  generate POD...                     a running pod as Kubernetes YAML that crib run takes again
   pods [-q] [FILTERS] [-o FMT]        list pod sandboxes
   ps [-a] [-q] [FILTERS] [-o FMT]     list containers, and each pod's pause container (POD-pause)
   inspect ID... | inspectp | inspecti status and verbose info of a container, pod or image (JSON)
-  logs [-f] [--tail N] CONTAINER      a container's log, stdout and stderr apart
+  logs [-f] [--tail N] CONTAINER|POD  a container's log, stdout and stderr apart; a pod's: every container, prefixed
   exec [-it] CONTAINER [--] CMD...    run a command in a container (exit code = the command's)
   attach [-i] CONTAINER               join a container's main process (output, and input with -i)
   port-forward POD [LOCAL:]REMOTE...  forward local ports to ports on the pod's localhost

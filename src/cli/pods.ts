@@ -6,6 +6,7 @@ import type { CliContext } from './context.js';
 import { CliError, UsageError, describeError } from './errors.js';
 import { ago, labelSelector, matchesLabels, nameMatcher, outputFormat, parseInfo, podStateName, printData, renderTable, stateStyle } from './output.js';
 import { resolveAll } from './resolve.js';
+import { podsReadiness } from './run/readiness.js';
 import type { PodSandboxConfig } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
 
@@ -20,7 +21,7 @@ export async function listPods(ctx: CliContext): Promise<PodSandbox__Output[]> {
 export const podsCommand: Command = {
   name: 'pods',
   synopsis: '[-q] [--name RE] [--namespace RE] [--label K=V]... [--state ready|notready] [-o FORMAT]',
-  summary: 'List pod sandboxes, newest first.',
+  summary: 'List pod sandboxes, newest first. READY counts the app containers that run (and whose readiness probe, run by crib run, passes).',
   details: [
     '  -q, --quiet           only the pod ids',
     '      --id PREFIX       pods whose id starts with PREFIX',
@@ -61,19 +62,22 @@ export const podsCommand: Command = {
       printData(ctx, format, { items });
       return 0;
     }
+    const readiness = await podsReadiness(ctx, items);
     const rows = items.map((p) => {
       const st = podStateName(p.state);
+      const r = readiness.get(p.id) ?? { ready: 0, total: 0 };
       return [
         p.id.slice(0, 13),
         ago(p.created_at),
         { text: st, style: stateStyle(st) },
+        `${r.ready}/${r.total}`,
         p.metadata?.name ?? '',
         p.metadata?.namespace ?? '',
         String(p.metadata?.attempt ?? 0),
         p.runtime_handler || '(default)',
       ];
     });
-    ctx.out.write(renderTable(ctx, ['POD ID', 'CREATED', 'STATE', 'NAME', 'NAMESPACE', 'ATTEMPT', 'RUNTIME'], rows));
+    ctx.out.write(renderTable(ctx, ['POD ID', 'CREATED', 'STATE', 'READY', 'NAME', 'NAMESPACE', 'ATTEMPT', 'RUNTIME'], rows));
     return 0;
   },
 };

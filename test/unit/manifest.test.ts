@@ -3,12 +3,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { ManifestError, parseManifests, type Pod } from '../../src/cli/run/manifest.js';
+import { parseManifests } from '../../src/cli/run/documents.js';
+import { ManifestError, type Pod } from '../../src/cli/run/manifest.js';
+import { initialPods } from '../../src/cli/run/plan.js';
 import { intValue, milliCpuToQuota, milliCpuToShares, milliValue, parseQuantity, type Quantity } from '../../src/cli/run/quantity.js';
 import {
   checkRunAsNonRoot,
   containerConfig,
-  expand,
   linuxResources,
   namespaceOptions,
   parseResolvConf,
@@ -16,15 +17,21 @@ import {
   podSandboxConfig,
   preStopFromAnnotation,
 } from '../../src/cli/run/convert.js';
-import { Backoff } from '../../src/cli/run/runner.js';
+import { Backoff } from '../../src/cli/run/backoff.js';
+import { expand } from '../../src/cli/run/env.js';
 import { CriLogParser } from '../../src/cli/run/logs.js';
-import { runCommand, deleteCommand } from '../../src/cli/run/index.js';
+import { runCommand, downCommand } from '../../src/cli/run/index.js';
 import type { CliContext } from '../../src/cli/context.js';
 import type { CriClients } from '../../src/cli/client.js';
 
 const pod = (spec: string, meta = 'name: p'): string => `apiVersion: v1\nkind: Pod\nmetadata:\n  ${meta}\nspec:\n${spec}`;
+/** The pods of a manifest's workloads, as crib run would start them. */
+const parsed = (yaml: string): { pods: Pod[]; warnings: string[] } => {
+  const m = parseManifests(yaml);
+  return { pods: m.workloads.flatMap((w) => initialPods(w, () => 0)), warnings: m.warnings };
+};
 const one = (yaml: string): Pod => {
-  const r = parseManifests(yaml);
+  const r = parsed(yaml);
   assert.equal(r.pods.length, 1);
   return r.pods[0] as Pod;
 };
@@ -67,11 +74,11 @@ describe('crib run manifests: parsing', () => {
   it('takes several documents and Lists, skipping empty documents', () => {
     const two = `${pod(simple, 'name: a')}\n---\n---\n${pod(simple, 'name: b\n  namespace: other')}`;
     assert.deepEqual(
-      parseManifests(two).pods.map((p) => `${p.namespace}/${p.name}`),
+      parsed(two).pods.map((p) => `${p.namespace}/${p.name}`),
       ['default/a', 'other/b'],
     );
     const list = `apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: x}\n    spec:\n      containers: [{name: c, image: busybox}]\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: s}\n`;
-    const r = parseManifests(list);
+    const r = parsed(list);
     assert.deepEqual(
       r.pods.map((p) => p.name),
       ['x'],
@@ -80,7 +87,7 @@ describe('crib run manifests: parsing', () => {
   });
 
   it('reads the supported fields', () => {
-    const parsed = parseManifests(
+    const read = parsed(
       pod(`  shareProcessNamespace: true
   hostIPC: true
   hostname: web-0
@@ -137,8 +144,8 @@ describe('crib run manifests: parsing', () => {
         - {name: host, mountPath: /data, readOnly: true, subPath: app}
 `),
     );
-    assert.deepEqual(parsed.warnings, []);
-    const p = parsed.pods[0] as Pod;
+    assert.deepEqual(read.warnings, []);
+    const p = read.pods[0] as Pod;
     const s = p.spec;
     assert.equal(s.shareProcessNamespace, true);
     assert.equal(s.hostIPC, true);
@@ -187,7 +194,7 @@ describe('crib run manifests: parsing', () => {
 
 describe('crib run manifests: unsupported fields are warned about, never dropped silently', () => {
   it('names every unsupported field with its path', () => {
-    const r = parseManifests(`apiVersion: v1
+    const r = parsed(`apiVersion: v1
 kind: Pod
 metadata:
   name: p
@@ -205,28 +212,25 @@ spec:
       configMap: {name: cfg}
     - name: tmp
       emptyDir: {sizeLimit: 1Gi}
+    - name: nfs
+      nfs: {server: nfs.local, path: /export}
   containers:
     - name: c
       image: busybox
-      livenessProbe:
-        exec: {command: [true]}
       stdin: true
-      envFrom: [{configMapRef: {name: x}}]
       env:
         - name: HOST_IP
           valueFrom: {fieldRef: {fieldPath: status.hostIP}}
-        - name: SECRET
-          valueFrom: {secretKeyRef: {name: s, key: k}}
       resources:
         limits: {cpu: 1, nvidia.com/gpu: 1, ephemeral-storage: 1Gi}
       securityContext:
         procMount: Default
       lifecycle:
-        postStart: {exec: {command: [true]}}
-        preStop: {httpGet: {path: /quit, port: 80}}
+        preStop: {tcpSocket: {port: 80}}
       volumeMounts:
         - {name: cfg, mountPath: /cfg}
         - {name: tmp, mountPath: /tmp, subPathExpr: $(X)}
+        - {name: nfs, mountPath: /nfs}
 status:
   phase: Running
 `);
@@ -234,37 +238,30 @@ status:
       [...r.warnings].sort(),
       [
         'metadata.generateName is not supported by crib run; ignored',
-        'metadata.uid is not supported by crib run; ignored',
         'spec.containers[0].env[0].valueFrom.fieldRef.fieldPath "status.hostIP" is not supported by crib run; HOST_IP is not set',
-        'spec.containers[0].env[1].valueFrom.secretKeyRef is not supported by crib run; ignored',
-        'spec.containers[0].envFrom is not supported by crib run; ignored',
-        'spec.containers[0].lifecycle.postStart is not supported by crib run; ignored',
-        'spec.containers[0].lifecycle.preStop.httpGet is not supported by crib run; ignored',
-        'spec.containers[0].livenessProbe is not supported by crib run; ignored',
+        'spec.containers[0].lifecycle.preStop.tcpSocket is not supported by crib run; ignored',
         'spec.containers[0].resources.limits.ephemeral-storage is not supported by crib run; ignored',
         'spec.containers[0].resources.limits[nvidia.com/gpu] is not supported by crib run; ignored',
         'spec.containers[0].securityContext.procMount is not supported by crib run; ignored',
         'spec.containers[0].stdin is not supported by crib run; ignored',
-        'spec.containers[0].volumeMounts[0] mounts volume "cfg" (configMap), which crib run cannot provide; ignored',
         'spec.containers[0].volumeMounts[1].subPathExpr is not supported by crib run; ignored',
+        'spec.containers[0].volumeMounts[2] mounts volume "nfs" (nfs), which crib run cannot provide; ignored',
         'spec.nodeName is not supported by crib run; ignored',
         'spec.securityContext.fsGroup is not supported by crib run; ignored',
         'spec.serviceAccountName is not supported by crib run; ignored',
         'spec.subdomain is not supported by crib run; ignored',
         'spec.tolerations is not supported by crib run; ignored',
-        'spec.volumes[0].configMap is not supported by crib run; ignored',
         'spec.volumes[1].emptyDir.sizeLimit is not supported by crib run without medium: Memory; ignored',
-        'status is not supported by crib run; ignored',
+        'spec.volumes[2].nfs is not supported by crib run; ignored',
       ].sort(),
     );
     const c = r.pods[0]?.spec.containers[0];
     assert.deepEqual(c?.env, [], 'the unsupported env vars are left out');
     assert.deepEqual(
       c?.volumeMounts.map((m) => m.name),
-      ['tmp'],
+      ['cfg', 'tmp'],
       'the mount of the unsupported volume is left out',
     );
-    assert.equal(c?.preStop, undefined);
   });
 
   it('prefixes warnings of several documents with the document', () => {
@@ -279,10 +276,10 @@ status:
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-manifest-'));
     try {
       const file = path.join(dir, 'probe.yaml');
-      fs.writeFileSync(file, pod(`${simple}      readinessProbe: {exec: {command: [true]}}\n`));
+      fs.writeFileSync(file, pod(`${simple}      tty: true\n`));
       const t = fakeContext();
       assert.equal(await runCommand(['--strict', file], t.ctx), 2);
-      assert.match(t.err(), /^error: spec\.containers\[0\]\.readinessProbe is not supported by crib run$/m);
+      assert.match(t.err(), /^error: spec\.containers\[0\]\.tty is not supported by crib run$/m);
       assert.match(t.err(), /--strict: 1 unsupported field .*nothing was created/);
       assert.equal(t.touched(), false, 'the runtime was never called');
 
@@ -294,7 +291,7 @@ status:
 
       const u = fakeContext();
       assert.equal(await runCommand(['--pull', 'sometimes', file], u.ctx), 2);
-      assert.equal(await deleteCommand([], u.ctx), 2);
+      assert.equal(await downCommand([], u.ctx), 2);
       assert.equal(u.touched(), false);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
@@ -352,7 +349,7 @@ describe('crib run manifests: invalid Pods are errors naming the field', () => {
       /less than or equal to the cpu limit/,
     );
     rejects(pod(`${simple}      args: [sleep, 10]\n`), 'spec.containers[0].args[1]', /must be a string \(quote it: "10"\)/);
-    rejects(pod(`${simple}      env: [{name: N, value: 1}]\n`), 'spec.containers[0].env[0].value', /quote it/);
+    rejects(pod(`${simple}      env: [{name: X, value: 1}]\n`), 'spec.containers[0].env[0].value', /quote it/);
     rejects(pod(`${simple}      volumeMounts: [{name: nope, mountPath: /x}]\n`), 'spec.containers[0].volumeMounts[0].name', /no volume named "nope"/);
     rejects(
       pod(`${simple}      volumeMounts: [{name: v, mountPath: x}]\n  volumes: [{name: v, emptyDir: {}}]\n`),
@@ -368,7 +365,7 @@ describe('crib run manifests: invalid Pods are errors naming the field', () => {
     rejects(pod(`${simple}  restartPolicy: Sometimes\n`), 'spec.restartPolicy', /not one of "Always", "OnFailure", "Never"/);
     rejects(pod(`${simple}  dnsPolicy: None\n`), 'spec.dnsConfig', /at least one nameserver/);
     rejects(pod(`${simple}  hostPID: true\n  shareProcessNamespace: true\n`), 'spec.shareProcessNamespace', /hostPID/);
-    rejects(pod(`${simple}  hostNetwork: yes\n`), 'spec.hostNetwork', /true or false/);
+    rejects(pod(`${simple}  hostNetwork: "yes"\n`), 'spec.hostNetwork', /true or false/);
     rejects(pod(`${simple}      ports: [{containerPort: 70000}]\n`), 'spec.containers[0].ports[0].containerPort', /out of range/);
     rejects(
       pod(`${simple}      securityContext: {privileged: true, allowPrivilegeEscalation: false}\n`),
@@ -389,7 +386,7 @@ describe('crib run manifests: invalid Pods are errors naming the field', () => {
     rejects('apiVersion: v1\nkind: Pod\nspec: {containers: [{name: c, image: busybox}]}\n', 'metadata', /required/);
     rejects('apiVersion: apps/v1\nkind: Pod\nmetadata: {name: p}\n', 'apiVersion', /not v1/);
     rejects('apiVersion: v1\nmetadata: {name: p}\n', 'kind', /required/);
-    rejects('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n', '', /no Pod in the manifest/);
+    rejects('apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\n', 'spec', /required/);
     rejects(`${pod(simple)}\n---\n${pod('  containers: []')}`, 'document 2: spec.containers', /at least one container/);
   });
 });
@@ -435,10 +432,10 @@ describe('quantities', () => {
     assert.ok(r);
     assert.deepEqual(
       linuxResources(r),
-      { cpu_shares: '256', cpu_quota: '25000', cpu_period: '100000', memory_limit_in_bytes: String(64 * 1024 * 1024) },
+      { cpu_shares: '256', cpu_quota: '25000', cpu_period: '100000', oom_score_adj: '0', memory_limit_in_bytes: String(64 * 1024 * 1024) },
       'the request defaults to the limit',
     );
-    assert.deepEqual(linuxResources({ limits: {}, requests: {} }), { cpu_shares: '2', cpu_quota: '0', cpu_period: '100000' });
+    assert.deepEqual(linuxResources({ limits: {}, requests: {} }), { cpu_shares: '2', cpu_quota: '0', cpu_period: '100000', oom_score_adj: '0' });
   });
 });
 
@@ -485,8 +482,15 @@ describe('conversion to CRI configs', () => {
     assert.deepEqual(sb.metadata, { name: 'web', namespace: 'prod', uid: 'u-1', attempt: 0 });
     assert.equal(sb.log_directory, '/var/log/pods/prod_web_u-1');
     assert.equal(sb.hostname, 'h1');
-    assert.deepEqual(sb.labels, { tier: 'front', 'io.kubernetes.pod.name': 'web', 'io.kubernetes.pod.namespace': 'prod', 'io.kubernetes.pod.uid': 'u-1' });
-    assert.deepEqual(sb.annotations, { note: 'x' });
+    assert.deepEqual(sb.labels, {
+      tier: 'front',
+      'io.kubernetes.pod.name': 'web',
+      'io.kubernetes.pod.namespace': 'prod',
+      'io.kubernetes.pod.uid': 'u-1',
+      'io.crib.run.owner-kind': 'Pod',
+      'io.crib.run.owner-name': 'web',
+    });
+    assert.deepEqual(sb.annotations, { note: 'x', 'io.crib.run.qosClass': 'BestEffort' });
     assert.deepEqual(sb.port_mappings, [{ container_port: 80, host_port: 8080, protocol: 0 }]);
     assert.deepEqual(sb.linux?.sysctls, { 'net.ipv4.ip_forward': '1' });
     const sc = sb.linux?.security_context;
@@ -534,6 +538,8 @@ describe('conversion to CRI configs', () => {
       volumePaths: { data: '/root/pods/u-1/volumes/data' },
       seccompRoot: '/var/lib/crib/seccomp',
       init: false,
+      objects: new Map(),
+      capacity: { cpuMilli: 2000n, memoryBytes: 4n << 30n },
     });
     assert.deepEqual(c.metadata, { name: 'app', attempt: 2 });
     assert.deepEqual(c.image, { image: 'sha256:abc', user_specified_image: 'busybox:1' });
@@ -567,7 +573,7 @@ describe('conversion to CRI configs', () => {
     assert.deepEqual(sc?.seccomp, { profile_type: 2, localhost_ref: '/var/lib/crib/seccomp/my.json' });
     assert.deepEqual(sc?.namespace_options, { network: 0, pid: 1, ipc: 0 });
     assert.deepEqual(sc?.supplemental_groups, ['5']);
-    assert.deepEqual(c.linux?.resources, { cpu_shares: '2', cpu_quota: '0', cpu_period: '100000' });
+    assert.deepEqual(c.linux?.resources, { cpu_shares: '2', cpu_quota: '0', cpu_period: '100000', oom_score_adj: '1000' }, 'BestEffort: 1000');
 
     const side = containerConfig(full, full.spec.containers[1] as Pod['spec']['containers'][0], {
       uid: 'u-1',
@@ -579,6 +585,8 @@ describe('conversion to CRI configs', () => {
       volumePaths: {},
       seccompRoot: '/s',
       init: false,
+      objects: new Map(),
+      capacity: { cpuMilli: 2000n, memoryBytes: 4n << 30n },
     });
     assert.deepEqual(side.linux?.security_context?.run_as_user, { value: '1000' }, "the pod's runAsUser otherwise");
     assert.equal(side.linux?.security_context?.no_new_privs, false);

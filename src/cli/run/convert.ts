@@ -5,7 +5,6 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { ContainerConfig } from '../../cri/generated/runtime/v1/ContainerConfig.js';
 import type { DNSConfig } from '../../cri/generated/runtime/v1/DNSConfig.js';
-import type { KeyValue } from '../../cri/generated/runtime/v1/KeyValue.js';
 import type { LinuxContainerResources } from '../../cri/generated/runtime/v1/LinuxContainerResources.js';
 import type { LinuxContainerSecurityContext } from '../../cri/generated/runtime/v1/LinuxContainerSecurityContext.js';
 import type { Mount } from '../../cri/generated/runtime/v1/Mount.js';
@@ -13,7 +12,9 @@ import type { NamespaceOption } from '../../cri/generated/runtime/v1/NamespaceOp
 import type { PodSandboxConfig } from '../../cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { PortMapping } from '../../cri/generated/runtime/v1/PortMapping.js';
 import type { SecurityProfile } from '../../cri/generated/runtime/v1/SecurityProfile.js';
-import type { ContainerSpec, DnsConfig, Pod, PreStopHook, Resources, SeccompProfile } from './manifest.js';
+import { containerEnv, expand, type EnvInputs } from './env.js';
+import type { ContainerSpec, DnsConfig, Hook, Pod, Resources, SeccompProfile } from './manifest.js';
+import { oomScoreAdj, qosClass } from './qos.js';
 import { milliCpuToQuota, milliCpuToShares, QUOTA_PERIOD } from './quantity.js';
 
 // kubelet's label and annotation keys (pkg/kubelet/types/labels.go, kuberuntime/labels.go).
@@ -29,6 +30,13 @@ export const ANN_PORTS = 'io.kubernetes.container.ports';
 export const ANN_TERMINATION_MESSAGE_PATH = 'io.kubernetes.container.terminationMessagePath';
 /** crib run's own: which list of the Pod a container comes from ("init" or "app"). */
 export const ANN_CONTAINER_TYPE = 'io.crib.run.containerType';
+/** crib run's own: the container has a readiness probe (so it is ready only when its prober says so). */
+export const ANN_READINESS_PROBE = 'io.crib.run.readinessProbe';
+/** crib run's own sandbox labels: the object of the manifest a pod comes from (crib down finds pods by them). */
+export const LABEL_OWNER_KIND = 'io.crib.run.owner-kind';
+export const LABEL_OWNER_NAME = 'io.crib.run.owner-name';
+/** crib run's own sandbox annotation: the pod's QoS class. */
+export const ANN_QOS_CLASS = 'io.crib.run.qosClass';
 
 /** NamespaceMode numbers of the CRI. */
 const NS = { POD: 0, CONTAINER: 1, NODE: 2 } as const;
@@ -142,8 +150,15 @@ export function podSandboxConfig(pod: Pod, inputs: SandboxInputs): PodSandboxCon
     metadata: { name: pod.name, namespace: pod.namespace, uid: inputs.uid, attempt: 0 },
     log_directory: podLogDirectory(pod, inputs.uid, inputs.logBase),
     port_mappings: podPortMappings(pod),
-    labels: { ...pod.labels, [LABEL_POD_NAME]: pod.name, [LABEL_POD_NAMESPACE]: pod.namespace, [LABEL_POD_UID]: inputs.uid },
-    annotations: { ...pod.annotations },
+    labels: {
+      ...pod.labels,
+      [LABEL_POD_NAME]: pod.name,
+      [LABEL_POD_NAMESPACE]: pod.namespace,
+      [LABEL_POD_UID]: inputs.uid,
+      [LABEL_OWNER_KIND]: pod.owner.kind,
+      [LABEL_OWNER_NAME]: pod.owner.name,
+    },
+    annotations: { ...pod.annotations, [ANN_QOS_CLASS]: qosClass(s) },
     linux: {
       sysctls: Object.fromEntries(sc.sysctls.map((x) => [x.name, x.value])),
       security_context: {
@@ -161,86 +176,19 @@ export function podSandboxConfig(pod: Pod, inputs: SandboxInputs): PodSandboxCon
   return config;
 }
 
-/** kubelet's resources for a container (calculateLinuxResources): shares from the request, quota from the limit. */
-export function linuxResources(r: Resources): LinuxContainerResources {
+/**
+ * kubelet's resources for a container (calculateLinuxResources): shares from the request, quota
+ * from the limit, memory limit, and the oom_score_adj of the pod's QoS class.
+ */
+export function linuxResources(r: Resources, oomAdj = 0): LinuxContainerResources {
   const out: LinuxContainerResources = {
     cpu_shares: String(milliCpuToShares(r.requests.cpuMilli ?? 0n)),
     cpu_quota: String(milliCpuToQuota(r.limits.cpuMilli ?? 0n)),
     cpu_period: String(QUOTA_PERIOD),
+    oom_score_adj: String(oomAdj),
   };
   if (r.limits.memoryBytes) out.memory_limit_in_bytes = String(r.limits.memoryBytes);
   return out;
-}
-
-/**
- * Kubernetes' $(VAR) expansion (command, args, env values): $(NAME) becomes the variable's value
- * when it is defined and stays as written otherwise; $$ is a literal $.
- */
-export function expand(input: string, lookup: (name: string) => string | undefined): string {
-  let out = '';
-  for (let i = 0; i < input.length; i++) {
-    const ch = input.charAt(i);
-    if (ch !== '$' || i + 1 >= input.length) {
-      out += ch;
-      continue;
-    }
-    const next = input[i + 1];
-    if (next === '$') {
-      out += '$';
-      i++;
-    } else if (next === '(') {
-      const close = input.indexOf(')', i + 2);
-      if (close < 0) {
-        out += input.slice(i);
-        break;
-      }
-      const name = input.slice(i + 2, close);
-      out += lookup(name) ?? `$(${name})`;
-      i = close;
-    } else {
-      out += ch;
-    }
-  }
-  return out;
-}
-
-export interface PodFacts {
-  uid: string;
-  podIP: string;
-  podIPs: string[];
-  nodeName: string;
-}
-
-/** The value of a fieldRef env var. */
-export function fieldValue(pod: Pod, fieldPath: string, facts: PodFacts): string {
-  switch (fieldPath) {
-    case 'metadata.name':
-      return pod.name;
-    case 'metadata.namespace':
-      return pod.namespace;
-    case 'metadata.uid':
-      return facts.uid;
-    case 'spec.nodeName':
-      return facts.nodeName;
-    case 'status.podIP':
-      return facts.podIP;
-    case 'status.podIPs':
-      return facts.podIPs.join(',');
-  }
-  const m = /^metadata\.(labels|annotations)\['([^']+)'\]$/.exec(fieldPath);
-  const [, kind, key = ''] = m ?? [];
-  if (m) return (kind === 'labels' ? pod.labels : pod.annotations)[key] ?? '';
-  return '';
-}
-
-/** The container's environment in order, values expanded against the variables before them. */
-export function containerEnv(pod: Pod, c: ContainerSpec, facts: PodFacts): KeyValue[] {
-  const vars = new Map<string, string>();
-  for (const e of c.env) {
-    const value = 'fieldPath' in e ? fieldValue(pod, e.fieldPath, facts) : expand(e.value, (n) => vars.get(n));
-    vars.set(e.name, value);
-  }
-  return [...vars].map(([key, value]) => ({ key, value }));
 }
 
 /** The effective security settings: the container's, else the pod's. */
@@ -275,26 +223,36 @@ export function checkRunAsNonRoot(pod: Pod, c: ContainerSpec, imageUser: { uid?:
   return `container "${c.name}" has runAsNonRoot and image will run as root (no user set)`;
 }
 
-export function preStopAnnotation(h: PreStopHook): string {
-  return JSON.stringify('exec' in h ? { exec: { command: h.exec } } : { sleep: { seconds: h.sleepSeconds } });
+export function preStopAnnotation(h: Hook): string {
+  return JSON.stringify('exec' in h ? { exec: { command: h.exec } } : 'httpGet' in h ? { httpGet: h.httpGet } : { sleep: { seconds: h.sleepSeconds } });
 }
 
-/** The preStop hook back from a container's annotation (for `crib delete` of detached pods). */
-export function preStopFromAnnotation(v: string | undefined): PreStopHook | undefined {
+/** The preStop hook back from a container's annotation (for `crib down` of detached pods). */
+export function preStopFromAnnotation(v: string | undefined): Hook | undefined {
   if (!v) return undefined;
   try {
-    const h = JSON.parse(v) as { exec?: { command?: unknown }; sleep?: { seconds?: unknown } };
+    const h = JSON.parse(v) as { exec?: { command?: unknown }; sleep?: { seconds?: unknown }; httpGet?: Record<string, unknown> };
     const cmd = h.exec?.command;
     if (Array.isArray(cmd) && cmd.every((x) => typeof x === 'string') && cmd.length) return { exec: cmd };
     const secs = h.sleep?.seconds;
     if (typeof secs === 'number' && secs >= 0) return { sleepSeconds: secs };
+    const g = h.httpGet;
+    if (g && typeof g['port'] === 'number' && typeof g['path'] === 'string' && (g['scheme'] === 'HTTP' || g['scheme'] === 'HTTPS')) {
+      const headers = Array.isArray(g['headers'])
+        ? (g['headers'] as unknown[]).filter(
+            (x): x is { name: string; value: string } =>
+              typeof (x as { name?: unknown }).name === 'string' && typeof (x as { value?: unknown }).value === 'string',
+          )
+        : [];
+      return { httpGet: { port: g['port'], path: g['path'], scheme: g['scheme'], headers, ...(typeof g['host'] === 'string' ? { host: g['host'] } : {}) } };
+    }
   } catch {
     /* not ours */
   }
   return undefined;
 }
 
-export interface ContainerInputs extends PodFacts {
+export interface ContainerInputs extends EnvInputs {
   attempt: number;
   /** The image as resolved by the runtime (its id), used in CreateContainer. */
   imageRef: string;
@@ -306,7 +264,7 @@ export interface ContainerInputs extends PodFacts {
 
 /** The ContainerConfig kubelet would send for this container. */
 export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInputs): ContainerConfig {
-  const envs = containerEnv(pod, c, inputs);
+  const envs = containerEnv(pod, c, inputs).env;
   const envMap = new Map(envs.map((e) => [e.key as string, e.value as string]));
   const lookup = (n: string) => envMap.get(n);
   const eff = effectiveSecurity(pod, c);
@@ -325,10 +283,16 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
   const mounts: Mount[] = c.volumeMounts.map((m) => {
     const base = inputs.volumePaths[m.name];
     if (base === undefined) throw new Error(`volume "${m.name}" of container "${c.name}" was not prepared`);
+    const v = pod.spec.volumes.find((x) => x.name === m.name);
+    // kubelet mounts the projected kinds read-only whatever the mount says; a claim may be read-only too.
+    const readonly =
+      m.readOnly ||
+      (v !== undefined && ('configMap' in v || 'secret' in v || 'downwardAPI' in v || 'projected' in v)) ||
+      (v !== undefined && 'persistentVolumeClaim' in v && v.persistentVolumeClaim.readOnly);
     return {
       container_path: m.mountPath,
       host_path: m.subPath ? path.join(base, m.subPath) : base,
-      readonly: m.readOnly,
+      readonly,
       propagation: PROPAGATION[m.propagation],
     };
   });
@@ -344,6 +308,7 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
     [ANN_CONTAINER_TYPE]: inputs.init ? 'init' : 'app',
   };
   if (c.preStop) annotations[ANN_PRESTOP] = preStopAnnotation(c.preStop);
+  if (c.probes.readiness) annotations[ANN_READINESS_PROBE] = 'true';
   if (c.ports.length) annotations[ANN_PORTS] = JSON.stringify(c.ports);
   const config: ContainerConfig = {
     metadata: { name: c.name, attempt: inputs.attempt },
@@ -355,7 +320,7 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
     labels: { [LABEL_CONTAINER_NAME]: c.name, [LABEL_POD_NAME]: pod.name, [LABEL_POD_NAMESPACE]: pod.namespace, [LABEL_POD_UID]: inputs.uid },
     annotations,
     log_path: containerLogPath(c.name, inputs.attempt),
-    linux: { resources: linuxResources(c.resources), security_context: security },
+    linux: { resources: linuxResources(c.resources, oomScoreAdj(qosClass(pod.spec), c, inputs.capacity.memoryBytes)), security_context: security },
   };
   if (c.workingDir) config.working_dir = c.workingDir;
   return config;

@@ -1,45 +1,60 @@
-// `crib run` and `crib delete`: Kubernetes Pod manifests on one machine, without a cluster, driven
-// through cribd's CRI socket the way kubelet drives a runtime.
+// `crib run`, `crib down` (alias `crib delete`) and `crib generate`: Kubernetes manifests on one
+// machine, without a cluster, driven through cribd's CRI socket the way kubelet drives a runtime.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { call } from '../client.js';
 import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
-import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
-import { LABEL_POD_UID } from './convert.js';
-import { ManifestError, parseManifests, type ParsedManifests, type PullPolicy } from './manifest.js';
-import { runPods, runtimeRoot } from './runner.js';
-import { teardownPod } from './teardown.js';
+import { backoffFrom, KUBELET_BACKOFF, type BackoffSettings } from './backoff.js';
+import { emptyManifest, parseManifests, type Manifest } from './documents.js';
+import { downManifest, downPods } from './down.js';
+import { generatePods } from './generate.js';
+import { ManifestError, type PullPolicy } from './manifest.js';
+import { runManifest, runtimeRoot } from './runner.js';
 import { RunError } from './volumes.js';
 
-export const runUsage = `Usage: crib run [-d] [--strict] [--pull always|never|missing] FILE.yaml
+export const runUsage = `Usage: crib run [-d] [--replace] [--strict] [--pull always|never|missing] [--backoff DURATION] -f FILE...
 
-Runs the Pods of a Kubernetes manifest (kind: Pod, several documents, or a List of Pods) on this
-machine through cribd, as kubelet would: images by imagePullPolicy, the pod sandbox, the init
-containers in order, then the containers. In the foreground their logs are printed as "[name] line"
-and restartPolicy is applied; Ctrl-C (or SIGTERM) runs the preStop hooks and tears the pod down.
+Runs the Kubernetes objects of YAML files on this machine through cribd, as a cluster with one
+node would: Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets and Jobs (their pods named as
+the controllers name them), with the ConfigMaps, Secrets and PersistentVolumeClaims they use, in
+any order across the files. Each pod runs as kubelet runs it: images by imagePullPolicy, the pod
+sandbox, the init containers in order, then the containers. In the foreground their logs are
+printed as "[name] line", probes run, restartPolicy is applied with kubelet's back-off, Jobs run
+to completion, and Ctrl-C (or SIGTERM) runs the preStop hooks and tears everything down.
 
-  -d, --detach        print the pod sandbox id and exit once the containers have started
-      --strict        refuse fields crib does not support (exit 2) instead of warning about them
-      --pull POLICY   always | never | missing: overrides every container's imagePullPolicy
-  FILE may be - for standard input.`;
+  -f, --filename FILE  a YAML file, a directory of them (*.yaml, *.yml, *.json), or - for standard
+                       input; repeatable (FILE may also be given without -f)
+  -d, --detach         print each pod sandbox's id and exit once the containers have started
+                       (nothing probes or restarts them then)
+      --replace        tear down what an earlier run of the same objects left running first
+      --strict         refuse fields crib does not support (exit 2) instead of warning about them
+      --pull POLICY    always | never | missing: overrides every container's imagePullPolicy
+      --backoff D      the restart back-off's base (default 10s; doubles up to 30 times it), e.g. 1s`;
 
-export const deleteUsage = `Usage: crib delete [-n NAMESPACE] POD...
-       crib delete -f FILE.yaml
+export const downUsage = `Usage: crib down [--volumes] -f FILE...
+       crib down [-n NAMESPACE] POD...
 
-Tears down pods started by crib run (-d): their preStop hooks, StopPodSandbox (containers newest
-first, each with the pod's grace period, then pause), RemovePodSandbox, emptyDir volumes and logs.
-POD is a pod name in the namespace (-n, default "default") or a sandbox id or unique id prefix.`;
+Tears down what crib run created from the files, in reverse order: each pod's preStop hooks, then
+StopPodSandbox (containers newest first, each with the pod's grace period, then pause),
+RemovePodSandbox, its volumes and logs. A StatefulSet's pods go highest ordinal first.
+PersistentVolumeClaims keep their data unless --volumes. POD is a pod name in the namespace (-n,
+default "default"), a sandbox id, or a unique id prefix. crib delete is the same command.`;
+
+export const generateUsage = `Usage: crib generate POD...
+
+Prints a pod as Kubernetes YAML that crib run takes again: the PersistentVolumeClaims, ConfigMaps
+and Secrets it uses, then the Pod (as crib run ran it: its name, labels and spec). POD is a pod
+name, a sandbox id or a unique id prefix (-n NAMESPACE for names in another namespace).`;
 
 interface Flags {
   positional: string[];
   bool: Set<string>;
-  values: Map<string, string>;
+  values: Map<string, string[]>;
 }
 
 class Usage extends Error {}
 
-/** A small parser for these two commands' own flags (short aliases resolved). */
+/** A small parser for these commands' own flags (short aliases resolved; value flags repeatable). */
 function parseFlags(argv: string[], booleans: Record<string, string>, values: Record<string, string>): Flags {
   const out: Flags = { positional: [], bool: new Set(), values: new Map() };
   for (let i = 0; i < argv.length; i++) {
@@ -62,7 +77,7 @@ function parseFlags(argv: string[], booleans: Record<string, string>, values: Re
     } else if (val) {
       const v = eq > 0 ? a.slice(eq + 1) : argv[++i];
       if (v === undefined || v === '') throw new Usage(`${key} needs a value`);
-      out.values.set(val, v);
+      out.values.set(val, [...(out.values.get(val) ?? []), v]);
     } else {
       throw new Usage(`unknown flag ${key}`);
     }
@@ -70,163 +85,173 @@ function parseFlags(argv: string[], booleans: Record<string, string>, values: Re
   return out;
 }
 
-async function readManifest(file: string): Promise<string> {
-  if (file === '-') {
-    const chunks: Buffer[] = [];
-    for await (const c of process.stdin) chunks.push(c as Buffer);
-    return Buffer.concat(chunks).toString('utf8');
-  }
-  return fsp.readFile(file, 'utf8');
+const one = (f: Flags, key: string): string | undefined => f.values.get(key)?.at(-1);
+
+/** "10s", "500ms", "2m" or plain seconds → ms. */
+export function parseDuration(v: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(v);
+  if (!m) return undefined;
+  const n = Number(m[1]) * (m[2] === 'ms' ? 1 : m[2] === 'm' ? 60_000 : 1000);
+  return n >= 1 && n <= 3_600_000 ? Math.round(n) : undefined;
 }
 
-/** Reads and parses a manifest file; ManifestError and read errors are reported, then rethrown as exit 2. */
-async function loadManifest(ctx: CliContext, cmd: string, file: string): Promise<ParsedManifests | number> {
-  let text: string;
-  try {
-    text = await readManifest(file);
-  } catch (err) {
-    ctx.err.write(`crib ${cmd}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : describeError(err)}\n`);
-    return 2;
-  }
-  try {
-    return parseManifests(text);
-  } catch (err) {
-    if (err instanceof ManifestError) {
-      ctx.err.write(`crib ${cmd}: ${file === '-' ? 'stdin' : path.basename(file)}: ${err.message}\n`);
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The files a -f names: itself, or a directory's manifests (not recursive), in name order. */
+async function expandFile(file: string): Promise<string[]> {
+  if (file === '-') return [file];
+  const st = await fsp.stat(file);
+  if (!st.isDirectory()) return [file];
+  const names = (await fsp.readdir(file)).filter((n) => /\.(ya?ml|json)$/.test(n)).sort();
+  if (!names.length) throw new Error(`no *.yaml, *.yml or *.json files in ${file}`);
+  return names.map((n) => path.join(file, n));
+}
+
+/** Reads and parses the files into one manifest; reports read and manifest errors (exit 2). */
+async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Promise<Manifest | number> {
+  const m = emptyManifest();
+  const all: string[] = [];
+  for (const f of files) {
+    try {
+      all.push(...(await expandFile(f)));
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      ctx.err.write(`crib ${cmd}: cannot read ${f}: ${code === 'ENOENT' ? 'no such file' : describeError(err)}\n`);
       return 2;
     }
-    throw err;
   }
+  for (const file of all) {
+    const name = file === '-' ? 'stdin' : file;
+    let text: string;
+    try {
+      text = file === '-' ? await readStdin() : await fsp.readFile(file, 'utf8');
+    } catch (err) {
+      ctx.err.write(`crib ${cmd}: cannot read ${name}: ${describeError(err)}\n`);
+      return 2;
+    }
+    const before = m.warnings.length;
+    try {
+      parseManifests(text, m);
+    } catch (err) {
+      if (err instanceof ManifestError) {
+        ctx.err.write(`crib ${cmd}: ${name}: ${err.message}\n`);
+        return 2;
+      }
+      throw err;
+    }
+    if (all.length > 1) m.warnings.splice(before, Infinity, ...m.warnings.slice(before).map((w) => `${name}: ${w}`));
+  }
+  return m;
 }
 
 const pullPolicies: Record<string, PullPolicy> = { always: 'Always', never: 'Never', missing: 'IfNotPresent' };
 
+function usageError(ctx: CliContext, cmd: string, usage: string, err: unknown): number {
+  if (!(err instanceof Usage)) throw err;
+  ctx.err.write(`crib ${cmd}: ${err.message}\n\n${usage}\n`);
+  return 2;
+}
+
 export async function runCommand(argv: string[], ctx: CliContext): Promise<number> {
   let flags: Flags;
+  let backoff: BackoffSettings = KUBELET_BACKOFF;
   try {
     flags = parseFlags(
       argv,
-      { '-d': 'detach', '--detach': 'detach', '--strict': 'strict', '-h': 'help', '--help': 'help' },
-      { '--pull': 'pull', '-f': 'file', '--filename': 'file' },
+      { '-d': 'detach', '--detach': 'detach', '--strict': 'strict', '--replace': 'replace', '-h': 'help', '--help': 'help' },
+      { '--pull': 'pull', '-f': 'file', '--filename': 'file', '--backoff': 'backoff' },
     );
     if (flags.bool.has('help')) {
       ctx.out.write(`${runUsage}\n`);
       return 0;
     }
-    const file = flags.values.get('file');
-    if (file) flags.positional.unshift(file);
-    if (flags.positional.length !== 1) throw new Usage(flags.positional.length ? 'takes one FILE' : 'missing FILE');
-    const pull = flags.values.get('pull');
+    flags.positional.unshift(...(flags.values.get('file') ?? []));
+    if (flags.positional.length === 0) throw new Usage('missing FILE');
+    const pull = one(flags, 'pull');
     if (pull !== undefined && !pullPolicies[pull]) throw new Usage(`--pull must be always, never or missing, not "${pull}"`);
-  } catch (err) {
-    if (err instanceof Usage) {
-      ctx.err.write(`crib run: ${err.message}\n\n${runUsage}\n`);
-      return 2;
+    const b = one(flags, 'backoff');
+    if (b !== undefined) {
+      const ms = parseDuration(b);
+      if (ms === undefined) throw new Usage(`--backoff wants a duration from 1ms to 60m (10s, 500ms, 2m), not "${b}"`);
+      backoff = backoffFrom(ms);
     }
-    throw err;
+  } catch (err) {
+    return usageError(ctx, 'run', runUsage, err);
   }
-  const [file = ''] = flags.positional;
-  const parsed = await loadManifest(ctx, 'run', file);
-  if (typeof parsed === 'number') return parsed;
+  const files = flags.positional;
+  const m = await loadManifest(ctx, 'run', files);
+  if (typeof m === 'number') return m;
   const strict = flags.bool.has('strict');
-  for (const w of parsed.warnings) ctx.err.write(strict ? `error: ${w.replace(/; [^;]*$/, '')}\n` : `warning: ${w}\n`);
-  if (strict && parsed.warnings.length) {
+  for (const w of m.warnings) ctx.err.write(strict ? `error: ${w.replace(/; [^;]*$/, '')}\n` : `warning: ${w}\n`);
+  if (strict && m.warnings.length) {
     ctx.err.write(
-      `crib run: --strict: ${parsed.warnings.length} unsupported field${parsed.warnings.length === 1 ? '' : 's'} in ${file}; nothing was created\n`,
+      `crib run: --strict: ${m.warnings.length} unsupported field${m.warnings.length === 1 ? '' : 's'} in ${files.join(', ')}; nothing was created\n`,
     );
     return 2;
   }
-  const pull = flags.values.get('pull');
-  return runPods(ctx, parsed.pods, { detach: flags.bool.has('detach'), ...(pull ? { pull: pullPolicies[pull] } : {}) });
-}
-
-/** The sandbox's log directory from its verbose status (crib's: `config.logDirectory`). */
-async function sandboxLogDirectory(ctx: CliContext, s: PodSandbox__Output): Promise<string | undefined> {
-  try {
-    const r = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: s.id, verbose: true }, 30);
-    const info = JSON.parse(r.info['info'] ?? '{}') as { config?: { logDirectory?: unknown } };
-    const dir = info.config?.logDirectory;
-    const uid = s.metadata?.uid ?? '';
-    // Only a per-pod directory named after the pod (kubelet's NAMESPACE_NAME_UID) is removed.
-    if (typeof dir === 'string' && path.isAbsolute(dir) && uid && path.basename(dir).endsWith(`_${uid}`)) return dir;
-  } catch {
-    /* gone already, or not crib */
+  if (m.workloads.length === 0) {
+    ctx.err.write(`crib run: nothing to run in ${files.join(', ')} (no Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet or Job)\n`);
+    return 2;
   }
-  return undefined;
+  const pull = one(flags, 'pull');
+  return runManifest(ctx, m, {
+    detach: flags.bool.has('detach'),
+    replace: flags.bool.has('replace'),
+    backoff,
+    ...(pull ? { pull: pullPolicies[pull] } : {}),
+  });
 }
 
-export async function deleteCommand(argv: string[], ctx: CliContext): Promise<number> {
+export async function downCommand(argv: string[], ctx: CliContext, cmd = 'down'): Promise<number> {
   let flags: Flags;
   try {
-    flags = parseFlags(argv, { '-h': 'help', '--help': 'help' }, { '-f': 'file', '--filename': 'file', '-n': 'namespace', '--namespace': 'namespace' });
+    flags = parseFlags(
+      argv,
+      { '-h': 'help', '--help': 'help', '--volumes': 'volumes' },
+      { '-f': 'file', '--filename': 'file', '-n': 'namespace', '--namespace': 'namespace' },
+    );
     if (flags.bool.has('help')) {
-      ctx.out.write(`${deleteUsage}\n`);
+      ctx.out.write(`${downUsage}\n`);
       return 0;
     }
     if (flags.values.has('file') === flags.positional.length > 0)
       throw new Usage(flags.positional.length ? 'give either -f FILE or POD names, not both' : 'missing POD or -f FILE');
+    if (flags.bool.has('volumes') && !flags.values.has('file')) throw new Usage("--volumes goes with -f FILE (the claims are the file's)");
   } catch (err) {
-    if (err instanceof Usage) {
-      ctx.err.write(`crib delete: ${err.message}\n\n${deleteUsage}\n`);
-      return 2;
-    }
-    throw err;
+    return usageError(ctx, cmd, downUsage, err);
   }
-  const namespace = flags.values.get('namespace') ?? 'default';
-  const wanted: { name: string; namespace: string; byIdToo: boolean }[] = [];
-  const file = flags.values.get('file');
-  if (file) {
-    const parsed = await loadManifest(ctx, 'delete', file);
-    if (typeof parsed === 'number') return parsed;
-    for (const p of parsed.pods) wanted.push({ name: p.name, namespace: p.namespace, byIdToo: false });
-  } else {
-    for (const name of flags.positional) wanted.push({ name, namespace, byIdToo: true });
-  }
-
-  let code = 0;
   try {
-    const root = await runtimeRoot(ctx);
-    const items = (await call(ctx.clients.runtime, 'ListPodSandbox', {}, 30)).items;
-    const targets = new Map<string, PodSandbox__Output>();
-    for (const w of wanted) {
-      let found = items.filter((s) => s.metadata?.name === w.name && s.metadata.namespace === w.namespace);
-      if (!found.length && w.byIdToo) {
-        found = items.filter((s) => s.id.startsWith(w.name));
-        if (found.length > 1) {
-          ctx.err.write(`crib delete: "${w.name}" matches ${found.length} sandboxes; give more of the id\n`);
-          code = 1;
-          continue;
-        }
-      }
-      if (!found.length) {
-        ctx.err.write(`crib delete: pod "${w.name}" not found in namespace "${w.namespace}"\n`);
-        code = 1;
-        continue;
-      }
-      for (const s of found) targets.set(s.id, s);
+    const files = flags.values.get('file');
+    if (files) {
+      const m = await loadManifest(ctx, cmd, files);
+      if (typeof m === 'number') return m;
+      return await downManifest(ctx, await runtimeRoot(ctx), m, flags.bool.has('volumes'));
     }
-    for (const s of targets.values()) {
-      const label = `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? s.id.slice(0, 13)}`;
-      const uid = s.labels[LABEL_POD_UID] === s.metadata?.uid ? (s.metadata?.uid ?? '') : '';
-      const logDirectory = await sandboxLogDirectory(ctx, s);
-      try {
-        await teardownPod(
-          ctx,
-          { sandboxId: s.id, label, uid, ...(logDirectory ? { logDirectory } : {}) },
-          { root, say: (l) => void ctx.err.write(`pod ${label}: ${l}\n`) },
-        );
-        ctx.out.write(`pod "${label}" deleted (sandbox ${s.id.slice(0, 13)})\n`);
-      } catch (err) {
-        ctx.err.write(`crib delete: pod ${label}: ${describeError(err)}\n`);
-        code = 1;
-      }
-    }
+    return await downPods(ctx, await runtimeRoot(ctx), flags.positional, one(flags, 'namespace') ?? 'default');
   } catch (err) {
     if (err instanceof RunError) {
-      ctx.err.write(`crib delete: ${err.message}\n`);
+      ctx.err.write(`crib ${cmd}: ${err.message}\n`);
       return 1;
     }
     throw err;
   }
-  return code;
+}
+
+export async function generateCommand(argv: string[], ctx: CliContext): Promise<number> {
+  let flags: Flags;
+  try {
+    flags = parseFlags(argv, { '-h': 'help', '--help': 'help' }, { '-n': 'namespace', '--namespace': 'namespace' });
+    if (flags.bool.has('help')) {
+      ctx.out.write(`${generateUsage}\n`);
+      return 0;
+    }
+    if (!flags.positional.length) throw new Usage('missing POD');
+  } catch (err) {
+    return usageError(ctx, 'generate', generateUsage, err);
+  }
+  return generatePods(ctx, await runtimeRoot(ctx), flags.positional, one(flags, 'namespace') ?? 'default');
 }

@@ -1,18 +1,20 @@
-// Kubernetes Pod manifests for `crib run`: YAML → a validated, typed Pod, plus a warning for every
-// field crib does not support. Every map of the manifest is read through `Fields`, which remembers
-// which keys were read; whatever was not read is named in a warning, so nothing is dropped silently.
-// Pure: no I/O.
+// A Pod spec (of a Pod, or of a controller's pod template) → a validated, typed PodSpec, with a
+// warning for every field crib does not support (see fields.ts). Containers, their env, ports,
+// probes and lifecycle hooks, security, resources, and the checks across the pod. Pure: no I/O.
 import { isIP } from 'node:net';
-import { parseAllDocuments } from 'yaml';
 import { parseReference } from '../../image/reference.js';
-import { describe, intValue, milliValue, parseQuantity, quantityLE, type Quantity } from './quantity.js';
+import { absolute, dnsLabel, dnsSubdomain, Fields, join, ManifestError, quantityOf, readType, relativeSubPath, type Json } from './fields.js';
+import { intValue, milliValue, quantityLE, type Quantity } from './quantity.js';
+import { envFieldPaths, FIELD_PATH_KEY, parseResourceFieldRef, parseVolume, unfilledFieldPaths, type ResourceFieldRef, type Volume } from './volume-spec.js';
+
+export { ManifestError } from './fields.js';
 
 export type RestartPolicy = 'Always' | 'OnFailure' | 'Never';
 export type PullPolicy = 'Always' | 'IfNotPresent' | 'Never';
 export type DnsPolicy = 'ClusterFirst' | 'ClusterFirstWithHostNet' | 'Default' | 'None';
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
-export type HostPathType = '' | 'DirectoryOrCreate' | 'Directory' | 'FileOrCreate' | 'File' | 'Socket' | 'CharDevice' | 'BlockDevice';
 export type Propagation = 'None' | 'HostToContainer' | 'Bidirectional';
+export type WorkloadKind = 'Pod' | 'Deployment' | 'ReplicaSet' | 'StatefulSet' | 'DaemonSet' | 'Job';
 
 export interface SeccompProfile {
   type: 'RuntimeDefault' | 'Unconfined' | 'Localhost';
@@ -20,8 +22,28 @@ export interface SeccompProfile {
   localhostProfile?: string;
 }
 
-/** An env var: a literal value (after $(VAR) expansion by the converter) or a pod field. */
-export type EnvVar = { name: string; value: string } | { name: string; fieldPath: string };
+/** A key of a ConfigMap or Secret. */
+export interface KeyRef {
+  name: string;
+  key: string;
+  optional: boolean;
+}
+
+/** An env var: a literal value (after $(VAR) expansion), a pod field, a resource, or a key of a ConfigMap or Secret. */
+export type EnvVar =
+  | { name: string; value: string }
+  | { name: string; fieldPath: string }
+  | { name: string; resourceFieldRef: ResourceFieldRef }
+  | { name: string; configMapKeyRef: KeyRef }
+  | { name: string; secretKeyRef: KeyRef };
+
+/** Every key of a ConfigMap or Secret as env vars (`prefix` + key). */
+export interface EnvFrom {
+  prefix: string;
+  from: 'configMap' | 'secret';
+  name: string;
+  optional: boolean;
+}
 
 export interface ContainerPort {
   name?: string;
@@ -48,7 +70,38 @@ export interface ContainerSecurity {
   seccompProfile?: SeccompProfile;
 }
 
-export type PreStopHook = { exec: string[] } | { sleepSeconds: number };
+export interface HttpGet {
+  path: string;
+  /** Named ports are resolved against the container's ports when the manifest is read. */
+  port: number;
+  /** Default: the pod's IP. */
+  host?: string;
+  scheme: 'HTTP' | 'HTTPS';
+  headers: { name: string; value: string }[];
+}
+
+/** What a probe or a lifecycle hook does. */
+export type Handler =
+  | { exec: string[] }
+  | { httpGet: HttpGet }
+  | { tcpSocket: { port: number; host?: string } }
+  | { grpc: { port: number; service: string } }
+  | { sleepSeconds: number };
+
+export type ProbeHandler = Exclude<Handler, { sleepSeconds: number }>;
+export type Hook = Exclude<Handler, { tcpSocket: unknown } | { grpc: unknown }>;
+export type ProbeKind = 'startup' | 'liveness' | 'readiness';
+
+export interface Probe {
+  handler: ProbeHandler;
+  initialDelaySeconds: number;
+  periodSeconds: number;
+  timeoutSeconds: number;
+  successThreshold: number;
+  failureThreshold: number;
+  /** A liveness or startup failure's own grace period (else the pod's). */
+  terminationGracePeriodSeconds?: number;
+}
 
 export interface VolumeMount {
   name: string;
@@ -65,21 +118,16 @@ export interface ContainerSpec {
   command: string[];
   args: string[];
   workingDir?: string;
+  envFrom: EnvFrom[];
   env: EnvVar[];
   ports: ContainerPort[];
   resources: Resources;
   securityContext: ContainerSecurity;
-  preStop?: PreStopHook;
+  preStop?: Hook;
+  postStart?: Hook;
+  probes: Partial<Record<ProbeKind, Probe>>;
   volumeMounts: VolumeMount[];
 }
-
-export type VolumeSource =
-  | { emptyDir: { medium: '' | 'Memory'; sizeLimitBytes?: bigint } }
-  | { hostPath: { path: string; type: HostPathType } }
-  /** A source crib cannot provide (warned about); mounts of it are left out. */
-  | { unsupported: string };
-
-export type Volume = { name: string } & VolumeSource;
 
 export interface PodSecurity {
   runAsUser?: number;
@@ -112,226 +160,25 @@ export interface PodSpec {
   restartPolicy: RestartPolicy;
 }
 
-export interface Pod {
-  name: string;
-  namespace: string;
+/** Labels, annotations and spec of a pod: a Pod's own, or a controller's template. */
+export interface PodTemplate {
   labels: Record<string, string>;
   annotations: Record<string, string>;
   spec: PodSpec;
+  /** The spec as written (JSON), which `crib generate` gives back. */
+  source: Record<string, Json>;
 }
 
-export interface ParsedManifests {
-  pods: Pod[];
-  /** One line each, without the "warning: " prefix: `spec.containers[0].livenessProbe is not supported by crib run; ignored`. */
-  warnings: string[];
+/** One pod to run: a Pod of the manifest, or one a controller makes from its template. */
+export interface Pod extends PodTemplate {
+  name: string;
+  namespace: string;
+  /** The object of the manifest it comes from (for a Pod: itself). */
+  owner: { kind: WorkloadKind; name: string };
 }
-
-/** A manifest crib cannot run: `field` names the offending field (a YAML path), `reason` why. */
-export class ManifestError extends Error {
-  constructor(
-    readonly field: string,
-    readonly reason: string,
-  ) {
-    super(field ? `${field}: ${reason}` : reason);
-    this.name = 'ManifestError';
-  }
-}
-
-export const unsupported = (field: string): string => `${field} is not supported by crib run; ignored`;
-
-// ---- reading maps field by field -------------------------------------------------------------
-
-type Json = unknown;
-
-const isMap = (v: Json): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const join = (base: string, key: string): string => {
-  const k = /^[A-Za-z_][\w-]*$/.test(key) ? key : `[${key}]`;
-  return base ? (k.startsWith('[') ? `${base}${k}` : `${base}.${k}`) : k;
-};
-
-/** The fields of one YAML map, read by name; the ones never read become warnings in `done()`. */
-class Fields {
-  private readonly read = new Set<string>();
-
-  constructor(
-    readonly path: string,
-    private readonly map: Record<string, Json>,
-    private readonly warnings: string[],
-  ) {}
-
-  static of(value: Json, path: string, warnings: string[]): Fields {
-    if (!isMap(value)) throw new ManifestError(path, `expected a map, got ${describe(value)}`);
-    return new Fields(path, value, warnings);
-  }
-
-  field(key: string): string {
-    return join(this.path, key);
-  }
-
-  /** Another map of the same manifest (a list item), warning into the same list. */
-  item(value: Json, path: string): Fields {
-    return Fields.of(value, path, this.warnings);
-  }
-
-  /** The raw value (null counts as absent, as in Kubernetes); marks the key as handled. */
-  raw(key: string): Json {
-    this.read.add(key);
-    const v = this.map[key];
-    return v === null ? undefined : v;
-  }
-
-  has(key: string): boolean {
-    return this.map[key] !== undefined && this.map[key] !== null;
-  }
-
-  str(key: string, opts: { required?: boolean; nonEmpty?: boolean } = {}): string | undefined {
-    const v = this.raw(key);
-    if (v === undefined || v === '') {
-      if (opts.required) throw new ManifestError(this.field(key), 'required');
-      if (v === '' && opts.nonEmpty) throw new ManifestError(this.field(key), 'must not be empty');
-      return v === '' ? '' : undefined;
-    }
-    if (typeof v !== 'string')
-      throw new ManifestError(
-        this.field(key),
-        `must be a string${typeof v === 'number' || typeof v === 'boolean' ? ` (quote it: "${String(v)}")` : `, got ${describe(v)}`}`,
-      );
-    return v;
-  }
-
-  bool(key: string): boolean | undefined {
-    const v = this.raw(key);
-    if (v === undefined) return undefined;
-    if (typeof v !== 'boolean') throw new ManifestError(this.field(key), `must be true or false, got ${describe(v)}`);
-    return v;
-  }
-
-  int(key: string, min: number, max: number): number | undefined {
-    const v = this.raw(key);
-    if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v)) throw new ManifestError(this.field(key), `must be an integer, got ${describe(v)}`);
-    if (v < min || v > max) throw new ManifestError(this.field(key), `${v} is out of range (${min}..${max})`);
-    return v;
-  }
-
-  oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
-    const v = this.str(key);
-    if (v === undefined || v === '') return fallback;
-    if (!(allowed as readonly string[]).includes(v)) {
-      throw new ManifestError(
-        this.field(key),
-        `"${v}" is not one of ${allowed
-          .filter(Boolean)
-          .map((a) => `"${a}"`)
-          .join(', ')}`,
-      );
-    }
-    return v as T;
-  }
-
-  /** A list; each item is handed to `each` with its path. */
-  list<T>(key: string, each: (item: Json, path: string, index: number) => T): T[] {
-    const v = this.raw(key);
-    if (v === undefined) return [];
-    if (!Array.isArray(v)) throw new ManifestError(this.field(key), `must be a list, got ${describe(v)}`);
-    return v.map((item, i) => each(item, `${this.field(key)}[${i}]`, i));
-  }
-
-  strList(key: string): string[] {
-    return this.list(key, (item, path) => {
-      if (typeof item !== 'string') {
-        throw new ManifestError(
-          path,
-          `must be a string${typeof item === 'number' || typeof item === 'boolean' ? ` (quote it: "${String(item)}")` : `, got ${describe(item)}`}`,
-        );
-      }
-      return item;
-    });
-  }
-
-  strMap(key: string): Record<string, string> {
-    const v = this.raw(key);
-    if (v === undefined) return {};
-    if (!isMap(v)) throw new ManifestError(this.field(key), `must be a map of strings, got ${describe(v)}`);
-    const out: Record<string, string> = {};
-    for (const [k, val] of Object.entries(v)) {
-      if (typeof val !== 'string') {
-        throw new ManifestError(
-          join(this.field(key), k),
-          `must be a string${typeof val === 'number' || typeof val === 'boolean' ? ` (quote it: "${String(val)}")` : `, got ${describe(val)}`}`,
-        );
-      }
-      out[k] = val;
-    }
-    return out;
-  }
-
-  /** A nested map read the same way (its own unread keys are warned about by `each`'s `done()`). */
-  sub<T>(key: string, each: (f: Fields) => T): T | undefined {
-    const v = this.raw(key);
-    if (v === undefined) return undefined;
-    const f = Fields.of(v, this.field(key), this.warnings);
-    const out = each(f);
-    f.done();
-    return out;
-  }
-
-  /** Every key not read: one warning each. */
-  done(): void {
-    for (const [k, v] of Object.entries(this.map)) {
-      if (!this.read.has(k) && v !== null && v !== undefined) this.warnings.push(unsupported(this.field(k)));
-    }
-  }
-}
-
-// ---- names ------------------------------------------------------------------------------------
-
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-function dnsLabel(field: string, v: string): string {
-  if (v.length > 63 || !DNS_LABEL.test(v)) {
-    throw new ManifestError(
-      field,
-      `"${v}" must be a DNS label: lowercase letters, digits and '-', starting and ending with a letter or digit, at most 63 characters`,
-    );
-  }
-  return v;
-}
-
-function dnsSubdomain(field: string, v: string): string {
-  if (v.length > 253 || !DNS_SUBDOMAIN.test(v)) {
-    throw new ManifestError(
-      field,
-      `"${v}" must be a DNS subdomain: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit, at most 253 characters`,
-    );
-  }
-  return v;
-}
-
-const absolute = (field: string, p: string): string => {
-  if (!p.startsWith('/')) throw new ManifestError(field, `"${p}" must be an absolute path`);
-  if (p.includes('\0')) throw new ManifestError(field, 'must not contain NUL');
-  return p;
-};
-
-function relativeSubPath(field: string, p: string): string {
-  if (p.startsWith('/')) throw new ManifestError(field, `"${p}" must be a relative path`);
-  if (p.split('/').includes('..')) throw new ManifestError(field, `"${p}" must not contain ".."`);
-  if (p.includes('\0')) throw new ManifestError(field, 'must not contain NUL');
-  return p;
-}
-
-// ---- the Pod ----------------------------------------------------------------------------------
 
 const INT32 = 2 ** 31 - 1;
 const UID_MAX = 2 ** 31 - 1;
-
-/** The field paths `valueFrom.fieldRef` may name (metadata.labels['k'] and annotations too). */
-export const supportedFieldPaths = ['metadata.name', 'metadata.namespace', 'metadata.uid', 'spec.nodeName', 'status.podIP', 'status.podIPs'];
-const FIELD_PATH_MAP = /^metadata\.(labels|annotations)\['([^']+)'\]$/;
-/** Field paths Kubernetes accepts but crib cannot fill (no API server, no service accounts). */
-const knownFieldPaths = ['spec.serviceAccountName', 'status.hostIP', 'status.hostIPs', 'metadata.labels', 'metadata.annotations'];
 
 function parseSeccomp(f: Fields): SeccompProfile {
   const type = f.str('type', { required: true }) as string;
@@ -346,12 +193,6 @@ function parseSeccomp(f: Fields): SeccompProfile {
   }
   if (localhostProfile) throw new ManifestError(f.field('localhostProfile'), 'only with type Localhost');
   return { type };
-}
-
-function quantityOf(field: string, v: Json): Quantity {
-  const q = parseQuantity(v);
-  if (typeof q === 'string') throw new ManifestError(field, q);
-  return q;
 }
 
 function parseResources(f: Fields): Resources {
@@ -417,22 +258,118 @@ function parseContainerSecurity(f: Fields): ContainerSecurity {
   return s;
 }
 
-function parsePreStop(f: Fields): PreStopHook | undefined {
-  const hooks: PreStopHook[] = [];
-  const exec = f.sub('exec', (e) => e.strList('command'));
-  if (exec) {
-    if (exec.length === 0) throw new ManifestError(`${f.field('exec')}.command`, 'required');
-    hooks.push({ exec });
+// ---- probes and hooks -------------------------------------------------------------------------
+
+type HandlerKind = 'exec' | 'httpGet' | 'tcpSocket' | 'grpc' | 'sleep';
+
+/** A port of a handler: a number, or the name of one of the container's ports. */
+function resolvePort(field: string, v: number | string | undefined, ports: ContainerPort[]): number {
+  if (v === undefined) throw new ManifestError(field, 'required');
+  if (typeof v === 'number') {
+    if (v < 1 || v > 65535) throw new ManifestError(field, `${v} is not a port (1..65535)`);
+    return v;
   }
-  const sleep = f.sub('sleep', (s) => {
-    const n = s.int('seconds', 0, INT32);
-    if (n === undefined) throw new ManifestError(s.field('seconds'), 'required');
-    return n;
-  });
-  if (sleep !== undefined) hooks.push({ sleepSeconds: sleep });
-  const others = ['httpGet', 'tcpSocket'].filter((k) => f.has(k));
-  if (hooks.length + others.length > 1) throw new ManifestError(f.path, 'must have exactly one handler (exec, sleep, httpGet or tcpSocket)');
-  return hooks[0];
+  const p = ports.find((x) => x.name === v);
+  if (!p) throw new ManifestError(field, `no port named "${v}" in the container's ports`);
+  return p.containerPort;
+}
+
+function parseHost(f: Fields): string | undefined {
+  const host = f.str('host');
+  if (host && (/[\s/]/.test(host) || host.length > 253)) throw new ManifestError(f.field('host'), `"${host}" is not a host name or IP address`);
+  return host || undefined;
+}
+
+/** The one handler of a probe or hook, among the kinds `allowed`; another kind is warned about (undefined). */
+function parseHandler(f: Fields, ports: ContainerPort[], allowed: readonly HandlerKind[]): Handler | undefined {
+  const present = (['exec', 'httpGet', 'tcpSocket', 'grpc', 'sleep'] as const).filter((k) => f.has(k));
+  if (present.length > 1) throw new ManifestError(f.path, `must have exactly one handler, has ${present.join(', ')}`);
+  const kind = present[0];
+  if (kind === undefined) throw new ManifestError(f.path, `must have a handler (${allowed.join(', ')})`);
+  if (!allowed.includes(kind)) return undefined; // left unread: done() warns about it
+  switch (kind) {
+    case 'exec': {
+      const command = f.sub('exec', (e) => e.strList('command')) as string[];
+      if (command.length === 0) throw new ManifestError(`${f.field('exec')}.command`, 'required');
+      return { exec: command };
+    }
+    case 'httpGet':
+      return {
+        httpGet: f.sub('httpGet', (h) => {
+          const out: HttpGet = {
+            path: h.str('path') || '/',
+            port: resolvePort(h.field('port'), h.intOrString('port'), ports),
+            scheme: h.oneOf('scheme', ['HTTP', 'HTTPS'] as const, 'HTTP'),
+            headers: h.list('httpHeaders', (item, p) => {
+              const hf = h.item(item, p);
+              const name = hf.str('name', { required: true }) as string;
+              if (!/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(name)) throw new ManifestError(hf.field('name'), `"${name}" is not an HTTP header name`);
+              const value = hf.str('value') ?? '';
+              if (/[\r\n\0]/.test(value)) throw new ManifestError(hf.field('value'), 'must not contain line breaks');
+              hf.done();
+              return { name, value };
+            }),
+          };
+          if (!out.path.startsWith('/')) out.path = `/${out.path}`;
+          if (/[\s]/.test(out.path)) throw new ManifestError(h.field('path'), `"${out.path}" must not contain spaces`);
+          const host = parseHost(h);
+          if (host) out.host = host;
+          return out;
+        }) as HttpGet,
+      };
+    case 'tcpSocket':
+      return {
+        tcpSocket: f.sub('tcpSocket', (t) => {
+          const port = resolvePort(t.field('port'), t.intOrString('port'), ports);
+          const host = parseHost(t);
+          return host ? { port, host } : { port };
+        }) as { port: number; host?: string },
+      };
+    case 'grpc':
+      return {
+        grpc: f.sub('grpc', (g) => {
+          const port = g.int('port', 1, 65535);
+          if (port === undefined) throw new ManifestError(g.field('port'), 'required');
+          return { port, service: g.str('service') ?? '' };
+        }) as { port: number; service: string },
+      };
+    case 'sleep':
+      return {
+        sleepSeconds: f.sub('sleep', (s) => {
+          const n = s.int('seconds', 0, INT32);
+          if (n === undefined) throw new ManifestError(s.field('seconds'), 'required');
+          return n;
+        }) as number,
+      };
+  }
+}
+
+function parseProbe(f: Fields, kind: ProbeKind, ports: ContainerPort[]): Probe {
+  const handler = parseHandler(f, ports, ['exec', 'httpGet', 'tcpSocket', 'grpc']) as ProbeHandler | undefined;
+  if (!handler) throw new ManifestError(f.path, 'a probe has exec, httpGet, tcpSocket or grpc');
+  const p: Probe = {
+    handler,
+    initialDelaySeconds: f.int('initialDelaySeconds', 0, INT32) ?? 0,
+    periodSeconds: f.int('periodSeconds', 1, INT32) ?? 10,
+    timeoutSeconds: f.int('timeoutSeconds', 1, INT32) ?? 1,
+    successThreshold: f.int('successThreshold', 1, INT32) ?? 1,
+    failureThreshold: f.int('failureThreshold', 1, INT32) ?? 3,
+  };
+  if (kind !== 'readiness' && p.successThreshold !== 1) throw new ManifestError(f.field('successThreshold'), `must be 1 for a ${kind} probe`);
+  const grace = f.int('terminationGracePeriodSeconds', 1, INT32);
+  if (grace !== undefined) {
+    if (kind === 'readiness') throw new ManifestError(f.field('terminationGracePeriodSeconds'), 'may not be set for a readiness probe');
+    p.terminationGracePeriodSeconds = grace;
+  }
+  return p;
+}
+
+// ---- env --------------------------------------------------------------------------------------
+
+function parseKeyRef(f: Fields): KeyRef {
+  const name = f.str('name', { required: true }) as string;
+  const key = f.str('key', { required: true }) as string;
+  return { name: dnsSubdomain(f.field('name'), name), key, optional: f.bool('optional') ?? false };
 }
 
 function parseEnv(item: Json, path: string, warnings: string[]): EnvVar | undefined {
@@ -444,24 +381,30 @@ function parseEnv(item: Json, path: string, warnings: string[]): EnvVar | undefi
   if (f.has('valueFrom')) {
     if (value) throw new ManifestError(f.field('valueFrom'), 'may not be set when value is not empty');
     f.sub('valueFrom', (vf) => {
+      const sources = ['fieldRef', 'resourceFieldRef', 'configMapKeyRef', 'secretKeyRef', 'fileKeyRef'].filter((k) => vf.has(k));
+      if (sources.length > 1) throw new ManifestError(vf.path, `must have exactly one source, has ${sources.join(', ')}`);
+      if (sources.length === 0) throw new ManifestError(vf.path, 'must have a source (fieldRef, resourceFieldRef, configMapKeyRef, secretKeyRef)');
       vf.sub('fieldRef', (fr) => {
         const fieldPath = fr.str('fieldPath', { required: true }) as string;
         const apiVersion = fr.str('apiVersion');
         if (apiVersion && apiVersion !== 'v1') throw new ManifestError(fr.field('apiVersion'), `"${apiVersion}" is not supported (v1)`);
-        if (supportedFieldPaths.includes(fieldPath) || FIELD_PATH_MAP.test(fieldPath)) {
+        if (envFieldPaths.includes(fieldPath) || FIELD_PATH_KEY.test(fieldPath)) {
           out = { name, fieldPath };
-        } else if (knownFieldPaths.includes(fieldPath)) {
-          warnings.push(`${fr.field('fieldPath')} "${fieldPath}" is not supported by crib run; ${name} is not set`);
+        } else if (unfilledFieldPaths.includes(fieldPath)) {
+          fr.warn(`${fr.field('fieldPath')} "${fieldPath}" is not supported by crib run; ${name} is not set`);
         } else {
           throw new ManifestError(
             fr.field('fieldPath'),
-            `"${fieldPath}" is not a supported field path (${supportedFieldPaths.join(', ')}, metadata.labels['KEY'], metadata.annotations['KEY'])`,
+            `"${fieldPath}" is not a supported field path (${envFieldPaths.join(', ')}, metadata.labels['KEY'], metadata.annotations['KEY'])`,
           );
         }
       });
-      const sources = ['fieldRef', 'resourceFieldRef', 'configMapKeyRef', 'secretKeyRef', 'fileKeyRef'].filter((k) => vf.has(k));
-      if (sources.length > 1) throw new ManifestError(vf.path, 'must have exactly one source');
-      if (sources.length === 0) throw new ManifestError(vf.path, 'must have a source (fieldRef)');
+      const res = vf.sub('resourceFieldRef', (r) => parseResourceFieldRef(r, false));
+      if (res) out = { name, resourceFieldRef: res };
+      const cm = vf.sub('configMapKeyRef', parseKeyRef);
+      if (cm) out = { name, configMapKeyRef: cm };
+      const sec = vf.sub('secretKeyRef', parseKeyRef);
+      if (sec) out = { name, secretKeyRef: sec };
     });
   } else {
     out = { name, value: value ?? '' };
@@ -469,6 +412,25 @@ function parseEnv(item: Json, path: string, warnings: string[]): EnvVar | undefi
   f.done();
   return out;
 }
+
+function parseEnvFrom(item: Json, path: string, warnings: string[]): EnvFrom | undefined {
+  const f = Fields.of(item, path, warnings);
+  const prefix = f.str('prefix') ?? '';
+  if (prefix.includes('=')) throw new ManifestError(f.field('prefix'), `"${prefix}" must not contain "="`);
+  const ref = (from: 'configMap' | 'secret') => (r: Fields) => ({
+    prefix,
+    from,
+    name: dnsSubdomain(r.field('name'), r.str('name', { required: true }) as string),
+    optional: r.bool('optional') ?? false,
+  });
+  const both = ['configMapRef', 'secretRef'].filter((k) => f.has(k));
+  if (both.length !== 1) throw new ManifestError(path, 'needs exactly one of configMapRef and secretRef');
+  const out = f.sub('configMapRef', ref('configMap')) ?? f.sub('secretRef', ref('secret'));
+  f.done();
+  return out;
+}
+
+// ---- containers -------------------------------------------------------------------------------
 
 function parsePort(item: Json, path: string, warnings: string[]): ContainerPort {
   const f = Fields.of(item, path, warnings);
@@ -521,6 +483,12 @@ function defaultPullPolicy(image: string): PullPolicy {
   return tag === '' || tag === 'latest' ? 'Always' : 'IfNotPresent';
 }
 
+const PROBES: readonly [ProbeKind, string][] = [
+  ['startup', 'startupProbe'],
+  ['liveness', 'livenessProbe'],
+  ['readiness', 'readinessProbe'],
+];
+
 function parseContainer(item: Json, path: string, warnings: string[], init: boolean): ContainerSpec {
   const f = Fields.of(item, path, warnings);
   const name = dnsLabel(f.field('name'), f.str('name', { required: true }) as string);
@@ -530,24 +498,36 @@ function parseContainer(item: Json, path: string, warnings: string[], init: bool
   } catch (err) {
     throw new ManifestError(f.field('image'), (err as Error).message);
   }
+  const ports = f.list('ports', (p, pp) => parsePort(p, pp, warnings));
   const c: ContainerSpec = {
     name,
     image,
     imagePullPolicy: f.oneOf('imagePullPolicy', ['Always', 'IfNotPresent', 'Never'] as const, defaultPullPolicy(image)),
     command: f.strList('command'),
     args: f.strList('args'),
+    envFrom: f.list('envFrom', (e, p) => parseEnvFrom(e, p, warnings)).filter((e): e is EnvFrom => e !== undefined),
     env: f.list('env', (e, p) => parseEnv(e, p, warnings)).filter((e): e is EnvVar => e !== undefined),
-    ports: f.list('ports', (p, pp) => parsePort(p, pp, warnings)),
+    ports,
     resources: f.sub('resources', parseResources) ?? { limits: {}, requests: {} },
     securityContext: f.sub('securityContext', parseContainerSecurity) ?? { capabilities: { add: [], drop: [] } },
+    probes: {},
     volumeMounts: f.list('volumeMounts', (m, p) => parseVolumeMount(m, p, warnings)),
   };
   const wd = f.str('workingDir');
   if (wd) c.workingDir = absolute(f.field('workingDir'), wd);
-  if (f.has('lifecycle')) {
-    if (init) throw new ManifestError(f.field('lifecycle'), 'may not be set for init containers');
-    const hook = f.sub('lifecycle', (l) => l.sub('preStop', parsePreStop));
-    if (hook) c.preStop = hook;
+  // Init containers may not have hooks or probes (only restartable sidecars may, which crib does not run).
+  for (const key of ['lifecycle', ...PROBES.map(([, k]) => k)]) {
+    if (init && f.has(key)) throw new ManifestError(f.field(key), 'may not be set for init containers');
+  }
+  f.sub('lifecycle', (l) => {
+    const preStop = l.sub('preStop', (h) => parseHandler(h, ports, ['exec', 'httpGet', 'sleep']) as Hook);
+    if (preStop) c.preStop = preStop;
+    const postStart = l.sub('postStart', (h) => parseHandler(h, ports, ['exec', 'httpGet', 'sleep']) as Hook);
+    if (postStart) c.postStart = postStart;
+  });
+  for (const [kind, key] of PROBES) {
+    const p = f.sub(key, (pf) => parseProbe(pf, kind, ports));
+    if (p) c.probes[kind] = p;
   }
   const seen = new Set<string>();
   c.volumeMounts.forEach((m, i) => {
@@ -558,48 +538,13 @@ function parseContainer(item: Json, path: string, warnings: string[], init: bool
   return c;
 }
 
-function parseVolume(item: Json, path: string, warnings: string[]): Volume {
-  const f = Fields.of(item, path, warnings);
-  const name = dnsLabel(f.field('name'), f.str('name', { required: true }) as string);
-  const sources: Volume[] = [];
-  const empty = f.sub('emptyDir', (e) => {
-    const medium = e.oneOf('medium', ['', 'Memory'] as const, '');
-    const out: { medium: '' | 'Memory'; sizeLimitBytes?: bigint } = { medium };
-    if (e.has('sizeLimit')) {
-      const q = quantityOf(e.field('sizeLimit'), e.raw('sizeLimit'));
-      if (medium === 'Memory') out.sizeLimitBytes = intValue(q);
-      else warnings.push(`${e.field('sizeLimit')} is not supported by crib run without medium: Memory; ignored`);
-    }
-    return out;
-  });
-  // `emptyDir: {}` reads as an empty map; a bare `emptyDir:` (null) also means an emptyDir.
-  if (empty || (f.raw('emptyDir') === undefined && Object.prototype.hasOwnProperty.call(item, 'emptyDir'))) {
-    sources.push({ name, emptyDir: empty ?? { medium: '' } });
-  }
-  const host = f.sub('hostPath', (h) => ({
-    path: absolute(h.field('path'), h.str('path', { required: true }) as string),
-    type: h.oneOf('type', ['', 'DirectoryOrCreate', 'Directory', 'FileOrCreate', 'File', 'Socket', 'CharDevice', 'BlockDevice'] as const, ''),
-  }));
-  if (host) sources.push({ name, hostPath: host });
-  const others = Object.keys(item as Record<string, Json>).filter(
-    (k) => k !== 'name' && k !== 'emptyDir' && k !== 'hostPath' && (item as Record<string, Json>)[k] != null,
-  );
-  if (sources.length + others.length > 1)
-    throw new ManifestError(
-      path,
-      `must have exactly one volume source, has ${[...sources.map((s) => ('emptyDir' in s ? 'emptyDir' : 'hostPath')), ...others].join(', ')}`,
-    );
-  f.done(); // warns about the unsupported source (configMap, secret, persistentVolumeClaim, ...)
-  if (sources[0]) return sources[0];
-  if (others[0]) return { name, unsupported: others[0] };
-  return { name, emptyDir: { medium: '' } }; // no source at all: the API server defaults it to emptyDir
-}
+// ---- the pod ----------------------------------------------------------------------------------
 
 function parsePodSecurity(f: Fields): PodSecurity {
   const s: PodSecurity = { supplementalGroups: [], sysctls: [] };
   parseRunAs(f, s);
   s.supplementalGroups = f.list('supplementalGroups', (g, p) => {
-    if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > UID_MAX) throw new ManifestError(p, `must be a group id, got ${describe(g)}`);
+    if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > UID_MAX) throw new ManifestError(p, `must be a group id, got ${JSON.stringify(g)}`);
     return g;
   });
   s.sysctls = f.list('sysctls', (item, p) => {
@@ -640,7 +585,8 @@ function parseDnsConfig(f: Fields): DnsConfig {
   return { nameservers, searches, options };
 }
 
-function parseSpec(f: Fields, warnings: string[]): PodSpec {
+/** `claimVolumes`: volume names a StatefulSet's claim templates provide (mounts may name them). */
+function parseSpec(f: Fields, warnings: string[], claimVolumes: readonly string[]): PodSpec {
   const containers = f.list('containers', (c, p) => parseContainer(c, p, warnings, false));
   if (containers.length === 0) throw new ManifestError(f.field('containers'), 'required: a Pod needs at least one container');
   const initContainers = f.list('initContainers', (c, p) => parseContainer(c, p, warnings, true));
@@ -678,14 +624,30 @@ function parseSpec(f: Fields, warnings: string[]): PodSpec {
     if (prev) throw new ManifestError(`${p}.name`, `"${c.name}" is already the name of ${prev}`);
     names.set(c.name, p);
   }
+  for (const [c, p] of all) {
+    c.env.forEach((e, i) => {
+      const other = 'resourceFieldRef' in e ? e.resourceFieldRef.containerName : undefined;
+      if (other !== undefined && !names.has(other)) {
+        throw new ManifestError(`${p}.env[${i}].valueFrom.resourceFieldRef.containerName`, `no container named "${other}" in the pod`);
+      }
+    });
+  }
   const volumeNames = new Map<string, Volume>();
   volumes.forEach((v, i) => {
     if (volumeNames.has(v.name)) throw new ManifestError(`${f.field('volumes')}[${i}].name`, `"${v.name}" is defined twice`);
     volumeNames.set(v.name, v);
+    const files =
+      'downwardAPI' in v ? v.downwardAPI.items : 'projected' in v ? v.projected.sources.flatMap((s) => ('downwardAPI' in s ? s.downwardAPI : [])) : [];
+    for (const d of files) {
+      if ('resourceFieldRef' in d && !names.has(d.resourceFieldRef.containerName ?? '')) {
+        throw new ManifestError(`${f.field('volumes')}[${i}]`, `resourceFieldRef names no container of the pod ("${d.resourceFieldRef.containerName ?? ''}")`);
+      }
+    }
   });
   for (const [c, p] of all) {
     c.volumeMounts = c.volumeMounts.filter((m, i) => {
       const v = volumeNames.get(m.name);
+      if (!v && claimVolumes.includes(m.name)) return true;
       if (!v) throw new ManifestError(`${p}.volumeMounts[${i}].name`, `no volume named "${m.name}" in spec.volumes`);
       if ('unsupported' in v) {
         warnings.push(`${p}.volumeMounts[${i}] mounts volume "${m.name}" (${v.unsupported}), which crib run cannot provide; ignored`);
@@ -716,86 +678,46 @@ function parseSpec(f: Fields, warnings: string[]): PodSpec {
   return spec;
 }
 
-function parsePod(f: Fields, warnings: string[]): Pod {
-  const apiVersion = f.str('apiVersion', { required: true });
-  if (apiVersion !== 'v1') throw new ManifestError(f.field('apiVersion'), `"${apiVersion}" is not v1 (a Pod is apiVersion: v1)`);
-  f.str('kind');
-  const meta = f.sub('metadata', (m) => {
-    const name = dnsSubdomain(m.field('name'), m.str('name', { required: true }) as string);
-    const namespace = dnsLabel(m.field('namespace'), m.str('namespace') || 'default');
-    return { name, namespace, labels: m.strMap('labels'), annotations: m.strMap('annotations') };
-  });
-  if (!meta) throw new ManifestError(f.field('metadata'), 'required (at least metadata.name)');
+/** A pod spec at `f` (its `source` is the JSON as written). */
+export function parsePodSpec(f: Fields, warnings: string[], claimVolumes: readonly string[] = []): { spec: PodSpec; source: Record<string, Json> } {
   if (!f.has('spec')) throw new ManifestError(f.field('spec'), 'required');
-  const spec = f.sub('spec', (s) => parseSpec(s, warnings)) as PodSpec;
-  f.done();
-  return { ...meta, spec };
+  const source = structuredClone(f.raw('spec')) as Record<string, Json>;
+  const spec = f.sub('spec', (s) => parseSpec(s, warnings, claimVolumes)) as PodSpec;
+  return { spec, source };
 }
 
-/**
- * Parses a manifest file's text: one or several YAML documents, each a Pod or a List of Pods.
- * Throws ManifestError for malformed YAML or an invalid Pod; unsupported fields become warnings.
- */
-export function parseManifests(text: string): ParsedManifests {
-  const docs = parseAllDocuments(text, { prettyErrors: true, uniqueKeys: true });
-  const list = Array.isArray(docs) ? docs : [docs];
-  const values: Json[] = [];
-  for (const [i, doc] of list.entries()) {
-    const err = doc.errors[0];
-    if (err) {
-      const where = err.linePos?.[0] ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
-      throw new ManifestError('', `malformed YAML${list.length > 1 ? ` in document ${i + 1}` : ''}${where}: ${err.message.split('\n')[0]}`);
-    }
-    values.push(doc.toJS({ maxAliasCount: 100 }) as Json);
-  }
-  const present = values.map((v, i) => [v, i] as const).filter(([v]) => v !== null && v !== undefined);
-  const several = present.length > 1;
-  const warnings: string[] = [];
-  const pods: Pod[] = [];
-  for (const [value, i] of present) {
-    const where = several ? `document ${i + 1}: ` : '';
-    try {
-      if (!isMap(value)) throw new ManifestError('', `expected a Kubernetes object (a map with apiVersion, kind, ...), got ${describe(value)}`);
-      const kind = value['kind'];
-      if (kind === 'List' || kind === 'PodList') {
-        const listWarnings: string[] = [];
-        const lf = Fields.of(value, '', listWarnings);
-        lf.str('apiVersion');
-        lf.str('kind');
-        lf.raw('metadata');
-        const items = lf.list('items', (item, path) => [item, path] as const);
-        lf.done();
-        warnings.push(...listWarnings.map((w) => `${where}${w}`));
-        for (const [item, path] of items) {
-          if (!isMap(item)) throw new ManifestError(path, `expected a Pod, got ${describe(item)}`);
-          if (item['kind'] !== 'Pod') {
-            warnings.push(`${where}${path} (kind ${JSON.stringify(item['kind'] ?? null)}) is not supported by crib run; ignored`);
-            continue;
-          }
-          const own: string[] = [];
-          pods.push(parsePod(new Fields(path, item, own), own));
-          warnings.push(...own.map((w) => `${where}${w}`));
-        }
-      } else if (kind === 'Pod') {
-        const own: string[] = [];
-        pods.push(parsePod(new Fields('', value, own), own));
-        warnings.push(...own.map((w) => `${where}${w}`));
-      } else if (kind === undefined || kind === null) {
-        throw new ManifestError('kind', 'required (crib run takes kind: Pod, or a List of Pods)');
-      } else {
-        warnings.push(`${several ? `document ${i + 1}` : 'the document'} (kind ${JSON.stringify(kind)}) is not supported by crib run (only Pod); ignored`);
-      }
-    } catch (err) {
-      if (err instanceof ManifestError && where) throw new ManifestError(`${where}${err.field}`.replace(/: $/, ''), err.reason);
-      throw err;
-    }
-  }
-  if (pods.length === 0) throw new ManifestError('', 'no Pod in the manifest (crib run takes kind: Pod, or a List of Pods)');
-  const seen = new Set<string>();
-  for (const p of pods) {
-    const key = `${p.namespace}/${p.name}`;
-    if (seen.has(key)) throw new ManifestError('metadata.name', `pod ${key} is defined twice`);
-    seen.add(key);
-  }
-  return { pods, warnings };
+/** An object's metadata: name (required unless `nameOptional`), namespace, labels, annotations. */
+export function parseMetadata(
+  f: Fields,
+  opts: { nameOptional?: boolean } = {},
+): { name: string; namespace: string; labels: Record<string, string>; annotations: Record<string, string> } {
+  const meta = f.sub('metadata', (m) => {
+    const raw = m.str('name', { required: !opts.nameOptional }) ?? '';
+    const name = raw ? dnsSubdomain(m.field('name'), raw) : '';
+    const namespace = dnsLabel(m.field('namespace'), m.str('namespace') || 'default');
+    // What the API server fills in or a client left behind: nothing to act on here.
+    m.accept('uid', 'resourceVersion', 'generation', 'creationTimestamp', 'managedFields', 'selfLink');
+    return { name, namespace, labels: m.strMap('labels'), annotations: m.strMap('annotations') };
+  });
+  if (meta) return meta;
+  if (opts.nameOptional) return { name: '', namespace: 'default', labels: {}, annotations: {} };
+  throw new ManifestError(f.field('metadata'), 'required (at least metadata.name)');
+}
+
+/** A controller's `template` (metadata and spec). */
+export function parsePodTemplate(f: Fields, warnings: string[], claimVolumes: readonly string[] = []): PodTemplate {
+  const meta = parseMetadata(f, { nameOptional: true });
+  const { spec, source } = parsePodSpec(f, warnings, claimVolumes);
+  f.done();
+  return { labels: meta.labels, annotations: meta.annotations, spec, source };
+}
+
+/** A `kind: Pod` object. */
+export function parsePod(f: Fields, warnings: string[]): Pod {
+  readType(f, 'Pod', ['v1']);
+  const meta = parseMetadata(f);
+  const { spec, source } = parsePodSpec(f, warnings);
+  f.accept('status'); // what a cluster reports (kubectl get -o yaml): not an input
+  f.done();
+  return { ...meta, spec, source, owner: { kind: 'Pod', name: meta.name } };
 }

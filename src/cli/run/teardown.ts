@@ -7,9 +7,9 @@ import type { CliContext } from '../context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
 import { ANN_GRACE, ANN_PRESTOP, preStopFromAnnotation } from './convert.js';
-import type { PreStopHook } from './manifest.js';
+import type { Hook } from './manifest.js';
+import { describeHandler, runHook } from './probers.js';
 import { removePodVolumes } from './volumes.js';
-import { describeError } from '../errors.js';
 
 export const CONTAINER_RUNNING = 1;
 export const CONTAINER_EXITED = 2;
@@ -53,32 +53,22 @@ const graceOf = (c: { annotations: Record<string, string> }): number => {
   return Number.isFinite(g) && g >= 0 ? g : DEFAULT_GRACE;
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Runs one container's preStop hook, bounded by its grace period. Failures are reported, not fatal. */
-export async function runPreStop(ctx: CliContext, c: Container__Output, hook: PreStopHook, grace: number, say: (l: string) => void): Promise<void> {
+export async function runPreStop(ctx: CliContext, c: Container__Output, hook: Hook, grace: number, podIP: string, say: (l: string) => void): Promise<void> {
   const name = c.metadata?.name ?? c.id.slice(0, 12);
-  if ('sleepSeconds' in hook) {
-    const secs = Math.min(hook.sleepSeconds, grace);
-    say(`preStop hook of "${name}": sleeping ${secs}s`);
-    await sleep(secs * 1000);
-    return;
-  }
-  say(`preStop hook of "${name}": exec ${JSON.stringify(hook.exec)}`);
-  const timeout = Math.max(1, grace);
-  try {
-    const r = await call(ctx.clients.runtime, 'ExecSync', { container_id: c.id, cmd: hook.exec, timeout }, timeout + 30);
-    if (r.exit_code !== 0) {
-      const detail = Buffer.from(r.stderr).toString().trim() || Buffer.from(r.stdout).toString().trim();
-      say(`preStop hook of "${name}" failed: exit code ${r.exit_code}${detail ? `: ${detail.split('\n').slice(-3).join('; ')}` : ''}`);
-    }
-  } catch (err) {
-    say(`preStop hook of "${name}" failed: ${describeError(err)}`);
-  }
+  say(`preStop hook of "${name}": ${'sleepSeconds' in hook ? `sleeping ${Math.min(hook.sleepSeconds, grace)}s` : describeHandler(hook)}`);
+  const failed = await runHook(hook, { ctx, containerId: c.id, podIP }, grace);
+  if (failed) say(`preStop hook of "${name}" failed: ${failed}`);
 }
 
 function isNotFound(err: unknown): boolean {
   return (err as { code?: number }).code === 5;
+}
+
+/** The pod's IP ('' when unknown), for httpGet hooks. */
+async function sandboxIP(ctx: CliContext, id: string): Promise<string> {
+  const r = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: id }, 30).catch(() => undefined);
+  return r?.status?.network?.ip ?? '';
 }
 
 /**
@@ -96,8 +86,9 @@ export async function teardownPod(ctx: CliContext, t: TeardownTarget, o: Teardow
   const running = containers.filter((c) => c.state === CONTAINER_RUNNING);
   const hooks = running
     .map((c) => ({ c, hook: preStopFromAnnotation(c.annotations[ANN_PRESTOP]) }))
-    .filter((x): x is { c: Container__Output; hook: PreStopHook } => x.hook !== undefined);
-  await Promise.all(hooks.map(({ c, hook }) => runPreStop(ctx, c, hook, graceOf(c), o.say)));
+    .filter((x): x is { c: Container__Output; hook: Hook } => x.hook !== undefined);
+  const podIP = hooks.some(({ hook }) => 'httpGet' in hook) ? await sandboxIP(ctx, t.sandboxId) : '';
+  await Promise.all(hooks.map(({ c, hook }) => runPreStop(ctx, c, hook, graceOf(c), podIP, o.say)));
 
   // The runtime lets the grace periods run side by side: the stop takes about the longest.
   const deadline = Math.max(0, ...running.map(graceOf)) + 60;

@@ -1,11 +1,17 @@
 // The pod's volumes on the node, as kubelet provides them: emptyDir directories under the runtime's
-// root (`ROOT/pods/UID/volumes/NAME`, a tmpfs for medium: Memory), hostPath checked or created per
-// its type, subPath directories made on demand; all removed again at teardown (hostPaths stay).
-import type fs from 'node:fs';
+// root (`ROOT/pods/UID/volumes/NAME`, a tmpfs for medium: Memory), the files of configMap, secret,
+// downwardAPI and projected volumes (secrets and projected ones on a tmpfs, never on disk), hostPath
+// checked or created per its type, persistentVolumeClaims as named directories
+// (`ROOT/volumes/NAMESPACE/CLAIM`) that outlive the pod, subPath directories made on demand. All
+// but hostPaths and claims are removed again at teardown.
+import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../util/exec.js';
-import type { Pod } from './manifest.js';
+import type { PodFacts } from './env.js';
+import type { Pod, PodSpec } from './manifest.js';
+import type { DataObject } from './objects.js';
+import { inMemory, volumeFiles, type VolumeFile } from './volume-files.js';
 
 /** A failure on the node that is the manifest's fault or the node's state (exit 1). */
 export class RunError extends Error {
@@ -14,6 +20,58 @@ export class RunError extends Error {
 
 export const podDir = (root: string, uid: string): string => path.join(root, 'pods', uid);
 export const volumeDir = (root: string, uid: string, name: string): string => path.join(podDir(root, uid), 'volumes', name);
+/** Where a PersistentVolumeClaim's data lives: cribd's root decides, the claim's name finds it again. */
+export const claimDir = (root: string, namespace: string, name: string): string => path.join(root, 'volumes', namespace, name);
+
+/** Whether a claim's directory exists already (made by an earlier crib run). */
+export function claimExists(root: string, namespace: string, name: string): boolean {
+  try {
+    return fs.statSync(claimDir(root, namespace, name)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Makes a claim's directory (0777, as local provisioners do, so any user may write it); keeps what is there. */
+export async function ensureClaim(root: string, namespace: string, name: string): Promise<string> {
+  const dir = claimDir(root, namespace, name);
+  if (!(await statOrUndefined(dir))) {
+    await fsp.mkdir(dir, { recursive: true });
+    await fsp.chmod(dir, 0o777);
+  }
+  return dir;
+}
+
+/** Removes a claim's directory and its data (crib down --volumes). */
+export async function removeClaim(root: string, namespace: string, name: string): Promise<boolean> {
+  const dir = claimDir(root, namespace, name);
+  if (!(await statOrUndefined(dir))) return false;
+  await fsp.rm(dir, { recursive: true, force: true });
+  await fsp.rmdir(path.dirname(dir)).catch(() => undefined); // the namespace's directory, once empty
+  return true;
+}
+
+/** Writes a volume's files into its directory (the path was checked when the manifest was read). */
+async function writeFiles(dir: string, files: VolumeFile[]): Promise<void> {
+  for (const f of files) {
+    const target = path.join(dir, f.path);
+    if (!target.startsWith(dir + path.sep)) throw new RunError(`volume file "${f.path}" leaves its volume`);
+    await fsp.mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
+    await fsp.writeFile(target, f.data, { mode: f.mode, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+      await fsp.rm(target, { force: true });
+      await fsp.writeFile(target, f.data, { mode: f.mode, flag: 'wx' });
+    });
+    await fsp.chmod(target, f.mode); // the umask must not take bits away
+  }
+}
+
+export interface VolumeInputs {
+  root: string;
+  uid: string;
+  objects: ReadonlyMap<string, DataObject>;
+  facts: PodFacts;
+}
 
 async function statOrUndefined(p: string): Promise<fs.Stats | undefined> {
   try {
@@ -28,10 +86,10 @@ async function statOrUndefined(p: string): Promise<fs.Stats | undefined> {
  * Checks every hostPath volume against its type without changing anything, so a pod that cannot
  * start fails before anything is created. (The *OrCreate types only need their parent to make sense.)
  */
-export async function checkHostPaths(pod: Pod): Promise<void> {
-  for (const [i, v] of pod.spec.volumes.entries()) {
+export async function checkHostPaths(spec: PodSpec, what: string): Promise<void> {
+  for (const [i, v] of spec.volumes.entries()) {
     if (!('hostPath' in v)) continue;
-    const field = `pod ${pod.name}: spec.volumes[${i}].hostPath`;
+    const field = `${what}: spec.volumes[${i}].hostPath`;
     const { path: p, type } = v.hostPath;
     const st = await statOrUndefined(p);
     const need = (ok: boolean, what: string) => {
@@ -72,10 +130,20 @@ export async function checkHostPaths(pod: Pod): Promise<void> {
  * Makes the pod's volumes and returns each one's host path. emptyDirs are mode 0777 like kubelet's,
  * so containers running as any user can write them.
  */
-export async function prepareVolumes(pod: Pod, root: string, uid: string): Promise<Record<string, string>> {
+export async function prepareVolumes(pod: Pod, inputs: VolumeInputs): Promise<Record<string, string>> {
+  const { root, uid } = inputs;
   const paths: Record<string, string> = {};
   for (const v of pod.spec.volumes) {
-    if ('emptyDir' in v) {
+    const files = volumeFiles(v, pod, inputs.objects, inputs.facts);
+    if (files) {
+      const dir = volumeDir(root, uid, v.name);
+      await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
+      if (inMemory(v)) await run('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'tmpfs', dir]);
+      await writeFiles(dir, files);
+      paths[v.name] = dir;
+    } else if ('persistentVolumeClaim' in v) {
+      paths[v.name] = await ensureClaim(root, pod.namespace, v.persistentVolumeClaim.claimName);
+    } else if ('emptyDir' in v) {
       const dir = volumeDir(root, uid, v.name);
       await fsp.mkdir(dir, { recursive: true });
       await fsp.chmod(dir, 0o777);

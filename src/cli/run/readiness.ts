@@ -1,0 +1,50 @@
+// READY of `crib pods` (kubectl's 1/2): a pod's app containers that run and, if they have a
+// readiness probe, that its prober (a foreground crib run) last found ready. A container with a
+// probe and no prober is not ready, as in Kubernetes.
+import { call } from '../client.js';
+import type { CliContext } from '../context.js';
+import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
+import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
+import { ANN_CONTAINER_TYPE, ANN_READINESS_PROBE, LABEL_POD_UID } from './convert.js';
+import { readStatus, type PodStatusFile } from './record.js';
+import { runtimeRoot } from './runner.js';
+import { CONTAINER_RUNNING } from './teardown.js';
+
+export interface Readiness {
+  ready: number;
+  total: number;
+}
+
+/** Counts one pod's ready app containers (the newest attempt of each name). Pure. */
+export function countReady(containers: readonly Container__Output[], status: PodStatusFile | undefined, podReady: boolean): Readiness {
+  const newest = new Map<string, Container__Output>();
+  for (const c of containers) {
+    if (c.annotations[ANN_CONTAINER_TYPE] === 'init') continue;
+    const name = c.metadata?.name ?? c.id;
+    const prev = newest.get(name);
+    if (!prev || (c.metadata?.attempt ?? 0) > (prev.metadata?.attempt ?? 0)) newest.set(name, c);
+  }
+  let ready = 0;
+  for (const [name, c] of newest) {
+    const probed = c.annotations[ANN_READINESS_PROBE] === 'true';
+    if (podReady && c.state === CONTAINER_RUNNING && (!probed || status?.ready[name] === true)) ready++;
+  }
+  return { ready, total: newest.size };
+}
+
+/** READY of each pod, by sandbox id. */
+export async function podsReadiness(ctx: CliContext, pods: readonly PodSandbox__Output[]): Promise<Map<string, Readiness>> {
+  const containers = (await call(ctx.clients.runtime, 'ListContainers', {})).containers;
+  const byPod = new Map<string, Container__Output[]>();
+  for (const c of containers) byPod.set(c.pod_sandbox_id, [...(byPod.get(c.pod_sandbox_id) ?? []), c]);
+  const probed = containers.some((c) => c.annotations[ANN_READINESS_PROBE] === 'true');
+  const root = probed ? await runtimeRoot(ctx) : '';
+  const out = new Map<string, Readiness>();
+  for (const p of pods) {
+    const mine = byPod.get(p.id) ?? [];
+    const uid = p.labels[LABEL_POD_UID] === p.metadata?.uid ? (p.metadata?.uid ?? '') : '';
+    const needsStatus = uid && mine.some((c) => c.annotations[ANN_READINESS_PROBE] === 'true');
+    out.set(p.id, countReady(mine, needsStatus ? await readStatus(root, uid) : undefined, p.state === 0));
+  }
+  return out;
+}

@@ -1,0 +1,465 @@
+// crib run's controllers and kubelet decisions, pure: documents of every kind in any order, pods as
+// the controllers name and label them, references checked before anything runs, env resolution,
+// volume files, QoS, probe scheduling, the Job controller, and `crib generate`'s YAML run again.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { stringify } from 'yaml';
+import { parseManifests, type Manifest } from '../../src/cli/run/documents.js';
+import { containerEnv, type PodFacts } from '../../src/cli/run/env.js';
+import { JobState } from '../../src/cli/run/job.js';
+import { ManifestError, type ContainerSpec, type Pod, type Probe } from '../../src/cli/run/manifest.js';
+import { checkReferences, initialPods, makePod, podRecord } from '../../src/cli/run/plan.js';
+import { ContainerProbes } from '../../src/cli/run/probe.js';
+import { decodeHealthStatus, encodeHealthRequest } from '../../src/cli/run/probers.js';
+import { oomScoreAdj, qosClass } from '../../src/cli/run/qos.js';
+import { linuxResources } from '../../src/cli/run/convert.js';
+import { volumeFiles } from '../../src/cli/run/volume-files.js';
+import type { Workload } from '../../src/cli/run/workloads.js';
+import { repoRoot } from '../../src/util/paths.js';
+
+const IMAGE = 'localhost/x:1';
+const zero = () => 0;
+const facts: PodFacts = {
+  uid: 'u-1',
+  podIP: '10.0.0.2',
+  podIPs: ['10.0.0.2'],
+  nodeName: 'node1',
+  capacity: { cpuMilli: 4000n, memoryBytes: 8n << 30n },
+};
+
+const workload = (m: Manifest, name: string): Workload => {
+  const w = m.workloads.find((x) => x.name === name);
+  assert.ok(w, `workload ${name}`);
+  return w;
+};
+const firstPod = (m: Manifest, name: string): Pod => initialPods(workload(m, name), zero)[0] as Pod;
+const container = (p: Pod, i = 0): ContainerSpec => p.spec.containers[i] as ContainerSpec;
+
+const template = (spec: string, labels = '{app: a}') => `  selector: {matchLabels: ${labels}}
+  template:
+    metadata: {labels: ${labels}}
+    spec:
+${spec}`;
+const oneContainer = `      containers: [{name: c, image: "${IMAGE}"}]\n`;
+
+const CONFIG = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: cfg}
+data: {A: "1", B: two, "1st": x}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: sec}
+data: {token: dG9rZW4=, password: b2xk}
+stringData: {password: new}
+`;
+
+describe('crib run: documents of every kind, in any order', () => {
+  it('reads workloads, ConfigMaps, Secrets and claims from several documents and Lists, whatever their order', () => {
+    const m = parseManifests(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+${template(oneContainer)}
+---
+apiVersion: v1
+kind: List
+items:
+  - {apiVersion: v1, kind: PersistentVolumeClaim, metadata: {name: data}, spec: {accessModes: [ReadWriteOnce]}}
+  - {apiVersion: v1, kind: Service, metadata: {name: svc}}
+---
+${CONFIG}`);
+    assert.deepEqual(
+      m.workloads.map((w) => [w.kind, w.name, w.replicas]),
+      [['Deployment', 'web', 3]],
+    );
+    assert.deepEqual([...m.objects.keys()], ['ConfigMap/default/cfg', 'Secret/default/sec']);
+    assert.deepEqual([...m.claims.keys()], ['default/data']);
+    assert.equal(m.objects.get('Secret/default/sec')?.data.get('password')?.toString(), 'new', 'stringData wins over data');
+    assert.equal(m.objects.get('Secret/default/sec')?.data.get('token')?.toString(), 'token');
+    assert.deepEqual(m.warnings, ['document 2: items[1] (kind "Service") is not supported by crib run; ignored']);
+  });
+
+  it("reads the README's example (examples/web-app.yaml) without a warning, its references all there", () => {
+    const m = parseManifests(fs.readFileSync(path.join(repoRoot, 'examples', 'web-app.yaml'), 'utf8'));
+    assert.deepEqual(m.warnings, []);
+    assert.deepEqual(
+      m.workloads.map((w) => `${w.kind}/${w.name}`),
+      ['Deployment/web'],
+    );
+    for (const w of m.workloads) checkReferences(w, m, () => false);
+  });
+
+  it('refuses what the API server refuses, naming the field', () => {
+    const refuses = (yaml: string, field: RegExp, reason: RegExp) =>
+      assert.throws(
+        () => parseManifests(yaml),
+        (e: unknown) => e instanceof ManifestError && field.test(e.field) && reason.test(e.reason),
+      );
+    refuses(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {num: 1}\n`, /^data\.num$/, /must be a string \(quote it: "1"\)/);
+    refuses(`apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata: {k: "not base64!"}\n`, /^data\.k$/, /is not base64/);
+    refuses(`${CONFIG}---\n${CONFIG}`, /metadata\.name$/, /ConfigMap default\/cfg is defined twice/);
+    refuses(
+      `apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec:\n${template(oneContainer, '{app: b}').replace('matchLabels: {app: b}', 'matchLabels: {app: x}')}`,
+      /selector|template/,
+      /match|select/,
+    );
+    refuses(
+      `apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n      restartPolicy: Always\n${oneContainer}`,
+      /restartPolicy/,
+      /OnFailure|Never/,
+    );
+    refuses(`apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: c}\nspec: {volumeMode: Block}\n`, /volumeMode/, /Block volumes are not supported/);
+  });
+});
+
+describe('crib run: pods as the controllers make them', () => {
+  const m = parseManifests(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+${template(oneContainer)}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 3
+  serviceName: db
+${template(`      containers: [{name: c, image: "${IMAGE}", volumeMounts: [{name: data, mountPath: /data}]}]\n`, '{app: db}')}
+  volumeClaimTemplates:
+    - metadata: {name: data}
+      spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+${template(oneContainer, '{app: agent}')}
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: batch}
+spec:
+  completions: 3
+  parallelism: 2
+  completionMode: Indexed
+  template:
+    spec:
+      restartPolicy: Never
+${oneContainer}`);
+
+  it("names a Deployment's pods NAME-HASH-RANDOM with the pod-template-hash label; the hash follows the template", () => {
+    const pods = initialPods(workload(m, 'web'), Math.random);
+    assert.equal(pods.length, 2);
+    const hash = pods[0]?.labels['pod-template-hash'] ?? '';
+    assert.match(hash, /^[bcdfghjklmnpqrstvwxz2456789]{6,10}$/);
+    for (const p of pods) assert.match(p.name, new RegExp(`^web-${hash}-[bcdfghjklmnpqrstvwxz2456789]{5}$`));
+    assert.notEqual(pods[0]?.name, pods[1]?.name);
+    assert.equal(pods[0]?.labels['app'], 'a');
+    assert.deepEqual(pods[0]?.owner, { kind: 'Deployment', name: 'web' });
+    const changed = parseManifests(`apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\nspec:\n${template(oneContainer.replace('c,', 'c2,'))}`);
+    assert.notEqual(firstPod(changed, 'web').labels['pod-template-hash'], hash);
+  });
+
+  it("gives a StatefulSet's pods ordinals, hostnames and their own claims", () => {
+    const pods = initialPods(workload(m, 'db'), zero);
+    assert.deepEqual(
+      pods.map((p) => [p.name, p.spec.hostname, p.labels['statefulset.kubernetes.io/pod-name'], p.labels['apps.kubernetes.io/pod-index']]),
+      [
+        ['db-0', 'db-0', 'db-0', '0'],
+        ['db-1', 'db-1', 'db-1', '1'],
+        ['db-2', 'db-2', 'db-2', '2'],
+      ],
+    );
+    assert.deepEqual(pods[1]?.spec.volumes, [{ name: 'data', persistentVolumeClaim: { claimName: 'data-db-1', readOnly: false } }]);
+    assert.equal(workload(m, 'db').statefulSet?.ordered, true, 'OrderedReady by default');
+  });
+
+  it('runs one pod of a DaemonSet on this node; a Job makes its pods as it goes, indexed ones with their index', () => {
+    assert.equal(initialPods(workload(m, 'agent'), zero).length, 1);
+    const job = workload(m, 'batch');
+    assert.deepEqual(initialPods(job, zero), []);
+    const p = makePod(job, zero, { ordinal: 2, jobUid: 'uid-9' });
+    assert.match(p.name, /^batch-2-[a-z0-9]{5}$/);
+    assert.equal(p.labels['batch.kubernetes.io/job-name'], 'batch');
+    assert.equal(p.labels['batch.kubernetes.io/controller-uid'], 'uid-9');
+    assert.equal(p.annotations['batch.kubernetes.io/job-completion-index'], '2');
+    const env = containerEnv(p, container(p), { ...facts, objects: new Map() }).env;
+    assert.deepEqual(env, [{ key: 'JOB_COMPLETION_INDEX', value: '2' }]);
+  });
+
+  it('checks ConfigMaps, Secrets, keys and claims before anything runs, unless optional', () => {
+    const refs = (spec: string, extra = CONFIG) => {
+      const mm = parseManifests(`${extra}---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n${spec}`);
+      checkReferences(workload(mm, 'p'), mm, () => false);
+    };
+    const env = (ref: string) => `  containers: [{name: c, image: "${IMAGE}", env: [{name: X, valueFrom: ${ref}}]}]\n`;
+    assert.throws(() => refs(env('{configMapKeyRef: {name: nope, key: A}}')), /container "c": env X: ConfigMap "nope" not found in namespace default/);
+    assert.throws(() => refs(env('{secretKeyRef: {name: sec, key: nokey}}')), /key "nokey" not found in Secret default\/sec \(it has: token, password\)/);
+    refs(env('{configMapKeyRef: {name: nope, key: A, optional: true}}'));
+    refs(env('{configMapKeyRef: {name: cfg, key: A}}'));
+    assert.throws(
+      () => refs(`  containers: [{name: c, image: "${IMAGE}"}]\n  volumes: [{name: v, persistentVolumeClaim: {claimName: gone}}]\n`),
+      /volume "v": PersistentVolumeClaim "gone" not found/,
+    );
+    assert.throws(
+      () => refs(`  containers: [{name: c, image: "${IMAGE}"}]\n  volumes: [{name: v, secret: {secretName: sec, items: [{key: x, path: x}]}}]\n`),
+      /volume "v": key "x" not found in Secret/,
+    );
+  });
+});
+
+describe('crib run: environment and volume files', () => {
+  const m = parseManifests(`${CONFIG}---
+apiVersion: v1
+kind: Pod
+metadata: {name: p, labels: {b: "2", a: "1"}}
+spec:
+  containers:
+    - name: c
+      image: "${IMAGE}"
+      resources: {requests: {cpu: 250m, memory: 64Mi}, limits: {memory: 128Mi}}
+      envFrom:
+        - configMapRef: {name: cfg}
+        - secretRef: {name: sec}
+          prefix: S_
+        - configMapRef: {name: missing, optional: true}
+      env:
+        - {name: A, value: "override $(B) $$(B)"}
+        - {name: POD, valueFrom: {fieldRef: {fieldPath: metadata.name}}}
+        - {name: IP, valueFrom: {fieldRef: {fieldPath: status.podIP}}}
+        - {name: LABEL, valueFrom: {fieldRef: {fieldPath: "metadata.labels['a']"}}}
+        - {name: CPU, valueFrom: {resourceFieldRef: {resource: requests.cpu, divisor: 1m}}}
+        - {name: MEM, valueFrom: {resourceFieldRef: {resource: limits.memory, divisor: 1Mi}}}
+        - {name: CPU_LIMIT, valueFrom: {resourceFieldRef: {resource: limits.cpu}}}
+        - {name: KEY, valueFrom: {configMapKeyRef: {name: cfg, key: B}}}
+        - {name: GONE, valueFrom: {secretKeyRef: {name: nope, key: k, optional: true}}}
+  volumes:
+    - name: s
+      secret: {secretName: sec, defaultMode: 0400, items: [{key: token, path: t/token, mode: 0440}]}
+    - name: pr
+      projected:
+        sources:
+          - configMap: {name: cfg, items: [{key: A, path: same}]}
+          - secret: {name: sec, items: [{key: password, path: same}]}
+          - downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}
+`);
+  const p = firstPod(m, 'p');
+
+  it('resolves env as kubelet does: envFrom first (invalid names skipped), then env in order, with $(VAR) and every kind of source', () => {
+    const r = containerEnv(p, container(p), { ...facts, objects: m.objects });
+    assert.deepEqual(r.skipped, ['1st']);
+    assert.deepEqual(Object.fromEntries(r.env.map((e) => [e.key, e.value])), {
+      A: 'override two $(B)',
+      B: 'two',
+      S_token: 'token',
+      S_password: 'new',
+      POD: 'p',
+      IP: '10.0.0.2',
+      LABEL: '1',
+      CPU: '250',
+      MEM: '128',
+      CPU_LIMIT: '4',
+      KEY: 'two',
+    });
+  });
+
+  it('projects secret items with their modes, later projected sources winning a path, and the downward API', () => {
+    const [s, pr] = p.spec.volumes;
+    assert.ok(s && pr);
+    assert.deepEqual(
+      volumeFiles(s, p, m.objects, facts)?.map((f) => [f.path, f.data.toString(), f.mode.toString(8)]),
+      [['t/token', 'token', '440']],
+    );
+    assert.deepEqual(
+      volumeFiles(pr, p, m.objects, facts)?.map((f) => [f.path, f.data.toString(), f.mode.toString(8)]),
+      [
+        ['same', 'new', '644'],
+        ['labels', 'a="1"\nb="2"', '644'],
+      ],
+    );
+  });
+});
+
+describe('crib run: QoS', () => {
+  const qos = (resources: string) => {
+    const m = parseManifests(`apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: c, image: "${IMAGE}", resources: ${resources}}]\n`);
+    const p = firstPod(m, 'p');
+    return { cls: qosClass(p.spec), adj: oomScoreAdj(qosClass(p.spec), container(p), 1000n << 20n), res: linuxResources(container(p).resources) };
+  };
+
+  it("classes pods and gives kubelet's oom_score_adj and CPU shares", () => {
+    const g = qos('{limits: {cpu: "1", memory: 100Mi}}');
+    assert.equal(g.cls, 'Guaranteed', 'requests default to limits');
+    assert.equal(g.adj, -997);
+    assert.equal(g.res.cpu_shares, '1024');
+    const b = qos('{requests: {cpu: 250m, memory: 100Mi}}');
+    assert.equal(b.cls, 'Burstable');
+    assert.equal(b.adj, 900, '1000 - 1000 * 100Mi / 1000Mi');
+    assert.equal(b.res.cpu_shares, '256');
+    assert.equal(qos('{requests: {memory: 999Mi}}').adj, 3, 'never below 3');
+    const e = qos('{}');
+    assert.equal(e.cls, 'BestEffort');
+    assert.equal(e.adj, 1000);
+    assert.equal(e.res.cpu_shares, '2', 'the minimum shares');
+  });
+});
+
+describe('crib run: probes with kubelet semantics', () => {
+  const probe = (o: Partial<Probe> = {}): Probe => ({
+    handler: { exec: ['true'] },
+    initialDelaySeconds: 0,
+    periodSeconds: 10,
+    timeoutSeconds: 1,
+    successThreshold: 1,
+    failureThreshold: 3,
+    ...o,
+  });
+
+  it('readiness starts failed and follows its thresholds; probes wait their initial delay and period', () => {
+    const p = new ContainerProbes({ readiness: probe({ initialDelaySeconds: 5, successThreshold: 2, failureThreshold: 2 }) }, 0);
+    assert.equal(p.ready, false);
+    assert.deepEqual(p.due(4999), []);
+    assert.equal(p.due(5000).length, 1);
+    assert.deepEqual(p.record('readiness', 'success', 5000), [], 'one success is not two');
+    assert.equal(p.nextDue(), 15_000);
+    assert.deepEqual(p.record('readiness', 'success', 15_000), [{ type: 'ready', ready: true }]);
+    assert.deepEqual(p.record('readiness', 'failure', 25_000), []);
+    assert.deepEqual(p.record('readiness', 'failure', 35_000), [{ type: 'ready', ready: false }]);
+  });
+
+  it('a container without a readiness probe is ready at once; liveness failing its threshold kills it, and probing stops', () => {
+    const p = new ContainerProbes({ liveness: probe({ failureThreshold: 2 }) }, 0);
+    assert.equal(p.ready, true);
+    assert.deepEqual(p.record('liveness', 'failure', 0), []);
+    assert.deepEqual(p.record('liveness', 'success', 10_000), [], 'a success resets the count');
+    assert.deepEqual(p.record('liveness', 'failure', 20_000), []);
+    assert.deepEqual(p.record('liveness', 'failure', 30_000), [
+      { type: 'ready', ready: false },
+      { type: 'failed', probe: 'liveness' },
+    ]);
+    assert.deepEqual(p.due(1e9), [], 'held until the next attempt');
+    assert.equal(p.nextDue(), undefined);
+  });
+
+  it('a startup probe holds liveness and readiness back until it succeeds, then readiness runs at once', () => {
+    const p = new ContainerProbes({ startup: probe({ periodSeconds: 1 }), liveness: probe(), readiness: probe() }, 0);
+    assert.deepEqual(
+      p.due(0).map((w) => w.kind),
+      ['startup'],
+    );
+    assert.deepEqual(p.record('startup', 'success', 1000), [{ type: 'started' }]);
+    assert.deepEqual(
+      p.due(1000).map((w) => w.kind),
+      ['readiness'],
+      'readiness at once; liveness at its own tick',
+    );
+    const failing = new ContainerProbes({ startup: probe({ failureThreshold: 1 }) }, 0);
+    assert.deepEqual(failing.record('startup', 'failure', 0), [{ type: 'failed', probe: 'startup' }]);
+  });
+});
+
+describe('crib run: the gRPC health probe on the wire', () => {
+  it('encodes HealthCheckRequest and reads HealthCheckResponse.status, skipping other fields', () => {
+    assert.deepEqual(encodeHealthRequest(''), Buffer.alloc(0));
+    assert.deepEqual(encodeHealthRequest('db'), Buffer.from([0x0a, 2, 0x64, 0x62]));
+    assert.equal(encodeHealthRequest('x'.repeat(200)).subarray(0, 3).toString('hex'), '0ac801', 'a varint length');
+    assert.equal(decodeHealthStatus(Buffer.from([0x08, 1])), 1);
+    assert.equal(decodeHealthStatus(Buffer.alloc(0)), 0, 'absent: UNKNOWN');
+    assert.equal(decodeHealthStatus(Buffer.from([0x12, 1, 0x41, 0x08, 2])), 2, 'an unknown field first');
+    assert.throws(() => decodeHealthStatus(Buffer.from([0x08, 0x80])), /truncated varint/);
+  });
+});
+
+describe('crib run: the Job controller', () => {
+  const backoff = { baseMs: 1000, maxMs: 4000 };
+
+  it('replaces failed pods after a doubling back-off, and fails past backoffLimit', () => {
+    const j = new JobState({ parallelism: 1, completions: 1, backoffLimit: 2, indexed: false }, 0, backoff);
+    const [a] = j.toStart(0);
+    assert.equal(j.toStart(0).length, 0, 'one at a time');
+    j.failedPod(a ?? -1, 100);
+    assert.equal(j.backoffDelay(100), 1000);
+    assert.deepEqual(j.toStart(500), [], 'backing off');
+    const [b] = j.toStart(1100);
+    j.failedPod(b ?? -1, 2000);
+    assert.equal(j.backoffDelay(2000), 2000, 'doubles');
+    const [c] = j.toStart(4000);
+    j.failedPod(c ?? -1, 5000);
+    assert.deepEqual(j.status(5000), { state: 'failed', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' });
+    assert.deepEqual(j.toStart(1e9), []);
+  });
+
+  it('runs completions with its parallelism, indexed slots once each; a deadline ends it', () => {
+    const j = new JobState({ parallelism: 2, completions: 3, backoffLimit: 6, indexed: true }, 0, backoff);
+    assert.deepEqual(j.toStart(0), [0, 1]);
+    j.succeededPod(1);
+    assert.deepEqual(j.toStart(0), [2]);
+    j.failedPod(0, 0);
+    j.succeededPod(2);
+    assert.deepEqual(j.toStart(1000), [0], 'the failed index again');
+    j.succeededPod(0);
+    assert.deepEqual(j.status(1000), { state: 'complete' });
+    const d = new JobState({ parallelism: 1, completions: 1, backoffLimit: 6, indexed: false, activeDeadlineSeconds: 5 }, 0, backoff);
+    d.toStart(0);
+    assert.equal(d.status(4999).state, 'running');
+    const st = d.status(5000);
+    assert.equal(st.state === 'failed' ? st.reason : st.state, 'DeadlineExceeded');
+  });
+
+  it('a Job with neither completions nor parallelism wants one completion (the API server default)', () => {
+    const m = parseManifests(
+      `apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n${oneContainer}`,
+    );
+    assert.deepEqual(workload(m, 'j').job, { parallelism: 1, completions: 1, backoffLimit: 6, indexed: false });
+    const queue = parseManifests(
+      `apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  parallelism: 2\n  template:\n    spec:\n      restartPolicy: Never\n${oneContainer}`,
+    );
+    assert.equal(workload(queue, 'j').job?.completions, undefined, 'parallelism alone: a work queue');
+  });
+});
+
+describe('crib generate', () => {
+  it('gives a pod back as YAML (its claims, ConfigMaps and Secrets, then the Pod) that crib run reads into the same pod', () => {
+    const m = parseManifests(`${CONFIG}---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+${template(`      containers:
+        - name: c
+          image: "${IMAGE}"
+          env: [{name: K, valueFrom: {secretKeyRef: {name: sec, key: token}}}]
+          volumeMounts: [{name: d, mountPath: /d}, {name: c, mountPath: /c}]
+          readinessProbe: {httpGet: {path: /, port: 80}}
+      volumes:
+        - {name: d, persistentVolumeClaim: {claimName: data}}
+        - {name: c, configMap: {name: cfg, defaultMode: 0600}}
+`)}`);
+    const pod = firstPod(m, 'web');
+    const record = podRecord(pod, m);
+    const docs = [...record.objects, record.pod];
+    assert.deepEqual(
+      docs.map((d) => `${String(d['kind'])}/${String((d['metadata'] as Record<string, unknown>)['name'])}`),
+      ['PersistentVolumeClaim/data', 'Secret/sec', 'ConfigMap/cfg', `Pod/${pod.name}`],
+    );
+    const yaml = docs.map((d) => stringify(d, { lineWidth: 0, version: '1.1' })).join('---\n');
+    const again = parseManifests(yaml);
+    assert.deepEqual(again.warnings, []);
+    const back = firstPod(again, pod.name);
+    assert.deepEqual(back.spec, pod.spec);
+    assert.deepEqual(back.labels, pod.labels);
+    assert.deepEqual(again.objects, m.objects);
+    const twice = podRecord(back, again);
+    assert.deepEqual([...twice.objects, twice.pod], docs, 'generate of the re-run pod is the same');
+  });
+});
