@@ -3,7 +3,7 @@ import { isIP } from 'node:net';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { CribError } from './util/errors.js';
-import type { LogLevel } from './util/log.js';
+import { logFormats, type LogFormat, type LogLevel } from './util/log.js';
 import type { RegistryConfig } from './image/registry/types.js';
 
 /** Everything cribd can be told; each field has a default, a flag and a config-file key. */
@@ -23,8 +23,12 @@ export interface CribConfig {
   pauseImage: string;
   /** cgroup (cgroupfs driver) under which pods without a cgroup_parent get their own. */
   cgroupRoot: string;
-  /** crib's built-in network, used when cniConfDir holds no configuration. */
-  network: { name: string; bridge: string; subnet: string; ipMasq: boolean };
+  /**
+   * crib's built-in network, used when cniConfDir holds no configuration and `builtin` is on. A node
+   * whose network add-on writes the CNI config turns it off, so the node stays NetworkReady=false
+   * (no pods on the wrong network) until the add-on's config is there.
+   */
+  network: { name: string; bridge: string; subnet: string; ipMasq: boolean; builtin: boolean };
   /** Mirrors, insecure (plain HTTP) hosts and extra CA files for image pulls and pushes. */
   registries: RegistryConfig;
   /**
@@ -34,6 +38,7 @@ export interface CribConfig {
    */
   streaming: { address: string; port: number; tlsCert: string; tlsKey: string; idleTimeoutSeconds: number };
   logLevel: LogLevel;
+  logFormat: LogFormat;
 }
 
 export const defaultConfig: CribConfig = {
@@ -46,10 +51,11 @@ export const defaultConfig: CribConfig = {
   cniBinDirs: ['/usr/lib/cni', '/opt/cni/bin'],
   pauseImage: '',
   cgroupRoot: '/crib',
-  network: { name: 'crib', bridge: 'crib0', subnet: '10.85.0.0/16', ipMasq: true },
+  network: { name: 'crib', bridge: 'crib0', subnet: '10.85.0.0/16', ipMasq: true, builtin: true },
   registries: { mirrors: {}, insecure: [], caFiles: [] },
   streaming: { address: '127.0.0.1', port: 0, tlsCert: '', tlsKey: '', idleTimeoutSeconds: 4 * 3600 },
   logLevel: 'info',
+  logFormat: 'text',
 };
 
 /** A copy of a config that can be changed without touching the original (or the defaults). */
@@ -72,9 +78,11 @@ export const daemonFlags: Record<string, (c: CribConfig, v: string) => void> = {
   bridge: (c, v) => (c.network.bridge = v),
   subnet: (c, v) => (c.network.subnet = v),
   'ip-masq': (c, v) => (c.network.ipMasq = v !== 'false'),
+  'builtin-network': (c, v) => (c.network.builtin = v !== 'false'),
   'insecure-registry': (c, v) => c.registries.insecure.push(v),
   'registry-ca': (c, v) => c.registries.caFiles.push(v),
   'log-level': (c, v) => (c.logLevel = v as LogLevel),
+  'log-format': (c, v) => (c.logFormat = v as LogFormat),
   'streaming-address': (c, v) => (c.streaming.address = v),
   'streaming-port': (c, v) => (c.streaming.port = Number(v)),
   'streaming-tls-cert': (c, v) => (c.streaming.tlsCert = v),
@@ -100,9 +108,9 @@ export function applyConfigFile(base: CribConfig, text: string, source: string):
     if (key === 'network') {
       if (typeof value !== 'object' || value === null) fail('network', 'must be a mapping');
       for (const [nk, nv] of Object.entries(value as Record<string, unknown>)) {
-        if (nk === 'ipMasq') {
-          if (typeof nv !== 'boolean') fail('network.ipMasq', 'must be true or false');
-          out.network.ipMasq = nv;
+        if (nk === 'ipMasq' || nk === 'builtin') {
+          if (typeof nv !== 'boolean') fail(`network.${nk}`, 'must be true or false');
+          out.network[nk] = nv;
         } else if (nk === 'name' || nk === 'bridge' || nk === 'subnet') {
           if (typeof nv !== 'string') fail(`network.${nk}`, 'must be a string');
           out.network[nk] = nv;
@@ -147,6 +155,7 @@ export function validateConfig(c: CribConfig): CribConfig {
   if (!/^[a-zA-Z0-9_.-]{1,15}$/.test(c.network.bridge)) fail('network.bridge', 'must be a valid interface name (1-15 chars)');
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(c.network.subnet)) fail('network.subnet', 'must be an IPv4 CIDR');
   if (!['debug', 'info', 'warn', 'error'].includes(c.logLevel)) fail('logLevel', 'must be debug, info, warn or error');
+  if (!logFormats.includes(c.logFormat)) fail('logFormat', 'must be text or json');
   const st = c.streaming;
   if (!isIP(st.address)) fail('streaming.address', `must be an IP address (it goes into the URLs), got "${st.address}"`);
   if (!Number.isInteger(st.port) || st.port < 0 || st.port > 65535) fail('streaming.port', 'must be 0 (ephemeral) to 65535');

@@ -25,12 +25,17 @@ import { SandboxService } from './sandbox/service.js';
 import { ContainerService } from './container/service.js';
 import { CribError } from './util/errors.js';
 import { ensurePrivateDir, exists } from './util/fsx.js';
-import { log, setLogLevel } from './util/log.js';
+import { log, setLogFormat, setLogLevel } from './util/log.js';
 import { builtPauseBinary } from './util/paths.js';
 import { builtinPauseImage, cribVersion } from './version.js';
+import { EventBus } from './events/bus.js';
+import type { LifecycleNotice } from './events/lifecycle.js';
+import { PodEvents } from './pod/events.js';
 
 export interface Daemon {
   config: CribConfig;
+  /** For the watchdog: the CRI socket is still there to be served. */
+  healthy(): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -67,6 +72,7 @@ function discoverRuntimes(config: CribConfig, conmonPath: string): { runtimes: M
 /** Starts cribd: stores, reconciliation, the pause image, then the CRI socket. */
 export async function startDaemon(config: CribConfig): Promise<Daemon> {
   setLogLevel(config.logLevel);
+  setLogFormat(config.logFormat);
   // Everything below ROOT and STATE is root's alone; a socket elsewhere gets a private dir only if crib makes it.
   for (const dir of [config.root, config.state, path.join(config.root, 'images')]) await ensurePrivateDir(dir);
   await fs.mkdir(path.dirname(config.socket), { recursive: true, mode: 0o700 });
@@ -89,10 +95,16 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   const puller = new ImagePuller(store, registry, (ref) => ref === pinnedRef);
   const images = new ImageService(store, puller, registry);
 
-  const network = new NetworkManager(config.cniConfDir, config.cniBinDirs, {
-    ...config.network,
-    ipamDataDir: path.join(config.root, 'cni', 'networks'),
+  const { builtin, ...builtinNet } = config.network;
+  const network = new NetworkManager({
+    confDir: config.cniConfDir,
+    binDirs: config.cniBinDirs,
+    ...(builtin ? { builtin: { ...builtinNet, ipamDataDir: path.join(config.root, 'cni', 'networks') } } : {}),
+    podCidrFile: path.join(config.root, 'pod-cidr'),
   });
+  await network.open();
+  // The services say what happens to sandboxes and containers here; PodEvents adds the pod's state.
+  const notices = new EventBus<LifecycleNotice>(4096);
   const sandboxes = new SandboxService({
     root: config.root,
     state: config.state,
@@ -102,8 +114,10 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
     pauseImage,
     network,
     cgroupRoot: config.cgroupRoot,
+    notices,
   });
-  const containers = new ContainerService({ root: config.root, runtimes, images, sandboxes });
+  const containers = new ContainerService({ root: config.root, runtimes, images, sandboxes, notices });
+  const podEvents = new PodEvents(notices, sandboxes, containers);
   const pods = new PodService(sandboxes, containers);
   const st = config.streaming;
   const streaming = new StreamingServer({
@@ -129,6 +143,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
       network,
       runtimeHandlers: [...runtimes.keys()],
       streaming,
+      events: podEvents.events,
     }) as grpc.UntypedServiceImplementation,
   );
   server.addService(services.image, imageServiceHandlers(images, store.dir, (id) => pods.imageUser(id)) as grpc.UntypedServiceImplementation);
@@ -139,10 +154,19 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
 
   return {
     config,
+    async healthy() {
+      return fs.stat(config.socket).then(
+        (st) => st.isSocket(),
+        () => false,
+      );
+    },
     async stop() {
       await listener.close();
       server.forceShutdown();
       await streaming.close();
+      sandboxes.close();
+      containers.close();
+      await podEvents.close();
       registry.close();
     },
   };

@@ -299,7 +299,8 @@ describe('crib-io pty', () => {
     const input = Array.from({ length: 4000 }, (_, i) => `line ${i} ${'x'.repeat(40)}\n`).join('');
     const r = await runIo(['pty', '--', 'sha256sum'], input, 60_000);
     assert.equal(r.exit.code, 0);
-    assert.ok(r.stdout.endsWith(`\r\n${createHash('sha256').update(input).digest('hex')}  -\r\n`), r.stdout.slice(-200));
+    // The digest ends the output; what comes right before it is echo, which the kernel may have cut.
+    assert.ok(r.stdout.endsWith(`${createHash('sha256').update(input).digest('hex')}  -\r\n`), r.stdout.slice(-200));
     assert.match(r.stdout, /^line 0 x+\r\n/);
   });
 });

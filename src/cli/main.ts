@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type tty from 'node:tty';
 import { cloneConfig, daemonFlags, defaultConfig, loadConfigFile, validateConfig, type CribConfig } from '../config.js';
 import { startDaemon } from '../daemon.js';
-import { errorMessage } from '../util/errors.js';
+import { SystemdNotifier } from '../util/systemd-notify.js';
 import { log } from '../util/log.js';
 import { cribVersion } from '../version.js';
 import { parseArgs, parseCommandArgs } from './args.js';
@@ -17,6 +17,7 @@ import { logsCommand } from './logs.js';
 import { outputFormat, parseInfo, printData } from './output.js';
 import { inspectpCommand, podsCommand, rmpCommand, runpCommand, stoppCommand } from './pods.js';
 import { treeCommand } from './tree.js';
+import { eventsCommand } from './events.js';
 import { deleteCommand, runCommand } from './run/index.js';
 
 const versionCommand: Command = {
@@ -85,6 +86,7 @@ export const commands: readonly (Command | RawCommand)[] = [
   rmpCommand,
   runpCommand,
   treeCommand,
+  eventsCommand,
   imagesCommand,
   pullCommand,
   rmiCommand,
@@ -121,6 +123,7 @@ Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flag
   stopp POD... | rmp POD...           stop | remove pod sandboxes
   runp FILE                           a pod sandbox from a CRI PodSandboxConfig (JSON or YAML)
   tree [-o json] POD                  the pod's namespaces and processes as the node sees them
+  events [-o json]                    pod and container lifecycle events, as they happen
   images [-q] [-o FMT]                list images
   pull [--creds U:P] REF              pull an image with per-layer progress
   rmi IMAGE...                        remove images (or tags)
@@ -149,19 +152,25 @@ function daemonConfig(flags: Map<string, string>): CribConfig {
 }
 
 async function runDaemon(flags: Map<string, string>): Promise<void> {
+  // Before anything is spawned: no child of cribd may inherit systemd's notify socket.
+  const systemd = SystemdNotifier.fromEnvironment();
   const daemon = await startDaemon(daemonConfig(flags));
+  await systemd?.ready(`serving CRI on ${daemon.config.socket}`);
+  systemd?.startWatchdog(() => daemon.healthy());
   let stopping = false;
   const shutdown = (sig: string) => {
     if (stopping) return;
     stopping = true;
     log.info(`cribd: ${sig}, closing the socket (pods keep running)`);
-    daemon.stop().then(
-      () => process.exit(0),
-      (err: unknown) => {
-        log.error('shutdown', { error: errorMessage(err) });
-        process.exit(1);
-      },
-    );
+    (systemd?.stopping() ?? Promise.resolve())
+      .then(() => daemon.stop())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error('shutdown', { error: err });
+          process.exit(1);
+        },
+      );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { RequestContext } from '../util/context.js';
-import { CribError, errorMessage, invalidArgument, notFound } from '../util/errors.js';
+import { CribError, invalidArgument, notFound } from '../util/errors.js';
 import { ensurePrivateDir, exists } from '../util/fsx.js';
 import { log } from '../util/log.js';
 import { settleAll } from '../util/settle.js';
@@ -26,12 +26,16 @@ import { matchesContainerFilter } from './filter.js';
 import { cgroupUsage, oomKilled, treeUsage, type CgroupUsage } from './stats.js';
 import type { Container, ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerView } from './types.js';
 import { containerLogPath, validateContainerConfig, validateResources } from './validate.js';
+import type { EventBus } from '../events/bus.js';
+import type { LifecycleEventType, LifecycleNotice } from '../events/lifecycle.js';
 
 export interface ContainerServiceOptions {
   root: string;
   runtimes: ReadonlyMap<string, OciRuntime>;
   images: ImageService;
   sandboxes: SandboxService;
+  /** Where the service says what happened to a container (created, started, stopped, deleted). */
+  notices: EventBus<LifecycleNotice>;
 }
 
 export interface ExecResult {
@@ -59,6 +63,7 @@ async function createMissingMountSources(config: ContainerConfig): Promise<void>
 /** Owns every container: records, bundles, rootfs mounts, and its calls into the runtime. */
 export class ContainerService {
   private readonly registry: Registry<Container>;
+  private readonly unwatch: (() => void)[] = [];
 
   constructor(private readonly o: ContainerServiceOptions) {
     this.registry = new Registry<Container>({ dir: path.join(o.root, 'records', 'containers'), field: 'container_id', noun: 'container', nameKey });
@@ -67,6 +72,27 @@ export class ContainerService {
   async open(): Promise<void> {
     await ensurePrivateDir(path.join(this.o.root, 'containers'));
     await this.registry.open((c) => this.teardown(c));
+    // A container that exits by itself is recorded (and said) at once, not when someone next asks.
+    for (const rt of new Set(this.o.runtimes.values())) this.unwatch.push(rt.watchExits((id) => void this.exitedByItself(id)));
+  }
+
+  /** Stops watching for exits (at shutdown). */
+  close(): void {
+    for (const stop of this.unwatch.splice(0)) stop();
+  }
+
+  private async exitedByItself(id: string): Promise<void> {
+    const c = this.registry.has(id) ? this.registry.get(id) : undefined;
+    if (!c || c.phase !== 'running') return;
+    await this.registry
+      .locked(c.id, async () => {
+        if (c.phase === 'running') await this.recordExit(c);
+      })
+      .catch((err: unknown) => log.warn('recording an exit failed', { id, error: err }));
+  }
+
+  private notify(type: LifecycleEventType, c: Container): void {
+    this.o.notices.publish({ type, kind: 'container', container: c });
   }
 
   private runtime(c: Container): OciRuntime {
@@ -83,7 +109,7 @@ export class ContainerService {
 
   // ---- CreateContainer, StartContainer ---------------------------------------------------------
 
-  async create(_ctx: RequestContext, sandboxId: string, config: ContainerConfig): Promise<string> {
+  async create(ctx: RequestContext, sandboxId: string, config: ContainerConfig): Promise<string> {
     // The sandbox first, as containerd does: a request for a pod that is gone is NOT_FOUND whatever else it holds.
     const sb = this.o.sandboxes.get(sandboxId);
     validateContainerConfig(config);
@@ -92,6 +118,7 @@ export class ContainerService {
     if (!image) throw notFound(`image ${config.image}`);
     const runtime = this.o.sandboxes.runtimeOf(sb);
     const id = randomBytes(32).toString('hex');
+    ctx.ids.container = id;
     const logPath = containerLogPath(sb.config.logDirectory || path.join(sb.paths.podDir, 'logs'), config.logPath, id);
     const dir = path.join(this.o.root, 'containers', id);
     const c: Container = {
@@ -134,11 +161,12 @@ export class ContainerService {
     } catch (err) {
       await this.teardown(c)
         .then(() => this.registry.forgetRecord(id))
-        .catch((e) => log.error('rolling back a failed CreateContainer', { id, error: errorMessage(e) }));
+        .catch((e) => log.error('rolling back a failed CreateContainer', { id, error: e }));
       this.registry.release(nameKey(c));
       throw err;
     }
     this.registry.add(c);
+    this.notify('CREATED', c);
     log.info('container created', { id, name: config.metadata.name, sandbox: sb.id });
     return id;
   }
@@ -231,6 +259,7 @@ export class ContainerService {
       c.phase = 'running';
       c.startedAt = startedAt;
       await this.registry.save(c);
+      this.notify('STARTED', c);
       log.info('container started', { id: c.id, name: c.config.metadata.name, pid: c.pid });
     });
   }
@@ -278,6 +307,7 @@ export class ContainerService {
       });
     }
     await this.registry.save(c);
+    this.notify('STOPPED', c);
   }
 
   /** RemoveContainer of an unknown id is success, as kubelet expects; a malformed one is not. */
@@ -290,6 +320,7 @@ export class ContainerService {
       await this.stopLocked(ctx, c, 0);
       await this.teardown(c);
       await this.registry.delete(c);
+      this.notify('DELETED', c);
       log.info('container removed', { id: c.id });
     });
   }

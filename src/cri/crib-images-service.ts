@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { ImageService } from '../image/service.js';
-import { errorMessage, invalidArgument } from '../util/errors.js';
+import { invalidArgument } from '../util/errors.js';
 import { log } from '../util/log.js';
 import { toStatus } from './errors.js';
 import type { Auth__Output } from './generated/crib/v1/Auth.js';
@@ -29,7 +29,7 @@ export function cribImagesHandlers(images: ImageService): ImagesHandlers {
             call.end();
           },
           (err: unknown) => {
-            log.info('PullWithProgress failed', { image, error: errorMessage(err) });
+            log.info('PullWithProgress failed', { image, error: err });
             call.emit('error', toStatus(err));
           },
         );

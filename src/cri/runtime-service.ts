@@ -16,6 +16,10 @@ import { unary } from './unary.js';
 import type { RequestContext } from '../util/context.js';
 import type { StreamingServer } from '../streaming/server.js';
 import { invalidArgument } from '../util/errors.js';
+import type { EventBus } from '../events/bus.js';
+import type { LifecycleEvent } from '../events/lifecycle.js';
+import { toContainerEvent } from './events-convert.js';
+import { serverStream } from './server-stream.js';
 
 export interface RuntimeServiceDeps {
   config: CribConfig;
@@ -25,6 +29,8 @@ export interface RuntimeServiceDeps {
   network: NetworkManager;
   /** The runtime handlers crib offers, by name. */
   runtimeHandlers: readonly string[];
+  /** The pods' lifecycle events, for GetContainerEvents. */
+  events: EventBus<LifecycleEvent>;
   /** Where Exec, Attach and PortForward send their clients. */
   streaming: Pick<StreamingServer, 'getExec' | 'getAttach' | 'getPortForward'>;
 }
@@ -68,6 +74,12 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
     }),
 
     RuntimeConfig: unary('RuntimeConfig', async () => ({ linux: { cgroup_driver: CgroupDriver.CGROUPFS } })),
+
+    // kubelet sends the node's pod CIDR; crib's built-in network hands out addresses from it.
+    UpdateRuntimeConfig: unary('UpdateRuntimeConfig', async (req) => {
+      await d.network.setPodCidr(req.runtime_config?.network_config?.pod_cidr ?? '', 'runtime_config.network_config.pod_cidr');
+      return {};
+    }),
 
     RunPodSandbox: unary('RunPodSandbox', async (req, ctx) => ({
       pod_sandbox_id: await d.sandboxes.run(ctx, toSandboxConfig(req.config, req.runtime_handler)),
@@ -147,6 +159,14 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
     PortForward: unary('PortForward', async (req) => {
       await d.sandboxes.portForwardTarget(req.pod_sandbox_id);
       return { url: d.streaming.getPortForward({ podSandboxId: req.pod_sandbox_id, ports: req.port }) };
+    }),
+
+    // kubelet's evented PLEG: every container's and sandbox's lifecycle, as it happens, until the
+    // client goes away (or falls too far behind, and is dropped rather than buffered without end).
+    GetContainerEvents: serverStream('GetContainerEvents', async (_req, send, ctx) => {
+      const sub = d.events.subscribe();
+      ctx.signal.addEventListener('abort', () => sub.close(), { once: true });
+      for await (const e of sub) await send(toContainerEvent(e));
     }),
 
     UpdateContainerResources: unary('UpdateContainerResources', async (req, ctx) => {

@@ -561,7 +561,7 @@ class LayerWriter implements TarHandler {
         await restoreXattrs(this.root, dump);
       } catch (err) {
         // Best effort, as tar --xattrs: e.g. a security.* name this kernel does not accept.
-        log.warn('unpack: some extended attributes could not be set', { dir: this.root, error: errorMessage(err) });
+        log.warn('unpack: some extended attributes could not be set', { dir: this.root, error: err });
       }
     }
     for (const [rel, [atime, mtime]] of this.dirTimes) fs.lutimesSync(this.abs(rel), atime, mtime);

@@ -5,14 +5,16 @@ import type { NetworkConfigList, PluginConfig } from './types.js';
 export interface BuiltinNetwork {
   name: string;
   bridge: string;
+  /** One CIDR, or an IPv4 and an IPv6 one joined by a comma (as kubelet's pod CIDR comes). */
   subnet: string;
   ipMasq: boolean;
   /** host-local IPAM lease directory. */
   ipamDataDir: string;
 }
 
-/** crib's default network: a bridge with host-local IPAM and port mappings. */
+/** crib's default network: a bridge with host-local IPAM (a range and a default route per family) and port mappings. */
 export function builtinNetwork(n: BuiltinNetwork): NetworkConfigList {
+  const subnets = n.subnet.split(',').map((s) => s.trim());
   return {
     cniVersion: '1.0.0',
     name: n.name,
@@ -26,8 +28,8 @@ export function builtinNetwork(n: BuiltinNetwork): NetworkConfigList {
         hairpinMode: true,
         ipam: {
           type: 'host-local',
-          ranges: [[{ subnet: n.subnet }]],
-          routes: [{ dst: '0.0.0.0/0' }],
+          ranges: subnets.map((subnet) => [{ subnet }]),
+          routes: subnets.map((subnet) => ({ dst: subnet.includes(':') ? '::/0' : '0.0.0.0/0' })),
           dataDir: n.ipamDataDir,
         },
       },

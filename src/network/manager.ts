@@ -1,7 +1,20 @@
+import fs from 'node:fs/promises';
 import { builtinNetwork, findPlugin, firstNetworkConfig, loopbackNetwork } from './cni-config.js';
 import { cniAdd, cniDel, type CniContext } from './cni.js';
+import { parsePodCidrs } from './pod-cidr.js';
 import type { NetworkAttachment, NetworkConfigList, PodNetworkIdentity, PortMapping } from './types.js';
 import type { BuiltinNetwork } from './cni-config.js';
+import { isErrno, writeFileAtomic } from '../util/fsx.js';
+import { log } from '../util/log.js';
+
+export interface NetworkManagerOptions {
+  confDir: string;
+  binDirs: readonly string[];
+  /** crib's own network when confDir holds no config; absent: none, the network is not ready until one appears. */
+  builtin?: BuiltinNetwork;
+  /** Where kubelet's pod CIDR (UpdateRuntimeConfig) is kept, so a restarted cribd still uses it. */
+  podCidrFile: string;
+}
 
 export interface NetworkStatus {
   ready: boolean;
@@ -10,31 +23,52 @@ export interface NetworkStatus {
   network?: NetworkConfigList;
 }
 
-/** Chooses the pod network (first CNI config in the directory, else crib's bridge) and attaches pods to it. */
+/**
+ * Chooses the pod network (first CNI config in the directory, else crib's bridge) and attaches pods
+ * to it. The directory is read at each use, so a config that appears or goes away counts at once.
+ */
 export class NetworkManager {
-  constructor(
-    private readonly confDir: string,
-    private readonly binDirs: readonly string[],
-    private readonly builtin: BuiltinNetwork,
-  ) {}
+  /** kubelet's pod CIDR, which replaces the built-in network's subnet once kubelet sends one. */
+  private podCidr = '';
+
+  constructor(private readonly o: NetworkManagerOptions) {}
+
+  /** Loads the pod CIDR kubelet gave an earlier cribd; a damaged file is ignored (kubelet sends it again on change). */
+  async open(): Promise<void> {
+    try {
+      this.podCidr = parsePodCidrs(await fs.readFile(this.o.podCidrFile, 'utf8'), this.o.podCidrFile).join(',');
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) log.warn('ignoring the stored pod CIDR', { file: this.o.podCidrFile, error: err });
+    }
+  }
+
+  /** UpdateRuntimeConfig: new pods on the built-in network get addresses from `text`; running pods keep theirs. */
+  async setPodCidr(text: string, field: string): Promise<void> {
+    const cidrs = parsePodCidrs(text, field).join(',');
+    if (!cidrs || cidrs === this.podCidr) return;
+    await writeFileAtomic(this.o.podCidrFile, cidrs + '\n', 0o600);
+    this.podCidr = cidrs;
+    log.info('pod CIDR set', { podCidr: cidrs, usedBy: this.o.builtin ? 'the built-in network' : 'nothing (no built-in network)' });
+  }
 
   async status(): Promise<NetworkStatus> {
-    const choice = await firstNetworkConfig(this.confDir);
-    const network = choice.network ?? builtinNetwork(this.builtin);
+    const choice = await firstNetworkConfig(this.o.confDir);
+    const skipped = choice.problems.length ? `; skipped configs: ${choice.problems.join('; ')}` : '';
+    const builtin = this.o.builtin && { ...this.o.builtin, subnet: this.podCidr || this.o.builtin.subnet };
+    const network = choice.network ?? (builtin && builtinNetwork(builtin));
+    if (!network) return { ready: false, reason: 'NetworkPluginNotReady', message: `no network config found in ${this.o.confDir}${skipped}` };
     const types = new Set<string>(['loopback', ...network.plugins.map((p) => p.type)]);
     for (const p of network.plugins) {
       const ipam = p['ipam'] as { type?: unknown } | undefined;
       if (ipam && typeof ipam.type === 'string') types.add(ipam.type);
     }
     const missing: string[] = [];
-    for (const t of types) if (!(await findPlugin(t, this.binDirs))) missing.push(t);
+    for (const t of types) if (!(await findPlugin(t, this.o.binDirs))) missing.push(t);
     if (missing.length) {
       return {
         ready: false,
         reason: 'NetworkPluginNotReady',
-        message:
-          `network ${network.name} (${network.source}): CNI plugin(s) ${missing.join(', ')} not found in ${this.binDirs.join(':')}` +
-          (choice.problems.length ? `; skipped configs: ${choice.problems.join('; ')}` : ''),
+        message: `network ${network.name} (${network.source}): CNI plugin(s) ${missing.join(', ')} not found in ${this.o.binDirs.join(':')}${skipped}`,
         network,
       };
     }
@@ -50,7 +84,7 @@ export class NetworkManager {
 
   /** ADD: loopback and the pod network run side by side; a failed chain is DELeted before the error is returned. */
   async attach(network: NetworkConfigList, pod: PodNetworkIdentity, netnsPath: string, portMappings: PortMapping[]): Promise<NetworkAttachment> {
-    const ctx: CniContext = { binDirs: this.binDirs, netnsPath, ifName: 'eth0', pod, portMappings };
+    const ctx: CniContext = { binDirs: this.o.binDirs, netnsPath, ifName: 'eth0', pod, portMappings };
     const [lo, main] = await Promise.allSettled([cniAdd(loopbackNetwork, { ...ctx, ifName: 'lo', portMappings: [] }), cniAdd(network, ctx)]);
     if (main.status === 'rejected') {
       await cniDel(network, ctx).catch(() => undefined);
@@ -68,7 +102,7 @@ export class NetworkManager {
    * absent when cribd died between ADD and recording it; DEL then runs without a prevResult.
    */
   async detach(a: Omit<NetworkAttachment, 'result' | 'ips'> & { result?: Record<string, unknown> }, pod: PodNetworkIdentity): Promise<void> {
-    const ctx: CniContext = { binDirs: this.binDirs, netnsPath: a.netnsPath, ifName: a.ifName, pod, portMappings: a.portMappings };
+    const ctx: CniContext = { binDirs: this.o.binDirs, netnsPath: a.netnsPath, ifName: a.ifName, pod, portMappings: a.portMappings };
     await cniDel(a.network, ctx, a.result);
   }
 }

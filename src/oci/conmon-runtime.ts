@@ -1,3 +1,4 @@
+import { watch as fsWatch } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -220,6 +221,15 @@ export class ConmonRuntime implements OciRuntime {
   async reopenLog(_id: string, bundle: string, logPath: string): Promise<void> {
     await writeFifo(conmonFiles(bundle).ctl, '2 0 0\n');
     await waitFor(() => exists(logPath), LOG_REOPEN_MS);
+  }
+
+  /** conmon writes one file per exit into the exit dir: inotify on the dir sees each arrive. */
+  watchExits(onExit: (id: string) => void): () => void {
+    const watcher = fsWatch(this.o.exitDir, (event, file) => {
+      if (event === 'rename' && file && !file.startsWith('.')) onExit(file);
+    });
+    watcher.on('error', () => watcher.close());
+    return () => watcher.close();
   }
 
   exited(id: string): Promise<boolean> {

@@ -103,6 +103,11 @@ export interface OciRuntime {
   update(id: string, resources: { cpu: OciCpu; memory: OciMemory }): Promise<void>;
   /** Has the monitor reopen the log file (after kubelet renamed it away); resolves once it exists again. */
   reopenLog(id: string, bundle: string, logPath: string): Promise<void>;
+  /**
+   * Calls `onExit(id)` whenever the monitor records a main process's exit, from now until the
+   * returned function is called (exits that happened before are found by `exited`).
+   */
+  watchExits(onExit: (id: string) => void): () => void;
   /** True once the monitor has recorded the main process's exit. */
   exited(id: string): Promise<boolean>;
   /** The recorded exit, waiting up to `waitMs` for the monitor to write it; undefined if it never does. */

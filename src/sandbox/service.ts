@@ -25,6 +25,8 @@ import { matchesFilter } from './filter.js';
 import { mountShm, podFilePaths, podHostname, unmountShm, updateHosts, writePodFiles } from './pod-files.js';
 import type { Sandbox, SandboxConfig, SandboxFilter, SandboxView } from './types.js';
 import { validateSandboxConfig } from './validate.js';
+import type { EventBus } from '../events/bus.js';
+import type { LifecycleEventType, LifecycleNotice } from '../events/lifecycle.js';
 
 /** containerd's default for sandboxes: the last thing the OOM killer picks. */
 const SANDBOX_OOM_SCORE_ADJ = -998;
@@ -38,6 +40,8 @@ export interface SandboxServiceOptions {
   pauseImage: string;
   network: NetworkManager;
   cgroupRoot: string;
+  /** Where the service says what happened to a sandbox (created, started, stopped, deleted). */
+  notices: EventBus<LifecycleNotice>;
 }
 
 const nameKey = (sb: { config: SandboxConfig }): string => {
@@ -48,6 +52,9 @@ const nameKey = (sb: { config: SandboxConfig }): string => {
 /** Owns every pod sandbox: their records, pause containers, network and directories. */
 export class SandboxService {
   private readonly registry: Registry<Sandbox>;
+  private readonly unwatch: (() => void)[] = [];
+  /** Ready sandboxes whose pause was seen to die (STOPPED already said). */
+  private readonly saidDead = new Set<string>();
   private readonly dirs: { netns: string; shm: string; pods: string };
 
   constructor(private readonly o: SandboxServiceOptions) {
@@ -59,6 +66,27 @@ export class SandboxService {
   async open(): Promise<void> {
     for (const d of Object.values(this.dirs)) await fs.mkdir(d, { recursive: true, mode: 0o700 });
     await this.registry.open((sb) => this.teardown(sb));
+    // pause dying on its own (killed, OOM) stops the pod: said at once, once.
+    for (const rt of new Set(this.o.runtimes.values())) {
+      this.unwatch.push(
+        rt.watchExits((id) => {
+          const sb = this.registry.has(id) ? this.registry.get(id) : undefined;
+          if (sb?.phase === 'ready' && !this.saidDead.has(id)) {
+            this.saidDead.add(id);
+            this.notify('STOPPED', sb);
+          }
+        }),
+      );
+    }
+  }
+
+  /** Stops watching for exits (at shutdown). */
+  close(): void {
+    for (const stop of this.unwatch.splice(0)) stop();
+  }
+
+  private notify(type: LifecycleEventType, sb: Sandbox): void {
+    this.o.notices.publish({ type, kind: 'sandbox', sandbox: sb });
   }
 
   private runtimeFor(handler: string): OciRuntime {
@@ -93,11 +121,12 @@ export class SandboxService {
 
   // ---- RunPodSandbox -------------------------------------------------------------------------
 
-  async run(_ctx: RequestContext, config: SandboxConfig): Promise<string> {
+  async run(ctx: RequestContext, config: SandboxConfig): Promise<string> {
     // 1. Validate and reserve the pod's name.
     validateSandboxConfig(config);
     const runtime = this.runtimeFor(config.runtimeHandler);
     const id = randomBytes(32).toString('hex');
+    ctx.ids.pod = id;
     const m = config.metadata;
     this.registry.reserve(nameKey({ config }), id, `sandbox ${m.namespace}/${m.name} (uid ${m.uid}, attempt ${m.attempt})`);
     const podDir = path.join(this.dirs.pods, id);
@@ -151,11 +180,13 @@ export class SandboxService {
     } catch (err) {
       await this.teardown(sb)
         .then(() => this.registry.forgetRecord(id))
-        .catch((e) => log.error('rolling back a failed RunPodSandbox', { id, error: errorMessage(e) }));
+        .catch((e) => log.error('rolling back a failed RunPodSandbox', { id, error: e }));
       this.registry.release(nameKey(sb));
       throw err;
     }
     this.registry.add(sb);
+    this.notify('CREATED', sb);
+    this.notify('STARTED', sb);
     log.info('sandbox ready', { id, pod: `${m.namespace}/${m.name}`, ip: sb.network?.ips[0]?.ip });
     return id;
   }
@@ -231,6 +262,8 @@ export class SandboxService {
   async markStopped(sb: Sandbox): Promise<void> {
     sb.phase = 'stopped';
     await this.registry.save(sb);
+    if (!this.saidDead.has(sb.id)) this.notify('STOPPED', sb);
+    this.saidDead.delete(sb.id);
     log.info('sandbox stopped', { id: sb.id });
   }
 
@@ -249,6 +282,8 @@ export class SandboxService {
   async remove(sb: Sandbox): Promise<void> {
     await this.teardown(sb);
     await this.registry.delete(sb);
+    this.saidDead.delete(sb.id);
+    this.notify('DELETED', sb);
     log.info('sandbox removed', { id: sb.id });
   }
 

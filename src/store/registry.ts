@@ -1,4 +1,4 @@
-import { CribError, errorMessage, invalidArgument, notFound } from '../util/errors.js';
+import { CribError, invalidArgument, notFound } from '../util/errors.js';
 import { KeyedLock } from '../util/keyed-lock.js';
 import { log } from '../util/log.js';
 import { validateId } from '../util/validate.js';
@@ -47,7 +47,7 @@ export class Registry<T extends Registrable> {
         log.warn(`rolling back a ${this.o.noun} whose creation was interrupted`, { id: r.id });
         await rollback(r).then(
           () => this.records.remove(r.id),
-          (err: unknown) => log.error('rollback failed', { id: r.id, error: errorMessage(err) }),
+          (err: unknown) => log.error('rollback failed', { id: r.id, error: err }),
         );
         continue;
       }

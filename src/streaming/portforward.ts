@@ -42,7 +42,7 @@ export async function forwardPort(client: Duplex, errorOut: Writable, connect: (
     }
   } catch (err) {
     if (!signal.aborted) {
-      log.info('streaming: port forward failed', { target: describe, error: errorMessage(err) });
+      log.info('streaming: port forward failed', { target: describe, error: err });
       if (errorOut.writable) errorOut.write(`error forwarding ${describe}: ${errorMessage(err)}`);
     }
   } finally {

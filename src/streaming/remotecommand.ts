@@ -217,7 +217,7 @@ export async function serveRemoteCommandSpdy(socket: Duplex, head: Buffer, proto
       abort.signal,
     );
   } catch (err) {
-    log.info(`streaming: ${target.kind} session ended early`, { error: errorMessage(err) });
+    log.info(`streaming: ${target.kind} session ended early`, { error: err });
   } finally {
     conn.close();
     await conn.closed;
@@ -254,7 +254,7 @@ export async function serveRemoteCommandWebSocket(ws: WebSocket, protocol: strin
       abort.signal,
     );
   } catch (err) {
-    log.info(`streaming: ${target.kind} session ended early`, { error: errorMessage(err) });
+    log.info(`streaming: ${target.kind} session ended early`, { error: err });
   } finally {
     channels.close(1000, '');
     await channels.closed;

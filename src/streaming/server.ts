@@ -6,7 +6,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { CribError, errorMessage } from '../util/errors.js';
+import { CribError } from '../util/errors.js';
 import { log } from '../util/log.js';
 import {
   ACCEPTED_PROTOCOLS_HEADER,
@@ -235,7 +235,7 @@ export class StreamingServer {
   }
 
   private track(session: Promise<void>): void {
-    const tracked = session.catch((err: unknown) => log.warn('streaming: session failed', { error: errorMessage(err) }));
+    const tracked = session.catch((err: unknown) => log.warn('streaming: session failed', { error: err }));
     this.sessions.add(tracked);
     void tracked.finally(() => this.sessions.delete(tracked));
   }

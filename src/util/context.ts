@@ -2,10 +2,18 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { CribError } from './errors.js';
 
+/** The pod and container a call touches, as far as it is known (a create learns its id midway). */
+export interface CallIds {
+  pod?: string;
+  container?: string;
+}
+
 /** A call into the domain: which CRI method asked, an id for its log lines, and the caller's patience. */
 export interface RequestContext {
   readonly method: string;
   readonly requestId: string;
+  /** Filled in by the call and the domain; every log line of the call carries them. */
+  readonly ids: CallIds;
   /** Aborted when the client cancels or its deadline passes: long work stops waiting and finishes quickly. */
   readonly signal: AbortSignal;
 }
@@ -22,13 +30,17 @@ export function currentContext(): RequestContext | undefined {
   return current.getStore();
 }
 
-export function newRequestId(): string {
+function newRequestId(): string {
   return randomBytes(4).toString('hex');
+}
+
+export function newContext(method: string, signal: AbortSignal, ids: CallIds = {}): RequestContext {
+  return { method, requestId: newRequestId(), ids, signal };
 }
 
 /** For work no client asked for (startup recovery, the CLI, tests): never cancelled. */
 export function internalContext(what: string): RequestContext {
-  return { method: what, requestId: newRequestId(), signal: new AbortController().signal };
+  return newContext(what, new AbortController().signal);
 }
 
 /**

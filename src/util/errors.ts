@@ -30,6 +30,13 @@ export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** An error's message, then each cause's (at most 8 deep, so a cycle cannot loop), for a log line. */
+export function errorChain(err: unknown): string[] {
+  const out: string[] = [];
+  for (let e: unknown = err; e !== undefined && out.length < 8; e = e instanceof Error ? e.cause : undefined) out.push(errorMessage(e));
+  return out;
+}
+
 /**
  * Untrusted text (a name from an archive, a registry, a request) for an error message: JSON-quoted
  * and cut to `max` characters, so a message stays short and printable whatever came in.

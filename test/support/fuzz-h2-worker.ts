@@ -42,6 +42,8 @@ export interface FuzzJob {
   target: TargetName;
   seed: number;
   budgetMs: number;
+  /** Inputs run even when the budget is spent first (a loaded machine): the count, not the clock, says fuzzing happened. */
+  minIterations: number;
   /** Int32 slot 0: the iteration under way, for the main thread to name when the worker hangs. */
   progress: SharedArrayBuffer;
 }
@@ -328,7 +330,7 @@ function run(job: FuzzJob): FuzzResult {
   let slowestMs = 0;
   let nextSample = Date.now() + HEAP_SAMPLE_MS;
   let iteration = 0;
-  for (; Date.now() < deadline; iteration++) {
+  for (; iteration < job.minIterations || Date.now() < deadline; iteration++) {
     Atomics.store(progress, 0, iteration);
     const c = target(rng);
     const started = Date.now();

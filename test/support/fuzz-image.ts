@@ -25,7 +25,7 @@ const held = () => process.memoryUsage().heapUsed + process.memoryUsage().arrayB
 
 /**
  * Runs `one` on inputs from `make` until `max` inputs were tried (the same ones for the same
- * seed) or `ms` passed on a slow machine, and at least `min`. Each call must end within `slowMs`
+ * seed) or `ms` passed on a slow machine, but at least `min` however long they take. Each call must end within `slowMs`
  * with no error or an expected one; memory must stay within the bound.
  */
 export async function fuzz(
@@ -42,7 +42,7 @@ export async function fuzz(
   let peak = base;
   let n = 0;
   let refused = 0;
-  for (; n < opts.max && Date.now() - start < opts.ms; n++) {
+  for (; n < opts.max && (n < opts.min || Date.now() - start < opts.ms); n++) {
     const input = make(rng);
     const t0 = Date.now();
     try {
@@ -63,7 +63,6 @@ export async function fuzz(
   }
   peak = Math.max(peak, held());
   t.diagnostic(`${part}: ${n} inputs (${refused} refused) in ${Date.now() - start} ms, memory grew by up to ${Math.round((peak - base) / (1 << 20))} MiB`);
-  assert.ok(n >= opts.min, `${part}: only ${n} inputs in the time`);
   assert.ok(peak - base < MEMORY_BOUND, `${part}: memory grew by ${Math.round((peak - base) / (1 << 20))} MiB`);
 }
 

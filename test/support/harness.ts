@@ -17,6 +17,8 @@ export interface HarnessOptions {
   flags?: string[];
   /** A config file's contents (e.g. registry mirrors), passed with --config. */
   config?: Record<string, unknown>;
+  /** Variables added to cribd's environment (e.g. systemd's NOTIFY_SOCKET). */
+  env?: Record<string, string>;
 }
 
 /**
@@ -83,6 +85,7 @@ export class Harness {
     const log = fs.openSync(this.logFile, 'a');
     this.daemon = spawn(process.execPath, [path.join(repoRoot, 'bin', 'crib'), 'daemon', ...this.flags], {
       stdio: ['ignore', log, log],
+      env: { ...process.env, ...this.opts.env },
     });
     fs.closeSync(log);
     const exited = new Promise<never>((_, reject) =>

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import os from 'node:os';
 import { applyConfigFile, defaultConfig, validateConfig } from '../../src/config.js';
 import { builtinNetwork, parseNetworkConfig } from '../../src/network/cni-config.js';
+import { parsePodCidrs } from '../../src/network/pod-cidr.js';
 import { pluginInput, podIPs } from '../../src/network/cni.js';
 import { parseSyncMessage } from '../../src/oci/conmon.js';
 import { criLogStreams } from '../../src/oci/cri-log.js';
@@ -135,6 +136,22 @@ describe('CNI', () => {
       ['bridge', 'portmap'],
     );
   });
+  it("takes kubelet's pod CIDR, one per family, and gives the built-in network a range and a route for each", () => {
+    const field = 'runtime_config.network_config.pod_cidr';
+    assert.deepEqual(parsePodCidrs(' 10.244.1.0/24 , fd00:1::/64', field), ['10.244.1.0/24', 'fd00:1::/64']);
+    assert.deepEqual(parsePodCidrs('', field), []);
+    for (const bad of ['10.0.0.1', '10.0.0.0/31', '300.0.0.0/8', '10.0.0.0/8,10.1.0.0/16', 'a,b,c', '::/127']) {
+      assert.throws(
+        () => parsePodCidrs(bad, field),
+        (e: CribError) => e.kind === 'InvalidArgument' && e.message.startsWith(field),
+        bad,
+      );
+    }
+    const n = builtinNetwork({ name: 'crib', bridge: 'crib0', subnet: '10.244.1.0/24,fd00:1::/64', ipMasq: false, ipamDataDir: '/d' });
+    const ipam = n.plugins[0]?.['ipam'] as { ranges: unknown; routes: unknown };
+    assert.deepEqual(ipam.ranges, [[{ subnet: '10.244.1.0/24' }], [{ subnet: 'fd00:1::/64' }]]);
+    assert.deepEqual(ipam.routes, [{ dst: '0.0.0.0/0' }, { dst: '::/0' }]);
+  });
   it('reads .conf and .conflist files', () => {
     const one = parseNetworkConfig('{"cniVersion":"0.4.0","name":"n","type":"bridge"}', '/x/10-n.conf');
     assert.deepEqual(one.plugins, [{ type: 'bridge' }]);
@@ -187,6 +204,13 @@ describe('daemon config', () => {
     assert.equal(defaultConfig.network.bridge, 'crib0', 'defaults untouched');
     assert.throws(() => applyConfigFile(defaultConfig, 'sokcet: /x', 'f'), /sokcet: unknown key/);
     assert.throws(() => validateConfig({ ...defaultConfig, root: 'relative' }), /root/);
+  });
+  it('takes the log format and whether the built-in network is used', () => {
+    const c = applyConfigFile(defaultConfig, 'logFormat: json\nnetwork:\n  builtin: false\n', 'f');
+    assert.equal(validateConfig(c).logFormat, 'json');
+    assert.equal(c.network.builtin, false);
+    assert.throws(() => validateConfig({ ...defaultConfig, logFormat: 'xml' as 'json' }), /logFormat/);
+    assert.throws(() => applyConfigFile(defaultConfig, 'network:\n  builtin: "no"\n', 'f'), /network.builtin/);
   });
 });
 

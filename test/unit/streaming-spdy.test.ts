@@ -206,7 +206,7 @@ describe('SPDY header blocks', () => {
   });
 
   test('a zlib bomb fails after MAX_DECODED_HEADER_BYTES of output, not after gigabytes', async () => {
-    const bomb = zlib.deflateSync(Buffer.alloc(50 * 1024 * 1024), { dictionary: SPDY3_DICTIONARY, level: 9, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    const bomb = zlibBomb();
     assert.ok(bomb.length < MAX_CONTROL_FRAME_BYTES, `bomb of ${bomb.length} bytes fits one control frame`);
     const before = process.memoryUsage().rss;
     const d = new HeaderDecompressor();
@@ -220,6 +220,16 @@ describe('SPDY header blocks', () => {
     await assert.rejects(new HeaderDecompressor().decompress(Buffer.from('not zlib at all')), SpdyProtocolError);
   });
 });
+
+let bomb: Buffer | undefined;
+/**
+ * 50 MiB of zeros as one SPDY header block of a few KiB. Made once, before any session that sends
+ * it: compressing takes a while on a loaded machine, longer than a session waits for its streams.
+ */
+function zlibBomb(): Buffer {
+  bomb ??= zlib.deflateSync(Buffer.alloc(50 * 1024 * 1024), { dictionary: SPDY3_DICTIONARY, level: 9, finishFlush: zlib.constants.Z_SYNC_FLUSH });
+  return bomb;
+}
 
 function zlibAdler(data: Buffer): number {
   // zlib's own Adler-32 is the last 4 bytes of a zlib stream of the data.
@@ -294,6 +304,7 @@ describe('SPDY sessions', () => {
   };
 
   before(async () => {
+    zlibBomb(); // made now, not while a session waits
     await server.start();
     await idleServer.start();
   });
@@ -437,13 +448,7 @@ describe('SPDY sessions', () => {
   });
 
   const protocolErrors: [string, (c: TestSpdyClient) => Promise<void>][] = [
-    [
-      'a zlib bomb in a SYN_STREAM',
-      async (c) => {
-        const bomb = zlib.deflateSync(Buffer.alloc(50 * 1024 * 1024), { dictionary: SPDY3_DICTIONARY, level: 9, finishFlush: zlib.constants.Z_SYNC_FLUSH });
-        c.raw(encodeSynStream(1, 0, bomb));
-      },
-    ],
+    ['a zlib bomb in a SYN_STREAM', async (c) => c.raw(encodeSynStream(1, 0, zlibBomb()))],
     ['an even stream id', async (c) => c.raw(encodeSynStream(2, 0, await c.compress(encodeHeaderBlock([['streamtype', 'error']]))))],
     [
       'a stream id going backwards',

@@ -318,7 +318,7 @@ export class RegistryClient {
           }
           throw err;
         }
-        log.debug('registry endpoint failed, trying the next', { endpoint: ep.base.href, error: errorMessage(err) });
+        log.debug('registry endpoint failed, trying the next', { endpoint: ep.base.href, error: err });
         notes.push(errorMessage(err));
       }
     }
@@ -340,7 +340,7 @@ export class RegistryClient {
       if (!(insecure ? isTlsFailure(err) : isPlainHttpAnswer(err))) throw err;
       const plain = new URL(url);
       plain.protocol = 'http:';
-      log.debug('registry: HTTPS failed, trying plain HTTP', { host: url.host, error: errorMessage(err) });
+      log.debug('registry: HTTPS failed, trying plain HTTP', { host: url.host, error: err });
       try {
         const res = await this.transport.request({ ...req, url: plain });
         this.plainHttp.add(url.host);

@@ -15,7 +15,6 @@
 
 import { Duplex } from 'node:stream';
 import { log } from '../../util/log.js';
-import { errorMessage } from '../../util/errors.js';
 import { IdleTimer } from '../idle-timer.js';
 import { SpdyProtocolError } from './errors.js';
 import {
@@ -282,7 +281,7 @@ export class SpdyConnection {
     try {
       accepted = this.opts.onStream(st.stream);
     } catch (err) {
-      log.warn('streaming: stream handler failed', { error: errorMessage(err) });
+      log.warn('streaming: stream handler failed', { error: err });
     }
     if (!accepted) {
       this.resetStream(st, RstStatus.REFUSED_STREAM);
@@ -500,7 +499,7 @@ export class SpdyConnection {
 
   private protocolError(err: unknown): void {
     if (this.ended) return;
-    log.warn('streaming: ending SPDY session on a protocol error', { error: errorMessage(err) });
+    log.warn('streaming: ending SPDY session on a protocol error', { error: err });
     this.write(encodeGoAway(this.lastRemoteId, err instanceof SpdyProtocolError ? GoAwayStatus.PROTOCOL_ERROR : GoAwayStatus.INTERNAL_ERROR));
     this.endSocket();
   }
