@@ -106,12 +106,13 @@ describe('crib run', () => {
     let d: Result;
     try {
       d = await crib(['delete', '-f', file]);
-    } finally {
-      assertPauseLast(
-        exits.stop(),
+      await assertPauseLast(
+        exits,
         id,
         ctrs.map((c) => c.id),
       );
+    } finally {
+      exits.close();
     }
     assert.equal(d.code, 0, explain(d));
     assert.match(d.stdout, /pod "default\/web-sidecar" deleted/);
@@ -410,8 +411,9 @@ spec:
       try {
         run.child.kill(signal);
         code = await run.exited;
+        await assertPauseLast(exits, sb.id, ctrs);
       } finally {
-        assertPauseLast(exits.stop(), sb.id, ctrs);
+        exits.close();
       }
       const r = { code, ...run.out };
       assert.equal(code, 0, explain(r));

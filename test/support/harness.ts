@@ -128,8 +128,13 @@ export class Harness {
     return this.client.runtime;
   }
 
-  /** Removes every sandbox through the CRI, stops cribd, and removes what a crash could leave. */
+  /**
+   * Removes every sandbox through the CRI, checks that nothing of them is left (so every file that
+   * starts a cribd checks for leaks once at its end), stops cribd, and removes what a crash could
+   * leave; then fails if the check found anything.
+   */
   async cleanup(): Promise<void> {
+    let leaks = '';
     if (this.daemon) {
       try {
         const list = await call(this.runtime, 'ListPodSandbox', {}, 30);
@@ -137,8 +142,12 @@ export class Harness {
       } catch (err) {
         console.error(`cleanup: ${(err as Error).message}\n${this.logTail()}`);
       }
-      await this.stopDaemon();
     }
+    if (fs.existsSync(this.logFile)) {
+      const problems = await leftovers(this.leakScope());
+      if (problems.length) leaks = `leaks at cleanup:\n${problems.join('\n')}\n--- cribd log ---\n${this.logTail()}`;
+    }
+    await this.stopDaemon();
     await run('ip', ['link', 'del', this.bridge]).catch(() => undefined);
     // Children first; a cgroup that still holds a process stays (the leak check has said so).
     for (const m of await cgroupMounts()) {
@@ -150,6 +159,7 @@ export class Harness {
     const mounted = await mountsUnder(this.base);
     for (const m of mounted.reverse()) await run('umount', ['-l', m]).catch(() => undefined);
     await fsp.rm(this.base, { recursive: true, force: true });
+    assert.equal(leaks, '', 'the pods left nothing behind');
   }
 
   /**
