@@ -10,7 +10,7 @@ import { run } from '../../src/util/exec.js';
 import { cgroupMounts } from '../../src/oci/cgroups.js';
 import { repoRoot } from '../../src/util/paths.js';
 import type { PodSandboxConfig } from '../../src/cri/generated/runtime/v1/PodSandboxConfig.js';
-import { cgroupTree, leftovers, mountsUnder, type LeakScope } from './leaks.js';
+import { RecordedPids, cgroupTree, leftovers, mountsUnder, type LeakScope } from './leaks.js';
 
 export interface HarnessOptions {
   /** Extra daemon flags (e.g. ["--cni-bin-dir", "/nowhere"]). */
@@ -46,6 +46,8 @@ export class Harness {
   /** Cgroups the test made below kubeletCgroupRoot as kubelet would (relative paths): crib must leave them. */
   private readonly kubeletCgroups = new Set<string>();
   readonly logFile = path.join(this.base, 'cribd.log');
+  /** The processes crib records for this harness's pods, for the leak check. */
+  private readonly recorded = new RecordedPids(this.root);
   daemon: ChildProcess | undefined;
   client!: CriClients;
 
@@ -96,6 +98,7 @@ export class Harness {
     for (;;) {
       try {
         await Promise.race([call(this.client.runtime, 'Version', { version: 'v1' }, 2), exited]);
+        this.recorded.watch();
         return;
       } catch (err) {
         if (Date.now() > deadline || !this.daemon || this.daemon.exitCode !== null) throw err;
@@ -148,6 +151,7 @@ export class Harness {
       if (problems.length) leaks = `leaks at cleanup:\n${problems.join('\n')}\n--- cribd log ---\n${this.logTail()}`;
     }
     await this.stopDaemon();
+    this.recorded.close();
     await run('ip', ['link', 'del', this.bridge]).catch(() => undefined);
     // Children first; a cgroup that still holds a process stays (the leak check has said so).
     for (const m of await cgroupMounts()) {
@@ -213,6 +217,7 @@ export class Harness {
       kubeletCgroupRoot: this.kubeletCgroupRoot,
       kubeletCgroups: this.kubeletCgroups,
       allowedPids: new Set(this.daemon?.pid === undefined ? [] : [this.daemon.pid]),
+      recordedPids: this.recorded.pids,
     };
   }
 }

@@ -1,7 +1,7 @@
 // Everything a harness's pods can leave on the node, found by where crib put it rather than by
 // what it is called: files under the daemon's ROOT and STATE, mounts under the harness's base dir,
 // veths on its bridge, IP leases, cgroups under its cgroup roots, iptables rules naming its subnet
-// or network, and processes in its cgroups or running from its directories.
+// or network, and processes crib recorded, in its cgroups or running from its directories.
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from '../../src/util/exec.js';
@@ -27,6 +27,68 @@ export interface LeakScope {
   kubeletCgroups: ReadonlySet<string>;
   /** Processes that may run from the base dir: the daemon itself. */
   allowedPids: ReadonlySet<number>;
+  /** Every process crib recorded for a pod or container while the harness watched: pid, start time. */
+  recordedPids: ReadonlyMap<number, string>;
+}
+
+/** A process's start time (field 22 of /proc/PID/stat), unless it is gone or a zombie. */
+function liveStartTime(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return rest[0] === 'Z' || rest[0] === 'X' ? undefined : rest[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Notes every process crib records for a pod or a container, as its records are written: pause's
+ * and a container's pid from the record, and the monitor's and the runtime's init from the
+ * bundle's conmon.pid and pidfile. The leak check then looks for each of them by pid and start time,
+ * whatever it is called and wherever it runs.
+ */
+export class RecordedPids {
+  readonly pids = new Map<number, string>();
+  private readonly watchers: fs.FSWatcher[] = [];
+
+  constructor(private readonly root: string) {}
+
+  /** Starts watching the record directories (cribd has made them); again is harmless. */
+  watch(): void {
+    if (this.watchers.length) return;
+    for (const kind of ['sandboxes', 'containers']) {
+      const dir = path.join(this.root, 'records', kind);
+      this.watchers.push(fs.watch(dir, (_event, name) => name && this.noteRecord(path.join(dir, name))));
+      for (const name of fs.readdirSync(dir)) this.noteRecord(path.join(dir, name));
+    }
+  }
+
+  close(): void {
+    for (const w of this.watchers.splice(0)) w.close();
+  }
+
+  private noteRecord(file: string): void {
+    let record: { pid?: number; pause?: { pid?: number }; paths?: { bundle?: string } };
+    try {
+      record = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof record;
+    } catch {
+      return; // removed, or half written: a later event reads it whole
+    }
+    const bundle = record.paths?.bundle;
+    const fromBundle = (f: string) => {
+      try {
+        return Number(fs.readFileSync(path.join(bundle ?? '', f), 'utf8'));
+      } catch {
+        return undefined;
+      }
+    };
+    for (const pid of [record.pid, record.pause?.pid, fromBundle('conmon.pid'), fromBundle('pidfile')]) {
+      if (pid === undefined || !(pid > 0) || this.pids.has(pid)) continue;
+      const start = liveStartTime(pid);
+      if (start !== undefined) this.pids.set(pid, start);
+    }
+  }
 }
 
 /** Directories whose every entry is a pod's, a container's or a monitor's, and must go with them. */
@@ -119,8 +181,8 @@ const readlink = (p: string): string => {
 const under = (p: string, dir: string): boolean => p === dir || p.startsWith(`${dir}/`);
 
 /**
- * Live processes crib made for this harness: in its cgroups (pause, containers, their children) or
- * running from its directories (conmon, runc, crib-io: their command line, cwd or root is under
+ * Live processes crib made for this harness: recorded by crib (by pid and start time), in its
+ * cgroups (pause, containers, their children) or running from its directories (conmon, runc, crib-io: their command line, cwd or root is under
  * the base dir). Zombies hold nothing but a pid and are their parent's to reap.
  */
 export function harnessProcesses(s: LeakScope): string[] {
@@ -136,6 +198,7 @@ export function harnessProcesses(s: LeakScope): string[] {
         .split('\n')
         .map((l) => l.slice(l.indexOf(':', l.indexOf(':') + 1) + 1));
       const why = [
+        s.recordedPids.has(Number(pid)) && s.recordedPids.get(Number(pid)) === liveStartTime(Number(pid)) && 'recorded by crib',
         cgroups.some((c) => under(c, s.cgroupRoot) || under(c, s.kubeletCgroupRoot)) && 'cgroup',
         fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(s.base) && 'cmdline',
         under(readlink(`/proc/${pid}/cwd`), s.base) && 'cwd',
