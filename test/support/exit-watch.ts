@@ -42,6 +42,6 @@ export async function assertPauseLast(watch: ExitWatch, sandboxId: string, conta
   const pause = watch.order.get(sandboxId) ?? -1;
   for (const id of containerIds) {
     const ended = watch.order.get(id) ?? Infinity;
-    assert.ok(ended < pause, `container ${id} ended (exit #${ended}) before pause (exit #${pause}): ${seen()}`);
+    assert.ok(ended < pause, `container ${id} ends before pause (it was exit #${ended}, pause #${pause}): ${seen()}`);
   }
 }
