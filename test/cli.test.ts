@@ -2,7 +2,7 @@
 // exit codes, stdout/stderr and TTY-less output are what a user or a script gets.
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -17,12 +17,12 @@ import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandbo
 import type { PodTree } from '../src/cli/tree.js';
 import { Harness } from './support/harness.js';
 import { importBusybox } from './support/busybox-image.js';
+import { waitFor } from './support/wait-for.js';
 import { buildTestImage, pushLayout, skopeoInspect, startRegistry, type TestRegistry } from './support/registry.js';
 
 const IMAGE = 'localhost/test/busybox:1';
 const GRACE = 'io.kubernetes.pod.terminationGracePeriod';
 const BIN = path.join(repoRoot, 'bin', 'crib');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Result {
   code: number | null;
@@ -43,6 +43,25 @@ describe('crib CLI', () => {
   async function crib(args: string[], opts: { cwd?: string; env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Result> {
     const r = await runCapture(process.execPath, [BIN, '--socket', h.socket, ...args], { timeoutMs: opts.timeoutMs ?? 120_000, cwd: opts.cwd, env: opts.env });
     return { code: r.code, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
+  }
+
+  const running = new Set<ChildProcess>();
+
+  /** `crib ARGS` left running (logs -f): its output so far, and its result once it ends. */
+  function cribRunning(args: string[]): { stdout: () => string; done: Promise<Result> } {
+    const child = spawn(process.execPath, [BIN, '--socket', h.socket, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const done = new Promise<Result>((resolve) =>
+      child.on('close', (code) => {
+        running.delete(child);
+        resolve({ code, stdout, stderr });
+      }),
+    );
+    return { stdout: () => stdout, done };
   }
 
   /** Runs crib and insists on exit code 0. */
@@ -173,6 +192,8 @@ describe('crib CLI', () => {
 
   describe('pods and containers', () => {
     afterEach(async () => {
+      // A test that failed midway may leave a follower running: end it (by its pid) before looking for leaks.
+      for (const c of running) if (c.pid !== undefined && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
       for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
       await h.assertNoLeaks();
     });
@@ -307,8 +328,14 @@ describe('crib CLI', () => {
       assert.equal(r.stderr, 'to-err\n');
       assert.equal((await crib(['exec', app.slice(0, 12), 'true'])).code, 0, 'no -- needed');
       assert.equal((await crib(['exec', 'app', 'ls', '-d', '/www'])).stdout, '/www\n', "the command's own flags pass through");
+      const execStarted = Date.now();
       const slow = await crib(['exec', '--timeout', '1', 'app', 'sleep', '10']);
-      assert.notEqual(slow.code, 0, 'killed at the timeout');
+      assert.equal(slow.code, 1, slow.stderr);
+      assert.match(
+        slow.stderr,
+        /^crib exec: command \["sleep","10"\] in container [0-9a-f]{64} ran past its 1 s timeout and was killed \(DEADLINE_EXCEEDED\)\n$/,
+      );
+      assert.ok(Date.now() - execStarted >= 1000, 'not before the timeout');
 
       const rmRunning = await crib(['rm', 'app']);
       assert.equal(rmRunning.code, 1);
@@ -349,7 +376,7 @@ describe('crib CLI', () => {
         p,
         ctrConfig('talker', ['sh', '-c', 'echo out-1; echo err-1 >&2; printf part-; sleep 0.2; echo joined; echo out-2; echo out-3; sleep 1000']),
       );
-      for (let i = 0; i < 100 && !fs.readFileSync(path.join(p.config.log_directory as string, 'talker.log'), 'utf8').includes('out-3'); i++) await sleep(50);
+      await waitFor(() => fs.readFileSync(path.join(p.config.log_directory as string, 'talker.log'), 'utf8').includes('out-3'), 'out-3 in the log', 15_000);
       const all = await crib(['logs', 'talker']);
       assert.equal(all.code, 0);
       assert.equal(all.stdout, 'out-1\npart-joined\nout-2\nout-3\n');
@@ -360,30 +387,39 @@ describe('crib CLI', () => {
       const ts = await ok(['logs', '--tail=1', '--timestamps', 'talker']);
       assert.match(ts, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+\S* out-3\n$/);
 
-      // -f: follows a counter through a log rotation (rename + ReopenContainerLog) and ends when it exits
-      const counter = await start(p, ctrConfig('counter', ['sh', '-c', 'i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo n$i; sleep 0.05; done']));
-      const follower = spawn(process.execPath, [BIN, '--socket', h.socket, 'logs', '-f', 'counter'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      const following = new Promise<Result>((resolve) => {
-        let stdout = '';
-        let stderr = '';
-        follower.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
-        follower.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
-        follower.on('close', (code) => resolve({ code, stdout, stderr }));
-      });
-      // Rotate only once the follower has the file open (it has printed from it), however slow its start.
-      await new Promise<void>((resolve) => follower.stdout.once('data', () => resolve()));
+      // -f: follows a counter through a log rotation (rename + ReopenContainerLog) and ends when it exits.
+      // The counter prints half its lines, waits for the rotation, then prints the rest.
+      const counter = await start(
+        p,
+        ctrConfig('counter', [
+          'sh',
+          '-c',
+          'i=0; while [ $i -lt 20 ]; do i=$((i+1)); echo n$i; done; while [ ! -e /tmp/rotated ]; do sleep 0.05; done; while [ $i -lt 40 ]; do i=$((i+1)); echo n$i; done',
+        ]),
+      );
+      const follower = cribRunning(['logs', '-f', 'counter']);
+      await waitFor(
+        () => follower.stdout().endsWith('n20\n'),
+        () => `the follower to print the first half: ${JSON.stringify(follower.stdout())}`,
+        30_000,
+      );
       const file = path.join(p.config.log_directory as string, 'counter.log');
       fs.renameSync(file, `${file}.1`);
-      await call(h.runtime, 'ReopenContainerLog', { container_id: counter }).catch(() => undefined);
-      const followed = await following;
+      await call(h.runtime, 'ReopenContainerLog', { container_id: counter });
+      await call(h.runtime, 'ExecSync', { container_id: counter, cmd: ['touch', '/tmp/rotated'], timeout: 10 });
+      const followed = await follower.done;
       assert.equal(followed.code, 0, followed.stderr);
       assert.equal(followed.stdout, Array.from({ length: 40 }, (_, i) => `n${i + 1}\n`).join(''), 'every line, in order, once');
 
       // -f --tail on a running container, which then is stopped: the command ends
-      const tailing = crib(['logs', '-f', '--tail', '1', 'talker'], { timeoutMs: 60_000 });
-      await sleep(800);
+      const tailing = cribRunning(['logs', '-f', '--tail', '1', 'talker']);
+      await waitFor(
+        () => tailing.stdout() === 'out-3\n',
+        () => `the last line: ${JSON.stringify(tailing.stdout())}`,
+        30_000,
+      );
       await call(h.runtime, 'StopContainer', { container_id: talker, timeout: 1 });
-      const tailed = await tailing;
+      const tailed = await tailing.done;
       assert.equal(tailed.code, 0, tailed.stderr);
       assert.equal(tailed.stdout, 'out-3\n');
     });

@@ -8,6 +8,7 @@ import { call } from '../src/cli/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { rejectsWith } from './support/grpc-assert.js';
+import { waitFor } from './support/wait-for.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 
 const IMAGE = TEST_IMAGE;
@@ -85,10 +86,17 @@ describe('containers in the sandbox', () => {
     const ps = (await exec(side, ['ps', '-o', 'pid,args'])).stdout.toString();
     assert.match(ps, /^\s*1\s+\/pause\s*$/m, ps);
     assert.match(ps, /sleep 1001/);
-    await exec(side, ['sh', '-c', '(sleep 0.2 &) ; exit 0']);
-    await sleep(600);
-    const states = (await exec(side, ['sh', '-c', 'cat /proc/[0-9]*/stat'])).stdout.toString();
-    assert.doesNotMatch(states, /\) Z /, 'no zombie left: pause reaped the orphan');
+    // An orphan: pause (PID 1) adopts it, and once it is killed reaps it (no zombie is left).
+    await exec(side, ['sh', '-c', '(sleep 1006 &) ; exit 0']);
+    const procs = async () => (await exec(side, ['ps', '-o', 'pid,ppid,stat,args'])).stdout.toString();
+    const orphan = /^\s*(\d+)\s+1\s+\S+\s+sleep 1006$/m.exec(await procs())?.[1];
+    assert.ok(orphan, `the orphan is a child of PID 1:\n${await procs()}`);
+    await exec(side, ['kill', orphan]);
+    await waitFor(
+      async () => !/sleep 1006$|^\s*\d+\s+\d+\s+Z/m.test(await procs()),
+      async () => `the orphan to exit and be reaped:\n${await procs()}`,
+      15_000,
+    );
 
     const own = await pod('ownpid');
     const c = await runCtr(own, ctr('solo', ['sleep', '1003'], { linux: { security_context: { namespace_options: { pid: 1 } } } }));
@@ -135,9 +143,7 @@ describe('containers in the sandbox', () => {
     const ip = (await h.inspect(p.id)).status?.network?.ip as string;
     const fetch = `wget -q -O - http://127.0.0.1:8080/ && wget -q -O /dev/null http://${ip}:8080/ && echo FETCH-OK;`;
     const drain = await runCtr(p, ctr('drain', ['sh', '-c', graceful('drain', fetch)], shared));
-    for (const [name] of [['web'], ['mid'], ['drain']]) {
-      for (let i = 0; i < 100 && !logOf(p, name as string).includes('ready'); i++) await sleep(50);
-    }
+    for (const name of ['web', 'mid', 'drain']) await waitFor(() => logOf(p, name).includes('ready'), `${name} to be ready`, 15_000);
     await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: p.id });
     const events = fs.readFileSync(path.join(dir, 'log'), 'utf8').trim().split('\n');
     assert.deepEqual(events.slice(0, 3), ['drain-term', 'mid-term', 'web-term'], `SIGTERM newest first, all before any grace ended: ${events.join(', ')}`);
@@ -160,7 +166,7 @@ describe('containers in the sandbox', () => {
         'echo out-line; echo err-line >&2; printf no-newline; sleep 0.3; echo; i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done',
       ]),
     );
-    await sleep(800);
+    await waitFor(() => /stdout F tick 1$/m.test(logOf(p, 'talker')), 'the first tick', 15_000);
     const log = logOf(p, 'talker');
     assert.match(log, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+(Z|[+-]\d\d:\d\d) stdout F out-line$/m);
     assert.match(log, /^\S+ stderr F err-line$/m);
@@ -168,8 +174,22 @@ describe('containers in the sandbox', () => {
     const file = path.join(p.config.log_directory as string, 'talker.log');
     fs.renameSync(file, `${file}.1`);
     await call(h.runtime, 'ReopenContainerLog', { container_id: c });
-    await sleep(400);
-    assert.match(fs.readFileSync(file, 'utf8'), /stdout F tick \d+/);
+    await waitFor(() => /stdout F tick \d+/.test(fs.readFileSync(file, 'utf8')), 'a tick in the reopened log', 15_000);
+  });
+
+  it('gives a container that ignores SIGTERM its grace period, then SIGKILL (exit code 137)', async () => {
+    const p = await pod('stubborn');
+    // The shell notes SIGTERM and carries on; only SIGKILL ends it.
+    const c = await runCtr(p, ctr('stubborn', ['sh', '-c', "trap 'echo got SIGTERM, staying' TERM; echo ready; while true; do sleep 0.1; done"]));
+    await waitFor(() => logOf(p, 'stubborn').includes('ready'), 'the container to be ready', 15_000);
+    const asked = BigInt(Date.now()) * 1_000_000n;
+    await call(h.runtime, 'StopContainer', { container_id: c, timeout: 2 });
+    const st = await status(c);
+    assert.equal(st.state, 2);
+    assert.deepEqual([st.exit_code, st.reason], [137, 'Error'], 'killed by SIGKILL');
+    assert.match(logOf(p, 'stubborn'), /stdout F got SIGTERM, staying$/m, 'SIGTERM came first');
+    const waited = Number(BigInt(st.finished_at) - asked) / 1e9;
+    assert.ok(waited >= 2, `it was killed ${waited} s after the stop was asked for, before its 2 s grace period ended`);
   });
 
   it('reports exit codes and reasons: Completed, Error, OOMKilled', async () => {
@@ -232,7 +252,7 @@ describe('containers in the sandbox', () => {
   it('updates resources and reports stats', async () => {
     const p = await pod('stats');
     const c = await runCtr(p, ctr('busy', ['sh', '-c', 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo x > /tmp/file; sleep 1000']));
-    await sleep(1500);
+    await waitFor(async () => (await exec(c, ['test', '-e', '/tmp/file'])).exit_code === 0, 'the busy loop to end', 30_000);
     const st = await call(h.runtime, 'ContainerStats', { container_id: c });
     assert.ok(Number(st.stats?.cpu?.usage_core_nano_seconds?.value) > 0);
     assert.ok(Number(st.stats?.memory?.working_set_bytes?.value) > 0);
@@ -307,14 +327,22 @@ describe('containers in the sandbox', () => {
   it('keeps containers across a cribd restart and reports an exit that happened while it was down', async () => {
     const p = await pod('restart');
     const keep = await runCtr(p, ctr('keep', ['sleep', '1000']));
-    const quits = await runCtr(p, ctr('quits', ['sh', '-c', 'read x < /tmp/go-fifo 2>/dev/null; sleep 1; exit 5'], {}));
+    const ctl = fs.mkdtempSync(path.join(h.base, 'ctl-'));
+    const quits = await runCtr(
+      p,
+      ctr('quits', ['sh', '-c', 'while [ ! -e /ctl/go ]; do sleep 0.05; done; exit 5'], { mounts: [{ container_path: '/ctl', host_path: ctl }] }),
+    );
     await h.stopDaemon('SIGKILL');
-    await sleep(1500); // `quits` exits (code 5) while cribd is down
+    // `quits` exits (code 5) while cribd is down: its monitor records the exit.
+    fs.writeFileSync(path.join(ctl, 'go'), '');
+    const exitFile = path.join(h.state, 'exits', quits);
+    await waitFor(() => fs.existsSync(exitFile), 'the monitor to record the exit', 15_000);
+    const restartedAt = BigInt(Date.now()) * 1_000_000n;
     await h.start();
     assert.equal((await status(keep)).state, 1, 'still running');
     const sq = await waitExit(quits, 5000);
     assert.equal(sq.exit_code, 5);
-    assert.ok(BigInt(sq.finished_at) < BigInt(Date.now()) * 1_000_000n - 100_000_000n, 'finish time is when it exited, not when asked');
+    assert.ok(BigInt(sq.finished_at) < restartedAt, 'finish time is when it exited, not when asked');
     assert.equal((await exec(keep, ['echo', 'alive'])).stdout.toString(), 'alive\n');
   });
 });

@@ -270,9 +270,10 @@ describe('crib-io pty', () => {
     } finally {
       io.kill();
     }
-    const hup = new Io(['pty', '--', 'sleep', '30']);
+    // Once the command has printed, crib-io runs it and passes signals on.
+    const hup = new Io(['pty', '--', 'sh', '-c', 'echo ready; exec sleep 30']);
     try {
-      await sleep(300);
+      await hup.until((t) => t.includes('ready'), 'ready');
       hup.child.kill('SIGHUP');
       assert.deepEqual(await hup.done(), { code: 128 + 1, signal: null });
     } finally {

@@ -13,6 +13,9 @@ import { pushImage } from '../src/image/push.js';
 import { RegistryClient } from '../src/image/registry/client.js';
 import { ImageStore } from '../src/image/store.js';
 import { Harness } from './support/harness.js';
+import { fakeImage, fakeLayer, stallingAnswer, startFakeRegistry } from './support/fake-registry.js';
+import { rejectsWith } from './support/grpc-assert.js';
+import { waitFor } from './support/wait-for.js';
 import {
   buildTestImage,
   buildTestIndex,
@@ -27,14 +30,6 @@ import {
 } from './support/registry.js';
 
 const user = { user: 'crib', password: 's3cret' };
-
-async function rejectsWith(p: Promise<unknown>, code: grpc.status, msg?: RegExp): Promise<void> {
-  await assert.rejects(p, (err: grpc.ServiceError) => {
-    assert.equal(err.code, code, `expected ${grpc.status[code]}, got ${grpc.status[err.code]}: ${err.details}`);
-    if (msg) assert.match(err.details, msg);
-    return true;
-  });
-}
 
 describe('images: pull, status, remove, import, export, push', () => {
   let reg: TestRegistry;
@@ -220,12 +215,13 @@ describe('images: pull, status, remove, import, export, push', () => {
     assert.equal(fs.existsSync(layerDir(baseDiff as string)), true, 'the shared base layer stays');
     await call(h.client.image, 'RemoveImage', { image: { image: stB.image?.id ?? '' } }); // idempotent
 
+    // The same image from the TLS registry: one image, two tags.
     const secureRef = `${secure.host}/test/multi:1`;
-    const before = await status(a);
-    if ((before.image?.repo_tags.length ?? 0) > 1) {
-      await call(h.client.image, 'RemoveImage', { image: { image: secureRef } });
-      assert.deepEqual((await status(a)).image?.repo_tags, [a], 'one tag removed, image kept');
-    }
+    await pull(secureRef, { username: user.user, password: user.password });
+    assert.deepEqual((await status(a)).image?.repo_tags.sort(), [a, secureRef].sort());
+    await call(h.client.image, 'RemoveImage', { image: { image: secureRef } });
+    assert.deepEqual((await status(a)).image?.repo_tags, [a], 'one tag removed, image kept');
+    assert.equal(fs.existsSync(layerDir(baseDiff as string)), true, 'its layers kept');
     const byDigest = `${reg.host}/test/multi@${multi.images[0]?.manifest.digest}`;
     await call(h.client.image, 'RemoveImage', { image: { image: byDigest } });
     assert.equal((await status(a)).image, null, 'removed by digest');
@@ -327,23 +323,48 @@ describe('images: pull, status, remove, import, export, push', () => {
   });
 
   it('leaves no half image after cribd is killed during a pull', async () => {
-    const big = await buildTestImage(layoutDir('big'), {
-      layers: Array.from({ length: 3 }, (_, i) => ({ entries: [{ path: `f${i}`, content: randomish(8_000_000, i) }], compression: 'none' as const })),
-    });
-    await pushLayout(big, reg, 'test/big', '1');
-    const ref = `${reg.host}/test/big:1`;
-    const pulling = pull(ref).catch(() => undefined);
-    await new Promise((r) => setTimeout(r, 150));
-    await h.stopDaemon('SIGKILL');
-    await pulling;
-    await h.start();
-    const st = await status(ref);
-    if (st.image) {
-      for (const l of big.images[0]!.layers) assert.ok(fs.existsSync(path.join(storeDir(), 'layers', l.diffId.slice(7))), 'a listed image is whole');
+    // A registry that sends half of the big layer and holds the rest: the kill lands mid-transfer.
+    const fake = await startFakeRegistry();
+    try {
+      const small = fakeLayer([{ path: 'small', content: 'x' }]);
+      const big = fakeLayer([{ path: 'big', content: randomish(4_000_000, 9) }]);
+      const half = Math.floor(big.blob.length / 2);
+      const stall = stallingAnswer(big.blob, half);
+      fake.serveImage('test/crash', '1', fakeImage([small, big]));
+      fake.answers.set(`/v2/test/crash/blobs/${big.digest}`, stall.answer);
+      const ref = `${fake.host}/test/crash:1`;
+      const tmp = path.join(storeDir(), 'tmp');
+      const partial = () => fs.readdirSync(tmp).filter((f) => f.startsWith(big.digest.replace(':', '_')));
+      const partialSize = () => partial().reduce((n, f) => n + fs.statSync(path.join(tmp, f)).size, 0);
+
+      // The pull's failure is caught at once: it comes while the test is busy killing cribd.
+      const pulling = pull(ref).then(
+        () => 'pulled',
+        (err: grpc.ServiceError) => err.code,
+      );
+      await waitFor(
+        () => partialSize() === half,
+        () => `cribd to hold half of the big layer (${partialSize()} of ${half} bytes)`,
+        30_000,
+      );
+      await h.stopDaemon('SIGKILL');
+      assert.equal(await pulling, grpc.status.UNAVAILABLE, 'the pull died with cribd');
+      assert.equal(partial().length, 1, 'the kill left a partial download');
+
+      await h.start();
+      assert.equal((await status(ref)).image, null, 'no image is listed');
+      assert.deepEqual(fs.readdirSync(tmp), [], 'no partial download is left');
+      assert.equal(fs.existsSync(path.join(storeDir(), 'blobs', 'sha256', big.digest.slice(7))), false, 'the half blob was never stored');
+      assert.equal(fs.existsSync(path.join(storeDir(), 'layers', big.diffId.slice(7))), false, 'nor unpacked');
+
+      stall.release();
+      await pull(ref);
+      const st = await status(ref, true);
+      assert.deepEqual(JSON.parse(st.info['info'] ?? '{}').chainIds, [small.diffId, big.diffId]);
+      for (const l of [small, big]) assert.ok(fs.existsSync(path.join(storeDir(), 'layers', l.diffId.slice(7))), 'a listed image is whole');
+    } finally {
+      await fake.close();
     }
-    assert.deepEqual(fs.readdirSync(path.join(storeDir(), 'tmp')), [], 'no partial downloads left');
-    await pull(ref);
-    assert.ok((await status(ref)).image);
   });
 });
 

@@ -29,6 +29,7 @@ import {
   type TestRegistry,
 } from './support/registry.js';
 import { fakeImage, startFakeRegistry, type FakeRegistry } from './support/fake-registry.js';
+import { startTokenRegistry, type TokenRegistry, type TokenRequest } from './support/token-registry.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const config = (c: Partial<RegistryConfig> = {}): RegistryConfig => ({ mirrors: {}, insecure: [], caFiles: [], ...c });
@@ -343,90 +344,19 @@ describe('registry client', () => {
     const TOKEN_USER = 'bob';
     const TOKEN_PASSWORD = 'hunter2';
     const REFRESH = 'refresh-me';
-    const issued = new Set<string>(['static-token']);
-    const tokenRequests: { method: string; authorization?: string; scope: string[]; service: string | null; grant?: string }[] = [];
-    const storageAuth: (string | undefined)[] = [];
+    const tokenOptions = () => ({ upstream: P().url, user: TOKEN_USER, password: TOKEN_PASSWORD, refreshToken: REFRESH });
+    const fronts: TokenRegistry[] = [];
     let proxyHost = '';
-
-    /** Forwards a request to the plain registry and its answer back. */
-    function forward(req: http.IncomingMessage, res: http.ServerResponse, pathname: string): void {
-      const headers = { ...req.headers };
-      delete headers.authorization;
-      delete headers.host;
-      const up = http.request(`${P().url}${pathname}`, { method: req.method, headers }, (u) => {
-        res.writeHead(u.statusCode ?? 502, u.headers);
-        u.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
-    }
-
-    async function listen(server: http.Server, host: string): Promise<number> {
-      servers.push(server);
-      await new Promise<void>((r) => server.listen(0, host, r));
-      return (server.address() as net.AddressInfo).port;
-    }
+    let tokenRequests: TokenRequest[] = [];
+    let storageAuth: (string | undefined)[] = [];
 
     before(async () => {
-      // The blob store the registry redirects to: another host, which must never see the token.
-      const storage = http.createServer((req, res) => {
-        storageAuth.push(req.headers.authorization);
-        forward(req, res, new URL(req.url ?? '/', 'http://x').pathname.replace(/^\/storage/, ''));
-      });
-      const storagePort = await listen(storage, '127.0.0.2');
-
-      const front = http.createServer((req, res) => {
-        const url = new URL(req.url ?? '/', `http://${proxyHost}`);
-        if (url.pathname === '/token') {
-          const body: Buffer[] = [];
-          req.on('data', (b: Buffer) => body.push(b));
-          req.on('end', () => {
-            const form = new URLSearchParams(Buffer.concat(body).toString());
-            const entry = {
-              method: req.method ?? '',
-              authorization: req.headers.authorization,
-              scope: url.searchParams.getAll('scope'),
-              service: url.searchParams.get('service'),
-            };
-            const ok =
-              req.method === 'POST'
-                ? form.get('grant_type') === 'refresh_token' && form.get('refresh_token') === REFRESH
-                : req.headers.authorization === `Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`;
-            tokenRequests.push(
-              req.method === 'POST'
-                ? { ...entry, scope: (form.get('scope') ?? '').split(' '), service: form.get('service'), grant: form.get('grant_type') ?? '' }
-                : entry,
-            );
-            if (!ok) {
-              res.writeHead(401, { 'content-type': 'application/json' });
-              res.end('{"errors":[{"code":"UNAUTHORIZED","message":"bad credentials"}]}');
-              return;
-            }
-            const token = randomBytes(12).toString('hex');
-            issued.add(token);
-            res.writeHead(200, { 'content-type': 'application/json' });
-            res.end(JSON.stringify(req.method === 'POST' ? { access_token: token, expires_in: 300 } : { token, expires_in: 300 }));
-          });
-          return;
-        }
-        const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-        if (!bearer || !issued.has(bearer)) {
-          const repo = /^\/v2\/(.+)\/(?:manifests|blobs)\//.exec(url.pathname)?.[1] ?? '';
-          res.writeHead(401, {
-            'content-type': 'application/json',
-            'www-authenticate': `Bearer realm="http://${proxyHost}/token",service="crib-test",scope="repository:${repo}:pull"`,
-          });
-          res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
-          return;
-        }
-        if (req.method === 'GET' && /^\/v2\/.+\/blobs\/sha256:[a-f0-9]{64}$/.test(url.pathname)) {
-          res.writeHead(307, { location: `http://127.0.0.2:${storagePort}/storage${url.pathname}` });
-          res.end();
-          return;
-        }
-        forward(req, res, url.pathname);
-      });
-      proxyHost = `127.0.0.1:${await listen(front, '127.0.0.1')}`;
+      const front = await startTokenRegistry({ ...tokenOptions(), staticTokens: ['static-token'] });
+      fronts.push(front);
+      ({ host: proxyHost, tokenRequests, storageAuth } = front);
+    });
+    after(async () => {
+      for (const f of fronts) await f.close();
     });
 
     it('gets a token from the realm with Basic credentials, caches it, and keeps it from the blob store', async () => {
@@ -479,28 +409,12 @@ describe('registry client', () => {
 
     it('sends no credentials to a plain-HTTP realm off this machine unless the registry is listed insecure; anonymous tokens are fine', async () => {
       // A registry whose challenge names a realm on 0.0.0.0: not a loopback name, yet Linux
-      // connects it to this machine, so the token server below (on 127.0.0.1) still answers.
-      const seen: (string | undefined)[] = [];
-      const front = http.createServer((req, res) => {
-        const url = new URL(req.url ?? '/', 'http://x');
-        if (url.pathname === '/token') {
-          seen.push(req.headers.authorization);
-          const token = randomBytes(12).toString('hex');
-          issued.add(token);
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ token }));
-          return;
-        }
-        const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
-        if (!bearer || !issued.has(bearer)) {
-          res.writeHead(401, { 'www-authenticate': `Bearer realm="http://0.0.0.0:${port}/token",service="crib-test"` });
-          res.end();
-          return;
-        }
-        forward(req, res, url.pathname);
-      });
-      const port = await listen(front, '127.0.0.1');
-      const host = `127.0.0.1:${port}`;
+      // connects it to this machine, so the token server (on 127.0.0.1) still answers.
+      const zero = await startTokenRegistry({ ...tokenOptions(), realmHost: '0.0.0.0', anonymousTokens: true });
+      fronts.push(zero);
+      const host = zero.host;
+      const port = host.split(':')[1];
+      const seen = () => zero.tokenRequests.map((r) => r.authorization);
       const ref = `${host}/test/multi:v1`;
       const creds = { username: TOKEN_USER, password: TOKEN_PASSWORD };
       const digest = multi.images[0]!.manifest.digest;
@@ -515,14 +429,14 @@ describe('registry client', () => {
         ),
       );
       await assert.rejects(client().resolve(ref, { identityToken: REFRESH }), isKind('Unauthenticated', /plain HTTP/));
-      assert.deepEqual(seen, [], 'the token server heard nothing');
+      assert.deepEqual(seen(), [], 'the token server heard nothing');
       // Anonymous: nothing to leak.
       assert.equal((await client().resolve(ref)).digest, digest);
-      assert.deepEqual(seen, [undefined]);
+      assert.deepEqual(seen(), [undefined]);
       // The operator lists the registry (or the realm's host) as insecure: plain HTTP is accepted there.
       assert.equal((await client({ insecure: [host] }).resolve(ref, creds)).digest, digest);
       assert.equal((await client({ insecure: ['0.0.0.0'] }).resolve(ref, creds)).digest, digest);
-      assert.deepEqual(seen.slice(1), [
+      assert.deepEqual(seen().slice(1), [
         `Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`,
         `Basic ${Buffer.from(`${TOKEN_USER}:${TOKEN_PASSWORD}`).toString('base64')}`,
       ]);

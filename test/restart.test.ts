@@ -4,11 +4,41 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { call } from '../src/cli/client.js';
 import { Harness, inNetns } from './support/harness.js';
+import { TEST_IMAGE, importBusybox } from './support/busybox-image.js';
+import { waitFor } from './support/wait-for.js';
+
+/** A process's start time (field 22 of /proc/PID/stat): the same pid and start time is the same process. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
 
 describe('cribd restarts', () => {
   const h = new Harness();
-  before(() => h.start());
+  before(async () => {
+    await h.start();
+    await importBusybox(h, TEST_IMAGE);
+  });
   after(() => h.cleanup());
+
+  /** A container of the busybox image in the pod made by runPod(podName); started unless told not to. */
+  async function container(podId: string, podName: string, name: string, command: string[], start = true): Promise<string> {
+    const config = { metadata: { name }, image: { image: TEST_IMAGE }, command, log_path: `${name}.log` };
+    const id = (await call(h.runtime, 'CreateContainer', { pod_sandbox_id: podId, config, sandbox_config: h.podConfig(podName) })).container_id;
+    if (start) await call(h.runtime, 'StartContainer', { container_id: id });
+    return id;
+  }
+
+  /** Rewrites a record on disk (cribd is down) as a crash at some step would have left it. */
+  function rewriteRecord(kind: 'sandboxes' | 'containers', id: string, patch: Record<string, unknown>): void {
+    const file = path.join(h.root, 'records', kind, `${id}.json`);
+    const record = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+    fs.writeFileSync(file, JSON.stringify({ ...record, ...patch }));
+  }
 
   it('keeps pods across a SIGKILL of cribd: READY with the same IPs, NOTREADY if pause died meanwhile, and still cleans up', async () => {
     const keep = await h.runPod('keep');
@@ -25,13 +55,14 @@ describe('cribd restarts', () => {
     assert.equal(after.status?.state, 0, 'still READY');
     assert.equal(after.status?.network?.ip, before.status?.network?.ip);
     assert.equal(after.info.pid, before.info.pid, 'the same pause');
-    await inNetns(after.info.netNamespacePath, ['ping', '-c', '1', '-W', '2', diesInfo.status?.network?.ip ?? '']).catch(() => undefined);
     assert.equal((await h.inspect(dies)).status?.state, 1, 'pause died while cribd was down: NOTREADY');
     assert.equal((await h.inspect(host)).status?.state, 0);
 
-    // A pod created after the restart does not collide with the old ones.
+    // A pod created after the restart does not collide with the old ones, and reaches the kept one.
     const fresh = await h.runPod('fresh');
-    assert.notEqual((await h.inspect(fresh)).status?.network?.ip, after.status?.network?.ip);
+    const freshInfo = await h.inspect(fresh);
+    assert.notEqual(freshInfo.status?.network?.ip, after.status?.network?.ip);
+    await inNetns(freshInfo.info.netNamespacePath, ['ping', '-c', '1', '-W', '2', after.status?.network?.ip ?? '']);
 
     for (const id of [keep, dies, host, fresh]) {
       await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: id });
@@ -40,19 +71,65 @@ describe('cribd restarts', () => {
     await h.assertNoLeaks();
   });
 
+  it('leaves pods and containers running on SIGTERM; the restarted cribd picks them up', async () => {
+    const id = await h.runPod('calm');
+    const ctr = await container(id, 'calm', 'ticker', ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done']);
+    const ctrPid = async () => JSON.parse((await call(h.runtime, 'ContainerStatus', { container_id: ctr, verbose: true })).info['info'] ?? '{}').pid as number;
+    const pids = [(await h.inspect(id)).info.pid, await ctrPid()];
+    const started = pids.map(startTimeOf);
+    const log = path.join(h.podConfig('calm').log_directory ?? '', 'ticker.log');
+    const lastTick = () => Number(/ tick (\d+)\n$/.exec(fs.readFileSync(log, 'utf8'))?.[1] ?? 0);
+
+    assert.deepEqual(await h.stopDaemon('SIGTERM'), { code: 0, signal: null }, 'cribd exits cleanly on SIGTERM');
+    const atStop = lastTick();
+    await waitFor(() => lastTick() >= atStop + 3, 'the container to go on logging while cribd is down', 20_000);
+    assert.deepEqual(pids.map(startTimeOf), started, 'pause and the container are the same processes, still running');
+
+    await h.start();
+    const pod = await h.inspect(id);
+    assert.equal(pod.status?.state, 0, 'READY');
+    assert.equal(pod.info.pid, pids[0]);
+    assert.equal((await call(h.runtime, 'ContainerStatus', { container_id: ctr })).status?.state, 1, 'RUNNING');
+    assert.equal(await ctrPid(), pids[1]);
+    assert.equal((await call(h.runtime, 'ExecSync', { container_id: ctr, cmd: ['echo', 'alive'], timeout: 10 })).stdout.toString(), 'alive\n');
+    await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: id });
+    await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: id });
+    await h.assertNoLeaks();
+  });
+
   it('rolls back at start a sandbox whose creation a crash interrupted', async () => {
     const id = await h.runPod('half');
     await h.stopDaemon('SIGKILL');
     // What a crash between CNI ADD and the final record leaves: a record still marked creating.
-    const recordFile = path.join(h.root, 'records', 'sandboxes', `${id}.json`);
-    const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as Record<string, unknown>;
-    fs.writeFileSync(recordFile, JSON.stringify({ ...record, phase: 'creating', network: undefined, pause: undefined }));
+    rewriteRecord('sandboxes', id, { phase: 'creating', network: undefined, pause: undefined });
     await h.start();
     assert.equal((await call(h.runtime, 'ListPodSandbox', {})).items.length, 0);
     await h.assertNoLeaks();
     // The name is free again.
     const again = await h.runPod('half');
     await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: again });
+    await h.assertNoLeaks();
+  });
+
+  it('rolls back at start a container whose creation a crash interrupted, and frees its name', async () => {
+    const pod = await h.runPod('halfctr');
+    const id = await container(pod, 'halfctr', 'half', ['sleep', '1000'], false);
+    const pidIn = (file: string) => Number(fs.readFileSync(path.join(h.root, 'containers', id, 'bundle', file), 'utf8'));
+    const [conmonPid, initPid] = [pidIn('conmon.pid'), pidIn('pidfile')];
+    assert.ok(startTimeOf(conmonPid) && startTimeOf(initPid), 'conmon and the waiting init run');
+    await h.stopDaemon('SIGKILL');
+    // What a crash after the runtime made the container, before its record said so, leaves: the
+    // bundle, the rootfs mount, conmon, the runtime's state, and a record still marked creating.
+    rewriteRecord('containers', id, { phase: 'creating', pid: undefined, startTime: undefined });
+    await h.start();
+    assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, []);
+    assert.equal(fs.existsSync(path.join(h.root, 'containers', id)), false, 'its directory is gone');
+    assert.equal(startTimeOf(conmonPid), undefined, 'its monitor is gone');
+    assert.equal(startTimeOf(initPid), undefined, 'its process is gone');
+    // The name is free again, and the pod still works.
+    const again = await container(pod, 'halfctr', 'half', ['sleep', '1000']);
+    assert.equal((await call(h.runtime, 'ContainerStatus', { container_id: again })).status?.state, 1);
+    await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: pod });
     await h.assertNoLeaks();
   });
 

@@ -11,6 +11,7 @@ import { repoRoot } from '../src/util/paths.js';
 import { Harness } from './support/harness.js';
 import { importBusybox } from './support/busybox-image.js';
 import { waitFor } from './support/wait-for.js';
+import { assertPauseLast, watchExits } from './support/exit-watch.js';
 
 const IMAGE = 'localhost/crib/examples:busybox';
 
@@ -101,11 +102,22 @@ describe('crib run', () => {
     assert.equal(web?.annotations['io.kubernetes.pod.terminationGracePeriod'], '5');
     assert.equal(web?.labels['io.kubernetes.pod.namespace'], 'default');
 
-    const d = await crib(['delete', '-f', file]);
+    const exits = watchExits(h.state);
+    let d: Result;
+    try {
+      d = await crib(['delete', '-f', file]);
+      await assertPauseLast(
+        exits,
+        id,
+        ctrs.map((c) => c.id),
+      );
+    } finally {
+      exits.close();
+    }
     assert.equal(d.code, 0, explain(d));
     assert.match(d.stdout, /pod "default\/web-sidecar" deleted/);
     const order = /stop order.*:\n(.*\n){3}/.exec(d.stderr)?.[0] ?? '';
-    assert.match(order, /1\. "sidecar".*\n.*2\. "web".*\n.*3\. pause/, `newest first, pause last:\n${d.stderr}`);
+    assert.match(order, /1\. "sidecar".*\n.*2\. "web".*\n.*3\. pause/, `the report: newest first, pause last:\n${d.stderr}`);
     assert.deepEqual(await pods(), []);
     assert.equal(fs.existsSync(logDir), false, 'the pod log directory is removed');
     const again = await crib(['delete', 'web-sidecar']);
@@ -263,8 +275,11 @@ spec:
     assert.deepEqual(await pods(), []);
   });
 
-  it('runs the preStop hook before the container gets SIGTERM', async () => {
-    const dir = fs.mkdtempSync(path.join(h.base, 'prestop-'));
+  /**
+   * A pod whose container notes (in DIR/order, with the node's uptime) when it gets SIGTERM, with
+   * the given preStop handler (YAML under `preStop:`); running detached and ready.
+   */
+  async function preStopPod(dir: string, handler: string): Promise<void> {
     const file = manifest(`apiVersion: v1
 kind: Pod
 metadata: {name: hooks}
@@ -282,21 +297,32 @@ spec:
           while true; do sleep 0.1; done
       lifecycle:
         preStop:
-          exec:
-            command: [sh, -c, 'echo "prestop $(cut -d" " -f1 /proc/uptime)" >> /shared/order; sleep 1']
+          ${handler}
       volumeMounts: [{name: shared, mountPath: /shared}]
 `);
     const r = await crib(['run', '-d', file]);
     assert.equal(r.code, 0, explain(r));
     await waitFor(async () => /ready/.test(await logOf(r.stdout.trim(), 'svc')), 'the container to be ready', 30_000);
-    const d = await crib(['delete', 'hooks']);
-    assert.equal(d.code, 0, explain(d));
-    assert.match(d.stderr, /preStop hook of "svc": exec/);
-    const order = fs
+  }
+
+  /** The DIR/order lines as [event, uptime]. */
+  const orderIn = (dir: string) =>
+    fs
       .readFileSync(path.join(dir, 'order'), 'utf8')
       .trim()
       .split('\n')
       .map((l) => l.split(' ') as [string, string]);
+
+  /** The node's uptime in seconds: the clock the containers' notes use. */
+  const uptime = () => Number(fs.readFileSync('/proc/uptime', 'utf8').split(' ')[0]);
+
+  it('runs the preStop exec hook before the container gets SIGTERM', async () => {
+    const dir = fs.mkdtempSync(path.join(h.base, 'prestop-'));
+    await preStopPod(dir, `exec: {command: [sh, -c, 'echo "prestop $(cut -d" " -f1 /proc/uptime)" >> /shared/order; sleep 1']}`);
+    const d = await crib(['delete', 'hooks']);
+    assert.equal(d.code, 0, explain(d));
+    assert.match(d.stderr, /preStop hook of "svc": exec/);
+    const order = orderIn(dir);
     assert.deepEqual(
       order.map((o) => o[0]),
       ['prestop', 'term'],
@@ -306,24 +332,98 @@ spec:
     assert.match(d.stderr, /1\. "svc".*exit code 0 \(Completed\)/, d.stderr);
   });
 
-  it('tears a foreground run down on SIGINT: exit 0, logs followed until then, nothing left', async () => {
-    const run = cribBackground(['run', path.join(repoRoot, 'examples', 'web-sidecar.yaml')]);
-    await waitFor(
-      () => /^\[sidecar\] got: hello from the web container$/m.test(run.out.stdout) || run.child.exitCode !== null,
-      'the sidecar to print the page',
-      30_000,
+  it('waits out a preStop sleep hook before the container gets SIGTERM', async () => {
+    const dir = fs.mkdtempSync(path.join(h.base, 'prestop-sleep-'));
+    await preStopPod(dir, 'sleep: {seconds: 2}');
+    const deleting = uptime();
+    const d = await crib(['delete', 'hooks']);
+    assert.equal(d.code, 0, explain(d));
+    assert.match(d.stderr, /preStop hook of "svc": sleeping 2s/);
+    const order = orderIn(dir);
+    assert.deepEqual(
+      order.map((o) => o[0]),
+      ['term'],
     );
-    assert.match(run.out.stdout, /^\[sidecar\] sidecar of web-sidecar at /m);
-    run.child.kill('SIGINT');
+    const waited = Number(order[0]?.[1]) - deleting;
+    assert.ok(waited >= 2, `SIGTERM came ${waited} s after the delete began, not after the 2 s sleep`);
+  });
+
+  it('backs a crash-looping container off (restartPolicy Always): the second restart waits 10 s, the next back-off is longer', async () => {
+    const dir = fs.mkdtempSync(path.join(h.base, 'crashloop-'));
+    const file = manifest(`apiVersion: v1
+kind: Pod
+metadata: {name: crashloop}
+spec:
+  restartPolicy: Always
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: state, hostPath: {path: ${dir}}}]
+  containers:
+    - name: crash
+      image: ${IMAGE}
+      command: [sh, -c, 'cut -d" " -f1 /proc/uptime >> /state/starts; exit 1']
+      volumeMounts: [{name: state, mountPath: /state}]
+`);
+    const run = cribBackground(['run', file]);
+    const backOffs = () => [...run.out.stderr.matchAll(/back-off (\d+)s restarting failed container "crash"/g)].map((m) => Number(m[1]));
+    await waitFor(
+      () => backOffs().length >= 2 || run.child.exitCode !== null,
+      () => `two back-offs:\n${run.out.stderr}`,
+      120_000,
+    );
+    // The first restart is immediate, the second waits its back-off, and the third's is longer.
+    const starts = fs.readFileSync(path.join(dir, 'starts'), 'utf8').trim().split('\n').map(Number);
+    assert.equal(starts.length, 3, `three runs so far: ${starts.join(', ')}`);
+    const [first = 0, second = 0] = backOffs();
+    assert.ok(first > 0 && first <= 10 && second > 10 && second <= 20, `back-offs of 10 s then 20 s: ${backOffs().join(', ')}`);
+    const waited = (starts[2] ?? 0) - (starts[1] ?? 0);
+    assert.ok(waited >= 9.9, `the second restart came ${waited} s after the first, not after the 10 s back-off`);
+    assert.match(
+      run.out.stderr,
+      /container "crash" restarted \(restart count 1\)\n(.*\n)*.*back-off \d+s restarting failed container "crash"\n(.*\n)*.*restarted \(restart count 2\)/,
+    );
+    const ctrs = (await call(h.runtime, 'ListContainers', {})).containers;
+    assert.deepEqual(
+      ctrs.map((c) => c.metadata?.attempt),
+      [2],
+      'each restart is a new attempt; the old ones are removed',
+    );
+
+    run.child.kill('SIGTERM');
     const code = await run.exited;
-    const r = { code, ...run.out };
-    assert.equal(code, 0, explain(r));
-    assert.match(r.stderr, /SIGINT: tearing down/);
-    assert.match(r.stdout, /^\[sidecar\] sidecar: SIGTERM, bye$/m, 'the last lines are printed before the logs go');
-    assert.match(r.stderr, /stop order.*:\n.*1\. "sidecar".*\n.*2\. "web".*\n.*3\. pause/, explain(r));
-    assert.match(r.stderr, /removed \(sandbox [0-9a-f]{13}\)/);
+    assert.equal(code, 0, explain({ code, ...run.out }));
     assert.deepEqual(await pods(), []);
   });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`tears a foreground run down on ${signal}: exit 0, logs followed until then, pause stopped last, nothing left`, async () => {
+      const run = cribBackground(['run', path.join(repoRoot, 'examples', 'web-sidecar.yaml')]);
+      await waitFor(
+        () => /^\[sidecar\] got: hello from the web container$/m.test(run.out.stdout) || run.child.exitCode !== null,
+        'the sidecar to print the page',
+        30_000,
+      );
+      assert.match(run.out.stdout, /^\[sidecar\] sidecar of web-sidecar at /m);
+      const [sb] = await pods();
+      assert.ok(sb);
+      const ctrs = (await call(h.runtime, 'ListContainers', { filter: { pod_sandbox_id: sb.id } })).containers.map((c) => c.id);
+      const exits = watchExits(h.state);
+      let code: number | null;
+      try {
+        run.child.kill(signal);
+        code = await run.exited;
+        await assertPauseLast(exits, sb.id, ctrs);
+      } finally {
+        exits.close();
+      }
+      const r = { code, ...run.out };
+      assert.equal(code, 0, explain(r));
+      assert.match(r.stderr, new RegExp(`${signal}: tearing down`));
+      assert.match(r.stdout, /^\[sidecar\] sidecar: SIGTERM, bye$/m, 'the last lines are printed before the logs go');
+      assert.match(r.stderr, /stop order.*:\n.*1\. "sidecar".*\n.*2\. "web".*\n.*3\. pause/, explain(r));
+      assert.match(r.stderr, /removed \(sandbox [0-9a-f]{13}\)/);
+      assert.deepEqual(await pods(), []);
+    });
+  }
 
   it('warns about unsupported fields, and refuses them with --strict before creating anything', async () => {
     const file = manifest(`apiVersion: v1

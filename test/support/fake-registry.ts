@@ -3,7 +3,9 @@
 // naming a 1 TiB config, a manifest that never ends, a hostile layer). It records every request.
 import http from 'node:http';
 import type net from 'node:net';
+import zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
+import { tarArchive, type TarEntry } from './registry.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -30,6 +32,32 @@ export interface FakeImage {
 }
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+/** A gzipped layer of these entries, with its digest and diffID. */
+export function fakeLayer(entries: TarEntry[]): { blob: Buffer; diffId: string; digest: string } {
+  const tar = tarArchive(entries);
+  const blob = zlib.gzipSync(tar);
+  return { blob, diffId: sha256(tar), digest: sha256(blob) };
+}
+
+/**
+ * An answer that sends the first `sendFirst` bytes of `body` and then holds the rest until
+ * `release()`, so a test can act while a client is known to be mid-transfer. Requests after the
+ * release get the whole body at once.
+ */
+export function stallingAnswer(body: Buffer, sendFirst: number): { answer: FakeAnswer; release: () => void } {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  let open = false;
+  void released.then(() => (open = true));
+  const answer: FakeAnswer = (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(body.length) });
+    if (open) return void res.end(body);
+    res.write(body.subarray(0, sendFirst));
+    void released.then(() => res.end(body.subarray(sendFirst)));
+  };
+  return { answer, release };
+}
 
 /** An OCI image of the given gzipped layer blobs, whose config lists their diffIDs. */
 export function fakeImage(layers: { blob: Buffer; diffId: string }[]): FakeImage {

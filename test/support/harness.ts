@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { call, connect, type CriClients } from '../../src/cli/client.js';
 import { run } from '../../src/util/exec.js';
 import { cgroupMounts } from '../../src/oci/cgroups.js';
-import { readMounts } from '../../src/util/mounts.js';
 import { repoRoot } from '../../src/util/paths.js';
 import type { PodSandboxConfig } from '../../src/cri/generated/runtime/v1/PodSandboxConfig.js';
+import { RecordedPids, cgroupTree, leftovers, mountsUnder, type LeakScope } from './leaks.js';
 
 export interface HarnessOptions {
   /** Extra daemon flags (e.g. ["--cni-bin-dir", "/nowhere"]). */
@@ -37,8 +37,19 @@ export class Harness {
   readonly bridge = `crt${this.id}`;
   readonly subnetPrefix = `10.${100 + (parseInt(this.id.slice(0, 2), 16) % 100)}.${parseInt(this.id.slice(2, 4), 16)}`;
   readonly subnet = `${this.subnetPrefix}.0/24`;
+  readonly networkName = `crib-${this.id}`;
   readonly cgroupRoot = `/crib-test-${this.id}`;
+  /**
+   * The harness's own /kubepods: pods that name a cgroup_parent (as kubelet's do) get one under it,
+   * so no test touches the node's real one. As long as "/kubepods", so captured requests can name
+   * it in its place byte for byte.
+   */
+  readonly kubeletCgroupRoot = `/kp${this.id}`;
+  /** Cgroups the test made below kubeletCgroupRoot as kubelet would (relative paths): crib must leave them. */
+  private readonly kubeletCgroups = new Set<string>();
   readonly logFile = path.join(this.base, 'cribd.log');
+  /** The processes crib records for this harness's pods, for the leak check. */
+  private readonly recorded = new RecordedPids(this.root);
   daemon: ChildProcess | undefined;
   client!: CriClients;
 
@@ -62,7 +73,7 @@ export class Harness {
       '--subnet',
       this.subnet,
       '--network-name',
-      `crib-${this.id}`,
+      this.networkName,
       '--cgroup-root',
       this.cgroupRoot,
       '--ip-masq',
@@ -90,6 +101,7 @@ export class Harness {
     for (;;) {
       try {
         await Promise.race([call(this.client.runtime, 'Version', { version: 'v1' }, 2), exited]);
+        this.recorded.watch();
         return;
       } catch (err) {
         if (Date.now() > deadline || !this.daemon || this.daemon.exitCode !== null) throw err;
@@ -106,23 +118,29 @@ export class Harness {
     }
   }
 
-  /** Ends our cribd (SIGTERM for a clean stop, SIGKILL for a crash) and waits for it. */
-  async stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  /** Ends our cribd (SIGTERM for a clean stop, SIGKILL for a crash), waits for it, and says how it ended. */
+  async stopDaemon(signal: NodeJS.Signals = 'SIGTERM'): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     this.client?.close();
     const d = this.daemon;
     this.daemon = undefined;
-    if (!d || d.exitCode !== null || d.signalCode !== null) return;
-    const done = new Promise((r) => d.once('exit', r));
+    if (!d) return { code: null, signal: null };
+    if (d.exitCode !== null || d.signalCode !== null) return { code: d.exitCode, signal: d.signalCode };
+    const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => d.once('exit', (code, sig) => r({ code, signal: sig })));
     d.kill(signal);
-    await done;
+    return done;
   }
 
   get runtime() {
     return this.client.runtime;
   }
 
-  /** Removes every sandbox through the CRI, stops cribd, and removes what a crash could leave. */
+  /**
+   * Removes every sandbox through the CRI, checks that nothing of them is left (so every file that
+   * starts a cribd checks for leaks once at its end), stops cribd, and removes what a crash could
+   * leave; then fails if the check found anything.
+   */
   async cleanup(): Promise<void> {
+    let leaks = '';
     if (this.daemon) {
       try {
         const list = await call(this.runtime, 'ListPodSandbox', {}, 30);
@@ -130,13 +148,38 @@ export class Harness {
       } catch (err) {
         console.error(`cleanup: ${(err as Error).message}\n${this.logTail()}`);
       }
-      await this.stopDaemon();
     }
+    if (fs.existsSync(this.logFile)) {
+      // A check that cannot run fails the cleanup too, but only after the teardown below.
+      const problems = await leftovers(this.leakScope()).catch((err: Error) => [`the leak check failed: ${err.message}`]);
+      if (problems.length) leaks = `leaks at cleanup:\n${problems.join('\n')}\n--- cribd log ---\n${this.logTail()}`;
+    }
+    await this.stopDaemon();
+    this.recorded.close();
     await run('ip', ['link', 'del', this.bridge]).catch(() => undefined);
-    for (const m of await cgroupMounts()) await fsp.rmdir(path.join(m, this.cgroupRoot)).catch(() => undefined);
+    // Children first; a cgroup that still holds a process stays (the leak check has said so).
+    for (const m of await cgroupMounts()) {
+      for (const root of [this.cgroupRoot, this.kubeletCgroupRoot]) {
+        const dir = path.join(m, root);
+        for (const d of [...cgroupTree(dir).reverse(), '']) await fsp.rmdir(path.join(dir, d)).catch(() => undefined);
+      }
+    }
     const mounted = await mountsUnder(this.base);
     for (const m of mounted.reverse()) await run('umount', ['-l', m]).catch(() => undefined);
     await fsp.rm(this.base, { recursive: true, force: true });
+    assert.equal(leaks, '', 'the pods left nothing behind');
+  }
+
+  /**
+   * Makes `${kubeletCgroupRoot}/REL` in every hierarchy, as kubelet makes its QoS and pod cgroups
+   * before RunPodSandbox names them; returns its path. The leak check then expects it to stay.
+   */
+  async makeKubeletCgroup(rel: string): Promise<string> {
+    const full = path.posix.join(this.kubeletCgroupRoot, rel);
+    for (const m of await cgroupMounts()) await fsp.mkdir(path.join(m, full), { recursive: true });
+    const parts = rel.split('/');
+    for (let i = 1; i <= parts.length; i++) this.kubeletCgroups.add(parts.slice(0, i).join('/'));
+    return full;
   }
 
   podConfig(name: string, extra: Partial<PodSandboxConfig> = {}): PodSandboxConfig {
@@ -160,78 +203,27 @@ export class Harness {
     return { status: res.status, info };
   }
 
-  /** Nothing of this daemon's pods may remain: netns, veth, mounts, cgroups, leases, pause or conmon. */
+  /** Nothing of this daemon's pods may remain anywhere on the node (test/support/leaks.ts says what is looked at). */
   async assertNoLeaks(): Promise<void> {
-    const problems: string[] = [];
-    const netnsDir = path.join(this.state, 'netns');
-    const pins = fs.existsSync(netnsDir) ? fs.readdirSync(netnsDir) : [];
-    if (pins.length) problems.push(`netns pins left: ${pins.join(', ')}`);
-    const mounts = await mountsUnder(this.base);
-    if (mounts.length) problems.push(`mounts left: ${mounts.join(', ')}`);
-    const veths = await vethsOn(this.bridge);
-    if (veths.length) problems.push(`veths left on ${this.bridge}: ${veths.join(', ')}`);
-    const leases = leaseFiles(path.join(this.root, 'cni', 'networks'));
-    if (leases.length) problems.push(`IP leases left: ${leases.join(', ')}`);
-    for (const m of await cgroupMounts()) {
-      const dir = path.join(m, this.cgroupRoot);
-      const subdirs = fs.existsSync(dir) ? fs.readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory()) : [];
-      if (subdirs.length) problems.push(`cgroups left under ${dir}: ${subdirs.map((e) => e.name).join(', ')}`);
-    }
-    const procs = await this.ourProcesses();
-    if (procs.length) problems.push(`processes left: ${procs.join(', ')}`);
+    const problems = await leftovers(this.leakScope());
     assert.deepEqual(problems, [], `leaks:\n${problems.join('\n')}\n--- cribd log ---\n${this.logTail()}`);
   }
 
-  /** Live (non-zombie) conmon and pause processes belonging to this daemon, waiting briefly for exits. */
-  async ourProcesses(): Promise<string[]> {
-    let found: string[] = [];
-    for (let i = 0; i < 40; i++) {
-      found = [];
-      for (const pid of fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-        try {
-          const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-          const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-          const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-          if (state === 'Z' || (comm !== 'conmon' && comm !== 'pause')) continue;
-          const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
-          const cgroup = fs.readFileSync(`/proc/${pid}/cgroup`, 'utf8');
-          if (cmdline.includes(this.base) || cgroup.includes(this.cgroupRoot)) found.push(`${comm}[${pid}]`);
-        } catch {
-          /* exited meanwhile */
-        }
-      }
-      if (found.length === 0) return found;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return found;
+  private leakScope(): LeakScope {
+    return {
+      base: this.base,
+      root: this.root,
+      state: this.state,
+      bridge: this.bridge,
+      subnetPrefix: this.subnetPrefix,
+      networkName: this.networkName,
+      cgroupRoot: this.cgroupRoot,
+      kubeletCgroupRoot: this.kubeletCgroupRoot,
+      kubeletCgroups: this.kubeletCgroups,
+      allowedPids: new Set(this.daemon?.pid === undefined ? [] : [this.daemon.pid]),
+      recordedPids: this.recorded.pids,
+    };
   }
-}
-
-export async function mountsUnder(dir: string): Promise<string[]> {
-  return (await readMounts()).map((m) => m.mountPoint).filter((m) => m.startsWith(dir + '/'));
-}
-
-export async function vethsOn(bridge: string): Promise<string[]> {
-  try {
-    const { stdout } = await run('ip', ['-o', 'link', 'show', 'master', bridge]);
-    return stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => l.split(':')[1]?.trim() ?? l);
-  } catch {
-    return []; // no such bridge: nothing attached
-  }
-}
-
-function leaseFiles(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  const out: string[] = [];
-  for (const net of fs.readdirSync(dir)) {
-    for (const f of fs.readdirSync(path.join(dir, net))) {
-      if (f !== 'lock' && !f.startsWith('last_reserved_ip')) out.push(`${net}/${f}`);
-    }
-  }
-  return out;
 }
 
 /** Runs a command in a sandbox's network namespace. */

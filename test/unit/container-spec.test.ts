@@ -3,13 +3,13 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { allCapabilities, capabilitiesFromMask, defaultCapabilities, effectiveCapabilities, normalizeCapability } from '../../src/oci/capabilities.js';
 import { containerSpec, mergeEnv, processArgs, type ContainerSpecInput } from '../../src/oci/container-spec.js';
-import { defaultMaskedPaths, defaultReadonlyPaths } from '../../src/oci/defaults.js';
 import { CLONE_NAMESPACE_FLAGS, defaultSeccompProfile, localhostSeccompProfile } from '../../src/oci/seccomp-default.js';
 import type { OciSeccomp, OciSpec } from '../../src/oci/spec-types.js';
 import { parseGroup, parsePasswd, resolveUser, type UserRequest } from '../../src/oci/users.js';
 import type { ContainerConfig, ContainerSecurity } from '../../src/container/types.js';
 import type { ImageRuntimeConfig } from '../../src/image/types.js';
 import { CribError } from '../../src/util/errors.js';
+import { containerdDefaultCaps, containerdDefaultEnv, containerdMaskedPaths, containerdReadonlyPaths } from '../support/containerd-defaults.js';
 
 const invalid = (f: () => unknown, msg: RegExp) =>
   assert.throws(f, (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && msg.test(e.message));
@@ -119,7 +119,7 @@ describe('capabilities', () => {
     assert.equal(allCapabilities.length, 41);
     assert.equal(allCapabilities[40], 'CAP_CHECKPOINT_RESTORE');
     assert.equal(new Set(allCapabilities).size, 41);
-    assert.equal(defaultCapabilities.length, 14);
+    assert.deepEqual(new Set(defaultCapabilities), new Set(containerdDefaultCaps));
     for (const c of defaultCapabilities) assert.ok(allCapabilities.includes(c), c);
   });
   it('accepts names with or without CAP_, in any case', () => {
@@ -130,7 +130,7 @@ describe('capabilities', () => {
   });
   it('gives the defaults in kernel order', () => {
     const caps = effectiveCapabilities([], [], false);
-    assert.deepEqual(new Set(caps), new Set(defaultCapabilities));
+    assert.deepEqual(new Set(caps), new Set(containerdDefaultCaps));
     assert.deepEqual(
       caps,
       [...caps].sort((a, b) => allCapabilities.indexOf(a) - allCapabilities.indexOf(b)),
@@ -505,7 +505,7 @@ describe('container spec: process', () => {
       ],
     }).process.env;
     assert.deepEqual(env, ['PATH=/usr/bin:/bin', 'HOSTNAME=web-0', 'LANG=C.UTF-8', 'MODE=a=b']);
-    assert.deepEqual(spec({}, { image: { Cmd: ['x'] } }).process.env, ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOSTNAME=web-0']);
+    assert.deepEqual(spec({}, { image: { Cmd: ['x'] } }).process.env, [...containerdDefaultEnv, 'HOSTNAME=web-0']);
     const tty = spec({ tty: true, envs: [{ key: 'HOSTNAME', value: 'mine' }] }).process;
     assert.equal(tty.terminal, true);
     assert.deepEqual(tty.env, ['PATH=/usr/bin:/bin', 'TERM=xterm', 'HOSTNAME=mine', 'LANG=C']);
@@ -530,7 +530,7 @@ describe('container spec: process', () => {
     assert.equal(p.noNewPrivileges, true);
     assert.equal(p.oomScoreAdj, 500);
     assert.deepEqual(p.rlimits, [{ type: 'RLIMIT_NOFILE', hard: 1048576, soft: 1048576 }]);
-    assert.deepEqual(new Set(spec().process.capabilities.effective), new Set(defaultCapabilities));
+    assert.deepEqual(new Set(spec().process.capabilities.effective), new Set(containerdDefaultCaps));
     assert.equal(spec().process.noNewPrivileges, false);
   });
   it('privileged: all capabilities and no no_new_privs', () => {
@@ -671,9 +671,11 @@ describe('container spec: filesystem', () => {
     assert.equal(mount(s, '/sys/fs/cgroup')?.type, 'bind');
     assert.equal(mount(s, '/etc/resolv.conf')?.source, '/var/lib/crib/sandboxes/s1/resolv.conf');
   });
-  it('masks and read-only paths: defaults, the given ones, none for privileged', () => {
-    assert.deepEqual(spec().linux.maskedPaths, defaultMaskedPaths);
-    assert.deepEqual(spec().linux.readonlyPaths, defaultReadonlyPaths);
+  it("masks and read-only paths: containerd's by default, the given ones, none for privileged", () => {
+    assert.deepEqual(new Set(spec().linux.maskedPaths), new Set(containerdMaskedPaths));
+    assert.equal(spec().linux.maskedPaths.length, containerdMaskedPaths.length, 'each once');
+    assert.deepEqual(new Set(spec().linux.readonlyPaths), new Set(containerdReadonlyPaths));
+    assert.equal(spec().linux.readonlyPaths.length, containerdReadonlyPaths.length, 'each once');
     const given = sec({ maskedPaths: ['/proc/secret'], readonlyPaths: ['/proc/ro'] });
     assert.deepEqual(given.linux.maskedPaths, ['/proc/secret']);
     assert.deepEqual(given.linux.readonlyPaths, ['/proc/ro']);
