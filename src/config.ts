@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { isIP } from 'node:net';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { CribError } from './util/errors.js';
+import { yaml } from './util/yaml.js';
 import { logFormats, type LogFormat, type LogLevel } from './util/log.js';
 import type { RegistryConfig } from './image/registry/types.js';
 
@@ -100,7 +100,7 @@ function fail(field: string, why: string): never {
 
 /** Merges a config file's contents (YAML or JSON, camelCase keys as in CribConfig) over the defaults. */
 export function applyConfigFile(base: CribConfig, text: string, source: string): CribConfig {
-  const doc: unknown = parseYaml(text);
+  const doc: unknown = yaml().parse(text);
   if (doc === null || doc === undefined) return base;
   if (typeof doc !== 'object' || Array.isArray(doc)) fail(source, 'must be a mapping');
   const out = cloneConfig(base);

@@ -10,7 +10,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { call } from '../src/cli/client.js';
-import { claimDir } from '../src/cli/run/volumes.js';
+import { claimDir } from '../src/cli/run/paths.js';
 import { runCapture } from '../src/util/exec.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Harness } from './support/harness.js';

@@ -5,6 +5,7 @@
  *   crib-io pty [--size WxH] [--] CMD ARGS...   a pseudo-terminal for CMD
  *   crib-io attach SOCKET                       conmon's SOCK_SEQPACKET attach socket
  *   crib-io netconnect NETNS_PATH PORT          TCP to localhost inside a netns
+ *   crib-io mount OP...                         a pod's netns pin, shm tmpfs, unmounts
  *
  * See README.md beside this file for the stdio protocols.
  */
@@ -80,5 +81,6 @@ void fmt_ulong(unsigned long v, char *buf, size_t size);
 int cmd_pty(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_netconnect(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
 
 #endif

@@ -7,7 +7,10 @@ import type { CliContext } from './context.js';
 import { UsageError } from './errors.js';
 import { write } from './output.js';
 import { resolve, resolvePod } from './resolve.js';
-import { forwardConnection, runSession, type TerminalIO } from './streams.js';
+import type { TerminalIO } from './streams.js';
+
+/** The WebSocket client, loaded only by the commands that stream. */
+const streams = () => import('./streams.js');
 
 /**
  * The terminal as the session sees it: raw mode while it runs (keys go to the container, not to the
@@ -61,6 +64,7 @@ export const execCommand: Command = {
       return res.exit_code;
     }
     const { url } = await call(ctx.clients.runtime, 'Exec', { container_id: t.id, cmd, tty, stdin, stdout: true, stderr: !tty });
+    const { runSession } = await streams();
     return withTerminal(ctx, tty, stdin, (io) => runSession(url, io));
   },
 };
@@ -81,6 +85,7 @@ export const attachCommand: Command = {
     const tty = spec.runtimeSpec?.process?.terminal === true;
     const stdin = args.has('stdin');
     const { url } = await call(ctx.clients.runtime, 'Attach', { container_id: t.id, tty, stdin, stdout: true, stderr: !tty });
+    const { runSession } = await streams();
     return withTerminal(ctx, tty, stdin, (io) => runSession(url, io));
   },
 };
@@ -97,6 +102,7 @@ export const portForwardCommand: Command = {
     if (!specs.length) throw new UsageError('missing [LOCAL:]REMOTE');
     const pairs = specs.map(parsePortPair);
     const pod = await resolvePod(ctx, word);
+    const { forwardConnection } = await streams();
     const servers = await Promise.all(
       pairs.map(
         ({ local, remote }) =>

@@ -1,5 +1,5 @@
-import { stringify as toYaml } from 'yaml';
 import type { CliContext } from './context.js';
+import { yaml } from '../util/yaml.js';
 import { UsageError } from './errors.js';
 
 const codes = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
@@ -54,9 +54,9 @@ export function outputFormat(value: string | undefined): OutputFormat {
   throw new UsageError(`-o wants table, json or yaml, not "${v}"`);
 }
 
-/** Prints data as JSON (two-space indented) or YAML. */
+/** Prints data as JSON (two-space indented) or YAML (its module loaded only then: most calls print tables). */
 export function printData(ctx: CliContext, format: 'json' | 'yaml', data: unknown): void {
-  ctx.out.write(format === 'json' ? JSON.stringify(data, null, 2) + '\n' : toYaml(data));
+  ctx.out.write(format === 'json' ? JSON.stringify(data, null, 2) + '\n' : yaml().stringify(data));
 }
 
 /** Verbose info maps hold JSON documents or plain strings; show both as data. */

@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { yaml } from '../util/yaml.js';
 import { call } from './client.js';
 import type { Command } from './command.js';
 import type { CliContext } from './context.js';
@@ -112,7 +112,7 @@ export const runpCommand: Command = {
     if (!file) throw new UsageError('missing FILE');
     let config: PodSandboxConfig;
     try {
-      config = parseYaml(fs.readFileSync(file, 'utf8')) as PodSandboxConfig;
+      config = yaml().parse(fs.readFileSync(file, 'utf8')) as PodSandboxConfig;
     } catch (err) {
       throw new CliError(`${file}: ${describeError(err)}`);
     }

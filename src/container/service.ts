@@ -329,7 +329,9 @@ export class ContainerService {
   private async teardown(c: Container): Promise<void> {
     const rt = this.o.runtimes.get(c.runtime);
     if (rt) {
-      await rt.kill(c.id, 'KILL', true);
+      // An exited container's processes are gone or are ended by the delete (runc kills what is
+      // left in the cgroup of a container without a PID namespace of its own).
+      if (c.phase !== 'exited') await rt.kill(c.id, 'KILL', true);
       await rt.delete(c.id, c.paths.bundle);
       await rt.forget(c.id);
     }

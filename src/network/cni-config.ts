@@ -38,13 +38,6 @@ export function builtinNetwork(n: BuiltinNetwork): NetworkConfigList {
   };
 }
 
-export const loopbackNetwork: NetworkConfigList = {
-  cniVersion: '1.0.0',
-  name: 'crib-loopback',
-  source: 'builtin',
-  plugins: [{ type: 'loopback' }],
-};
-
 /** Parses a .conflist, or a single-plugin .conf/.json turned into a list of one. Throws when malformed. */
 export function parseNetworkConfig(text: string, source: string): NetworkConfigList {
   const doc = JSON.parse(text) as Record<string, unknown>;

@@ -64,10 +64,19 @@ async function invoke(
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
+/**
+ * portmap without a port to map does nothing: ADD passes the previous result on, DEL returns at
+ * once (containernetworking/plugins, meta/portmap). Not running it saves a process per call.
+ */
+export function isNoop(plugin: PluginConfig, portMappings: PortMapping[]): boolean {
+  return plugin.type === 'portmap' && !portMappings.some((p) => p.hostPort > 0);
+}
+
 /** Runs ADD through every plugin of the list in order, each given the previous result. */
 export async function cniAdd(list: NetworkConfigList, ctx: CniContext): Promise<NetworkAttachment> {
   let result: Record<string, unknown> | undefined;
   for (const plugin of list.plugins) {
+    if (isNoop(plugin, ctx.portMappings)) continue;
     result = (await invoke('ADD', list, plugin, ctx, result)) ?? result;
   }
   const final = result ?? {};
@@ -85,6 +94,7 @@ export async function cniAdd(list: NetworkConfigList, ctx: CniContext): Promise<
 export async function cniDel(list: NetworkConfigList, ctx: CniContext, prevResult?: Record<string, unknown>): Promise<void> {
   const errors: string[] = [];
   for (const plugin of [...list.plugins].reverse()) {
+    if (isNoop(plugin, ctx.portMappings)) continue;
     try {
       await invoke('DEL', list, plugin, ctx, prevResult);
     } catch (err) {

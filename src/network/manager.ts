@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { builtinNetwork, findPlugin, firstNetworkConfig, loopbackNetwork } from './cni-config.js';
+import { builtinNetwork, findPlugin, firstNetworkConfig } from './cni-config.js';
 import { cniAdd, cniDel, type CniContext } from './cni.js';
 import { parsePodCidrs } from './pod-cidr.js';
 import type { NetworkAttachment, NetworkConfigList, PodNetworkIdentity, PortMapping } from './types.js';
@@ -57,7 +57,7 @@ export class NetworkManager {
     const builtin = this.o.builtin && { ...this.o.builtin, subnet: this.podCidr || this.o.builtin.subnet };
     const network = choice.network ?? (builtin && builtinNetwork(builtin));
     if (!network) return { ready: false, reason: 'NetworkPluginNotReady', message: `no network config found in ${this.o.confDir}${skipped}` };
-    const types = new Set<string>(['loopback', ...network.plugins.map((p) => p.type)]);
+    const types = new Set<string>(network.plugins.map((p) => p.type));
     for (const p of network.plugins) {
       const ipam = p['ipam'] as { type?: unknown } | undefined;
       if (ipam && typeof ipam.type === 'string') types.add(ipam.type);
@@ -82,19 +82,18 @@ export class NetworkManager {
     return st.network;
   }
 
-  /** ADD: loopback and the pod network run side by side; a failed chain is DELeted before the error is returned. */
+  /**
+   * ADD of the pod network (lo is up already: the netns was made so, see src/sandbox/pod-mounts.ts);
+   * a failed chain is DELeted before the error is returned.
+   */
   async attach(network: NetworkConfigList, pod: PodNetworkIdentity, netnsPath: string, portMappings: PortMapping[]): Promise<NetworkAttachment> {
     const ctx: CniContext = { binDirs: this.o.binDirs, netnsPath, ifName: 'eth0', pod, portMappings };
-    const [lo, main] = await Promise.allSettled([cniAdd(loopbackNetwork, { ...ctx, ifName: 'lo', portMappings: [] }), cniAdd(network, ctx)]);
-    if (main.status === 'rejected') {
+    try {
+      return await cniAdd(network, ctx);
+    } catch (err) {
       await cniDel(network, ctx).catch(() => undefined);
-      throw main.reason;
+      throw err;
     }
-    if (lo.status === 'rejected') {
-      await this.detach(main.value, pod).catch(() => undefined);
-      throw lo.reason;
-    }
-    return main.value;
   }
 
   /**

@@ -9,7 +9,7 @@ import { exists } from '../util/fsx.js';
 import { conmonCreate, conmonExec, conmonFiles } from './conmon.js';
 import { builtCribIoBinary, conmonResizeMessage, decodeAttachFrames, ptyResizeLine } from './crib-io.js';
 import { criLogStreams } from './cri-log.js';
-import { isAlive, killProcessGroup, procStat, readPidFile, waitGone } from './process.js';
+import { isAlive, killProcessGroup, procStat, readPidFile, signalNumber, signalProcess, waitGone } from './process.js';
 import type { RuncCli } from './runc.js';
 import type { CreateRequest, ExecOutcome, ExecRequest, ExecStreamRequest, ExitRecord, OciRuntime, ProcessIO, ProcessRef, StopOptions } from './runtime.js';
 import type { OciCpu, OciMemory, OciSpec } from './spec-types.js';
@@ -18,6 +18,7 @@ import type { OciCpu, OciMemory, OciSpec } from './spec-types.js';
 const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
 /** conmon's log of both streams, with its per-line framing, stays below this on disk. */
 const MAX_EXEC_LOG_BYTES = 4 * MAX_EXEC_OUTPUT;
+const SIGKILL = os.constants.signals.SIGKILL;
 /** How long a monitor may take to leave after its container is deleted. */
 const MONITOR_EXIT_MS = 10_000;
 /**
@@ -87,12 +88,16 @@ export class ConmonRuntime implements OciRuntime {
   async stop(id: string, proc: ProcessRef | undefined, how: StopOptions): Promise<void> {
     try {
       if (!proc || !(await isAlive(proc.pid, proc.startTime))) return;
-      if (how.signal !== 'KILL' && how.signal !== 'SIGKILL' && how.graceMs > 0 && !how.abort?.aborted) {
+      const sig = signalNumber(how.signal);
+      if (sig !== SIGKILL && how.graceMs > 0 && !how.abort?.aborted) {
+        // Through runc, not a kill(2) of cribd's own: a pod's stop signals go out newest first,
+        // and sent microseconds apart the containers' handlers would run in any order.
         await this.o.runc.kill(id, how.signal);
         how.onSignalled?.();
         if (await waitGone(proc.pid, proc.startTime, how.graceMs, how.abort)) return;
       }
-      await this.o.runc.kill(id, 'KILL', true);
+      if (how.mainOnly) await signalProcess(proc, SIGKILL);
+      else await this.o.runc.kill(id, 'KILL', true);
       await waitGone(proc.pid, proc.startTime, MONITOR_EXIT_MS);
     } finally {
       how.onSignalled?.();
@@ -171,7 +176,7 @@ export class ConmonRuntime implements OciRuntime {
         if (p.fd3 && io.resize) void forEachResize(io.resize, (w, h) => p.fd3?.write(ptyResizeLine(w, h)));
         const { code, signal, stderr } = await p.exited;
         if (code === null && signal === null) throw new Error(stderr);
-        return { exitCode: code ?? 128 + signalNumber(signal) };
+        return { exitCode: code ?? 128 + ((signal && signalNumber(signal)) ?? 1) };
       } finally {
         io.signal.removeEventListener('abort', end);
         io.stdin?.unpipe(p.stdin);
@@ -275,8 +280,4 @@ async function writeFifo(file: string, message: string): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-function signalNumber(signal: NodeJS.Signals | null): number {
-  return signal ? (os.constants.signals[signal] ?? 1) : 1;
 }

@@ -1,10 +1,23 @@
 // The crib-io helper (helpers/crib-io, built by scripts/build-helpers.sh): where it is, and the pure
 // pieces of its stdio protocols. See helpers/crib-io/README.md for the protocols themselves.
 import path from 'node:path';
+import { run } from '../util/exec.js';
 import { repoRoot } from '../util/paths.js';
 
 /** Where the build step puts the static crib-io binary. */
 export const builtCribIoBinary = path.join(repoRoot, 'build', 'crib-io');
+
+/** One change to the mount table by `crib-io mount`. */
+export type MountOp = { netns: string } | { tmpfs: string; bytes: number } | { umount: string };
+
+export function mountOpArgs(ops: readonly MountOp[]): string[] {
+  return ops.flatMap((o) => ('netns' in o ? ['netns', o.netns] : 'tmpfs' in o ? ['tmpfs', o.tmpfs, String(o.bytes)] : ['umount', o.umount]));
+}
+
+/** Makes the changes in one crib-io process (none: no process); every one is tried, any failure throws. */
+export async function cribIoMount(ops: readonly MountOp[]): Promise<void> {
+  if (ops.length) await run(builtCribIoBinary, ['mount', ...mountOpArgs(ops)], { timeoutMs: 30_000 });
+}
 
 /** `crib-io attach` frames: [stream: 1 stdout, 2 stderr][length: 4 bytes, big-endian][data]. */
 export const ATTACH_FRAME_HEADER = 5;

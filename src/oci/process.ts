@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import os from 'node:os';
 
 export interface ProcStat {
   state: string;
@@ -102,5 +103,32 @@ export function killProcessGroup(pid: number): void {
     } catch {
       /* gone already */
     }
+  }
+}
+
+/**
+ * The number of a signal as runc takes it ("SIGTERM", "TERM", "15"); undefined for a name Node does
+ * not know (SIGRTMIN+3): the caller then leaves it to the runtime.
+ */
+export function signalNumber(signal: string): number | undefined {
+  if (/^\d+$/.test(signal)) {
+    const n = Number(signal);
+    return n > 0 && n < 65 ? n : undefined;
+  }
+  const name = signal.toUpperCase();
+  return os.constants.signals[(name.startsWith('SIG') ? name : `SIG${name}`) as NodeJS.Signals];
+}
+
+/**
+ * Signals that very process (pid and start time, checked just before); false if it is gone. What
+ * `runc kill ID SIG` does without --all, without a process of its own.
+ */
+export async function signalProcess(proc: { pid: number; startTime: string }, signal: number): Promise<boolean> {
+  if (!(await isAlive(proc.pid, proc.startTime))) return false;
+  try {
+    process.kill(proc.pid, signal);
+    return true;
+  } catch {
+    return false;
   }
 }

@@ -63,6 +63,11 @@ export interface StopOptions {
   abort?: AbortSignal;
   /** Called once the stop signal has been sent (or there was nothing to signal). */
   onSignalled?: () => void;
+  /**
+   * The main process is alone in its container (pause): SIGKILL goes to it only, and the `delete`
+   * that must follow ends anything else in its cgroup.
+   */
+  mainOnly?: boolean;
 }
 
 /** How a container's main process ended, as its monitor saw it. */

@@ -4,6 +4,7 @@
 import type { ContainerService } from '../container/service.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { RequestContext } from '../util/context.js';
+import { StepTimes } from '../util/steps.js';
 import { validateId } from '../util/validate.js';
 
 /** What the pod's end needs of the two services (a seam: tests drive it with stand-ins). */
@@ -19,13 +20,18 @@ export class PodService {
   /** StopPodSandbox: containers (their grace periods side by side), pause, the network. Idempotent. */
   async stop(ctx: RequestContext, id: string): Promise<void> {
     const sb = this.sandboxes.get(id);
+    const steps = new StepTimes();
     await this.sandboxes.locked(sb, async () => {
       await this.containers.stopAllIn(ctx, sb.id);
+      steps.mark('containers');
       if (sb.phase === 'stopped') return;
       await this.sandboxes.stopPause(sb);
+      steps.mark('pause');
       await this.sandboxes.releaseNetwork(sb);
+      steps.mark('network');
       await this.sandboxes.markStopped(sb);
     });
+    steps.done('StopPodSandbox steps');
   }
 
   /**
@@ -38,8 +44,12 @@ export class PodService {
     if (!sb) return;
     await this.sandboxes.locked(sb, async () => {
       if (!this.sandboxes.exists(sb)) return;
+      const steps = new StepTimes();
       await this.containers.removeAllIn(ctx, sb.id);
+      steps.mark('containers');
       await this.sandboxes.remove(sb);
+      steps.mark('sandbox');
+      steps.done('RemovePodSandbox steps');
     });
   }
 

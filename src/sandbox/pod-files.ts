@@ -1,8 +1,6 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { run } from '../util/exec.js';
-import { isMountPoint } from '../util/mounts.js';
 import type { DnsConfig, SandboxConfig } from './types.js';
 
 /**
@@ -55,15 +53,4 @@ export async function writePodFiles(podDir: string, hostname: string, dns: DnsCo
 /** Rewrites hosts in place (same inode), so containers that bind-mounted it see the change. */
 export async function updateHosts(podDir: string, hostname: string, podIP: string): Promise<void> {
   await fs.writeFile(podFilePaths(podDir).hosts, hostsFile(hostname, podIP));
-}
-
-/** The pod's shared /dev/shm: a tmpfs every container of the pod mounts. */
-export async function mountShm(dir: string, sizeBytes = 64 * 1024 * 1024): Promise<void> {
-  await fs.mkdir(dir, { recursive: true, mode: 0o755 });
-  await run('mount', ['-t', 'tmpfs', '-o', `nosuid,nodev,noexec,mode=1777,size=${sizeBytes}`, 'shm', dir]);
-}
-
-export async function unmountShm(dir: string): Promise<void> {
-  if (await isMountPoint(dir)) await run('umount', [dir]);
-  await fs.rm(dir, { recursive: true, force: true });
 }

@@ -9,8 +9,8 @@ import type { RequestContext } from '../util/context.js';
 import { isErrno } from '../util/fsx.js';
 import { log } from '../util/log.js';
 import { settleAll } from '../util/settle.js';
+import { StepTimes } from '../util/steps.js';
 import { nowNanos } from '../util/time.js';
-import { createPinnedNetns, removePinnedNetns } from '../network/netns.js';
 import type { NetworkManager } from '../network/manager.js';
 import type { PodNetworkIdentity } from '../network/types.js';
 import { cgroupExists, removeCgroup } from '../oci/cgroups.js';
@@ -22,7 +22,8 @@ import type { Image } from '../image/types.js';
 import { prepareRootfs, releaseRootfs } from '../image/rootfs.js';
 import { Registry } from '../store/registry.js';
 import { matchesFilter } from './filter.js';
-import { mountShm, podFilePaths, podHostname, unmountShm, updateHosts, writePodFiles } from './pod-files.js';
+import { podFilePaths, podHostname, updateHosts, writePodFiles } from './pod-files.js';
+import { mountPod, unmountPod, type PodMountPaths } from './pod-mounts.js';
 import type { Sandbox, SandboxConfig, SandboxFilter, SandboxView } from './types.js';
 import { validateSandboxConfig } from './validate.js';
 import type { EventBus } from '../events/bus.js';
@@ -146,6 +147,7 @@ export class SandboxService {
       },
       cgroup: { parent: cgroupParent, path: `${cgroupParent}/${id}`, ownsParent: false },
     };
+    const steps = new StepTimes();
     try {
       // 2. The pause image.
       const image = await this.pauseImage();
@@ -157,17 +159,21 @@ export class SandboxService {
           throw new CribError('FailedPrecondition', errorMessage(err));
         });
       }
+      steps.mark('resolve');
       // 3. The intent record: from here a crash is rolled back at the next start.
       await this.registry.save(sb);
-      // 4 and 5. The pod directory and the pinned netns, side by side.
-      await settleAll([this.preparePodDir(sb, image), sb.paths.netns ? createPinnedNetns(sb.paths.netns) : undefined]);
+      steps.mark('record');
+      // 4 and 5. The pod directory, and the pinned netns and shm, side by side.
+      await settleAll([steps.time('podDir', this.preparePodDir(sb, image)), steps.time('mounts', mountPod(podMounts(sb)))]);
+      steps.mark('podDirAndMounts');
       // 6. With the netns pinned, CNI ADD and starting pause need nothing from each other.
       const [net, pause] = await Promise.allSettled([
         sb.paths.netns && sb.networkConfig
-          ? this.o.network.attach(sb.networkConfig, podIdentity(sb), sb.paths.netns, config.portMappings)
+          ? steps.time('cniAdd', this.o.network.attach(sb.networkConfig, podIdentity(sb), sb.paths.netns, config.portMappings))
           : Promise.resolve(undefined),
-        this.startPause(sb, runtime),
+        steps.time('pause', this.startPause(sb, runtime)),
       ]);
+      steps.mark('cniAndPause');
       if (net.status === 'rejected') throw net.reason;
       if (pause.status === 'rejected') throw pause.reason;
       sb.network = net.value;
@@ -177,6 +183,7 @@ export class SandboxService {
       if (ip) await updateHosts(podDir, podHostname(config), ip);
       sb.phase = 'ready';
       await this.registry.save(sb);
+      steps.mark('commit');
     } catch (err) {
       await this.teardown(sb)
         .then(() => this.registry.forgetRecord(id))
@@ -187,6 +194,7 @@ export class SandboxService {
     this.registry.add(sb);
     this.notify('CREATED', sb);
     this.notify('STARTED', sb);
+    steps.done('RunPodSandbox steps');
     log.info('sandbox ready', { id, pod: `${m.namespace}/${m.name}`, ip: sb.network?.ips[0]?.ip });
     return id;
   }
@@ -202,7 +210,6 @@ export class SandboxService {
         rootfs,
         path.join(sb.paths.podDir, 'rootfs-scratch'),
       ),
-      config.namespaces.ipc === 'NODE' ? Promise.resolve() : mountShm(sb.paths.shm),
     ]);
     const oomScoreAdj = await clampOomScoreAdj(SANDBOX_OOM_SCORE_ADJ, (from, to) =>
       log.once('oom-clamp', 'warn', `cannot set oom_score_adj ${from} without CAP_SYS_RESOURCE; pods get ${to}, the daemon's own`),
@@ -243,7 +250,7 @@ export class SandboxService {
   /** Kills pause (it holds nothing that needs a grace period), then deletes it and waits for its monitor. */
   async stopPause(sb: Sandbox): Promise<void> {
     const runtime = this.runtimeOf(sb);
-    await runtime.stop(sb.id, sb.pause, { signal: 'KILL', graceMs: 0 });
+    await runtime.stop(sb.id, sb.pause, { signal: 'KILL', graceMs: 0, mainOnly: true });
     await runtime.delete(sb.id, sb.paths.bundle);
   }
 
@@ -255,8 +262,7 @@ export class SandboxService {
         podIdentity(sb),
       );
     }
-    if (sb.paths.netns) await removePinnedNetns(sb.paths.netns);
-    if (sb.config.namespaces.ipc !== 'NODE') await unmountShm(sb.paths.shm);
+    await unmountPod(podMounts(sb));
   }
 
   async markStopped(sb: Sandbox): Promise<void> {
@@ -269,8 +275,11 @@ export class SandboxService {
 
   /** Everything a sandbox ever made, removed: used by RemovePodSandbox, failed creation and crash recovery. */
   private async teardown(sb: Sandbox): Promise<void> {
-    await this.stopPause(sb);
-    await this.releaseNetwork(sb);
+    // A stopped sandbox was marked so only after pause and the network were gone: not done twice.
+    if (sb.phase !== 'stopped') {
+      await this.stopPause(sb);
+      await this.releaseNetwork(sb);
+    }
     // The pod cgroup goes last: stopped containers keep theirs inside it until they are removed.
     if (sb.cgroup.ownsParent) await removeCgroup(sb.cgroup.parent);
     await releaseRootfs(path.join(sb.paths.bundle, 'rootfs'));
@@ -361,6 +370,11 @@ export class SandboxService {
       runtimeSpec,
     };
   }
+}
+
+/** The pod's own mounts: none for a namespace it shares with the node. */
+function podMounts(sb: Sandbox): PodMountPaths {
+  return { netns: sb.paths.netns, shm: sb.config.namespaces.ipc === 'NODE' ? undefined : sb.paths.shm };
 }
 
 function podIdentity(sb: Sandbox): PodNetworkIdentity {

@@ -30,6 +30,9 @@ export interface Completed {
   truncated: boolean;
 }
 
+/** What a debug line names a command by: its first word that is not a flag (runc's subcommand, umount's target). */
+const firstOperand = (args: readonly string[]): string => args.find((a) => !a.startsWith('-')) ?? args[0] ?? '';
+
 /** A command that could not be started, exited non-zero, or was killed. */
 export class CommandError extends Error {
   constructor(
@@ -95,7 +98,7 @@ export function runCapture(command: string, args: readonly string[], opts: RunOp
     });
     child.on('close', (code, signal) => {
       if (timer) clearTimeout(timer);
-      log.debug('exec', { command, arg: args[0] ?? '', code, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+      log.debug('exec', { command, arg: firstOperand(args), code, ms: Number(process.hrtime.bigint() - started) / 1e6 });
       if (spawnError) {
         reject(new CommandError(command, args, null, null, '', '', `could not run: ${spawnError.message}`));
         return;
@@ -157,7 +160,7 @@ export function spawnStreaming(command: string, args: readonly string[], opts: {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
     child.on('error', (e) => resolve({ code: null, signal: null, stderr: `could not run ${command}: ${e.message}` }));
     child.on('close', (code, signal) => {
-      log.debug('exec', { command, arg: args[0] ?? '', code, ms: Number(process.hrtime.bigint() - started) / 1e6 });
+      log.debug('exec', { command, arg: firstOperand(args), code, ms: Number(process.hrtime.bigint() - started) / 1e6 });
       resolve({ code, signal, stderr: stderr.trim() });
     });
   });

@@ -2,7 +2,7 @@
 // the resize messages. The helper itself is tested against real programs in test/crib-io.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ATTACH_FRAME_HEADER, conmonResizeMessage, decodeAttachFrames, ptyResizeLine, type AttachFrame } from '../../src/oci/crib-io.js';
+import { ATTACH_FRAME_HEADER, conmonResizeMessage, decodeAttachFrames, mountOpArgs, ptyResizeLine, type AttachFrame } from '../../src/oci/crib-io.js';
 
 function frame(stream: number, data: Buffer | string): Buffer {
   const d = Buffer.from(data);
@@ -68,4 +68,17 @@ describe('resize messages', () => {
     for (const bad of [-1, 1.5, 65536, NaN]) assert.throws(() => ptyResizeLine(bad, 1), RangeError);
     assert.throws(() => conmonResizeMessage(80, 70000), RangeError);
   });
+});
+
+describe('crib-io mount', () => {
+  it('puts the operations on one command line, in order', () =>
+    assert.deepEqual(mountOpArgs([{ netns: '/s/n' }, { tmpfs: '/s/shm', bytes: 65536 }, { umount: '/x' }]), [
+      'netns',
+      '/s/n',
+      'tmpfs',
+      '/s/shm',
+      '65536',
+      'umount',
+      '/x',
+    ]));
 });

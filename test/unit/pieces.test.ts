@@ -6,7 +6,8 @@ import os from 'node:os';
 import { applyConfigFile, defaultConfig, validateConfig } from '../../src/config.js';
 import { builtinNetwork, parseNetworkConfig } from '../../src/network/cni-config.js';
 import { parsePodCidrs } from '../../src/network/pod-cidr.js';
-import { pluginInput, podIPs } from '../../src/network/cni.js';
+import { isNoop, pluginInput, podIPs } from '../../src/network/cni.js';
+import { signalNumber } from '../../src/oci/process.js';
 import { parseSyncMessage } from '../../src/oci/conmon.js';
 import { criLogStreams } from '../../src/oci/cri-log.js';
 import { pauseSpec } from '../../src/oci/sandbox-spec.js';
@@ -168,6 +169,10 @@ describe('CNI', () => {
     // A container port without a host port is only informational: portmap gets nothing for it.
     const informational = [...ports, { hostPort: 0, containerPort: 9090, protocol: 'tcp' as const }];
     assert.deepEqual(pluginInput(list, list.plugins[1]!, informational, { ips: [] })['runtimeConfig'], { portMappings: ports });
+    // portmap with nothing to map is not run at all; other plugins always are.
+    assert.equal(isNoop(list.plugins[1]!, ports), false);
+    assert.equal(isNoop(list.plugins[1]!, informational.slice(1)), true);
+    assert.equal(isNoop(list.plugins[0]!, []), false);
   });
   it('takes IPv4 first from a result', () => {
     const ips = podIPs({ ips: [{ address: 'fd00::5/64' }, { address: '10.0.0.5/24', gateway: '10.0.0.1' }] });
@@ -211,6 +216,14 @@ describe('daemon config', () => {
     assert.equal(c.network.builtin, false);
     assert.throws(() => validateConfig({ ...defaultConfig, logFormat: 'xml' as 'json' }), /logFormat/);
     assert.throws(() => applyConfigFile(defaultConfig, 'network:\n  builtin: "no"\n', 'f'), /network.builtin/);
+  });
+});
+
+describe('signals', () => {
+  it('takes the names and numbers runc takes; leaves the rest to runc', () => {
+    for (const s of ['SIGTERM', 'TERM', 'term', '15']) assert.equal(signalNumber(s), 15, s);
+    assert.equal(signalNumber('SIGKILL'), 9);
+    for (const s of ['SIGRTMIN+3', 'NOPE', '0', '99']) assert.equal(signalNumber(s), undefined, s);
   });
 });
 

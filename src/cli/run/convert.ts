@@ -13,30 +13,26 @@ import type { PodSandboxConfig } from '../../cri/generated/runtime/v1/PodSandbox
 import type { PortMapping } from '../../cri/generated/runtime/v1/PortMapping.js';
 import type { SecurityProfile } from '../../cri/generated/runtime/v1/SecurityProfile.js';
 import { containerEnv, expand, type EnvInputs } from './env.js';
+import {
+  ANN_CONTAINER_TYPE,
+  ANN_GRACE,
+  ANN_HASH,
+  ANN_PORTS,
+  ANN_PRESTOP,
+  ANN_QOS_CLASS,
+  ANN_READINESS_PROBE,
+  ANN_RESTART_COUNT,
+  ANN_TERMINATION_MESSAGE_PATH,
+  LABEL_CONTAINER_NAME,
+  LABEL_OWNER_KIND,
+  LABEL_OWNER_NAME,
+  LABEL_POD_NAME,
+  LABEL_POD_NAMESPACE,
+  LABEL_POD_UID,
+} from './keys.js';
 import type { ContainerSpec, DnsConfig, Hook, Pod, Resources, SeccompProfile } from './manifest.js';
 import { oomScoreAdj, qosClass } from './qos.js';
 import { milliCpuToQuota, milliCpuToShares, QUOTA_PERIOD } from './quantity.js';
-
-// kubelet's label and annotation keys (pkg/kubelet/types/labels.go, kuberuntime/labels.go).
-export const LABEL_POD_NAME = 'io.kubernetes.pod.name';
-export const LABEL_POD_NAMESPACE = 'io.kubernetes.pod.namespace';
-export const LABEL_POD_UID = 'io.kubernetes.pod.uid';
-export const LABEL_CONTAINER_NAME = 'io.kubernetes.container.name';
-export const ANN_GRACE = 'io.kubernetes.pod.terminationGracePeriod';
-export const ANN_RESTART_COUNT = 'io.kubernetes.container.restartCount';
-export const ANN_HASH = 'io.kubernetes.container.hash';
-export const ANN_PRESTOP = 'io.kubernetes.container.preStopHandler';
-export const ANN_PORTS = 'io.kubernetes.container.ports';
-export const ANN_TERMINATION_MESSAGE_PATH = 'io.kubernetes.container.terminationMessagePath';
-/** crib run's own: which list of the Pod a container comes from ("init" or "app"). */
-export const ANN_CONTAINER_TYPE = 'io.crib.run.containerType';
-/** crib run's own: the container has a readiness probe (so it is ready only when its prober says so). */
-export const ANN_READINESS_PROBE = 'io.crib.run.readinessProbe';
-/** crib run's own sandbox labels: the object of the manifest a pod comes from (crib down finds pods by them). */
-export const LABEL_OWNER_KIND = 'io.crib.run.owner-kind';
-export const LABEL_OWNER_NAME = 'io.crib.run.owner-name';
-/** crib run's own sandbox annotation: the pod's QoS class. */
-export const ANN_QOS_CLASS = 'io.crib.run.qosClass';
 
 /** NamespaceMode numbers of the CRI. */
 const NS = { POD: 0, CONTAINER: 1, NODE: 2 } as const;

@@ -8,11 +8,12 @@ import { call } from '../client.js';
 import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
-import { LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_POD_UID } from './convert.js';
+import { LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_POD_UID } from './keys.js';
 import type { Manifest } from './documents.js';
 import { LABEL_POD_INDEX } from './plan.js';
 import { teardownPod } from './teardown.js';
-import { claimDir, removeClaim } from './volumes.js';
+import { removeClaim } from './volumes.js';
+import { claimDir } from './paths.js';
 import type { Workload } from './workloads.js';
 
 /** A pod of a workload that runs on the node. */

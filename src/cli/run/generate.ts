@@ -7,7 +7,7 @@ import { call } from '../client.js';
 import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
-import { ANN_CONTAINER_TYPE, ANN_PORTS, LABEL_POD_UID } from './convert.js';
+import { ANN_CONTAINER_TYPE, ANN_PORTS, LABEL_POD_UID } from './keys.js';
 import { matchPods } from './down.js';
 import type { Json } from './fields.js';
 import { readRecord } from './record.js';

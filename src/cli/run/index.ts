@@ -9,7 +9,8 @@ import { emptyManifest, parseManifests, type Manifest } from './documents.js';
 import { downManifest, downPods } from './down.js';
 import { generatePods } from './generate.js';
 import { ManifestError, type PullPolicy } from './manifest.js';
-import { runManifest, runtimeRoot } from './runner.js';
+import { runManifest } from './runner.js';
+import { runtimeRoot } from './paths.js';
 import { RunError } from './volumes.js';
 
 export const runUsage = `Usage: crib run [-d] [--replace] [--strict] [--pull always|never|missing] [--backoff DURATION] -f FILE...

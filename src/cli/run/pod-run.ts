@@ -22,7 +22,8 @@ import { ContainerProbes } from './probe.js';
 import { describeHandler, runHook, runProbe } from './probers.js';
 import { qosClass } from './qos.js';
 import { writeRecord, writeStatus } from './record.js';
-import { CONTAINER_EXITED, CONTAINER_RUNNING, teardownPod } from './teardown.js';
+import { teardownPod } from './teardown.js';
+import { CONTAINER_EXITED, CONTAINER_RUNNING } from './keys.js';
 import { prepareVolumes, removePodVolumes, RunError } from './volumes.js';
 
 export interface ImageInfo {

@@ -5,10 +5,10 @@ import { call } from '../client.js';
 import type { CliContext } from '../context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
-import { ANN_CONTAINER_TYPE, ANN_READINESS_PROBE, LABEL_POD_UID } from './convert.js';
+import { ANN_CONTAINER_TYPE, ANN_READINESS_PROBE, LABEL_POD_UID } from './keys.js';
 import { readStatus, type PodStatusFile } from './record.js';
-import { runtimeRoot } from './runner.js';
-import { CONTAINER_RUNNING } from './teardown.js';
+import { runtimeRoot } from './paths.js';
+import { CONTAINER_RUNNING } from './keys.js';
 
 export interface Readiness {
   ready: number;

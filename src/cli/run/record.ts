@@ -5,7 +5,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Json } from './fields.js';
-import { podDir } from './volumes.js';
+import { podDir } from './paths.js';
 
 /** A pod as `crib generate` gives it back: Kubernetes objects, ready to be run again. */
 export interface PodRecord {

@@ -17,6 +17,7 @@ import type { Random } from './names.js';
 import { checkReferences } from './plan.js';
 import type { ImageInfo, RunEnv } from './pod-run.js';
 import { checkHostPaths, claimExists, ensureClaim, RunError } from './volumes.js';
+import { runtimeRoot } from './paths.js';
 import { runWorkload } from './workload-run.js';
 
 export interface RunOptions {
@@ -30,18 +31,6 @@ export interface RunOptions {
 }
 
 const secs = (ms: number): string => `${Math.ceil(ms / 1000)}s`;
-
-/** The runtime's root directory (Status verbose info `config.root`): pod volumes and claims go under it. */
-export async function runtimeRoot(ctx: CliContext): Promise<string> {
-  const s = await call(ctx.clients.runtime, 'Status', { verbose: true }, 30);
-  try {
-    const cfg = JSON.parse(s.info['config'] ?? '{}') as { root?: unknown };
-    if (typeof cfg.root === 'string' && cfg.root.startsWith('/')) return cfg.root;
-  } catch {
-    /* another runtime: its info is not crib's */
-  }
-  return '/var/lib/crib';
-}
 
 async function imageInfo(ctx: CliContext, ref: string): Promise<ImageInfo | undefined> {
   const r = await call(ctx.clients.image, 'ImageStatus', { image: { image: ref } }, 60);

@@ -6,13 +6,12 @@ import { call } from '../client.js';
 import type { CliContext } from '../context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
-import { ANN_GRACE, ANN_PRESTOP, preStopFromAnnotation } from './convert.js';
+import { preStopFromAnnotation } from './convert.js';
+import { ANN_GRACE, ANN_PRESTOP, CONTAINER_RUNNING } from './keys.js';
 import type { Hook } from './manifest.js';
 import { describeHandler, runHook } from './probers.js';
 import { removePodVolumes } from './volumes.js';
 
-export const CONTAINER_RUNNING = 1;
-export const CONTAINER_EXITED = 2;
 const DEFAULT_GRACE = 30;
 
 export interface TeardownTarget {

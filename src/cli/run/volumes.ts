@@ -11,17 +11,13 @@ import { run } from '../../util/exec.js';
 import type { PodFacts } from './env.js';
 import type { Pod, PodSpec } from './manifest.js';
 import type { DataObject } from './objects.js';
+import { claimDir, podDir, volumeDir } from './paths.js';
 import { inMemory, volumeFiles, type VolumeFile } from './volume-files.js';
 
 /** A failure on the node that is the manifest's fault or the node's state (exit 1). */
 export class RunError extends Error {
   override readonly name = 'RunError';
 }
-
-export const podDir = (root: string, uid: string): string => path.join(root, 'pods', uid);
-export const volumeDir = (root: string, uid: string, name: string): string => path.join(podDir(root, uid), 'volumes', name);
-/** Where a PersistentVolumeClaim's data lives: cribd's root decides, the claim's name finds it again. */
-export const claimDir = (root: string, namespace: string, name: string): string => path.join(root, 'volumes', namespace, name);
 
 /** Whether a claim's directory exists already (made by an earlier crib run). */
 export function claimExists(root: string, namespace: string, name: string): boolean {
