@@ -34,10 +34,11 @@ export class RuncCli {
    * Starts a created container. runc's `start` only opens the container's exec fifo, reads the byte
    * its init writes there before it execs the process, and removes the fifo; cribd does the same
    * and saves a runc process (tens of ms on a small node). Without a fifo, or if init never writes
-   * to it, `runc start` itself runs and reports what is wrong.
+   * to it, `runc start` itself runs and reports what is wrong. Other runtimes (crun) always run
+   * their own start: their handshake is theirs.
    */
   async start(id: string): Promise<void> {
-    if (await openExecFifo(path.join(this.stateRoot, id, EXEC_FIFO))) return;
+    if (path.basename(this.path) === 'runc' && (await openExecFifo(path.join(this.stateRoot, id, EXEC_FIFO)))) return;
     await this.exec(['start', id]);
   }
 
