@@ -5,17 +5,8 @@ import path from 'node:path';
 import { call } from '../src/cli/client.js';
 import { Harness, inNetns } from './support/harness.js';
 import { TEST_IMAGE, importBusybox } from './support/busybox-image.js';
+import { liveStartTime } from './support/leaks.js';
 import { waitFor } from './support/wait-for.js';
-
-/** A process's start time (field 22 of /proc/PID/stat): the same pid and start time is the same process. */
-function startTimeOf(pid: number): string | undefined {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-  } catch {
-    return undefined;
-  }
-}
 
 describe('cribd restarts', () => {
   const h = new Harness();
@@ -76,14 +67,14 @@ describe('cribd restarts', () => {
     const ctr = await container(id, 'calm', 'ticker', ['sh', '-c', 'i=0; while true; do i=$((i+1)); echo tick $i; sleep 0.1; done']);
     const ctrPid = async () => JSON.parse((await call(h.runtime, 'ContainerStatus', { container_id: ctr, verbose: true })).info['info'] ?? '{}').pid as number;
     const pids = [(await h.inspect(id)).info.pid, await ctrPid()];
-    const started = pids.map(startTimeOf);
+    const started = pids.map(liveStartTime);
     const log = path.join(h.podConfig('calm').log_directory ?? '', 'ticker.log');
     const lastTick = () => Number(/ tick (\d+)\n$/.exec(fs.readFileSync(log, 'utf8'))?.[1] ?? 0);
 
     assert.deepEqual(await h.stopDaemon('SIGTERM'), { code: 0, signal: null }, 'cribd exits cleanly on SIGTERM');
     const atStop = lastTick();
     await waitFor(() => lastTick() >= atStop + 3, 'the container to go on logging while cribd is down', 20_000);
-    assert.deepEqual(pids.map(startTimeOf), started, 'pause and the container are the same processes, still running');
+    assert.deepEqual(pids.map(liveStartTime), started, 'pause and the container are the same processes, still running');
 
     await h.start();
     const pod = await h.inspect(id);
@@ -116,7 +107,7 @@ describe('cribd restarts', () => {
     const id = await container(pod, 'halfctr', 'half', ['sleep', '1000'], false);
     const pidIn = (file: string) => Number(fs.readFileSync(path.join(h.root, 'containers', id, 'bundle', file), 'utf8'));
     const [conmonPid, initPid] = [pidIn('conmon.pid'), pidIn('pidfile')];
-    assert.ok(startTimeOf(conmonPid) && startTimeOf(initPid), 'conmon and the waiting init run');
+    assert.ok(liveStartTime(conmonPid) && liveStartTime(initPid), 'conmon and the waiting init run');
     await h.stopDaemon('SIGKILL');
     // What a crash after the runtime made the container, before its record said so, leaves: the
     // bundle, the rootfs mount, conmon, the runtime's state, and a record still marked creating.
@@ -124,8 +115,8 @@ describe('cribd restarts', () => {
     await h.start();
     assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, []);
     assert.equal(fs.existsSync(path.join(h.root, 'containers', id)), false, 'its directory is gone');
-    assert.equal(startTimeOf(conmonPid), undefined, 'its monitor is gone');
-    assert.equal(startTimeOf(initPid), undefined, 'its process is gone');
+    assert.equal(liveStartTime(conmonPid), undefined, 'its monitor is gone');
+    assert.equal(liveStartTime(initPid), undefined, 'its process is gone');
     // The name is free again, and the pod still works.
     const again = await container(pod, 'halfctr', 'half', ['sleep', '1000']);
     assert.equal((await call(h.runtime, 'ContainerStatus', { container_id: again })).status?.state, 1);

@@ -31,8 +31,11 @@ export interface LeakScope {
   recordedPids: ReadonlyMap<number, string>;
 }
 
-/** A process's start time (field 22 of /proc/PID/stat), unless it is gone or a zombie. */
-function liveStartTime(pid: number): string | undefined {
+/**
+ * A process's start time (field 22 of /proc/PID/stat), unless it is gone or a zombie (an exited
+ * process whose new parent, after cribd's death PID 1, has not reaped it yet).
+ */
+export function liveStartTime(pid: number): string | undefined {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
