@@ -4,16 +4,15 @@
 // that fails twice then succeeds, `crib down`, `--replace`, and `crib generate` run again.
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { call } from '../src/cli/client.js';
 import { claimDir } from '../src/cli/run/paths.js';
-import { runCapture } from '../src/util/exec.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Harness } from './support/harness.js';
+import { cribCli, type CliResult } from './support/crib-cli.js';
 import { importBusybox } from './support/busybox-image.js';
 import { waitFor } from './support/wait-for.js';
 
@@ -107,15 +106,9 @@ kind: PersistentVolumeClaim
 metadata: {name: job-state}
 `;
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 describe('crib run: Kubernetes workloads', () => {
   const h = new Harness();
-  const children: ChildProcess[] = [];
+  const { crib, background: cribBackground, killAll } = cribCli(h);
   const appFile = () => path.join(h.base, 'app.yaml');
   const dataDir = () => claimDir(h.root, 'default', 'app-data');
 
@@ -126,30 +119,13 @@ describe('crib run: Kubernetes workloads', () => {
   });
   after(() => h.cleanup());
   afterEach(async () => {
-    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    killAll();
     for (const p of await pods()) await crib(['down', p.id]);
     await h.assertNoLeaks();
   });
 
-  const cribArgs = (args: string[]) => [path.join(repoRoot, 'bin', 'crib'), '--socket', h.socket, ...args];
-
-  async function crib(args: string[]): Promise<Result> {
-    const r = await runCapture(process.execPath, cribArgs(args), { timeoutMs: 120_000, env: { NO_COLOR: '1' } });
-    return { code: r.timedOut ? null : r.code, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-  }
-
-  function cribBackground(args: string[]) {
-    const child = spawn(process.execPath, cribArgs(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    children.push(child);
-    const out = { stdout: '', stderr: '' };
-    child.stdout?.on('data', (b: Buffer) => (out.stdout += b.toString()));
-    child.stderr?.on('data', (b: Buffer) => (out.stderr += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    return { child, out, exited };
-  }
-
   const pods = async () => (await call(h.runtime, 'ListPodSandbox', {})).items;
-  const explain = (r: Result) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- cribd\n${h.logTail(10)}`;
+  const explain = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- cribd\n${h.logTail(10)}`;
 
   /** The running container of a pod by name (its newest attempt). */
   async function container(podId: string, name: string) {

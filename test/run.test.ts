@@ -2,28 +2,21 @@
 // harness, with the busybox image imported under the examples' name.
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { call } from '../src/cli/client.js';
-import { runCapture } from '../src/util/exec.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Harness } from './support/harness.js';
+import { cribCli, type CliResult } from './support/crib-cli.js';
 import { importBusybox } from './support/busybox-image.js';
 import { waitFor } from './support/wait-for.js';
 import { assertPauseLast, watchExits } from './support/exit-watch.js';
 
 const IMAGE = 'localhost/crib/examples:busybox';
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 describe('crib run', () => {
   const h = new Harness();
-  const children: ChildProcess[] = [];
+  const { crib, background: cribBackground, killAll } = cribCli(h);
   let n = 0;
 
   before(async () => {
@@ -32,28 +25,10 @@ describe('crib run', () => {
   });
   after(() => h.cleanup());
   afterEach(async () => {
-    for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    killAll();
     for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
     await h.assertNoLeaks();
   });
-
-  const cribArgs = (args: string[]) => [path.join(repoRoot, 'bin', 'crib'), '--socket', h.socket, ...args];
-
-  async function crib(args: string[], timeoutMs = 120_000): Promise<Result> {
-    const r = await runCapture(process.execPath, cribArgs(args), { timeoutMs, env: { NO_COLOR: '1' } });
-    return { code: r.timedOut ? null : r.code, stdout: r.stdout.toString(), stderr: r.stderr.toString() };
-  }
-
-  /** A crib run in the foreground, with its output as it comes. */
-  function cribBackground(args: string[]) {
-    const child = spawn(process.execPath, cribArgs(args), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    children.push(child);
-    const out = { stdout: '', stderr: '' };
-    child.stdout?.on('data', (b: Buffer) => (out.stdout += b.toString()));
-    child.stderr?.on('data', (b: Buffer) => (out.stderr += b.toString()));
-    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
-    return { child, out, exited };
-  }
 
   function manifest(yaml: string): string {
     const file = path.join(h.base, `pod-${++n}.yaml`);
@@ -62,7 +37,7 @@ describe('crib run', () => {
   }
 
   const pods = async () => (await call(h.runtime, 'ListPodSandbox', {})).items;
-  const explain = (r: Result) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- cribd\n${h.logTail(15)}`;
+  const explain = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- cribd\n${h.logTail(15)}`;
 
   /** The log file of a container of the pod, by name (its current attempt). */
   async function logOf(podId: string, name: string): Promise<string> {
@@ -103,7 +78,7 @@ describe('crib run', () => {
     assert.equal(web?.labels['io.kubernetes.pod.namespace'], 'default');
 
     const exits = watchExits(h.state);
-    let d: Result;
+    let d: CliResult;
     try {
       d = await crib(['delete', '-f', file]);
       await assertPauseLast(

@@ -7,7 +7,7 @@ import { claimKey, objectKey } from './documents.js';
 import { ManifestError, type Json } from './fields.js';
 import type { EnvVar, Pod, PodSpec } from './manifest.js';
 import { generateName, templateHash, type Random } from './names.js';
-import type { Volume } from './volume-spec.js';
+import type { Projection, Volume, VolumeSource } from './volume-spec.js';
 import type { Workload } from './workloads.js';
 
 export const LABEL_TEMPLATE_HASH = 'pod-template-hash';
@@ -158,8 +158,8 @@ export function checkReferences(w: Workload, m: Manifest, claimExists: (namespac
       if ('secretKeyRef' in e) need(`${at}: env ${e.name}`, 'Secret', e.secretKeyRef.name, e.secretKeyRef.optional, [e.secretKeyRef.key]);
     }
   }
-  for (const v of spec.volumes) {
-    const at = `volume "${v.name}"`;
+  // A volume, or one source of a projected volume, that takes its files from a ConfigMap or Secret.
+  const needFiles = (at: string, v: VolumeSource | Projection) => {
     if ('configMap' in v)
       need(
         at,
@@ -176,26 +176,11 @@ export function checkReferences(w: Workload, m: Manifest, claimExists: (namespac
         v.secret.optional,
         v.secret.items.map((i) => i.key),
       );
-    if ('projected' in v) {
-      for (const s of v.projected.sources) {
-        if ('configMap' in s)
-          need(
-            at,
-            'ConfigMap',
-            s.configMap.name,
-            s.configMap.optional,
-            s.configMap.items.map((i) => i.key),
-          );
-        if ('secret' in s)
-          need(
-            at,
-            'Secret',
-            s.secret.name,
-            s.secret.optional,
-            s.secret.items.map((i) => i.key),
-          );
-      }
-    }
+  };
+  for (const v of spec.volumes) {
+    const at = `volume "${v.name}"`;
+    needFiles(at, v);
+    if ('projected' in v) for (const s of v.projected.sources) needFiles(at, s);
     if ('persistentVolumeClaim' in v) {
       const claim = v.persistentVolumeClaim.claimName;
       if (!m.claims.has(claimKey(ns, claim)) && !claimExists(ns, claim)) {
