@@ -326,30 +326,24 @@ describe('crib-io pty with runc exec -t', () => {
       fd3: true,
     });
     try {
-      await io.until((t) => t.includes('33 90'), 'the initial size inside the container', 20_000);
+      // Each newline asks the container again: runc applies a size when its SIGWINCH arrives, and
+      // under load the first stty may run before runc has set the console up.
+      const seen = (size: string, what: string, ms: number) =>
+        waitFor(
+          async () => {
+            if (io.text.includes(size)) return true;
+            io.write('\n');
+            await sleep(100);
+            return false;
+          },
+          () => `${what} inside the container; stdout so far: ${JSON.stringify(io.text)}`,
+          ms,
+        );
+      await seen('33 90', 'the initial size', 20_000);
       io.resize(120, 40);
-      // runc applies the size when its SIGWINCH arrives; each newline asks the container again.
-      await waitFor(
-        async () => {
-          if (io.text.includes('40 120')) return true;
-          io.write('\n');
-          await sleep(100);
-          return false;
-        },
-        () => `the resized terminal inside the container; stdout so far: ${JSON.stringify(io.text)}`,
-        10_000,
-      );
+      await seen('40 120', 'the resized terminal', 10_000);
       io.resize(200, 50);
-      await waitFor(
-        async () => {
-          if (io.text.includes('50 200')) return true;
-          io.write('\n');
-          await sleep(100);
-          return false;
-        },
-        () => `the second size inside the container; stdout so far: ${JSON.stringify(io.text)}`,
-        10_000,
-      );
+      await seen('50 200', 'the second size', 10_000);
       // The end of stdin is ^D on the terminal; runc (raw) passes it on and the container's read ends.
       io.end();
       assert.deepEqual(await io.done(20_000), { code: 0, signal: null });
