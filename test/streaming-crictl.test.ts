@@ -4,8 +4,8 @@
 // port-forward (an HTTP request, 100 MB each way intact), and that a crictl killed mid-stream
 // leaves no session, timer or socket behind.
 //
-// crictl comes from the CRICTL environment variable, else PATH (scripts/test.sh points CRICTL at
-// ../shared/cri-tools/bin/crictl when it is there). Without one the test fails and says so.
+// crictl comes from the CRICTL environment variable, else PATH (scripts/test.sh sets CRICTL when
+// the cri-tools build is beside the checkout). Without one the test fails and says so.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -9,5 +9,5 @@ export function findCrictl(): string {
     const candidate = path.join(dir, 'crictl');
     if (dir && fs.existsSync(candidate)) return candidate;
   }
-  throw new Error('crictl not found: set CRICTL=/path/to/crictl (v1.26; e.g. ../shared/cri-tools/bin/crictl) or put crictl on PATH');
+  throw new Error('crictl not found: set CRICTL=/path/to/crictl (v1.26) or put crictl on PATH');
 }
