@@ -13,10 +13,11 @@ import type { TerminalIO } from './streams.js';
 const streams = () => import('./streams.js');
 
 /**
- * The terminal as the session sees it: raw mode while it runs (keys go to the container, not to the
- * local line editor), its size and SIGWINCH, restored after.
+ * Runs the streaming session at `url` on this terminal as the session sees it: raw mode while it
+ * runs (keys go to the container, not to the local line editor), its size and SIGWINCH, restored
+ * after. Resolves to the remote command's exit code.
  */
-async function withTerminal<T>(ctx: CliContext, tty: boolean, stdin: boolean, fn: (io: TerminalIO) => Promise<T>): Promise<T> {
+async function runOnTerminal(ctx: CliContext, url: string, tty: boolean, stdin: boolean): Promise<number> {
   const input = process.stdin;
   const rawable = tty && stdin && input.isTTY;
   if (rawable) input.setRawMode(true);
@@ -29,7 +30,8 @@ async function withTerminal<T>(ctx: CliContext, tty: boolean, stdin: boolean, fn
     };
   }
   try {
-    return await fn(io);
+    const { runSession } = await streams();
+    return await runSession(url, io);
   } finally {
     if (rawable) input.setRawMode(false);
     input.pause();
@@ -64,8 +66,7 @@ export const execCommand: Command = {
       return res.exit_code;
     }
     const { url } = await call(ctx.clients.runtime, 'Exec', { container_id: t.id, cmd, tty, stdin, stdout: true, stderr: !tty });
-    const { runSession } = await streams();
-    return withTerminal(ctx, tty, stdin, (io) => runSession(url, io));
+    return runOnTerminal(ctx, url, tty, stdin);
   },
 };
 
@@ -85,8 +86,7 @@ export const attachCommand: Command = {
     const tty = spec.runtimeSpec?.process?.terminal === true;
     const stdin = args.has('stdin');
     const { url } = await call(ctx.clients.runtime, 'Attach', { container_id: t.id, tty, stdin, stdout: true, stderr: !tty });
-    const { runSession } = await streams();
-    return withTerminal(ctx, tty, stdin, (io) => runSession(url, io));
+    return runOnTerminal(ctx, url, tty, stdin);
   },
 };
 
