@@ -382,8 +382,8 @@ export class ContainerService {
     if (c.phase === 'created') state = 'CREATED';
     else if (c.phase === 'exited') state = 'EXITED';
     else if (c.phase === 'running') {
-      const exited = await this.runtime(c).exited(c.id);
-      const alive = !exited && c.pid !== undefined && c.startTime !== undefined && (await isAlive(c.pid, c.startTime));
+      const exited = this.runtime(c).exited(c.id);
+      const alive = !exited && c.pid !== undefined && c.startTime !== undefined && isAlive(c.pid, c.startTime);
       if (alive) state = 'RUNNING';
       else {
         // Exited while nobody watched (or while cribd was down): record what the monitor saw.

@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { cgroupMounts } from '../oci/cgroups.js';
+import { readKernelFile } from '../util/fsx.js';
 import { cgroupV1Files, cgroupV2Files, usageFromV1, usageFromV2, type CgroupUsage, type CgroupV1Files, type CgroupV2Files } from './cgroup-stats.js';
 
 export type { CgroupUsage } from './cgroup-stats.js';
@@ -13,18 +14,9 @@ export interface ContainerUsage {
   mountpoint: string;
 }
 
-async function readText(file: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 /** Reads `names` in `dir`, each as text or undefined, keyed by name. */
-async function readFiles<K extends string>(dir: string, names: readonly K[]): Promise<Partial<Record<K, string>>> {
-  const texts = await Promise.all(names.map((n) => readText(path.join(dir, n))));
-  return Object.fromEntries(names.map((n, i) => [n, texts[i]])) as Partial<Record<K, string>>;
+function readFiles<K extends string>(dir: string, names: readonly K[]): Partial<Record<K, string>> {
+  return Object.fromEntries(names.map((n) => [n, readKernelFile(path.join(dir, n))])) as Partial<Record<K, string>>;
 }
 
 /** The hierarchy mount for a v1 controller (e.g. "memory"), or undefined on a pure cgroup2 host. */
@@ -41,13 +33,11 @@ export async function cgroupUsage(cgroupPath: string): Promise<CgroupUsage> {
   const cpuacct = await v1Mount('cpuacct');
   const memory = await v1Mount('memory');
   if (cpuacct && memory) {
-    const [cpu, mem] = await Promise.all([
-      readFiles(path.join(cpuacct, cgroupPath), cgroupV1Files.cpuacct),
-      readFiles(path.join(memory, cgroupPath), cgroupV1Files.memory),
-    ]);
+    const cpu = readFiles(path.join(cpuacct, cgroupPath), cgroupV1Files.cpuacct);
+    const mem = readFiles(path.join(memory, cgroupPath), cgroupV1Files.memory);
     return usageFromV1({ ...cpu, ...mem } satisfies CgroupV1Files);
   }
-  const files: CgroupV2Files = await readFiles(path.join(await v2Root(), cgroupPath), cgroupV2Files);
+  const files: CgroupV2Files = readFiles(path.join(await v2Root(), cgroupPath), cgroupV2Files);
   return usageFromV2(files);
 }
 

@@ -1,4 +1,4 @@
-import fs from 'node:fs/promises';
+import { readKernelFile } from '../util/fsx.js';
 
 /** One interface's counters since it was made, as /proc/net/dev gives them. */
 export interface InterfaceUsage {
@@ -46,10 +46,7 @@ export function parseNetDev(text: string): InterfaceUsage[] {
 }
 
 /** The interfaces of the network namespace process `pid` is in; undefined if it is gone. */
-export async function netnsInterfaces(pid: number): Promise<InterfaceUsage[] | undefined> {
-  try {
-    return parseNetDev(await fs.readFile(`/proc/${pid}/net/dev`, 'utf8'));
-  } catch {
-    return undefined;
-  }
+export function netnsInterfaces(pid: number): InterfaceUsage[] | undefined {
+  const text = readKernelFile(`/proc/${pid}/net/dev`);
+  return text === undefined ? undefined : parseNetDev(text);
 }

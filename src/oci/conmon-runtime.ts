@@ -1,4 +1,4 @@
-import { watch as fsWatch } from 'node:fs';
+import { existsSync, watch as fsWatch } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -72,7 +72,7 @@ export class ConmonRuntime implements OciRuntime {
       stdin: r.stdin ?? false,
       stdinOnce: r.stdinOnce ?? false,
     });
-    const st = await procStat(pid);
+    const st = procStat(pid);
     if (!st) throw new Error(`the process of ${r.id} (pid ${pid}) exited right after it was created; see ${r.logPath}`);
     return { pid, startTime: st.startTime };
   }
@@ -87,7 +87,7 @@ export class ConmonRuntime implements OciRuntime {
 
   async stop(id: string, proc: ProcessRef | undefined, how: StopOptions): Promise<void> {
     try {
-      if (!proc || !(await isAlive(proc.pid, proc.startTime))) return;
+      if (!proc || !isAlive(proc.pid, proc.startTime)) return;
       const sig = signalNumber(how.signal);
       if (sig !== SIGKILL && how.graceMs > 0 && !how.abort?.aborted) {
         // Through runc, not a kill(2) of cribd's own: a pod's stop signals go out newest first,
@@ -108,7 +108,7 @@ export class ConmonRuntime implements OciRuntime {
     await this.o.runc.delete(id);
     const conmonPid = await readPidFile(conmonFiles(bundle).conmonPid);
     if (conmonPid === undefined) return;
-    const st = await procStat(conmonPid);
+    const st = procStat(conmonPid);
     if (st && !(await waitGone(conmonPid, st.startTime, MONITOR_EXIT_MS))) {
       throw new Error(`conmon (pid ${conmonPid}) of ${id} did not exit after its container stopped`);
     }
@@ -237,8 +237,8 @@ export class ConmonRuntime implements OciRuntime {
     return () => watcher.close();
   }
 
-  exited(id: string): Promise<boolean> {
-    return exists(path.join(this.o.exitDir, id));
+  exited(id: string): boolean {
+    return existsSync(path.join(this.o.exitDir, id));
   }
 
   async exitRecord(id: string, bundle: string, waitMs: number): Promise<ExitRecord | undefined> {

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
+import { readKernelFile } from '../util/fsx.js';
 
 export interface ProcStat {
   state: string;
@@ -8,21 +9,17 @@ export interface ProcStat {
   startTime: string;
 }
 
-export async function procStat(pid: number): Promise<ProcStat | undefined> {
-  let text: string;
-  try {
-    text = await fs.readFile(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
+export function procStat(pid: number): ProcStat | undefined {
+  const text = readKernelFile(`/proc/${pid}/stat`);
+  if (text === undefined) return undefined;
   // The command name may contain spaces and parentheses; fields resume after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   return { state: rest[0] ?? '?', ppid: Number(rest[1]), startTime: rest[19] ?? '' };
 }
 
 /** True while that very process (pid and start time) exists and is not a zombie. */
-export async function isAlive(pid: number, startTime: string): Promise<boolean> {
-  const st = await procStat(pid);
+export function isAlive(pid: number, startTime: string): boolean {
+  const st = procStat(pid);
   return st !== undefined && st.startTime === startTime && st.state !== 'Z' && st.state !== 'X';
 }
 
@@ -42,7 +39,7 @@ export async function readPidFile(file: string): Promise<number | undefined> {
 export async function waitGone(pid: number, startTime: string | undefined, timeoutMs: number, abort?: AbortSignal): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (let delay = 2; ; delay = Math.min(delay * 2, 50)) {
-    const st = await procStat(pid);
+    const st = procStat(pid);
     if (!st || st.state === 'Z' || st.state === 'X' || (startTime !== undefined && st.startTime !== startTime)) return true;
     if (Date.now() >= deadline || abort?.aborted) return false;
     await new Promise((r) => setTimeout(r, delay));
@@ -124,7 +121,7 @@ export function signalNumber(signal: string): number | undefined {
  * `runc kill ID SIG` does without --all, without a process of its own.
  */
 export async function signalProcess(proc: { pid: number; startTime: string }, signal: number): Promise<boolean> {
-  if (!(await isAlive(proc.pid, proc.startTime))) return false;
+  if (!isAlive(proc.pid, proc.startTime)) return false;
   try {
     process.kill(proc.pid, signal);
     return true;

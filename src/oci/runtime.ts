@@ -114,7 +114,7 @@ export interface OciRuntime {
    */
   watchExits(onExit: (id: string) => void): () => void;
   /** True once the monitor has recorded the main process's exit. */
-  exited(id: string): Promise<boolean>;
+  exited(id: string): boolean;
   /** The recorded exit, waiting up to `waitMs` for the monitor to write it; undefined if it never does. */
   exitRecord(id: string, bundle: string, waitMs: number): Promise<ExitRecord | undefined>;
 }

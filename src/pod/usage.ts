@@ -41,10 +41,10 @@ export class PodUsageReader {
     // /proc/PAUSE/net/dev is the pod netns's view: no spawn, no setns. Only while pause is the
     // process recorded (pauseAlive checks its start time), so a reused pid is never read.
     const pausePid = v.pauseAlive && sb.paths.netns ? sb.pause?.pid : undefined;
-    const [containers, cgroup, network] = await Promise.all([
+    const network = pausePid === undefined ? undefined : netnsInterfaces(pausePid);
+    const [containers, cgroup] = await Promise.all([
       Promise.all(running.map(async (container) => ({ container, usage: await this.containers.stats(container) }))),
       opts.podCgroup ? cgroupUsage(sb.cgroup.parent) : undefined,
-      pausePid === undefined ? undefined : netnsInterfaces(pausePid),
     ]);
     return { sandbox: sb, containers, ...(cgroup ? { cgroup } : {}), ...(network ? { network } : {}) };
   }

@@ -320,7 +320,7 @@ export class SandboxService {
   async view(sb: Sandbox): Promise<SandboxView> {
     let pauseAlive = false;
     if (sb.phase === 'ready' && sb.pause) {
-      pauseAlive = !(await this.runtimeOf(sb).exited(sb.id)) && (await isAlive(sb.pause.pid, sb.pause.startTime));
+      pauseAlive = !this.runtimeOf(sb).exited(sb.id) && isAlive(sb.pause.pid, sb.pause.startTime);
     }
     return { sandbox: sb, state: pauseAlive ? 'READY' : 'NOTREADY', pauseAlive };
   }

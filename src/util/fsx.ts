@@ -1,3 +1,4 @@
+import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -32,6 +33,19 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
 
 export async function readJson<T>(file: string): Promise<T> {
   return JSON.parse(await fs.readFile(file, 'utf8')) as T;
+}
+
+/**
+ * A file the kernel makes up on reading (procfs, cgroupfs), read synchronously; undefined if it is
+ * gone. Such a read never waits on a disk and takes microseconds, while the promise API costs four
+ * thread-pool round trips (open, fstat, read, close): the list and stats calls read hundreds.
+ */
+export function readKernelFile(file: string): string | undefined {
+  try {
+    return fsSync.readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 export async function exists(p: string): Promise<boolean> {
