@@ -5,6 +5,7 @@ import type { RequestContext } from '../util/context.js';
 import { CribError, invalidArgument, notFound } from '../util/errors.js';
 import { ensurePrivateDir, exists } from '../util/fsx.js';
 import { log } from '../util/log.js';
+import { StepTimes } from '../util/steps.js';
 import { settleAll } from '../util/settle.js';
 import { nowNanos } from '../util/time.js';
 import { validateId } from '../util/validate.js';
@@ -111,6 +112,7 @@ export class ContainerService {
 
   async create(ctx: RequestContext, sandboxId: string, config: ContainerConfig): Promise<string> {
     // The sandbox first, as containerd does: a request for a pod that is gone is NOT_FOUND whatever else it holds.
+    const steps = new StepTimes();
     const sb = this.o.sandboxes.get(sandboxId);
     validateContainerConfig(config);
     if ((await this.o.sandboxes.view(sb)).state !== 'READY') throw new CribError('FailedPrecondition', `sandbox ${sb.id} is not ready`);
@@ -141,10 +143,12 @@ export class ContainerService {
       stopSignal: image.config.StopSignal || 'SIGTERM',
     };
     this.registry.reserve(nameKey(c), id, `container "${config.metadata.name}" (attempt ${config.metadata.attempt}) in sandbox ${sb.id}`);
+    steps.mark('checks');
     try {
       await createMissingMountSources(config);
       await this.registry.save(c);
-      await this.prepareBundle(c, sb, image);
+      steps.mark('record');
+      await this.prepareBundle(c, sb, image, steps);
       const proc = await runtime.create({
         id,
         name: config.metadata.name,
@@ -156,8 +160,10 @@ export class ContainerService {
       });
       c.pid = proc.pid;
       c.startTime = proc.startTime;
+      steps.mark('runtimeCreate');
       c.phase = 'created';
       await this.registry.save(c);
+      steps.mark('commit');
     } catch (err) {
       await this.teardown(c)
         .then(() => this.registry.forgetRecord(id))
@@ -167,21 +173,25 @@ export class ContainerService {
     }
     this.registry.add(c);
     this.notify('CREATED', c);
+    steps.done('CreateContainer steps');
     log.info('container created', { id, name: config.metadata.name, sandbox: sb.id });
     return id;
   }
 
   /** The overlay rootfs of the image's layers, and the OCI spec. */
-  private async prepareBundle(c: Container, sb: Sandbox, image: Image): Promise<void> {
+  private async prepareBundle(c: Container, sb: Sandbox, image: Image, steps: StepTimes): Promise<void> {
     for (const d of [c.paths.rootfs, c.paths.upper, c.paths.work, path.dirname(c.paths.log)]) await fs.mkdir(d, { recursive: true });
+    steps.mark('dirs');
     await mountOverlay({
       lowerDirs: [...image.diffIds].reverse().map((d) => this.o.images.store.layerPath(d)),
       upperDir: c.paths.upper,
       workDir: c.paths.work,
       target: c.paths.rootfs,
     });
+    steps.mark('rootfs');
     const spec = await this.buildSpec(c, sb, image.config);
     await fs.writeFile(path.join(c.paths.bundle, 'config.json'), JSON.stringify(spec));
+    steps.mark('spec');
   }
 
   private async buildSpec(c: Container, sb: Sandbox, imageConfig: ImageRuntimeConfig) {
