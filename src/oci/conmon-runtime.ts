@@ -10,6 +10,7 @@ import { conmonCreate, conmonFiles } from './conmon.js';
 import { builtCribIoBinary, conmonResizeMessage, decodeAttachFrames, ptyResizeLine } from './crib-io.js';
 import { isAlive, procStat, readPidFile, signalNumber, signalProcess, waitGone } from './process.js';
 import { withRuncExec, type RuncExec } from './runc-exec.js';
+import { RuncExitLog } from './runc-exit-log.js';
 import type { RuncCli } from './runc.js';
 import type { CreateRequest, ExecOutcome, ExecRequest, ExecStreamRequest, ExitRecord, OciRuntime, ProcessIO, ProcessRef, StopOptions } from './runtime.js';
 import type { OciCpu, OciMemory } from './spec-types.js';
@@ -18,6 +19,12 @@ import type { OciCpu, OciMemory } from './spec-types.js';
 const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
 /** After killing a timed-out exec, how long runc gets to reap it and exit before it is killed too. */
 const REAP_GRACE_MS = 10_000;
+/**
+ * After an exec'd command's exit, how long runc may go on copying its output to cribd before it is
+ * killed: what the command wrote takes moments; a child it left in the background may hold the
+ * output for good.
+ */
+const DRAIN_MS = 500;
 const SIGKILL = os.constants.signals.SIGKILL;
 /** How long a monitor may take to leave after its container is deleted. */
 const MONITOR_EXIT_MS = 10_000;
@@ -44,10 +51,15 @@ export interface ConmonRuntimeOptions {
   /** Where conmon writes exit files (one per container id) and puts attach sockets. */
   exitDir: string;
   socketDir: string;
+  /** The FIFO runc logs to while it runs an ExecSync (`RuncExitLog`). */
+  execExitLog: string;
 }
 
 /** OciRuntime as conmon over a runc-compatible runtime, the way CRI-O runs containers. */
 export class ConmonRuntime implements OciRuntime {
+  /** Made on the first ExecSync. */
+  private exitLog: Promise<RuncExitLog> | undefined;
+
   constructor(private readonly o: ConmonRuntimeOptions) {}
 
   get name(): string {
@@ -121,16 +133,34 @@ export class ConmonRuntime implements OciRuntime {
 
   /**
    * ExecSync: `runc exec` in the foreground from cribd, one process (as containerd's shim runs it).
-   * The command gets the container's process settings with its own args and writes straight into
-   * cribd's pipes, read while runc runs and bounded per stream. The call is over when runc exits
-   * (right after the command), even if something the command left in the background holds the
-   * pipes. At the timeout, or when the caller goes away, the command's process group is killed and
-   * runc, its parent, reaps it.
+   * The command gets the container's process settings with its own args; its output is read while
+   * runc runs, bounded per stream. The call is over when the command exits: when runc does, or, if
+   * runc is held by something the command left in the background holding its output, when runc's
+   * log says the command exited (then runc, done with it, is killed after a moment to copy the
+   * last output). At the timeout, or when the caller goes away, the command's process group is
+   * killed and runc, its parent, reaps it.
    */
-  exec(r: ExecRequest, abort?: AbortSignal): Promise<ExecOutcome> {
-    return withRuncExec(this.o.runc, { ...r, tty: false }, async (e) => {
+  async exec(r: ExecRequest, abort?: AbortSignal): Promise<ExecOutcome> {
+    this.exitLog ??= RuncExitLog.open(this.o.execExitLog).catch((err: unknown) => {
+      this.exitLog = undefined; // the next call tries again
+      throw err;
+    });
+    const exitLog = await this.exitLog;
+    return withRuncExec(this.o.runc, { ...r, tty: false, runtimeArgs: exitLog.runtimeArgs }, async (e) => {
       const [cmd, ...args] = e.argv;
       const p = spawnCapture(cmd, args, { maxOutputBytes: MAX_EXEC_OUTPUT, untilExit: true });
+      let logged: number | undefined;
+      let drain: NodeJS.Timeout | undefined;
+      let pid: number | undefined;
+      const stopListening = exitLog.onExit(
+        (exit) =>
+          void (async () => {
+            pid ??= await e.pid();
+            if (exit.pid !== pid || logged !== undefined) return;
+            logged = exit.status;
+            drain = setTimeout(() => p.kill(), DRAIN_MS);
+          })(),
+      );
       let timedOut = false;
       const end = () => {
         if (timedOut) return;
@@ -144,10 +174,13 @@ export class ConmonRuntime implements OciRuntime {
         const { code, signal, stdout, stderr } = await p.done;
         if (timedOut) return { timedOut: true };
         // Without a pid file runc never started the command: what it says is why.
-        if (code !== 0 && !(await e.started()))
+        if (code !== 0 && logged === undefined && (await e.pid()) === undefined) {
           throw new Error(`${this.o.runc.name} exec in ${r.id} failed: ${stderr.toString().trim() || `exited with ${code ?? signal}`}`);
-        return { timedOut: false, exitCode: exitStatus(code, signal), stdout, stderr };
+        }
+        return { timedOut: false, exitCode: logged ?? exitStatus(code, signal), stdout, stderr };
       } finally {
+        stopListening();
+        clearTimeout(drain);
         clearTimeout(timer);
         abort?.removeEventListener('abort', end);
       }

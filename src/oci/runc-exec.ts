@@ -14,8 +14,8 @@ export interface RuncExec {
    * what it started; false while the runtime has not yet written its pid.
    */
   killGroup(): Promise<boolean>;
-  /** The runtime got as far as starting the command (it writes the pid file once it has). */
-  started(): Promise<boolean>;
+  /** The command's host pid, once the runtime has started it (it writes the pid file then). */
+  pid(): Promise<number | undefined>;
 }
 
 /**
@@ -26,7 +26,7 @@ export interface RuncExec {
  */
 export async function withRuncExec<T>(
   runc: RuncCli,
-  r: { id: string; bundle: string; scratchDir: string; cmd: string[]; tty: boolean },
+  r: { id: string; bundle: string; scratchDir: string; cmd: string[]; tty: boolean; runtimeArgs?: string[] },
   body: (e: RuncExec) => Promise<T>,
 ): Promise<T> {
   const spec = JSON.parse(await fs.readFile(path.join(r.bundle, 'config.json'), 'utf8')) as OciSpec;
@@ -35,14 +35,14 @@ export async function withRuncExec<T>(
   try {
     await fs.writeFile(files.spec, JSON.stringify({ ...spec.process, args: r.cmd, terminal: r.tty }), { mode: 0o600 });
     return await body({
-      argv: [runc.path, ...runc.execArgs(r.id, { processSpec: files.spec, pidFile: files.pid, tty: r.tty })],
+      argv: [runc.path, ...runc.execArgs(r.id, { processSpec: files.spec, pidFile: files.pid, tty: r.tty, global: r.runtimeArgs })],
       killGroup: async () => {
         const pid = await readPidFile(files.pid);
         if (pid === undefined) return false;
         killProcessGroup(pid);
         return true;
       },
-      started: async () => (await readPidFile(files.pid)) !== undefined,
+      pid: () => readPidFile(files.pid),
     });
   } finally {
     await Promise.all(Object.values(files).map((f) => fs.rm(f, { force: true })));

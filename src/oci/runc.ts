@@ -43,12 +43,12 @@ export class RuncCli {
   }
 
   /**
-   * `exec`'s arguments (after the runtime's path): a process of `processSpec` (an OCI process, JSON)
-   * in the running container, its host pid written to `pidFile`; in the foreground, so the
-   * runtime exits with the command's status (a signal as 128+n).
+   * `exec`'s arguments (after the runtime's path, with `global` flags of the caller's): a process of
+   * `processSpec` (an OCI process, JSON) in the running container, its host pid written to
+   * `pidFile`; in the foreground, so the runtime exits with the command's status (a signal as 128+n).
    */
-  execArgs(id: string, o: { processSpec: string; pidFile: string; tty: boolean }): string[] {
-    return [...this.globalArgs, 'exec', ...(o.tty ? ['--tty'] : []), '--process', o.processSpec, '--pid-file', o.pidFile, id];
+  execArgs(id: string, o: { processSpec: string; pidFile: string; tty: boolean; global?: string[] }): string[] {
+    return [...this.globalArgs, ...(o.global ?? []), 'exec', ...(o.tty ? ['--tty'] : []), '--process', o.processSpec, '--pid-file', o.pidFile, id];
   }
 
   /** Sends a signal (to every process of the container with `all`); one that is gone is not an error. */
