@@ -4,6 +4,7 @@ import fs from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { run } from '../util/exec.js';
+import { log as logger } from '../util/log.js';
 
 /** One exit as runc logs it, by the command's host pid; its status as a shell reports it (128+n for signal n). */
 export interface LoggedExit {
@@ -51,6 +52,8 @@ export class RuncExitLog {
     const log = new RuncExitLog(fifo);
     const reader = new net.Socket({ fd, readable: true, writable: false });
     reader.unref();
+    // Unheard exits only make an ExecSync whose output is held in the background wait for the holder.
+    reader.on('error', (err) => logger.warn('reading runc exit log failed', { fifo, error: err }));
     let rest = '';
     reader.setEncoding('utf8').on('data', (text: string) => {
       const lines = (rest + text).split('\n');
