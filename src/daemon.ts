@@ -56,7 +56,6 @@ function discoverRuntimes(config: CribConfig, conmonPath: string): { runtimes: M
         runc: new RuncCli(name, binary, path.join(config.state, 'runtime', name)),
         exitDir: path.join(config.state, 'exits'),
         socketDir: path.join(config.state, 'sockets'),
-        execExitLog: path.join(config.state, 'exec-logs', name),
       }),
     );
   for (const name of ['runc', 'crun']) {

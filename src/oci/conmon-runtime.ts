@@ -10,21 +10,14 @@ import { conmonCreate, conmonFiles } from './conmon.js';
 import { builtCribIoBinary, conmonResizeMessage, decodeAttachFrames, ptyResizeLine } from './crib-io.js';
 import { isAlive, procStat, readPidFile, signalNumber, signalProcess, waitGone } from './process.js';
 import { withRuncExec, type RuncExec } from './runc-exec.js';
-import { RuncExitLog } from './runc-exit-log.js';
 import type { RuncCli } from './runc.js';
 import type { CreateRequest, ExecOutcome, ExecRequest, ExecStreamRequest, ExitRecord, OciRuntime, ProcessIO, ProcessRef, StopOptions } from './runtime.js';
 import type { OciCpu, OciMemory } from './spec-types.js';
 
 /** Output kept per stream of an ExecSync, as kubelet's own limit for probes and ExecSync. */
 const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
-/** After killing a timed-out exec, how long runc gets to reap it and exit before it is killed too. */
+/** After killing a timed-out exec, how long its reaper gets to reap it and exit before it is killed too. */
 const REAP_GRACE_MS = 10_000;
-/**
- * After an exec'd command's exit, how long runc may go on copying its output to cribd before it is
- * killed: what the command wrote takes moments; a child it left in the background may hold the
- * output for good.
- */
-const DRAIN_MS = 500;
 const SIGKILL = os.constants.signals.SIGKILL;
 /** How long a monitor may take to leave after its container is deleted. */
 const MONITOR_EXIT_MS = 10_000;
@@ -51,15 +44,10 @@ export interface ConmonRuntimeOptions {
   /** Where conmon writes exit files (one per container id) and puts attach sockets. */
   exitDir: string;
   socketDir: string;
-  /** The FIFO runc logs to while it runs an ExecSync (`RuncExitLog`). */
-  execExitLog: string;
 }
 
 /** OciRuntime as conmon over a runc-compatible runtime, the way CRI-O runs containers. */
 export class ConmonRuntime implements OciRuntime {
-  /** Made on the first ExecSync. */
-  private exitLog: Promise<RuncExitLog> | undefined;
-
   constructor(private readonly o: ConmonRuntimeOptions) {}
 
   get name(): string {
@@ -132,35 +120,16 @@ export class ConmonRuntime implements OciRuntime {
   }
 
   /**
-   * ExecSync: `runc exec` in the foreground from cribd, one process (as containerd's shim runs it).
-   * The command gets the container's process settings with its own args; its output is read while
-   * runc runs, bounded per stream. The call is over when the command exits: when runc does, or, if
-   * runc is held by something the command left in the background holding its output, when runc's
-   * log says the command exited (then runc, done with it, is killed after a moment to copy the
-   * last output). At the timeout, or when the caller goes away, the command's process group is
-   * killed and runc, its parent, reaps it.
+   * ExecSync: `runc exec --detach` under `crib-io reap`, conmon's way without conmon's start-up.
+   * runc hands cribd's pipes straight to the command and exits; crib-io, a child subreaper, inherits
+   * the orphaned command and exits with its status as soon as it exits, whatever it left running
+   * with the output open. The command gets the container's process settings with its own args; its
+   * output is read in memory, bounded per stream. At the timeout, or when the caller goes away, the
+   * command's process group is killed and crib-io reaps it.
    */
-  async exec(r: ExecRequest, abort?: AbortSignal): Promise<ExecOutcome> {
-    this.exitLog ??= RuncExitLog.open(this.o.execExitLog).catch((err: unknown) => {
-      this.exitLog = undefined; // the next call tries again
-      throw err;
-    });
-    const exitLog = await this.exitLog;
-    return withRuncExec(this.o.runc, { ...r, tty: false, runtimeArgs: exitLog.runtimeArgs }, async (e) => {
-      const [cmd, ...args] = e.argv;
-      const p = spawnCapture(cmd, args, { maxOutputBytes: MAX_EXEC_OUTPUT, untilExit: true });
-      let logged: number | undefined;
-      let drain: NodeJS.Timeout | undefined;
-      let pid: number | undefined;
-      const stopListening = exitLog.onExit(
-        (exit) =>
-          void (async () => {
-            pid ??= await e.pid();
-            if (exit.pid !== pid || logged !== undefined) return;
-            logged = exit.status;
-            drain = setTimeout(() => p.kill(), DRAIN_MS);
-          })(),
-      );
+  exec(r: ExecRequest, abort?: AbortSignal): Promise<ExecOutcome> {
+    return withRuncExec(this.o.runc, { ...r, tty: false, detach: true }, async (e) => {
+      const p = spawnCapture(builtCribIoBinary, ['reap', e.pidFile, '--', ...e.argv], { maxOutputBytes: MAX_EXEC_OUTPUT, untilExit: true });
       let timedOut = false;
       const end = () => {
         if (timedOut) return;
@@ -174,13 +143,11 @@ export class ConmonRuntime implements OciRuntime {
         const { code, signal, stdout, stderr } = await p.done;
         if (timedOut) return { timedOut: true };
         // Without a pid file runc never started the command: what it says is why.
-        if (code !== 0 && logged === undefined && (await e.pid()) === undefined) {
+        if (code !== 0 && (await e.pid()) === undefined) {
           throw new Error(`${this.o.runc.name} exec in ${r.id} failed: ${stderr.toString().trim() || `exited with ${code ?? signal}`}`);
         }
-        return { timedOut: false, exitCode: logged ?? exitStatus(code, signal), stdout, stderr };
+        return { timedOut: false, exitCode: exitStatus(code, signal), stdout, stderr };
       } finally {
-        stopListening();
-        clearTimeout(drain);
         clearTimeout(timer);
         abort?.removeEventListener('abort', end);
       }
@@ -289,17 +256,17 @@ export class ConmonRuntime implements OciRuntime {
 }
 
 /**
- * Kills an exec'd command as soon as runc has written its pid (it may still be starting it); runc,
- * its parent, then reaps it and exits. runc itself is killed only if it has not exited in time.
+ * Kills an exec'd command as soon as runc has written its pid (it may still be starting it); its
+ * reaper (crib-io) then exits. The reaper itself is killed only if it has not exited in time.
  */
-async function killOnceStarted(e: RuncExec, runc: CapturingProcess): Promise<void> {
+async function killOnceStarted(e: RuncExec, reaper: CapturingProcess): Promise<void> {
   let over = false;
-  const lastResort = setTimeout(() => runc.kill(), REAP_GRACE_MS);
+  const lastResort = setTimeout(() => reaper.kill(), REAP_GRACE_MS);
   const settle = () => {
     over = true;
     clearTimeout(lastResort);
   };
-  runc.done.then(settle, settle);
+  reaper.done.then(settle, settle);
   while (!over && !(await e.killGroup())) await new Promise((r) => setTimeout(r, 10));
 }
 

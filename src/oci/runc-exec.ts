@@ -14,6 +14,8 @@ export interface RuncExec {
    * what it started; false while the runtime has not yet written its pid.
    */
   killGroup(): Promise<boolean>;
+  /** Where the runtime writes the command's host pid once it has started it. */
+  pidFile: string;
   /** The command's host pid, once the runtime has started it (it writes the pid file then). */
   pid(): Promise<number | undefined>;
 }
@@ -26,7 +28,7 @@ export interface RuncExec {
  */
 export async function withRuncExec<T>(
   runc: RuncCli,
-  r: { id: string; bundle: string; scratchDir: string; cmd: string[]; tty: boolean; runtimeArgs?: string[] },
+  r: { id: string; bundle: string; scratchDir: string; cmd: string[]; tty: boolean; detach?: boolean },
   body: (e: RuncExec) => Promise<T>,
 ): Promise<T> {
   const spec = JSON.parse(await fs.readFile(path.join(r.bundle, 'config.json'), 'utf8')) as OciSpec;
@@ -35,7 +37,8 @@ export async function withRuncExec<T>(
   try {
     await fs.writeFile(files.spec, JSON.stringify({ ...spec.process, args: r.cmd, terminal: r.tty }), { mode: 0o600 });
     return await body({
-      argv: [runc.path, ...runc.execArgs(r.id, { processSpec: files.spec, pidFile: files.pid, tty: r.tty, global: r.runtimeArgs })],
+      argv: [runc.path, ...runc.execArgs(r.id, { processSpec: files.spec, pidFile: files.pid, tty: r.tty, detach: r.detach })],
+      pidFile: files.pid,
       killGroup: async () => {
         const pid = await readPidFile(files.pid);
         if (pid === undefined) return false;
