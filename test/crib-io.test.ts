@@ -605,6 +605,39 @@ for (const [port, host, fn] of servers) {
 }
 `;
 
+describe('crib-io reap', () => {
+  // CMD stands in for `runc exec --detach`: it starts the command in the background, writes its
+  // pid and exits, leaving the command an orphan for crib-io to reap.
+  const detached = (pidFile: string, script: string) => ['sh', '-c', `sh -c '${script}' & echo $! > ${pidFile}`];
+
+  it("exits with the orphaned command's status, not when a child it left closes the output", async () => {
+    const pidFile = path.join(tempDir('crib-io-reap-'), 'pid');
+    const child = spawn(cribIo(), ['reap', pidFile, '--', ...detached(pidFile, 'sleep 3 & echo out; exit 7')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const started = Date.now();
+    const code = await new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
+    assert.equal(code, 7);
+    assert.ok(Date.now() - started < 2500, 'crib-io waited for the background sleep');
+    await waitFor(
+      () => out === 'out\n',
+      () => `its output, got ${JSON.stringify(out)}`,
+      2000,
+    );
+    child.stdout.destroy();
+    child.stderr.destroy();
+  });
+
+  it('passes a signal on as 128+N, and a failing runtime as its own status and message', async () => {
+    const pidFile = path.join(tempDir('crib-io-reap-'), 'pid');
+    assert.equal((await runIo(['reap', pidFile, '--', ...detached(pidFile, 'kill -KILL $$')])).exit.code, 137);
+    const failed = await runIo(['reap', path.join(path.dirname(pidFile), 'never'), '--', 'sh', '-c', 'echo nope >&2; exit 3']);
+    assert.equal(failed.exit.code, 3);
+    assert.equal(failed.stderr, 'nope\n');
+    assert.equal((await runIo(['reap', pidFile])).exit.code, 2);
+  });
+});
+
 describe('crib-io netconnect', () => {
   const ns = `crib-io-test-${randomBytes(4).toString('hex')}`;
   const nsPath = `/run/netns/${ns}`;

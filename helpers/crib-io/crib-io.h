@@ -1,11 +1,13 @@
 /*
- * crib-io: the stdio helper cribd spawns for the CRI streaming calls (Exec with a
- * TTY, Attach, PortForward): the three things Node.js cannot do itself.
+ * crib-io: the helper cribd spawns for what Node.js cannot do itself: the CRI
+ * streaming calls (Exec with a TTY, Attach, PortForward), a pod's mounts, and
+ * reaping ExecSync's command.
  *
  *   crib-io pty [--size WxH] [--] CMD ARGS...   a pseudo-terminal for CMD
  *   crib-io attach SOCKET                       conmon's SOCK_SEQPACKET attach socket
  *   crib-io netconnect NETNS_PATH PORT          TCP to localhost inside a netns
  *   crib-io mount OP...                         a pod's netns pin, shm tmpfs, unmounts
+ *   crib-io reap PIDFILE -- CMD ARGS...         ExecSync's subreaper for `runc exec -d`
  *
  * See README.md beside this file for the stdio protocols.
  */
@@ -82,5 +84,6 @@ int cmd_pty(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_netconnect(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
+int cmd_reap(int argc, char **argv);
 
 #endif

@@ -15,6 +15,7 @@ static const char usage[] =
 	"       crib-io attach SOCKET\n"
 	"       crib-io netconnect NETNS_PATH PORT\n"
 	"       crib-io mount (netns PIN | tmpfs DIR BYTES | umount TARGET)...\n"
+	"       crib-io reap PIDFILE -- CMD [ARG...]\n"
 	"       crib-io -v\n";
 
 int main(int argc, char **argv)
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
 		return cmd_netconnect(argc - 2, argv + 2);
 	if (strcmp(cmd, "mount") == 0)
 		return cmd_mount(argc - 2, argv + 2);
+	if (strcmp(cmd, "reap") == 0)
+		return cmd_reap(argc - 2, argv + 2);
 	if (strcmp(cmd, "-v") == 0 || strcmp(cmd, "--version") == 0) {
 		(void)write_all(STDOUT_FILENO, "crib-io " CRIB_IO_VERSION "\n", strlen("crib-io " CRIB_IO_VERSION "\n"));
 		return 0;

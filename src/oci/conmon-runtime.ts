@@ -3,21 +3,21 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
-import { spawnStreaming } from '../util/exec.js';
+import { spawnCapture, spawnStreaming, type CapturingProcess } from '../util/exec.js';
 import { exists } from '../util/fsx.js';
-import { conmonCreate, conmonExec, conmonFiles } from './conmon.js';
+import { MAX_TIMER_MS } from '../util/time.js';
+import { conmonCreate, conmonFiles } from './conmon.js';
 import { builtCribIoBinary, conmonResizeMessage, decodeAttachFrames, ptyResizeLine } from './crib-io.js';
-import { criLogStreams } from './cri-log.js';
-import { isAlive, killProcessGroup, procStat, readPidFile, signalNumber, signalProcess, waitGone } from './process.js';
+import { isAlive, procStat, readPidFile, signalNumber, signalProcess, waitGone } from './process.js';
+import { withRuncExec, type RuncExec } from './runc-exec.js';
 import type { RuncCli } from './runc.js';
 import type { CreateRequest, ExecOutcome, ExecRequest, ExecStreamRequest, ExitRecord, OciRuntime, ProcessIO, ProcessRef, StopOptions } from './runtime.js';
-import type { OciCpu, OciMemory, OciSpec } from './spec-types.js';
+import type { OciCpu, OciMemory } from './spec-types.js';
 
 /** Output kept per stream of an ExecSync, as kubelet's own limit for probes and ExecSync. */
 const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
-/** conmon's log of both streams, with its per-line framing, stays below this on disk. */
-const MAX_EXEC_LOG_BYTES = 4 * MAX_EXEC_OUTPUT;
+/** After killing a timed-out exec, how long its reaper gets to reap it and exit before it is killed too. */
+const REAP_GRACE_MS = 10_000;
 const SIGKILL = os.constants.signals.SIGKILL;
 /** How long a monitor may take to leave after its container is deleted. */
 const MONITOR_EXIT_MS = 10_000;
@@ -120,33 +120,38 @@ export class ConmonRuntime implements OciRuntime {
   }
 
   /**
-   * ExecSync under conmon: the command gets the container's process settings (user, env, cwd,
-   * capabilities, rlimits) with its own args; its output comes back from conmon's CRI-format log.
+   * ExecSync: `runc exec --detach` under `crib-io reap`, conmon's way without conmon's start-up.
+   * runc hands cribd's pipes straight to the command and exits; crib-io, a child subreaper, inherits
+   * the orphaned command and exits with its status as soon as it exits, whatever it left running
+   * with the output open. The command gets the container's process settings with its own args; its
+   * output is read in memory, bounded per stream. At the timeout, or when the caller goes away, the
+   * command's process group is killed and crib-io reaps it.
    */
-  async exec(r: ExecRequest, abort?: AbortSignal): Promise<ExecOutcome> {
-    const spec = JSON.parse(await fs.readFile(path.join(r.bundle, 'config.json'), 'utf8')) as OciSpec;
-    const base = path.join(r.scratchDir, `exec-${randomBytes(6).toString('hex')}`);
-    const files = { spec: `${base}.json`, pid: `${base}.pid`, log: `${base}.log` };
-    try {
-      await fs.writeFile(files.spec, JSON.stringify({ ...spec.process, args: r.cmd, terminal: false }), { mode: 0o600 });
-      const outcome = await conmonExec({
-        conmonPath: this.o.conmonPath,
-        runtime: this.o.runc,
-        id: r.id,
-        processSpec: files.spec,
-        logPath: files.log,
-        logSizeMax: MAX_EXEC_LOG_BYTES,
-        pidFile: files.pid,
-        socketDir: r.scratchDir,
-        timeoutSeconds: r.timeoutSeconds,
-        abort,
-      });
-      if ('timedOut' in outcome) return { timedOut: true };
-      const out = criLogStreams(await fs.readFile(files.log).catch(() => Buffer.alloc(0)), MAX_EXEC_OUTPUT);
-      return { timedOut: false, exitCode: outcome.exitCode, stdout: out.stdout, stderr: out.stderr };
-    } finally {
-      await Promise.all(Object.values(files).map((f) => fs.rm(f, { force: true })));
-    }
+  exec(r: ExecRequest, abort?: AbortSignal): Promise<ExecOutcome> {
+    return withRuncExec(this.o.runc, { ...r, tty: false, detach: true }, async (e) => {
+      const p = spawnCapture(builtCribIoBinary, ['reap', e.pidFile, '--', ...e.argv], { maxOutputBytes: MAX_EXEC_OUTPUT, untilExit: true });
+      let timedOut = false;
+      const end = () => {
+        if (timedOut) return;
+        timedOut = true;
+        void killOnceStarted(e, p);
+      };
+      const timer = r.timeoutSeconds > 0 ? setTimeout(end, Math.min(r.timeoutSeconds * 1000, MAX_TIMER_MS)) : undefined;
+      if (abort?.aborted) end();
+      else abort?.addEventListener('abort', end, { once: true });
+      try {
+        const { code, signal, stdout, stderr } = await p.done;
+        if (timedOut) return { timedOut: true };
+        // Without a pid file runc never started the command: what it says is why.
+        if (code !== 0 && (await e.pid()) === undefined) {
+          throw new Error(`${this.o.runc.name} exec in ${r.id} failed: ${stderr.toString().trim() || `exited with ${code ?? signal}`}`);
+        }
+        return { timedOut: false, exitCode: exitStatus(code, signal), stdout, stderr };
+      } finally {
+        clearTimeout(timer);
+        abort?.removeEventListener('abort', end);
+      }
+    });
   }
 
   /**
@@ -154,17 +159,12 @@ export class ConmonRuntime implements OciRuntime {
    * command's args, under `crib-io pty` for a TTY (runc copies the outer terminal's size into the
    * container's on every resize). When the client goes away the command's process group is killed.
    */
-  async execStream(r: ExecStreamRequest, io: ProcessIO): Promise<{ exitCode: number }> {
-    const spec = JSON.parse(await fs.readFile(path.join(r.bundle, 'config.json'), 'utf8')) as OciSpec;
-    const base = path.join(r.scratchDir, `exec-${randomBytes(6).toString('hex')}`);
-    const files = { spec: `${base}.json`, pid: `${base}.pid` };
-    try {
-      await fs.writeFile(files.spec, JSON.stringify({ ...spec.process, args: r.cmd, terminal: r.tty }), { mode: 0o600 });
-      const runc = [this.o.runc.path, ...this.o.runc.globalArgs, 'exec', ...(r.tty ? ['--tty'] : []), '--process', files.spec, '--pid-file', files.pid, r.id];
-      const [cmd = '', ...args] = r.tty ? [builtCribIoBinary, 'pty', '--', ...runc] : runc;
+  execStream(r: ExecStreamRequest, io: ProcessIO): Promise<{ exitCode: number }> {
+    return withRuncExec(this.o.runc, r, async (e) => {
+      const [cmd, ...args] = r.tty ? [builtCribIoBinary, 'pty', '--', ...e.argv] : e.argv;
       const p = spawnStreaming(cmd, args, { fd3: r.tty, streamStderr: !r.tty });
       const end = () => {
-        void readPidFile(files.pid).then((pid) => pid && killProcessGroup(pid));
+        void e.killGroup();
         p.kill();
       };
       io.signal.addEventListener('abort', end, { once: true });
@@ -176,14 +176,12 @@ export class ConmonRuntime implements OciRuntime {
         if (p.fd3 && io.resize) void forEachResize(io.resize, (w, h) => p.fd3?.write(ptyResizeLine(w, h)));
         const { code, signal, stderr } = await p.exited;
         if (code === null && signal === null) throw new Error(stderr);
-        return { exitCode: code ?? 128 + ((signal && signalNumber(signal)) ?? 1) };
+        return { exitCode: exitStatus(code, signal) };
       } finally {
         io.signal.removeEventListener('abort', end);
         io.stdin?.unpipe(p.stdin);
       }
-    } finally {
-      await Promise.all(Object.values(files).map((f) => fs.rm(f, { force: true })));
-    }
+    });
   }
 
   /**
@@ -256,6 +254,24 @@ export class ConmonRuntime implements OciRuntime {
     }
   }
 }
+
+/**
+ * Kills an exec'd command as soon as runc has written its pid (it may still be starting it); its
+ * reaper (crib-io) then exits. The reaper itself is killed only if it has not exited in time.
+ */
+async function killOnceStarted(e: RuncExec, reaper: CapturingProcess): Promise<void> {
+  let over = false;
+  const lastResort = setTimeout(() => reaper.kill(), REAP_GRACE_MS);
+  const settle = () => {
+    over = true;
+    clearTimeout(lastResort);
+  };
+  reaper.done.then(settle, settle);
+  while (!over && !(await e.killGroup())) await new Promise((r) => setTimeout(r, 10));
+}
+
+/** A process's exit status as a shell reports it: its code, or 128+n for signal n. */
+const exitStatus = (code: number | null, signal: NodeJS.Signals | null): number => code ?? 128 + ((signal && signalNumber(signal)) ?? 1);
 
 /** Copies a process's output to the client's stream without ending it (the server does); drops it if unwanted. */
 function sink(from: Readable, to: Writable | undefined): void {

@@ -1,8 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import type { RuncCli } from './runc.js';
-import { MAX_TIMER_MS } from '../util/time.js';
-import { killProcessGroup } from './process.js';
 
 export interface ConmonOptions {
   conmonPath: string;
@@ -29,10 +27,10 @@ export const conmonFiles = (bundle: string) => ({
   oom: `${bundle}/oom`,
 });
 
-/** What every conmon run is told: the API, the container, the runtime and its flags, where to log. */
-function commonArgs(o: { id: string; cuuid: string; runtime: RuncCli; socketDir: string; logPath: string }): string[] {
+/** What conmon is told first: the API, the container, the runtime and its flags, where to log. */
+function commonArgs(o: { id: string; runtime: RuncCli; socketDir: string; logPath: string }): string[] {
   return [
-    ...flags({ '--api-version': '1', '--cid': o.id, '--cuuid': o.cuuid, '--runtime': o.runtime.path }),
+    ...flags({ '--api-version': '1', '--cid': o.id, '--cuuid': o.id, '--runtime': o.runtime.path }),
     ...flags({ '--log-path': `k8s-file:${o.logPath}`, '--socket-dir-path': o.socketDir, '--log-level': 'error' }),
     ...o.runtime.globalArgs.flatMap((a) => ['--runtime-arg', a]),
   ];
@@ -49,7 +47,7 @@ const flags = (pairs: Record<string, string>): string[] => Object.entries(pairs)
 export function conmonCreate(o: ConmonOptions): Promise<number> {
   const files = conmonFiles(o.bundle);
   const args = [
-    ...commonArgs({ id: o.id, cuuid: o.id, runtime: o.runtime, socketDir: o.socketDir, logPath: o.logPath }),
+    ...commonArgs({ id: o.id, runtime: o.runtime, socketDir: o.socketDir, logPath: o.logPath }),
     ...flags({
       '--name': o.name,
       '--bundle': o.bundle,
@@ -65,7 +63,6 @@ export function conmonCreate(o: ConmonOptions): Promise<number> {
     const { child, stderr } = spawnConmon(
       o.conmonPath,
       args,
-      true,
       (msg) => {
         if (msg.data > 0) finish(undefined, msg.data);
         else finish(new Error(`${o.runtime.name} create ${o.id} failed: ${msg.message ?? (stderr().trim() || 'no message')}`));
@@ -91,93 +88,7 @@ export function conmonCreate(o: ConmonOptions): Promise<number> {
   });
 }
 
-export interface ConmonExecOptions {
-  conmonPath: string;
-  runtime: RuncCli;
-  /** The container to run the process in. */
-  id: string;
-  /** An OCI process spec (JSON file): the container's process with the command's args. */
-  processSpec: string;
-  /** Where conmon writes the CRI-format log of the command's output, at most `logSizeMax` bytes. */
-  logPath: string;
-  logSizeMax: number;
-  pidFile: string;
-  socketDir: string;
-  /** Seconds; 0 waits for as long as the command runs. */
-  timeoutSeconds: number;
-  /** Ends the command early, as the timeout does (the caller went away). */
-  abort?: AbortSignal;
-}
-
-export type ConmonExecOutcome = { exitCode: number } | { timedOut: true };
-
-/** After killing a timed-out command, how long conmon gets to reap it and report. */
-const REAP_GRACE_MS = 10_000;
-
-/**
- * Runs a process in a running container under conmon (`RUNTIME exec -d`), conmon's way: it is the
- * process's subreaper, logs its output, and reports the exit as soon as the process itself exits,
- * even while something it left running holds its output open. conmon stays cribd's child
- * (--sync): an exec lives no longer than its call.
- *
- * The timeout is kept here rather than by conmon, which would kill the command and exit without
- * waiting for it, leaving a zombie for the node's init. Here the command's process group (the
- * runtime makes the command a session leader) is killed while conmon lives on to reap it.
- */
-export function conmonExec(o: ConmonExecOptions): Promise<ConmonExecOutcome> {
-  const args = [
-    ...commonArgs({ id: o.id, cuuid: `${o.id}-exec-${process.hrtime.bigint()}`, runtime: o.runtime, socketDir: o.socketDir, logPath: o.logPath }),
-    ...flags({ '--exec-process-spec': o.processSpec, '--container-pidfile': o.pidFile, '--log-size-max': String(o.logSizeMax) }),
-    '--exec',
-    '--sync',
-  ];
-  return new Promise((resolve, reject) => {
-    let pid = 0;
-    let timedOut = false;
-    let settled = false;
-    const timers: NodeJS.Timeout[] = [];
-    const finish = (err: Error | undefined, outcome?: ConmonExecOutcome) => {
-      if (settled) return;
-      settled = true;
-      timers.forEach(clearTimeout);
-      o.abort?.removeEventListener('abort', end);
-      if (err || !outcome) reject(err ?? new Error(`conmon exec in ${o.id}: no outcome`));
-      else resolve(timedOut ? { timedOut: true } : outcome);
-    };
-    // With api-version 1 the first message is the process's pid, the second how it ended.
-    const { child, stderr } = spawnConmon(
-      o.conmonPath,
-      args,
-      false,
-      (msg) => {
-        if (!pid && msg.data > 0) {
-          pid = msg.data;
-          if (timedOut) killProcessGroup(pid);
-        } else if (pid) finish(undefined, { exitCode: msg.data });
-        else finish(new Error(`${o.runtime.name} exec in ${o.id} failed: ${msg.message ?? (stderr().trim() || 'no message')}`));
-      },
-      () => finish(new Error(`conmon exec in ${o.id} ended without reporting an exit: ${stderr().trim() || 'no message'}`)),
-    );
-    child.on('error', (e) => finish(new Error(`could not run conmon (${o.conmonPath}): ${e.message}`)));
-    // The timeout and an abort end the command alike (function: finish refers to it before this line).
-    function end(): void {
-      if (timedOut) return;
-      timedOut = true;
-      if (pid) killProcessGroup(pid); // else as soon as conmon reports it
-      timers.push(
-        setTimeout(() => {
-          child.kill('SIGKILL');
-          finish(undefined, { timedOut: true });
-        }, REAP_GRACE_MS),
-      );
-    }
-    if (o.timeoutSeconds > 0) timers.push(setTimeout(end, Math.min(o.timeoutSeconds * 1000, MAX_TIMER_MS)));
-    if (o.abort?.aborted) end();
-    else o.abort?.addEventListener('abort', end, { once: true });
-  });
-}
-
-/** conmon's sync pipe message: a pid, an exit status, or -1 with what failed. */
+/** conmon's sync pipe message: a pid, or -1 with what failed. */
 export interface SyncMessage {
   data: number;
   message?: string;
@@ -187,11 +98,12 @@ export interface SyncMessage {
  * Spawns conmon with its sync pipe on fd 3 (one JSON message per line) and its stderr kept for
  * error messages. `onEnd` runs when the pipe closes (conmon exited), after every message.
  */
-function spawnConmon(conmonPath: string, args: string[], detached: boolean, onMessage: (m: SyncMessage) => void, onEnd: () => void) {
+function spawnConmon(conmonPath: string, args: string[], onMessage: (m: SyncMessage) => void, onEnd: () => void) {
   const child = spawn(conmonPath, args, {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, _OCI_SYNCPIPE: '3' },
-    detached,
+    // It outlives cribd: not in its process group, so a signal to that does not reach it.
+    detached: true,
   });
   let err = '';
   child.stderr?.on('data', (b: Buffer) => (err += b.toString()));

@@ -42,6 +42,26 @@ export class RuncCli {
     await this.exec(['start', id]);
   }
 
+  /**
+   * `exec`'s arguments (after the runtime's path, with `global` flags of the caller's): a process of
+   * `processSpec` (an OCI process, JSON) in the running container, its host pid written to
+   * `pidFile`. In the foreground the runtime exits with the command's status (a signal as 128+n);
+   * with `detach` it exits once the command runs, which keeps the runtime's stdio as its own.
+   */
+  execArgs(id: string, o: { processSpec: string; pidFile: string; tty: boolean; detach?: boolean }): string[] {
+    return [
+      ...this.globalArgs,
+      'exec',
+      ...(o.detach ? ['--detach'] : []),
+      ...(o.tty ? ['--tty'] : []),
+      '--process',
+      o.processSpec,
+      '--pid-file',
+      o.pidFile,
+      id,
+    ];
+  }
+
   /** Sends a signal (to every process of the container with `all`); one that is gone is not an error. */
   async kill(id: string, signal: string, all = false): Promise<void> {
     try {

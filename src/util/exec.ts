@@ -51,24 +51,47 @@ export class CommandError extends Error {
   }
 }
 
+/** How a captured program is run: RunOptions, and when its run counts as over. */
+export interface CaptureOptions extends RunOptions {
+  /**
+   * Done when the program itself exits, with what it wrote until then, rather than when its output
+   * closes: something it left in the background may hold that open for good. The pipes are then
+   * closed.
+   */
+  untilExit?: boolean;
+}
+
+/** A program running to completion with its output collected, which the caller may kill meanwhile. */
+export interface CapturingProcess {
+  readonly pid: number | undefined;
+  readonly done: Promise<Completed>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
 /**
  * Runs an external program (runc, conmon, CNI plugins, mount, ...) to completion and reports how it
  * ended, whatever the exit status. Only a program that cannot be started is an error here.
  */
 export function runCapture(command: string, args: readonly string[], opts: RunOptions = {}): Promise<Completed> {
+  return spawnCapture(command, args, opts).done;
+}
+
+/** runCapture, with the process at hand while it runs. */
+export function spawnCapture(command: string, args: readonly string[], opts: CaptureOptions = {}): CapturingProcess {
   const started = process.hrtime.bigint();
   const max = opts.maxOutputBytes ?? 64 * 1024 * 1024;
-  return new Promise((resolve, reject) => {
-    const stdio: StdioOptions = [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
-    const child = spawn(command, args, {
-      stdio,
-      cwd: opts.cwd,
-      env: opts.cleanEnv ? opts.env : { ...process.env, ...opts.env },
-    });
+  const stdio: StdioOptions = [opts.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'];
+  const child = spawn(command, args, {
+    stdio,
+    cwd: opts.cwd,
+    env: opts.cleanEnv ? opts.env : { ...process.env, ...opts.env },
+  });
+  const done = new Promise<Completed>((resolve, reject) => {
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     const sizes = { out: 0, err: 0 };
     let truncated = false;
+    // Past the bound the output is still read (a writer never blocks on a full pipe), and dropped.
     const collect = (into: Buffer[], key: 'out' | 'err') => (b: Buffer) => {
       const room = max - sizes[key];
       if (room <= 0) {
@@ -96,7 +119,10 @@ export function runCapture(command: string, args: readonly string[], opts: RunOp
     child.on('error', (e) => {
       spawnError = e;
     });
-    child.on('close', (code, signal) => {
+    let ended = false;
+    const end = (code: number | null, signal: NodeJS.Signals | null) => {
+      if (ended) return;
+      ended = true;
       if (timer) clearTimeout(timer);
       log.debug('exec', { command, arg: firstOperand(args), code, ms: Number(process.hrtime.bigint() - started) / 1e6 });
       if (spawnError) {
@@ -104,7 +130,19 @@ export function runCapture(command: string, args: readonly string[], opts: RunOp
         return;
       }
       resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code, signal, timedOut, truncated });
-    });
+    };
+    child.on('close', end);
+    if (opts.untilExit) {
+      child.on('exit', (code, signal) => {
+        // What it wrote before it exited is in the pipes already, their readiness seen in the same
+        // poll as the exit: one turn of the event loop has read it.
+        setImmediate(() => {
+          end(code, signal);
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+        });
+      });
+    }
     if (opts.stdin !== undefined && child.stdin) {
       child.stdin.on('error', () => {
         /* the program may exit without reading its input; its exit status tells the story */
@@ -112,6 +150,7 @@ export function runCapture(command: string, args: readonly string[], opts: RunOp
       child.stdin.end(opts.stdin);
     }
   });
+  return { pid: child.pid, done, kill: (signal = 'SIGKILL') => void child.kill(signal) };
 }
 
 /** Runs a program that must succeed: a non-zero exit, a signal or a timeout is a CommandError. */

@@ -1,5 +1,5 @@
 // Pure pieces, tested without root or a daemon: sandbox config rules, pod files, the pause spec, CNI
-// inputs, filters, daemon config, conmon's sync pipe, image users, untrusted JSON, CRI logs, request contexts.
+// inputs, filters, daemon config, conmon's sync pipe, image users, untrusted JSON, request contexts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import os from 'node:os';
@@ -9,7 +9,6 @@ import { parsePodCidrs } from '../../src/network/pod-cidr.js';
 import { isNoop, pluginInput, podIPs } from '../../src/network/cni.js';
 import { signalNumber } from '../../src/oci/process.js';
 import { parseSyncMessage } from '../../src/oci/conmon.js';
-import { criLogStreams } from '../../src/oci/cri-log.js';
 import { pauseSpec } from '../../src/oci/sandbox-spec.js';
 import { matchesFilter } from '../../src/sandbox/filter.js';
 import { hostsFile, podHostname, resolvConf } from '../../src/sandbox/pod-files.js';
@@ -232,7 +231,7 @@ describe('conmon sync pipe', () => {
     assert.deepEqual(parseSyncMessage('{"data": 42}\n'), { message: { data: 42 }, rest: '' });
     assert.deepEqual(parseSyncMessage('{"data": -1, "message": "bad {x}"}\n'), { message: { data: -1, message: 'bad {x}' }, rest: '' });
     assert.equal(parseSyncMessage('{"data": 4'), undefined);
-    // An exec reports its pid, then its exit: two messages, possibly in one read.
+    // Two messages may come in one read.
     assert.deepEqual(parseSyncMessage('{"data": 4242}\n{"data": 3}\n'), { message: { data: 4242 }, rest: '{"data": 3}\n' });
   });
 });
@@ -256,27 +255,6 @@ describe('untrusted JSON', () => {
         /^seccomp profile \/etc\/passwd is not valid JSON/.test(e.message) &&
         !e.message.includes('root:x'),
     );
-  });
-});
-
-describe('CRI log streams', () => {
-  it('rebuilds the bytes of each stream: F ends a line, P is a piece, binary survives, bounded', () => {
-    const log = Buffer.concat([
-      Buffer.from('2026-12-01T00:00:00.1Z stdout F to-out\n'),
-      Buffer.from('2026-12-01T00:00:00.2Z stderr P half '),
-      Buffer.from('\n2026-12-01T00:00:00.3Z stderr F line\n'),
-      Buffer.from('2026-12-01T00:00:00.4Z stdout F\n'), // an empty line
-      Buffer.from('2026-12-01T00:00:00.5Z stdout P '),
-      Buffer.from([0xff, 0x00, 0xfe]),
-      Buffer.from('\n'),
-    ]);
-    const out = criLogStreams(log, 1024);
-    assert.deepEqual(out.stdout, Buffer.concat([Buffer.from('to-out\n\n'), Buffer.from([0xff, 0x00, 0xfe])]));
-    assert.equal(out.stderr.toString(), 'half line\n');
-    assert.equal(out.truncated, false);
-    const small = criLogStreams(log, 4);
-    assert.equal(small.stdout.toString(), 'to-o');
-    assert.equal(small.truncated, true);
   });
 });
 
