@@ -90,9 +90,10 @@ export class ConmonRuntime implements OciRuntime {
       if (!proc || !(await isAlive(proc.pid, proc.startTime))) return;
       const sig = signalNumber(how.signal);
       if (sig !== SIGKILL && how.graceMs > 0 && !how.abort?.aborted) {
-        // Through runc, not a kill(2) of cribd's own: a pod's stop signals go out newest first,
-        // and sent microseconds apart the containers' handlers would run in any order.
-        await this.o.runc.kill(id, how.signal);
+        // What `runc kill ID SIG` does, without its process. A pod's later stop signals (newest
+        // first) go through runc: sent microseconds apart the handlers would run in any order.
+        if (how.afterAnother || sig === undefined) await this.o.runc.kill(id, how.signal);
+        else await signalProcess(proc, sig);
         how.onSignalled?.();
         if (await waitGone(proc.pid, proc.startTime, how.graceMs, how.abort)) return;
       }
