@@ -1,4 +1,4 @@
-import { watch as fsWatch } from 'node:fs';
+import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -36,6 +36,32 @@ async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolea
     if (await cond()) return true;
     if (Date.now() >= deadline) return false;
   }
+}
+
+/**
+ * Resolves once `dir/name` exists (seen by inotify, the moment conmon renames it into place), or
+ * after `ms`; says which.
+ */
+function appears(dir: string, name: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    const done = (found: boolean) => {
+      clearTimeout(timer);
+      watcher?.close();
+      resolve(found);
+    };
+    const timer = setTimeout(() => done(false), ms);
+    try {
+      watcher = fsWatch(dir, (_event, file) => {
+        if (file === name) done(true);
+      });
+      watcher.on('error', () => void exists(path.join(dir, name)).then(done));
+    } catch {
+      /* no dir to watch: the check below says whether the file is there */
+    }
+    // Checked once the watch is set, so a file that came before it is not missed.
+    void exists(path.join(dir, name)).then((found) => (found || !watcher) && done(found));
+  });
 }
 
 export interface ConmonRuntimeOptions {
@@ -244,7 +270,7 @@ export class ConmonRuntime implements OciRuntime {
 
   async exitRecord(id: string, bundle: string, waitMs: number): Promise<ExitRecord | undefined> {
     const file = path.join(this.o.exitDir, id);
-    await waitFor(() => exists(file), waitMs);
+    await appears(this.o.exitDir, id, waitMs);
     try {
       const [text, st] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)]);
       return {
