@@ -10,6 +10,7 @@ import type { ProtoGrpcType } from '../src/cri/generated/api.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { rejectsWith } from './support/grpc-assert.js';
+import { mountsUnder } from './support/leaks.js';
 import { waitFor } from './support/wait-for.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 
@@ -156,6 +157,9 @@ describe('containers in the sandbox', () => {
     for (const s of [sw, sm, sd]) assert.ok(fin(s) <= pauseExit, 'pause stopped last');
     assert.equal(sd.exit_code, 0);
     assert.match(logOf(p, 'drain'), /FETCH-OK/, 'the pod network was still there during the grace period');
+    const mounted = await mountsUnder(h.root);
+    for (const id of [web, mid, drain])
+      assert.ok(!mounted.some((m) => m.includes(id)), 'the stop unmounted each rootfs (RemovePodSandbox has only files left)');
   });
 
   it('writes CRI-format logs for both streams with partial lines, and reopens a rotated log', async () => {

@@ -13,10 +13,11 @@ import { Registry } from '../store/registry.js';
 import type { ImageService } from '../image/service.js';
 import type { Image, ImageRuntimeConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../image/overlay.js';
+import { cgroupEmpty } from '../oci/cgroups.js';
 import { capabilitiesFromMask } from '../oci/capabilities.js';
 import { containerSpec, ociResources } from '../oci/container-spec.js';
 import { clampOomScoreAdj, daemonLimits, isAlive } from '../oci/process.js';
-import type { OciRuntime, ProcessIO } from '../oci/runtime.js';
+import type { OciRuntime, ProcessIO, StopOptions } from '../oci/runtime.js';
 import { readLocalhostProfile } from '../oci/seccomp-file.js';
 import { resolveUser } from '../oci/users.js';
 import { podFilePaths, podHostname } from '../sandbox/pod-files.js';
@@ -282,13 +283,18 @@ export class ContainerService {
     await this.registry.locked(c.id, () => this.stopLocked(ctx, c, timeoutSeconds));
   }
 
-  private async stopLocked(ctx: RequestContext, c: Container, timeoutSeconds: number, onSignalled?: () => void): Promise<void> {
+  private async stopLocked(
+    ctx: RequestContext,
+    c: Container,
+    timeoutSeconds: number,
+    order?: Pick<StopOptions, 'onSignalled' | 'afterAnother'>,
+  ): Promise<void> {
     if (c.phase === 'created') {
       // Never started: its process waits in the runtime's init; end it.
       await this.runtime(c).kill(c.id, 'KILL', true);
     } else if (c.phase === 'running') {
       const proc = c.pid && c.startTime ? { pid: c.pid, startTime: c.startTime } : undefined;
-      await this.runtime(c).stop(c.id, proc, { signal: c.stopSignal, graceMs: Math.max(0, timeoutSeconds) * 1000, abort: ctx.signal, onSignalled });
+      await this.runtime(c).stop(c.id, proc, { signal: c.stopSignal, graceMs: Math.max(0, timeoutSeconds) * 1000, abort: ctx.signal, ...order });
     } else return;
     await this.recordExit(c);
   }
@@ -337,16 +343,33 @@ export class ContainerService {
 
   /** Everything a container made, removed; tolerant of steps that never happened. */
   private async teardown(c: Container): Promise<void> {
+    await this.release(c);
+    await this.o.runtimes.get(c.runtime)?.forget(c.id);
+    await fs.rm(c.paths.dir, { recursive: true, force: true });
+  }
+
+  /**
+   * What the container holds of the node beyond its directory: the runtime's state and cgroup, and
+   * the rootfs mount. Tolerant of steps that never happened.
+   */
+  private async release(c: Container): Promise<void> {
+    if (c.released) return;
     const rt = this.o.runtimes.get(c.runtime);
-    if (rt) {
+    const deleted = async () => {
+      if (!rt) return;
       // An exited container's processes are gone or are ended by the delete (runc kills what is
       // left in the cgroup of a container without a PID namespace of its own).
       if (c.phase !== 'exited') await rt.kill(c.id, 'KILL', true);
       await rt.delete(c.id, c.paths.bundle);
-      await rt.forget(c.id);
+    };
+    // With no process left in its cgroup nothing can hold the rootfs: it is unmounted while the
+    // runtime deletes (which does not touch it). Else the delete ends what is left first.
+    if (c.phase === 'exited' && (await cgroupEmpty(c.cgroupsPath))) {
+      await settleAll([deleted(), unmountOverlay(c.paths.rootfs)]);
+    } else {
+      await deleted();
+      await unmountOverlay(c.paths.rootfs);
     }
-    await unmountOverlay(c.paths.rootfs);
-    await fs.rm(c.paths.dir, { recursive: true, force: true });
   }
 
   // ---- a pod's containers, for StopPodSandbox and RemovePodSandbox -----------------------------
@@ -363,21 +386,38 @@ export class ContainerService {
   async stopAllIn(ctx: RequestContext, sandboxId: string): Promise<void> {
     const order = this.inSandbox(sandboxId).sort((a, b) => (BigInt(b.startedAt ?? b.createdAt) > BigInt(a.startedAt ?? a.createdAt) ? 1 : -1));
     const stops: Promise<void>[] = [];
-    for (const c of order) {
+    for (const [i, c] of order.entries()) {
       const grace = Number(c.config.annotations[GRACE_ANNOTATION] ?? DEFAULT_GRACE_SECONDS);
       let signalled!: () => void;
       const sent = new Promise<void>((resolve) => (signalled = resolve));
-      stops.push(
-        this.registry.locked(c.id, () => this.stopLocked(ctx, c, Number.isFinite(grace) ? grace : DEFAULT_GRACE_SECONDS, signalled)).finally(signalled),
-      );
+      const how = { onSignalled: signalled, afterAnother: i > 0 };
+      stops.push(this.registry.locked(c.id, () => this.stopLocked(ctx, c, Number.isFinite(grace) ? grace : DEFAULT_GRACE_SECONDS, how)).finally(signalled));
       await sent;
     }
     await settleAll(stops);
   }
 
-  /** RemovePodSandbox's first part: no grace periods (StopPodSandbox is where they are honoured). */
+  /**
+   * StopPodSandbox's part once the containers have stopped: what each exited container holds of
+   * the node (runtime state, cgroup, rootfs mount) goes while pause and the network do, and
+   * RemovePodSandbox has only files and records left to remove.
+   */
+  async releaseAllIn(sandboxId: string): Promise<void> {
+    await settleAll(
+      this.inSandbox(sandboxId).map((c) =>
+        this.registry.locked(c.id, async () => {
+          if (c.phase !== 'exited' || c.released || !this.registry.has(c.id)) return;
+          await this.release(c);
+          c.released = true;
+          await this.registry.save(c);
+        }),
+      ),
+    );
+  }
+
+  /** RemovePodSandbox's first part, the containers side by side: no grace periods (StopPodSandbox is where they are honoured). */
   async removeAllIn(ctx: RequestContext, sandboxId: string): Promise<void> {
-    for (const c of this.inSandbox(sandboxId)) await this.remove(ctx, c.id);
+    await settleAll(this.inSandbox(sandboxId).map((c) => this.remove(ctx, c.id)));
   }
 
   // ---- status and lookups ----------------------------------------------------------------------

@@ -95,6 +95,11 @@ export interface Container {
   startTime?: string;
   /** The signal StopContainer sends first (image StopSignal, else SIGTERM). */
   stopSignal: string;
+  /**
+   * StopPodSandbox released what the exited container held of the node (the runtime's state and
+   * cgroup, the rootfs mount): RemoveContainer does not do it again.
+   */
+  released?: boolean;
 }
 
 export interface ContainerView {

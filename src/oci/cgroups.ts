@@ -38,3 +38,15 @@ export async function removeCgroup(cgroupPath: string): Promise<void> {
   }
   if (busy.length) throw new Error(`removing cgroup ${cgroupPath}: ${busy.join('; ')}`);
 }
+
+/** Whether no process is in the cgroup (read in the first hierarchy that has it); a missing cgroup holds none. */
+export async function cgroupEmpty(cgroupPath: string): Promise<boolean> {
+  for (const m of await cgroupMounts()) {
+    try {
+      return (await fs.readFile(path.join(m, cgroupPath, 'cgroup.procs'), 'utf8')).trim() === '';
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) throw err;
+    }
+  }
+  return true;
+}

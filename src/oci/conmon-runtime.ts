@@ -1,4 +1,4 @@
-import { existsSync, watch as fsWatch } from 'node:fs';
+import { existsSync, watch as fsWatch, type FSWatcher } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -36,6 +36,32 @@ async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolea
     if (await cond()) return true;
     if (Date.now() >= deadline) return false;
   }
+}
+
+/**
+ * Resolves once `dir/name` exists (seen by inotify, the moment conmon renames it into place), or
+ * after `ms`; says which.
+ */
+function appears(dir: string, name: string, ms: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    let watcher: FSWatcher | undefined;
+    const done = (found: boolean) => {
+      clearTimeout(timer);
+      watcher?.close();
+      resolve(found);
+    };
+    const timer = setTimeout(() => done(false), ms);
+    try {
+      watcher = fsWatch(dir, (_event, file) => {
+        if (file === name) done(true);
+      });
+      watcher.on('error', () => void exists(path.join(dir, name)).then(done));
+    } catch {
+      /* no dir to watch: the check below says whether the file is there */
+    }
+    // Checked once the watch is set, so a file that came before it is not missed.
+    void exists(path.join(dir, name)).then((found) => (found || !watcher) && done(found));
+  });
 }
 
 export interface ConmonRuntimeOptions {
@@ -90,9 +116,10 @@ export class ConmonRuntime implements OciRuntime {
       if (!proc || !isAlive(proc.pid, proc.startTime)) return;
       const sig = signalNumber(how.signal);
       if (sig !== SIGKILL && how.graceMs > 0 && !how.abort?.aborted) {
-        // Through runc, not a kill(2) of cribd's own: a pod's stop signals go out newest first,
-        // and sent microseconds apart the containers' handlers would run in any order.
-        await this.o.runc.kill(id, how.signal);
+        // What `runc kill ID SIG` does, without its process. A pod's later stop signals (newest
+        // first) go through runc: sent microseconds apart the handlers would run in any order.
+        if (how.afterAnother || sig === undefined) await this.o.runc.kill(id, how.signal);
+        else await signalProcess(proc, sig);
         how.onSignalled?.();
         if (await waitGone(proc.pid, proc.startTime, how.graceMs, how.abort)) return;
       }
@@ -241,7 +268,7 @@ export class ConmonRuntime implements OciRuntime {
 
   async exitRecord(id: string, bundle: string, waitMs: number): Promise<ExitRecord | undefined> {
     const file = path.join(this.o.exitDir, id);
-    await waitFor(() => exists(file), waitMs);
+    await appears(this.o.exitDir, id, waitMs);
     try {
       const [text, st] = await Promise.all([fs.readFile(file, 'utf8'), fs.stat(file)]);
       return {

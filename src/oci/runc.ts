@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CommandError, run, runCapture } from '../util/exec.js';
-import { isErrno } from '../util/fsx.js';
+import { exists, isErrno } from '../util/fsx.js';
+import { isAlive } from './process.js';
 import type { OciCpu, OciMemory } from './spec-types.js';
 
 export interface RuntimeState {
@@ -71,8 +72,13 @@ export class RuncCli {
     }
   }
 
-  /** Deletes the container, killing it if needed. Deleting one that is gone is not an error. */
+  /**
+   * Deletes the container, killing it if needed. Deleting one that is gone is not an error. For
+   * runc, a container whose init has exited is deleted by cribd when that is all there is to do
+   * (`deleteExited`), saving a runc process; other runtimes always run their own delete.
+   */
   async delete(id: string): Promise<void> {
+    if (path.basename(this.path) === 'runc' && (await deleteExited(path.join(this.stateRoot, id)))) return;
     try {
       await this.exec(['delete', '--force', id]);
     } catch (err) {
@@ -139,5 +145,43 @@ async function openExecFifo(fifo: string): Promise<boolean> {
     await fh.close();
   }
   await fs.rm(fifo, { force: true });
+  return true;
+}
+
+/** What `deleteExited` reads of runc's state.json (libcontainer's State). */
+interface RuncStateFile {
+  init_process_pid?: number;
+  init_process_start?: number;
+  cgroup_paths?: Record<string, string>;
+  intel_rdt_path?: string;
+  config?: { Hooks?: Record<string, unknown[] | null>; cgroups?: { Systemd?: boolean } };
+}
+
+/**
+ * runc delete of a container whose init has exited (libcontainer's destroy): its cgroups removed,
+ * then its state dir. Only when nothing else is to be done: init gone, no hooks to run, no Intel RDT
+ * group, no systemd unit, and every cgroup empty (rmdir fails on one that holds a process, which
+ * runc would kill first, or a child cgroup). Else false, and `runc delete` runs. True with no state
+ * dir: nothing to delete.
+ */
+export async function deleteExited(stateDir: string): Promise<boolean> {
+  let st: RuncStateFile;
+  try {
+    st = JSON.parse(await fs.readFile(path.join(stateDir, 'state.json'), 'utf8')) as RuncStateFile;
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return !(await exists(stateDir));
+    return false;
+  }
+  const hooks = Object.values(st.config?.Hooks ?? {}).some((h) => (h?.length ?? 0) > 0);
+  if (hooks || st.intel_rdt_path || st.config?.cgroups?.Systemd || !st.init_process_pid) return false;
+  if (isAlive(st.init_process_pid, String(st.init_process_start))) return false;
+  for (const dir of Object.values(st.cgroup_paths ?? {})) {
+    try {
+      await fs.rmdir(dir);
+    } catch (err) {
+      if (!isErrno(err, 'ENOENT')) return false;
+    }
+  }
+  await fs.rm(stateDir, { recursive: true, force: true });
   return true;
 }

@@ -64,6 +64,12 @@ export interface StopOptions {
   /** Called once the stop signal has been sent (or there was nothing to signal). */
   onSignalled?: () => void;
   /**
+   * Another container's stop signal went out just before this one: this one is sent through the
+   * runtime too, whose start-up (tens of ms) lets the earlier handler run first. Else it goes to
+   * the main process at once.
+   */
+  afterAnother?: boolean;
+  /**
    * The main process is alone in its container (pause): SIGKILL goes to it only, and the `delete`
    * that must follow ends anything else in its cgroup.
    */

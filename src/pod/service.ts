@@ -1,15 +1,21 @@
 // StopPodSandbox and RemovePodSandbox above the sandbox and container services: the order of a pod's
 // end is decided here, once. The containers go first, while the network still serves their
-// shutdown work; then pause, the pod's last process; then the network.
+// shutdown work; then pause, the pod's last process; then, with no process of the pod left, what
+// the pod held of the node, side by side: the runtime's state of pause and of the containers (and
+// the containers' rootfs mounts), and the network.
 import type { ContainerService } from '../container/service.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { RequestContext } from '../util/context.js';
+import { settleAll } from '../util/settle.js';
 import { StepTimes } from '../util/steps.js';
 import { validateId } from '../util/validate.js';
 
 /** What the pod's end needs of the two services (a seam: tests drive it with stand-ins). */
-export type PodSandboxes = Pick<SandboxService, 'get' | 'find' | 'exists' | 'locked' | 'stopPause' | 'releaseNetwork' | 'markStopped' | 'remove' | 'imageUser'>;
-export type PodContainers = Pick<ContainerService, 'stopAllIn' | 'removeAllIn' | 'imageUser'>;
+export type PodSandboxes = Pick<
+  SandboxService,
+  'get' | 'find' | 'exists' | 'locked' | 'killPause' | 'deletePause' | 'releaseNetwork' | 'markStopped' | 'remove' | 'imageUser'
+>;
+export type PodContainers = Pick<ContainerService, 'stopAllIn' | 'releaseAllIn' | 'removeAllIn' | 'imageUser'>;
 
 export class PodService {
   constructor(
@@ -17,7 +23,10 @@ export class PodService {
     private readonly containers: PodContainers,
   ) {}
 
-  /** StopPodSandbox: containers (their grace periods side by side), pause, the network. Idempotent. */
+  /**
+   * StopPodSandbox: containers (their grace periods side by side), pause, then pause's and the
+   * containers' runtime state and the network side by side. Idempotent.
+   */
   async stop(ctx: RequestContext, id: string): Promise<void> {
     const sb = this.sandboxes.get(id);
     const steps = new StepTimes();
@@ -25,10 +34,16 @@ export class PodService {
       await this.containers.stopAllIn(ctx, sb.id);
       steps.mark('containers');
       if (sb.phase === 'stopped') return;
-      await this.sandboxes.stopPause(sb);
+      const pauseGone = await this.sandboxes.killPause(sb);
       steps.mark('pause');
-      await this.sandboxes.releaseNetwork(sb);
-      steps.mark('network');
+      // The delete ends a pause that outlived its SIGKILL; the network then waits for it.
+      const pauseDeleted = steps.time('pauseDelete', this.sandboxes.deletePause(sb));
+      await settleAll([
+        pauseDeleted,
+        steps.time('network', pauseGone ? this.sandboxes.releaseNetwork(sb) : pauseDeleted.then(() => this.sandboxes.releaseNetwork(sb))),
+        steps.time('containerState', this.containers.releaseAllIn(sb.id)),
+      ]);
+      steps.mark('released');
       await this.sandboxes.markStopped(sb);
     });
     steps.done('StopPodSandbox steps');

@@ -247,11 +247,19 @@ export class SandboxService {
 
   // ---- the steps after the containers: StopPodSandbox and RemovePodSandbox -----------------------
 
-  /** Kills pause (it holds nothing that needs a grace period), then deletes it and waits for its monitor. */
-  async stopPause(sb: Sandbox): Promise<void> {
-    const runtime = this.runtimeOf(sb);
-    await runtime.stop(sb.id, sb.pause, { signal: 'KILL', graceMs: 0, mainOnly: true });
-    await runtime.delete(sb.id, sb.paths.bundle);
+  /**
+   * SIGKILL to pause (it holds nothing that needs a grace period), and its end waited for. Resolves
+   * once pause is gone; a pause that outlives the wait, or one never recorded as started (a
+   * rollback), is left to `deletePause`, which ends it, and the network waits for that.
+   */
+  async killPause(sb: Sandbox): Promise<boolean> {
+    await this.runtimeOf(sb).stop(sb.id, sb.pause, { signal: 'KILL', graceMs: 0, mainOnly: true });
+    return sb.pause !== undefined && !isAlive(sb.pause.pid, sb.pause.startTime);
+  }
+
+  /** The runtime's delete of pause (its state and cgroup; anything else in that cgroup is ended), then its monitor's exit. */
+  async deletePause(sb: Sandbox): Promise<void> {
+    await this.runtimeOf(sb).delete(sb.id, sb.paths.bundle);
   }
 
   /** CNI DEL with what ADD used, then the netns pin and the shm mount. Each step tolerates "already done". */
@@ -277,7 +285,8 @@ export class SandboxService {
   private async teardown(sb: Sandbox): Promise<void> {
     // A stopped sandbox was marked so only after pause and the network were gone: not done twice.
     if (sb.phase !== 'stopped') {
-      await this.stopPause(sb);
+      await this.killPause(sb);
+      await this.deletePause(sb);
       await this.releaseNetwork(sb);
     }
     // The pod cgroup goes last: stopped containers keep theirs inside it until they are removed.

@@ -6,8 +6,14 @@ import type { Sandbox } from '../../src/sandbox/types.js';
 import { internalContext } from '../../src/util/context.js';
 import { CribError } from '../../src/util/errors.js';
 
-function pod(phase: Sandbox['phase'] = 'ready') {
+function pod(phase: Sandbox['phase'] = 'ready', pauseDies = true) {
   const calls: string[] = [];
+  /** A step that settles on a later turn, so steps run side by side interleave in the calls. */
+  const step = async (start: string, end: string) => {
+    calls.push(start);
+    await new Promise((r) => setImmediate(r));
+    calls.push(end);
+  };
   const sb = { id: 'a'.repeat(64), phase } as Sandbox;
   let present = true;
   const sandboxes: PodSandboxes = {
@@ -25,8 +31,12 @@ function pod(phase: Sandbox['phase'] = 'ready') {
         calls.push('unlock');
       }
     },
-    stopPause: async () => void calls.push('pause'),
-    releaseNetwork: async () => void calls.push('network'),
+    killPause: async () => {
+      calls.push('pause-killed');
+      return pauseDies;
+    },
+    deletePause: () => step('pause-delete', 'pause-deleted'),
+    releaseNetwork: () => step('network', 'network-released'),
     markStopped: async (s: Sandbox) => {
       s.phase = 'stopped';
       calls.push('stopped');
@@ -39,6 +49,7 @@ function pod(phase: Sandbox['phase'] = 'ready') {
   };
   const containers: PodContainers = {
     stopAllIn: async () => void calls.push('containers-stopped'),
+    releaseAllIn: () => step('containers-release', 'containers-released'),
     removeAllIn: async () => void calls.push('containers-removed'),
     imageUser: () => undefined,
   };
@@ -48,13 +59,33 @@ function pod(phase: Sandbox['phase'] = 'ready') {
 const ctx = internalContext('test');
 
 describe('pod service', () => {
-  it('StopPodSandbox: containers, then pause, then the network, under the pod lock; again only the containers', async () => {
+  it('StopPodSandbox: containers, then pause, then pause delete, network and container state side by side, under the pod lock; again only the containers', async () => {
     const p = pod();
     await p.pods.stop(ctx, p.sb.id);
-    assert.deepEqual(p.calls, ['lock', 'containers-stopped', 'pause', 'network', 'stopped', 'unlock']);
+    assert.deepEqual(p.calls, [
+      'lock',
+      'containers-stopped',
+      'pause-killed',
+      'pause-delete',
+      'network',
+      'containers-release',
+      'pause-deleted',
+      'network-released',
+      'containers-released',
+      'stopped',
+      'unlock',
+    ]);
     p.calls.length = 0;
     await p.pods.stop(ctx, p.sb.id);
     assert.deepEqual(p.calls, ['lock', 'containers-stopped', 'unlock'], 'a stopped pod is not stopped twice');
+  });
+
+  it('StopPodSandbox: a pause that outlived its SIGKILL is deleted before the network goes', async () => {
+    const p = pod('ready', false);
+    await p.pods.stop(ctx, p.sb.id);
+    const at = (c: string) => p.calls.indexOf(c);
+    assert.ok(at('pause-deleted') < at('network'), p.calls.join(' '));
+    assert.ok(at('stopped') > at('network-released'));
   });
 
   it('RemovePodSandbox: containers first; an unknown id is success, a malformed one is not', async () => {
