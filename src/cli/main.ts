@@ -1,8 +1,6 @@
 import fs from 'node:fs';
 import type tty from 'node:tty';
-import { cloneConfig, daemonFlags, defaultConfig, loadConfigFile, validateConfig, type CribConfig } from '../config.js';
-import { SystemdNotifier } from '../util/systemd-notify.js';
-import { log } from '../util/log.js';
+import { defaultSocketPath } from '../util/paths.js';
 import { cribVersion } from '../version.js';
 import { parseArgs, parseCommandArgs } from './args.js';
 import { call, connect } from './client.js';
@@ -112,7 +110,10 @@ function findCommand(words: readonly string[]): { cmd: Command | RawCommand; use
   return undefined;
 }
 
-const usage = `crib ${cribVersion}: a Kubernetes CRI runtime built around the pod sandbox
+/** The whole usage; the daemon's flags are read from its module, loaded only for this. */
+async function usage(): Promise<string> {
+  const { daemonFlagNames } = await import('./daemon-command.js');
+  return `crib ${cribVersion}: a Kubernetes CRI runtime built around the pod sandbox
 
 Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flags)
 
@@ -143,49 +144,10 @@ Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flag
 
 IDs may be a unique prefix; pods and containers may also be named (POD, CONTAINER, POD/CONTAINER), images by reference.
 Exit codes: 0 ok, 1 runtime error, 2 usage error; exec exits with the command's code.
-Daemon flags: --config FILE, ${Object.keys(daemonFlags)
-  .map((f) => `--${f}`)
-  .join(', ')}
-The socket defaults to ${defaultConfig.socket} (env CRIB_SOCKET).`;
-
-function daemonConfig(flags: Map<string, string>): CribConfig {
-  let config: CribConfig = cloneConfig(defaultConfig);
-  const file = flags.get('config');
-  if (file) config = loadConfigFile(config, file);
-  for (const [name, value] of flags) {
-    if (name === 'config') continue;
-    const set = daemonFlags[name];
-    if (!set) throw new UsageError(`unknown daemon flag --${name}`);
-    set(config, value);
-  }
-  return validateConfig(config);
-}
-
-async function runDaemon(flags: Map<string, string>): Promise<void> {
-  // Before anything is spawned: no child of cribd may inherit systemd's notify socket.
-  const systemd = SystemdNotifier.fromEnvironment();
-  // Loaded only here: the client commands start in a fraction of the time without the daemon's modules.
-  const { startDaemon } = await import('../daemon.js');
-  const daemon = await startDaemon(daemonConfig(flags));
-  await systemd?.ready(`serving CRI on ${daemon.config.socket}`);
-  systemd?.startWatchdog(() => daemon.healthy());
-  let stopping = false;
-  const shutdown = (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`cribd: ${sig}, closing the socket (pods keep running)`);
-    (systemd?.stopping() ?? Promise.resolve())
-      .then(() => daemon.stop())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error('shutdown', { error: err });
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+Daemon flags: --config FILE, ${daemonFlagNames()
+    .map((f) => `--${f}`)
+    .join(', ')}
+The socket defaults to ${defaultSocketPath} (env CRIB_SOCKET).`;
 }
 
 /** Takes `--socket PATH` / `--socket=PATH` out of argv (before a `--`). */
@@ -235,7 +197,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     for (; i < argv.length; i++) {
       const a = argv[i] ?? '';
       if (a === '--help' || a === '-h') {
-        out.write(`${usage}\n`);
+        out.write(`${await usage()}\n`);
         return 0;
       }
       if (a === '--version' || a === '-v') {
@@ -251,20 +213,21 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     }
     const words = argv.slice(i);
     if (words.length === 0) {
-      err.write(`${usage}\n`);
+      err.write(`${await usage()}\n`);
       return 2;
     }
     if (words[0] === 'help') {
       const found = findCommand(words.slice(1));
-      out.write(`${found ? commandUsage(found.cmd) : usage}\n`);
+      out.write(`${found ? commandUsage(found.cmd) : await usage()}\n`);
       return 0;
     }
     if (words[0] === 'daemon') {
       cmdName = 'daemon';
+      const { daemonFlagNames, runDaemon } = await import('./daemon-command.js');
       const parsed = parseArgs(words.slice(1), new Set(['help', 'h']));
       if (parsed.flags.has('help') || parsed.flags.has('h')) {
         out.write(
-          `Usage: crib daemon [--config FILE] [FLAGS]\n\nRun cribd in the foreground.\nFlags: ${Object.keys(daemonFlags)
+          `Usage: crib daemon [--config FILE] [FLAGS]\n\nRun cribd in the foreground.\nFlags: ${daemonFlagNames()
             .map((f) => `--${f}`)
             .join(', ')}\n`,
         );
@@ -289,7 +252,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     cmd = found.cmd;
     cmdName = cmd.name;
     const taken = takeSocket(words.slice(found.used));
-    const socket = taken.socket ?? globalSocket ?? process.env['CRIB_SOCKET'] ?? defaultConfig.socket;
+    const socket = taken.socket ?? globalSocket ?? process.env['CRIB_SOCKET'] ?? defaultSocketPath;
     let parsedArgs: ReturnType<typeof parseCommandArgs> | undefined;
     if ('run' in cmd) {
       parsedArgs = parseCommandArgs(taken.argv, cmd.flags);
@@ -311,7 +274,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      err.write(`crib${cmdName ? ` ${cmdName}` : ''}: ${e.message}\n\n${cmd ? commandUsage(cmd) : usage}\n`);
+      err.write(`crib${cmdName ? ` ${cmdName}` : ''}: ${e.message}\n\n${cmd ? commandUsage(cmd) : await usage()}\n`);
       return 2;
     }
     err.write(`crib${cmdName ? ` ${cmdName}` : ''}: ${describeError(e)}\n`);
