@@ -3,49 +3,10 @@ import type tty from 'node:tty';
 import { defaultSocketPath } from '../util/paths.js';
 import { cribVersion } from '../version.js';
 import { parseArgs, parseCommandArgs } from './args.js';
-import { call, connect } from './client.js';
+import { connect } from './client.js';
 import { commandUsage, type Command, type RawCommand } from './command.js';
 import type { CliContext } from './context.js';
 import { UsageError, describeError } from './errors.js';
-import { inspectCommand, inspectiCommand, psCommand, rmCommand, stopCommand } from './containers.js';
-import { attachCommand, execCommand, portForwardCommand } from './interactive.js';
-import { imageExportCommand, imageImportCommand, imagePushCommand, imagesCommand, pullCommand, rmiCommand } from './images.js';
-import { logsCommand } from './logs.js';
-import { outputFormat, parseInfo, printData } from './output.js';
-import { inspectpCommand, podsCommand, rmpCommand, runpCommand, stoppCommand } from './pods.js';
-import { treeCommand } from './tree.js';
-import { eventsCommand } from './events.js';
-
-const versionCommand: Command = {
-  name: 'version',
-  synopsis: '[-o json|yaml]',
-  summary: "The client's version and the runtime's (CRI Version).",
-  flags: { value: ['output'], alias: { o: 'output' } },
-  async run(args, ctx) {
-    const format = outputFormat(args.get('output'));
-    const v = await call(ctx.clients.runtime, 'Version', { version: 'v1' });
-    if (format !== 'table') {
-      printData(ctx, format, { clientVersion: cribVersion, ...v });
-      return 0;
-    }
-    ctx.out.write(
-      `ClientVersion:  ${cribVersion}\nVersion:  ${v.version}\nRuntimeName:  ${v.runtime_name}\nRuntimeVersion:  ${v.runtime_version}\nRuntimeApiVersion:  ${v.runtime_api_version}\n`,
-    );
-    return 0;
-  },
-};
-
-const infoCommand: Command = {
-  name: 'info',
-  synopsis: '[-o json|yaml]',
-  summary: "The runtime's status: conditions (RuntimeReady, NetworkReady), its config and the network's (CRI Status, verbose).",
-  flags: { value: ['output'], alias: { o: 'output' } },
-  async run(args, ctx) {
-    const s = await call(ctx.clients.runtime, 'Status', { verbose: true });
-    printData(ctx, args.get('output') === 'yaml' ? 'yaml' : 'json', { status: s.status, ...parseInfo(s.info) });
-    return 0;
-  },
-};
 
 const runRaw: RawCommand = {
   name: 'run',
@@ -69,43 +30,49 @@ const generateRaw: RawCommand = {
   raw: async (argv, ctx) => (await import('./run/index.js')).generateCommand(argv, ctx),
 };
 
-/** Every client command, in the order the usage lists them. */
-export const commands: readonly (Command | RawCommand)[] = [
-  versionCommand,
-  infoCommand,
-  runRaw,
-  downRaw,
-  generateRaw,
-  podsCommand,
-  psCommand,
-  inspectCommand,
-  inspectpCommand,
-  inspectiCommand,
-  logsCommand,
-  execCommand,
-  attachCommand,
-  portForwardCommand,
-  stopCommand,
-  rmCommand,
-  stoppCommand,
-  rmpCommand,
-  runpCommand,
-  treeCommand,
-  eventsCommand,
-  imagesCommand,
-  pullCommand,
-  rmiCommand,
-  imageImportCommand,
-  imageExportCommand,
-  imagePushCommand,
+type AnyCommand = Command | RawCommand;
+
+/**
+ * Every client command by the words that name it (its name, then its aliases), in the order the
+ * usage lists them. A command's module is loaded only when it runs: `crib pods` loads a third of
+ * the CLI. (test/unit/cli-commands.test.ts checks the words against each command's own.)
+ */
+export const commandTable: readonly { words: readonly string[]; load: () => Promise<AnyCommand> }[] = [
+  { words: ['version'], load: async () => (await import('./runtime-info.js')).versionCommand },
+  { words: ['info'], load: async () => (await import('./runtime-info.js')).infoCommand },
+  { words: ['run'], load: async () => runRaw },
+  { words: ['down', 'delete'], load: async () => downRaw },
+  { words: ['generate'], load: async () => generateRaw },
+  { words: ['pods'], load: async () => (await import('./pods.js')).podsCommand },
+  { words: ['ps'], load: async () => (await import('./containers.js')).psCommand },
+  { words: ['inspect'], load: async () => (await import('./containers.js')).inspectCommand },
+  { words: ['inspectp'], load: async () => (await import('./pods.js')).inspectpCommand },
+  { words: ['inspecti'], load: async () => (await import('./containers.js')).inspectiCommand },
+  { words: ['logs'], load: async () => (await import('./logs.js')).logsCommand },
+  { words: ['exec'], load: async () => (await import('./interactive.js')).execCommand },
+  { words: ['attach'], load: async () => (await import('./interactive.js')).attachCommand },
+  { words: ['port-forward'], load: async () => (await import('./interactive.js')).portForwardCommand },
+  { words: ['stop'], load: async () => (await import('./containers.js')).stopCommand },
+  { words: ['rm'], load: async () => (await import('./containers.js')).rmCommand },
+  { words: ['stopp'], load: async () => (await import('./pods.js')).stoppCommand },
+  { words: ['rmp'], load: async () => (await import('./pods.js')).rmpCommand },
+  { words: ['runp'], load: async () => (await import('./pods.js')).runpCommand },
+  { words: ['tree'], load: async () => (await import('./tree.js')).treeCommand },
+  { words: ['events'], load: async () => (await import('./events.js')).eventsCommand },
+  { words: ['images', 'image ls', 'image list'], load: async () => (await import('./images.js')).imagesCommand },
+  { words: ['pull', 'image pull'], load: async () => (await import('./images.js')).pullCommand },
+  { words: ['rmi', 'image rm', 'image remove'], load: async () => (await import('./images.js')).rmiCommand },
+  { words: ['image import'], load: async () => (await import('./images.js')).imageImportCommand },
+  { words: ['image export'], load: async () => (await import('./images.js')).imageExportCommand },
+  { words: ['image push'], load: async () => (await import('./images.js')).imagePushCommand },
 ];
 
-function findCommand(words: readonly string[]): { cmd: Command | RawCommand; used: number } | undefined {
+async function findCommand(words: readonly string[]): Promise<{ cmd: AnyCommand; used: number } | undefined> {
   for (const used of [2, 1]) {
-    const name = words.slice(0, used).join(' ');
     if (words.length < used) continue;
-    const cmd = commands.find((c) => c.name === name || c.aliases?.includes(name));
-    if (cmd) return { cmd, used };
+    const name = words.slice(0, used).join(' ');
+    const entry = commandTable.find((c) => c.words.includes(name));
+    if (entry) return { cmd: await entry.load(), used };
   }
   return undefined;
 }
@@ -217,7 +184,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
       return 2;
     }
     if (words[0] === 'help') {
-      const found = findCommand(words.slice(1));
+      const found = await findCommand(words.slice(1));
       out.write(`${found ? commandUsage(found.cmd) : await usage()}\n`);
       return 0;
     }
@@ -240,14 +207,14 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     }
     if (words[0] === 'image' && (words.length === 1 || words[1] === '--help' || words[1] === '-h')) {
       out.write(
-        `Usage: crib image COMMAND\n\n${commands
+        `Usage: crib image COMMAND\n\n${(await Promise.all(commandTable.map((c) => c.load())))
           .filter((c) => c.name.startsWith('image ') || c.aliases?.some((a) => a.startsWith('image ')))
           .map((c) => `  crib ${c.name} ${c.synopsis}`)
           .join('\n')}\n  crib image ls | pull | rm   (= images, pull, rmi)\n`,
       );
       return words.length === 1 ? 2 : 0;
     }
-    const found = findCommand(words);
+    const found = await findCommand(words);
     if (!found) throw new UsageError(`unknown command "${words.slice(0, words[0] === 'image' ? 2 : 1).join(' ')}"`);
     cmd = found.cmd;
     cmdName = cmd.name;

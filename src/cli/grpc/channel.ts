@@ -48,11 +48,10 @@ export class GrpcChannel {
     return new ServerStream<T>((onMessage) => this.start(path, message, deadline, onMessage), decode);
   }
 
-  /** Ends the connection; calls still running end with CANCELLED. */
+  /** No new calls; the connection ends once the calls still running have (as grpc-js's close). */
   close(): void {
     this.closed = true;
-    this.session?.destroy();
-    this.session = undefined;
+    this.session?.close();
   }
 
   private start(path: string, message: Buffer, deadline: number | undefined, onMessage: (m: Buffer) => void): CallHandle {
@@ -137,7 +136,6 @@ export class GrpcChannel {
       if (status === null) finish(reader.partial ? new GrpcError(GrpcStatus.INTERNAL, 'the stream ended inside a message') : undefined);
       else if (status) finish(status);
       else if (httpStatus && httpStatus !== 200) finish(new GrpcError(httpStatusToGrpc(httpStatus), `Received HTTP status code ${httpStatus}`));
-      else if (this.closed) finish(new GrpcError(GrpcStatus.CANCELLED, 'the channel was closed'));
       else if (session.destroyed || !httpStatus)
         finish(
           new GrpcError(
