@@ -51,7 +51,8 @@ export class GrpcChannel {
   /** No new calls; the connection ends once the calls still running have (as grpc-js's close). */
   close(): void {
     this.closed = true;
-    this.session?.close();
+    if (this.active === 0) this.session?.destroy();
+    else this.session?.close();
   }
 
   private start(path: string, message: Buffer, deadline: number | undefined, onMessage: (m: Buffer) => void): CallHandle {
