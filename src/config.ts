@@ -5,6 +5,7 @@ import { CribError } from './util/errors.js';
 import { yaml } from './util/yaml.js';
 import { logFormats, type LogFormat, type LogLevel } from './util/log.js';
 import type { RegistryConfig } from './image/registry/types.js';
+import { defaultSocketPath } from './util/paths.js';
 
 /** Everything cribd can be told; each field has a default, a flag and a config-file key. */
 export interface CribConfig {
@@ -44,7 +45,7 @@ export interface CribConfig {
 }
 
 export const defaultConfig: CribConfig = {
-  socket: '/run/crib/crib.sock',
+  socket: defaultSocketPath,
   root: '/var/lib/crib',
   state: '/run/crib',
   runtime: 'runc',

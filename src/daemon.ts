@@ -21,7 +21,7 @@ import type { OciRuntime } from './oci/runtime.js';
 import { PodService } from './pod/service.js';
 import { PodUsageReader } from './pod/usage.js';
 import { PodStreams } from './pod/streaming.js';
-import { StreamingServer } from './streaming/server.js';
+import { OnDemandStreamingServer } from './streaming/on-demand.js';
 import { SandboxService } from './sandbox/service.js';
 import { ContainerService } from './container/service.js';
 import { CribError } from './util/errors.js';
@@ -32,8 +32,6 @@ import { builtinPauseImage, cribVersion } from './version.js';
 import { EventBus } from './events/bus.js';
 import type { LifecycleNotice } from './events/lifecycle.js';
 import { PodEvents } from './pod/events.js';
-import { CribMetrics } from './metrics/crib-metrics.js';
-import { startMetricsEndpoint } from './metrics/endpoint.js';
 
 export interface Daemon {
   config: CribConfig;
@@ -95,8 +93,9 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   }
   const pinnedRef = formatReference(parseReference(pauseImage));
   const registry = new RegistryClient(config.registries);
-  // The Prometheus endpoint is off unless asked for; then it counts pulls, CRI calls and states.
-  const metrics = config.metricsAddress ? new CribMetrics(cribVersion) : undefined;
+  // The Prometheus endpoint is off unless asked for; then it counts pulls, CRI calls and states
+  // (prom-client is loaded only then).
+  const metrics = config.metricsAddress ? new (await import('./metrics/crib-metrics.js')).CribMetrics(cribVersion) : undefined;
   const puller = new ImagePuller(store, registry, (ref) => ref === pinnedRef, metrics?.pulls);
   const images = new ImageService(store, puller, registry);
 
@@ -125,7 +124,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   const podEvents = new PodEvents(notices, sandboxes, containers);
   const pods = new PodService(sandboxes, containers);
   const st = config.streaming;
-  const streaming = new StreamingServer({
+  const streaming = new OnDemandStreamingServer({
     runtime: new PodStreams(sandboxes, containers),
     address: st.address,
     port: st.port,
@@ -154,10 +153,11 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   );
   server.addService(services.image, imageServiceHandlers(images, store.dir, (id) => pods.imageUser(id)) as grpc.UntypedServiceImplementation);
   server.addService(services.cribImages, cribImagesHandlers(images));
-  await streaming.start();
-  const metricsEndpoint = metrics ? await startMetricsEndpoint(metrics, config.metricsAddress, { sandboxes, containers }) : undefined;
+  const metricsEndpoint = metrics
+    ? await (await import('./metrics/endpoint.js')).startMetricsEndpoint(metrics, config.metricsAddress, { sandboxes, containers })
+    : undefined;
   const listener: UnixListener = await listenUnix(server, config.socket, 0o660);
-  log.info('cribd ready', { version: cribVersion, socket: config.socket, runtime: defaultName, pauseImage, streaming: streaming.baseUrl });
+  log.info('cribd ready', { version: cribVersion, socket: config.socket, runtime: defaultName, pauseImage });
 
   return {
     config,

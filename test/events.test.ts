@@ -2,7 +2,7 @@
 // it, including a container that exits by itself (seen as it happens, not when someone asks).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { call } from '../src/cli/client.js';
+import { call, serverStream } from '../src/cli/client.js';
 import type { ContainerEventResponse__Output } from '../src/cri/generated/runtime/v1/ContainerEventResponse.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { waitFor } from './support/wait-for.js';
@@ -13,7 +13,7 @@ describe('lifecycle events', () => {
   const h = cribdWithBusybox();
 
   it("a subscriber sees a pod's whole life in order, with the pod's state in each event", async () => {
-    const stream = h.runtime.GetContainerEvents({});
+    const stream = serverStream(h.runtime, 'GetContainerEvents', {});
     const got: ContainerEventResponse__Output[] = [];
     stream.on('data', (e: ContainerEventResponse__Output) => got.push(e));
     stream.on('error', () => undefined); // cancelled at the end

@@ -5,7 +5,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call, serverStream } from '../src/cli/client.js';
 import { run } from '../src/util/exec.js';
 import { exportArchive, importArchive } from '../src/image/archive.js';
 import { mountOverlay, unmountOverlay } from '../src/image/overlay.js';
@@ -299,7 +299,7 @@ describe('images: pull, status, remove, import, export, push', () => {
     await pushLayout(img, reg, 'test/progress', '1');
     const events: { digest: string; done: string; total: string; image_id: string }[] = [];
     await new Promise<void>((resolve, reject) => {
-      const stream = h.client.cribImages.PullWithProgress({ image: `${reg.host}/test/progress:1` });
+      const stream = serverStream(h.client.cribImages, 'PullWithProgress', { image: `${reg.host}/test/progress:1` });
       stream.on('data', (e: (typeof events)[number]) => events.push(e));
       stream.on('error', reject);
       stream.on('end', () => resolve());

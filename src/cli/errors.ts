@@ -1,6 +1,5 @@
-import type * as grpc from '@grpc/grpc-js';
-import { status } from '@grpc/grpc-js';
 import { errorMessage } from '../util/errors.js';
+import { GrpcStatus, statusName } from './grpc/status.js';
 
 /** Bad usage (unknown flag, missing argument): exit code 2 with the command's usage. */
 export class UsageError extends Error {
@@ -12,15 +11,21 @@ export class CliError extends Error {
   override readonly name = 'CliError';
 }
 
-function isServiceError(err: unknown): err is grpc.ServiceError {
-  return err instanceof Error && typeof (err as Partial<grpc.ServiceError>).code === 'number' && 'details' in err;
+/** A call's failure: this client's GrpcError, or grpc-js's ServiceError (the same shape). */
+interface ServiceError extends Error {
+  code: number;
+  details: string;
+}
+
+function isServiceError(err: unknown): err is ServiceError {
+  return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && 'details' in err;
 }
 
 /** One line for a failure: the gRPC status name and details for runtime errors, else the message. */
 export function describeError(err: unknown): string {
   if (isServiceError(err)) {
-    const name = status[err.code] ?? String(err.code);
-    if (err.code === status.UNAVAILABLE) return `cannot reach the runtime (${name}): ${err.details}`;
+    const name = statusName(err.code);
+    if (err.code === GrpcStatus.UNAVAILABLE) return `cannot reach the runtime (${name}): ${err.details}`;
     return `${err.details || err.message} (${name})`;
   }
   return errorMessage(err);

@@ -1,4 +1,5 @@
 import type { ContainerEventResponse__Output } from '../cri/generated/runtime/v1/ContainerEventResponse.js';
+import { serverStream } from './client.js';
 import type { Command } from './command.js';
 import { outputFormat } from './output.js';
 
@@ -27,7 +28,7 @@ export const eventsCommand: Command = {
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     const json = outputFormat(args.get('output')) === 'json';
-    const stream = ctx.clients.runtime.GetContainerEvents({});
+    const stream = serverStream(ctx.clients.runtime, 'GetContainerEvents', {});
     const stop = () => stream.cancel();
     process.once('SIGINT', stop).once('SIGTERM', stop);
     return new Promise<number>((resolve) => {

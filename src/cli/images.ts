@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { call } from './client.js';
+import { call, serverStream } from './client.js';
 import type { Command } from './command.js';
 import type { CliContext } from './context.js';
 import { CliError, UsageError } from './errors.js';
@@ -138,7 +138,7 @@ export const pullCommand: Command = {
     if (args.positional.length > 1) throw new UsageError(`unexpected argument "${args.positional[1]}"`);
     const auth = credsAuth(args.get('creds'));
     const progress = new PullProgress(ctx);
-    const stream = ctx.clients.cribImages.PullWithProgress({ image: ref, ...(auth ? { auth } : {}) });
+    const stream = serverStream(ctx.clients.cribImages, 'PullWithProgress', { image: ref, ...(auth ? { auth } : {}) });
     let imageId = '';
     for await (const e of stream as AsyncIterable<PullEvent__Output>) {
       if (e.image_id) imageId = e.image_id;

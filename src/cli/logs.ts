@@ -1,10 +1,10 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { status as grpcStatus } from '@grpc/grpc-js';
 import { call } from './client.js';
 import type { Command } from './command.js';
 import type { CliContext } from './context.js';
 import { CliError, UsageError, grpcCode } from './errors.js';
+import { GrpcStatus } from './grpc/status.js';
 import { parseInfo } from './output.js';
 import { resolve } from './resolve.js';
 import { write } from './output.js';
@@ -115,7 +115,7 @@ async function hasExited(ctx: CliContext, id: string): Promise<boolean> {
     const st = (await call(ctx.clients.runtime, 'ContainerStatus', { container_id: id }, 10)).status;
     return !st || st.state === 2 || st.state === 3;
   } catch (err) {
-    if (grpcCode(err) === grpcStatus.NOT_FOUND) return true;
+    if (grpcCode(err) === GrpcStatus.NOT_FOUND) return true;
     throw err;
   }
 }

@@ -1,53 +1,12 @@
 import fs from 'node:fs';
 import type tty from 'node:tty';
-import { cloneConfig, daemonFlags, defaultConfig, loadConfigFile, validateConfig, type CribConfig } from '../config.js';
-import { SystemdNotifier } from '../util/systemd-notify.js';
-import { log } from '../util/log.js';
+import { defaultSocketPath } from '../util/paths.js';
 import { cribVersion } from '../version.js';
 import { parseArgs, parseCommandArgs } from './args.js';
-import { call, connect } from './client.js';
+import { connect } from './client.js';
 import { commandUsage, type Command, type RawCommand } from './command.js';
 import type { CliContext } from './context.js';
 import { UsageError, describeError } from './errors.js';
-import { inspectCommand, inspectiCommand, psCommand, rmCommand, stopCommand } from './containers.js';
-import { attachCommand, execCommand, portForwardCommand } from './interactive.js';
-import { imageExportCommand, imageImportCommand, imagePushCommand, imagesCommand, pullCommand, rmiCommand } from './images.js';
-import { logsCommand } from './logs.js';
-import { outputFormat, parseInfo, printData } from './output.js';
-import { inspectpCommand, podsCommand, rmpCommand, runpCommand, stoppCommand } from './pods.js';
-import { treeCommand } from './tree.js';
-import { eventsCommand } from './events.js';
-
-const versionCommand: Command = {
-  name: 'version',
-  synopsis: '[-o json|yaml]',
-  summary: "The client's version and the runtime's (CRI Version).",
-  flags: { value: ['output'], alias: { o: 'output' } },
-  async run(args, ctx) {
-    const format = outputFormat(args.get('output'));
-    const v = await call(ctx.clients.runtime, 'Version', { version: 'v1' });
-    if (format !== 'table') {
-      printData(ctx, format, { clientVersion: cribVersion, ...v });
-      return 0;
-    }
-    ctx.out.write(
-      `ClientVersion:  ${cribVersion}\nVersion:  ${v.version}\nRuntimeName:  ${v.runtime_name}\nRuntimeVersion:  ${v.runtime_version}\nRuntimeApiVersion:  ${v.runtime_api_version}\n`,
-    );
-    return 0;
-  },
-};
-
-const infoCommand: Command = {
-  name: 'info',
-  synopsis: '[-o json|yaml]',
-  summary: "The runtime's status: conditions (RuntimeReady, NetworkReady), its config and the network's (CRI Status, verbose).",
-  flags: { value: ['output'], alias: { o: 'output' } },
-  async run(args, ctx) {
-    const s = await call(ctx.clients.runtime, 'Status', { verbose: true });
-    printData(ctx, args.get('output') === 'yaml' ? 'yaml' : 'json', { status: s.status, ...parseInfo(s.info) });
-    return 0;
-  },
-};
 
 const runRaw: RawCommand = {
   name: 'run',
@@ -71,48 +30,57 @@ const generateRaw: RawCommand = {
   raw: async (argv, ctx) => (await import('./run/index.js')).generateCommand(argv, ctx),
 };
 
-/** Every client command, in the order the usage lists them. */
-export const commands: readonly (Command | RawCommand)[] = [
-  versionCommand,
-  infoCommand,
-  runRaw,
-  downRaw,
-  generateRaw,
-  podsCommand,
-  psCommand,
-  inspectCommand,
-  inspectpCommand,
-  inspectiCommand,
-  logsCommand,
-  execCommand,
-  attachCommand,
-  portForwardCommand,
-  stopCommand,
-  rmCommand,
-  stoppCommand,
-  rmpCommand,
-  runpCommand,
-  treeCommand,
-  eventsCommand,
-  imagesCommand,
-  pullCommand,
-  rmiCommand,
-  imageImportCommand,
-  imageExportCommand,
-  imagePushCommand,
+type AnyCommand = Command | RawCommand;
+
+/**
+ * Every client command by the words that name it (its name, then its aliases), in the order the
+ * usage lists them. A command's module is loaded only when it runs: `crib pods` loads a third of
+ * the CLI. (test/unit/cli-commands.test.ts checks the words against each command's own.)
+ */
+export const commandTable: readonly { words: readonly string[]; load: () => Promise<AnyCommand> }[] = [
+  { words: ['version'], load: async () => (await import('./runtime-info.js')).versionCommand },
+  { words: ['info'], load: async () => (await import('./runtime-info.js')).infoCommand },
+  { words: ['run'], load: async () => runRaw },
+  { words: ['down', 'delete'], load: async () => downRaw },
+  { words: ['generate'], load: async () => generateRaw },
+  { words: ['pods'], load: async () => (await import('./pods.js')).podsCommand },
+  { words: ['ps'], load: async () => (await import('./containers.js')).psCommand },
+  { words: ['inspect'], load: async () => (await import('./containers.js')).inspectCommand },
+  { words: ['inspectp'], load: async () => (await import('./pods.js')).inspectpCommand },
+  { words: ['inspecti'], load: async () => (await import('./containers.js')).inspectiCommand },
+  { words: ['logs'], load: async () => (await import('./logs.js')).logsCommand },
+  { words: ['exec'], load: async () => (await import('./interactive.js')).execCommand },
+  { words: ['attach'], load: async () => (await import('./interactive.js')).attachCommand },
+  { words: ['port-forward'], load: async () => (await import('./interactive.js')).portForwardCommand },
+  { words: ['stop'], load: async () => (await import('./containers.js')).stopCommand },
+  { words: ['rm'], load: async () => (await import('./containers.js')).rmCommand },
+  { words: ['stopp'], load: async () => (await import('./pods.js')).stoppCommand },
+  { words: ['rmp'], load: async () => (await import('./pods.js')).rmpCommand },
+  { words: ['runp'], load: async () => (await import('./pods.js')).runpCommand },
+  { words: ['tree'], load: async () => (await import('./tree.js')).treeCommand },
+  { words: ['events'], load: async () => (await import('./events.js')).eventsCommand },
+  { words: ['images', 'image ls', 'image list'], load: async () => (await import('./images.js')).imagesCommand },
+  { words: ['pull', 'image pull'], load: async () => (await import('./images.js')).pullCommand },
+  { words: ['rmi', 'image rm', 'image remove'], load: async () => (await import('./images.js')).rmiCommand },
+  { words: ['image import'], load: async () => (await import('./images.js')).imageImportCommand },
+  { words: ['image export'], load: async () => (await import('./images.js')).imageExportCommand },
+  { words: ['image push'], load: async () => (await import('./images.js')).imagePushCommand },
 ];
 
-function findCommand(words: readonly string[]): { cmd: Command | RawCommand; used: number } | undefined {
+async function findCommand(words: readonly string[]): Promise<{ cmd: AnyCommand; used: number } | undefined> {
   for (const used of [2, 1]) {
-    const name = words.slice(0, used).join(' ');
     if (words.length < used) continue;
-    const cmd = commands.find((c) => c.name === name || c.aliases?.includes(name));
-    if (cmd) return { cmd, used };
+    const name = words.slice(0, used).join(' ');
+    const entry = commandTable.find((c) => c.words.includes(name));
+    if (entry) return { cmd: await entry.load(), used };
   }
   return undefined;
 }
 
-const usage = `crib ${cribVersion}: a Kubernetes CRI runtime built around the pod sandbox
+/** The whole usage; the daemon's flags are read from its module, loaded only for this. */
+async function usage(): Promise<string> {
+  const { daemonFlagNames } = await import('./daemon-command.js');
+  return `crib ${cribVersion}: a Kubernetes CRI runtime built around the pod sandbox
 
 Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flags)
 
@@ -143,49 +111,10 @@ Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flag
 
 IDs may be a unique prefix; pods and containers may also be named (POD, CONTAINER, POD/CONTAINER), images by reference.
 Exit codes: 0 ok, 1 runtime error, 2 usage error; exec exits with the command's code.
-Daemon flags: --config FILE, ${Object.keys(daemonFlags)
-  .map((f) => `--${f}`)
-  .join(', ')}
-The socket defaults to ${defaultConfig.socket} (env CRIB_SOCKET).`;
-
-function daemonConfig(flags: Map<string, string>): CribConfig {
-  let config: CribConfig = cloneConfig(defaultConfig);
-  const file = flags.get('config');
-  if (file) config = loadConfigFile(config, file);
-  for (const [name, value] of flags) {
-    if (name === 'config') continue;
-    const set = daemonFlags[name];
-    if (!set) throw new UsageError(`unknown daemon flag --${name}`);
-    set(config, value);
-  }
-  return validateConfig(config);
-}
-
-async function runDaemon(flags: Map<string, string>): Promise<void> {
-  // Before anything is spawned: no child of cribd may inherit systemd's notify socket.
-  const systemd = SystemdNotifier.fromEnvironment();
-  // Loaded only here: the client commands start in a fraction of the time without the daemon's modules.
-  const { startDaemon } = await import('../daemon.js');
-  const daemon = await startDaemon(daemonConfig(flags));
-  await systemd?.ready(`serving CRI on ${daemon.config.socket}`);
-  systemd?.startWatchdog(() => daemon.healthy());
-  let stopping = false;
-  const shutdown = (sig: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`cribd: ${sig}, closing the socket (pods keep running)`);
-    (systemd?.stopping() ?? Promise.resolve())
-      .then(() => daemon.stop())
-      .then(
-        () => process.exit(0),
-        (err: unknown) => {
-          log.error('shutdown', { error: err });
-          process.exit(1);
-        },
-      );
-  };
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
-  process.on('SIGINT', () => shutdown('SIGINT'));
+Daemon flags: --config FILE, ${daemonFlagNames()
+    .map((f) => `--${f}`)
+    .join(', ')}
+The socket defaults to ${defaultSocketPath} (env CRIB_SOCKET).`;
 }
 
 /** Takes `--socket PATH` / `--socket=PATH` out of argv (before a `--`). */
@@ -235,7 +164,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     for (; i < argv.length; i++) {
       const a = argv[i] ?? '';
       if (a === '--help' || a === '-h') {
-        out.write(`${usage}\n`);
+        out.write(`${await usage()}\n`);
         return 0;
       }
       if (a === '--version' || a === '-v') {
@@ -251,20 +180,21 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     }
     const words = argv.slice(i);
     if (words.length === 0) {
-      err.write(`${usage}\n`);
+      err.write(`${await usage()}\n`);
       return 2;
     }
     if (words[0] === 'help') {
-      const found = findCommand(words.slice(1));
-      out.write(`${found ? commandUsage(found.cmd) : usage}\n`);
+      const found = await findCommand(words.slice(1));
+      out.write(`${found ? commandUsage(found.cmd) : await usage()}\n`);
       return 0;
     }
     if (words[0] === 'daemon') {
       cmdName = 'daemon';
+      const { daemonFlagNames, runDaemon } = await import('./daemon-command.js');
       const parsed = parseArgs(words.slice(1), new Set(['help', 'h']));
       if (parsed.flags.has('help') || parsed.flags.has('h')) {
         out.write(
-          `Usage: crib daemon [--config FILE] [FLAGS]\n\nRun cribd in the foreground.\nFlags: ${Object.keys(daemonFlags)
+          `Usage: crib daemon [--config FILE] [FLAGS]\n\nRun cribd in the foreground.\nFlags: ${daemonFlagNames()
             .map((f) => `--${f}`)
             .join(', ')}\n`,
         );
@@ -277,19 +207,19 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     }
     if (words[0] === 'image' && (words.length === 1 || words[1] === '--help' || words[1] === '-h')) {
       out.write(
-        `Usage: crib image COMMAND\n\n${commands
+        `Usage: crib image COMMAND\n\n${(await Promise.all(commandTable.map((c) => c.load())))
           .filter((c) => c.name.startsWith('image ') || c.aliases?.some((a) => a.startsWith('image ')))
           .map((c) => `  crib ${c.name} ${c.synopsis}`)
           .join('\n')}\n  crib image ls | pull | rm   (= images, pull, rmi)\n`,
       );
       return words.length === 1 ? 2 : 0;
     }
-    const found = findCommand(words);
+    const found = await findCommand(words);
     if (!found) throw new UsageError(`unknown command "${words.slice(0, words[0] === 'image' ? 2 : 1).join(' ')}"`);
     cmd = found.cmd;
     cmdName = cmd.name;
     const taken = takeSocket(words.slice(found.used));
-    const socket = taken.socket ?? globalSocket ?? process.env['CRIB_SOCKET'] ?? defaultConfig.socket;
+    const socket = taken.socket ?? globalSocket ?? process.env['CRIB_SOCKET'] ?? defaultSocketPath;
     let parsedArgs: ReturnType<typeof parseCommandArgs> | undefined;
     if ('run' in cmd) {
       parsedArgs = parseCommandArgs(taken.argv, cmd.flags);
@@ -311,7 +241,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      err.write(`crib${cmdName ? ` ${cmdName}` : ''}: ${e.message}\n\n${cmd ? commandUsage(cmd) : usage}\n`);
+      err.write(`crib${cmdName ? ` ${cmdName}` : ''}: ${e.message}\n\n${cmd ? commandUsage(cmd) : await usage()}\n`);
       return 2;
     }
     err.write(`crib${cmdName ? ` ${cmdName}` : ''}: ${describeError(e)}\n`);

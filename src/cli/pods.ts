@@ -6,7 +6,7 @@ import type { CliContext } from './context.js';
 import { CliError, UsageError, describeError } from './errors.js';
 import { ago, labelSelector, matchesLabels, nameMatcher, outputFormat, parseInfo, podStateName, printData, renderTable, stateStyle } from './output.js';
 import { resolveAll } from './resolve.js';
-import { podsReadiness } from './run/readiness.js';
+import { listAllContainers, podsReadiness } from './run/readiness.js';
 import type { PodSandboxConfig } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
 
@@ -46,7 +46,9 @@ export const podsCommand: Command = {
     const byNamespace = nameMatcher(args.get('namespace'));
     const labels = labelSelector(args.all('label'));
     const idPrefix = args.get('id') ?? '';
-    const items = (await listPods(ctx)).filter(
+    const table = format === 'table' && !args.has('quiet');
+    const [pods, containers] = await Promise.all([listPods(ctx), table ? listAllContainers(ctx) : []]);
+    const items = pods.filter(
       (p) =>
         p.id.startsWith(idPrefix) &&
         byName(p.metadata?.name ?? '') &&
@@ -62,7 +64,7 @@ export const podsCommand: Command = {
       printData(ctx, format, { items });
       return 0;
     }
-    const readiness = await podsReadiness(ctx, items);
+    const readiness = await podsReadiness(ctx, items, containers);
     const rows = items.map((p) => {
       const st = podStateName(p.state);
       const r = readiness.get(p.id) ?? { ready: 0, total: 0 };

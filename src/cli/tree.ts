@@ -5,7 +5,6 @@ import type { CliContext } from './context.js';
 import { UsageError } from './errors.js';
 import { containerStateName, paint, parseInfo, podStateName, printData, stateStyle } from './output.js';
 import { resolvePod } from './resolve.js';
-import { run } from '../util/exec.js';
 
 export const NAMESPACES = ['net', 'ipc', 'uts', 'pid'] as const;
 export type NsName = (typeof NAMESPACES)[number];
@@ -153,6 +152,8 @@ export function parseIpAddr(text: string): Map<string, string[]> {
 }
 
 async function interfaces(netnsPath: string): Promise<InterfaceInfo[]> {
+  // Loaded here: the exec wrapper (child_process, logging) is for this command alone.
+  const { run } = await import('../util/exec.js');
   const inNs = (args: string[]) => run('nsenter', [`--net=${netnsPath}`, '--', 'ip', '-o', ...args], { timeoutMs: 10_000 });
   const [link, addr, host] = await Promise.all([inNs(['link']), inNs(['addr']), run('ip', ['-o', 'link'], { timeoutMs: 10_000 })]);
   const addrs = parseIpAddr(addr.stdout);

@@ -1,14 +1,10 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
 // The light build: no .proto parser (the JSON is parsed already), a third fewer modules to load.
 import protobuf from 'protobufjs/light.js';
-import { repoRoot } from '../util/paths.js';
+import { protosJsonFile } from './proto-files.js';
 
-export const criProtoFile = path.join(repoRoot, 'proto', 'runtime', 'v1', 'api.proto');
-export const cribProtoFile = path.join(repoRoot, 'proto', 'crib', 'v1', 'images.proto');
-/** Both protos as protobufjs JSON, written by scripts/gen-proto-types.sh at build time. */
-export const protosJsonFile = path.join(repoRoot, 'src', 'cri', 'generated', 'protos.json');
+export { criProtoFile, cribProtoFile, protosJsonFile } from './proto-files.js';
 
 // Field names stay as the proto spells them (snake_case), int64 travels as decimal strings
 // (nanosecond timestamps exceed 2^53), enums as numbers: the shape of the wire fixtures' JSON.

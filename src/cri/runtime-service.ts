@@ -13,7 +13,7 @@ import { CgroupDriver } from './generated/runtime/v1/CgroupDriver.js';
 import type { RuntimeServiceHandlers } from './generated/runtime/v1/RuntimeService.js';
 import { toPodSandbox, toPodSandboxStatus, toSandboxConfig, toSandboxFilter } from './sandbox-convert.js';
 import { unary } from './unary.js';
-import type { StreamingServer } from '../streaming/server.js';
+import type { StreamingUrls } from '../streaming/on-demand.js';
 import { invalidArgument } from '../util/errors.js';
 import type { EventBus } from '../events/bus.js';
 import type { LifecycleEvent } from '../events/lifecycle.js';
@@ -33,7 +33,7 @@ export interface RuntimeServiceDeps {
   /** The pods' lifecycle events, for GetContainerEvents. */
   events: EventBus<LifecycleEvent>;
   /** Where Exec, Attach and PortForward send their clients. */
-  streaming: Pick<StreamingServer, 'getExec' | 'getAttach' | 'getPortForward'>;
+  streaming: StreamingUrls;
 }
 
 /**
@@ -148,18 +148,18 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
       if (req.cmd.length === 0 || !req.cmd[0]) throw invalidArgument('cmd', 'required');
       await d.containers.checkStreamable(req.container_id, { kind: 'exec', stdin: req.stdin, tty: req.tty });
       const { container_id: containerId, cmd, tty, stdin, stdout, stderr } = req;
-      return { url: d.streaming.getExec({ containerId, cmd, tty, stdin, stdout, stderr }) };
+      return { url: await d.streaming.getExec({ containerId, cmd, tty, stdin, stdout, stderr }) };
     }),
 
     Attach: unary('Attach', async (req) => {
       await d.containers.checkStreamable(req.container_id, { kind: 'attach', stdin: req.stdin, tty: req.tty });
       const { container_id: containerId, tty, stdin, stdout, stderr } = req;
-      return { url: d.streaming.getAttach({ containerId, tty, stdin, stdout, stderr }) };
+      return { url: await d.streaming.getAttach({ containerId, tty, stdin, stdout, stderr }) };
     }),
 
     PortForward: unary('PortForward', async (req) => {
       await d.sandboxes.portForwardTarget(req.pod_sandbox_id);
-      return { url: d.streaming.getPortForward({ podSandboxId: req.pod_sandbox_id, ports: req.port }) };
+      return { url: await d.streaming.getPortForward({ podSandboxId: req.pod_sandbox_id, ports: req.port }) };
     }),
 
     // kubelet's evented PLEG: every container's and sandbox's lifecycle, as it happens, until the

@@ -1,7 +1,6 @@
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import * as tar from 'tar';
 import { sha256, type ImageStore } from './store.js';
 import type { Image } from './types.js';
 import { unpackLayer } from './unpack.js';
@@ -12,6 +11,7 @@ async function pauseLayer(binary: string): Promise<Buffer> {
   try {
     await fs.copyFile(binary, path.join(dir, 'pause'));
     await fs.chmod(path.join(dir, 'pause'), 0o755);
+    const tar = await import('tar');
     const chunks: Buffer[] = [];
     const stream = tar.c({ cwd: dir, portable: true, mtime: new Date(0), noDirRecurse: true }, ['pause']);
     for await (const c of stream as AsyncIterable<Buffer>) chunks.push(c);
@@ -21,11 +21,21 @@ async function pauseLayer(binary: string): Promise<Buffer> {
   }
 }
 
+async function sameBytes(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([fs.readFile(a), fs.readFile(b)]).catch(() => [undefined, undefined]);
+  return x !== undefined && y !== undefined && x.equals(y);
+}
+
 /**
  * Builds crib's pause image from the static binary and stores it under `ref`, pinned: one
  * uncompressed layer holding only /pause, entrypoint ["/pause"]. Nothing is pulled.
  */
 export async function installPauseImage(store: ImageStore, binary: string, ref: string): Promise<Image> {
+  // Installed by an earlier start, from this binary (its one layer's /pause is the same bytes):
+  // nothing to build, and the tar module stays unloaded.
+  const current = store.resolve(ref);
+  const layer0 = current?.pinned && current.diffIds.length === 1 ? current.diffIds[0] : undefined;
+  if (current && layer0 && (await sameBytes(path.join(store.layerPath(layer0), 'pause'), binary))) return current;
   const layer = await pauseLayer(binary);
   const diffId = sha256(layer);
   const config = {

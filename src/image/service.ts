@@ -1,9 +1,8 @@
 import path from 'node:path';
 import { CribError, invalidArgument, notFound } from '../util/errors.js';
-import { exportArchive, importArchive, type ArchiveFormat } from './archive.js';
+import type { ArchiveFormat } from './archive.js';
 import { formatReference, parseReference } from './reference.js';
 import type { ImagePuller, ProgressListener } from './pull.js';
-import { pushImage } from './push.js';
 import type { RegistryClient } from './registry/client.js';
 import type { Credentials } from './registry/types.js';
 import type { ImageStore, ImageUsers } from './store.js';
@@ -63,6 +62,8 @@ export class ImageService {
   /** Imports a docker-archive or oci-archive from a path on the node. */
   async importArchive(file: string, name?: string): Promise<Image[]> {
     if (!path.isAbsolute(file)) throw invalidArgument('path', `"${file}" must be an absolute path on the node`);
+    // Archives and pushes load their modules at their first use: cribd rarely does either.
+    const { importArchive } = await import('./archive.js');
     const imported = await importArchive(this.store, file, { name });
     this.usageCache = undefined;
     return imported;
@@ -76,6 +77,7 @@ export class ImageService {
       if (!img) throw notFound(`image ${r}`);
       return img;
     });
+    const { exportArchive } = await import('./archive.js');
     await exportArchive(this.store, images, file, format);
   }
 
@@ -85,6 +87,7 @@ export class ImageService {
     if (!img) throw notFound(`image ${ref}`);
     const dest = target || img.repoTags[0];
     if (!dest) throw new CribError('InvalidArgument', `target: image ${ref} has no tag; say where to push it`);
+    const { pushImage } = await import('./push.js');
     return pushImage(this.store, this.registry, img, dest, creds);
   }
 

@@ -7,3 +7,6 @@ export const repoRoot = path.resolve(here, here.includes(`${path.sep}dist${path.
 
 /** Where the build step puts the static pause binary. */
 export const builtPauseBinary = path.join(repoRoot, 'build', 'pause');
+
+/** Where cribd serves the CRI unless told otherwise (the CLI's default too). */
+export const defaultSocketPath = '/run/crib/crib.sock';

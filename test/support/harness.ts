@@ -12,6 +12,13 @@ import { repoRoot } from '../../src/util/paths.js';
 import type { PodSandboxConfig } from '../../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { RecordedPids, cgroupTree, leftovers, mountsUnder, type LeakScope } from './leaks.js';
 
+/**
+ * Node flags for cribd, as contrib/crib.service gives them (NODE_OPTIONS): a young generation of
+ * 1 MiB semi-spaces instead of up to 16 (measured: RSS at start 72 -> 67 MiB, after 600 list calls
+ * 88 -> 72 MiB, the calls' CPU unchanged). Tests and the bench run cribd as a node runs it.
+ */
+export const CRIBD_NODE_FLAGS = ['--max-semi-space-size=1'];
+
 export interface HarnessOptions {
   /** Extra daemon flags (e.g. ["--cni-bin-dir", "/nowhere"]). */
   flags?: string[];
@@ -87,7 +94,7 @@ export class Harness {
 
   async start(): Promise<void> {
     const log = fs.openSync(this.logFile, 'a');
-    this.daemon = spawn(process.execPath, [path.join(repoRoot, 'bin', 'crib'), 'daemon', ...this.flags], {
+    this.daemon = spawn(process.execPath, [...CRIBD_NODE_FLAGS, path.join(repoRoot, 'bin', 'crib'), 'daemon', ...this.flags], {
       stdio: ['ignore', log, log],
       env: { ...process.env, ...this.opts.env },
       detached: this.opts.detached ?? false,

@@ -1,13 +1,14 @@
 // Running probes and lifecycle hooks as kubelet's prober does: exec through ExecSync in the
 // container, httpGet and tcpSocket from the node to the pod's IP (a 2xx or 3xx answer succeeds),
 // and the gRPC health protocol (grpc.health.v1.Health/Check answering SERVING).
-import { Client, credentials, type ServiceError } from '@grpc/grpc-js';
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { call } from '../client.js';
 import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
+import { GrpcChannel } from '../grpc/channel.js';
+import type { GrpcError } from '../grpc/status.js';
 import type { Hook, HttpGet, ProbeHandler } from './manifest.js';
 import type { ProbeOutcome } from './probe.js';
 
@@ -135,28 +136,24 @@ const HEALTH_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'];
 
 export function grpcHealth(host: string, port: number, service: string, timeoutSeconds: number): Promise<ProbeResult> {
   const target = net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`;
-  const client = new Client(target, credentials.createInsecure());
-  return new Promise((resolve) => {
-    client.makeUnaryRequest(
-      '/grpc.health.v1.Health/Check',
-      (req: Buffer) => req,
-      (res: Buffer) => res,
-      encodeHealthRequest(service),
-      { deadline: Date.now() + timeoutSeconds * 1000 },
-      (err: ServiceError | null, res?: Buffer) => {
-        client.close();
-        if (err) return resolve({ outcome: 'failure', detail: `grpc ${target}: ${err.details || err.message}` });
-        let status: number;
-        try {
-          status = decodeHealthStatus(res ?? Buffer.alloc(0));
-        } catch (e) {
-          return resolve({ outcome: 'failure', detail: `grpc ${target}: malformed answer (${describeError(e)})` });
-        }
-        const name = HEALTH_STATUS[status] ?? String(status);
-        resolve({ outcome: status === 1 ? 'success' : 'failure', detail: `grpc ${target}: ${name}` });
-      },
-    );
-  });
+  const channel = new GrpcChannel({ host, port }, 'crib-probe');
+  return channel.unary('/grpc.health.v1.Health/Check', encodeHealthRequest(service), Date.now() + timeoutSeconds * 1000).then(
+    (res): ProbeResult => {
+      channel.close();
+      let status: number;
+      try {
+        status = decodeHealthStatus(res);
+      } catch (e) {
+        return { outcome: 'failure', detail: `grpc ${target}: malformed answer (${describeError(e)})` };
+      }
+      const name = HEALTH_STATUS[status] ?? String(status);
+      return { outcome: status === 1 ? 'success' : 'failure', detail: `grpc ${target}: ${name}` };
+    },
+    (err: GrpcError): ProbeResult => {
+      channel.close();
+      return { outcome: 'failure', detail: `grpc ${target}: ${err.details || err.message}` };
+    },
+  );
 }
 
 /** Runs one probe against a container. */

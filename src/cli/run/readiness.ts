@@ -32,9 +32,17 @@ export function countReady(containers: readonly Container__Output[], status: Pod
   return { ready, total: newest.size };
 }
 
-/** READY of each pod, by sandbox id. */
-export async function podsReadiness(ctx: CliContext, pods: readonly PodSandbox__Output[]): Promise<Map<string, Readiness>> {
-  const containers = (await call(ctx.clients.runtime, 'ListContainers', {})).containers;
+/** Every container, for podsReadiness (asked for beside ListPodSandbox: one round trip less). */
+export async function listAllContainers(ctx: CliContext): Promise<Container__Output[]> {
+  return (await call(ctx.clients.runtime, 'ListContainers', {})).containers;
+}
+
+/** READY of each pod, by sandbox id, from every container (listAllContainers). */
+export async function podsReadiness(
+  ctx: CliContext,
+  pods: readonly PodSandbox__Output[],
+  containers: readonly Container__Output[],
+): Promise<Map<string, Readiness>> {
   const byPod = new Map<string, Container__Output[]>();
   for (const c of containers) byPod.set(c.pod_sandbox_id, [...(byPod.get(c.pod_sandbox_id) ?? []), c]);
   const probed = containers.some((c) => c.annotations[ANN_READINESS_PROBE] === 'true');
