@@ -7,8 +7,11 @@ import { Readable } from 'node:stream';
 import { FrameReader, decodeGrpcMessage, frameMessage, grpcTimeout, httpStatusToGrpc, rstCodeToGrpc } from './framing.js';
 import { GrpcError, GrpcStatus } from './status.js';
 
-/** cribd's own bound on a request; kubelet's on a message either way. */
-export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/**
+ * The largest reply taken: an ExecSync's (`crib exec`), two streams of up to 16 MiB each and a few
+ * bytes more. What the client sends stays far below cribd's 16 MiB bound on a request.
+ */
+export const MAX_MESSAGE_BYTES = 33 * 1024 * 1024;
 
 export type GrpcTarget = { socket: string } | { host: string; port: number };
 
