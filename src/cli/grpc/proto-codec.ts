@@ -2,7 +2,7 @@
 // for the CLI: protobufjs builds every type of the protos and compiles code for each one used, which
 // was a third of a command's time. Values have the shape src/cri/proto.ts gives cribd's (protobufjs'
 // fromObject/toObject with keepCase, longs as decimal strings, enums as numbers, defaults, arrays,
-// objects), so one set of generated types serves both; test/unit/proto-codec.test.ts compares them.
+// objects), so one set of generated types serves both; test/unit/grpc-client.test.ts compares them.
 // Covers what the CRI protos use: proto3 scalars, enums, messages, repeated fields, maps (no oneofs,
 // no groups, no 32-bit fixed types).
 
