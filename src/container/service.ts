@@ -16,7 +16,7 @@ import { mountOverlay, unmountOverlay } from '../image/overlay.js';
 import { cgroupEmpty } from '../oci/cgroups.js';
 import { capabilitiesFromMask } from '../oci/capabilities.js';
 import { containerSpec, ociResources } from '../oci/container-spec.js';
-import { clampOomScoreAdj, daemonLimits, isAlive } from '../oci/process.js';
+import { clampOomScoreAdj, daemonLimits, stillAlive } from '../oci/process.js';
 import type { OciRuntime, ProcessIO, StopOptions } from '../oci/runtime.js';
 import { readLocalhostProfile } from '../oci/seccomp-file.js';
 import { resolveUser } from '../oci/users.js';
@@ -433,7 +433,7 @@ export class ContainerService {
     else if (c.phase === 'exited') state = 'EXITED';
     else if (c.phase === 'running') {
       const exited = this.runtime(c).exited(c.id);
-      const alive = !exited && c.pid !== undefined && c.startTime !== undefined && isAlive(c.pid, c.startTime);
+      const alive = !exited && c.pid !== undefined && c.startTime !== undefined && stillAlive(c.pid, c.startTime);
       if (alive) state = 'RUNNING';
       else {
         // Exited while nobody watched (or while cribd was down): record what the monitor saw.

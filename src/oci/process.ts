@@ -23,6 +23,39 @@ export function isAlive(pid: number, startTime: string): boolean {
   return st !== undefined && st.startTime === startTime && st.state !== 'Z' && st.state !== 'X';
 }
 
+/** How long a process seen alive by `isAlive` is trusted by `stillAlive` on its pid alone. */
+const TRUSTED_MS = 10_000;
+/** Processes `stillAlive` has checked in full, with when; cleared when it grows past this many. */
+const MAX_TRUSTED = 8192;
+const trusted = new Map<number, { startTime: string; at: number }>();
+
+/**
+ * isAlive for the status and list calls, which ask about every pod and container each second
+ * (kubelet's relist): a full check of /proc/PID/stat (about half a ListPodSandbox's CPU at 110
+ * pods) at most every 10 s per process, and between them kill(pid, 0), which sees the process gone.
+ * What it cannot see: the pid reused within those 10 s (a wrap of the pid space), or a zombie not
+ * yet reaped (its monitor reaps it at once); the next full check does.
+ */
+export function stillAlive(pid: number, startTime: string): boolean {
+  const seen = trusted.get(pid);
+  if (seen?.startTime === startTime && Date.now() - seen.at < TRUSTED_MS) {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      trusted.delete(pid);
+      return false;
+    }
+  }
+  const alive = isAlive(pid, startTime);
+  if (!alive) trusted.delete(pid);
+  else {
+    if (trusted.size >= MAX_TRUSTED) trusted.clear();
+    trusted.set(pid, { startTime, at: Date.now() });
+  }
+  return alive;
+}
+
 export async function readPidFile(file: string): Promise<number | undefined> {
   try {
     const n = Number((await fs.readFile(file, 'utf8')).trim());

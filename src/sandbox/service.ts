@@ -14,7 +14,7 @@ import { nowNanos } from '../util/time.js';
 import type { NetworkManager } from '../network/manager.js';
 import type { PodNetworkIdentity } from '../network/types.js';
 import { cgroupExists, removeCgroup } from '../oci/cgroups.js';
-import { clampOomScoreAdj, isAlive } from '../oci/process.js';
+import { clampOomScoreAdj, isAlive, stillAlive } from '../oci/process.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { pauseSpec } from '../oci/sandbox-spec.js';
 import type { ImageService } from '../image/service.js';
@@ -329,7 +329,7 @@ export class SandboxService {
   async view(sb: Sandbox): Promise<SandboxView> {
     let pauseAlive = false;
     if (sb.phase === 'ready' && sb.pause) {
-      pauseAlive = !this.runtimeOf(sb).exited(sb.id) && isAlive(sb.pause.pid, sb.pause.startTime);
+      pauseAlive = !this.runtimeOf(sb).exited(sb.id) && stillAlive(sb.pause.pid, sb.pause.startTime);
     }
     return { sandbox: sb, state: pauseAlive ? 'READY' : 'NOTREADY', pauseAlive };
   }

@@ -7,7 +7,8 @@ import { applyConfigFile, defaultConfig, validateConfig } from '../../src/config
 import { builtinNetwork, parseNetworkConfig } from '../../src/network/cni-config.js';
 import { parsePodCidrs } from '../../src/network/pod-cidr.js';
 import { isNoop, pluginInput, podIPs } from '../../src/network/cni.js';
-import { signalNumber } from '../../src/oci/process.js';
+import { procStat, signalNumber, stillAlive } from '../../src/oci/process.js';
+import { spawnSync } from 'node:child_process';
 import { parseSyncMessage } from '../../src/oci/conmon.js';
 import { pauseSpec } from '../../src/oci/sandbox-spec.js';
 import { matchesFilter } from '../../src/sandbox/filter.js';
@@ -223,6 +224,17 @@ describe('signals', () => {
     for (const s of ['SIGTERM', 'TERM', 'term', '15']) assert.equal(signalNumber(s), 15, s);
     assert.equal(signalNumber('SIGKILL'), 9);
     for (const s of ['SIGRTMIN+3', 'NOPE', '0', '99']) assert.equal(signalNumber(s), undefined, s);
+  });
+});
+
+describe('process liveness for status calls', () => {
+  it('trusts a process it saw alive, and sees it gone at once', () => {
+    const self = procStat(process.pid)?.startTime ?? '';
+    assert.equal(stillAlive(process.pid, self), true);
+    assert.equal(stillAlive(process.pid, self), true);
+    assert.equal(stillAlive(process.pid, `${self}1`), false, 'another start time is another process');
+    const gone = spawnSync('true').pid ?? 0;
+    assert.equal(stillAlive(gone, procStat(gone)?.startTime ?? '0'), false);
   });
 });
 
