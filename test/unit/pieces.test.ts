@@ -19,6 +19,7 @@ import { validateId } from '../../src/util/validate.js';
 import { CribError } from '../../src/util/errors.js';
 import { parseUntrustedJson } from '../../src/util/json.js';
 import { untilAborted } from '../../src/util/context.js';
+import { nowNanos } from '../../src/util/time.js';
 import { imageUser } from '../../src/cri/image-service.js';
 
 const base: SandboxConfig = {
@@ -235,6 +236,19 @@ describe('process liveness for status calls', () => {
     assert.equal(stillAlive(process.pid, `${self}1`), false, 'another start time is another process');
     const gone = spawnSync('true').pid ?? 0;
     assert.equal(stillAlive(gone, procStat(gone)?.startTime ?? '0'), false);
+  });
+});
+
+describe('timestamps', () => {
+  it('rise with every call, on the wall clock', () => {
+    let last = 0n;
+    for (let i = 0; i < 20_000; i++) {
+      const t = BigInt(nowNanos());
+      assert.ok(t > last, `${t} after ${last}`);
+      last = t;
+    }
+    const skew = Number(last / 1_000_000n) - Date.now();
+    assert.ok(Math.abs(skew) < 1000, `${skew} ms from Date.now()`);
   });
 });
 
