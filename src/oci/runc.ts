@@ -22,6 +22,14 @@ export class RuncCli {
     readonly stateRoot: string,
   ) {}
 
+  /**
+   * The runtime is runc, whose state dir cribd knows (libcontainer's exec fifo and state.json): it
+   * may do runc's start and delete itself. Other runtimes always run their own.
+   */
+  private get knownState(): boolean {
+    return path.basename(this.path) === 'runc';
+  }
+
   /** The arguments that go before every subcommand (conmon passes them on as --runtime-arg). */
   get globalArgs(): string[] {
     return [`--root=${this.stateRoot}`];
@@ -39,7 +47,7 @@ export class RuncCli {
    * their own start: their handshake is theirs.
    */
   async start(id: string): Promise<void> {
-    if (path.basename(this.path) === 'runc' && (await openExecFifo(path.join(this.stateRoot, id, EXEC_FIFO)))) return;
+    if (this.knownState && (await openExecFifo(path.join(this.stateRoot, id, EXEC_FIFO)))) return;
     await this.exec(['start', id]);
   }
 
@@ -78,7 +86,7 @@ export class RuncCli {
    * (`deleteExited`), saving a runc process; other runtimes always run their own delete.
    */
   async delete(id: string): Promise<void> {
-    if (path.basename(this.path) === 'runc' && (await deleteExited(path.join(this.stateRoot, id)))) return;
+    if (this.knownState && (await deleteExited(path.join(this.stateRoot, id)))) return;
     try {
       await this.exec(['delete', '--force', id]);
     } catch (err) {
