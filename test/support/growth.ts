@@ -38,5 +38,8 @@ export function assertLinear<T>(what: string, build: (n: number) => T, run: (inp
   }
   const large = cpuMicros(build(n * FACTOR), run);
   const growth = large / Math.max(small, 1);
-  assert.ok(growth < MAX_GROWTH, `${what}: ${FACTOR} times the input took ${growth.toFixed(1)} times the work (${small} µs at n=${n}, ${large} µs at n=${n * FACTOR}); linear work grows about ${FACTOR} times`);
+  assert.ok(
+    growth < MAX_GROWTH,
+    `${what}: ${FACTOR} times the input took ${growth.toFixed(1)} times the work (${small} µs at n=${n}, ${large} µs at n=${n * FACTOR}); linear work grows about ${FACTOR} times`,
+  );
 }
