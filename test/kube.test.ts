@@ -125,6 +125,23 @@ describe('crib run: Kubernetes workloads', () => {
   });
 
   const pods = async () => (await call(h.runtime, 'ListPodSandbox', {})).items;
+
+  /** Files under the pods' directory that are on the disk (not on a tmpfs mounted below it) and hold `text`. */
+  function onDiskHolding(text: string): string[] {
+    const top = path.join(h.root, 'pods');
+    const disk = fs.statSync(top).dev;
+    const found: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (fs.lstatSync(p).dev !== disk) continue;
+        if (e.isDirectory()) walk(p);
+        else if (e.isFile() && fs.readFileSync(p).includes(text)) found.push(p);
+      }
+    };
+    walk(top);
+    return found;
+  }
   const explain = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- cribd\n${h.logTail(10)}`;
 
   /** The running container of a pod by name (its newest attempt). */
@@ -231,6 +248,9 @@ describe('crib run: Kubernetes workloads', () => {
     assert.equal(r1.code, 0, explain(r1));
     assert.match(r1.stderr, /probes run only while crib run runs in the foreground/);
     assert.equal((await pods()).length, 2);
+    // The Secret's data, as written and decoded, is in no file on the disk: its volume and the
+    // pods' records keep it on tmpfs (crib generate below still gives it back whole).
+    for (const secret of ['s3cret', 'dG9rZW4=']) assert.deepEqual(onDiskHolding(secret), [], `${secret} on disk`);
 
     const again = await crib(['run', '-d', '-f', appFile()]);
     assert.equal(again.code, 1, explain(again));

@@ -26,14 +26,24 @@ export function stateStyle(state: string): Style {
   }
 }
 
+/**
+ * Text that came from a container or a request, safe to print on a terminal: control characters
+ * (C0, DEL and C1, where ESC and CSI start the sequences that set the title or clear the screen)
+ * are shown as \xNN.
+ */
+export function terminalSafe(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what this escapes
+  return text.replace(/[\x00-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export interface Cell {
   text: string;
   style?: Style;
 }
 
-/** A crictl-like table: columns padded to their widest cell plus three spaces, a bold header. */
+/** A crictl-like table: columns padded to their widest cell plus three spaces, a bold header; cells terminal-safe. */
 export function renderTable(ctx: Pick<CliContext, 'color'>, header: readonly string[], rows: readonly (readonly (string | Cell)[])[]): string {
-  const cells = rows.map((r) => r.map((c): Cell => (typeof c === 'string' ? { text: c } : c)));
+  const cells = rows.map((r) => r.map((c): Cell => (typeof c === 'string' ? { text: terminalSafe(c) } : { ...c, text: terminalSafe(c.text) })));
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.text.length ?? 0)));
   const line = (r: readonly Cell[]) =>
     r

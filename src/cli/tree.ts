@@ -3,7 +3,7 @@ import { call } from './client.js';
 import type { Command } from './command.js';
 import type { CliContext } from './context.js';
 import { UsageError } from './errors.js';
-import { containerStateName, paint, parseInfo, podStateName, printData, stateStyle } from './output.js';
+import { containerStateName, paint, parseInfo, podStateName, printData, stateStyle, terminalSafe as t_ } from './output.js';
 import { resolvePod } from './resolve.js';
 
 export const NAMESPACES = ['net', 'ipc', 'uts', 'pid'] as const;
@@ -287,46 +287,50 @@ function nsNote(ctx: CliContext, p: ProcessInfo, netnsInode: string, isPause: bo
   }).join('  ');
 }
 
-/** The drawing: the pod, its network namespace and interfaces, pause and each container's processes. */
+/**
+ * The drawing: the pod, its network namespace and interfaces, pause and each container's processes.
+ * Every string from the pod, its containers or the node goes through terminalSafe (t_): a process's
+ * arguments are the container's to choose, and would otherwise drive the terminal.
+ */
 export function drawTree(ctx: CliContext, t: PodTree): string {
-  const b = (s: string) => paint(ctx, 'bold', s);
+  const b = (s: string) => paint(ctx, 'bold', t_(s));
   const procNodes = (procs: ProcessInfo[], isPause: boolean): Node[] =>
-    procs.map((p) => ({ label: `pid ${p.pid}  ${p.command}`, notes: [nsNote(ctx, p, t.netns?.inode ?? '', isPause)] }));
+    procs.map((p) => ({ label: `pid ${p.pid}  ${t_(p.command)}`, notes: [nsNote(ctx, p, t.netns?.inode ?? '', isPause)] }));
   const children: Node[] = [];
   if (t.netns) {
     const ifaces: Node[] = t.netns.interfaces.map((i) => {
-      const addrs = i.addresses.filter((a) => !a.startsWith('fe80:')).join(', ');
+      const addrs = t_(i.addresses.filter((a) => !a.startsWith('fe80:')).join(', '));
       if (i.kind === 'loopback') return { label: `${b(i.name)} (loopback) ${addrs}` };
       let peer = '';
       if (i.kind === 'veth') {
         peer = i.hostPeer
-          ? ` (veth pair to host: ${b(i.hostPeer.name)}, ifindex ${i.hostPeer.index}${i.hostPeer.master ? `, on bridge ${i.hostPeer.master}` : ''})`
+          ? ` (veth pair to host: ${b(i.hostPeer.name)}, ifindex ${i.hostPeer.index}${i.hostPeer.master ? `, on bridge ${t_(i.hostPeer.master)}` : ''})`
           : ` (veth pair to host ifindex ${i.peerIndex})`;
       }
       return { label: `${b(i.name)} ${addrs}${peer}` };
     });
-    if (t.netns.error) ifaces.push({ label: `(cannot read interfaces: ${t.netns.error})` });
+    if (t.netns.error) ifaces.push({ label: `(cannot read interfaces: ${t_(t.netns.error)})` });
     for (const c of t.containers) {
       const net = c.processes[0]?.namespaces.net;
       if (!net) continue;
       const how = net.inode === t.netns.inode ? 'shares with Pod' : net.shared === 'host' ? "the node's, not the Pod's" : "its own, not the Pod's";
       ifaces.push({ label: `container ${b(c.name)}'s network stack (${how})` });
     }
-    children.push({ label: `Pod's network namespace (created by pause)  ${t.netns.path}  ${t.netns.inode}`, children: ifaces });
+    children.push({ label: `Pod's network namespace (created by pause)  ${t_(t.netns.path)}  ${t.netns.inode}`, children: ifaces });
   } else children.push({ label: "Pod's network namespace: gone (the pod is stopped)" });
   children.push({
-    label: `${b('pause')}  ${t.pause.image}${t.pause.pid ? '' : '  (not running)'}`,
+    label: `${b('pause')}  ${t_(t.pause.image)}${t.pause.pid ? '' : '  (not running)'}`,
     children: procNodes(t.pause.processes, true),
   });
   for (const c of t.containers) {
     children.push({
-      label: `container ${b(c.name)}  ${c.id.slice(0, 13)}  ${paint(ctx, stateStyle(c.state), c.state)}`,
+      label: `container ${b(c.name)}  ${t_(c.id.slice(0, 13))}  ${paint(ctx, stateStyle(c.state), c.state)}`,
       children: procNodes(c.processes, false),
     });
   }
   const ip = [t.pod.ip, ...t.pod.additionalIps].filter(Boolean).join(', ');
   return render({
-    label: `Pod ${b(t.pod.name)} (namespace ${t.pod.namespace})  ${t.pod.id.slice(0, 13)}  ${paint(ctx, stateStyle(t.pod.state), t.pod.state)}${ip ? `  IP ${ip}` : ''}`,
+    label: `Pod ${b(t.pod.name)} (namespace ${t_(t.pod.namespace)})  ${t_(t.pod.id.slice(0, 13))}  ${paint(ctx, stateStyle(t.pod.state), t.pod.state)}${ip ? `  IP ${t_(ip)}` : ''}`,
     children,
   });
 }

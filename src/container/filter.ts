@@ -1,3 +1,4 @@
+import { matchesLabelSelector } from '../util/label-selector.js';
 import type { ContainerFilter, ContainerView } from './types.js';
 
 /** ListContainers' filter: id prefix, state, pod sandbox id (prefix) and every selector label. */
@@ -7,8 +8,5 @@ export function matchesContainerFilter(v: ContainerView, f: ContainerFilter | un
   if (f.id && !c.id.startsWith(f.id)) return false;
   if (f.state && v.state !== f.state) return false;
   if (f.sandboxId && !c.sandboxId.startsWith(f.sandboxId)) return false;
-  for (const [k, val] of Object.entries(f.labelSelector ?? {})) {
-    if (c.config.labels[k] !== val) return false;
-  }
-  return true;
+  return matchesLabelSelector(c.config.labels, f.labelSelector);
 }

@@ -28,6 +28,7 @@ import { matchesContainerFilter } from './filter.js';
 import { cgroupUsage, oomKilled, treeUsage, type ContainerUsage } from './stats.js';
 import type { Container, ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerView } from './types.js';
 import { containerLogPath, validateContainerConfig, validateResources } from './validate.js';
+import { validateCpusetsOnThisNode } from './node-cpusets.js';
 import type { EventBus } from '../events/bus.js';
 import type { LifecycleEventType, LifecycleNotice } from '../events/lifecycle.js';
 
@@ -116,6 +117,7 @@ export class ContainerService {
     const steps = new StepTimes();
     const sb = this.o.sandboxes.get(sandboxId);
     validateContainerConfig(config);
+    await validateCpusetsOnThisNode('config.linux.resources', config.resources);
     if ((await this.o.sandboxes.view(sb)).state !== 'READY') throw new CribError('FailedPrecondition', `sandbox ${sb.id} is not ready`);
     const image = this.o.images.find(config.image);
     if (!image) throw notFound(`image ${config.image}`);
@@ -510,6 +512,7 @@ export class ContainerService {
   async updateResources(_ctx: RequestContext, id: string, r: ContainerResources): Promise<void> {
     const c = this.get(id);
     validateResources('linux', r);
+    await validateCpusetsOnThisNode('linux', r);
     await this.registry.locked(c.id, async () => {
       await this.runtime(c).update(c.id, ociResources(r));
       c.config.resources = { ...c.config.resources, ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) };

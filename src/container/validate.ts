@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { invalidArgument } from '../util/errors.js';
-import { validateName, validateUnixId } from '../util/validate.js';
+import { validateMetadataMap, validateName, validateUnixId } from '../util/validate.js';
 import { cleanPath } from '../oci/container-spec.js';
 import type { ContainerConfig, ContainerResources } from './types.js';
 
@@ -19,7 +19,44 @@ export function containerLogPath(logDirectory: string, logPath: string, id: stri
   return full;
 }
 
-const cpuset = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+const cpusetSyntax = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+
+/** A kernel cpu or node list ("0-3,8"), as inclusive ranges; undefined when it is not one. */
+export function cpusetRanges(list: string): [number, number][] | undefined {
+  if (!cpusetSyntax.test(list)) return undefined;
+  const ranges = list.split(',').map((r): [number, number] => {
+    const [lo, hi = lo] = r.split('-').map(Number);
+    return [lo!, hi!];
+  });
+  return ranges.every(([lo, hi]) => Number.isSafeInteger(hi) && lo <= hi) ? ranges : undefined;
+}
+
+/**
+ * The smallest memory limit a container starts with, CRI-O's (12 MiB): below a few MiB runc's own
+ * init is OOM-killed, and CreateContainer failed INTERNAL after the container's files existed.
+ */
+export const MIN_MEMORY_LIMIT = 12 * 1024 * 1024;
+
+/** The node's online CPUs and memory nodes, as the kernel lists them (/sys/devices/system/{cpu,node}/online). */
+export interface NodeCpusets {
+  cpus: string;
+  mems: string;
+}
+
+/**
+ * cpuset_cpus and cpuset_mems name only CPUs and memory nodes the node has online: the kernel
+ * refuses others when runc writes the cgroup, after the container's files exist.
+ */
+export function validateCpusetsOnNode(field: string, r: ContainerResources, node: NodeCpusets): void {
+  const check = (name: string, want: string | undefined, have: string, what: string) => {
+    if (want === undefined) return;
+    const online = cpusetRanges(have) ?? [];
+    const outside = cpusetRanges(want)?.find(([lo, hi]) => !online.some(([a, b]) => a <= lo && hi <= b));
+    if (outside) throw invalidArgument(`${field}.${name}`, `"${want}" names ${what} ${outside.join('-')} this node does not have online (${have || 'none'})`);
+  };
+  check('cpuset_cpus', r.cpusetCpus, node.cpus, 'CPUs');
+  check('cpuset_mems', r.cpusetMems, node.mems, 'memory nodes');
+}
 
 /**
  * Resources as the kernel and runc take them (0 means "not set", as in the CRI), so a bad value is
@@ -35,15 +72,16 @@ export function validateResources(field: string, r: ContainerResources): void {
   range('cpu_shares', r.cpuShares, 2, 262144); // cgroup v1's cpu.shares bounds
   range('cpu_period', r.cpuPeriod, 1000, 1_000_000); // 1 ms to 1 s, in µs (CFS)
   range('cpu_quota', r.cpuQuota, 1000, Number.MAX_SAFE_INTEGER, [-1]); // -1: no limit
-  range('memory_limit_in_bytes', r.memoryLimitBytes, 1, Number.MAX_SAFE_INTEGER);
+  range('memory_limit_in_bytes', r.memoryLimitBytes, MIN_MEMORY_LIMIT, Number.MAX_SAFE_INTEGER);
   range('memory_swap_limit_in_bytes', r.memorySwapLimitBytes, 1, Number.MAX_SAFE_INTEGER, [-1]);
   range('oom_score_adj', r.oomScoreAdj, -1000, 1000);
   const swap = r.memorySwapLimitBytes;
   if (swap !== undefined && swap !== -1 && r.memoryLimitBytes !== undefined && swap < r.memoryLimitBytes) {
     throw invalidArgument(`${field}.memory_swap_limit_in_bytes`, `${swap} is below memory_limit_in_bytes (it counts memory plus swap)`);
   }
-  if (r.cpusetCpus !== undefined && !cpuset.test(r.cpusetCpus)) throw invalidArgument(`${field}.cpuset_cpus`, `"${r.cpusetCpus}" is not a CPU list like 0-3,5`);
-  if (r.cpusetMems !== undefined && !cpuset.test(r.cpusetMems)) throw invalidArgument(`${field}.cpuset_mems`, `"${r.cpusetMems}" is not a node list like 0-1`);
+  if (r.cpusetCpus !== undefined && !cpusetRanges(r.cpusetCpus))
+    throw invalidArgument(`${field}.cpuset_cpus`, `"${r.cpusetCpus}" is not a CPU list like 0-3,5`);
+  if (r.cpusetMems !== undefined && !cpusetRanges(r.cpusetMems)) throw invalidArgument(`${field}.cpuset_mems`, `"${r.cpusetMems}" is not a node list like 0-1`);
 }
 
 /**
@@ -54,6 +92,8 @@ export function validateContainerConfig(c: ContainerConfig): void {
   const SC = 'config.linux.security_context';
   validateName('config.metadata.name', c.metadata.name);
   if (!c.image) throw invalidArgument('config.image.image', 'required');
+  validateMetadataMap('config.labels', c.labels);
+  validateMetadataMap('config.annotations', c.annotations);
   if (c.workingDir && !path.posix.isAbsolute(c.workingDir)) throw invalidArgument('config.working_dir', `"${c.workingDir}" must be absolute`);
   const destinations = new Set<string>();
   c.mounts.forEach((m, i) => {
@@ -72,6 +112,9 @@ export function validateContainerConfig(c: ContainerConfig): void {
   });
   c.envs.forEach((e, i) => {
     if (!e.key || e.key.includes('=')) throw invalidArgument(`config.envs[${i}].key`, `"${e.key}" is not a variable name`);
+    // execve takes NUL-terminated strings: runc would refuse the spec after the container's files exist.
+    if (e.key.includes('\0')) throw invalidArgument(`config.envs[${i}].key`, 'must not contain NUL');
+    if (e.value.includes('\0')) throw invalidArgument(`config.envs[${i}].value`, 'must not contain NUL');
   });
   validateResources('config.linux.resources', c.resources);
   const sec = c.security;

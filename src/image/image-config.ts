@@ -33,12 +33,15 @@ export function parseImageConfig(bytes: Buffer, what: string): ParsedImageConfig
       const v = c[k] ?? null;
       if (v === null) continue;
       if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw bad(`config.${k}`, 'not a list of strings');
+      // Arguments and environment are C strings to execve: runc refuses NUL, after the container's files exist.
+      if (v.some((s) => s.includes('\0'))) throw bad(`config.${k}`, 'holds a NUL character');
       config[k] = v;
     }
     for (const k of STRINGS) {
       const v = c[k] ?? null;
       if (v === null) continue;
       if (typeof v !== 'string') throw bad(`config.${k}`, 'not a string');
+      if (v.includes('\0')) throw bad(`config.${k}`, 'holds a NUL character');
       config[k] = v;
     }
   }

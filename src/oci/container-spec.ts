@@ -99,20 +99,30 @@ const envKey = (e: string): string => {
   return eq < 0 ? e : e.slice(0, eq);
 };
 
-/** Layers `overrides` onto `base`: KEY=VALUE replaces KEY in place or is appended; a bare KEY removes it. */
+/**
+ * Layers `overrides` onto `base`: KEY=VALUE replaces KEY in place or is appended; a bare KEY removes
+ * it. Linear: an image's Env is a registry's to choose and may hold 100,000 entries.
+ */
 export function mergeEnv(base: string[], overrides: string[]): string[] {
-  const out = [...base];
+  const out: (string | undefined)[] = [...base];
+  // Where each key's live entries are (base may name a key twice); the first is the one replaced.
+  const at = new Map<string, number[]>();
+  out.forEach((e, i) => {
+    const key = envKey(e!);
+    const where = at.get(key);
+    if (where) where.push(i);
+    else at.set(key, [i]);
+  });
   for (const e of overrides) {
     const key = envKey(e);
+    const where = at.get(key);
     if (!e.includes('=')) {
-      for (let j = out.length - 1; j >= 0; j--) if (envKey(out[j]!) === key) out.splice(j, 1);
-      continue;
-    }
-    const at = out.findIndex((x) => envKey(x) === key);
-    if (at >= 0) out[at] = e;
-    else out.push(e);
+      for (const i of where ?? []) out[i] = undefined;
+      at.delete(key);
+    } else if (where) out[where[0]!] = e;
+    else at.set(key, [out.push(e) - 1]);
   }
-  return out;
+  return out.filter((e) => e !== undefined);
 }
 
 /**

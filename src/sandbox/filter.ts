@@ -1,3 +1,4 @@
+import { matchesLabelSelector } from '../util/label-selector.js';
 import type { SandboxFilter, SandboxView } from './types.js';
 
 /** ListPodSandbox's filter: id (full or prefix), state, and every label of the selector. */
@@ -5,8 +6,5 @@ export function matchesFilter(v: SandboxView, f: SandboxFilter | undefined): boo
   if (!f) return true;
   if (f.id && !v.sandbox.id.startsWith(f.id)) return false;
   if (f.state && v.state !== f.state) return false;
-  for (const [k, val] of Object.entries(f.labelSelector ?? {})) {
-    if (v.sandbox.config.labels[k] !== val) return false;
-  }
-  return true;
+  return matchesLabelSelector(v.sandbox.config.labels, f.labelSelector);
 }

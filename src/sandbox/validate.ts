@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { invalidArgument } from '../util/errors.js';
-import { validateAbsolutePath, validateHostname, validateName, validateUnixId } from '../util/validate.js';
+import { validateAbsolutePath, validateHostname, validateMetadataMap, validateName, validateUnixId } from '../util/validate.js';
 import type { SandboxConfig } from './types.js';
 
 const sysctlKeyRe = /^[a-z0-9_]+([./][a-z0-9_-]+)+$/;
@@ -17,6 +17,8 @@ export function validateSandboxConfig(c: SandboxConfig): void {
   validateName('config.metadata.name', c.metadata.name, { cniArg: true });
   validateName('config.metadata.namespace', c.metadata.namespace, { cniArg: true });
   validateName('config.metadata.uid', c.metadata.uid, { required: false, cniArg: true });
+  validateMetadataMap('config.labels', c.labels);
+  validateMetadataMap('config.annotations', c.annotations);
   if (c.hostname) validateHostname('config.hostname', c.hostname);
   if (c.logDirectory) validateAbsolutePath('config.log_directory', c.logDirectory);
   if (c.dnsConfig) {

@@ -39,6 +39,23 @@ export function validateAbsolutePath(field: string, p: string): void {
   if (p.includes('\0') || p.split('/').includes('..')) throw invalidArgument(field, `"${p}" must not contain ".." or NUL`);
 }
 
+/**
+ * Kubernetes' bound on an object's annotations, keys and values together (the API server's
+ * TotalAnnotationSizeLimitB). A pod's labels and annotations reach the sandbox as they are, so a
+ * real pod never needs more; without a bound, two 10 MB annotations make every ListPodSandbox reply
+ * larger than kubelet's 16 MiB gRPC limit, and the node loses every pod's status.
+ */
+export const METADATA_MAP_LIMIT = 256 * 1024;
+
+/** Labels or annotations: their keys and values together within METADATA_MAP_LIMIT bytes. */
+export function validateMetadataMap(field: string, map: Record<string, string>): void {
+  let bytes = 0;
+  for (const [k, v] of Object.entries(map)) bytes += Buffer.byteLength(k) + Buffer.byteLength(v);
+  if (bytes > METADATA_MAP_LIMIT) {
+    throw invalidArgument(field, `${bytes} bytes of keys and values, more than the ${METADATA_MAP_LIMIT} Kubernetes allows for an object's annotations`);
+  }
+}
+
 /** runc and containerd take uids and gids as int32; the kernel's (uid_t)-1 is never a real id. */
 export const MAX_UNIX_ID = 2 ** 31 - 1;
 

@@ -9,6 +9,7 @@ import { emptyManifest, parseManifests, type Manifest } from './documents.js';
 import { downManifest, downPods } from './down.js';
 import { generatePods } from './generate.js';
 import { ManifestError, type PullPolicy } from './manifest.js';
+import { ManifestTooLarge, readManifest } from './manifest-input.js';
 import { runManifest } from './runner.js';
 import { runtimeRoot } from './paths.js';
 import { RunError } from './volumes.js';
@@ -96,12 +97,6 @@ export function parseDuration(v: string): number | undefined {
   return n >= 1 && n <= 3_600_000 ? Math.round(n) : undefined;
 }
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(c as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** The files a -f names: itself, or a directory's manifests (not recursive), in name order. */
 async function expandFile(file: string): Promise<string[]> {
   if (file === '-') return [file];
@@ -129,8 +124,12 @@ async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Prom
     const name = file === '-' ? 'stdin' : file;
     let text: string;
     try {
-      text = file === '-' ? await readStdin() : await fsp.readFile(file, 'utf8');
+      text = await readManifest(file);
     } catch (err) {
+      if (err instanceof ManifestTooLarge) {
+        ctx.err.write(`crib ${cmd}: ${name}: ${err.message}\n`);
+        return 2;
+      }
       ctx.err.write(`crib ${cmd}: cannot read ${name}: ${describeError(err)}\n`);
       return 2;
     }

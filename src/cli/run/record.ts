@@ -1,9 +1,12 @@
 // What `crib run` keeps beside a pod's volumes (ROOT/pods/UID, removed with the pod): the pod as it
 // was run with the objects it uses (pod.json, for `crib generate`) and its containers' readiness as
 // its prober sees it (status.json, for `crib pods`). The runtime has no place for either: CRI
-// configs are fixed at creation, and readiness is the prober's (kubelet's) knowledge.
+// configs are fixed at creation, and readiness is the prober's (kubelet's) knowledge. The Secrets
+// the pod uses are never written to the disk, as their volumes are not: pod.json holds each one's
+// name alone, and the Secrets themselves are in secrets/objects.json on a tmpfs of their own.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { run } from '../../util/exec.js';
 import type { Json } from './fields.js';
 import { podDir } from './paths.js';
 
@@ -40,15 +43,45 @@ async function readJson(file: string): Promise<unknown> {
   }
 }
 
-/** Its Secrets are in it: only root reads it. */
-export const writeRecord = (root: string, uid: string, r: PodRecord): Promise<void> =>
-  writeAtomic(path.join(podDir(root, uid), RECORD), JSON.stringify(r), 0o600);
+const SECRETS_DIR = 'secrets';
+const SECRETS = 'objects.json';
+const isSecret = (o: Record<string, Json>): boolean => o['kind'] === 'Secret';
+/** What pod.json keeps of a Secret: what it is, not what it holds. */
+const secretStub = (o: Record<string, Json>): Record<string, Json> => ({ apiVersion: o['apiVersion'] ?? 'v1', kind: 'Secret', metadata: o['metadata'] ?? {} });
 
+/** A tmpfs at `dir` (unless one is there already), big enough for `bytes` and only root's. */
+async function memoryDir(dir: string, bytes: number): Promise<void> {
+  await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+  const [self, parent] = await Promise.all([fsp.stat(dir), fsp.stat(path.dirname(dir))]);
+  if (self.dev !== parent.dev) return;
+  // Room for the file and its replacement while it is rewritten whole.
+  await run('mount', ['-t', 'tmpfs', '-o', `mode=0700,size=${2 * bytes + (64 << 10)}`, 'tmpfs', dir]);
+}
+
+/** pod.json (only root reads it) with each Secret's name alone; the Secrets on a tmpfs (removePodVolumes unmounts it). */
+export async function writeRecord(root: string, uid: string, r: PodRecord): Promise<void> {
+  const dir = podDir(root, uid);
+  const secrets = r.objects.filter(isSecret);
+  if (secrets.length) {
+    const data = JSON.stringify(secrets);
+    await memoryDir(path.join(dir, SECRETS_DIR), Buffer.byteLength(data));
+    await writeAtomic(path.join(dir, SECRETS_DIR, SECRETS), data, 0o600);
+  }
+  const onDisk: PodRecord = { pod: r.pod, objects: r.objects.map((o) => (isSecret(o) ? secretStub(o) : o)) };
+  await writeAtomic(path.join(dir, RECORD), JSON.stringify(onDisk), 0o600);
+}
+
+/** The record with its Secrets whole again; a Secret whose tmpfs is gone keeps its name alone. */
 export async function readRecord(root: string, uid: string): Promise<PodRecord | undefined> {
   if (!safeUid(uid)) return undefined;
-  const v = (await readJson(path.join(podDir(root, uid), RECORD))) as Partial<PodRecord> | undefined;
+  const dir = podDir(root, uid);
+  const v = (await readJson(path.join(dir, RECORD))) as Partial<PodRecord> | undefined;
   if (!v || typeof v.pod !== 'object' || v.pod === null || !Array.isArray(v.objects)) return undefined;
-  return { pod: v.pod, objects: v.objects };
+  const kept = await readJson(path.join(dir, SECRETS_DIR, SECRETS));
+  const secrets = Array.isArray(kept) ? (kept as Record<string, Json>[]) : [];
+  let next = 0;
+  const objects = v.objects.map((o) => (isSecret(o) && next < secrets.length ? secrets[next++]! : o));
+  return { pod: v.pod, objects };
 }
 
 export const writeStatus = (root: string, uid: string, s: PodStatusFile): Promise<void> =>

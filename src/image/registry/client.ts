@@ -511,7 +511,11 @@ export class RegistryClient {
 
   /** Turns an unexpected answer into the CribError it means. */
   private async failure(ep: Endpoint, ref: ImageReference, res: HttpResponse, what: string): Promise<never> {
-    const detail = registryErrorDetail(await readBody(res, MAX_ERROR_BODY_BYTES).catch(() => Buffer.alloc(0)));
+    // An answer from the host a redirect led to is not the registry's: it may be any service the
+    // registry chose to point cribd at (one on the node's loopback, a cloud metadata endpoint), and
+    // its words must not reach the caller's error (kubelet shows it in the pod's events).
+    const own = res.url.host === ep.base.host;
+    const detail = own ? registryErrorDetail(await readBody(res, MAX_ERROR_BODY_BYTES).catch(() => Buffer.alloc(0))) : (discard(res), '');
     const tail = detail ? `: ${detail}` : '';
     const s = res.status;
     if (s === 404) throw new CribError('NotFound', `${what} not found on ${ep.label}${tail}`);
