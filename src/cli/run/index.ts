@@ -134,7 +134,7 @@ async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Prom
       ctx.err.write(`crib ${cmd}: cannot read ${name}: ${describeError(err)}\n`);
       return 2;
     }
-    const before = m.warnings.length;
+    const before = { warnings: m.warnings.length, ignoredKinds: m.ignoredKinds.length };
     try {
       parseManifests(text, m);
     } catch (err) {
@@ -144,7 +144,10 @@ async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Prom
       }
       throw err;
     }
-    if (all.length > 1) m.warnings.splice(before, Infinity, ...m.warnings.slice(before).map((w) => `${name}: ${w}`));
+    if (all.length > 1) {
+      for (const list of ['warnings', 'ignoredKinds'] as const)
+        m[list].splice(before[list], Infinity, ...m[list].slice(before[list]).map((w) => `${name}: ${w}`));
+    }
   }
   return m;
 }
@@ -187,11 +190,11 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   const m = await loadManifest(ctx, 'run', files);
   if (typeof m === 'number') return m;
   const strict = flags.bool.has('strict');
-  for (const w of m.warnings) ctx.err.write(strict ? `error: ${w.replace(/; [^;]*$/, '')}\n` : `warning: ${w}\n`);
-  if (strict && m.warnings.length) {
-    ctx.err.write(
-      `crib run: --strict: ${m.warnings.length} unsupported field${m.warnings.length === 1 ? '' : 's'} in ${files.join(', ')}; nothing was created\n`,
-    );
+  for (const w of [...m.ignoredKinds, ...m.warnings]) ctx.err.write(strict ? `error: ${w.replace(/; [^;]*$/, '')}\n` : `warning: ${w}\n`);
+  if (strict && (m.warnings.length || m.ignoredKinds.length)) {
+    const count = (n: number, what: string) => (n ? [`${n} ${what}${n === 1 ? '' : 's'}`] : []);
+    const what = [...count(m.ignoredKinds.length, 'unsupported kind'), ...count(m.warnings.length, 'unsupported field')].join(' and ');
+    ctx.err.write(`crib run: --strict: ${what} in ${files.join(', ')}; nothing was created\n`);
     return 2;
   }
   if (m.workloads.length === 0) {
