@@ -20,13 +20,15 @@ node would: Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets and Jobs (t
 the controllers name them), with the ConfigMaps, Secrets and PersistentVolumeClaims they use, in
 any order across the files. Each pod runs as kubelet runs it: images by imagePullPolicy, the pod
 sandbox, the init containers in order, then the containers. In the foreground their logs are
-printed as "[name] line", probes run, restartPolicy is applied with kubelet's back-off, Jobs run
-to completion, and Ctrl-C (or SIGTERM) runs the preStop hooks and tears everything down.
+printed as "[name] line", probes run, restartPolicy is applied with kubelet's back-off, logs are
+rotated as kubelet rotates them (10 MiB, 5 files), Jobs run to completion (exit 1 if one fails),
+and Ctrl-C (or SIGTERM) runs the preStop hooks and tears everything down; a second Ctrl-C kills
+what still runs at once. An interrupted run exits 128 + the signal (130 for Ctrl-C).
 
   -f, --filename FILE  a YAML file, a directory of them (*.yaml, *.yml, *.json), or - for standard
                        input; repeatable (FILE may also be given without -f)
   -d, --detach         print each pod sandbox's id and exit once the containers have started
-                       (nothing probes or restarts them then)
+                       (nothing probes, restarts or rotates logs then; crib jobs shows Job results)
       --replace        tear down what an earlier run of the same objects left running first
       --strict         refuse fields crib does not support (exit 2) instead of warning about them
       --pull POLICY    always | never | missing: overrides every container's imagePullPolicy

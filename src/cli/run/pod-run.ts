@@ -133,7 +133,7 @@ export class PodRun {
     this.own.abort();
   }
 
-  /** Runs the pod; returns the exit code (0 also after a signal-initiated teardown). */
+  /** Runs the pod; returns the exit code (0 after a signal-initiated teardown: the run says it was interrupted). */
   async run(): Promise<number> {
     let keep = false;
     let code: number;
