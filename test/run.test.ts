@@ -471,6 +471,33 @@ spec:
     assert.deepEqual(await pods(), []);
   });
 
+  it('a second Ctrl-C during the preStop hooks skips them and the grace period', async () => {
+    const file = manifest(`apiVersion: v1
+kind: Pod
+metadata: {name: hooked}
+spec:
+  terminationGracePeriodSeconds: 60
+  containers:
+    - name: c
+      image: ${IMAGE}
+      command: [sh, -c, 'trap "" TERM; while true; do echo tick; sleep 0.2; done']
+      lifecycle: {preStop: {sleep: {seconds: 50}}}
+`);
+    const run = cribBackground(['run', file]);
+    await waitFor(() => /^\[c\] tick$/m.test(run.out.stdout) || run.child.exitCode !== null, 'the container to run', 60_000);
+    const started = Date.now();
+    run.child.kill('SIGINT');
+    await waitFor(() => /preStop hook of "c": sleeping 50s/.test(run.out.stderr), 'the preStop hook', 30_000);
+    run.child.kill('SIGINT');
+    const code = await run.exited;
+    const r = { code, ...run.out };
+    assert.equal(code, 130, explain(r));
+    assert.match(r.stderr, /killing its containers now/);
+    assert.match(r.stderr, /1\. "c" .* exit code 137/);
+    assert.ok(Date.now() - started < 50_000, 'ended before the hook and the grace period would have');
+    assert.deepEqual(await pods(), []);
+  });
+
   it('crib run -d claims no result for a Job; crib jobs shows its exit later; the foreground run exits 1 with no back-off announced', async () => {
     const file = manifest(`apiVersion: batch/v1
 kind: Job

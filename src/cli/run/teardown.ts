@@ -3,7 +3,7 @@
 // the grace period of its annotation, then pause), RemovePodSandbox, and the pod's volumes and logs.
 import fsp from 'node:fs/promises';
 import { call } from '../client.js';
-import { abortable, Aborted } from './abort.js';
+import { abortable } from './abort.js';
 import type { CliContext } from '../context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
@@ -61,10 +61,18 @@ const graceOf = (c: { annotations: Record<string, string> }): number => {
 };
 
 /** Runs one container's preStop hook, bounded by its grace period. Failures are reported, not fatal. */
-export async function runPreStop(ctx: CliContext, c: Container__Output, hook: Hook, grace: number, podIP: string, say: (l: string) => void): Promise<void> {
+export async function runPreStop(
+  ctx: CliContext,
+  c: Container__Output,
+  hook: Hook,
+  grace: number,
+  podIP: string,
+  say: (l: string) => void,
+  cancel?: AbortSignal,
+): Promise<void> {
   const name = c.metadata?.name ?? c.id.slice(0, 12);
   say(`preStop hook of "${name}": ${'sleepSeconds' in hook ? `sleeping ${Math.min(hook.sleepSeconds, grace)}s` : describeHandler(hook)}`);
-  const failed = await runHook(hook, { ctx, containerId: c.id, podIP }, grace);
+  const failed = await runHook(hook, { ctx, containerId: c.id, podIP, ...(cancel ? { cancel } : {}) }, grace);
   if (failed) say(`preStop hook of "${name}" failed: ${failed}`);
 }
 
@@ -102,14 +110,21 @@ async function stopSandbox(ctx: CliContext, sandboxId: string, running: readonly
     call(rt, 'StopPodSandbox', { pod_sandbox_id: sandboxId }, deadline, signal).catch((err: unknown) => {
       if (!isNotFound(err)) throw err;
     });
-  const first = o.hurry?.aborted ? Promise.reject(new Aborted()) : stop(o.hurry);
+  // StopContainer with no grace kills at once (after a cancelled stop, once cribd has let go of it).
+  const killNow = async () => {
+    o.say('killing its containers now (the grace periods cut short)');
+    await Promise.all(running.map((c) => call(rt, 'StopContainer', { container_id: c.id, timeout: 0 }, 60).catch(() => undefined)));
+    await stop();
+  };
+  if (o.hurry?.aborted) return killNow(); // before the stop began: no grace period at all
+  const first = stop(o.hurry);
   sayWhileWaiting(first, running, o);
   try {
     await first;
   } catch (err) {
     if (!o.hurry?.aborted) throw err;
-    o.say('killing its containers now (the grace periods cut short)');
-    await stop();
+    // cancelled: cribd cuts the grace periods short and kills
+    await killNow();
   }
 }
 
@@ -130,7 +145,7 @@ export async function teardownPod(ctx: CliContext, t: TeardownTarget, o: Teardow
     .map((c) => ({ c, hook: preStopFromAnnotation(c.annotations[ANN_PRESTOP]) }))
     .filter((x): x is { c: Container__Output; hook: Hook } => x.hook !== undefined);
   const podIP = hooks.some(({ hook }) => 'httpGet' in hook) && !o.hurry?.aborted ? await sandboxIP(ctx, t.sandboxId) : '';
-  const hooksRun = Promise.all(hooks.map(({ c, hook }) => runPreStop(ctx, c, hook, graceOf(c), podIP, o.say)));
+  const hooksRun = Promise.all(hooks.map(({ c, hook }) => runPreStop(ctx, c, hook, graceOf(c), podIP, o.say, o.hurry)));
   await (o.hurry ? abortable(hooksRun, o.hurry).catch(() => undefined) : hooksRun);
   await stopSandbox(ctx, t.sandboxId, running, o);
   const pauseBy = BigInt(Date.now()) * 1_000_000n;
