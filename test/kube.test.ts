@@ -234,7 +234,7 @@ describe('crib run: Kubernetes workloads', () => {
     await waitFor(() => /Deployment app: 2\/2 pods ready[^]*Deployment app: 1\/2[^]*Deployment app: 2\/2/.test(run.out.stderr), 'ready again', 20_000);
 
     run.child.kill('SIGINT');
-    assert.equal(await run.exited, 0, explain({ code: 0, ...run.out }));
+    assert.equal(await run.exited, 130, explain({ code: 130, ...run.out }));
     assert.deepEqual(await pods(), []);
     const written = fs.readFileSync(path.join(dataDir(), 'names'), 'utf8').trim().split('\n');
     assert.equal(written.length, 4, `each pod wrote its name to the claim on each start: ${written.join(', ')}`);
@@ -324,7 +324,7 @@ describe('crib run: Kubernetes workloads', () => {
       assert.equal((await exec(s.id, 'stat -L -c %a /etc/secret/password')).trim(), '400');
     }
     run.child.kill('SIGTERM');
-    assert.equal(await run.exited, 0, explain({ code: null, ...run.out }));
+    assert.equal(await run.exited, 143, explain({ code: null, ...run.out }));
     assert.deepEqual(await pods(), []);
   });
 

@@ -11,6 +11,7 @@ import { cribCli, type CliResult } from './support/crib-cli.js';
 import { importBusybox } from './support/busybox-image.js';
 import { waitFor } from './support/wait-for.js';
 import { assertPauseLast, watchExits } from './support/exit-watch.js';
+import { spawn } from 'node:child_process';
 
 const IMAGE = 'localhost/crib/examples:busybox';
 
@@ -365,12 +366,12 @@ spec:
 
     run.child.kill('SIGTERM');
     const code = await run.exited;
-    assert.equal(code, 0, explain({ code, ...run.out }));
+    assert.equal(code, 143, explain({ code, ...run.out }));
     assert.deepEqual(await pods(), []);
   });
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    it(`tears a foreground run down on ${signal}: exit 0, logs followed until then, pause stopped last, nothing left`, async () => {
+    it(`tears a foreground run down on ${signal}: exit 128 + the signal, logs followed until then, pause stopped last, nothing left`, async () => {
       const run = cribBackground(['run', path.join(repoRoot, 'examples', 'web-sidecar.yaml')]);
       await waitFor(
         () => /^\[sidecar\] got: hello from the web container$/m.test(run.out.stdout) || run.child.exitCode !== null,
@@ -391,7 +392,7 @@ spec:
         exits.close();
       }
       const r = { code, ...run.out };
-      assert.equal(code, 0, explain(r));
+      assert.equal(code, signal === 'SIGINT' ? 130 : 143, `an interrupted run says so (128 + the signal)\n${explain(r)}`);
       assert.match(r.stderr, new RegExp(`${signal}: tearing down`));
       assert.match(r.stdout, /^\[sidecar\] sidecar: SIGTERM, bye$/m, 'the last lines are printed before the logs go');
       assert.match(r.stderr, /stop order.*:\n.*1\. "sidecar".*\n.*2\. "web".*\n.*3\. pause/, explain(r));
@@ -399,6 +400,187 @@ spec:
       assert.deepEqual(await pods(), []);
     });
   }
+
+  /** A pod whose container prints "tick" every 0.2 s; it ends on SIGTERM, or (stubborn) ignores it. */
+  const ticker = (name: string, grace: number, stubborn = false) =>
+    manifest(`apiVersion: v1
+kind: Pod
+metadata: {name: ${name}}
+spec:
+  terminationGracePeriodSeconds: ${grace}
+  containers:
+    - name: c
+      image: ${IMAGE}
+      command: [sh, -c, '${stubborn ? 'trap "" TERM' : 'trap "echo bye; exit 0" TERM'}; while true; do echo tick; sleep 0.2; done']
+`);
+
+  it('Ctrl-C with the output piped (crib run | tee): tee goes on the same signal, crib run still tears down and exits 130', async () => {
+    const file = ticker('piped', 5);
+    const [out, err, codeFile] = ['out', 'err', 'code'].map((n) => path.join(h.base, `piped.${n}`)) as [string, string, string];
+    const crib = [process.execPath, path.join(repoRoot, 'bin', 'crib'), '--socket', h.socket, 'run', '-f', file].map((a) => `'${a}'`).join(' ');
+    // As a shell runs a pipeline: both in one process group, which the terminal's Ctrl-C signals as a whole.
+    const shell = spawn('bash', ['-c', `{ ${crib} 2>'${err}'; echo $? > '${codeFile}'; } | tee '${out}' > /dev/null`], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    const read = (f: string) => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
+    try {
+      await waitFor(() => /^\[c\] tick$/m.test(read(out)) || fs.existsSync(codeFile), 'the log to reach tee', 60_000);
+      process.kill(-(shell.pid as number), 'SIGINT');
+      await waitFor(
+        () => read(codeFile) !== '',
+        () => `crib run to end:\n${read(err)}`,
+        60_000,
+      );
+    } finally {
+      try {
+        process.kill(-(shell.pid as number), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    assert.equal(read(codeFile).trim(), '130', read(err));
+    assert.match(read(err), /SIGINT: tearing down/);
+    assert.match(read(err), /removed \(sandbox [0-9a-f]{13}\)/);
+    assert.deepEqual(await pods(), [], 'no pod is left running');
+  });
+
+  it('a second Ctrl-C cuts the grace period short; until then the teardown says what it waits for (crib down -f too)', async () => {
+    const file = ticker('stubborn', 60, true);
+    const run = cribBackground(['run', file]);
+    await waitFor(() => /^\[c\] tick$/m.test(run.out.stdout) || run.child.exitCode !== null, 'the container to run', 60_000);
+    const started = Date.now();
+    run.child.kill('SIGINT');
+    await waitFor(() => /waiting for "c" to exit: \d+s of the grace period \(up to 60s\)/.test(run.out.stderr), 'a progress line', 30_000);
+    run.child.kill('SIGINT');
+    const code = await run.exited;
+    const r = { code, ...run.out };
+    assert.equal(code, 130, explain(r));
+    assert.match(r.stderr, /skipping the grace periods/);
+    assert.match(r.stderr, /killing its containers now/);
+    assert.match(r.stderr, /1\. "c" .* exit code 137/, 'SIGKILLed: it ignores SIGTERM');
+    assert.ok(Date.now() - started < 60_000, 'ended before its 60 s grace period would have');
+    assert.deepEqual(await pods(), []);
+
+    const down = ticker('stubborn-down', 6, true);
+    assert.equal((await crib(['run', '-d', down])).code, 0);
+    const d = await crib(['down', '-f', down]);
+    assert.equal(d.code, 0, explain(d));
+    assert.match(d.stderr, /waiting for "c" to exit: 5s of the grace period \(up to 6s\) so far/, 'the 6 s wait is not silent');
+    assert.deepEqual(await pods(), []);
+  });
+
+  it('a second Ctrl-C during the preStop hooks skips them and the grace period', async () => {
+    const file = manifest(`apiVersion: v1
+kind: Pod
+metadata: {name: hooked}
+spec:
+  terminationGracePeriodSeconds: 60
+  containers:
+    - name: c
+      image: ${IMAGE}
+      command: [sh, -c, 'trap "" TERM; while true; do echo tick; sleep 0.2; done']
+      lifecycle: {preStop: {sleep: {seconds: 50}}}
+`);
+    const run = cribBackground(['run', file]);
+    await waitFor(() => /^\[c\] tick$/m.test(run.out.stdout) || run.child.exitCode !== null, 'the container to run', 60_000);
+    const started = Date.now();
+    run.child.kill('SIGINT');
+    await waitFor(() => /preStop hook of "c": sleeping 50s/.test(run.out.stderr), 'the preStop hook', 30_000);
+    run.child.kill('SIGINT');
+    const code = await run.exited;
+    const r = { code, ...run.out };
+    assert.equal(code, 130, explain(r));
+    assert.match(r.stderr, /killing its containers now/);
+    assert.match(r.stderr, /1\. "c" .* exit code 137/);
+    assert.ok(Date.now() - started < 50_000, 'ended before the hook and the grace period would have');
+    assert.deepEqual(await pods(), []);
+  });
+
+  it('crib run -d claims no result for a Job; crib jobs shows its exit later; the foreground run exits 1 with no back-off announced', async () => {
+    const file = manifest(`apiVersion: batch/v1
+kind: Job
+metadata: {name: fails}
+spec:
+  backoffLimit: 0
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers:
+        - {name: c, image: ${IMAGE}, command: [sh, -c, 'sleep 2; exit 3']}
+`);
+    const d = await crib(['run', '-d', file]);
+    assert.equal(d.code, 0, explain(d));
+    assert.doesNotMatch(d.stderr, /succeeded|failed/, 'nothing is known of its result yet');
+    assert.match(d.stderr, /started detached; crib jobs shows how it ends/);
+    let jobs: CliResult = { code: null, stdout: '', stderr: '' };
+    await waitFor(
+      async () => /\bFailed\b/.test((jobs = await crib(['jobs'])).stdout),
+      () => `crib jobs to show it failed:\n${explain(jobs)}`,
+      30_000,
+    );
+    assert.match(jobs.stdout, /^default\s+fails\s+Failed\s+0\/1\s+0\s+0\s+1\s/m);
+    const json = JSON.parse((await crib(['jobs', '-o', 'json'])).stdout) as { items: { pods: { exitCodes: Record<string, number> }[] }[] };
+    assert.deepEqual(json.items[0]?.pods[0]?.exitCodes, { c: 3 }, "the container's real exit code");
+    assert.equal((await crib(['down', '-f', file])).code, 0);
+
+    const fg = await crib(['run', file]);
+    assert.equal(fg.code, 1, explain(fg));
+    assert.match(fg.stderr, /Job fails: pod fails-\w+ failed; 0 succeeded, 1 failed \(backoffLimit 0\)\n/);
+    assert.doesNotMatch(fg.stderr, /back-off/, 'backoffLimit 0: no pod follows, so no back-off');
+    assert.match(fg.stderr, /Job fails: failed: BackoffLimitExceeded/);
+    assert.deepEqual(await pods(), []);
+  });
+
+  it('crib logs -f --tail 2 POD starts at the last two lines', async () => {
+    const file = manifest(
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: tailed}\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n    - {name: c, image: ${IMAGE}, command: [sh, -c, 'for i in 1 2 3 4 5; do echo line $i; done; sleep 3600']}\n`,
+    );
+    const r = await crib(['run', '-d', file]);
+    assert.equal(r.code, 0, explain(r));
+    await waitFor(async () => /line 5/.test(await logOf(r.stdout.trim(), 'c')), 'the five lines', 30_000);
+    const f = cribBackground(['logs', '-f', '--tail', '2', 'tailed']);
+    await waitFor(() => /line 5/.test(f.out.stdout) || f.child.exitCode !== null, 'the tail', 30_000);
+    f.child.kill('SIGINT');
+    await f.exited;
+    assert.deepEqual(f.out.stdout.trim().split('\n'), ['[c] line 4', '[c] line 5']);
+    assert.equal((await crib(['down', 'tailed'])).code, 0);
+  });
+
+  it("rotates a container's log at kubelet's 10 MiB in the foreground; every line printed once, the old file renamed", async () => {
+    const file = manifest(`apiVersion: v1
+kind: Pod
+metadata: {name: chatty}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: c
+      image: ${IMAGE}
+      command: [sh, -c, 'yes 0123456789012345678901234567890123456789 | head -n 300000; echo marker-before; sleep 25; echo marker-after; sleep 3600']
+`);
+    const run = cribBackground(['run', file]);
+    // (the end of 12 MB of output: looking at all of it every 10 ms would take the test's CPU)
+    await waitFor(() => run.out.stdout.slice(-100).includes('marker-after') || run.child.exitCode !== null, 'the line after the first rotation', 90_000);
+    const [sb] = await pods();
+    assert.ok(sb);
+    const [c] = (await call(h.runtime, 'ListContainers', { filter: { pod_sandbox_id: sb.id } })).containers;
+    const logPath = (await call(h.runtime, 'ContainerStatus', { container_id: c?.id ?? '' })).status?.log_path ?? '';
+    const rotated = fs.readdirSync(path.dirname(logPath)).filter((n) => n.startsWith(`${path.basename(logPath)}.`));
+    assert.equal(rotated.length, 1, `one rotated file: ${rotated.join(', ')}`);
+    assert.match(rotated[0] ?? '', /\.\d{8}-\d{6}$/, "kubelet's LOG.YYYYMMDD-HHMMSS");
+    assert.ok(fs.statSync(path.join(path.dirname(logPath), rotated[0] ?? '')).size >= 10 * 1024 * 1024);
+    assert.match(fs.readFileSync(path.join(path.dirname(logPath), rotated[0] ?? ''), 'utf8'), /marker-before/);
+    const live = fs.readFileSync(logPath, 'utf8');
+    assert.match(live, /marker-after/);
+    assert.doesNotMatch(live, /marker-before/, 'the live log starts after the rotation');
+    assert.equal(run.out.stdout.match(/^\[c\] marker-before$/gm)?.length, 1, 'printed once');
+    assert.equal(run.out.stdout.match(/^\[c\] 0123456789012345678901234567890123456789$/gm)?.length, 300_000, 'every full line printed once');
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exited, 143);
+    assert.deepEqual(await pods(), []);
+  });
 
   it('warns about unsupported fields, and refuses them with --strict before creating anything', async () => {
     const file = manifest(`apiVersion: v1

@@ -75,10 +75,16 @@ function deserialize<T>(m: MethodInfo, b: Buffer): T {
   }
 }
 
-/** Calls a unary method by name and resolves with its response (deadline in seconds). */
-export async function call<D, K extends MethodName<D>>(client: ServiceClient<D>, method: K, req: ReqOf<D[K]>, deadlineSeconds = 120): Promise<ResOf<D[K]>> {
+/** Calls a unary method by name and resolves with its response (deadline in seconds; `signal` cancels the call, as a client's cancel does). */
+export async function call<D, K extends MethodName<D>>(
+  client: ServiceClient<D>,
+  method: K,
+  req: ReqOf<D[K]>,
+  deadlineSeconds = 120,
+  signal?: AbortSignal,
+): Promise<ResOf<D[K]>> {
   const m = methodOf(client, method);
-  const reply = await client.channel.unary(m.path, serialize(m, req as object), Date.now() + deadlineSeconds * 1000);
+  const reply = await client.channel.unary(m.path, serialize(m, req as object), Date.now() + deadlineSeconds * 1000, signal);
   return deserialize(m, reply);
 }
 

@@ -20,6 +20,11 @@ export interface RawCommand {
   aliases?: readonly string[];
   synopsis: string;
   summary: string;
+  /**
+   * It owns what it started (crib run's pods): a closed stdout or stderr (`crib run | tee log`, tee
+   * gone on the same Ctrl-C) must not end it before its teardown; its output is dropped instead.
+   */
+  outlivesOutput?: boolean;
   raw(argv: string[], ctx: CliContext): Promise<number>;
 }
 

@@ -179,8 +179,8 @@ async function printPodLog(ctx: CliContext, podId: string, tail: number, timesta
   await printEntries(ctx, all, timestamps);
 }
 
-/** Follows every container of a pod (new attempts as they come) until all have exited or Ctrl-C. */
-async function followPodLog(ctx: CliContext, podId: string): Promise<number> {
+/** Follows every container of a pod (new attempts as they come; the last `tail` lines of each when tail >= 0) until all have exited or Ctrl-C. */
+async function followPodLog(ctx: CliContext, podId: string, tail: number): Promise<number> {
   const printer = new LogPrinter({ out: ctx.out, color: ctx.color });
   let interrupted = false;
   const onSigint = () => (interrupted = true);
@@ -188,7 +188,7 @@ async function followPodLog(ctx: CliContext, podId: string): Promise<number> {
   try {
     for (;;) {
       const containers = await podContainers(ctx, podId);
-      for (const c of containers) await printer.follow(c.metadata?.name ?? c.id.slice(0, 13), await logPathOf(ctx, c.id));
+      for (const c of containers) await printer.follow(c.metadata?.name ?? c.id.slice(0, 13), await logPathOf(ctx, c.id), tail >= 0 ? tail : undefined);
       await printer.poll();
       if (interrupted) return 130;
       if (containers.length && containers.every((c) => c.state === 2 || c.state === 3)) return 0;
@@ -335,7 +335,7 @@ export const logsCommand: Command = {
       return pod;
     });
     if (t.kind === 'pod') {
-      if (args.has('follow')) return followPodLog(ctx, t.id);
+      if (args.has('follow')) return followPodLog(ctx, t.id, tail);
       await printPodLog(ctx, t.id, tail, timestamps);
       return 0;
     }

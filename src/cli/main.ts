@@ -12,6 +12,7 @@ const runRaw: RawCommand = {
   name: 'run',
   synopsis: '[FLAGS] -f FILE...',
   summary: 'Run the Pods, Deployments, StatefulSets, DaemonSets and Jobs of Kubernetes YAML (see crib run --help).',
+  outlivesOutput: true,
   raw: async (argv, ctx) => (await import('./run/index.js')).runCommand(argv, ctx),
 };
 
@@ -20,6 +21,7 @@ const downRaw: RawCommand = {
   aliases: ['delete'],
   synopsis: '[FLAGS] -f FILE... | POD...',
   summary: 'Tear down what crib run created from Kubernetes YAML, in reverse (see crib down --help).',
+  outlivesOutput: true,
   raw: async (argv, ctx) => (await import('./run/index.js')).downCommand(argv, ctx),
 };
 
@@ -43,6 +45,7 @@ export const commandTable: readonly { words: readonly string[]; load: () => Prom
   { words: ['run'], load: async () => runRaw },
   { words: ['down', 'delete'], load: async () => downRaw },
   { words: ['generate'], load: async () => generateRaw },
+  { words: ['jobs'], load: async () => (await import('./run/jobs.js')).jobsCommand },
   { words: ['pods'], load: async () => (await import('./pods.js')).podsCommand },
   { words: ['ps'], load: async () => (await import('./containers.js')).psCommand },
   { words: ['inspect'], load: async () => (await import('./containers.js')).inspectCommand },
@@ -90,6 +93,7 @@ Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flag
                                       Jobs, with their ConfigMaps, Secrets and PersistentVolumeClaims
   down -f FILE... | POD...            tear down what crib run created (alias: delete)
   generate POD...                     a running pod as Kubernetes YAML that crib run takes again
+  jobs [-n NS] [-o FMT]               the Jobs crib run started and their pods' results
   pods [-q] [FILTERS] [-o FMT]        list pod sandboxes
   ps [-a] [-q] [FILTERS] [-o FMT]     list containers, and each pod's pause container (POD-pause)
   inspect ID... | inspectp | inspecti status and verbose info of a container, pod or image (JSON)
@@ -145,13 +149,14 @@ export interface MainIo {
 
 export async function main(argv: string[], io: MainIo = {}): Promise<number> {
   const out = io.out ?? process.stdout;
-  if (out === process.stdout) {
-    // `crib ps | head -1`, `crib logs -f x | grep -m1 y`: a closed pipe ends crib quietly
-    process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.code === 'EPIPE') process.exit(0);
-      throw e;
-    });
-  }
+  // `crib ps | head -1`, `crib logs -f x | grep -m1 y`: a closed pipe ends crib quietly, unless the
+  // command must first tear down what it started (then what it writes is dropped).
+  let outlivesOutput = false;
+  const onClosedPipe = (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    if (!outlivesOutput) process.exit(0);
+  };
+  if (out === process.stdout) process.stdout.on('error', onClosedPipe);
   const err = io.err ?? process.stderr;
   const isTTY = (out as Partial<tty.WriteStream>).isTTY === true;
   const noColor = (process.env['NO_COLOR'] ?? '') !== '';
@@ -218,6 +223,10 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     if (!found) throw new UsageError(`unknown command "${words.slice(0, words[0] === 'image' ? 2 : 1).join(' ')}"`);
     cmd = found.cmd;
     cmdName = cmd.name;
+    if ('raw' in cmd && cmd.outlivesOutput) {
+      outlivesOutput = true;
+      if (err === process.stderr) process.stderr.on('error', onClosedPipe);
+    }
     const taken = takeSocket(words.slice(found.used));
     const socket = taken.socket ?? globalSocket ?? process.env['CRIB_SOCKET'] ?? defaultSocketPath;
     let parsedArgs: ReturnType<typeof parseCommandArgs> | undefined;

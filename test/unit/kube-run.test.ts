@@ -18,6 +18,12 @@ import { linuxResources } from '../../src/cli/run/convert.js';
 import { volumeFiles } from '../../src/cli/run/volume-files.js';
 import type { Workload } from '../../src/cli/run/workloads.js';
 import { repoRoot } from '../../src/util/paths.js';
+import { jobRows, type JobPod } from '../../src/cli/run/job-status.js';
+import { KUBELET_LOG_ROTATION, planRotation, rotateLog, rotationStamp } from '../../src/cli/run/log-rotation.js';
+import { LogPrinter } from '../../src/cli/run/logs.js';
+import { signalExit } from '../../src/cli/run/runner.js';
+import os from 'node:os';
+import { Writable } from 'node:stream';
 
 const IMAGE = 'localhost/x:1';
 const zero = () => 0;
@@ -80,7 +86,8 @@ ${CONFIG}`);
     assert.deepEqual([...m.claims.keys()], ['default/data']);
     assert.equal(m.objects.get('Secret/default/sec')?.data.get('password')?.toString(), 'new', 'stringData wins over data');
     assert.equal(m.objects.get('Secret/default/sec')?.data.get('token')?.toString(), 'token');
-    assert.deepEqual(m.warnings, ['document 2: items[1] (kind "Service") is not supported by crib run; ignored']);
+    assert.deepEqual(m.ignoredKinds, ['document 2: items[1] (kind "Service") is not supported by crib run; ignored']);
+    assert.deepEqual(m.warnings, [], "a claim's storage request is read (and not enforced): no unsupported field");
   });
 
   it("reads the README's example (examples/web-app.yaml) without a warning, its references all there", () => {
@@ -461,5 +468,153 @@ ${template(`      containers:
     assert.deepEqual(again.objects, m.objects);
     const twice = podRecord(back, again);
     assert.deepEqual([...twice.objects, twice.pod], docs, 'generate of the re-run pod is the same');
+  });
+});
+
+describe("crib jobs: where a Job stands, from its pods' exits", () => {
+  const jobPod = (pod: string, exits: (number | undefined)[], completions = 1, job = 'batch'): JobPod => ({
+    namespace: 'default',
+    job,
+    pod,
+    completions,
+    createdMs: 1000,
+    containers: exits.map((e, i) => ({ name: `c${i}`, exited: e !== undefined, exitCode: e ?? 0, finishedMs: e === undefined ? 0 : 5000 })),
+  });
+
+  it('is Running while a container runs, even one whose sibling failed; Failed when none runs short of its completions', () => {
+    assert.equal(jobRows([jobPod('a', [undefined])])[0]?.status, 'Running');
+    assert.deepEqual(
+      jobRows([jobPod('a', [3, undefined])]).map((r) => [r.status, r.active, r.failed]),
+      [['Running', 1, 0]],
+    );
+    const failed = jobRows([jobPod('a', [3])])[0];
+    assert.deepEqual([failed?.status, failed?.succeeded, failed?.failed, failed?.pods[0]?.exitCodes], ['Failed', 0, 1, { c0: 3 }]);
+  });
+
+  it('is Complete once its completions succeeded (every container exited 0)', () => {
+    assert.equal(jobRows([jobPod('a', [0, 0])])[0]?.status, 'Complete');
+    assert.equal(jobRows([jobPod('a', [0, 1])])[0]?.status, 'Failed');
+    const three = jobRows([jobPod('a', [0], 3), jobPod('b', [0], 3), jobPod('c', [undefined], 3)]);
+    assert.deepEqual(
+      three.map((r) => [r.status, `${r.succeeded}/${r.completions}`, r.endMs]),
+      [['Running', '2/3', undefined]],
+    );
+    assert.deepEqual(
+      jobRows([jobPod('x', [0], 1, 'b'), jobPod('y', [2], 1, 'a')]).map((r) => [r.name, r.status]),
+      [
+        ['a', 'Failed'],
+        ['b', 'Complete'],
+      ],
+    );
+  });
+});
+
+describe('crib run: exit statuses', () => {
+  it('a run a signal ended exits 128 + its number, as a shell reports it', () => {
+    assert.equal(signalExit('SIGINT'), 130);
+    assert.equal(signalExit('SIGTERM'), 143);
+  });
+});
+
+describe("crib run: kubelet's container log rotation", () => {
+  it('keeps maxFiles - 2 rotated files before rotating again, compresses all but the newest, drops leftovers', () => {
+    const rotated = ['c.log.20260101-000001.gz', 'c.log.20260101-000002.gz', 'c.log.20260101-000003', 'c.log.20260101-000004'];
+    assert.deepEqual(planRotation(rotated, 5), {
+      unused: [],
+      excess: ['c.log.20260101-000001.gz'],
+      compress: ['c.log.20260101-000003', 'c.log.20260101-000004'],
+    });
+    // a half-done compression: the .tmp and the original of a finished .gz go
+    assert.deepEqual(planRotation(['c.log.20260101-000001', 'c.log.20260101-000001.gz', 'c.log.20260101-000002.gz.tmp'], 5), {
+      unused: ['c.log.20260101-000001', 'c.log.20260101-000002.gz.tmp'],
+      excess: [],
+      compress: [],
+    });
+    assert.equal(KUBELET_LOG_ROTATION.maxBytes, 10 * 1024 * 1024);
+    assert.equal(KUBELET_LOG_ROTATION.maxFiles, 5);
+  });
+
+  it("names a rotated log with Go's 20060102-150405 of the local time", () => {
+    assert.equal(rotationStamp(new Date(2026, 0, 2, 3, 4, 5)), '20260102-030405');
+  });
+
+  it('rotates a large log with the printer: every line is printed once, in order, across the rotation', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-rotate-'));
+    try {
+      const file = path.join(dir, 'c_0.log');
+      const line = (i: number) => `2026-01-01T00:00:00.000000000Z stdout F line ${i}\n`;
+      fs.writeFileSync(file, Array.from({ length: 10 }, (_, i) => line(i)).join(''));
+      let printed = '';
+      const out = new Writable({
+        write: (c: Buffer, _e, cb) => {
+          printed += c.toString();
+          cb();
+        },
+      });
+      const printer = new LogPrinter({ out, color: false });
+      await printer.follow('c', file);
+      await printer.poll();
+      // written after the last poll, before the rename: only the old file has them
+      fs.appendFileSync(file, line(10) + line(11));
+      const policy = { ...KUBELET_LOG_ROTATION, maxBytes: 100 };
+      const moved = await printer.rotate('c', () => rotateLog(file, async () => fs.writeFileSync(file, line(12)), policy, new Date(2026, 0, 2, 3, 4, 5)));
+      assert.equal(moved, `${file}.20260102-030405`);
+      await printer.stop();
+      assert.deepEqual(
+        printed.trim().split('\n'),
+        Array.from({ length: 13 }, (_, i) => `[c] line ${i}`),
+      );
+      // again: the earlier one is compressed; a failed reopen puts the log back
+      fs.appendFileSync(file, line(13).repeat(10));
+      await rotateLog(file, async () => fs.writeFileSync(file, ''), policy, new Date(2026, 0, 2, 3, 4, 6));
+      assert.deepEqual(fs.readdirSync(dir).sort(), ['c_0.log', 'c_0.log.20260102-030405.gz', 'c_0.log.20260102-030406']);
+      fs.appendFileSync(file, line(14).repeat(10));
+      await assert.rejects(
+        rotateLog(file, () => Promise.reject(new Error('no reopen')), policy),
+        /no reopen/,
+      );
+      assert.ok(fs.readFileSync(file, 'utf8').includes('line 14'), 'the log is back under its name');
+      assert.equal(await rotateLog(file, async () => undefined, { ...policy, maxBytes: 1 << 20 }), undefined, 'a small log stays');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('crib logs -f --tail N: the printer starts at the last N lines of what is there', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-tail-'));
+    try {
+      const file = path.join(dir, 'c_0.log');
+      fs.writeFileSync(file, Array.from({ length: 5 }, (_, i) => `2026-01-01T00:00:00Z stdout F old ${i}\n`).join(''));
+      let printed = '';
+      const out = new Writable({
+        write: (c: Buffer, _e, cb) => {
+          printed += c.toString();
+          cb();
+        },
+      });
+      const printer = new LogPrinter({ out, color: false });
+      await printer.follow('c', file, 2);
+      await printer.poll();
+      fs.appendFileSync(file, '2026-01-01T00:00:01Z stdout F new\n');
+      await printer.stop();
+      assert.deepEqual(printed.trim().split('\n'), ['[c] old 3', '[c] old 4', '[c] new']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a reader that went away (destroyed output) does not hold the printer up', async () => {
+    const out = new Writable({ highWaterMark: 1, write: (_c, _e, cb) => setTimeout(cb, 10) });
+    out.destroy();
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-gone-'));
+    try {
+      const file = path.join(dir, 'c_0.log');
+      fs.writeFileSync(file, '2026-01-01T00:00:00Z stdout F x\n');
+      const printer = new LogPrinter({ out, color: false });
+      await printer.follow('c', file);
+      await printer.stop();
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -83,7 +83,8 @@ describe('crib run manifests: parsing', () => {
       r.pods.map((p) => p.name),
       ['x'],
     );
-    assert.deepEqual(r.warnings, ['items[1] (kind "Service") is not supported by crib run; ignored']);
+    assert.deepEqual(r.warnings, []);
+    assert.deepEqual(parseManifests(list).ignoredKinds, ['items[1] (kind "Service") is not supported by crib run; ignored']);
   });
 
   it('reads the supported fields', () => {
@@ -289,6 +290,21 @@ status:
       assert.match(m.err(), /probe\.yaml: malformed YAML at line \d+, column \d+/);
       assert.equal(m.touched(), false);
 
+      // A claim's storage (which Kubernetes requires) is no unsupported field; a kind crib does not run is no field.
+      const claim =
+        'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n';
+      const service = 'apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n';
+      fs.writeFileSync(file, `${claim}---\n${service}---\n${pod(`${simple}      tty: true\n`)}`);
+      const k = fakeContext();
+      assert.equal(await runCommand(['--strict', file], k.ctx), 2);
+      assert.doesNotMatch(k.err(), /storage/);
+      assert.match(k.err(), /^error: document 2 \(kind "Service"\) is not supported by crib run$/m);
+      assert.match(k.err(), /--strict: 1 unsupported kind and 1 unsupported field in .*; nothing was created/);
+      fs.writeFileSync(file, `${claim}---\n${pod(simple)}`);
+      const s = fakeContext();
+      assert.equal(await runCommand(['--strict', file], s.ctx), 1, 'past the checks: the runtime is asked (and the fake fails)');
+      assert.doesNotMatch(s.err(), /unsupported|storage/);
+
       const u = fakeContext();
       assert.equal(await runCommand(['--pull', 'sometimes', file], u.ctx), 2);
       assert.equal(await downCommand([], u.ctx), 2);
@@ -323,6 +339,45 @@ describe('crib run manifests: invalid Pods are errors naming the field', () => {
   it('rejects malformed YAML with its position', () => {
     rejects('apiVersion: v1\nkind: Pod\nmetadata:\n  name: [x\n', '', /^malformed YAML at line \d+, column \d+/);
     rejects('a: 1\na: 2\n', '', /malformed YAML/);
+  });
+
+  it('reports an indentation error where the indentation goes wrong, not where the parser notices', () => {
+    const env = Array.from({ length: 20 }, (_, i) => `      - name: E${i}\n        value: v`).join('\n');
+    // `containers:` at column 1 closes the spec: the parser only stumbles on `volumes:`, 42 lines on.
+    const text = pod(`  restartPolicy: Never\ncontainers:\n  - name: c\n    image: busybox\n    env:\n${env}\n  volumes: []\n`);
+    const lines = text.split('\n');
+    const bad = lines.indexOf('containers:') + 1;
+    rejects(
+      text,
+      '',
+      new RegExp(`^malformed YAML at line ${bad}, column 1 \\("containers:"\\): .*line ${lines.indexOf('  volumes: []') + 1} no longer lines up`),
+    );
+    // A line out of line with its siblings is itself the place.
+    const own = pod('  restartPolicy: Never\n containers: []\n');
+    rejects(own, '', new RegExp(`^malformed YAML at line ${own.split('\n').indexOf(' containers: []') + 1}, column \\d+: `));
+  });
+
+  it('tells a typo from an unsupported field: an unknown field near a known one is an error naming it', () => {
+    rejects(
+      pod(`${simple}      readinesProbe: {exec: {command: ["true"]}}\n`),
+      'spec.containers[0].readinesProbe',
+      /^unknown field \(did you mean readinessProbe\?\)$/,
+    );
+    rejects(pod(`${simple}  restartPolicyy: Never\n`), 'spec.restartPolicyy', /did you mean restartPolicy\?/);
+    rejects(
+      pod(`${simple}      livenessProbe: {exec: {command: ["true"]}, periodSecond: 2}\n`),
+      'spec.containers[0].livenessProbe.periodSecond',
+      /did you mean periodSeconds\?/,
+    );
+    rejects(`apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: d}\n`, 'kind', /^unknown kind "Deploymnet" \(did you mean Deployment\?\)$/);
+    // Kubernetes fields crib does not run stay warnings; a name far from every field is unknown, not a typo.
+    assert.deepEqual(parsed(pod(`${simple}      tty: true\n      frobnicate: 1\n`)).warnings, [
+      'spec.containers[0].tty is not supported by crib run; ignored',
+      'spec.containers[0].frobnicate is an unknown field; ignored',
+    ]);
+    for (const kind of ['Service', 'Ingress', 'Namespace', 'ServiceAccount', 'CronJob', 'Role', 'Endpoints']) {
+      assert.deepEqual(parseManifests(`apiVersion: v1\nkind: ${kind}\nmetadata: {name: x}\n`).ignoredKinds.length, 1, kind);
+    }
   });
 
   it('rejects invalid Pods', () => {

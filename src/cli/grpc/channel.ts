@@ -36,10 +36,19 @@ export class GrpcChannel {
     private readonly userAgent = 'crib',
   ) {}
 
-  /** One request message, one response message; `deadline` in ms since the epoch. */
-  unary(path: string, message: Buffer, deadline?: number): Promise<Buffer> {
+  /** One request message, one response message; `deadline` in ms since the epoch; `signal` cancels it. */
+  unary(path: string, message: Buffer, deadline?: number, signal?: AbortSignal): Promise<Buffer> {
     const replies: Buffer[] = [];
-    return this.start(path, message, deadline, (m) => void replies.push(m)).done.then(() => {
+    const handle = this.start(path, message, deadline, (m) => void replies.push(m));
+    if (signal) {
+      const cancel = () => handle.cancel();
+      if (signal.aborted) cancel();
+      else {
+        signal.addEventListener('abort', cancel, { once: true });
+        void handle.done.finally(() => signal.removeEventListener('abort', cancel)).catch(() => undefined);
+      }
+    }
+    return handle.done.then(() => {
       const [reply] = replies;
       if (reply === undefined || replies.length > 1) throw new GrpcError(GrpcStatus.UNIMPLEMENTED, `${replies.length} response messages to a unary call`);
       return reply;

@@ -1,7 +1,7 @@
 // Waiting that a signal cuts short: Ctrl-C (or SIGTERM) tears everything down, and a Job that is
 // over stops its pods, without leaving timers or listeners behind.
 
-/** Thrown where a signal interrupted the flow; the pod is torn down and crib exits 0. */
+/** Thrown where a signal interrupted the flow; the pod is torn down and crib exits 128 + the signal. */
 export class Aborted extends Error {
   override readonly name = 'Aborted';
   constructor() {

@@ -19,6 +19,7 @@ import {
   ANN_HASH,
   ANN_PORTS,
   ANN_PRESTOP,
+  ANN_JOB_COMPLETIONS,
   ANN_QOS_CLASS,
   ANN_READINESS_PROBE,
   ANN_RESTART_COUNT,
@@ -154,7 +155,11 @@ export function podSandboxConfig(pod: Pod, inputs: SandboxInputs): PodSandboxCon
       [LABEL_OWNER_KIND]: pod.owner.kind,
       [LABEL_OWNER_NAME]: pod.owner.name,
     },
-    annotations: { ...pod.annotations, [ANN_QOS_CLASS]: qosClass(s) },
+    annotations: {
+      ...pod.annotations,
+      [ANN_QOS_CLASS]: qosClass(s),
+      ...(pod.owner.completions !== undefined ? { [ANN_JOB_COMPLETIONS]: String(pod.owner.completions) } : {}),
+    },
     linux: {
       sysctls: Object.fromEntries(sc.sysctls.map((x) => [x.name, x.value])),
       security_context: {

@@ -3,7 +3,7 @@
 // PersistentVolumeClaim, or a List of them. Kinds crib does not run (Service, Ingress, ...) are
 // warned about. Pure: the files' text in, typed objects and warnings out.
 import { parseAllDocuments } from 'yaml';
-import { Fields, isMap, ManifestError, type Json } from './fields.js';
+import { Fields, isMap, ManifestError, nearest, type Json } from './fields.js';
 import { parseClaim, parseConfigMap, parseSecret, type Claim, type DataObject } from './objects.js';
 import { describe } from './quantity.js';
 import { isWorkloadKind, parseWorkload, WORKLOAD_KINDS, type Workload } from './workloads.js';
@@ -17,6 +17,8 @@ export interface Manifest {
   claims: Map<string, Claim>;
   /** One line each, without the "warning: " prefix: `spec.containers[0].stdin is not supported by crib run; ignored`. */
   warnings: string[];
+  /** Documents of kinds crib does not run (Service, Ingress, ...), one line each as `warnings`. */
+  ignoredKinds: string[];
 }
 
 export const objectKey = (kind: DataObject['kind'], namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
@@ -24,7 +26,14 @@ export const claimKey = (namespace: string, name: string): string => `${namespac
 
 const KINDS = [...WORKLOAD_KINDS, 'ConfigMap', 'Secret', 'PersistentVolumeClaim'];
 
-export const emptyManifest = (): Manifest => ({ workloads: [], objects: new Map(), claims: new Map(), warnings: [] });
+export const emptyManifest = (): Manifest => ({ workloads: [], objects: new Map(), claims: new Map(), warnings: [], ignoredKinds: [] });
+
+/** A kind crib does not run is ignored (said in a warning); one a letter or two from a kind it runs is a typo (an error). */
+function ignoredKind(where: string, kind: Json, path: string): string {
+  const near = typeof kind === 'string' ? nearest(kind, KINDS) : undefined;
+  if (near) throw new ManifestError(path ? `${path}.kind` : 'kind', `unknown kind ${JSON.stringify(kind)} (did you mean ${near}?)`);
+  return `${where} (kind ${JSON.stringify(kind)}) is not supported by crib run; ignored`;
+}
 
 /** Adds one object (a map with apiVersion and kind) read at `path`; its warnings are prefixed with `where`. */
 function addObject(into: Manifest, value: Record<string, Json>, path: string, where: string): void {
@@ -48,9 +57,33 @@ function addObject(into: Manifest, value: Record<string, Json>, path: string, wh
     if (into.claims.has(key)) throw new ManifestError(path ? `${path}.metadata.name` : 'metadata.name', `PersistentVolumeClaim ${key} is defined twice`);
     into.claims.set(key, c);
   } else {
-    own.push(`${path || 'the document'} (kind ${JSON.stringify(kind)}) is not supported by crib run; ignored`);
+    into.ignoredKinds.push(`${where}${ignoredKind(path || 'the document', kind, path)}`);
   }
   into.warnings.push(...own.map((w) => `${where}${w}`));
+}
+
+/**
+ * Where a "mapping items must start at the same column" error at `line` (1-based) comes from, when
+ * it is not there: a line less indented than it and than the siblings before it (`containers:` at
+ * column 1 inside a spec) closes their block, and the parser only stumbles on the next sibling,
+ * maybe 40 lines on. Undefined when `line` itself is the one out of line.
+ */
+export function misindentedLine(text: string, line: number): { line: number; col: number; text: string } | undefined {
+  const lines = text.split('\n');
+  const indent = (l: string) => l.length - l.trimStart().length;
+  const content = (n: number) => {
+    const l = lines[n - 1] ?? '';
+    return l.trim() !== '' && !l.trimStart().startsWith('#');
+  };
+  const k = indent(lines[line - 1] ?? '');
+  let p = line - 1;
+  while (p >= 1 && (!content(p) || indent(lines[p - 1] ?? '') >= k)) p--;
+  if (p < 1) return undefined;
+  let before = p - 1;
+  while (before >= 1 && !content(before)) before--;
+  if (before < 1 || indent(lines[before - 1] ?? '') !== k) return undefined;
+  const l = lines[p - 1] ?? '';
+  return { line: p, col: indent(l) + 1, text: l.trim().slice(0, 60) };
 }
 
 /** Parses one file's documents into `into` (a fresh manifest by default). */
@@ -60,9 +93,17 @@ export function parseManifests(text: string, into: Manifest = emptyManifest()): 
   const list = Array.isArray(docs) ? docs : [docs];
   const values: Json[] = [];
   for (const [i, doc] of list.entries()) {
-    const err = doc.errors[0];
+    // The first error in the text, not in the parser's list (which may name a later one first).
+    const err = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0])[0];
     if (err) {
-      const where = err.linePos?.[0] ? ` at line ${err.linePos[0].line}, column ${err.linePos[0].col}` : '';
+      const at = err.linePos?.[0];
+      const culprit = at && err.code === 'BAD_INDENT' ? misindentedLine(text, at.line) : undefined;
+      const where =
+        culprit && at
+          ? ` at line ${culprit.line}, column ${culprit.col} ("${culprit.text}"): its indentation ends the block above it, so line ${at.line} no longer lines up with its siblings`
+          : at
+            ? ` at line ${at.line}, column ${at.col}`
+            : '';
       throw new ManifestError('', `malformed YAML${list.length > 1 ? ` in document ${i + 1}` : ''}${where}: ${err.message.split('\n')[0]}`);
     }
     values.push(doc.toJS({ maxAliasCount: 100 }) as Json);
@@ -88,7 +129,7 @@ export function parseManifests(text: string, into: Manifest = emptyManifest()): 
           addObject(into, item, path, where);
         }
       } else if (typeof kind === 'string' && !KINDS.includes(kind)) {
-        into.warnings.push(`${several ? `document ${i + 1}` : 'the document'} (kind ${JSON.stringify(kind)}) is not supported by crib run; ignored`);
+        into.ignoredKinds.push(ignoredKind(several ? `document ${i + 1}` : 'the document', kind, ''));
       } else {
         addObject(into, value, '', where);
       }

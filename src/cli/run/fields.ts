@@ -26,9 +26,39 @@ export const join = (base: string, key: string): string => {
   return base ? (k.startsWith('[') ? `${base}${k}` : `${base}.${k}`) : k;
 };
 
+/** Edits (insert, delete, substitute, swap two neighbours) from a to b: Damerau-Levenshtein, bounded inputs. */
+function editDistance(a: string, b: string): number {
+  if (Math.abs(a.length - b.length) > 2 || a.length > 64 || b.length > 64) return 3;
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  const at = (i: number, j: number): number => d[i]?.[j] ?? 0;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1);
+      (d[i] as number[])[j] = v;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+/** The one name a typo of `word` most likely meant (within 1 edit for short words, 2 for longer), if any. */
+export function nearest(word: string, names: Iterable<string>): string | undefined {
+  const limit = word.length <= 4 ? 1 : 2;
+  let best: string | undefined;
+  let bestD = limit + 1;
+  for (const n of names) {
+    const dist = n.toLowerCase() === word.toLowerCase() ? 0.5 : editDistance(word, n);
+    if (dist < bestD && n !== word) [best, bestD] = [n, dist];
+  }
+  return best;
+}
+
 /** The fields of one YAML map, read by name; the ones never read become warnings in `done()`. */
 export class Fields {
   private readonly read = new Set<string>();
+  /** Kubernetes' own field names of this map, when known: a key outside them is unknown (a typo when near one). */
+  private known: ReadonlySet<string> | undefined;
 
   constructor(
     readonly path: string,
@@ -182,10 +212,25 @@ export class Fields {
     this.warnings.push(message);
   }
 
-  /** Every key not read: one warning each. */
+  /**
+   * Kubernetes' field names of this kind of map (crib reads some). A key that is none of them is no
+   * missing feature but an unknown field: an error naming the field it is close to (a typo), else
+   * a warning (a field newer than this list).
+   */
+  schema(keys: readonly string[]): this {
+    this.known = new Set(keys);
+    return this;
+  }
+
+  /** Every key not read: one warning each; an unknown one near a known one is an error. */
   done(): void {
     for (const [k, v] of Object.entries(this.map)) {
-      if (!this.read.has(k) && v !== null && v !== undefined) this.warnings.push(unsupported(this.field(k)));
+      if (this.read.has(k) || v === null || v === undefined) continue;
+      if (this.known && !this.known.has(k)) {
+        const near = nearest(k, [...this.known, ...this.read]);
+        if (near) throw new ManifestError(this.field(k), `unknown field (did you mean ${near}?)`);
+        this.warnings.push(`${this.field(k)} is an unknown field; ignored`);
+      } else this.warnings.push(unsupported(this.field(k)));
     }
   }
 }

@@ -21,13 +21,15 @@ node would: Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets and Jobs (t
 the controllers name them), with the ConfigMaps, Secrets and PersistentVolumeClaims they use, in
 any order across the files. Each pod runs as kubelet runs it: images by imagePullPolicy, the pod
 sandbox, the init containers in order, then the containers. In the foreground their logs are
-printed as "[name] line", probes run, restartPolicy is applied with kubelet's back-off, Jobs run
-to completion, and Ctrl-C (or SIGTERM) runs the preStop hooks and tears everything down.
+printed as "[name] line", probes run, restartPolicy is applied with kubelet's back-off, logs are
+rotated as kubelet rotates them (10 MiB, 5 files), Jobs run to completion (exit 1 if one fails),
+and Ctrl-C (or SIGTERM) runs the preStop hooks and tears everything down; a second Ctrl-C kills
+what still runs at once. An interrupted run exits 128 + the signal (130 for Ctrl-C).
 
   -f, --filename FILE  a YAML file, a directory of them (*.yaml, *.yml, *.json), or - for standard
                        input; repeatable (FILE may also be given without -f)
   -d, --detach         print each pod sandbox's id and exit once the containers have started
-                       (nothing probes or restarts them then)
+                       (nothing probes, restarts or rotates logs then; crib jobs shows Job results)
       --replace        tear down what an earlier run of the same objects left running first
       --strict         refuse fields crib does not support (exit 2) instead of warning about them
       --pull POLICY    always | never | missing: overrides every container's imagePullPolicy
@@ -133,7 +135,7 @@ async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Prom
       ctx.err.write(`crib ${cmd}: cannot read ${name}: ${describeError(err)}\n`);
       return 2;
     }
-    const before = m.warnings.length;
+    const before = { warnings: m.warnings.length, ignoredKinds: m.ignoredKinds.length };
     try {
       parseManifests(text, m);
     } catch (err) {
@@ -143,7 +145,10 @@ async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Prom
       }
       throw err;
     }
-    if (all.length > 1) m.warnings.splice(before, Infinity, ...m.warnings.slice(before).map((w) => `${name}: ${w}`));
+    if (all.length > 1) {
+      for (const list of ['warnings', 'ignoredKinds'] as const)
+        m[list].splice(before[list], Infinity, ...m[list].slice(before[list]).map((w) => `${name}: ${w}`));
+    }
   }
   return m;
 }
@@ -186,11 +191,11 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   const m = await loadManifest(ctx, 'run', files);
   if (typeof m === 'number') return m;
   const strict = flags.bool.has('strict');
-  for (const w of m.warnings) ctx.err.write(strict ? `error: ${w.replace(/; [^;]*$/, '')}\n` : `warning: ${w}\n`);
-  if (strict && m.warnings.length) {
-    ctx.err.write(
-      `crib run: --strict: ${m.warnings.length} unsupported field${m.warnings.length === 1 ? '' : 's'} in ${files.join(', ')}; nothing was created\n`,
-    );
+  for (const w of [...m.ignoredKinds, ...m.warnings]) ctx.err.write(strict ? `error: ${w.replace(/; [^;]*$/, '')}\n` : `warning: ${w}\n`);
+  if (strict && (m.warnings.length || m.ignoredKinds.length)) {
+    const count = (n: number, what: string) => (n ? [`${n} ${what}${n === 1 ? '' : 's'}`] : []);
+    const what = [...count(m.ignoredKinds.length, 'unsupported kind'), ...count(m.warnings.length, 'unsupported field')].join(' and ');
+    ctx.err.write(`crib run: --strict: ${what} in ${files.join(', ')}; nothing was created\n`);
     return 2;
   }
   if (m.workloads.length === 0) {

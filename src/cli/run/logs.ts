@@ -1,6 +1,7 @@
 // Following containers' CRI log files (`TIMESTAMP stdout|stderr F|P TEXT`, written by conmon) and
 // printing them interleaved, each line prefixed with its container's name (in colour on a TTY).
 import fsp from 'node:fs/promises';
+import type { Writable } from 'node:stream';
 
 /** One logical line: partial (P) pieces joined up to their full (F) end. */
 export interface LogText {
@@ -61,12 +62,22 @@ class FileTail {
   private offset = 0;
   readonly parser = new CriLogParser();
 
-  constructor(readonly file: string) {}
+  /** `last`: of what is there at the first read, only the last lines (crib logs -f --tail N). */
+  constructor(
+    readonly file: string,
+    private last?: number,
+  ) {}
 
-  async read(): Promise<LogText[]> {
+  /** The file under the name is a new one (the old one rotated away and read to its end). */
+  reopened(): void {
+    this.offset = 0;
+  }
+
+  /** What was appended since the last read (of `file`, or of where it was renamed to). */
+  async read(from = this.file): Promise<LogText[]> {
     let fh: fsp.FileHandle;
     try {
-      fh = await fsp.open(this.file, 'r');
+      fh = await fsp.open(from, 'r');
     } catch {
       return []; // not created yet
     }
@@ -81,7 +92,9 @@ class FileTail {
         this.offset += bytesRead;
         out.push(...this.parser.push(buf.subarray(0, bytesRead)));
       }
-      return out;
+      const last = this.last;
+      this.last = undefined;
+      return last === undefined ? out : out.slice(Math.max(0, out.length - last));
     } finally {
       await fh.close();
     }
@@ -113,15 +126,32 @@ export class LogPrinter {
     this.timer = setInterval(() => void this.poll(), this.o.pollMs ?? 200);
   }
 
-  /** Follows `file` for `label` from its start; a previous file of the label is drained first. */
-  async follow(label: string, file: string): Promise<void> {
+  /** Follows `file` for `label` from its start (or its last `last` lines); a previous file of the label is drained first. */
+  async follow(label: string, file: string, last?: number): Promise<void> {
     await this.exclusive(async () => {
       const prev = this.tails.get(label);
       if (prev?.file === file) return;
       if (prev) await this.print(label, [...(await prev.read()), ...prev.parser.flush()]);
       if (!this.colours.has(label)) this.colours.set(label, COLOURS[this.colours.size % COLOURS.length] ?? 0);
-      this.tails.set(label, new FileTail(file));
+      this.tails.set(label, new FileTail(file, last));
     });
+  }
+
+  /**
+   * Runs `rotate` (which renames the label's file and has a new one opened under its name,
+   * returning where the old one went) with nothing read meanwhile; then prints the rest of the
+   * old file and follows the new one from its start, so no line is lost or printed twice.
+   */
+  async rotate(label: string, rotate: () => Promise<string | undefined>): Promise<string | undefined> {
+    let moved: string | undefined;
+    await this.exclusive(async () => {
+      const tail = this.tails.get(label);
+      moved = await rotate();
+      if (!tail || moved === undefined) return;
+      await this.print(label, await tail.read(moved));
+      tail.reopened(); // a partial line open at the rotation goes on in the new file
+    });
+    return moved;
   }
 
   /** Prints whatever is new in every followed file. */
@@ -152,9 +182,18 @@ export class LogPrinter {
     const c = this.colours.get(label) ?? 0;
     const prefix = this.o.color ? `\x1b[${c}m[${label}]\x1b[0m ` : `[${label}] `;
     const text = lines.map((l) => `${prefix}${l.text}\n`).join('');
+    // A reader that went away (`crib run | tee`, tee gone) drains nothing: stop waiting then.
+    const out = this.o.out as Writable;
+    if (out.destroyed) return;
     await new Promise<void>((resolve) => {
-      if (this.o.out.write(text)) resolve();
-      else this.o.out.once('drain', () => resolve());
+      if (out.write(text) || out.destroyed) return resolve();
+      const done = () => {
+        out.off('drain', done);
+        out.off('close', done);
+        resolve();
+      };
+      out.once('drain', done);
+      out.once('close', done);
     });
   }
 }

@@ -1,6 +1,7 @@
 // A Pod spec (of a Pod, or of a controller's pod template) → a validated, typed PodSpec, with a
 // warning for every field crib does not support (see fields.ts). Containers, their env, ports,
 // probes and lifecycle hooks, security, resources, and the checks across the pod. Pure: no I/O.
+import { CONTAINER_FIELDS, POD_SPEC_FIELDS, PROBE_FIELDS } from './schema.js';
 import { isIP } from 'node:net';
 import { parseReference } from '../../image/reference.js';
 import { absolute, dnsLabel, dnsSubdomain, Fields, join, ManifestError, quantityOf, readType, relativeSubPath, type Json } from './fields.js';
@@ -174,7 +175,8 @@ export interface Pod extends PodTemplate {
   name: string;
   namespace: string;
   /** The object of the manifest it comes from (for a Pod: itself). */
-  owner: { kind: WorkloadKind; name: string };
+  /** The object of the manifest it comes from; a Job's pods also carry the successes it wants (crib jobs shows them). */
+  owner: { kind: WorkloadKind; name: string; completions?: number };
 }
 
 const INT32 = 2 ** 31 - 1;
@@ -345,6 +347,7 @@ function parseHandler(f: Fields, ports: ContainerPort[], allowed: readonly Handl
 }
 
 function parseProbe(f: Fields, kind: ProbeKind, ports: ContainerPort[]): Probe {
+  f.schema(PROBE_FIELDS);
   const handler = parseHandler(f, ports, ['exec', 'httpGet', 'tcpSocket', 'grpc']) as ProbeHandler | undefined;
   if (!handler) throw new ManifestError(f.path, 'a probe has exec, httpGet, tcpSocket or grpc');
   const p: Probe = {
@@ -490,7 +493,7 @@ const PROBES: readonly [ProbeKind, string][] = [
 ];
 
 function parseContainer(item: Json, path: string, warnings: string[], init: boolean): ContainerSpec {
-  const f = Fields.of(item, path, warnings);
+  const f = Fields.of(item, path, warnings).schema(CONTAINER_FIELDS);
   const name = dnsLabel(f.field('name'), f.str('name', { required: true }) as string);
   const image = f.str('image', { required: true }) as string;
   try {
@@ -587,6 +590,7 @@ function parseDnsConfig(f: Fields): DnsConfig {
 
 /** `claimVolumes`: volume names a StatefulSet's claim templates provide (mounts may name them). */
 function parseSpec(f: Fields, warnings: string[], claimVolumes: readonly string[]): PodSpec {
+  f.schema(POD_SPEC_FIELDS);
   const containers = f.list('containers', (c, p) => parseContainer(c, p, warnings, false));
   if (containers.length === 0) throw new ManifestError(f.field('containers'), 'required: a Pod needs at least one container');
   const initContainers = f.list('initContainers', (c, p) => parseContainer(c, p, warnings, true));

@@ -102,10 +102,9 @@ export function parseClaim(f: Fields, opts: { template?: boolean } = {}): Claim 
     if (mode === 'Block') throw new ManifestError(s.field('volumeMode'), 'Block volumes are not supported by crib run (a claim is a directory)');
     s.sub('resources', (r) => {
       r.sub('requests', (q) => {
-        if (q.has('storage')) {
-          claim.storageBytes = intValue(quantityOf(q.field('storage'), q.raw('storage')));
-          q.warn(`${q.field('storage')} is not enforced by crib run (the claim is a directory under cribd's root)`);
-        }
+        // Kubernetes requires it; crib reads it but does not enforce it (a claim is a directory
+        // under cribd's root), so it is no unsupported field.
+        if (q.has('storage')) claim.storageBytes = intValue(quantityOf(q.field('storage'), q.raw('storage')));
       });
     });
   });

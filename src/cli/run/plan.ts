@@ -113,7 +113,8 @@ export function makePod(w: Workload, random: Random, slot: PodSlot = {}): Pod {
       break;
     }
   }
-  return { name, namespace: w.namespace, labels, annotations, spec, source, owner: { kind: w.kind, name: w.name } };
+  const owner = { kind: w.kind, name: w.name, ...(w.job ? { completions: w.job.completions ?? 1 } : {}) };
+  return { name, namespace: w.namespace, labels, annotations, spec, source, owner };
 }
 
 /** The pods a workload starts with: its replicas (a StatefulSet's in ordinal order; a Job's are made by its controller). */

@@ -16,6 +16,7 @@ import { containerConfig, containerLogPath, podSandboxConfig } from './convert.j
 import { containerEnv, type PodFacts } from './env.js';
 import type { Manifest } from './documents.js';
 import { lastLogLines, LogPrinter } from './logs.js';
+import { KUBELET_LOG_ROTATION, rotateLog } from './log-rotation.js';
 import type { ContainerSpec, DnsConfig, Pod, ProbeKind } from './manifest.js';
 import { podRecord } from './plan.js';
 import { ContainerProbes } from './probe.js';
@@ -44,6 +45,8 @@ export interface RunEnv {
   manifest: Pick<Manifest, 'objects' | 'claims'>;
   /** Ctrl-C or SIGTERM: every pod tears down. */
   signal: AbortSignal;
+  /** A second one: the teardown cuts the grace periods short. */
+  hurry: AbortSignal;
   detach: boolean;
   /** More than one pod: log prefixes name the pod. */
   multi: boolean;
@@ -130,7 +133,7 @@ export class PodRun {
     this.own.abort();
   }
 
-  /** Runs the pod; returns the exit code (0 also after a signal-initiated teardown). */
+  /** Runs the pod; returns the exit code (0 after a signal-initiated teardown: the run says it was interrupted). */
   async run(): Promise<number> {
     let keep = false;
     let code: number;
@@ -356,14 +359,36 @@ export class PodRun {
     }
   }
 
+  /** kubelet's log rotation for the running app containers (the foreground run is their kubelet). */
+  private async rotateLogs(logs: LogPrinter): Promise<void> {
+    const rt = this.env.ctx.clients.runtime;
+    for (const a of this.apps.values()) {
+      if (a.done || a.restartAt !== undefined || !a.id) continue;
+      const id = a.id;
+      const file = path.join(this.logDir, containerLogPath(a.spec.name, a.attempt));
+      const reopen = async () => void (await call(rt, 'ReopenContainerLog', { container_id: id }, 30));
+      await logs
+        .rotate(this.label(a.spec.name), () => rotateLog(file, reopen, KUBELET_LOG_ROTATION))
+        .catch((err: unknown) => {
+          // an exited container cannot reopen its log: it is left as it is, as kubelet leaves it
+          this.say(`rotating the log of "${a.spec.name}" failed: ${describeError(err)}`);
+        });
+    }
+  }
+
   /** Applies probes and the restart policy until every app container is done for good (never with Always). */
   private async supervise(): Promise<number> {
     const { ctx } = this.env;
     const rt = ctx.clients.runtime;
     const policy = this.pod.spec.restartPolicy;
     let sandboxChecked = Date.now();
+    let logsChecked = Date.now();
     for (;;) {
       throwIfAborted(this.signal);
+      if (this.logs && Date.now() - logsChecked >= KUBELET_LOG_ROTATION.intervalMs) {
+        logsChecked = Date.now();
+        await this.rotateLogs(this.logs);
+      }
       if (Date.now() - sandboxChecked > 2000) {
         sandboxChecked = Date.now();
         const sb = await call(rt, 'PodSandboxStatus', { pod_sandbox_id: this.sandboxId }, 30).catch(() => undefined);
@@ -445,7 +470,7 @@ export class PodRun {
         await teardownPod(
           this.env.ctx,
           { sandboxId: this.sandboxId, label, uid: this.uid, logDirectory: this.logDir },
-          { root: this.env.root, say: (l) => this.say(l), afterStop: async () => this.logs?.stop() },
+          { root: this.env.root, say: (l) => this.say(l), afterStop: async () => this.logs?.stop(), hurry: this.env.hurry },
         );
         this.say(`removed (sandbox ${this.sandboxId.slice(0, 13)})`);
       } else {

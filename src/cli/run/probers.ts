@@ -9,6 +9,7 @@ import type { CliContext } from '../context.js';
 import { describeError } from '../errors.js';
 import { GrpcChannel } from '../grpc/channel.js';
 import type { GrpcError } from '../grpc/status.js';
+import { sleep } from './abort.js';
 import type { Hook, HttpGet, ProbeHandler } from './manifest.js';
 import type { ProbeOutcome } from './probe.js';
 
@@ -17,6 +18,8 @@ export interface ProbeTarget {
   containerId: string;
   /** The pod's IP ('' for a pod on the node's network: then 127.0.0.1). */
   podIP: string;
+  /** Cuts a sleep hook short and cancels an exec (cribd kills the command): a hurried teardown. */
+  cancel?: AbortSignal;
 }
 
 export interface ProbeResult {
@@ -34,7 +37,7 @@ const hostOf = (t: ProbeTarget, host: string | undefined): string => host ?? (t.
 
 async function execIn(t: ProbeTarget, cmd: string[], timeoutSeconds: number): Promise<ProbeResult> {
   try {
-    const r = await call(t.ctx.clients.runtime, 'ExecSync', { container_id: t.containerId, cmd, timeout: timeoutSeconds }, timeoutSeconds + 30);
+    const r = await call(t.ctx.clients.runtime, 'ExecSync', { container_id: t.containerId, cmd, timeout: timeoutSeconds }, timeoutSeconds + 30, t.cancel);
     const out = (Buffer.from(r.stdout).toString() + Buffer.from(r.stderr).toString()).trim();
     const tail = out ? `: ${out.split('\n').slice(-3).join('; ').slice(0, 300)}` : '';
     return r.exit_code === 0 ? { outcome: 'success', detail: out.slice(0, 300) } : { outcome: 'failure', detail: `exit code ${r.exit_code}${tail}` };
@@ -164,12 +167,10 @@ export function runProbe(h: ProbeHandler, t: ProbeTarget, timeoutSeconds: number
   return grpcHealth(hostOf(t, undefined), h.grpc.port, h.grpc.service, timeoutSeconds);
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Runs a lifecycle hook, bounded by `timeoutSeconds`; returns why it failed, if it did. */
 export async function runHook(h: Hook, t: ProbeTarget, timeoutSeconds: number): Promise<string | undefined> {
   if ('sleepSeconds' in h) {
-    await sleep(Math.min(h.sleepSeconds, timeoutSeconds) * 1000);
+    await sleep(Math.min(h.sleepSeconds, timeoutSeconds) * 1000, t.cancel).catch(() => undefined);
     return undefined;
   }
   const r =

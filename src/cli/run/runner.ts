@@ -87,24 +87,30 @@ export async function ensureImages(
   return out;
 }
 
+/** The exit status of a run a signal ended: 128 + its number, as a shell reports it (130 for Ctrl-C). */
+export const signalExit = (sig: NodeJS.Signals): number => 128 + os.constants.signals[sig];
+
 /**
  * Runs a manifest: everything that can fail without side effects is checked for every workload
- * first; then each workload runs. Signals tear everything down (exit 0).
+ * first; then each workload runs. A signal tears everything down (exit 128 + its number); a
+ * second one cuts the grace periods short; a third quits at once, leaving what is left.
  */
 export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): Promise<number> {
   const say = (l: string) => void ctx.err.write(`${l}\n`);
   const controller = new AbortController();
-  let signals = 0;
+  const hurry = new AbortController();
+  let interrupted: NodeJS.Signals | undefined;
   const onSignal = (sig: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      say(`${sig}: tearing down (interrupt twice more to quit at once, leaving the pods behind)`);
+    if (!interrupted) {
+      interrupted = sig;
+      say(`${sig}: tearing down (interrupt again to skip the grace periods)`);
       controller.abort(new Aborted());
-    } else if (signals === 2) {
-      say(`${sig}: still tearing down; once more to quit now`);
+    } else if (!hurry.signal.aborted) {
+      say(`${sig}: skipping the grace periods, killing the containers (once more to quit at once, leaving the pods behind)`);
+      hurry.abort();
     } else {
       say(`${sig}: quitting; remove what is left with crib down -f FILE`);
-      process.exit(130);
+      process.exit(signalExit(interrupted));
     }
   };
   process.on('SIGINT', onSignal);
@@ -154,6 +160,7 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
       images,
       manifest: m,
       signal: controller.signal,
+      hurry: hurry.signal,
       detach: o.detach,
       multi: pods > 1,
       backoff: o.backoff,
@@ -162,9 +169,9 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
     };
     const random = o.random ?? Math.random;
     const codes = await Promise.all(m.workloads.map((w) => runWorkload(env, w, random)));
-    return Math.max(0, ...codes);
+    return interrupted ? signalExit(interrupted) : Math.max(0, ...codes);
   } catch (err) {
-    if (err instanceof Aborted) return 0;
+    if (err instanceof Aborted && interrupted) return signalExit(interrupted);
     say(`crib run: ${describeError(err)}`);
     return err instanceof ManifestError ? 2 : 1;
   } finally {

@@ -3,6 +3,7 @@
 // the grace period of its annotation, then pause), RemovePodSandbox, and the pod's volumes and logs.
 import fsp from 'node:fs/promises';
 import { call } from '../client.js';
+import { abortable } from './abort.js';
 import type { CliContext } from '../context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
@@ -30,7 +31,14 @@ export interface TeardownOptions {
   say: (line: string) => void;
   /** Called once the sandbox is stopped, before it is removed (to read the last log lines). */
   afterStop?: () => Promise<void>;
+  /** Aborted to cut the grace periods short (a second Ctrl-C): cribd kills the containers now. */
+  hurry?: AbortSignal;
+  /** How often to say what the stop still waits for (ms). */
+  progressMs?: number;
 }
+
+/** While the grace periods run: what the stop still waits for. */
+const PROGRESS_MS = 5000;
 
 const nanos = (v: string | undefined): bigint => {
   try {
@@ -53,10 +61,18 @@ const graceOf = (c: { annotations: Record<string, string> }): number => {
 };
 
 /** Runs one container's preStop hook, bounded by its grace period. Failures are reported, not fatal. */
-export async function runPreStop(ctx: CliContext, c: Container__Output, hook: Hook, grace: number, podIP: string, say: (l: string) => void): Promise<void> {
+export async function runPreStop(
+  ctx: CliContext,
+  c: Container__Output,
+  hook: Hook,
+  grace: number,
+  podIP: string,
+  say: (l: string) => void,
+  cancel?: AbortSignal,
+): Promise<void> {
   const name = c.metadata?.name ?? c.id.slice(0, 12);
   say(`preStop hook of "${name}": ${'sleepSeconds' in hook ? `sleeping ${Math.min(hook.sleepSeconds, grace)}s` : describeHandler(hook)}`);
-  const failed = await runHook(hook, { ctx, containerId: c.id, podIP }, grace);
+  const failed = await runHook(hook, { ctx, containerId: c.id, podIP, ...(cancel ? { cancel } : {}) }, grace);
   if (failed) say(`preStop hook of "${name}" failed: ${failed}`);
 }
 
@@ -68,6 +84,48 @@ function isNotFound(err: unknown): boolean {
 async function sandboxIP(ctx: CliContext, id: string): Promise<string> {
   const r = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: id }, 30).catch(() => undefined);
   return r?.status?.network?.ip ?? '';
+}
+
+/** Whether a stop is waiting: every `o.progressMs` one line of what for, until `done` settles. */
+function sayWhileWaiting(done: Promise<unknown>, running: readonly Container__Output[], o: TeardownOptions): void {
+  if (!running.length) return;
+  const started = Date.now();
+  const longest = Math.max(...running.map(graceOf));
+  const names = running.map((c) => `"${c.metadata?.name ?? c.id.slice(0, 12)}"`).join(', ');
+  const timer = setInterval(() => {
+    const waited = Math.round((Date.now() - started) / 1000);
+    o.say(`waiting for ${names} to exit: ${waited}s of the grace period (up to ${longest}s) so far`);
+  }, o.progressMs ?? PROGRESS_MS);
+  void done.finally(() => clearInterval(timer)).catch(() => undefined);
+}
+
+/**
+ * StopPodSandbox: cribd stops the containers newest first, their grace periods side by side. When
+ * `o.hurry` fires the call is cancelled, on which cribd kills what still runs, and asked again.
+ */
+async function stopSandbox(ctx: CliContext, sandboxId: string, running: readonly Container__Output[], o: TeardownOptions): Promise<void> {
+  const rt = ctx.clients.runtime;
+  const deadline = Math.max(0, ...running.map(graceOf)) + 60;
+  const stop = (signal?: AbortSignal) =>
+    call(rt, 'StopPodSandbox', { pod_sandbox_id: sandboxId }, deadline, signal).catch((err: unknown) => {
+      if (!isNotFound(err)) throw err;
+    });
+  // StopContainer with no grace kills at once (after a cancelled stop, once cribd has let go of it).
+  const killNow = async () => {
+    o.say('killing its containers now (the grace periods cut short)');
+    await Promise.all(running.map((c) => call(rt, 'StopContainer', { container_id: c.id, timeout: 0 }, 60).catch(() => undefined)));
+    await stop();
+  };
+  if (o.hurry?.aborted) return killNow(); // before the stop began: no grace period at all
+  const first = stop(o.hurry);
+  sayWhileWaiting(first, running, o);
+  try {
+    await first;
+  } catch (err) {
+    if (!o.hurry?.aborted) throw err;
+    // cancelled: cribd cuts the grace periods short and kills
+    await killNow();
+  }
 }
 
 /**
@@ -86,16 +144,10 @@ export async function teardownPod(ctx: CliContext, t: TeardownTarget, o: Teardow
   const hooks = running
     .map((c) => ({ c, hook: preStopFromAnnotation(c.annotations[ANN_PRESTOP]) }))
     .filter((x): x is { c: Container__Output; hook: Hook } => x.hook !== undefined);
-  const podIP = hooks.some(({ hook }) => 'httpGet' in hook) ? await sandboxIP(ctx, t.sandboxId) : '';
-  await Promise.all(hooks.map(({ c, hook }) => runPreStop(ctx, c, hook, graceOf(c), podIP, o.say)));
-
-  // The runtime lets the grace periods run side by side: the stop takes about the longest.
-  const deadline = Math.max(0, ...running.map(graceOf)) + 60;
-  try {
-    await call(rt, 'StopPodSandbox', { pod_sandbox_id: t.sandboxId }, deadline);
-  } catch (err) {
-    if (!isNotFound(err)) throw err;
-  }
+  const podIP = hooks.some(({ hook }) => 'httpGet' in hook) && !o.hurry?.aborted ? await sandboxIP(ctx, t.sandboxId) : '';
+  const hooksRun = Promise.all(hooks.map(({ c, hook }) => runPreStop(ctx, c, hook, graceOf(c), podIP, o.say, o.hurry)));
+  await (o.hurry ? abortable(hooksRun, o.hurry).catch(() => undefined) : hooksRun);
+  await stopSandbox(ctx, t.sandboxId, running, o);
   const pauseBy = BigInt(Date.now()) * 1_000_000n;
   if (o.afterStop) await o.afterStop().catch(() => undefined);
 

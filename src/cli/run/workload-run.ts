@@ -69,10 +69,16 @@ async function runJob(env: RunEnv, w: Workload, random: Random): Promise<number>
   env.say(
     `${name}: wants ${target}, ${spec.parallelism} at a time, backoffLimit ${spec.backoffLimit}${spec.activeDeadlineSeconds ? `, deadline ${spec.activeDeadlineSeconds}s` : ''}`,
   );
+  /** Detached: the pods' runs, which end once their containers have started (not when they finish). */
+  const detached: Promise<number>[] = [];
   const start = (slot: number) => {
     const pod = makePod(w, random, { ...(spec.indexed ? { ordinal: slot } : {}), jobUid: uid });
     const run = new PodRun(env, pod, { onRestart: () => state.restarted() });
     active.set(slot, run);
+    if (env.detach) {
+      detached.push(run.run());
+      return;
+    }
     const p = run.run().then((code) => {
       active.delete(slot);
       ended.delete(p);
@@ -80,7 +86,8 @@ async function runJob(env: RunEnv, w: Workload, random: Random): Promise<number>
       if (code === 0) state.succeededPod(slot);
       else state.failedPod(slot, Date.now());
       const counts = `${state.succeeded} succeeded, ${state.failed} failed (backoffLimit ${spec.backoffLimit})`;
-      const delay = state.backoffDelay(Date.now());
+      // A failure that ends the Job has no back-off after it: the next turn says the Job failed.
+      const delay = state.status(Date.now()).state === 'running' ? state.backoffDelay(Date.now()) : 0;
       env.say(
         `${name}: pod ${pod.name} ${code === 0 ? 'succeeded' : 'failed'}; ${counts}${code !== 0 && delay > 0 ? `; back-off ${Math.ceil(delay / 1000)}s before the next pod` : ''}`,
       );
@@ -106,16 +113,20 @@ async function runJob(env: RunEnv, w: Workload, random: Random): Promise<number>
       }
       for (const slot of state.toStart(now)) start(slot);
       if (env.detach) {
-        env.say(`${name}: its first pods run detached; pods that fail are not replaced (run it in the foreground for backoffLimit and completions)`);
-        await Promise.all([...ended]);
-        return 0;
+        // Started is all that is known: how the pods end is theirs to tell, later (crib jobs).
+        const code = Math.max(0, ...(await Promise.all(detached)));
+        if (code === 0)
+          env.say(
+            `${name}: ${detached.length} pod${detached.length === 1 ? '' : 's'} started detached; crib jobs shows how ${detached.length === 1 ? 'it ends' : 'they end'} (pods that fail are not replaced: run it in the foreground for backoffLimit and completions)`,
+          );
+        return code;
       }
       const wait = Math.min(1000, state.backoffDelay(now) || 1000, state.deadline !== undefined ? Math.max(0, state.deadline - now) : 1000);
       await Promise.race([sleep(Math.max(20, wait), env.signal), new Promise<void>((r) => (wake = r))]);
     }
   } catch (err) {
     if (!(err instanceof Aborted)) throw err;
-    await Promise.all([...ended]);
+    await Promise.all([...ended, ...detached]);
     return 0;
   }
 }
