@@ -100,6 +100,7 @@ export class TestSpdyClient {
       };
       socket.on('data', onData);
       socket.once('error', reject);
+      socket.once('close', () => reject(new Error('the server closed the connection without answering')));
     });
     return { client, answer };
   }

@@ -36,6 +36,7 @@ import {
 } from '../../src/streaming/spdy/zlib-headers.js';
 import { StreamingServer } from '../../src/streaming/server.js';
 import type { ExecRequest, ProcessStreams, StreamingRuntime, TerminalSize } from '../../src/streaming/types.js';
+import { floodWithoutReading } from '../support/hostile-client.js';
 import { HeaderDeflater, TestSpdyClient } from '../support/spdy-client.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -515,4 +516,28 @@ describe('SPDY sessions', () => {
       await hanging.close();
     }
   });
+
+  // A client that provokes replies and never reads them: before they were bounded, 64 MiB of
+  // PINGs grew cribd by a GiB. The server must hang up on it, not buffer for it.
+  const floods: [string, Buffer][] = [
+    ['PINGs', encodePing(1)],
+    ['DATA frames to streams that do not exist', Buffer.concat(Array.from({ length: 64 }, (_, i) => encodeDataFrame(1001 + 2 * i, 0, Buffer.alloc(0))))],
+  ];
+  for (const [name, unit] of floods) {
+    test(`a client that sends ${name} and never reads is cut off, not buffered for`, async () => {
+      // Stream creation and idle timeouts far away: only the replies it does not read may end it.
+      const patient = new StreamingServer({ runtime: scriptedRuntime(b), streamCreationTimeoutMs: 600_000 });
+      await patient.start();
+      const total = 64 * 1024 * 1024;
+      try {
+        const url = patient.getExec({ containerId: 'c', cmd: ['true'], tty: false, stdin: false, stdout: true, stderr: false });
+        const flood = await floodWithoutReading(url, { to: 'spdy', protocols: [V4] }, unit, total);
+        flood.socket.destroy();
+        assert.ok(flood.closedByServer && flood.written < total, `the server hung up (after ${flood.written} of ${total} bytes)`);
+        await waitFor(() => patient.sessionCount === 0, 'the session to end');
+      } finally {
+        await patient.close();
+      }
+    });
+  }
 });

@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { run } from '../../src/util/exec.js';
 import { StreamingServer } from '../../src/streaming/server.js';
 import { hostRuntime, type StandInLog } from '../support/fake-cri-streaming.js';
+import { floodWithoutReading, webSocketPing } from '../support/hostile-client.js';
 import { waitFor } from '../support/wait-for.js';
 
 interface Received {
@@ -145,5 +146,14 @@ describe('WebSocket streaming', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('a client that sends PINGs and never reads the pongs is cut off, not buffered for', async () => {
+    const total = 64 * 1024 * 1024;
+    const url = server.getExec({ containerId: 'c', cmd: ['sleep', '60'], tty: false, stdin: false, stdout: true, stderr: false });
+    const flood = await floodWithoutReading(url, { to: 'websocket', protocol: 'v5.channel.k8s.io' }, webSocketPing(), total);
+    flood.socket.destroy();
+    assert.ok(flood.closedByServer && flood.written < total, `the server hung up (after ${flood.written} of ${total} bytes)`);
+    await waitFor(() => server.sessionCount === 0, 'the session to end');
   });
 });

@@ -16,6 +16,7 @@
 import { Duplex } from 'node:stream';
 import { log } from '../../util/log.js';
 import { IdleTimer } from '../idle-timer.js';
+import { ReplyBudget } from '../reply-budget.js';
 import { SpdyProtocolError } from './errors.js';
 import {
   FLAG_FIN,
@@ -146,6 +147,8 @@ export class SpdyConnection {
   private readonly drainWaiters: ((err?: Error | null) => void)[] = [];
   private readonly idle: IdleTimer;
   private readonly maxStreams: number;
+  /** Bounds the control frames the client provokes while it does not read (data frames wait for 'drain'). */
+  private readonly replies = new ReplyBudget();
   private pumping = false;
   private paused = false;
   private lastRemoteId = 0;
@@ -429,7 +432,7 @@ export class SpdyConnection {
         let n = Math.min(w.chunk.length - w.offset, MAX_DATA_FRAME_OUT);
         if (this.peerKeepsWindows) n = Math.min(n, st.sendWindow, this.sessionSendWindow);
         if (n <= 0) return; // a WINDOW_UPDATE calls us again
-        this.write(encodeDataFrame(st.id, 0, w.chunk.subarray(w.offset, w.offset + n)));
+        this.send(encodeDataFrame(st.id, 0, w.chunk.subarray(w.offset, w.offset + n)));
         st.sendWindow -= n;
         this.sessionSendWindow -= n;
         w.offset += n;
@@ -491,7 +494,22 @@ export class SpdyConnection {
 
   // ---- the socket ---------------------------------------------------------------------------
 
+  /**
+   * A control frame: every one answers something the client did (or ends the session), so while the
+   * client is behind they count against the reply budget, and past it the session is cut off.
+   */
   private write(frame: Buffer): void {
+    if (this.ended || !this.socket.writable) return;
+    if (!this.replies.spend(frame.length, this.socket.writableNeedDrain)) {
+      log.warn('streaming: closing a SPDY session whose client does not read the replies it provokes', { unsent: this.socket.writableLength });
+      this.destroy();
+      return;
+    }
+    this.send(frame);
+  }
+
+  /** A data frame: its writer waits for 'drain' (flushStream), so it needs no budget. */
+  private send(frame: Buffer): void {
     if (this.ended || !this.socket.writable) return;
     this.socket.write(frame);
     this.idle.touch();
