@@ -54,6 +54,14 @@ export const MAX_CONCURRENT_STREAMS = 128;
 /** Frames queued while a header block inflates (inflation is asynchronous); past it the socket pauses. */
 const MAX_QUEUED_FRAMES = 256;
 
+/**
+ * A read that holds more frames than this is handled, and then the socket rests until the event
+ * loop's next turn: a client packing thousands of tiny frames into each read (a PING flood) gets
+ * one read per turn, and everyone else (the CRI socket, other sessions) their turns between. Data
+ * frames of real traffic come a few per read.
+ */
+const FRAMES_PER_TURN = 256;
+
 /** After the server's GOAWAY, how long the client has to hang up before the socket is destroyed. */
 export const CLOSE_GRACE_MS = 5000;
 
@@ -143,7 +151,12 @@ export class SpdyConnection {
   private readonly inflater = new HeaderDecompressor();
   private readonly deflater = new HeaderCompressor();
   private readonly streams = new Map<number, StreamState>();
+  /** Frames parsed and not yet handled, from `inboundHead` on (a queue without shift's copying). */
   private readonly inbound: ParsedFrame[] = [];
+  private inboundHead = 0;
+  /** Control frames written since the last flush: one socket write per batch of frames handled. */
+  private readonly outbox: Buffer[] = [];
+  private outboxBytes = 0;
   private readonly drainWaiters: ((err?: Error | null) => void)[] = [];
   private readonly idle: IdleTimer;
   private readonly maxStreams: number;
@@ -151,6 +164,8 @@ export class SpdyConnection {
   private readonly replies = new ReplyBudget();
   private pumping = false;
   private paused = false;
+  /** The socket rests until the next turn of the event loop (FRAMES_PER_TURN). */
+  private resting = false;
   private lastRemoteId = 0;
   /** No new streams: the client sent GOAWAY, or we are closing. */
   private goneAway = false;
@@ -212,7 +227,15 @@ export class SpdyConnection {
     if (this.ended) return;
     this.idle.touch();
     try {
-      this.inbound.push(...this.parser.push(chunk));
+      const frames = this.parser.push(chunk);
+      for (const f of frames) this.inbound.push(f);
+      if (frames.length > FRAMES_PER_TURN && !this.resting) {
+        this.resting = true;
+        setImmediate(() => {
+          this.resting = false;
+          this.updateReading();
+        });
+      }
     } catch (err) {
       this.protocolError(err);
       return;
@@ -225,7 +248,7 @@ export class SpdyConnection {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      for (let f = this.inbound.shift(); f && !this.ended; f = this.inbound.shift()) {
+      for (let f = this.nextFrame(); f && !this.ended; f = this.nextFrame()) {
         if (f.type === 'data') this.onData(f);
         else if (f.type === 'syn_stream' || f.type === 'syn_reply' || f.type === 'headers') await this.onHeaderFrame(f);
         else this.onControl(f);
@@ -236,6 +259,13 @@ export class SpdyConnection {
       this.pumping = false;
     }
     this.updateReading();
+  }
+
+  private nextFrame(): ParsedFrame | undefined {
+    const f = this.inbound[this.inboundHead];
+    if (f) this.inboundHead++;
+    else this.inbound.length = this.inboundHead = 0;
+    return f;
   }
 
   private onData(f: DataPiece): void {
@@ -486,7 +516,7 @@ export class SpdyConnection {
     if (this.ended) return;
     let full = false;
     for (const st of this.streams.values()) full ||= st.full;
-    const pause = this.inbound.length > MAX_QUEUED_FRAMES || full;
+    const pause = this.inbound.length - this.inboundHead > MAX_QUEUED_FRAMES || full || this.resting;
     if (pause && !this.paused) this.socket.pause();
     else if (!pause && this.paused) this.socket.resume();
     this.paused = pause;
@@ -500,19 +530,32 @@ export class SpdyConnection {
    */
   private write(frame: Buffer): void {
     if (this.ended || !this.socket.writable) return;
-    if (!this.replies.spend(frame.length, this.socket.writableNeedDrain)) {
-      log.warn('streaming: closing a SPDY session whose client does not read the replies it provokes', { unsent: this.socket.writableLength });
+    const unsent = this.socket.writableLength + this.outboxBytes;
+    if (!this.replies.spend(frame.length, unsent >= this.socket.writableHighWaterMark)) {
+      log.warn('streaming: closing a SPDY session whose client does not read the replies it provokes', { unsent });
       this.destroy();
       return;
     }
-    this.send(frame);
+    // Batched: a few thousand PINGs in one read are answered in one write, not thousands.
+    if (this.outbox.length === 0) queueMicrotask(() => this.flushOutbox());
+    this.outbox.push(frame);
+    this.outboxBytes += frame.length;
+    this.idle.touch();
   }
 
-  /** A data frame: its writer waits for 'drain' (flushStream), so it needs no budget. */
+  /** A data frame, after the control frames before it: its writer waits for 'drain' (flushStream), so it needs no budget. */
   private send(frame: Buffer): void {
     if (this.ended || !this.socket.writable) return;
+    this.flushOutbox();
     this.socket.write(frame);
     this.idle.touch();
+  }
+
+  private flushOutbox(): void {
+    if (this.outbox.length === 0 || this.ended || !this.socket.writable) return;
+    const frames = this.outbox.splice(0);
+    this.outboxBytes = 0;
+    this.socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
   }
 
   private protocolError(err: unknown): void {
@@ -524,6 +567,7 @@ export class SpdyConnection {
 
   /** Ends our side after what is written; a client that does not hang up in time is cut off. */
   private endSocket(): void {
+    this.flushOutbox();
     this.socket.end();
     this.closeTimer ??= setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
     this.teardown();
@@ -535,7 +579,8 @@ export class SpdyConnection {
     this.ended = true;
     this.idle.stop();
     this.inflater.close();
-    this.inbound.length = 0;
+    this.inbound.length = this.inboundHead = 0;
+    this.outbox.length = this.outboxBytes = 0;
     for (const cb of this.drainWaiters.splice(0)) cb(new Error('SPDY session closed'));
     const states = [...this.streams.values()];
     this.streams.clear();
