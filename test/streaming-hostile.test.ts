@@ -34,19 +34,24 @@ describe('hostile streaming clients against a real cribd', () => {
   const execUrl = async (cmd: string[]) => (await call(h.runtime, 'Exec', { container_id: ctr, cmd, stdin: true, stdout: true })).url;
   const rssMb = () => Number.parseInt(readProcStatus(h.daemon?.pid ?? 0)['VmRSS'] ?? '0', 10) / 1024;
 
-  /** Processes on the node whose command line holds every one of `parts`. */
-  const processes = (...parts: string[]) =>
+  /** Processes on the node whose arguments `match`, as "PID: ARGS". */
+  const processes = (match: (argv: string[]) => boolean) =>
     fs
       .readdirSync('/proc')
       .filter((p) => /^\d+$/.test(p))
       .flatMap((p) => {
         try {
-          const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
-          return parts.every((part) => cmd.some((a) => a.includes(part))) ? [`${p}: ${cmd.join(' ')}`] : [];
+          const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').slice(0, -1);
+          return match(argv) ? [`${p}: ${argv.join(' ')}`] : [];
         } catch {
           return [];
         }
       });
+  /** The hostile execs' commands, and every runc exec of this cribd. */
+  const leftovers = (marker: string) => [
+    ...processes((argv) => argv.length === 2 && argv[0] === 'sleep' && argv[1] === marker),
+    ...processes((argv) => argv.includes('exec') && argv.includes('--pid-file') && argv.some((a) => a.startsWith(h.base))),
+  ];
 
   /** An exec session whose client has opened its streams; `then` runs right after the last SYN_STREAM is written. */
   async function execClient(cmd: string[]): Promise<TestSpdyClient> {
@@ -56,7 +61,7 @@ describe('hostile streaming clients against a real cribd', () => {
     return client;
   }
 
-  it('an exec client that hangs up as runc exec starts leaves no runc and no command, and cribd still serves', async () => {
+  it('an exec client that hangs up as runc exec starts leaves no runc and no command; cribd still serves, and exits on SIGTERM', async () => {
     const marker = '31337';
     // Hung up right after the last stream is opened: the session starts the exec for a client that is already gone.
     for (let i = 0; i < 8; i++) (await execClient(['sleep', marker])).close();
@@ -67,8 +72,8 @@ describe('hostile streaming clients against a real cribd', () => {
       c.close();
     }
     await waitFor(
-      () => processes('sleep', marker).length === 0 && processes('--pid-file', h.base).length === 0,
-      () => `the execs to be killed and reaped:\n${[...processes('sleep', marker), ...processes('--pid-file', h.base)].join('\n')}`,
+      () => leftovers(marker).length === 0,
+      () => `the execs to be killed and reaped:\n${leftovers(marker).join('\n')}`,
       20_000,
     );
     // The sessions are gone too: a well-behaved exec still runs and returns its output.
@@ -77,6 +82,22 @@ describe('hostile streaming clients against a real cribd', () => {
     await c.waitFin(5, 20_000);
     assert.equal(c.received(5).toString(), 'still-serving\n');
     c.close();
+
+    // Clients gone while cribd is told to stop: it exits (a session waiting on a leaked exec held it
+    // up), and what those clients started is gone with it.
+    for (let i = 0; i < 8; i++) {
+      const late = await execClient(['sleep', marker]);
+      await new Promise((r) => setTimeout(r, i * 5));
+      late.close();
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const stopped = await Promise.race([
+      h.stopDaemon('SIGTERM'),
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 60_000))),
+    ]).finally(() => clearTimeout(timer));
+    assert.deepEqual(stopped, { code: 0, signal: null }, 'cribd exits on SIGTERM');
+    assert.deepEqual(leftovers(marker), [], 'nothing of the execs outlives cribd');
+    await h.start();
   });
 
   /**
@@ -130,7 +151,8 @@ describe('hostile streaming clients against a real cribd', () => {
 
   it("connections held open by anyone who can connect keep neither root's execs nor a scrape out", async () => {
     const streaming = new URL(await execUrl(['true']));
-    const line = /metrics endpoint listening url="(http:\/\/[^"]+)"/.exec(fs.readFileSync(h.logFile, 'utf8'));
+    // The last cribd started (the first test restarts it) says where its endpoint is.
+    const line = [...fs.readFileSync(h.logFile, 'utf8').matchAll(/metrics endpoint listening url="(http:\/\/[^"]+)"/g)].at(-1);
     assert.ok(line?.[1], 'the metrics endpoint is on');
     const metrics = new URL(line[1]);
     const held: net.Socket[] = [];
