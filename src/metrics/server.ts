@@ -15,12 +15,12 @@ const MAX_HEADERS = 32;
  * request (new, or idle between scrapes) are held to this many, each for KEEP_ALIVE_TIMEOUT_MS, the
  * oldest closed for the newest: whoever holds connections open cannot keep a scraper out.
  */
-export const MAX_WAITING_CONNECTIONS = 16;
+const MAX_WAITING_CONNECTIONS = 16;
 /** Requests being answered at once: each is served from the one collection in progress. */
 const MAX_BUSY_CONNECTIONS = 16;
 const HEADERS_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 10_000;
-export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 export type Exposition = () => Promise<{ body: string; contentType: string }>;
 

@@ -55,8 +55,8 @@ export const DEFAULT_MAX_SESSIONS = 128;
  * the oldest is closed for the newest. A client that sends its request at once (kubelet, crictl,
  * kubectl) gets in however many others hold idle connections.
  */
-export const MAX_UNAUTHENTICATED_CONNECTIONS = 64;
-export const UNAUTHENTICATED_TIMEOUT_MS = 5_000;
+const MAX_UNAUTHENTICATED_CONNECTIONS = 64;
+const UNAUTHENTICATED_TIMEOUT_MS = 5_000;
 
 export interface StreamingServerOptions {
   /** Address to listen on and to put in URLs; default 127.0.0.1 (containerd's default). */

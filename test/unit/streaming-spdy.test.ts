@@ -36,7 +36,7 @@ import {
 } from '../../src/streaming/spdy/zlib-headers.js';
 import { StreamingServer } from '../../src/streaming/server.js';
 import type { ExecRequest, ProcessStreams, StreamingRuntime, TerminalSize } from '../../src/streaming/types.js';
-import { floodWithoutReading } from '../support/hostile-client.js';
+import { floodWithoutReading, holdConnections } from '../support/hostile-client.js';
 import { HeaderDeflater, TestSpdyClient } from '../support/spdy-client.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -540,4 +540,23 @@ describe('SPDY sessions', () => {
       }
     });
   }
+
+  test('connections without a token, more than the server keeps, idle or trickling a request, keep no client with a token out', async () => {
+    Object.assign(b, { output: 5, exitCode: 0 });
+    const port = Number(new URL(server.baseUrl).port);
+    const held = [...(await holdConnections('127.0.0.1', port, 300)), ...(await holdConnections('127.0.0.1', port, 100, true))];
+    try {
+      for (let i = 0; i < 18; i++) {
+        const { client, answer } = await connect(exec());
+        assert.equal(answer.status, 101);
+        const error = await client.open({ streamtype: 'error' });
+        const stdout = await client.open({ streamtype: 'stdout' });
+        await client.waitFin(error);
+        assert.equal(client.received(stdout).toString(), 'xxxxx');
+        client.close();
+      }
+    } finally {
+      for (const s of held) s.destroy();
+    }
+  });
 });
