@@ -134,7 +134,9 @@ describe('WebSocket streaming', () => {
       const tls = new StreamingServer({ runtime: hostRuntime(seen), tls: { cert: fs.readFileSync(cert), key: fs.readFileSync(key) } });
       await tls.start();
       try {
-        const url = tls.getExec({ containerId: 'c', cmd: ['echo', 'secret'], tty: false, stdin: false, stdout: true, stderr: false });
+        // Longer than a connection may go without showing a token (5 s): the TLS socket that showed
+        // one is known as the TCP connection under it, and left alone.
+        const url = tls.getExec({ containerId: 'c', cmd: ['sh', '-c', 'sleep 6; echo secret'], tty: false, stdin: false, stdout: true, stderr: false });
         assert.match(url, /^https:\/\/127\.0\.0\.1:\d+\/exec\//);
         const { ws, got } = await wsConnect(url, ['v4.channel.k8s.io'], { rejectUnauthorized: false });
         sockets.push(ws);
