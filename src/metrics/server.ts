@@ -1,6 +1,7 @@
 // The Prometheus endpoint: GET /metrics on plain HTTP, nothing else. Whoever can reach it may
 // scrape it, so it is bounded like the other listeners: small headers, short timeouts, a few
-// connections (the oldest idle one closed for a new one), no request bodies, and one collection at a time (concurrent scrapes share it).
+// connections (the oldest idle one closed for a new one), no request bodies, and one collection at
+// a time (concurrent scrapes share it).
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { ConnectionGate } from '../util/connection-gate.js';

@@ -49,8 +49,8 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 4 * 60 * 60 * 1000;
 export const DEFAULT_MAX_SESSIONS = 128;
 
 /**
- * Connections that have not yet presented a valid token, and how long one may take to (a TLS
- * handshake and the request). Anyone who can reach the port can open them, so they never take a
+ * Connections that have not yet presented a valid token, and how long one has for its TLS handshake
+ * and request. Anyone who can reach the port can open them, so they never take a
  * session's slot: a connection that has not shown a token in time is closed, and when all are taken
  * the oldest is closed for the newest. A client that sends its request at once (kubelet, crictl,
  * kubectl) gets in however many others hold idle connections.
