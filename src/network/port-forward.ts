@@ -3,6 +3,7 @@ import { Duplex } from 'node:stream';
 import { builtCribIoBinary } from '../oci/crib-io.js';
 import { CribError } from '../util/errors.js';
 import { spawnStreaming } from '../util/exec.js';
+import { onAbort } from '../util/on-abort.js';
 
 /**
  * A byte stream to `port` on a pod's localhost (PortForward): inside its network namespace through
@@ -24,8 +25,7 @@ function direct(port: number, signal: AbortSignal): Promise<Duplex> {
 function viaNetns(netnsPath: string, port: number, signal: AbortSignal): Promise<Duplex> {
   const p = spawnStreaming(builtCribIoBinary, ['netconnect', netnsPath, String(port)], { fd3: true });
   const end = () => p.kill();
-  signal.addEventListener('abort', end, { once: true });
-  void p.exited.then(() => signal.removeEventListener('abort', end));
+  void p.exited.then(onAbort(signal, end));
   return new Promise((resolve, reject) => {
     // crib-io says "connected" on fd 3 once it is; exiting first means the connect failed.
     p.fd3?.once('data', () => {

@@ -3,7 +3,8 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import path from 'node:path';
-import { spawnCapture, spawnStreaming, type CapturingProcess } from '../util/exec.js';
+import { spawnCapture, spawnStreaming } from '../util/exec.js';
+import { onAbort } from '../util/on-abort.js';
 import { exists } from '../util/fsx.js';
 import { MAX_TIMER_MS } from '../util/time.js';
 import { conmonCreate, conmonFiles } from './conmon.js';
@@ -16,7 +17,7 @@ import type { OciCpu, OciMemory } from './spec-types.js';
 
 /** Output kept per stream of an ExecSync, as kubelet's own limit for probes and ExecSync. */
 const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
-/** After killing a timed-out exec, how long its reaper gets to reap it and exit before it is killed too. */
+/** After killing an exec (timed out, or its client gone), how long its waiter gets to reap it and exit before it is killed too. */
 const REAP_GRACE_MS = 10_000;
 const SIGKILL = os.constants.signals.SIGKILL;
 /** How long a monitor may take to leave after its container is deleted. */
@@ -161,11 +162,10 @@ export class ConmonRuntime implements OciRuntime {
       const end = () => {
         if (timedOut) return;
         timedOut = true;
-        void killOnceStarted(e, p);
+        void killOnceStarted(e, { exited: p.done, kill: () => p.kill() });
       };
       const timer = r.timeoutSeconds > 0 ? setTimeout(end, Math.min(r.timeoutSeconds * 1000, MAX_TIMER_MS)) : undefined;
-      if (abort?.aborted) end();
-      else abort?.addEventListener('abort', end, { once: true });
+      const stopListening = onAbort(abort, end);
       try {
         const { code, signal, stdout, stderr } = await p.done;
         if (timedOut) return { timedOut: true };
@@ -176,7 +176,7 @@ export class ConmonRuntime implements OciRuntime {
         return { timedOut: false, exitCode: exitStatus(code, signal), stdout, stderr };
       } finally {
         clearTimeout(timer);
-        abort?.removeEventListener('abort', end);
+        stopListening();
       }
     });
   }
@@ -184,17 +184,15 @@ export class ConmonRuntime implements OciRuntime {
   /**
    * Exec with the client's streams: `runc exec` with the container's process settings and the
    * command's args, under `crib-io pty` for a TTY (runc copies the outer terminal's size into the
-   * container's on every resize). When the client goes away the command's process group is killed.
+   * container's on every resize). When the client goes away (also before this runs) the command's
+   * process group is killed once runc has started it: runc killed first would leave it running.
    */
   execStream(r: ExecStreamRequest, io: ProcessIO): Promise<{ exitCode: number }> {
     return withRuncExec(this.o.runc, r, async (e) => {
+      if (io.signal.aborted) throw new Error('the client went away before the command started');
       const [cmd, ...args] = r.tty ? [builtCribIoBinary, 'pty', '--', ...e.argv] : e.argv;
       const p = spawnStreaming(cmd, args, { fd3: r.tty, streamStderr: !r.tty });
-      const end = () => {
-        void e.killGroup();
-        p.kill();
-      };
-      io.signal.addEventListener('abort', end, { once: true });
+      const stopListening = onAbort(io.signal, () => void killOnceStarted(e, p));
       try {
         if (io.stdin) io.stdin.pipe(p.stdin);
         else p.stdin.end();
@@ -205,7 +203,7 @@ export class ConmonRuntime implements OciRuntime {
         if (code === null && signal === null) throw new Error(stderr);
         return { exitCode: exitStatus(code, signal) };
       } finally {
-        io.signal.removeEventListener('abort', end);
+        stopListening();
         io.stdin?.unpipe(p.stdin);
       }
     });
@@ -219,7 +217,7 @@ export class ConmonRuntime implements OciRuntime {
   async attach(r: { id: string; bundle: string; tty: boolean }, io: ProcessIO): Promise<void> {
     const p = spawnStreaming(builtCribIoBinary, ['attach', path.join(r.bundle, 'attach')]);
     const end = () => p.kill();
-    io.signal.addEventListener('abort', end, { once: true });
+    const stopListening = onAbort(io.signal, end);
     try {
       // No input from the client: keep crib-io's stdin open, or conmon would close the container's.
       io.stdin?.pipe(p.stdin);
@@ -237,7 +235,7 @@ export class ConmonRuntime implements OciRuntime {
       const { code, stderr } = await p.exited;
       if (code !== 0 && !io.signal.aborted) throw new Error(`attach to ${r.id}: ${stderr || `crib-io exited with ${code}`}`);
     } finally {
-      io.signal.removeEventListener('abort', end);
+      stopListening();
       io.stdin?.unpipe(p.stdin);
       p.stdin.end();
     }
@@ -284,16 +282,17 @@ export class ConmonRuntime implements OciRuntime {
 
 /**
  * Kills an exec'd command as soon as runc has written its pid (it may still be starting it); its
- * reaper (crib-io) then exits. The reaper itself is killed only if it has not exited in time.
+ * waiter (runc, or crib-io's reap or pty) then exits. The waiter itself is killed only if it has
+ * not exited in time.
  */
-async function killOnceStarted(e: RuncExec, reaper: CapturingProcess): Promise<void> {
+async function killOnceStarted(e: RuncExec, waiter: { exited: Promise<unknown>; kill(): void }): Promise<void> {
   let over = false;
-  const lastResort = setTimeout(() => reaper.kill(), REAP_GRACE_MS);
+  const lastResort = setTimeout(() => waiter.kill(), REAP_GRACE_MS);
   const settle = () => {
     over = true;
     clearTimeout(lastResort);
   };
-  reaper.done.then(settle, settle);
+  waiter.exited.then(settle, settle);
   while (!over && !(await e.killGroup())) await new Promise((r) => setTimeout(r, 10));
 }
 

@@ -4,9 +4,11 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CribError } from '../util/errors.js';
+import { ConnectionGate } from '../util/connection-gate.js';
 import { log } from '../util/log.js';
 import {
   ACCEPTED_PROTOCOLS_HEADER,
@@ -46,9 +48,15 @@ export const DEFAULT_IDLE_TIMEOUT_MS = 4 * 60 * 60 * 1000;
  */
 export const DEFAULT_MAX_SESSIONS = 128;
 
-/** Connections that have not upgraded yet (beyond the sessions), and how long one may take to send its request. */
-const MAX_PENDING_CONNECTIONS = 64;
-const REQUEST_HEADERS_TIMEOUT_MS = 10_000;
+/**
+ * Connections that have not yet presented a valid token, and how long one has for its TLS handshake
+ * and request. Anyone who can reach the port can open them, so they never take a
+ * session's slot: a connection that has not shown a token in time is closed, and when all are taken
+ * the oldest is closed for the newest. A client that sends its request at once (kubelet, crictl,
+ * kubectl) gets in however many others hold idle connections.
+ */
+const MAX_UNAUTHENTICATED_CONNECTIONS = 64;
+const UNAUTHENTICATED_TIMEOUT_MS = 5_000;
 
 export interface StreamingServerOptions {
   /** Address to listen on and to put in URLs; default 127.0.0.1 (containerd's default). */
@@ -86,6 +94,7 @@ export class StreamingServer {
   /** The WebSocket subprotocol chosen for each request being upgraded (ws asks for it by request). */
   private readonly wsProtocols = new WeakMap<http.IncomingMessage, string>();
   private readonly maxSessions: number;
+  private readonly unauthenticated: ConnectionGate;
   private readonly session: SessionOptions;
   private url: string | undefined;
 
@@ -98,9 +107,12 @@ export class StreamingServer {
       streamCreationTimeoutMs: opts.streamCreationTimeoutMs ?? STREAM_CREATION_TIMEOUT_MS,
       signal: this.closing.signal,
     };
-    const serverOpts: http.ServerOptions = { headersTimeout: REQUEST_HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_HEADERS_TIMEOUT_MS };
+    const serverOpts: http.ServerOptions = { headersTimeout: UNAUTHENTICATED_TIMEOUT_MS, requestTimeout: UNAUTHENTICATED_TIMEOUT_MS };
     this.server = opts.tls ? https.createServer({ ...serverOpts, cert: opts.tls.cert, key: opts.tls.key }) : http.createServer(serverOpts);
-    this.server.maxConnections = this.maxSessions + MAX_PENDING_CONNECTIONS;
+    // A ceiling only: the gate keeps the unauthenticated ones below it (one more while it evicts).
+    this.server.maxConnections = this.maxSessions + MAX_UNAUTHENTICATED_CONNECTIONS + 1;
+    this.unauthenticated = new ConnectionGate({ max: MAX_UNAUTHENTICATED_CONNECTIONS, timeoutMs: UNAUTHENTICATED_TIMEOUT_MS, what: 'streaming' });
+    this.server.on('connection', (socket: Socket) => this.unauthenticated.admit(socket));
     this.server.on('request', (_req: http.IncomingMessage, res: http.ServerResponse) => {
       res.writeHead(400, { 'Content-Type': 'text/plain; charset=utf-8', Connection: 'close' });
       res.end('streaming requests must upgrade the connection (SPDY/3.1 or websocket)\n');
@@ -161,6 +173,7 @@ export class StreamingServer {
   /** Stops listening, ends every session (their runtime calls see the abort) and forgets every token. */
   async close(): Promise<void> {
     this.closing.abort(new CribError('Unavailable', 'the streaming server is closing'));
+    this.unauthenticated.close();
     this.cache.clear();
     this.url = undefined;
     const closed = this.server.listening ? new Promise<void>((resolve) => this.server.close(() => resolve())) : Promise.resolve();
@@ -187,6 +200,8 @@ export class StreamingServer {
     // Single use: consumed whatever happens next, as kubelet does.
     const cached = this.cache.consume(route.token);
     if (!cached || cached.kind !== route.kind) return rejectUpgrade(socket, 404, 'not found');
+    // A valid token: root's client, through the CRI. Its connection leaves the gate for a session's slot.
+    this.unauthenticated.release(req.socket);
     if (isWebSocketUpgrade(req)) return this.upgradeWebSocket(req, socket, head, cached);
     if (!isSpdyUpgrade(req))
       return rejectUpgrade(socket, 400, 'unable to upgrade: missing upgrade headers in request (Connection: Upgrade, Upgrade: SPDY/3.1 or websocket)');

@@ -76,10 +76,12 @@ export class TestSpdyClient {
     const client = new TestSpdyClient(socket);
     const answer = await new Promise<UpgradeAnswer>((resolve, reject) => {
       let buf = Buffer.alloc(0);
+      let answered = false;
       const onData = (chunk: Buffer) => {
         buf = Buffer.concat([buf, chunk]);
         const end = buf.indexOf('\r\n\r\n');
         if (end < 0) return;
+        answered = true;
         socket.off('data', onData);
         const [statusLine = '', ...rest] = buf.toString('latin1', 0, end).split('\r\n');
         const headers = new Map<string, string>();
@@ -100,6 +102,9 @@ export class TestSpdyClient {
       };
       socket.on('data', onData);
       socket.once('error', reject);
+      socket.once('close', () => {
+        if (!answered) reject(new Error('the server closed the connection without answering'));
+      });
     });
     return { client, answer };
   }

@@ -21,6 +21,7 @@ import { parseNetDev } from '../../src/network/net-dev.js';
 import type { PodUsage } from '../../src/pod/usage.js';
 import type { Sandbox } from '../../src/sandbox/types.js';
 import { observeCalls } from '../../src/util/context.js';
+import { holdConnections } from '../support/hostile-client.js';
 import { CribError } from '../../src/util/errors.js';
 
 const MiB = 1024 * 1024;
@@ -343,6 +344,18 @@ describe('/metrics endpoint', () => {
       const huge = await request(port, 'GET', `/metrics?${'x'.repeat(20_000)}`).catch((e: Error) => ({ status: -1, body: e.message }));
       assert.ok(huge.status === 431 || huge.status === -1, `oversized headers refused (${huge.status})`);
     } finally {
+      await server.close();
+    }
+  });
+
+  it('a scrape is served while anyone who can connect holds more connections than the endpoint keeps', async () => {
+    const server = new MetricsServer('127.0.0.1', 0, async () => ({ body: 'up 1\n', contentType: 'text/plain; version=0.0.4; charset=utf-8' }));
+    const { port } = await server.start();
+    const held = [...(await holdConnections('127.0.0.1', port, 80)), ...(await holdConnections('127.0.0.1', port, 20, true))];
+    try {
+      for (let i = 0; i < 5; i++) assert.equal((await request(port, 'GET', '/metrics')).status, 200);
+    } finally {
+      for (const s of held) s.destroy();
       await server.close();
     }
   });

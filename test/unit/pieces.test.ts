@@ -19,6 +19,7 @@ import { validateId } from '../../src/util/validate.js';
 import { CribError } from '../../src/util/errors.js';
 import { parseUntrustedJson } from '../../src/util/json.js';
 import { untilAborted } from '../../src/util/context.js';
+import { onAbort } from '../../src/util/on-abort.js';
 import { nowNanos } from '../../src/util/time.js';
 import { imageUser } from '../../src/cri/image-service.js';
 
@@ -296,5 +297,17 @@ describe('request context', () => {
     assert.equal(await work, 'done');
     assert.equal(await untilAborted(Promise.resolve(1), new AbortController().signal), 1);
     await assert.rejects(untilAborted(Promise.resolve(1), AbortSignal.abort()), (e: unknown) => e instanceof CribError && e.kind === 'Cancelled');
+  });
+
+  it('onAbort: runs at once for a signal that fired before anyone listened, later for one that fires later, never after stopping', () => {
+    let ran = 0;
+    onAbort(AbortSignal.abort(), () => ran++);
+    assert.equal(ran, 1, 'a caller gone before the listener was added is still seen');
+    const later = new AbortController();
+    onAbort(later.signal, () => ran++);
+    const stopped = onAbort(later.signal, () => (ran += 100));
+    stopped();
+    later.abort();
+    assert.equal(ran, 2);
   });
 });

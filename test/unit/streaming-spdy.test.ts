@@ -36,6 +36,7 @@ import {
 } from '../../src/streaming/spdy/zlib-headers.js';
 import { StreamingServer } from '../../src/streaming/server.js';
 import type { ExecRequest, ProcessStreams, StreamingRuntime, TerminalSize } from '../../src/streaming/types.js';
+import { floodWithoutReading, holdConnections } from '../support/hostile-client.js';
 import { HeaderDeflater, TestSpdyClient } from '../support/spdy-client.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -513,6 +514,49 @@ describe('SPDY sessions', () => {
       await waitFor(() => hanging.sessionCount === 0, 'the session to end');
     } finally {
       await hanging.close();
+    }
+  });
+
+  // A client that provokes replies and never reads them: before they were bounded, 64 MiB of
+  // PINGs grew cribd by a GiB. The server must hang up on it, not buffer for it.
+  const floods: [string, Buffer][] = [
+    ['PINGs', encodePing(1)],
+    ['DATA frames to streams that do not exist', Buffer.concat(Array.from({ length: 64 }, (_, i) => encodeDataFrame(1001 + 2 * i, 0, Buffer.alloc(0))))],
+  ];
+  for (const [name, unit] of floods) {
+    test(`a client that sends ${name} and never reads is cut off, not buffered for`, async () => {
+      // Stream creation and idle timeouts far away: only the replies it does not read may end it.
+      const patient = new StreamingServer({ runtime: scriptedRuntime(b), streamCreationTimeoutMs: 600_000 });
+      await patient.start();
+      const total = 64 * 1024 * 1024;
+      try {
+        const url = patient.getExec({ containerId: 'c', cmd: ['true'], tty: false, stdin: false, stdout: true, stderr: false });
+        const flood = await floodWithoutReading(url, { to: 'spdy', protocols: [V4] }, unit, total);
+        flood.socket.destroy();
+        assert.ok(flood.closedByServer && flood.written < total, `the server hung up (after ${flood.written} of ${total} bytes)`);
+        await waitFor(() => patient.sessionCount === 0, 'the session to end');
+      } finally {
+        await patient.close();
+      }
+    });
+  }
+
+  test('connections without a token, more than the server keeps, idle or trickling a request, keep no client with a token out', async () => {
+    Object.assign(b, { output: 5, exitCode: 0 });
+    const port = Number(new URL(server.baseUrl).port);
+    const held = [...(await holdConnections('127.0.0.1', port, 300)), ...(await holdConnections('127.0.0.1', port, 100, true))];
+    try {
+      for (let i = 0; i < 18; i++) {
+        const { client, answer } = await connect(exec());
+        assert.equal(answer.status, 101);
+        const error = await client.open({ streamtype: 'error' });
+        const stdout = await client.open({ streamtype: 'stdout' });
+        await client.waitFin(error);
+        assert.equal(client.received(stdout).toString(), 'xxxxx');
+        client.close();
+      }
+    } finally {
+      for (const s of held) s.destroy();
     }
   });
 });

@@ -12,6 +12,7 @@ import WebSocket from 'ws';
 import { run } from '../../src/util/exec.js';
 import { StreamingServer } from '../../src/streaming/server.js';
 import { hostRuntime, type StandInLog } from '../support/fake-cri-streaming.js';
+import { floodWithoutReading, webSocketPing } from '../support/hostile-client.js';
 import { waitFor } from '../support/wait-for.js';
 
 interface Received {
@@ -133,7 +134,9 @@ describe('WebSocket streaming', () => {
       const tls = new StreamingServer({ runtime: hostRuntime(seen), tls: { cert: fs.readFileSync(cert), key: fs.readFileSync(key) } });
       await tls.start();
       try {
-        const url = tls.getExec({ containerId: 'c', cmd: ['echo', 'secret'], tty: false, stdin: false, stdout: true, stderr: false });
+        // Longer than a connection may go without showing a token (5 s): the TLS socket that showed
+        // one is known as the TCP connection under it, and left alone.
+        const url = tls.getExec({ containerId: 'c', cmd: ['sh', '-c', 'sleep 6; echo secret'], tty: false, stdin: false, stdout: true, stderr: false });
         assert.match(url, /^https:\/\/127\.0\.0\.1:\d+\/exec\//);
         const { ws, got } = await wsConnect(url, ['v4.channel.k8s.io'], { rejectUnauthorized: false });
         sockets.push(ws);
@@ -145,5 +148,14 @@ describe('WebSocket streaming', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('a client that sends PINGs and never reads the pongs is cut off, not buffered for', async () => {
+    const total = 64 * 1024 * 1024;
+    const url = server.getExec({ containerId: 'c', cmd: ['sleep', '60'], tty: false, stdin: false, stdout: true, stderr: false });
+    const flood = await floodWithoutReading(url, { to: 'websocket', protocol: 'v5.channel.k8s.io' }, webSocketPing(), total);
+    flood.socket.destroy();
+    assert.ok(flood.closedByServer && flood.written < total, `the server hung up (after ${flood.written} of ${total} bytes)`);
+    await waitFor(() => server.sessionCount === 0, 'the session to end');
   });
 });

@@ -16,6 +16,7 @@
 import { Duplex } from 'node:stream';
 import { log } from '../../util/log.js';
 import { IdleTimer } from '../idle-timer.js';
+import { ReplyBudget } from '../reply-budget.js';
 import { SpdyProtocolError } from './errors.js';
 import {
   FLAG_FIN,
@@ -52,6 +53,14 @@ export const MAX_CONCURRENT_STREAMS = 128;
 
 /** Frames queued while a header block inflates (inflation is asynchronous); past it the socket pauses. */
 const MAX_QUEUED_FRAMES = 256;
+
+/**
+ * A read that holds more frames than this is handled, and then the socket rests until the event
+ * loop's next turn: a client packing thousands of tiny frames into each read (a PING flood) gets
+ * one read per turn, and everyone else (the CRI socket, other sessions) their turns between. Data
+ * frames of real traffic come a few per read.
+ */
+const FRAMES_PER_TURN = 256;
 
 /** After the server's GOAWAY, how long the client has to hang up before the socket is destroyed. */
 export const CLOSE_GRACE_MS = 5000;
@@ -142,12 +151,21 @@ export class SpdyConnection {
   private readonly inflater = new HeaderDecompressor();
   private readonly deflater = new HeaderCompressor();
   private readonly streams = new Map<number, StreamState>();
+  /** Frames parsed and not yet handled, from `inboundHead` on (a queue without shift's copying). */
   private readonly inbound: ParsedFrame[] = [];
+  private inboundHead = 0;
+  /** Control frames written since the last flush: one socket write per batch of frames handled. */
+  private readonly outbox: Buffer[] = [];
+  private outboxBytes = 0;
   private readonly drainWaiters: ((err?: Error | null) => void)[] = [];
   private readonly idle: IdleTimer;
   private readonly maxStreams: number;
+  /** Bounds the control frames the client provokes while it does not read (data frames wait for 'drain'). */
+  private readonly replies = new ReplyBudget();
   private pumping = false;
   private paused = false;
+  /** The socket rests until the next turn of the event loop (FRAMES_PER_TURN). */
+  private resting = false;
   private lastRemoteId = 0;
   /** No new streams: the client sent GOAWAY, or we are closing. */
   private goneAway = false;
@@ -209,7 +227,15 @@ export class SpdyConnection {
     if (this.ended) return;
     this.idle.touch();
     try {
-      this.inbound.push(...this.parser.push(chunk));
+      const frames = this.parser.push(chunk);
+      for (const f of frames) this.inbound.push(f);
+      if (frames.length > FRAMES_PER_TURN && !this.resting) {
+        this.resting = true;
+        setImmediate(() => {
+          this.resting = false;
+          this.updateReading();
+        });
+      }
     } catch (err) {
       this.protocolError(err);
       return;
@@ -222,7 +248,7 @@ export class SpdyConnection {
     if (this.pumping) return;
     this.pumping = true;
     try {
-      for (let f = this.inbound.shift(); f && !this.ended; f = this.inbound.shift()) {
+      for (let f = this.nextFrame(); f && !this.ended; f = this.nextFrame()) {
         if (f.type === 'data') this.onData(f);
         else if (f.type === 'syn_stream' || f.type === 'syn_reply' || f.type === 'headers') await this.onHeaderFrame(f);
         else this.onControl(f);
@@ -233,6 +259,13 @@ export class SpdyConnection {
       this.pumping = false;
     }
     this.updateReading();
+  }
+
+  private nextFrame(): ParsedFrame | undefined {
+    const f = this.inbound[this.inboundHead];
+    if (f) this.inboundHead++;
+    else this.inbound.length = this.inboundHead = 0;
+    return f;
   }
 
   private onData(f: DataPiece): void {
@@ -429,7 +462,7 @@ export class SpdyConnection {
         let n = Math.min(w.chunk.length - w.offset, MAX_DATA_FRAME_OUT);
         if (this.peerKeepsWindows) n = Math.min(n, st.sendWindow, this.sessionSendWindow);
         if (n <= 0) return; // a WINDOW_UPDATE calls us again
-        this.write(encodeDataFrame(st.id, 0, w.chunk.subarray(w.offset, w.offset + n)));
+        this.send(encodeDataFrame(st.id, 0, w.chunk.subarray(w.offset, w.offset + n)));
         st.sendWindow -= n;
         this.sessionSendWindow -= n;
         w.offset += n;
@@ -483,7 +516,7 @@ export class SpdyConnection {
     if (this.ended) return;
     let full = false;
     for (const st of this.streams.values()) full ||= st.full;
-    const pause = this.inbound.length > MAX_QUEUED_FRAMES || full;
+    const pause = this.inbound.length - this.inboundHead > MAX_QUEUED_FRAMES || full || this.resting;
     if (pause && !this.paused) this.socket.pause();
     else if (!pause && this.paused) this.socket.resume();
     this.paused = pause;
@@ -491,10 +524,38 @@ export class SpdyConnection {
 
   // ---- the socket ---------------------------------------------------------------------------
 
+  /**
+   * A control frame: every one answers something the client did (or ends the session), so while the
+   * client is behind they count against the reply budget, and past it the session is cut off.
+   */
   private write(frame: Buffer): void {
     if (this.ended || !this.socket.writable) return;
+    const unsent = this.socket.writableLength + this.outboxBytes;
+    if (!this.replies.spend(frame.length, unsent >= this.socket.writableHighWaterMark)) {
+      log.warn('streaming: closing a SPDY session whose client does not read the replies it provokes', { unsent });
+      this.destroy();
+      return;
+    }
+    // Batched: a few thousand PINGs in one read are answered in one write, not thousands.
+    if (this.outbox.length === 0) queueMicrotask(() => this.flushOutbox());
+    this.outbox.push(frame);
+    this.outboxBytes += frame.length;
+    this.idle.touch();
+  }
+
+  /** A data frame, after the control frames before it: its writer waits for 'drain' (flushStream), so it needs no budget. */
+  private send(frame: Buffer): void {
+    if (this.ended || !this.socket.writable) return;
+    this.flushOutbox();
     this.socket.write(frame);
     this.idle.touch();
+  }
+
+  private flushOutbox(): void {
+    if (this.outbox.length === 0 || this.ended || !this.socket.writable) return;
+    const frames = this.outbox.splice(0);
+    this.outboxBytes = 0;
+    this.socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
   }
 
   private protocolError(err: unknown): void {
@@ -506,6 +567,7 @@ export class SpdyConnection {
 
   /** Ends our side after what is written; a client that does not hang up in time is cut off. */
   private endSocket(): void {
+    this.flushOutbox();
     this.socket.end();
     this.closeTimer ??= setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS);
     this.teardown();
@@ -517,7 +579,8 @@ export class SpdyConnection {
     this.ended = true;
     this.idle.stop();
     this.inflater.close();
-    this.inbound.length = 0;
+    this.inbound.length = this.inboundHead = 0;
+    this.outbox.length = this.outboxBytes = 0;
     for (const cb of this.drainWaiters.splice(0)) cb(new Error('SPDY session closed'));
     const states = [...this.streams.values()];
     this.streams.clear();
