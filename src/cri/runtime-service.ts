@@ -19,6 +19,8 @@ import type { EventBus } from '../events/bus.js';
 import type { LifecycleEvent } from '../events/lifecycle.js';
 import { toContainerEvent } from './events-convert.js';
 import { serverStream } from './server-stream.js';
+import { runtimeFeatures, toRuntimeHandlers } from './runtime-features.js';
+import type { HandlerFeatures } from '../oci/features.js';
 
 export interface RuntimeServiceDeps {
   config: CribConfig;
@@ -28,8 +30,9 @@ export interface RuntimeServiceDeps {
   /** What pods use, for the stats and metrics calls. */
   usage: PodUsageReader;
   network: NetworkManager;
-  /** The runtime handlers crib offers, by name. */
-  runtimeHandlers: readonly string[];
+  /** The runtime handlers crib offers, by name, with what each can do; and the default's name. */
+  runtimeHandlers: () => Promise<{ name: string; features: HandlerFeatures }[]>;
+  defaultRuntimeHandler: string;
   /** The pods' lifecycle events, for GetContainerEvents. */
   events: EventBus<LifecycleEvent>;
   /** Where Exec, Attach and PortForward send their clients. */
@@ -66,11 +69,8 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
           ],
         },
         info,
-        runtime_handlers: d.runtimeHandlers.map((name) => ({
-          name,
-          features: { recursive_read_only_mounts: false, user_namespaces: false },
-        })),
-        features: { supplemental_groups_policy: false, user_namespaces_host_network: false },
+        runtime_handlers: toRuntimeHandlers(await d.runtimeHandlers(), d.defaultRuntimeHandler),
+        features: runtimeFeatures,
       };
     }),
 

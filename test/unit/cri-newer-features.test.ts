@@ -1,0 +1,143 @@
+// The CRI features of kubelet 1.30-1.33 that crib announces or accepts: recursive read-only mounts,
+// SupplementalGroupsPolicy with ContainerStatus.user, image volumes, and Status's feature tables.
+// No root, no daemon.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { toContainerConfig, toContainerStatus } from '../../src/cri/container-convert.js';
+import { criServices } from '../../src/cri/proto.js';
+import { runtimeFeatures, toRuntimeHandlers } from '../../src/cri/runtime-features.js';
+import type { ContainerConfig as CriContainerConfig } from '../../src/cri/generated/runtime/v1/ContainerConfig.js';
+import type { CreateContainerRequest__Output } from '../../src/cri/generated/runtime/v1/CreateContainerRequest.js';
+import type { Mount } from '../../src/cri/generated/runtime/v1/Mount.js';
+import { validateContainerConfig } from '../../src/container/validate.js';
+import type { Container } from '../../src/container/types.js';
+import { containerSpec } from '../../src/oci/container-spec.js';
+import { noFeatures, parseHandlerFeatures } from '../../src/oci/features.js';
+import { processGroups, resolveUser } from '../../src/oci/users.js';
+import { CribError } from '../../src/util/errors.js';
+
+const invalid = (f: () => unknown, msg: RegExp) =>
+  assert.throws(f, (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && msg.test(e.message), String(msg));
+
+/** A CreateContainer config through the real encoder and decoder, then crib's conversion. */
+function convert(extra: Partial<CriContainerConfig>) {
+  const config: CriContainerConfig = { metadata: { name: 'c' }, image: { image: 'busybox' }, command: ['sh'], ...extra };
+  const m = criServices().runtime['CreateContainer']!;
+  return toContainerConfig((m.requestDeserialize(m.requestSerialize({ pod_sandbox_id: 'p', config })) as CreateContainerRequest__Output).config);
+}
+const withMount = (mount: Mount) => convert({ mounts: [{ container_path: '/mnt', host_path: '/h', ...mount }] });
+
+describe('runtime features', () => {
+  it("reads rro from the runtime's features document; anything else announces nothing", () => {
+    const doc = (mountOptions: unknown) => JSON.stringify({ ociVersionMin: '1.0.0', mountOptions });
+    assert.deepEqual(parseHandlerFeatures(doc(['ro', 'rbind', 'rro', 'rrw'])), { recursiveReadOnlyMounts: true });
+    assert.deepEqual(parseHandlerFeatures(doc(['ro', 'rbind'])), { recursiveReadOnlyMounts: false });
+    assert.deepEqual(parseHandlerFeatures(doc('rro')), { recursiveReadOnlyMounts: false }, 'not a list');
+    assert.deepEqual(parseHandlerFeatures('{}'), noFeatures);
+    assert.throws(() => parseHandlerFeatures('[]'));
+    assert.throws(() => parseHandlerFeatures('runc: unknown command "features"'));
+  });
+
+  it('lists the default handler first under the empty name (what critest and kubelet look up), then each by name', () => {
+    const rro = { recursiveReadOnlyMounts: true };
+    const handlers = toRuntimeHandlers(
+      [
+        { name: 'runc', features: rro },
+        { name: 'crun', features: noFeatures },
+      ],
+      'runc',
+    );
+    assert.deepEqual(
+      handlers.map((h) => [h.name, h.features?.recursive_read_only_mounts]),
+      [
+        ['', true],
+        ['runc', true],
+        ['crun', false],
+      ],
+    );
+    assert.equal(toRuntimeHandlers([{ name: 'crun', features: noFeatures }], 'crun')[0]?.name, '');
+    assert.equal(runtimeFeatures.supplemental_groups_policy, true);
+  });
+});
+
+describe('recursive read-only mounts', () => {
+  it('are read-only with private propagation, or refused naming the field', () => {
+    validateContainerConfig(withMount({ readonly: true, recursive_read_only: true }));
+    invalid(
+      () => validateContainerConfig(withMount({ readonly: false, recursive_read_only: true })),
+      /^config\.mounts\[0\]\.recursive_read_only: requires readonly/,
+    );
+    invalid(
+      () => validateContainerConfig(withMount({ readonly: true, recursive_read_only: true, propagation: 1 })),
+      /^config\.mounts\[0\]\.recursive_read_only: requires propagation/,
+    );
+    invalid(
+      () => validateContainerConfig(withMount({ readonly: true, recursive_read_only: true, propagation: 2 })),
+      /^config\.mounts\[0\]\.recursive_read_only: requires propagation/,
+    );
+    validateContainerConfig(withMount({ readonly: false, propagation: 2 }));
+  });
+
+  it('become the rro option beside ro; a plain read-only mount does not', () => {
+    const spec = (recursive: boolean) => {
+      const config = withMount({ readonly: true, recursive_read_only: recursive });
+      return containerSpec({
+        id: 'c1',
+        config,
+        image: {},
+        user: { uid: 0, gid: 0, additionalGids: [] },
+        namespaces: {},
+        hostname: 'h',
+        podFiles: { hostname: '/p/hostname', resolvConf: '/p/resolv.conf', hosts: '/p/hosts' },
+        shmPath: '/p/shm',
+        cgroupsPath: '/crib/c1',
+        oomScoreAdj: 0,
+        hostDevices: [],
+      }).mounts.find((m) => m.destination === '/mnt')?.options;
+    };
+    assert.deepEqual(spec(true), ['rbind', 'rprivate', 'ro', 'rro']);
+    assert.deepEqual(spec(false), ['rbind', 'rprivate', 'ro']);
+  });
+});
+
+describe('SupplementalGroupsPolicy', () => {
+  // critest's image: default-user (1000) belongs to group-defined-in-image (50000) in /etc/group.
+  const passwd = 'root:x:0:0::/root:/bin/sh\ndefault-user:x:1000:1000::/home:/bin/sh\n';
+  const group = 'root:x:0:\ndefault-user:x:1000:\ngroup-defined-in-image:x:50000:default-user\n';
+  const ask = (policy?: 'Merge' | 'Strict') => resolveUser({ runAsUser: 1000, supplementalGroups: [1234], supplementalGroupsPolicy: policy, passwd, group });
+
+  it("Merge (the default) adds the image's groups of the user; Strict only those asked for", () => {
+    assert.deepEqual(processGroups(ask()).sort(), [1000, 1234, 50000]);
+    assert.deepEqual(processGroups(ask('Merge')).sort(), [1000, 1234, 50000]);
+    assert.deepEqual(processGroups(ask('Strict')).sort(), [1000, 1234]);
+  });
+
+  it('is read from the request (Merge when absent); an unknown value is refused', () => {
+    assert.equal(convert({}).security.supplementalGroupsPolicy, 'Merge');
+    assert.equal(convert({ linux: { security_context: { supplemental_groups_policy: 1 } } }).security.supplementalGroupsPolicy, 'Strict');
+    invalid(() => convert({ linux: { security_context: { supplemental_groups_policy: 7 as 1 } } }), /supplemental_groups_policy/);
+  });
+
+  it('ContainerStatus.user gives the ids the process runs with', () => {
+    const c = { config: convert({}), paths: { log: '/l' }, image: { ref: 'r', id: 'i', repoDigest: '' }, createdAt: '1' } as unknown as Container;
+    assert.equal(toContainerStatus({ container: c, state: 'RUNNING' }).user, undefined, 'records from before it say nothing');
+    c.user = { uid: 1000, gid: 1000, supplementalGroups: [1000, 1234] };
+    assert.deepEqual(toContainerStatus({ container: c, state: 'RUNNING' }).user, {
+      linux: { uid: '1000', gid: '1000', supplemental_groups: ['1000', '1234'] },
+    });
+  });
+});
+
+describe('image volumes', () => {
+  it('name an image and no host path; a sub path is refused, not ignored', () => {
+    const cfg = convert({ mounts: [{ container_path: '/vol', image: { image: 'localhost/data:1' }, readonly: true }] });
+    assert.equal(cfg.mounts[0]?.image, 'localhost/data:1');
+    validateContainerConfig(cfg);
+    invalid(
+      () => validateContainerConfig(convert({ mounts: [{ container_path: '/vol', host_path: '/h', image: { image: 'localhost/data:1' } }] })),
+      /^config\.mounts\[0\]\.host_path: must be empty/,
+    );
+    invalid(() => convert({ mounts: [{ container_path: '/vol', image: { image: 'x' }, image_sub_path: 'a' }] }), /^config\.mounts\[0\]\.image_sub_path/);
+    invalid(() => validateContainerConfig(convert({ mounts: [{ container_path: '/vol', host_path: '' }] })), /^config\.mounts\[0\]\.host_path/);
+  });
+});
