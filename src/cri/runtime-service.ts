@@ -19,6 +19,8 @@ import type { EventBus } from '../events/bus.js';
 import type { LifecycleEvent } from '../events/lifecycle.js';
 import { toContainerEvent } from './events-convert.js';
 import { serverStream } from './server-stream.js';
+import { validateResources } from '../container/validate.js';
+import { podLimits } from '../oci/cgroup-limits.js';
 import { runtimeFeatures, toRuntimeHandlers } from './runtime-features.js';
 import type { HandlerFeatures } from '../oci/features.js';
 
@@ -172,6 +174,16 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
 
     UpdateContainerResources: unary('UpdateContainerResources', async (req, ctx) => {
       await d.containers.updateResources(ctx, req.container_id, toContainerResources(req.linux, 'linux'));
+      return {};
+    }),
+
+    // kubelet 1.33's in-place pod resize, after it resized the pod cgroup itself: crib sets the same limits.
+    UpdatePodSandboxResources: unary('UpdatePodSandboxResources', async (req, ctx) => {
+      const resources = toContainerResources(req.resources, 'resources');
+      const overhead = toContainerResources(req.overhead, 'overhead');
+      validateResources('resources', resources);
+      validateResources('overhead', overhead);
+      await d.sandboxes.updateLimits(ctx, req.pod_sandbox_id, podLimits(resources, overhead));
       return {};
     }),
 

@@ -11,7 +11,9 @@ import type { CreateContainerRequest__Output } from '../../src/cri/generated/run
 import type { Mount } from '../../src/cri/generated/runtime/v1/Mount.js';
 import { validateContainerConfig } from '../../src/container/validate.js';
 import type { Container } from '../../src/container/types.js';
+import { cgroupLimitWrites, podLimits, sharesToWeight } from '../../src/oci/cgroup-limits.js';
 import { containerSpec } from '../../src/oci/container-spec.js';
+import { expandSlice, systemdCgroup } from '../../src/oci/systemd-cgroup.js';
 import { noFeatures, parseHandlerFeatures } from '../../src/oci/features.js';
 import { processGroups, resolveUser } from '../../src/oci/users.js';
 import { CribError } from '../../src/util/errors.js';
@@ -139,5 +141,64 @@ describe('image volumes', () => {
     );
     invalid(() => convert({ mounts: [{ container_path: '/vol', image: { image: 'x' }, image_sub_path: 'a' }] }), /^config\.mounts\[0\]\.image_sub_path/);
     invalid(() => validateContainerConfig(convert({ mounts: [{ container_path: '/vol', host_path: '' }] })), /^config\.mounts\[0\]\.host_path/);
+  });
+});
+
+describe('UpdatePodSandboxResources: the pod cgroup', () => {
+  it("is kubelet's sum of the containers plus the overhead, quotas counted in one period", () => {
+    assert.deepEqual(
+      podLimits(
+        { cpuShares: 1024, cpuQuota: 100_000, cpuPeriod: 100_000, memoryLimitBytes: 256 << 20 },
+        { cpuShares: 102, cpuQuota: 5_000, cpuPeriod: 50_000, memoryLimitBytes: 64 << 20 },
+      ),
+      { cpuShares: 1126, cpuPeriod: 100_000, cpuQuota: 110_000, memoryLimitBytes: 320 << 20 },
+    );
+    assert.deepEqual(podLimits({ memoryLimitBytes: 1 << 20 }, {}), {
+      cpuShares: undefined,
+      cpuPeriod: undefined,
+      cpuQuota: undefined,
+      memoryLimitBytes: 1 << 20,
+    });
+    assert.equal(podLimits({ cpuQuota: -1, cpuPeriod: 100_000 }, { cpuQuota: 5_000 }).cpuQuota, -1, 'no limit in one part is none for the pod');
+  });
+
+  it('is written as cgroup v1 and v2 files, period before quota', () => {
+    const r = { cpuShares: 1024, cpuPeriod: 100_000, cpuQuota: 50_000, memoryLimitBytes: 1 << 30 };
+    assert.deepEqual(cgroupLimitWrites(r, 1), [
+      { controller: 'cpu', file: 'cpu.shares', value: '1024' },
+      { controller: 'cpu', file: 'cpu.cfs_period_us', value: '100000' },
+      { controller: 'cpu', file: 'cpu.cfs_quota_us', value: '50000' },
+      { controller: 'memory', file: 'memory.limit_in_bytes', value: String(1 << 30) },
+    ]);
+    // cpu.weight from shares as runc converts it: 2 → 1, 1024 → 39, 262144 → 10000 (the kernel's bounds).
+    assert.deepEqual(cgroupLimitWrites(r, 2), [
+      { file: 'cpu.weight', value: '39' },
+      { file: 'cpu.max', value: '50000 100000' },
+      { file: 'memory.max', value: String(1 << 30) },
+    ]);
+    assert.deepEqual([2, 262144].map(sharesToWeight), [1, 10000]);
+    assert.deepEqual(cgroupLimitWrites({ cpuQuota: -1, cpuPeriod: 100_000 }, 2), [{ file: 'cpu.max', value: 'max 100000' }]);
+    assert.deepEqual(cgroupLimitWrites({}, 1), []);
+  });
+});
+
+describe("kubelet's systemd cgroup driver: the slice mapping (not run here: no systemd as PID 1)", () => {
+  const id = 'ab12'.repeat(16);
+  it("expands a pod's slice as systemd nests it and writes runc's SLICE:PREFIX:NAME", () => {
+    assert.deepEqual(systemdCgroup('kubepods-burstable-pod1234_5678.slice', id), {
+      cgroupsPath: `kubepods-burstable-pod1234_5678.slice:crib:${id}`,
+      unit: `crib-${id}.scope`,
+      cgroupfsPath: `/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1234_5678.slice/crib-${id}.scope`,
+    });
+    assert.equal(systemdCgroup('kubepods.slice', id).cgroupfsPath, `/kubepods.slice/crib-${id}.scope`);
+    assert.equal(systemdCgroup('', id).cgroupsPath, `system.slice:crib:${id}`, "runc's default slice");
+    assert.equal(systemdCgroup('-.slice', id).cgroupfsPath, `/crib-${id}.scope`, 'the root slice');
+    assert.equal(expandSlice('a-b-c.slice'), '/a.slice/a-b.slice/a-b-c.slice');
+  });
+  it('refuses what systemd would: no .slice, a path, an empty part; and an id that is not one', () => {
+    for (const bad of ['kubepods', '/kubepods/burstable', 'kubepods/x.slice', 'kubepods--x.slice', '-kubepods.slice', 'kubepods-.slice', '.slice']) {
+      invalid(() => systemdCgroup(bad, id), /^config\.linux\.cgroup_parent/);
+    }
+    invalid(() => systemdCgroup('kubepods.slice', '../x'), /^id/);
   });
 });
