@@ -3,6 +3,10 @@
 // No root, no daemon.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { parseManifests } from '../../src/cli/run/documents.js';
+import { containerConfig } from '../../src/cli/run/convert.js';
+import type { Pod } from '../../src/cli/run/manifest.js';
+import { initialPods } from '../../src/cli/run/plan.js';
 import { toContainerConfig, toContainerStatus } from '../../src/cri/container-convert.js';
 import { criServices } from '../../src/cri/proto.js';
 import { runtimeFeatures, toRuntimeHandlers } from '../../src/cri/runtime-features.js';
@@ -200,5 +204,46 @@ describe("kubelet's systemd cgroup driver: the slice mapping (not run here: no s
       invalid(() => systemdCgroup(bad, id), /^config\.linux\.cgroup_parent/);
     }
     invalid(() => systemdCgroup('kubepods.slice', '../x'), /^id/);
+  });
+});
+
+describe('crib run: the image volume source', () => {
+  const manifest = `apiVersion: v1
+kind: Pod
+metadata: {name: p}
+spec:
+  volumes:
+    - {name: tools, image: {reference: "localhost/tools:1"}}
+    - {name: latest, image: {reference: "localhost/tools", pullPolicy: Never}}
+  containers:
+    - name: c
+      image: busybox:1.36
+      volumeMounts: [{name: tools, mountPath: /tools}, {name: latest, mountPath: /latest, subPath: bin}]
+`;
+  it('reads the reference and pull policy (defaulted as the API server does) and asks the runtime to mount it read-only', () => {
+    const m = parseManifests(manifest);
+    assert.deepEqual(m.warnings, []);
+    const pod = m.workloads.flatMap((w) => initialPods(w, () => 0))[0] as Pod;
+    assert.deepEqual(pod.spec.volumes, [
+      { name: 'tools', image: { reference: 'localhost/tools:1', pullPolicy: 'IfNotPresent' } },
+      { name: 'latest', image: { reference: 'localhost/tools', pullPolicy: 'Never' } },
+    ]);
+    const c = containerConfig(pod, pod.spec.containers[0]!, {
+      uid: 'u',
+      podIP: '10.0.0.2',
+      podIPs: ['10.0.0.2'],
+      nodeName: 'n',
+      attempt: 0,
+      imageRef: 'sha256:abc',
+      volumePaths: {},
+      seccompRoot: '/s',
+      init: false,
+      objects: new Map(),
+      capacity: { cpuMilli: 1000n, memoryBytes: 1n << 30n },
+    });
+    assert.deepEqual(c.mounts, [
+      { container_path: '/tools', image: { image: 'localhost/tools:1' }, readonly: true },
+      { container_path: '/latest', image: { image: 'localhost/tools' }, readonly: true, image_sub_path: 'bin' },
+    ]);
   });
 });
