@@ -159,7 +159,7 @@ export class ContainerService {
       },
       cgroupsPath: `${sb.cgroup.parent}/${id}`,
       stopSignal: image.config.StopSignal || 'SIGTERM',
-      imageMounts: volumeImages.flatMap((img, i) => (img ? [{ path: path.join(dir, 'image-volumes', String(i)), imageId: img.id }] : [])),
+      imageMounts: volumeImages.flatMap((img, i) => (img ? [{ mount: i, path: path.join(dir, 'image-volumes', String(i)), imageId: img.id }] : [])),
     };
     this.registry.reserve(nameKey(c), id, `container "${config.metadata.name}" (attempt ${config.metadata.attempt}) in sandbox ${sb.id}`);
     steps.mark('checks');
@@ -203,11 +203,9 @@ export class ContainerService {
     steps.mark('dirs');
     await mountOverlay({ lowerDirs: layerDirs(image, this.o.images.store), upperDir: c.paths.upper, workDir: c.paths.work, target: c.paths.rootfs });
     steps.mark('rootfs');
-    const mounted = c.imageMounts ?? [];
-    const volumes = volumeImages.filter((img): img is Image => img !== undefined);
     // Lower dirs only: read-only, and the store's layers are shared, never written.
-    for (const [n, img] of volumes.entries()) await mountOverlay({ lowerDirs: layerDirs(img, this.o.images.store), target: mounted[n]!.path });
-    if (volumes.length) steps.mark('imageVolumes');
+    for (const m of c.imageMounts ?? []) await mountOverlay({ lowerDirs: layerDirs(volumeImages[m.mount]!, this.o.images.store), target: m.path });
+    if (c.imageMounts?.length) steps.mark('imageVolumes');
     const spec = await this.buildSpec(c, sb, image.config);
     await fs.writeFile(path.join(c.paths.bundle, 'config.json'), JSON.stringify(spec));
     steps.mark('spec');
@@ -240,9 +238,10 @@ export class ContainerService {
     const sns = sb.config.namespaces;
     const namespaces = { ...sec.namespaces, network: sns.network, ipc: sns.ipc };
     // An image volume is its read-only overlay, bound in like a host path.
-    const volumes = c.imageMounts ?? [];
-    let v = 0;
-    const mounts = c.config.mounts.map((m) => (m.image === undefined ? m : { ...m, hostPath: volumes[v++]!.path, readonly: true }));
+    const mounts = c.config.mounts.map((m, i) => {
+      const volume = c.imageMounts?.find((x) => x.mount === i);
+      return volume ? { ...m, hostPath: volume.path, readonly: true } : m;
+    });
     return containerSpec({
       id: c.id,
       config: { ...c.config, mounts, security: { ...sec, namespaces } },

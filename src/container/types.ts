@@ -103,10 +103,10 @@ export interface Container {
   /** The identity its process runs with (ContainerStatus.user); absent on records older than it. */
   user?: { uid: number; gid: number; supplementalGroups: number[] };
   /**
-   * Image volumes: the read-only overlay of each mount's image, mounted under the container's
+   * Image volumes: the read-only overlay of the image of config.mounts[mount], mounted under the container's
    * directory before the runtime binds it in; unmounted when the container is released.
    */
-  imageMounts?: { path: string; imageId: string }[];
+  imageMounts?: { mount: number; path: string; imageId: string }[];
   /** The signal StopContainer sends first (image StopSignal, else SIGTERM). */
   stopSignal: string;
   /**
