@@ -129,6 +129,12 @@ describe('newer CRI features on real pods', () => {
     const st = (await call(h.runtime, 'ContainerStatus', { container_id: id })).status!;
     assert.equal(st.mounts[0]?.image?.image, data);
     await rejectsWith(create(p, ctr('missing', vol('localhost/test/nope:1'))), grpc.status.NOT_FOUND, /mounts\[0\]\.image/);
+    // kubelet 1.33's subPath: a directory of the image mounted instead of its root; one that is not there is NOT_FOUND.
+    const sub = (image_sub_path: string) => ({ mounts: [{ container_path: '/sub', image: { image: data }, readonly: true, image_sub_path }] });
+    const subbed = await run(p, ctr('sub', sub('./data')));
+    assert.equal((await sh(subbed, 'cat /sub/hello.txt')).out, 'from the image volume');
+    await rejectsWith(create(p, ctr('nosub', sub('nothing/here'))), grpc.status.NOT_FOUND, /mounts\[0\]\.image_sub_path/);
+    await call(h.runtime, 'RemoveContainer', { container_id: subbed });
     await rejectsWith(call(h.client.image, 'RemoveImage', { image: { image: data } }), grpc.status.FAILED_PRECONDITION, new RegExp(id));
     const volumeMount = path.join(h.root, 'containers', id, 'image-volumes', '0');
     assert.deepEqual(await mountsUnder(path.dirname(volumeMount)), [volumeMount]);

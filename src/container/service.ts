@@ -13,6 +13,7 @@ import { Registry } from '../store/registry.js';
 import type { ImageService } from '../image/service.js';
 import type { Image, ImageRuntimeConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../image/overlay.js';
+import { resolveInRoot } from '../image/sub-path.js';
 import { cgroupEmpty } from '../oci/cgroups.js';
 import { capabilitiesFromMask } from '../oci/capabilities.js';
 import { containerSpec, ociResources } from '../oci/container-spec.js';
@@ -204,7 +205,11 @@ export class ContainerService {
     await mountOverlay({ lowerDirs: layerDirs(image, this.o.images.store), upperDir: c.paths.upper, workDir: c.paths.work, target: c.paths.rootfs });
     steps.mark('rootfs');
     // Lower dirs only: read-only, and the store's layers are shared, never written.
-    for (const m of c.imageMounts ?? []) await mountOverlay({ lowerDirs: layerDirs(volumeImages[m.mount]!, this.o.images.store), target: m.path });
+    for (const m of c.imageMounts ?? []) {
+      await mountOverlay({ lowerDirs: layerDirs(volumeImages[m.mount]!, this.o.images.store), target: m.path });
+      const sub = c.config.mounts[m.mount]?.imageSubPath;
+      if (sub) m.source = await resolveInRoot(m.path, sub, `config.mounts[${m.mount}].image_sub_path`);
+    }
     if (c.imageMounts?.length) steps.mark('imageVolumes');
     const spec = await this.buildSpec(c, sb, image.config);
     await fs.writeFile(path.join(c.paths.bundle, 'config.json'), JSON.stringify(spec));
@@ -240,7 +245,7 @@ export class ContainerService {
     // An image volume is its read-only overlay, bound in like a host path.
     const mounts = c.config.mounts.map((m, i) => {
       const volume = c.imageMounts?.find((x) => x.mount === i);
-      return volume ? { ...m, hostPath: volume.path, readonly: true } : m;
+      return volume ? { ...m, hostPath: volume.source ?? volume.path, readonly: true } : m;
     });
     return containerSpec({
       id: c.id,

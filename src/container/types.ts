@@ -12,6 +12,8 @@ export interface ContainerMount {
   recursiveReadOnly?: boolean;
   /** An image volume: this image from the store, mounted read-only (kubelet pulled it). */
   image?: string;
+  /** Of an image volume: the path inside the image that is mounted instead of its root. */
+  imageSubPath?: string;
 }
 
 export interface ContainerDevice {
@@ -104,9 +106,10 @@ export interface Container {
   user?: { uid: number; gid: number; supplementalGroups: number[] };
   /**
    * Image volumes: the read-only overlay of the image of config.mounts[mount], mounted under the container's
-   * directory before the runtime binds it in; unmounted when the container is released.
+   * directory before the runtime binds it (or `source`, its image_sub_path inside it) in; unmounted
+   * when the container is released.
    */
-  imageMounts?: { mount: number; path: string; imageId: string }[];
+  imageMounts?: { mount: number; path: string; imageId: string; source?: string }[];
   /** The signal StopContainer sends first (image StopSignal, else SIGTERM). */
   stopSignal: string;
   /**

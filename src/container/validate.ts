@@ -53,6 +53,7 @@ export function validateResources(field: string, r: ContainerResources): void {
  */
 function validateMountKind(field: string, m: ContainerMount): void {
   if (m.image !== undefined && m.hostPath) throw invalidArgument(`${field}.host_path`, 'must be empty for an image volume (image is set)');
+  if (m.imageSubPath !== undefined && m.image === undefined) throw invalidArgument(`${field}.image_sub_path`, 'is only for an image volume (image is not set)');
   if (!m.recursiveReadOnly) return;
   if (!m.readonly) throw invalidArgument(`${field}.recursive_read_only`, 'requires readonly: true');
   if (m.propagation !== 'private') throw invalidArgument(`${field}.recursive_read_only`, `requires propagation PROPAGATION_PRIVATE, not ${m.propagation}`);

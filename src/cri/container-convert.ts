@@ -80,8 +80,6 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
     mounts: c.mounts.map((m, i) => {
       const propagation = propagations[m.propagation];
       if (!propagation) throw invalidArgument(`config.mounts[${i}].propagation`, `unknown propagation ${m.propagation}`);
-      // kubelet 1.33's subPath of an image volume: not implemented yet, so refused rather than ignored.
-      if (m.image_sub_path) throw invalidArgument(`config.mounts[${i}].image_sub_path`, 'is not supported by crib');
       return {
         containerPath: m.container_path,
         hostPath: m.host_path,
@@ -89,6 +87,7 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
         propagation,
         recursiveReadOnly: m.recursive_read_only,
         ...(m.image?.image ? { image: m.image.image } : {}),
+        ...(m.image_sub_path ? { imageSubPath: m.image_sub_path } : {}),
       };
     }),
     devices: c.devices.map((d) => ({ containerPath: d.container_path, hostPath: d.host_path, permissions: d.permissions || 'rwm' })),
@@ -182,6 +181,7 @@ export function toContainerStatus(v: ContainerView): ContainerStatus {
       propagation: propagations.indexOf(m.propagation) as 0 | 1 | 2,
       recursive_read_only: m.recursiveReadOnly ?? false,
       ...(m.image ? { image: { image: m.image, annotations: {} } } : {}),
+      ...(m.imageSubPath ? { image_sub_path: m.imageSubPath } : {}),
     })),
     log_path: c.paths.log,
     ...(c.user ? { user: { linux: { uid: String(c.user.uid), gid: String(c.user.gid), supplemental_groups: c.user.supplementalGroups.map(String) } } } : {}),

@@ -2,6 +2,9 @@
 // SupplementalGroupsPolicy with ContainerStatus.user, image volumes, and Status's feature tables.
 // No root, no daemon.
 import { describe, it } from 'node:test';
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { parseManifests } from '../../src/cli/run/documents.js';
 import { containerConfig } from '../../src/cli/run/convert.js';
@@ -14,6 +17,7 @@ import type { ContainerConfig as CriContainerConfig } from '../../src/cri/genera
 import type { CreateContainerRequest__Output } from '../../src/cri/generated/runtime/v1/CreateContainerRequest.js';
 import type { Mount } from '../../src/cri/generated/runtime/v1/Mount.js';
 import { validateContainerConfig } from '../../src/container/validate.js';
+import { resolveInRoot } from '../../src/image/sub-path.js';
 import type { Container } from '../../src/container/types.js';
 import { cgroupLimitWrites, podLimits, sharesToWeight } from '../../src/oci/cgroup-limits.js';
 import { containerSpec } from '../../src/oci/container-spec.js';
@@ -135,7 +139,7 @@ describe('SupplementalGroupsPolicy', () => {
 });
 
 describe('image volumes', () => {
-  it('name an image and no host path; a sub path is refused, not ignored', () => {
+  it('name an image and no host path; a sub path only with an image', () => {
     const cfg = convert({ mounts: [{ container_path: '/vol', image: { image: 'localhost/data:1' }, readonly: true }] });
     assert.equal(cfg.mounts[0]?.image, 'localhost/data:1');
     validateContainerConfig(cfg);
@@ -143,7 +147,11 @@ describe('image volumes', () => {
       () => validateContainerConfig(convert({ mounts: [{ container_path: '/vol', host_path: '/h', image: { image: 'localhost/data:1' } }] })),
       /^config\.mounts\[0\]\.host_path: must be empty/,
     );
-    invalid(() => convert({ mounts: [{ container_path: '/vol', image: { image: 'x' }, image_sub_path: 'a' }] }), /^config\.mounts\[0\]\.image_sub_path/);
+    assert.equal(convert({ mounts: [{ container_path: '/vol', image: { image: 'x' }, image_sub_path: 'a/b' }] }).mounts[0]?.imageSubPath, 'a/b');
+    invalid(
+      () => validateContainerConfig(convert({ mounts: [{ container_path: '/vol', host_path: '/h', image_sub_path: 'a' }] })),
+      /^config\.mounts\[0\]\.image_sub_path/,
+    );
     invalid(() => validateContainerConfig(convert({ mounts: [{ container_path: '/vol', host_path: '' }] })), /^config\.mounts\[0\]\.host_path/);
   });
 });
@@ -245,5 +253,34 @@ spec:
       { container_path: '/tools', image: { image: 'localhost/tools:1' }, readonly: true },
       { container_path: '/latest', image: { image: 'localhost/tools' }, readonly: true, image_sub_path: 'bin' },
     ]);
+  });
+});
+
+describe('image volume sub paths: resolved inside the volume', () => {
+  it('follows symlinks and ".." inside the root only, and needs the path to exist', async () => {
+    const root = await fsp.mkdtemp(path.join(os.tmpdir(), 'crib-subpath-'));
+    try {
+      await fsp.mkdir(path.join(root, 'data', 'deep'), { recursive: true });
+      await fsp.writeFile(path.join(root, 'data', 'file'), 'x');
+      await fsp.symlink('/data', path.join(root, 'abs')); // absolute: from the volume's root
+      await fsp.symlink('../../../../etc', path.join(root, 'data', 'up')); // climbs no higher than the root
+      await fsp.symlink('deep', path.join(root, 'data', 'rel'));
+      await fsp.symlink('loop', path.join(root, 'loop'));
+      const field = 'config.mounts[0].image_sub_path';
+      const at = (sub: string) => resolveInRoot(root, sub, field);
+      assert.equal(await at('data/deep'), path.join(root, 'data', 'deep'));
+      assert.equal(await at('abs/file'), path.join(root, 'data', 'file'));
+      assert.equal(await at('data/rel'), path.join(root, 'data', 'deep'));
+      assert.equal(await at('../../data/./deep/..'), path.join(root, 'data'));
+      await fsp.mkdir(path.join(root, 'etc'));
+      assert.equal(await at('data/up'), path.join(root, 'etc'), "the host's /etc is never reached");
+      const kind = (k: string, re: RegExp) => (e: unknown) => e instanceof CribError && e.kind === k && re.test(e.message);
+      await assert.rejects(at('missing'), kind('NotFound', /^config\.mounts\[0\]\.image_sub_path: "missing" is not in the image/));
+      await assert.rejects(at('data/file/below'), kind('NotFound', /is not in the image/));
+      await assert.rejects(at('loop'), kind('InvalidArgument', /more than 40 symlinks/));
+      await assert.rejects(at('/data'), kind('InvalidArgument', /must be a relative path/));
+    } finally {
+      await fsp.rm(root, { recursive: true, force: true });
+    }
   });
 });
