@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Conformance: critest (cri-tools v1.26.1, the CRI suite containerd and CRI-O run in CI) against a
-# cribd of its own, offline. Run as root on Debian 12: `bash scripts/conformance.sh`.
+# Conformance: critest (cri-tools, the CRI suite containerd and CRI-O run in CI) against a cribd of
+# its own, offline. Run as root on Debian 12: `bash scripts/conformance.sh`.
 #
-# This is the one place the repo uses ../shared/cri-tools: critest itself (CRITEST=PATH overrides
-# it) and the builder of offline stand-ins for critest's images. Everything it makes lives under
-# .cache/ (the images, cached across runs) or a temp dir that it removes; what it starts (a
-# docker-registry on 127.0.0.1, cribd on its own socket, root, state, bridge, subnet and cgroup
-# root) it stops, and it checks that nothing of cribd's pods is left behind.
+# Two suites run against the one set-up, one after the other: v1.26.1 (CRI_TOOLS/bin) and v1.32.0,
+# the suite of today's kubelet (CRI_TOOLS/v1.32/bin). SUITES='v1.32' (or 'v1.26') runs one;
+# CRITEST=PATH and CRICTL=PATH run one suite with other binaries.
+#
+# This is the one place the repo uses ../shared/cri-tools: critest itself and the builder of offline
+# stand-ins for critest's images. Everything it makes lives under .cache/ (the images, cached across
+# runs) or a temp dir that it removes; what it starts (a docker-registry on 127.0.0.1, cribd on its
+# own socket, root, state, bridge, subnet and cgroup root) it stops, and it checks that nothing of
+# cribd's pods is left behind.
 #
 # critest's and cribd's logs of the last run are kept in .cache/conformance/.
 # Exits non-zero when a spec fails that is not listed in EXPECTED_FAILURES, or when something leaks.
@@ -14,8 +18,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 cri_tools=${CRI_TOOLS:-$repo/../shared/cri-tools}
-critest=${CRITEST:-$cri_tools/bin/critest}
-crictl=${CRICTL:-$cri_tools/bin/crictl}
+# SUITE CRITEST CRICTL, one per line.
+if [ -n "${CRITEST:-}" ]; then
+  suites="custom $CRITEST ${CRICTL:-$cri_tools/bin/crictl}"
+else
+  suites=
+  for s in ${SUITES:-v1.26 v1.32}; do
+    case $s in
+      v1.26) suites+="v1.26 $cri_tools/bin/critest $cri_tools/bin/crictl"$'\n' ;;
+      v1.32) suites+="v1.32 $cri_tools/v1.32/bin/critest $cri_tools/v1.32/bin/crictl"$'\n' ;;
+      *) printf 'conformance: unknown suite %s (v1.26, v1.32)\n' "$s" >&2; exit 2 ;;
+    esac
+  done
+fi
+crictl=$(printf '%s\n' "$suites" | awk 'NF { c = $3 } END { print c }')
 
 # Specs that cannot pass here, each with its reason. Matched against ginkgo's full spec text.
 expected_failures=(
@@ -27,8 +43,11 @@ say() { printf 'conformance: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root"
-[ -x "$critest" ] || die "critest not found at $critest (set CRITEST=PATH)"
-[ -x "$crictl" ] || die "crictl not found at $crictl (set CRICTL=PATH)"
+while read -r _ critest c; do
+  [ -n "$critest" ] || continue
+  [ -x "$critest" ] || die "critest not found at $critest (set CRI_TOOLS=DIR or CRITEST=PATH)"
+  [ -x "$c" ] || die "crictl not found at $c (set CRI_TOOLS=DIR or CRICTL=PATH)"
+done <<<"$suites"
 bash scripts/setup.sh
 
 # ---- critest's images: built once into .cache, rebuilt when the builder changes -------------------
@@ -104,7 +123,7 @@ teardown() {
   ip link del "$bridge" 2>/dev/null || true
   find /sys/fs/cgroup -mindepth 1 -maxdepth 3 -depth -type d -path "*$cgroup_root*" -exec rmdir {} + 2>/dev/null || true
   mkdir -p "$repo/.cache/conformance"
-  cp "$work"/critest.log "$work"/cribd.log "$repo/.cache/conformance/" 2>/dev/null || true
+  cp "$work"/critest-*.log "$work"/cribd.log "$repo/.cache/conformance/" 2>/dev/null || true
   rm -rf "$work"
   [ -z "$summary" ] || printf '%s\n' "$summary"
   exit "$rc"
@@ -159,34 +178,43 @@ for tar in "$images"/*.tar; do
   crib image import "$tar" >/dev/null
 done
 
-# ---- critest -------------------------------------------------------------------------------------------
-say "running critest ($critest)"
-set +e
-"$critest" -runtime-endpoint "unix://$sock" -image-endpoint "unix://$sock" \
-  --ginkgo.no-color --ginkgo.json-report="$work/report.json" ${CRITEST_ARGS:-} 2>&1 | tee "$work/critest.log" &
-critest_pid=$!
-wait "$critest_pid"
-set -e
-critest_pid=
-[ -s "$work/report.json" ] || die "critest wrote no report"
+# ---- critest, each suite ------------------------------------------------------------------------------
+run_suite() { # NAME CRITEST: runs it, prints its failures that are not expected; returns their count
+  local name=$1 bin=$2 spec unexpected=0
+  say "running critest $name ($bin)"
+  set +e
+  "$bin" -runtime-endpoint "unix://$sock" -image-endpoint "unix://$sock" \
+    --ginkgo.no-color --ginkgo.json-report="$work/report-$name.json" ${CRITEST_ARGS:-} 2>&1 | tee "$work/critest-$name.log" &
+  critest_pid=$!
+  wait "$critest_pid"
+  set -e
+  critest_pid=
+  [ -s "$work/report-$name.json" ] || die "critest $name wrote no report"
 
-# Failed specs, one full text per line, from ginkgo's JSON report.
-node -e '
-  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
-  for (const s of r.flatMap((x) => x.SpecReports ?? []))
-    if (s.LeafNodeType === "It" && !["passed", "skipped", "pending"].includes(s.State))
-      console.log([...(s.ContainerHierarchyTexts ?? []), s.LeafNodeText].join(" "));
-' "$work/report.json" >"$work/failed.txt"
+  # Failed specs, one full text per line, from ginkgo's JSON report.
+  node -e '
+    const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+    for (const s of r.flatMap((x) => x.SpecReports ?? []))
+      if (s.LeafNodeType === "It" && !["passed", "skipped", "pending"].includes(s.State))
+        console.log([...(s.ContainerHierarchyTexts ?? []), s.LeafNodeText].join(" "));
+  ' "$work/report-$name.json" >"$work/failed-$name.txt"
 
-unexpected=0
-while IFS= read -r spec; do
-  if printf '%s\n' "${expected_failures[@]}" | grep -qxF -- "$spec"; then
-    say "expected failure: $spec"
-  else
-    say "UNEXPECTED FAILURE: $spec"
-    unexpected=$((unexpected + 1))
-  fi
-done <"$work/failed.txt"
-# critest's summary is printed last, after the teardown (see teardown).
-summary=$(grep -E '^(Ran [0-9]+ of [0-9]+ Specs|(SUCCESS|FAIL)! -- )' "$work/critest.log" | tail -n 2)
-[ "$unexpected" -eq 0 ] || exit 1
+  while IFS= read -r spec; do
+    if printf '%s\n' "${expected_failures[@]}" | grep -qxF -- "$spec"; then
+      say "$name: expected failure: $spec"
+    else
+      say "$name: UNEXPECTED FAILURE: $spec"
+      unexpected=$((unexpected + 1))
+    fi
+  done <"$work/failed-$name.txt"
+  # critest's summary is printed last, after the teardown (see teardown).
+  summary+="critest $name: $(grep -E '^(Ran [0-9]+ of [0-9]+ Specs|(SUCCESS|FAIL)! -- )' "$work/critest-$name.log" | tail -n 2 | tr '\n' ' ')"$'\n'
+  return "$unexpected"
+}
+
+failed=0
+while read -r name critest _; do
+  [ -n "$name" ] || continue
+  run_suite "$name" "$critest" || failed=$((failed + $?))
+done <<<"$suites"
+[ "$failed" -eq 0 ] || exit 1

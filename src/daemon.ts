@@ -81,6 +81,8 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   if (!conmonPath) throw new CribError('FailedPrecondition', `conmon "${config.conmon}" not found`);
   const { runtimes, defaultName } = discoverRuntimes(config, conmonPath);
   for (const dir of ['exits', 'sockets']) await fs.mkdir(path.join(config.state, dir), { recursive: true, mode: 0o700 });
+  // What each runtime can do is read once, now, while the rest starts (Status and CreateContainer ask it).
+  for (const rt of runtimes.values()) void rt.features();
 
   const store = new ImageStore(path.join(config.root, 'images'));
   await store.open();
@@ -146,7 +148,8 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
       pods,
       usage: new PodUsageReader(sandboxes, containers),
       network,
-      runtimeHandlers: [...runtimes.keys()],
+      runtimeHandlers: () => Promise.all([...runtimes].map(async ([name, rt]) => ({ name, features: await rt.features() }))),
+      defaultRuntimeHandler: defaultName,
       streaming,
       events: podEvents.events,
     }) as grpc.UntypedServiceImplementation,

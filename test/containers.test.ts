@@ -337,6 +337,10 @@ describe('containers in the sandbox', () => {
     await call(h.runtime, 'RemoveContainer', { container_id: first.container_id });
     await call(h.runtime, 'RemoveContainer', { container_id: first.container_id });
     await rejectsWith(call(h.runtime, 'ContainerStatus', { container_id: first.container_id }), grpc.status.NOT_FOUND);
+    // Stop of an unknown (here: removed) id is success, as Remove's is (the CRI's idempotence).
+    await call(h.runtime, 'StopContainer', { container_id: first.container_id, timeout: '0' });
+    await call(h.runtime, 'StopContainer', { container_id: 'f'.repeat(64), timeout: '0' });
+    await rejectsWith(call(h.runtime, 'StopContainer', { container_id: '../x', timeout: '0' }), grpc.status.INVALID_ARGUMENT, /container_id/);
   });
 
   it('keeps containers across a cribd restart and reports an exit that happened while it was down', async () => {

@@ -23,13 +23,14 @@ const expected: Record<string, { method: string; code: grpc.status }> = {
   'listpodsandbox-all': { method: `${rs}ListPodSandbox`, code: grpc.status.OK },
   'listpodsandbox-filtered': { method: `${rs}ListPodSandbox`, code: grpc.status.OK },
   'podsandboxstatus-verbose': { method: `${rs}PodSandboxStatus`, code: grpc.status.NOT_FOUND },
-  stoppodsandbox: { method: `${rs}StopPodSandbox`, code: grpc.status.NOT_FOUND },
+  // Stopping an unknown sandbox or container is success (the CRI's idempotence).
+  stoppodsandbox: { method: `${rs}StopPodSandbox`, code: grpc.status.OK },
   // The captured ids name a sandbox and containers of the capturing runtime: unknown here.
   'createcontainer-app': { method: `${rs}CreateContainer`, code: grpc.status.NOT_FOUND },
   'createcontainer-locked': { method: `${rs}CreateContainer`, code: grpc.status.NOT_FOUND },
   startcontainer: { method: `${rs}StartContainer`, code: grpc.status.NOT_FOUND },
   exec: { method: `${rs}Exec`, code: grpc.status.NOT_FOUND },
-  'stopcontainer-timeout10': { method: `${rs}StopContainer`, code: grpc.status.NOT_FOUND },
+  'stopcontainer-timeout10': { method: `${rs}StopContainer`, code: grpc.status.OK },
   pullimage: { method: `${is}PullImage`, code: grpc.status.OK },
   'pullimage-with-sandbox-config': { method: `${is}PullImage`, code: grpc.status.OK },
   listimages: { method: `${is}ListImages`, code: grpc.status.OK },

@@ -152,6 +152,25 @@ spec:
     assert.deepEqual(fs.existsSync(podsDir) ? fs.readdirSync(podsDir) : [], [], 'the emptyDir is removed');
   });
 
+  it('mounts an image volume read-only, whole and by subPath', async () => {
+    const file = manifest(`apiVersion: v1
+kind: Pod
+metadata: {name: imgvol}
+spec:
+  restartPolicy: Never
+  volumes: [{name: site, image: {reference: "${IMAGE}", pullPolicy: Never}}]
+  containers:
+    - name: main
+      image: ${IMAGE}
+      command: [sh, -c, 'cat /site/www/index.html /page/index.html; touch /site/x 2>&1 | grep -q "Read-only" && echo read-only']
+      volumeMounts: [{name: site, mountPath: /site}, {name: site, mountPath: /page, subPath: www}]
+`);
+    const r = await crib(['run', file]);
+    assert.equal(r.code, 0, explain(r));
+    assert.match(r.stdout, /^\[main\] hello from the web container\n\[main\] hello from the web container\n\[main\] read-only$/m, explain(r));
+    assert.deepEqual(await pods(), [], 'torn down once the pod finished');
+  });
+
   it('reports a failing init container and never creates the app containers', async () => {
     const marker = fs.mkdtempSync(path.join(h.base, 'never-'));
     const file = manifest(`apiVersion: v1

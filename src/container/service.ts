@@ -13,13 +13,14 @@ import { Registry } from '../store/registry.js';
 import type { ImageService } from '../image/service.js';
 import type { Image, ImageRuntimeConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../image/overlay.js';
+import { resolveInRoot } from '../image/sub-path.js';
 import { cgroupEmpty } from '../oci/cgroups.js';
 import { capabilitiesFromMask } from '../oci/capabilities.js';
 import { containerSpec, ociResources } from '../oci/container-spec.js';
 import { clampOomScoreAdj, daemonLimits, stillAlive } from '../oci/process.js';
 import type { OciRuntime, ProcessIO, StopOptions } from '../oci/runtime.js';
 import { readLocalhostProfile } from '../oci/seccomp-file.js';
-import { resolveUser } from '../oci/users.js';
+import { processGroups, resolveUser } from '../oci/users.js';
 import { podFilePaths, podHostname } from '../sandbox/pod-files.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { Sandbox } from '../sandbox/types.js';
@@ -60,8 +61,11 @@ const nameKey = (c: { sandboxId: string; config: ContainerConfig }) => `${c.sand
  * it for hostPath volumes without a type.
  */
 async function createMissingMountSources(config: ContainerConfig): Promise<void> {
-  for (const m of config.mounts) if (!(await exists(m.hostPath))) await fs.mkdir(m.hostPath, { recursive: true, mode: 0o755 });
+  for (const m of config.mounts) if (m.image === undefined && !(await exists(m.hostPath))) await fs.mkdir(m.hostPath, { recursive: true, mode: 0o755 });
 }
+
+/** An image's unpacked layers as overlayfs stacks them, top-most first. */
+const layerDirs = (image: Image, store: ImageService['store']): string[] => [...image.diffIds].reverse().map((d) => store.layerPath(d));
 
 /** Owns every container: records, bundles, rootfs mounts, and its calls into the runtime. */
 export class ContainerService {
@@ -106,7 +110,7 @@ export class ContainerService {
 
   /** Which container (if any) uses an image, so RemoveImage can refuse and say so. */
   imageUser(imageId: string): string | undefined {
-    const c = this.registry.values().find((x) => x.image.id === imageId);
+    const c = this.registry.values().find((x) => x.image.id === imageId || x.imageMounts?.some((m) => m.imageId === imageId));
     return c && `container ${c.id}`;
   }
 
@@ -121,7 +125,21 @@ export class ContainerService {
     if ((await this.o.sandboxes.view(sb)).state !== 'READY') throw new CribError('FailedPrecondition', `sandbox ${sb.id} is not ready`);
     const image = this.o.images.find(config.image);
     if (!image) throw notFound(`image ${config.image}`);
+    // Image volumes: kubelet pulls the image first, so one not in the store is NOT_FOUND, as for the container's own image.
+    const volumeImages = config.mounts.map((m, i) => {
+      if (m.image === undefined) return undefined;
+      const found = this.o.images.find(m.image);
+      if (!found) throw notFound(`image ${m.image} of config.mounts[${i}].image`);
+      return found;
+    });
     const runtime = this.o.sandboxes.runtimeOf(sb);
+    const rro = config.mounts.findIndex((m) => m.recursiveReadOnly);
+    if (rro >= 0 && !(await runtime.features()).recursiveReadOnlyMounts) {
+      throw new CribError(
+        'FailedPrecondition',
+        `config.mounts[${rro}].recursive_read_only: runtime handler ${runtime.name} does not support recursive read-only mounts`,
+      );
+    }
     const id = randomBytes(32).toString('hex');
     ctx.ids.container = id;
     const logPath = containerLogPath(sb.config.logDirectory || path.join(sb.paths.podDir, 'logs'), config.logPath, id);
@@ -144,6 +162,7 @@ export class ContainerService {
       },
       cgroupsPath: `${sb.cgroup.parent}/${id}`,
       stopSignal: image.config.StopSignal || 'SIGTERM',
+      imageMounts: volumeImages.flatMap((img, i) => (img ? [{ mount: i, path: path.join(dir, 'image-volumes', String(i)), imageId: img.id }] : [])),
     };
     this.registry.reserve(nameKey(c), id, `container "${config.metadata.name}" (attempt ${config.metadata.attempt}) in sandbox ${sb.id}`);
     steps.mark('checks');
@@ -151,7 +170,7 @@ export class ContainerService {
       await createMissingMountSources(config);
       await this.registry.save(c);
       steps.mark('record');
-      await this.prepareBundle(c, sb, image, steps);
+      await this.prepareBundle(c, sb, image, volumeImages, steps);
       const proc = await runtime.create({
         id,
         name: config.metadata.name,
@@ -181,17 +200,19 @@ export class ContainerService {
     return id;
   }
 
-  /** The overlay rootfs of the image's layers, and the OCI spec. */
-  private async prepareBundle(c: Container, sb: Sandbox, image: Image, steps: StepTimes): Promise<void> {
+  /** The overlay rootfs of the image's layers, a read-only overlay per image volume, and the OCI spec. */
+  private async prepareBundle(c: Container, sb: Sandbox, image: Image, volumeImages: (Image | undefined)[], steps: StepTimes): Promise<void> {
     for (const d of [c.paths.rootfs, c.paths.upper, c.paths.work, path.dirname(c.paths.log)]) await fs.mkdir(d, { recursive: true });
     steps.mark('dirs');
-    await mountOverlay({
-      lowerDirs: [...image.diffIds].reverse().map((d) => this.o.images.store.layerPath(d)),
-      upperDir: c.paths.upper,
-      workDir: c.paths.work,
-      target: c.paths.rootfs,
-    });
+    await mountOverlay({ lowerDirs: layerDirs(image, this.o.images.store), upperDir: c.paths.upper, workDir: c.paths.work, target: c.paths.rootfs });
     steps.mark('rootfs');
+    // Lower dirs only: read-only, and the store's layers are shared, never written.
+    for (const m of c.imageMounts ?? []) {
+      await mountOverlay({ lowerDirs: layerDirs(volumeImages[m.mount]!, this.o.images.store), target: m.path });
+      const sub = c.config.mounts[m.mount]?.imageSubPath;
+      if (sub) m.source = await resolveInRoot(m.path, sub, `config.mounts[${m.mount}].image_sub_path`);
+    }
+    if (c.imageMounts?.length) steps.mark('imageVolumes');
     const spec = await this.buildSpec(c, sb, image.config);
     await fs.writeFile(path.join(c.paths.bundle, 'config.json'), JSON.stringify(spec));
     steps.mark('spec');
@@ -206,9 +227,11 @@ export class ContainerService {
       runAsUsername: sec.runAsUsername,
       imageUser: imageConfig.User,
       supplementalGroups: sec.supplementalGroups,
+      supplementalGroupsPolicy: sec.supplementalGroupsPolicy,
       passwd,
       group,
     });
+    c.user = { uid: user.uid, gid: user.gid, supplementalGroups: processGroups(user) };
     const oomScoreAdj = await clampOomScoreAdj(c.config.resources.oomScoreAdj ?? 0, (from, to) =>
       log.once('oom-clamp-container', 'warn', `cannot set oom_score_adj ${from} without CAP_SYS_RESOURCE; containers get at least ${to}`),
     );
@@ -221,9 +244,14 @@ export class ContainerService {
     // sends the same; critest does not): only the PID namespace is the container's own choice.
     const sns = sb.config.namespaces;
     const namespaces = { ...sec.namespaces, network: sns.network, ipc: sns.ipc };
+    // An image volume is its read-only overlay, bound in like a host path.
+    const mounts = c.config.mounts.map((m, i) => {
+      const volume = c.imageMounts?.find((x) => x.mount === i);
+      return volume ? { ...m, hostPath: volume.source ?? volume.path, readonly: true } : m;
+    });
     return containerSpec({
       id: c.id,
-      config: { ...c.config, security: { ...sec, namespaces } },
+      config: { ...c.config, mounts, security: { ...sec, namespaces } },
       image: imageConfig,
       user,
       namespaces: this.namespacePaths(c, sb),
@@ -279,10 +307,17 @@ export class ContainerService {
 
   // ---- StopContainer, RemoveContainer --------------------------------------------------------
 
-  /** Stop signal, `timeoutSeconds` to exit, then SIGKILL. Idempotent. */
+  /**
+   * Stop signal, `timeoutSeconds` to exit, then SIGKILL. Idempotent: an unknown id is success, as
+   * the CRI says and containerd and CRI-O answer; a malformed one is not.
+   */
   async stop(ctx: RequestContext, id: string, timeoutSeconds: number): Promise<void> {
-    const c = this.get(id);
-    await this.registry.locked(c.id, () => this.stopLocked(ctx, c, timeoutSeconds));
+    validateId('container_id', id);
+    const c = this.registry.find(id);
+    if (!c) return;
+    await this.registry.locked(c.id, async () => {
+      if (this.registry.has(c.id)) await this.stopLocked(ctx, c, timeoutSeconds);
+    });
   }
 
   private async stopLocked(
@@ -366,11 +401,12 @@ export class ContainerService {
     };
     // With no process left in its cgroup nothing can hold the rootfs: it is unmounted while the
     // runtime deletes (which does not touch it). Else the delete ends what is left first.
+    const unmount = () => settleAll([unmountOverlay(c.paths.rootfs), ...(c.imageMounts ?? []).map((m) => unmountOverlay(m.path))]);
     if (c.phase === 'exited' && (await cgroupEmpty(c.cgroupsPath))) {
-      await settleAll([deleted(), unmountOverlay(c.paths.rootfs)]);
+      await settleAll([deleted(), unmount()]);
     } else {
       await deleted();
-      await unmountOverlay(c.paths.rootfs);
+      await unmount();
     }
   }
 

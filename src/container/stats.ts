@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { cgroupMounts } from '../oci/cgroups.js';
+import { cgroupV1Mount, cgroupV2Root } from '../oci/cgroups.js';
 import { readKernelFile } from '../util/fsx.js';
 import { cgroupV1Files, cgroupV2Files, usageFromV1, usageFromV2, type CgroupUsage, type CgroupV1Files, type CgroupV2Files } from './cgroup-stats.js';
 
@@ -19,31 +19,20 @@ function readFiles<K extends string>(dir: string, names: readonly K[]): Partial<
   return Object.fromEntries(names.map((n) => [n, readKernelFile(path.join(dir, n))])) as Partial<Record<K, string>>;
 }
 
-/** The hierarchy mount for a v1 controller (e.g. "memory"), or undefined on a pure cgroup2 host. */
-async function v1Mount(controller: string): Promise<string | undefined> {
-  const mounts = await cgroupMounts();
-  return mounts.find((m) => path.basename(m).split(',').includes(controller));
-}
-
 /**
  * CPU and memory use of a cgroup (cgroupfs path): from the v1 cpuacct and memory controllers when
  * they are mounted (hybrid hosts keep them on v1, with an empty cgroup2 beside), else cgroup v2.
  */
 export async function cgroupUsage(cgroupPath: string): Promise<CgroupUsage> {
-  const cpuacct = await v1Mount('cpuacct');
-  const memory = await v1Mount('memory');
+  const cpuacct = await cgroupV1Mount('cpuacct');
+  const memory = await cgroupV1Mount('memory');
   if (cpuacct && memory) {
     const cpu = readFiles(path.join(cpuacct, cgroupPath), cgroupV1Files.cpuacct);
     const mem = readFiles(path.join(memory, cgroupPath), cgroupV1Files.memory);
     return usageFromV1({ ...cpu, ...mem } satisfies CgroupV1Files);
   }
-  const files: CgroupV2Files = readFiles(path.join(await v2Root(), cgroupPath), cgroupV2Files);
+  const files: CgroupV2Files = readFiles(path.join(await cgroupV2Root(), cgroupPath), cgroupV2Files);
   return usageFromV2(files);
-}
-
-/** The cgroup2 mount a pure v2 host has at /sys/fs/cgroup. */
-async function v2Root(): Promise<string> {
-  return (await cgroupMounts()).find((m) => m === '/sys/fs/cgroup') ?? '/sys/fs/cgroup';
 }
 
 /** Bytes and inodes used by a directory tree (a container's writable layer). */

@@ -4,9 +4,16 @@ export type MountPropagation = 'private' | 'host-to-container' | 'bidirectional'
 
 export interface ContainerMount {
   containerPath: string;
+  /** Empty for an image volume. */
   hostPath: string;
   readonly: boolean;
   propagation: MountPropagation;
+  /** Read-only all the way down (mounts below host_path too): the runtime's `rro`. Absent: false (and on older records). */
+  recursiveReadOnly?: boolean;
+  /** An image volume: this image from the store, mounted read-only (kubelet pulled it). */
+  image?: string;
+  /** Of an image volume: the path inside the image that is mounted instead of its root. */
+  imageSubPath?: string;
 }
 
 export interface ContainerDevice {
@@ -37,6 +44,8 @@ export interface ContainerSecurity {
   runAsGroup?: number;
   runAsUsername?: string;
   supplementalGroups: number[];
+  /** Merge (also when absent, as on older records): the groups the image's /etc/group gives the user are added; Strict: only those asked for. */
+  supplementalGroupsPolicy?: 'Merge' | 'Strict';
   readonlyRootfs: boolean;
   noNewPrivs: boolean;
   /** Empty means the defaults (none when privileged). */
@@ -93,6 +102,14 @@ export interface Container {
   /** The container's init process on the host, once started. */
   pid?: number;
   startTime?: string;
+  /** The identity its process runs with (ContainerStatus.user); absent on records older than it. */
+  user?: { uid: number; gid: number; supplementalGroups: number[] };
+  /**
+   * Image volumes: the read-only overlay of the image of config.mounts[mount], mounted under the container's
+   * directory before the runtime binds it (or `source`, its image_sub_path inside it) in; unmounted
+   * when the container is released.
+   */
+  imageMounts?: { mount: number; path: string; imageId: string; source?: string }[];
   /** The signal StopContainer sends first (image StopSignal, else SIGTERM). */
   stopSignal: string;
   /**

@@ -2,7 +2,7 @@ import path from 'node:path';
 import { invalidArgument } from '../util/errors.js';
 import { validateMetadataMap, validateName, validateUnixId } from '../util/validate.js';
 import { cleanPath } from '../oci/container-spec.js';
-import type { ContainerConfig, ContainerResources } from './types.js';
+import type { ContainerConfig, ContainerMount, ContainerResources } from './types.js';
 
 /**
  * The container's log file: log_path inside the sandbox's log directory, where a path that leaves
@@ -85,6 +85,19 @@ export function validateResources(field: string, r: ContainerResources): void {
 }
 
 /**
+ * An image volume names its image and no host path; a recursive read-only mount is read-only with
+ * private propagation (a propagated mount could not stay read-only below), as kubelet, containerd
+ * and CRI-O require.
+ */
+function validateMountKind(field: string, m: ContainerMount): void {
+  if (m.image !== undefined && m.hostPath) throw invalidArgument(`${field}.host_path`, 'must be empty for an image volume (image is set)');
+  if (m.imageSubPath !== undefined && m.image === undefined) throw invalidArgument(`${field}.image_sub_path`, 'is only for an image volume (image is not set)');
+  if (!m.recursiveReadOnly) return;
+  if (!m.readonly) throw invalidArgument(`${field}.recursive_read_only`, 'requires readonly: true');
+  if (m.propagation !== 'private') throw invalidArgument(`${field}.recursive_read_only`, `requires propagation PROPAGATION_PRIVATE, not ${m.propagation}`);
+}
+
+/**
  * Checks a container config, every rule in one place; throws INVALID_ARGUMENT naming the CRI field
  * at fault. What needs the node (the sandbox, the image, host files) is checked where it is used.
  */
@@ -103,7 +116,8 @@ export function validateContainerConfig(c: ContainerConfig): void {
     if (dest === '/') throw invalidArgument(`${field}.container_path`, "cannot mount over the container's root");
     if (destinations.has(dest)) throw invalidArgument(`${field}.container_path`, `"${dest}" is mounted twice`);
     destinations.add(dest);
-    if (!path.posix.isAbsolute(m.hostPath)) throw invalidArgument(`${field}.host_path`, `"${m.hostPath}" must be absolute`);
+    if (m.image === undefined && !path.posix.isAbsolute(m.hostPath)) throw invalidArgument(`${field}.host_path`, `"${m.hostPath}" must be absolute`);
+    validateMountKind(field, m);
   });
   c.devices.forEach((d, i) => {
     if (!path.posix.isAbsolute(d.containerPath)) throw invalidArgument(`config.devices[${i}].container_path`, `"${d.containerPath}" must be absolute`);

@@ -3,6 +3,7 @@ import type {
   ContainerConfig,
   ContainerFilter,
   ContainerResources,
+  ContainerSecurity,
   ContainerState,
   ContainerView,
   MountPropagation,
@@ -50,6 +51,12 @@ function seccomp(sec: LinuxContainerSecurityContext__Output | null): SeccompProf
   );
 }
 
+function supplementalGroupsPolicy(p: number): NonNullable<ContainerSecurity['supplementalGroupsPolicy']> {
+  if (p === 0) return 'Merge';
+  if (p === 1) return 'Strict';
+  throw invalidArgument('config.linux.security_context.supplemental_groups_policy', `unknown policy ${p}`);
+}
+
 /** CreateContainerRequest.config → crib's ContainerConfig (shape only; rules in container/validate). */
 export function toContainerConfig(c: ContainerConfig__Output | null): ContainerConfig {
   if (!c) throw invalidArgument('config', 'required');
@@ -73,7 +80,15 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
     mounts: c.mounts.map((m, i) => {
       const propagation = propagations[m.propagation];
       if (!propagation) throw invalidArgument(`config.mounts[${i}].propagation`, `unknown propagation ${m.propagation}`);
-      return { containerPath: m.container_path, hostPath: m.host_path, readonly: m.readonly, propagation };
+      return {
+        containerPath: m.container_path,
+        hostPath: m.host_path,
+        readonly: m.readonly,
+        propagation,
+        recursiveReadOnly: m.recursive_read_only,
+        ...(m.image?.image ? { image: m.image.image } : {}),
+        ...(m.image_sub_path ? { imageSubPath: m.image_sub_path } : {}),
+      };
     }),
     devices: c.devices.map((d) => ({ containerPath: d.container_path, hostPath: d.host_path, permissions: d.permissions || 'rwm' })),
     labels: c.labels,
@@ -91,6 +106,7 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
       runAsGroup: sec?.run_as_group ? Number(sec.run_as_group.value) : undefined,
       runAsUsername: sec?.run_as_username || undefined,
       supplementalGroups: (sec?.supplemental_groups ?? []).map(Number),
+      supplementalGroupsPolicy: supplementalGroupsPolicy(sec?.supplemental_groups_policy ?? 0),
       readonlyRootfs: sec?.readonly_rootfs ?? false,
       noNewPrivs: sec?.no_new_privs ?? false,
       maskedPaths: sec?.masked_paths ?? [],
@@ -163,7 +179,11 @@ export function toContainerStatus(v: ContainerView): ContainerStatus {
       host_path: m.hostPath,
       readonly: m.readonly,
       propagation: propagations.indexOf(m.propagation) as 0 | 1 | 2,
+      recursive_read_only: m.recursiveReadOnly ?? false,
+      ...(m.image ? { image: { image: m.image, annotations: {} } } : {}),
+      ...(m.imageSubPath ? { image_sub_path: m.imageSubPath } : {}),
     })),
     log_path: c.paths.log,
+    ...(c.user ? { user: { linux: { uid: String(c.user.uid), gid: String(c.user.gid), supplemental_groups: c.user.supplementalGroups.map(String) } } } : {}),
   };
 }

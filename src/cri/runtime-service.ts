@@ -19,6 +19,10 @@ import type { EventBus } from '../events/bus.js';
 import type { LifecycleEvent } from '../events/lifecycle.js';
 import { toContainerEvent } from './events-convert.js';
 import { serverStream } from './server-stream.js';
+import { validateResources } from '../container/validate.js';
+import { podLimits } from '../oci/cgroup-limits.js';
+import { runtimeFeatures, toRuntimeHandlers } from './runtime-features.js';
+import type { HandlerFeatures } from '../oci/features.js';
 
 export interface RuntimeServiceDeps {
   config: CribConfig;
@@ -28,8 +32,9 @@ export interface RuntimeServiceDeps {
   /** What pods use, for the stats and metrics calls. */
   usage: PodUsageReader;
   network: NetworkManager;
-  /** The runtime handlers crib offers, by name. */
-  runtimeHandlers: readonly string[];
+  /** The runtime handlers crib offers, by name, with what each can do; and the default's name. */
+  runtimeHandlers: () => Promise<{ name: string; features: HandlerFeatures }[]>;
+  defaultRuntimeHandler: string;
   /** The pods' lifecycle events, for GetContainerEvents. */
   events: EventBus<LifecycleEvent>;
   /** Where Exec, Attach and PortForward send their clients. */
@@ -66,11 +71,8 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
           ],
         },
         info,
-        runtime_handlers: d.runtimeHandlers.map((name) => ({
-          name,
-          features: { recursive_read_only_mounts: false, user_namespaces: false },
-        })),
-        features: { supplemental_groups_policy: false, user_namespaces_host_network: false },
+        runtime_handlers: toRuntimeHandlers(await d.runtimeHandlers(), d.defaultRuntimeHandler),
+        features: runtimeFeatures,
       };
     }),
 
@@ -172,6 +174,16 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
 
     UpdateContainerResources: unary('UpdateContainerResources', async (req, ctx) => {
       await d.containers.updateResources(ctx, req.container_id, toContainerResources(req.linux, 'linux'));
+      return {};
+    }),
+
+    // kubelet 1.33's in-place pod resize, after it resized the pod cgroup itself: crib sets the same limits.
+    UpdatePodSandboxResources: unary('UpdatePodSandboxResources', async (req, ctx) => {
+      const resources = toContainerResources(req.resources, 'resources');
+      const overhead = toContainerResources(req.overhead, 'overhead');
+      validateResources('resources', resources);
+      validateResources('overhead', overhead);
+      await d.sandboxes.updateLimits(ctx, req.pod_sandbox_id, podLimits(resources, overhead));
       return {};
     }),
 

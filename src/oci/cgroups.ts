@@ -11,6 +11,17 @@ export function cgroupMounts(): Promise<string[]> {
   return hierarchies;
 }
 
+/** The hierarchy mount for a v1 controller (e.g. "memory"), or undefined on a pure cgroup2 host. */
+export async function cgroupV1Mount(controller: string): Promise<string | undefined> {
+  const mounts = await cgroupMounts();
+  return mounts.find((m) => path.basename(m).split(',').includes(controller));
+}
+
+/** The cgroup2 mount a pure v2 host has at /sys/fs/cgroup. */
+export async function cgroupV2Root(): Promise<string> {
+  return (await cgroupMounts()).find((m) => m === '/sys/fs/cgroup') ?? '/sys/fs/cgroup';
+}
+
 /** Whether the cgroup path exists in any hierarchy. */
 export async function cgroupExists(cgroupPath: string): Promise<boolean> {
   for (const m of await cgroupMounts()) {

@@ -7,7 +7,9 @@ import { spawnCapture, spawnStreaming } from '../util/exec.js';
 import { onAbort } from '../util/on-abort.js';
 import { exists } from '../util/fsx.js';
 import { MAX_TIMER_MS } from '../util/time.js';
+import { log } from '../util/log.js';
 import { conmonCreate, conmonFiles } from './conmon.js';
+import { noFeatures, parseHandlerFeatures, type HandlerFeatures } from './features.js';
 import { builtCribIoBinary, conmonResizeMessage, decodeAttachFrames, ptyResizeLine } from './crib-io.js';
 import { isAlive, procStat, readPidFile, signalNumber, signalProcess, waitGone } from './process.js';
 import { withRuncExec, type RuncExec } from './runc-exec.js';
@@ -75,7 +77,17 @@ export interface ConmonRuntimeOptions {
 
 /** OciRuntime as conmon over a runc-compatible runtime, the way CRI-O runs containers. */
 export class ConmonRuntime implements OciRuntime {
+  private featuresRead?: Promise<HandlerFeatures>;
+
   constructor(private readonly o: ConmonRuntimeOptions) {}
+
+  features(): Promise<HandlerFeatures> {
+    this.featuresRead ??= this.o.runc.features().then(parseHandlerFeatures, (err: unknown) => {
+      log.warn('the runtime does not say what it supports: no optional feature is announced for it', { runtime: this.name, error: err });
+      return noFeatures;
+    });
+    return this.featuresRead;
+  }
 
   get name(): string {
     return this.o.runc.name;

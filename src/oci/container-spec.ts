@@ -19,7 +19,7 @@ import {
 } from './defaults.js';
 import { defaultSeccompProfile, localhostSeccompProfile } from './seccomp-default.js';
 import type { OciCpu, OciDevice, OciDeviceCgroup, OciMemory, OciMount, OciNamespace, OciNamespaceType, OciSeccomp, OciSpec } from './spec-types.js';
-import type { ResolvedUser } from './users.js';
+import { processGroups, type ResolvedUser } from './users.js';
 
 /** A requested device node as the caller found it on the host (`path` is ignored: the container path comes from the config). */
 export interface DeviceNode {
@@ -200,9 +200,7 @@ export function containerSpec(i: ContainerSpecInput): OciSpec {
   const imageWd = i.image.WorkingDir ? path.posix.resolve('/', i.image.WorkingDir) : '';
   const cwd = config.workingDir || imageWd || '/';
   const caps = effectiveCapabilities(sec.capabilities.add, sec.capabilities.drop, privileged, i.availableCapabilities);
-  // The primary gid stays in the supplementary set too (containerd's fix for CVE-2023-25173:
-  // a process that changes its gid must not shed a group that denies it access).
-  const additionalGids = [i.user.gid, ...i.user.additionalGids.filter((g) => g !== i.user.gid)];
+  const additionalGids = processGroups(i.user);
 
   // ---- namespaces ----
   const ns = sec.namespaces;
@@ -231,7 +229,9 @@ export function containerSpec(i: ContainerSpecInput): OciSpec {
     const prop = propagationOption[m.propagation];
     if (m.propagation === 'bidirectional') rootfsPropagation = 'rshared';
     else if (m.propagation === 'host-to-container' && rootfsPropagation !== 'rshared') rootfsPropagation = 'rslave';
-    requested.push({ destination: dest, type: 'bind', source: m.hostPath, options: ['rbind', prop, m.readonly ? 'ro' : 'rw'] });
+    // rro (mount_setattr(AT_RECURSIVE)) beside ro, as containerd writes it: ro alone leaves mounts below the source writable.
+    const options = ['rbind', prop, m.readonly ? 'ro' : 'rw', ...(m.recursiveReadOnly ? ['rro'] : [])];
+    requested.push({ destination: dest, type: 'bind', source: m.hostPath, options });
   }
   const notReplaced = (m: OciMount): boolean => !seen.has(m.destination);
   const system = [procMount, devMount, devPtsMount, mqueueMount, sysfsMount(!privileged), cgroupMount(!privileged)].map(copyMount).filter(notReplaced);

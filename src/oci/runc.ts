@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { CommandError, run, runCapture } from '../util/exec.js';
 import { exists, isErrno } from '../util/fsx.js';
+import { MAX_FEATURES_BYTES } from './features.js';
 import { isAlive } from './process.js';
 import type { OciCpu, OciMemory } from './spec-types.js';
 
@@ -28,6 +29,11 @@ export class RuncCli {
    */
   private get knownState(): boolean {
     return path.basename(this.path) === 'runc';
+  }
+
+  /** The runtime's features document (`runc features`), its text. */
+  async features(): Promise<string> {
+    return (await run(this.path, ['features'], { timeoutMs: 30_000, maxOutputBytes: MAX_FEATURES_BYTES + 1 })).stdout;
   }
 
   /** The arguments that go before every subcommand (conmon passes them on as --runtime-arg). */

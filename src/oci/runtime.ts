@@ -2,6 +2,7 @@
 // under a per-container monitor (conmon). The sandbox and container services speak only this; what
 // runc's flags are, where conmon puts its exit files and how it is told to reopen a log live behind it.
 import type { Readable, Writable } from 'node:stream';
+import type { HandlerFeatures } from './features.js';
 import type { OciCpu, OciMemory } from './spec-types.js';
 
 /** One process for good: a pid and its start time (pids are reused). */
@@ -90,6 +91,9 @@ export interface OciRuntime {
   readonly name: string;
   /** What `crictl inspect` shows of the runtime. */
   readonly info: { name: string; path: string; root: string };
+
+  /** What the handler can do, read from the runtime once (later calls share that answer). */
+  features(): Promise<HandlerFeatures>;
 
   /** Creates the container under its monitor; its process then waits in the runtime's init for start. */
   create(r: CreateRequest): Promise<ProcessRef>;

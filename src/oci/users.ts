@@ -16,6 +16,8 @@ export interface UserRequest {
   /** The image config's `User`: `name`, `uid`, `name:group`, `uid:gid`, `uid:groupname`, `name:gid`. */
   imageUser?: string;
   supplementalGroups: number[];
+  /** Strict: the image's /etc/group memberships are not added (SupplementalGroupsPolicy). Default Merge. */
+  supplementalGroupsPolicy?: 'Merge' | 'Strict';
   /** The text of the container rootfs's /etc/passwd; absent when the image has none. */
   passwd?: string;
   /** The text of the container rootfs's /etc/group; absent when the image has none. */
@@ -90,8 +92,8 @@ export function parseGroup(text: string | undefined): GroupEntry[] {
  * decide them: run_as_user wins, then run_as_username, then the image's `User`, else root.
  * Names are looked up in the image's /etc/passwd and /etc/group (first entry wins). The gid is
  * run_as_group, else the group the image's `User` names, else the user's passwd gid, else 0.
- * Supplementary gids are the /etc/group groups listing the user as a member, then
- * supplemental_groups, deduplicated, without the primary gid.
+ * Supplementary gids are the /etc/group groups listing the user as a member (not with the Strict
+ * policy), then supplemental_groups, deduplicated, without the primary gid.
  */
 export function resolveUser(opts: UserRequest): ResolvedUser {
   const users = parsePasswd(opts.passwd);
@@ -152,11 +154,20 @@ export function resolveUser(opts: UserRequest): ResolvedUser {
   const primary = gid ?? entry?.gid ?? 0;
 
   const extra: number[] = [];
-  if (entry) {
+  if (entry && opts.supplementalGroupsPolicy !== 'Strict') {
     const name = entry.name;
     for (const g of groups) if (g.members.includes(name)) extra.push(g.gid);
   }
   opts.supplementalGroups.forEach((g, i) => extra.push(checkId(g, `${SC}.supplemental_groups[${i}]`)));
   const additionalGids = [...new Set(extra)].filter((g) => g !== primary);
   return { uid, gid: primary, additionalGids };
+}
+
+/**
+ * The process's supplementary groups as the spec and ContainerStatus.user give them: the primary
+ * gid stays in the set (containerd's fix for CVE-2023-25173: a process that changes its gid must
+ * not shed a group that denies it access), then the others.
+ */
+export function processGroups(u: ResolvedUser): number[] {
+  return [u.gid, ...u.additionalGids.filter((g) => g !== u.gid)];
 }

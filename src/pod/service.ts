@@ -13,7 +13,7 @@ import { validateId } from '../util/validate.js';
 /** What the pod's end needs of the two services (a seam: tests drive it with stand-ins). */
 export type PodSandboxes = Pick<
   SandboxService,
-  'get' | 'find' | 'exists' | 'locked' | 'killPause' | 'deletePause' | 'releaseNetwork' | 'markStopped' | 'remove' | 'imageUser'
+  'find' | 'exists' | 'locked' | 'killPause' | 'deletePause' | 'releaseNetwork' | 'markStopped' | 'remove' | 'imageUser'
 >;
 export type PodContainers = Pick<ContainerService, 'stopAllIn' | 'releaseAllIn' | 'removeAllIn' | 'imageUser'>;
 
@@ -25,12 +25,17 @@ export class PodService {
 
   /**
    * StopPodSandbox: containers (their grace periods side by side), pause, then pause's and the
-   * containers' runtime state and the network side by side. Idempotent.
+   * containers' runtime state and the network side by side. Idempotent: an unknown id is success,
+   * as the CRI says and containerd and CRI-O answer; a malformed one is not.
    */
   async stop(ctx: RequestContext, id: string): Promise<void> {
-    const sb = this.sandboxes.get(id);
+    validateId('pod_sandbox_id', id);
+    const sb = this.sandboxes.find(id);
+    if (!sb) return;
     const steps = new StepTimes();
     await this.sandboxes.locked(sb, async () => {
+      // Removed while this call waited for the lock: nothing left to stop.
+      if (!this.sandboxes.exists(sb)) return;
       await this.containers.stopAllIn(ctx, sb.id);
       steps.mark('containers');
       if (sb.phase === 'stopped') return;

@@ -14,6 +14,8 @@ import { nowNanos } from '../util/time.js';
 import type { NetworkManager } from '../network/manager.js';
 import type { PodNetworkIdentity } from '../network/types.js';
 import { cgroupExists, removeCgroup } from '../oci/cgroups.js';
+import { setCgroupLimits } from '../oci/cgroup-limits.js';
+import type { ContainerResources } from '../container/types.js';
 import { clampOomScoreAdj, isAlive, stillAlive } from '../oci/process.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { pauseSpec } from '../oci/sandbox-spec.js';
@@ -313,6 +315,19 @@ export class SandboxService {
   /** Still registered: a remove that waited for the lock may find it gone. */
   exists(sb: Sandbox): boolean {
     return this.registry.has(sb.id);
+  }
+
+  /**
+   * UpdatePodSandboxResources: kubelet's in-place resize gives the pod new limits (its containers'
+   * sum plus overhead), set on the pod cgroup. Only a ready pod has one to set.
+   */
+  async updateLimits(_ctx: RequestContext, id: string, limits: ContainerResources): Promise<void> {
+    const sb = this.get(id);
+    await this.registry.locked(sb.id, async () => {
+      if ((await this.view(sb)).state !== 'READY') throw new CribError('FailedPrecondition', `sandbox ${sb.id} is not ready`);
+      await setCgroupLimits(sb.cgroup.parent, limits);
+      log.info('pod resources updated', { id: sb.id, cgroup: sb.cgroup.parent, limits });
+    });
   }
 
   // ---- lookups and status ----------------------------------------------------------------------

@@ -17,10 +17,6 @@ function pod(phase: Sandbox['phase'] = 'ready', pauseDies = true) {
   const sb = { id: 'a'.repeat(64), phase } as Sandbox;
   let present = true;
   const sandboxes: PodSandboxes = {
-    get: (id: string) => {
-      if (id !== sb.id) throw new CribError('NotFound', `sandbox ${id} not found`);
-      return sb;
-    },
     find: (id: string) => (present && sb.id.startsWith(id) ? sb : undefined),
     exists: () => present,
     locked: async <R>(_s: Sandbox, fn: () => Promise<R>) => {
@@ -96,5 +92,16 @@ describe('pod service', () => {
     await p.pods.remove(ctx, p.sb.id);
     assert.deepEqual(p.calls, [], 'already removed: nothing to do');
     await assert.rejects(p.pods.remove(ctx, '../x'), (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument');
+  });
+
+  it('StopPodSandbox: an unknown or removed id is success (critest v1.32 Idempotence), a malformed one is not', async () => {
+    const p = pod();
+    await p.pods.stop(ctx, 'f'.repeat(64));
+    assert.deepEqual(p.calls, [], 'unknown: nothing to do');
+    await p.pods.remove(ctx, p.sb.id);
+    p.calls.length = 0;
+    await p.pods.stop(ctx, p.sb.id);
+    assert.deepEqual(p.calls, [], 'removed: nothing to do');
+    await assert.rejects(p.pods.stop(ctx, '../x'), (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument');
   });
 });

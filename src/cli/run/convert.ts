@@ -282,6 +282,11 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
   if (eff.runAsUser !== undefined) security.run_as_user = { value: String(eff.runAsUser) };
   if (eff.runAsGroup !== undefined) security.run_as_group = { value: String(eff.runAsGroup) };
   const mounts: Mount[] = c.volumeMounts.map((m) => {
+    const image = pod.spec.volumes.find((x) => x.name === m.name);
+    // An image volume is the runtime's to mount (read-only), as kubelet asks it; a subPath goes with it.
+    if (image !== undefined && 'image' in image) {
+      return { container_path: m.mountPath, image: { image: image.image.reference }, readonly: true, ...(m.subPath ? { image_sub_path: m.subPath } : {}) };
+    }
     const base = inputs.volumePaths[m.name];
     if (base === undefined) throw new Error(`volume "${m.name}" of container "${c.name}" was not prepared`);
     const v = pod.spec.volumes.find((x) => x.name === m.name);

@@ -472,7 +472,8 @@ function parseVolumeMount(item: Json, path: string, warnings: string[]): VolumeM
   return m;
 }
 
-function defaultPullPolicy(image: string): PullPolicy {
+/** The API server's default pull policy of an image reference (a container's, an image volume's). */
+export function defaultPullPolicy(image: string): PullPolicy {
   try {
     const ref = parseReference(image);
     if (ref.digest) return 'IfNotPresent';

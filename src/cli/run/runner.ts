@@ -52,14 +52,17 @@ export async function ensureImages(
   signal: AbortSignal,
 ): Promise<Map<string, ImageInfo>> {
   const wanted = new Map<string, { policies: Set<PullPolicy>; neverUser: string }>();
+  const want = (image: string, own: PullPolicy, user: string) => {
+    const policy = o.pull ?? own;
+    const w = wanted.get(image) ?? { policies: new Set<PullPolicy>(), neverUser: '' };
+    w.policies.add(policy);
+    if (policy === 'Never' && !w.neverUser) w.neverUser = user;
+    wanted.set(image, w);
+  };
   for (const pod of pods) {
-    for (const c of [...pod.spec.initContainers, ...pod.spec.containers]) {
-      const policy = o.pull ?? c.imagePullPolicy;
-      const w = wanted.get(c.image) ?? { policies: new Set<PullPolicy>(), neverUser: '' };
-      w.policies.add(policy);
-      if (policy === 'Never' && !w.neverUser) w.neverUser = `container "${c.name}" of ${pod.name}`;
-      wanted.set(c.image, w);
-    }
+    for (const c of [...pod.spec.initContainers, ...pod.spec.containers]) want(c.image, c.imagePullPolicy, `container "${c.name}" of ${pod.name}`);
+    // Image volumes are pulled as kubelet pulls them, before the pod's containers are made.
+    for (const v of pod.spec.volumes) if ('image' in v) want(v.image.reference, v.image.pullPolicy, `image volume "${v.name}" of ${pod.name}`);
   }
   const out = new Map<string, ImageInfo>();
   for (const [image, w] of wanted) {

@@ -1,8 +1,9 @@
 // The volumes of a Pod spec and the downward API: the sources crib provides (emptyDir, hostPath,
-// configMap, secret, downwardAPI, projected, persistentVolumeClaim), parsed and checked as the API
+// configMap, secret, downwardAPI, projected, persistentVolumeClaim, image), parsed and checked as the API
 // server checks them; any other source is warned about and its mounts are left out. Pure.
 import { absolute, dnsLabel, dnsSubdomain, Fields, ManifestError, quantityOf, type Json } from './fields.js';
 import { intValue, milliValue, type Quantity } from './quantity.js';
+import { defaultPullPolicy, type PullPolicy } from './manifest.js';
 
 export type HostPathType = '' | 'DirectoryOrCreate' | 'Directory' | 'FileOrCreate' | 'File' | 'Socket' | 'CharDevice' | 'BlockDevice';
 
@@ -43,6 +44,8 @@ export type VolumeSource =
   | { downwardAPI: { items: DownwardFile[]; defaultMode: number } }
   | { projected: { sources: Projection[]; defaultMode: number } }
   | { persistentVolumeClaim: { claimName: string; readOnly: boolean } }
+  /** An OCI image mounted read-only (kubelet 1.31+'s ImageVolume): pulled per its policy, mounted by the runtime. */
+  | { image: { reference: string; pullPolicy: PullPolicy } }
   /** A source crib cannot provide (warned about); mounts of it are left out. */
   | { unsupported: string };
 
@@ -139,7 +142,7 @@ function parseDownwardFiles(f: Fields): DownwardFile[] {
   });
 }
 
-const SOURCES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI', 'projected', 'persistentVolumeClaim'] as const;
+const SOURCES = ['emptyDir', 'hostPath', 'configMap', 'secret', 'downwardAPI', 'projected', 'persistentVolumeClaim', 'image'] as const;
 
 export function parseVolume(item: Json, path: string, warnings: string[]): Volume {
   const f = Fields.of(item, path, warnings);
@@ -220,6 +223,15 @@ export function parseVolume(item: Json, path: string, warnings: string[]): Volum
           claimName: dnsSubdomain(c.field('claimName'), c.str('claimName', { required: true }) as string),
           readOnly: c.bool('readOnly') ?? false,
         })) as { claimName: string; readOnly: boolean },
+      };
+      break;
+    case 'image':
+      out = {
+        name,
+        image: f.sub('image', (im) => {
+          const reference = im.str('reference', { required: true }) as string;
+          return { reference, pullPolicy: im.oneOf('pullPolicy', ['Always', 'IfNotPresent', 'Never'] as const, defaultPullPolicy(reference)) };
+        }) as { reference: string; pullPolicy: PullPolicy },
       };
       break;
   }
