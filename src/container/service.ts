@@ -2,8 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { RequestContext } from '../util/context.js';
-import { CribError, invalidArgument, notFound } from '../util/errors.js';
-import { ensurePrivateDir, exists } from '../util/fsx.js';
+import { CribError, errorMessage, invalidArgument, notFound } from '../util/errors.js';
+import { ensurePrivateDir, exists, makeDirs } from '../util/fsx.js';
 import { log } from '../util/log.js';
 import { StepTimes } from '../util/steps.js';
 import { settleAll } from '../util/settle.js';
@@ -56,10 +56,22 @@ const nameKey = (c: { sandboxId: string; config: ContainerConfig }) => `${c.sand
 
 /**
  * A bind mount's missing host path is made a directory, as containerd and CRI-O do: kubelet relies on
- * it for hostPath volumes without a type.
+ * it for hostPath volumes without a type. One that cannot be made (under /proc, say) is the
+ * caller's to fix, named.
  */
 async function createMissingMountSources(config: ContainerConfig): Promise<void> {
-  for (const m of config.mounts) if (!(await exists(m.hostPath))) await fs.mkdir(m.hostPath, { recursive: true, mode: 0o755 });
+  for (const [i, m] of config.mounts.entries()) {
+    if (await exists(m.hostPath)) continue;
+    await makeDirs(m.hostPath, 0o755).catch((err: unknown) => {
+      throw new CribError(
+        'FailedPrecondition',
+        `config.mounts[${i}].host_path: ${m.hostPath} does not exist and cannot be made a directory: ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
+    });
+  }
 }
 
 /** Owns every container: records, bundles, rootfs mounts, and its calls into the runtime. */
@@ -181,7 +193,17 @@ export class ContainerService {
 
   /** The overlay rootfs of the image's layers, and the OCI spec. */
   private async prepareBundle(c: Container, sb: Sandbox, image: Image, steps: StepTimes): Promise<void> {
-    for (const d of [c.paths.rootfs, c.paths.upper, c.paths.work, path.dirname(c.paths.log)]) await fs.mkdir(d, { recursive: true });
+    for (const d of [c.paths.rootfs, c.paths.upper, c.paths.work]) await fs.mkdir(d, { recursive: true });
+    const logDir = path.dirname(c.paths.log);
+    await makeDirs(logDir).catch((err: unknown) => {
+      throw new CribError(
+        'FailedPrecondition',
+        `the log directory ${logDir} cannot be made (the sandbox's log_directory and config.log_path): ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
+    });
     steps.mark('dirs');
     await mountOverlay({
       lowerDirs: [...image.diffIds].reverse().map((d) => this.o.images.store.layerPath(d)),

@@ -10,6 +10,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { beneath, BeneathError } from '../../oci/beneath.js';
 import { run } from '../../util/exec.js';
+import { makeDirs } from '../../util/fsx.js';
 import type { PodFacts } from './env.js';
 import type { ContainerSpec, Pod, PodSpec } from './manifest.js';
 import type { DataObject } from './objects.js';
@@ -147,7 +148,7 @@ export async function prepareVolumes(pod: Pod, inputs: VolumeInputs): Promise<Re
       const { path: p, type } = v.hostPath;
       const st = await statOrUndefined(p);
       // "" (no checks): a missing path becomes a directory, as containerd and Docker do it.
-      if (!st && (type === 'DirectoryOrCreate' || type === '')) await fsp.mkdir(p, { recursive: true, mode: 0o755 });
+      if (!st && (type === 'DirectoryOrCreate' || type === '')) await makeDirs(p, 0o755);
       if (!st && type === 'FileOrCreate') await fsp.writeFile(p, '', { mode: 0o644, flag: 'a' });
       paths[v.name] = p;
     }
