@@ -1,12 +1,15 @@
 // Paths inside a directory a container can write, as an attacker builds them: a container that puts
 // a symlink to a node directory where its subPath was (kubelet's CVE-2017-1002101), in an emptyDir
-// before its restart and in a claim before the next run; then crib-io beneath itself against
-// planted symlinks. The node directory stands in for /etc: the test's own, with a secret in it, so
+// before its restart and in a claim before the next run; an image whose /etc/passwd and /etc/group
+// lead to the node; then crib-io beneath itself against planted symlinks. The node directory stands in for /etc: the test's own, with a secret in it, so
 // a regression shows as a file written there, never as a changed /etc. Root only.
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import fsp from 'node:fs/promises';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import * as tar from 'tar';
 import { call } from '../src/cli/client.js';
 import { claimDir } from '../src/cli/run/paths.js';
 import { beneath, BeneathError } from '../src/oci/beneath.js';
@@ -14,7 +17,9 @@ import { run } from '../src/util/exec.js';
 import { readMounts } from '../src/util/mounts.js';
 import { Harness } from './support/harness.js';
 import { cribCli, type CliResult } from './support/crib-cli.js';
-import { importBusybox } from './support/busybox-image.js';
+import { cribdWithBusybox, fullBusyboxEntries, importBusybox } from './support/busybox-image.js';
+import { rejectsWith } from './support/grpc-assert.js';
+import { buildTestImage, type TarEntry } from './support/registry.js';
 import { waitFor } from './support/wait-for.js';
 
 const IMAGE = 'localhost/crib/examples:busybox';
@@ -254,5 +259,50 @@ describe('crib-io beneath, against planted symlinks', () => {
     assert.equal(fs.statSync(path.join(vol, 'cfg', 'deep', 'x')).mode & 0o7777, 0o4755, 'the umask takes no bits');
     await refused(beneath(vol, [{ write: 'abs/shadow', data: Buffer.from('pwned'), mode: 0o644 }]), /leads out of the volume/);
     untouched(node);
+  });
+});
+
+describe("an image's /etc/passwd and /etc/group, which cribd reads for the container's user", () => {
+  const h = cribdWithBusybox();
+
+  /** The busybox image with some of its /etc files replaced, imported as localhost/test/hostile:NAME. */
+  async function importWith(name: string, replace: Record<string, TarEntry>, user: string): Promise<string> {
+    const entries = fullBusyboxEntries().map((e) => replace[e.path] ?? e);
+    const dir = path.join(h.base, `image-${name}`);
+    const layout = await buildTestImage(dir, { layers: [{ entries }], config: { Cmd: ['/bin/sh'], User: user } }, name);
+    const file = `${dir}.tar`;
+    await tar.c({ cwd: layout.dir, file }, await fsp.readdir(layout.dir));
+    const ref = `localhost/test/hostile:${name}`;
+    await call(h.client.cribImages, 'Import', { path: file, name: ref });
+    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.rm(file, { force: true });
+    return ref;
+  }
+
+  const create = async (podId: string, image: string) =>
+    call(h.runtime, 'CreateContainer', {
+      pod_sandbox_id: podId,
+      config: { metadata: { name: 'c' }, image: { image }, command: ['true'], log_path: 'c.log' },
+      sandbox_config: h.podConfig('users'),
+    });
+
+  it('resolves their symlinks inside the rootfs, never on the node', async () => {
+    const node = nodeDir(h.base);
+    fs.writeFileSync(path.join(node, 'passwd'), 'evil:x:4242:4242::/:/bin/sh\n');
+    const image = await importWith('abs', { 'etc/passwd': { path: 'etc/passwd', type: 'symlink', target: path.join(node, 'passwd') } }, 'evil');
+    const podId = await h.runPod('users');
+    await rejectsWith(create(podId, image), grpc.status.INVALID_ARGUMENT, /user "evil" not found in the image's \/etc\/passwd/);
+    assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, [], 'nothing half-created');
+  });
+
+  it('refuses a fifo or an oversized file there, at once, and serves on', async () => {
+    const podId = await h.runPod('users');
+    const fifo = await importWith('fifo', { 'etc/group': { path: 'etc/group', type: 'fifo' } }, 'root');
+    await rejectsWith(create(podId, fifo), grpc.status.INVALID_ARGUMENT, /read etc\/group in .*: not a regular file/);
+    // Bounded by what a passwd of every 16-bit uid needs (a line of at most 64 bytes each), not by crib's constant.
+    const huge = await importWith('huge', { 'etc/passwd': { path: 'etc/passwd', content: Buffer.alloc(65536 * 64 * 4, 'x') } }, 'root');
+    await rejectsWith(create(podId, huge), grpc.status.INVALID_ARGUMENT, /read etc\/passwd in .*: larger than/);
+    assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, [], 'nothing half-created');
+    assert.equal((await call(h.runtime, 'Version', { version: 'v1' })).runtime_name, 'crib', 'still serving');
   });
 });

@@ -17,6 +17,10 @@
  *   write REL MODE SIZE   SIZE bytes from stdin into the file REL, made anew with MODE (octal):
  *                         its directories as mkdir, a file or symlink already there removed, the
  *                         file created O_EXCL|O_NOFOLLOW in its directory as opened beneath ROOT
+ *   read REL MAX          the regular file REL as a process with ROOT as its / sees it (a rootfs:
+ *                         RESOLVE_IN_ROOT, so an absolute symlink stays inside too) to stdout as
+ *                         "SIZE\n" and its bytes, or "-\n" if it is missing; one that is not a
+ *                         regular file (a fifo, a device) or is larger than MAX bytes fails
  *
  * The operations run in order and the first failure stops them: one line on stderr, exit status 1
  * (2: bad usage). ROOT itself is the caller's (a volume's directory), opened by its name.
@@ -41,6 +45,7 @@ struct open_how_v0 {
 };
 #define RESOLVE_NO_MAGICLINKS 0x02
 #define RESOLVE_BENEATH 0x08
+#define RESOLVE_IN_ROOT 0x10
 
 /* openat2 answers EAGAIN when a rename raced a ".." it checked: the caller may simply retry. */
 #define RACE_RETRIES 128
@@ -62,9 +67,9 @@ static int fail(const char *op, const char *rel, int err)
 	return -1;
 }
 
-static int open_beneath(const char *rel, int flags)
+static int open_resolved(const char *rel, int flags, uint64_t resolve)
 {
-	struct open_how_v0 how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS };
+	struct open_how_v0 how = { .flags = (uint64_t)(flags | O_CLOEXEC), .resolve = resolve | RESOLVE_NO_MAGICLINKS };
 
 	for (int tries = 0;; tries++) {
 		long fd = syscall(SYS_openat2, root_fd, rel, &how, sizeof(how));
@@ -72,6 +77,11 @@ static int open_beneath(const char *rel, int flags)
 		if (fd >= 0 || errno != EAGAIN || tries >= RACE_RETRIES)
 			return (int)fd;
 	}
+}
+
+static int open_beneath(const char *rel, int flags)
+{
+	return open_resolved(rel, flags, RESOLVE_BENEATH);
 }
 
 /*
@@ -251,6 +261,58 @@ static int op_write(const char *rel, const char *mode_s, const char *size_s)
 	return rc;
 }
 
+static int op_read(const char *rel, const char *max_s)
+{
+	char buf[16384], head[32];
+	unsigned long max, left;
+	struct stat st;
+	int fd, rc = -1;
+
+	if (parse_ulong(max_s, 0, (unsigned long)SSIZE_MAX, &max) < 0) {
+		say("error: read ", rel, ": bad operands", NULL);
+		return -1;
+	}
+	/* O_NONBLOCK: a fifo planted there must not block the open. */
+	fd = open_resolved(rel, O_RDONLY | O_NONBLOCK | O_NOCTTY, RESOLVE_IN_ROOT);
+	if (fd < 0 && (errno == ENOENT || errno == ENOTDIR))
+		return write_all(STDOUT_FILENO, "-\n", 2) < 0 ? fail("read", rel, errno) : 0;
+	if (fd < 0)
+		return fail("read", rel, errno);
+	if (fstat(fd, &st) < 0) {
+		(void)fail("read", rel, errno);
+	} else if (!S_ISREG(st.st_mode)) {
+		say("error: read ", rel, " in ", root_path, ": not a regular file", NULL);
+	} else if ((unsigned long)st.st_size > max) {
+		say("error: read ", rel, " in ", root_path, ": larger than ", max_s, " bytes", NULL);
+	} else {
+		left = (unsigned long)st.st_size;
+		fmt_ulong(left, head, sizeof(head) - 1);
+		strcat(head, "\n");
+		rc = write_all(STDOUT_FILENO, head, strlen(head));
+		/* Exactly the size announced: a file that changes meanwhile is cut or padded with zeros. */
+		while (rc == 0 && left > 0) {
+			ssize_t r = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				rc = -1;
+				break;
+			}
+			if (r == 0) {
+				memset(buf, 0, sizeof(buf));
+				r = (ssize_t)(left < sizeof(buf) ? left : sizeof(buf));
+			}
+			rc = write_all(STDOUT_FILENO, buf, (size_t)r);
+			left -= (unsigned long)r;
+		}
+		if (rc < 0)
+			(void)fail("read", rel, errno);
+	}
+	close(fd);
+	return rc;
+}
+
 int cmd_beneath(int argc, char **argv)
 {
 	struct stat st;
@@ -280,6 +342,9 @@ int cmd_beneath(int argc, char **argv)
 		} else if (strcmp(op, "write") == 0 && i + 3 < argc) {
 			rc = op_write(argv[i + 1], argv[i + 2], argv[i + 3]);
 			i += 4;
+		} else if (strcmp(op, "read") == 0 && i + 2 < argc) {
+			rc = op_read(argv[i + 1], argv[i + 2]);
+			i += 3;
 		} else {
 			goto usage;
 		}
@@ -288,6 +353,6 @@ int cmd_beneath(int argc, char **argv)
 	}
 	return 0;
 usage:
-	say("usage: crib-io beneath ROOT (mkdir REL | bind REL TARGET | write REL MODE SIZE)...", NULL);
+	say("usage: crib-io beneath ROOT (mkdir REL | bind REL TARGET | write REL MODE SIZE | read REL MAX)...", NULL);
 	return 2;
 }

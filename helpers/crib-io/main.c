@@ -16,7 +16,7 @@ static const char usage[] =
 	"       crib-io netconnect NETNS_PATH PORT\n"
 	"       crib-io mount (netns PIN | tmpfs DIR BYTES | umount TARGET)...\n"
 	"       crib-io reap PIDFILE -- CMD [ARG...]\n"
-	"       crib-io beneath ROOT (mkdir REL | bind REL TARGET | write REL MODE SIZE)...\n"
+	"       crib-io beneath ROOT (mkdir REL | bind REL TARGET | write REL MODE SIZE | read REL MAX)...\n"
 	"       crib-io -v\n";
 
 int main(int argc, char **argv)

@@ -12,9 +12,11 @@ import { validateId } from '../util/validate.js';
 import { Registry } from '../store/registry.js';
 import type { ImageService } from '../image/service.js';
 import type { Image, ImageRuntimeConfig } from '../image/types.js';
+import { MAX_ID_FILE_BYTES } from '../image/limits.js';
 import { mountOverlay, unmountOverlay } from '../image/overlay.js';
 import { cgroupEmpty } from '../oci/cgroups.js';
 import { capabilitiesFromMask } from '../oci/capabilities.js';
+import { BeneathError, readInRoot } from '../oci/beneath.js';
 import { containerSpec, ociResources } from '../oci/container-spec.js';
 import { clampOomScoreAdj, daemonLimits, stillAlive } from '../oci/process.js';
 import type { OciRuntime, ProcessIO, StopOptions } from '../oci/runtime.js';
@@ -219,7 +221,12 @@ export class ContainerService {
 
   private async buildSpec(c: Container, sb: Sandbox, imageConfig: ImageRuntimeConfig) {
     const sec = c.config.security;
-    const [passwd, group] = await Promise.all(['etc/passwd', 'etc/group'].map((f) => fs.readFile(path.join(c.paths.rootfs, f), 'utf8').catch(() => undefined)));
+    // The image wrote these: a symlink out of its rootfs, a fifo or a huge file must not reach the node.
+    const [passwd, group] = (
+      await readInRoot(c.paths.rootfs, ['etc/passwd', 'etc/group'], MAX_ID_FILE_BYTES).catch((err: unknown) => {
+        throw err instanceof BeneathError ? new CribError('InvalidArgument', `image ${c.image.ref}: ${err.message}`) : err;
+      })
+    ).map((b) => b?.toString('utf8'));
     const user = resolveUser({
       runAsUser: sec.runAsUser,
       runAsGroup: sec.runAsGroup,

@@ -1,9 +1,10 @@
-// Paths inside a directory a container can write (a volume): the one way crib resolves them. A
-// container may have replaced any name there with a symlink to the node's /etc, or may rename
-// things while crib looks, so such a path is never joined as a string and opened or handed to a
-// mount; `crib-io beneath` resolves it with openat2 RESOLVE_BENEATH and mounts what it opened
-// (helpers/crib-io/README.md). test/unit/beneath-callers.test.ts lists the callers.
-import { CommandError, run } from '../util/exec.js';
+// Paths inside a directory a container can write (a volume) or an image wrote (a rootfs): the one
+// way crib resolves them. A container may have replaced any name there with a symlink to the
+// node's /etc, or may rename things while crib looks, so such a path is never joined as a string
+// and opened or handed to a mount; `crib-io beneath` resolves it with openat2 RESOLVE_BENEATH (a
+// rootfs's: RESOLVE_IN_ROOT) and mounts what it opened (helpers/crib-io/README.md).
+// test/unit/beneath-callers.test.ts lists the callers.
+import { CommandError, run, runCapture } from '../util/exec.js';
 import { builtCribIoBinary } from './crib-io.js';
 
 /** One operation beneath a root; every REL is relative to it and may not leave it. */
@@ -48,4 +49,42 @@ export async function beneath(root: string, ops: readonly BeneathOp[]): Promise<
     const why = err instanceof CommandError ? err.stderr.trim().replace(/^error: /, '') : '';
     throw new BeneathError(why || (err instanceof Error ? err.message : String(err)), { cause: err });
   }
+}
+
+/**
+ * Splits `crib-io beneath ROOT read ...`'s stdout into one file per read: "SIZE\n" and the bytes,
+ * or "-\n" for a missing file (pure).
+ */
+export function parseReads(out: Buffer, count: number): (Buffer | undefined)[] {
+  const files: (Buffer | undefined)[] = [];
+  let at = 0;
+  while (files.length < count) {
+    const nl = out.indexOf(0x0a, at);
+    const head = nl < 0 ? '' : out.subarray(at, nl).toString('latin1');
+    if (head === '-') files.push(undefined);
+    else if (/^\d+$/.test(head) && nl + 1 + Number(head) <= out.length) files.push(out.subarray(nl + 1, nl + 1 + Number(head)));
+    else throw new BeneathError(`crib-io beneath read: malformed output at byte ${at}`);
+    at = nl + 1 + (files.at(-1)?.length ?? 0);
+  }
+  if (at !== out.length) throw new BeneathError(`crib-io beneath read: ${out.length - at} bytes past the last file`);
+  return files;
+}
+
+/**
+ * Regular files of a rootfs as a process with `root` as its / sees them (absolute symlinks too stay
+ * inside it), each at most `maxBytes`; undefined for one that is missing. One that is not a regular
+ * file (a planted fifo or device) or is larger throws a BeneathError.
+ */
+export async function readInRoot(root: string, rels: readonly string[], maxBytes: number): Promise<(Buffer | undefined)[]> {
+  for (const rel of rels) if (rel === '' || rel.startsWith('/') || rel.includes('\0')) throw new BeneathError(`"${rel}" is not a relative path`);
+  const args = ['beneath', root, ...rels.flatMap((rel) => ['read', rel, String(maxBytes)])];
+  const r = await runCapture(builtCribIoBinary, args, { timeoutMs: 60_000, maxOutputBytes: rels.length * (maxBytes + 32) });
+  if (r.code !== 0 || r.truncated)
+    throw new BeneathError(
+      r.stderr
+        .toString()
+        .trim()
+        .replace(/^error: /, '') || `crib-io beneath read ended with ${r.code ?? r.signal}`,
+    );
+  return parseReads(r.stdout, rels.length);
 }
