@@ -266,8 +266,8 @@ describe("an image's /etc/passwd and /etc/group, which cribd reads for the conta
   const h = cribdWithBusybox();
 
   /** The busybox image with some of its /etc files replaced, imported as localhost/test/hostile:NAME. */
-  async function importWith(name: string, replace: Record<string, TarEntry>, user: string): Promise<string> {
-    const entries = fullBusyboxEntries().map((e) => replace[e.path] ?? e);
+  async function importWith(name: string, replace: Record<string, TarEntry>, user: string, extra: TarEntry[] = []): Promise<string> {
+    const entries = [...fullBusyboxEntries().map((e) => replace[e.path] ?? e), ...extra];
     const dir = path.join(h.base, `image-${name}`);
     const layout = await buildTestImage(dir, { layers: [{ entries }], config: { Cmd: ['/bin/sh'], User: user } }, name);
     const file = `${dir}.tar`;
@@ -299,6 +299,11 @@ describe("an image's /etc/passwd and /etc/group, which cribd reads for the conta
     const podId = await h.runPod('users');
     const fifo = await importWith('fifo', { 'etc/group': { path: 'etc/group', type: 'fifo' } }, 'root');
     await rejectsWith(create(podId, fifo), grpc.status.INVALID_ARGUMENT, /read etc\/group in .*: not a regular file/);
+    // Through a symlink, which only crib-io resolves (inside the rootfs).
+    const linked = await importWith('linked-fifo', { 'etc/group': { path: 'etc/group', type: 'symlink', target: '/etc/real-group' } }, 'root', [
+      { path: 'etc/real-group', type: 'fifo' },
+    ]);
+    await rejectsWith(create(podId, linked), grpc.status.INVALID_ARGUMENT, /read etc\/group in .*: not a regular file/);
     // Bounded by what a passwd of every 16-bit uid needs (a line of at most 64 bytes each), not by crib's constant.
     const huge = await importWith('huge', { 'etc/passwd': { path: 'etc/passwd', content: Buffer.alloc(65536 * 64 * 4, 'x') } }, 'root');
     await rejectsWith(create(podId, huge), grpc.status.INVALID_ARGUMENT, /read etc\/passwd in .*: larger than/);
