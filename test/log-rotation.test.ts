@@ -5,8 +5,10 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/cli/client.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { rejectsWith } from './support/grpc-assert.js';
 import { waitFor } from './support/wait-for.js';
 
 const ROTATIONS = 200;
@@ -62,6 +64,30 @@ describe('log rotation', () => {
     assert.ok(empty < ROTATIONS / 2, `the writer kept writing while the log rotated (${empty} empty files)`);
     // The container was killed mid-write: only its very last line may be cut.
     lines.forEach((l, i) => assert.equal(l, `line ${i}`, `line ${i} of ${lines.length}`));
+    await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: podId });
+  });
+
+  it('refuses to reopen a log whose directory is gone, and the log goes on once it is back', async () => {
+    const podId = await h.runPod('nodir');
+    const config = {
+      metadata: { name: 'ticker' },
+      image: { image: TEST_IMAGE },
+      command: ['sh', '-c', 'i=0; while :; do echo "tick $i"; i=$((i+1)); sleep 0.05; done'],
+      log_path: 'ticker.log',
+    };
+    const ctr = (await call(h.runtime, 'CreateContainer', { pod_sandbox_id: podId, config, sandbox_config: h.podConfig('nodir') })).container_id;
+    const dir = h.podConfig('nodir').log_directory ?? '';
+    const log = path.join(dir, 'ticker.log');
+    await call(h.runtime, 'StartContainer', { container_id: ctr });
+    await waitFor(() => fs.existsSync(log) && fs.statSync(log).size > 0, 'the first lines');
+    fs.rmSync(dir, { recursive: true });
+    await rejectsWith(call(h.runtime, 'ReopenContainerLog', { container_id: ctr }), grpc.status.FAILED_PRECONDITION, /log directory .* is gone/);
+    assert.equal(fs.existsSync(log), false, 'no log was reopened');
+    const st = await call(h.runtime, 'ContainerStatus', { container_id: ctr });
+    assert.equal(st.status?.state, 1, 'the container runs on');
+    fs.mkdirSync(dir);
+    await call(h.runtime, 'ReopenContainerLog', { container_id: ctr });
+    await waitFor(() => /stdout F tick \d+/.test(fs.readFileSync(log, 'utf8')), 'new lines in the reopened log');
     await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: podId });
   });
 });

@@ -129,4 +129,31 @@ describe('a cribd given hostile requests', () => {
     await call(h.runtime, 'UpdateContainerResources', { container_id: id, linux: { cpu_shares: '512' } });
     assert.equal((await call(h.runtime, 'Version', { version: 'v1' })).runtime_name, 'crib', 'still serving');
   });
+
+  it('refuses a host_path (or a log directory) that cannot be made, under /proc, at once; and still stops on SIGTERM', async () => {
+    const missing = `/proc/crib-${process.pid}-missing/x`;
+    const { create } = await podWith('procpath', ['sleep', '1000']);
+    const before = (await call(h.runtime, 'ListContainers', {})).containers.length;
+    await rejectsWith(
+      create(ctr('procmount', ['true'], { mounts: [{ container_path: '/x', host_path: missing }] })),
+      grpc.status.FAILED_PRECONDITION,
+      /config\.mounts\[0\]\.host_path: .*cannot be made a directory: ENOENT/,
+    );
+    const logDirectory = path.dirname(missing);
+    const podId = await h.runPod('proclog', { log_directory: logDirectory });
+    await rejectsWith(
+      call(h.runtime, 'CreateContainer', {
+        pod_sandbox_id: podId,
+        config: ctr('proclog', ['true']),
+        sandbox_config: h.podConfig('proclog', { log_directory: logDirectory }),
+      }),
+      grpc.status.FAILED_PRECONDITION,
+      /log directory .* cannot be made/,
+    );
+    assert.equal((await call(h.runtime, 'ListContainers', {})).containers.length, before, 'nothing half-created');
+    assert.equal((await call(h.runtime, 'Version', { version: 'v1' })).runtime_name, 'crib', 'still serving');
+    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
+    assert.deepEqual(await h.stopDaemon('SIGTERM'), { code: 0, signal: null }, 'cribd exits on SIGTERM');
+    await h.start();
+  });
 });

@@ -8,6 +8,7 @@
  *   crib-io netconnect NETNS_PATH PORT          TCP to localhost inside a netns
  *   crib-io mount OP...                         a pod's netns pin, shm tmpfs, unmounts
  *   crib-io reap PIDFILE -- CMD ARGS...         ExecSync's subreaper for `runc exec -d`
+ *   crib-io beneath ROOT OP...                  paths inside a volume, never followed out of it
  *
  * See README.md beside this file for the stdio protocols.
  */
@@ -85,5 +86,6 @@ int cmd_attach(int argc, char **argv);
 int cmd_netconnect(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_reap(int argc, char **argv);
+int cmd_beneath(int argc, char **argv);
 
 #endif

@@ -2,8 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { RequestContext } from '../util/context.js';
-import { CribError, invalidArgument, notFound } from '../util/errors.js';
-import { ensurePrivateDir, exists } from '../util/fsx.js';
+import { CribError, errorMessage, invalidArgument, notFound } from '../util/errors.js';
+import { ensurePrivateDir, exists, makeDirs } from '../util/fsx.js';
 import { log } from '../util/log.js';
 import { StepTimes } from '../util/steps.js';
 import { settleAll } from '../util/settle.js';
@@ -12,10 +12,12 @@ import { validateId } from '../util/validate.js';
 import { Registry } from '../store/registry.js';
 import type { ImageService } from '../image/service.js';
 import type { Image, ImageRuntimeConfig } from '../image/types.js';
+import { MAX_ID_FILE_BYTES } from '../image/limits.js';
 import { mountOverlay, unmountOverlay } from '../image/overlay.js';
 import { resolveInRoot } from '../image/sub-path.js';
 import { cgroupEmpty } from '../oci/cgroups.js';
 import { capabilitiesFromMask } from '../oci/capabilities.js';
+import { BeneathError, readInRoot } from '../oci/beneath.js';
 import { containerSpec, ociResources } from '../oci/container-spec.js';
 import { clampOomScoreAdj, daemonLimits, stillAlive } from '../oci/process.js';
 import type { OciRuntime, ProcessIO, StopOptions } from '../oci/runtime.js';
@@ -58,10 +60,22 @@ const nameKey = (c: { sandboxId: string; config: ContainerConfig }) => `${c.sand
 
 /**
  * A bind mount's missing host path is made a directory, as containerd and CRI-O do: kubelet relies on
- * it for hostPath volumes without a type.
+ * it for hostPath volumes without a type. One that cannot be made (under /proc, say) is the
+ * caller's to fix, named.
  */
 async function createMissingMountSources(config: ContainerConfig): Promise<void> {
-  for (const m of config.mounts) if (m.image === undefined && !(await exists(m.hostPath))) await fs.mkdir(m.hostPath, { recursive: true, mode: 0o755 });
+  for (const [i, m] of config.mounts.entries()) {
+    if (m.image !== undefined || (await exists(m.hostPath))) continue;
+    await makeDirs(m.hostPath, 0o755).catch((err: unknown) => {
+      throw new CribError(
+        'FailedPrecondition',
+        `config.mounts[${i}].host_path: ${m.hostPath} does not exist and cannot be made a directory: ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
+    });
+  }
 }
 
 /** An image's unpacked layers as overlayfs stacks them, top-most first. */
@@ -202,7 +216,17 @@ export class ContainerService {
 
   /** The overlay rootfs of the image's layers, a read-only overlay per image volume, and the OCI spec. */
   private async prepareBundle(c: Container, sb: Sandbox, image: Image, volumeImages: (Image | undefined)[], steps: StepTimes): Promise<void> {
-    for (const d of [c.paths.rootfs, c.paths.upper, c.paths.work, path.dirname(c.paths.log)]) await fs.mkdir(d, { recursive: true });
+    for (const d of [c.paths.rootfs, c.paths.upper, c.paths.work]) await fs.mkdir(d, { recursive: true });
+    const logDir = path.dirname(c.paths.log);
+    await makeDirs(logDir).catch((err: unknown) => {
+      throw new CribError(
+        'FailedPrecondition',
+        `the log directory ${logDir} cannot be made (the sandbox's log_directory and config.log_path): ${errorMessage(err)}`,
+        {
+          cause: err,
+        },
+      );
+    });
     steps.mark('dirs');
     await mountOverlay({ lowerDirs: layerDirs(image, this.o.images.store), upperDir: c.paths.upper, workDir: c.paths.work, target: c.paths.rootfs });
     steps.mark('rootfs');
@@ -220,7 +244,12 @@ export class ContainerService {
 
   private async buildSpec(c: Container, sb: Sandbox, imageConfig: ImageRuntimeConfig) {
     const sec = c.config.security;
-    const [passwd, group] = await Promise.all(['etc/passwd', 'etc/group'].map((f) => fs.readFile(path.join(c.paths.rootfs, f), 'utf8').catch(() => undefined)));
+    // The image wrote these: a symlink out of its rootfs, a fifo or a huge file must not reach the node.
+    const [passwd, group] = (
+      await readInRoot(c.paths.rootfs, ['etc/passwd', 'etc/group'], MAX_ID_FILE_BYTES).catch((err: unknown) => {
+        throw err instanceof BeneathError ? new CribError('InvalidArgument', `image ${c.image.ref}: ${err.message}`) : err;
+      })
+    ).map((b) => b?.toString('utf8'));
     const user = resolveUser({
       runAsUser: sec.runAsUser,
       runAsGroup: sec.runAsGroup,

@@ -83,3 +83,10 @@ export const MAX_TOKEN_BODY_BYTES = 1 * MiB;
 
 /** The body of a registry error answer, read only to quote its message. */
 export const MAX_ERROR_BODY_BYTES = 64 * KiB;
+
+/**
+ * An image's /etc/passwd or /etc/group, read (whole, into memory) to resolve a container's user at
+ * each CreateContainer. Real ones are a few KiB; one with a line for each of 65536 users is about
+ * 4 MiB.
+ */
+export const MAX_ID_FILE_BYTES = 8 * MiB;

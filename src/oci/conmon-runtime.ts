@@ -4,6 +4,7 @@ import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import path from 'node:path';
 import { spawnCapture, spawnStreaming } from '../util/exec.js';
+import { CribError } from '../util/errors.js';
 import { onAbort } from '../util/on-abort.js';
 import { exists } from '../util/fsx.js';
 import { MAX_TIMER_MS } from '../util/time.js';
@@ -259,8 +260,19 @@ export class ConmonRuntime implements OciRuntime {
 
   /** conmon's control fifo takes "2 0 0": reopen the log file. conmon does it asynchronously, at once. */
   async reopenLog(_id: string, bundle: string, logPath: string): Promise<void> {
+    // conmon ends when it cannot open the new file, leaving the container unmonitored: it is asked
+    // only when the file's directory is there (containerd fails the call alike, on its own open).
+    const dir = path.dirname(logPath);
+    if (
+      !(await fs.stat(dir).then(
+        (st) => st.isDirectory(),
+        () => false,
+      ))
+    ) {
+      throw new CribError('FailedPrecondition', `the log directory ${dir} is gone: no log file can be reopened in it`);
+    }
     await writeFifo(conmonFiles(bundle).ctl, '2 0 0\n');
-    await waitFor(() => exists(logPath), LOG_REOPEN_MS);
+    if (!(await waitFor(() => exists(logPath), LOG_REOPEN_MS))) throw new CribError('Internal', `conmon did not reopen ${logPath} within ${LOG_REOPEN_MS} ms`);
   }
 
   /** conmon writes one file per exit into the exit dir: inotify on the dir sees each arrive. */

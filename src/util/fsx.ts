@@ -60,3 +60,28 @@ export async function exists(p: string): Promise<boolean> {
 export function isErrno(err: unknown, code: string): boolean {
   return typeof err === 'object' && err !== null && (err as NodeJS.ErrnoException).code === code;
 }
+
+/**
+ * `mkdir -p` of a path a request names: each missing directory made once, parents first, and one
+ * that cannot be made is that error. Node's own recursive mkdir never returns where mkdir answers
+ * ENOENT under a parent that exists (/proc, /sys): it loops making the parent again, in a
+ * thread-pool thread that then also holds up the process's exit.
+ */
+export async function makeDirs(dir: string, mode = 0o777): Promise<void> {
+  const missing: string[] = [];
+  for (let p = path.resolve(dir); ; p = path.dirname(p)) {
+    try {
+      await fs.mkdir(p, { mode });
+      break;
+    } catch (err) {
+      if (isErrno(err, 'EEXIST')) break;
+      if (!isErrno(err, 'ENOENT') || p === path.dirname(p)) throw err;
+      missing.push(p);
+    }
+  }
+  for (const p of missing.reverse()) {
+    await fs.mkdir(p, { mode }).catch((err: unknown) => {
+      if (!isErrno(err, 'EEXIST')) throw err;
+    });
+  }
+}

@@ -240,7 +240,8 @@ export type TarEntry =
   | { path: string; type?: 'file'; content: Buffer | string; mode?: number }
   | { path: string; type: 'dir'; mode?: number }
   | { path: string; type: 'symlink'; target: string }
-  | { path: string; type: 'hardlink'; target: string };
+  | { path: string; type: 'hardlink'; target: string }
+  | { path: string; type: 'fifo' };
 
 function octal(n: number, width: number): string {
   return n.toString(8).padStart(width - 1, '0') + '\0';
@@ -295,6 +296,9 @@ export function tarArchive(entries: TarEntry[]): Buffer {
         break;
       case 'hardlink':
         parts.push(tarHeader(p, 0, 0o644, '1', e.target));
+        break;
+      case 'fifo':
+        parts.push(tarHeader(p, 0, 0o644, '6', ''));
         break;
       default: {
         const data = typeof e.content === 'string' ? Buffer.from(e.content) : e.content;

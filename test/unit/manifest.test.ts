@@ -591,6 +591,7 @@ describe('conversion to CRI configs', () => {
       attempt: 2,
       imageRef: 'sha256:abc',
       volumePaths: { data: '/root/pods/u-1/volumes/data' },
+      subPathSources: ['/root/pods/u-1/volume-subpaths/data/app/0'],
       seccompRoot: '/var/lib/crib/seccomp',
       init: false,
       objects: new Map(),
@@ -608,7 +609,11 @@ describe('conversion to CRI configs', () => {
     ]);
     assert.deepEqual(c.command, ['sh', '-c']);
     assert.deepEqual(c.args, ['echo web $(MISSING) $(POD_NAME)']);
-    assert.deepEqual(c.mounts, [{ container_path: '/data', host_path: '/root/pods/u-1/volumes/data/sub', readonly: false, propagation: 0 }]);
+    assert.deepEqual(
+      c.mounts,
+      [{ container_path: '/data', host_path: '/root/pods/u-1/volume-subpaths/data/app/0', readonly: false, propagation: 0 }],
+      'a subPath is mounted from where it was bound, never from the volume path joined with it (a container may have made that a symlink)',
+    );
     assert.deepEqual(c.labels, {
       'io.kubernetes.container.name': 'app',
       'io.kubernetes.pod.name': 'web',

@@ -259,6 +259,8 @@ export interface ContainerInputs extends EnvInputs {
   imageRef: string;
   /** Host directory of each volume the pod defines. */
   volumePaths: Record<string, string>;
+  /** Where each volume mount with a subPath takes it from, by the mount's index (volumes.ts bindSubPaths). */
+  subPathSources?: readonly (string | undefined)[];
   seccompRoot: string;
   init: boolean;
 }
@@ -281,7 +283,7 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
   };
   if (eff.runAsUser !== undefined) security.run_as_user = { value: String(eff.runAsUser) };
   if (eff.runAsGroup !== undefined) security.run_as_group = { value: String(eff.runAsGroup) };
-  const mounts: Mount[] = c.volumeMounts.map((m) => {
+  const mounts: Mount[] = c.volumeMounts.map((m, i) => {
     const image = pod.spec.volumes.find((x) => x.name === m.name);
     // An image volume is the runtime's to mount (read-only), as kubelet asks it; a subPath goes with it.
     if (image !== undefined && 'image' in image) {
@@ -289,6 +291,9 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
     }
     const base = inputs.volumePaths[m.name];
     if (base === undefined) throw new Error(`volume "${m.name}" of container "${c.name}" was not prepared`);
+    // Never the volume's path joined with the subPath: the container may have made that a symlink out.
+    const source = m.subPath ? inputs.subPathSources?.[i] : base;
+    if (source === undefined) throw new Error(`subPath "${m.subPath}" of container "${c.name}" was not bound`);
     const v = pod.spec.volumes.find((x) => x.name === m.name);
     // kubelet mounts the projected kinds read-only whatever the mount says; a claim may be read-only too.
     const readonly =
@@ -297,7 +302,7 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
       (v !== undefined && 'persistentVolumeClaim' in v && v.persistentVolumeClaim.readOnly);
     return {
       container_path: m.mountPath,
-      host_path: m.subPath ? path.join(base, m.subPath) : base,
+      host_path: source,
       readonly,
       propagation: PROPAGATION[m.propagation],
     };

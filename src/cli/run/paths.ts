@@ -17,5 +17,8 @@ export async function runtimeRoot(ctx: CliContext): Promise<string> {
 
 export const podDir = (root: string, uid: string): string => path.join(root, 'pods', uid);
 export const volumeDir = (root: string, uid: string, name: string): string => path.join(podDir(root, uid), 'volumes', name);
+/** Where a container's subPaths of a volume are bound (kubelet's `volume-subpaths/VOLUME/CONTAINER`). */
+export const subPathDir = (root: string, uid: string, volume: string, container: string): string =>
+  path.join(podDir(root, uid), 'volume-subpaths', volume, container);
 /** Where a PersistentVolumeClaim's data lives: cribd's root decides, the claim's name finds it again. */
 export const claimDir = (root: string, namespace: string, name: string): string => path.join(root, 'volumes', namespace, name);

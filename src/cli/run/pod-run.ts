@@ -25,7 +25,7 @@ import { qosClass } from './qos.js';
 import { writeRecord, writeStatus } from './record.js';
 import { teardownPod } from './teardown.js';
 import { CONTAINER_EXITED, CONTAINER_RUNNING } from './keys.js';
-import { prepareVolumes, removePodVolumes, RunError } from './volumes.js';
+import { bindSubPaths, prepareVolumes, removePodVolumes, RunError } from './volumes.js';
 
 export interface ImageInfo {
   /** The runtime's image id, given to CreateContainer. */
@@ -210,12 +210,14 @@ export class PodRun {
     const { ctx } = this.env;
     const image = this.env.images.get(spec.image);
     if (!image) throw new RunError(`image ${spec.image} was not resolved`);
+    const subPathSources = await bindSubPaths(this.env.root, this.uid, spec, this.volumePaths);
     const config = containerConfig(this.pod, spec, {
       ...this.facts(),
       objects: this.env.manifest.objects,
       attempt,
       imageRef: image.id,
       volumePaths: this.volumePaths,
+      subPathSources,
       seccompRoot: this.seccompRoot,
       init,
     });

@@ -2,16 +2,19 @@
 // root (`ROOT/pods/UID/volumes/NAME`, a tmpfs for medium: Memory), the files of configMap, secret,
 // downwardAPI and projected volumes (secrets and projected ones on a tmpfs, never on disk), hostPath
 // checked or created per its type, persistentVolumeClaims as named directories
-// (`ROOT/volumes/NAMESPACE/CLAIM`) that outlive the pod, subPath directories made on demand. All
-// but hostPaths and claims are removed again at teardown.
+// (`ROOT/volumes/NAMESPACE/CLAIM`) that outlive the pod, and each subPath, made on demand and bound
+// where the container's mount takes it from. All but hostPaths and claims are removed again at
+// teardown. A container can write its volumes, so every path inside one goes through beneath().
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { beneath, BeneathError } from '../../oci/beneath.js';
 import { run } from '../../util/exec.js';
+import { makeDirs } from '../../util/fsx.js';
 import type { PodFacts } from './env.js';
-import type { Pod, PodSpec } from './manifest.js';
+import type { ContainerSpec, Pod, PodSpec } from './manifest.js';
 import type { DataObject } from './objects.js';
-import { claimDir, podDir, volumeDir } from './paths.js';
+import { claimDir, podDir, subPathDir, volumeDir } from './paths.js';
 import { inMemory, volumeFiles, type VolumeFile } from './volume-files.js';
 
 /** A failure on the node that is the manifest's fault or the node's state (exit 1). */
@@ -47,19 +50,12 @@ export async function removeClaim(root: string, namespace: string, name: string)
   return true;
 }
 
-/** Writes a volume's files into its directory (the path was checked when the manifest was read). */
+/** Writes a volume's files into its directory, in one crib-io, none of them through a symlink. */
 async function writeFiles(dir: string, files: VolumeFile[]): Promise<void> {
-  for (const f of files) {
-    const target = path.join(dir, f.path);
-    if (!target.startsWith(dir + path.sep)) throw new RunError(`volume file "${f.path}" leaves its volume`);
-    await fsp.mkdir(path.dirname(target), { recursive: true, mode: 0o755 });
-    await fsp.writeFile(target, f.data, { mode: f.mode, flag: 'wx' }).catch(async (err: NodeJS.ErrnoException) => {
-      if (err.code !== 'EEXIST') throw err;
-      await fsp.rm(target, { force: true });
-      await fsp.writeFile(target, f.data, { mode: f.mode, flag: 'wx' });
-    });
-    await fsp.chmod(target, f.mode); // the umask must not take bits away
-  }
+  await beneath(
+    dir,
+    files.map((f) => ({ write: f.path, data: f.data, mode: f.mode })),
+  );
 }
 
 export interface VolumeInputs {
@@ -152,21 +148,40 @@ export async function prepareVolumes(pod: Pod, inputs: VolumeInputs): Promise<Re
       const { path: p, type } = v.hostPath;
       const st = await statOrUndefined(p);
       // "" (no checks): a missing path becomes a directory, as containerd and Docker do it.
-      if (!st && (type === 'DirectoryOrCreate' || type === '')) await fsp.mkdir(p, { recursive: true, mode: 0o755 });
+      if (!st && (type === 'DirectoryOrCreate' || type === '')) await makeDirs(p, 0o755);
       if (!st && type === 'FileOrCreate') await fsp.writeFile(p, '', { mode: 0o644, flag: 'a' });
       paths[v.name] = p;
     }
   }
-  // subPaths that do not exist yet are made as directories (kubelet does the same).
-  for (const c of [...pod.spec.initContainers, ...pod.spec.containers]) {
-    for (const m of c.volumeMounts) {
-      const base = paths[m.name];
-      if (!m.subPath || base === undefined) continue;
-      const target = path.join(base, m.subPath);
-      if (!(await statOrUndefined(target))) await fsp.mkdir(target, { recursive: true, mode: 0o777 });
-    }
-  }
   return paths;
+}
+
+/**
+ * Binds each subPath of a container's volume mounts where its mount takes it from, as kubelet does
+ * before each start: `ROOT/pods/UID/volume-subpaths/VOLUME/CONTAINER/INDEX`, in the pod's directory
+ * (no container can write there), bound from the subPath as opened beneath the volume's directory.
+ * The container may have put a symlink where its subPath was, even to the node's /etc (kubelet's
+ * CVE-2017-1002101): that is refused, never followed. A missing subPath is made a directory with
+ * the volume's mode, as kubelet makes it. Returns each mount's source by its index (undefined
+ * without a subPath); the binds go with the pod's directory (removePodVolumes).
+ */
+export async function bindSubPaths(root: string, uid: string, c: ContainerSpec, volumePaths: Record<string, string>): Promise<(string | undefined)[]> {
+  const sources: (string | undefined)[] = [];
+  const byVolume = new Map<string, { bind: string; target: string }[]>();
+  for (const [i, m] of c.volumeMounts.entries()) {
+    const base = volumePaths[m.name];
+    if (!m.subPath || base === undefined) continue;
+    const target = path.join(subPathDir(root, uid, m.name, c.name), String(i));
+    sources[i] = target;
+    byVolume.set(base, [...(byVolume.get(base) ?? []), { bind: m.subPath, target }]);
+  }
+  for (const [base, ops] of byVolume) {
+    for (const dir of new Set(ops.map((o) => path.dirname(o.target)))) await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
+    await beneath(base, ops).catch((err: unknown) => {
+      throw err instanceof BeneathError ? new RunError(`container "${c.name}": subPath refused: ${err.message}`) : err;
+    });
+  }
+  return sources;
 }
 
 /** Mount points at or under `dir` (from /proc/self/mountinfo, octal escapes decoded), deepest first. */
@@ -185,5 +200,9 @@ export async function removePodVolumes(root: string, uid: string): Promise<void>
   if (!uid || uid.includes('/') || uid === '.' || uid === '..') return;
   const dir = podDir(root, uid);
   for (const m of await mountsUnder(dir)) await run('umount', [m]).catch(() => run('umount', ['-l', m]));
+  // A subPath's bind of a claim or a hostPath still mounted here: removing the directory would
+  // delete that data through it.
+  const left = await mountsUnder(dir);
+  if (left.length) throw new RunError(`cannot remove ${dir}: still mounted: ${left.join(', ')}`);
   await fsp.rm(dir, { recursive: true, force: true });
 }
