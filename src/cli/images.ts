@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { call, serverStream } from './client.js';
+import { call, protoJson, serverStream } from './client.js';
 import type { Command } from './command.js';
 import type { CliContext } from './context.js';
 import { CliError, UsageError } from './errors.js';
@@ -47,8 +47,8 @@ export const imagesCommand: Command = {
       for (const i of images) ctx.out.write(`${i.id}\n`);
       return 0;
     }
-    if (format !== 'table') {
-      printData(ctx, format, { images });
+    if (format === 'json' || format === 'yaml') {
+      printData(ctx, format, protoJson('ListImagesResponse', { images }));
       return 0;
     }
     const rows: string[][] = [];

@@ -1,5 +1,5 @@
 import { cribVersion } from '../version.js';
-import { call } from './client.js';
+import { call, protoJson } from './client.js';
 import type { Command } from './command.js';
 import { outputFormat, parseInfo, printData } from './output.js';
 
@@ -11,8 +11,8 @@ export const versionCommand: Command = {
   async run(args, ctx) {
     const format = outputFormat(args.get('output'));
     const v = await call(ctx.clients.runtime, 'Version', { version: 'v1' });
-    if (format !== 'table') {
-      printData(ctx, format, { clientVersion: cribVersion, ...v });
+    if (format === 'json' || format === 'yaml') {
+      printData(ctx, format, { clientVersion: cribVersion, ...protoJson('VersionResponse', v) });
       return 0;
     }
     ctx.out.write(
@@ -29,7 +29,7 @@ export const infoCommand: Command = {
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     const s = await call(ctx.clients.runtime, 'Status', { verbose: true });
-    printData(ctx, args.get('output') === 'yaml' ? 'yaml' : 'json', { status: s.status, ...parseInfo(s.info) });
+    printData(ctx, args.get('output') === 'yaml' ? 'yaml' : 'json', { status: protoJson('RuntimeStatus', s.status), ...parseInfo(s.info) });
     return 0;
   },
 };
