@@ -117,7 +117,11 @@ export async function containersOf(ctx: CliContext, podId: string): Promise<Cont
  * names a pod (or KIND/NAME); without, a container (id, prefix, name, POD/CONTAINER) or else a pod
  * and its default container. kubectl's "Defaulted container" note goes to stderr.
  */
-export async function resolveContainerWord(ctx: CliContext, word: string, name: string | undefined): Promise<{ pod?: PodSandbox__Output; container: Container__Output }> {
+export async function resolveContainerWord(
+  ctx: CliContext,
+  word: string,
+  name: string | undefined,
+): Promise<{ pod?: PodSandbox__Output; container: Container__Output }> {
   if (name === undefined && !parseKindWord(word)) {
     const asContainer = await resolve(ctx, word, ['container']).catch((err: unknown) => err as Error);
     if (!(asContainer instanceof Error)) {

@@ -54,7 +54,7 @@ export const psCommand: Command = {
     '',
     'Examples:',
     '  crib ps -a --pod web-7d9c         every container of one pod, exited ones too',
-    "  crib ps -o json | jq -r '.containers[] | .metadata.name + \" \" + .state'",
+    '  crib ps -o json | jq -r \'.containers[] | .metadata.name + " " + .state\'',
   ].join('\n'),
   flags: {
     bool: ['all', 'quiet'],

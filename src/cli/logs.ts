@@ -358,7 +358,7 @@ export const logsCommand: Command = {
     '',
     'Examples:',
     '  crib logs -f --tail 20 web-7d9c -c web   the last 20 lines of container web, then new ones',
-    '  crib logs --previous web-7d9c            the default container\'s log before its last restart',
+    "  crib logs --previous web-7d9c            the default container's log before its last restart",
     '  crib logs --since 10m job/migrate        what a pod of job migrate wrote in the last 10 minutes',
   ].join('\n'),
   flags: {
@@ -424,7 +424,9 @@ async function logTarget(ctx: CliContext, word: string, name: string | undefined
 /** The attempt of a container before its newest one (kubectl logs --previous). */
 async function previousAttempt(ctx: CliContext, c: Container__Output): Promise<Container__Output> {
   const name = c.metadata?.name ?? '';
-  const attempts = (await containersOf(ctx, c.pod_sandbox_id)).filter((x) => x.metadata?.name === name && x.annotations[ANN_CONTAINER_TYPE] === c.annotations[ANN_CONTAINER_TYPE]);
+  const attempts = (await containersOf(ctx, c.pod_sandbox_id)).filter(
+    (x) => x.metadata?.name === name && x.annotations[ANN_CONTAINER_TYPE] === c.annotations[ANN_CONTAINER_TYPE],
+  );
   const newest = Math.max(...attempts.map((x) => x.metadata?.attempt ?? 0));
   const prev = attempts.filter((x) => (x.metadata?.attempt ?? 0) < newest).sort((a, b) => (b.metadata?.attempt ?? 0) - (a.metadata?.attempt ?? 0))[0];
   if (!prev) throw new CliError(`previous terminated container "${name}" not found (it has not restarted, or the earlier attempt was removed)`);

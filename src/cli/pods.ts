@@ -4,7 +4,19 @@ import { call, protoJson } from './client.js';
 import type { Command } from './command.js';
 import type { CliContext } from './context.js';
 import { CliError, UsageError, describeError } from './errors.js';
-import { ago, labelSelector, matchesLabels, nameMatcher, outputFormat, parseInfo, podStateName, printData, renderTable, stateStyle, withInspectTimes } from './output.js';
+import {
+  ago,
+  labelSelector,
+  matchesLabels,
+  nameMatcher,
+  outputFormat,
+  parseInfo,
+  podStateName,
+  printData,
+  renderTable,
+  stateStyle,
+  withInspectTimes,
+} from './output.js';
 import { resolveAll } from './resolve.js';
 import { listAllContainers, podsReadiness } from './run/readiness.js';
 import type { PodSandboxConfig } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
@@ -37,7 +49,7 @@ export const podsCommand: Command = {
   summary:
     "List pod sandboxes (every namespace, ready and not), newest first. READY counts the app containers that run (and whose readiness probe, run by crib run, passes); RESTARTS their restarts, as kubectl's.",
   details: [
-    '  -a, --all             every pod, ready or not (the default; kubectl\'s -A, every namespace, is too)',
+    "  -a, --all             every pod, ready or not (the default; kubectl's -A, every namespace, is too)",
     '  -q, --quiet           only the pod ids',
     '      --id PREFIX       pods whose id starts with PREFIX',
     '      --name RE         pods whose name matches the regular expression',
@@ -47,9 +59,9 @@ export const podsCommand: Command = {
     OUTPUT_HELP,
     '',
     'Examples:',
-    '  crib pods -o wide                  with each pod\'s IP',
+    "  crib pods -o wide                  with each pod's IP",
     '  crib pods -l app=web -q            the ids of the pods labelled app=web',
-    '  crib pods -o json | jq -r \'.items[].metadata.name\'',
+    "  crib pods -o json | jq -r '.items[].metadata.name'",
   ].join('\n'),
   flags: {
     bool: ['quiet', 'all', 'all-namespaces'],

@@ -35,7 +35,7 @@ function scalarOrMessage(codec: ProtoCodec, f: Field, v: unknown): unknown {
     }
     case 'int64':
     case 'uint64':
-      return String(v ?? '0');
+      return typeof v === 'string' || typeof v === 'number' || typeof v === 'bigint' ? String(v) : '0';
     case 'bytes':
       return Buffer.from((v ?? Buffer.alloc(0)) as Uint8Array).toString('base64');
     case 'string':
