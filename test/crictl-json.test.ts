@@ -28,7 +28,8 @@ const NEWER_THAN_CRICTL = new Set(['imageId', 'userSpecifiedImage', 'runtimeHand
  */
 function differences(crib: unknown, crictl: unknown, at = '', parentKey = ''): string[] {
   if (Array.isArray(crictl)) {
-    if (!Array.isArray(crib) || crib.length !== crictl.length) return [`${at}: crib ${JSON.stringify(crib)?.slice(0, 200)}, crictl ${JSON.stringify(crictl).slice(0, 200)}`];
+    if (!Array.isArray(crib) || crib.length !== crictl.length)
+      return [`${at}: crib ${JSON.stringify(crib)?.slice(0, 200)}, crictl ${JSON.stringify(crictl).slice(0, 200)}`];
     return crictl.flatMap((v, i) => differences(crib[i], v, `${at}[${i}]`, parentKey));
   }
   if (crictl !== null && typeof crictl === 'object') {
@@ -71,7 +72,8 @@ describe('crib -o json|yaml is crictl -o json|yaml', () => {
       labels: { role: name },
       annotations: { 'io.kubernetes.pod.terminationGracePeriod': '2' },
     });
-    const create = async (c: ContainerConfig) => (await call(h.runtime, 'CreateContainer', { pod_sandbox_id: pod, config: c, sandbox_config: config })).container_id;
+    const create = async (c: ContainerConfig) =>
+      (await call(h.runtime, 'CreateContainer', { pod_sandbox_id: pod, config: c, sandbox_config: config })).container_id;
     const run = await create(ctr('runs', ['sleep', '3600']));
     await call(h.runtime, 'StartContainer', { container_id: run });
     const done = await create(ctr('done', ['sh', '-c', 'exit 3']));
