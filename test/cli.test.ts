@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
@@ -171,10 +172,45 @@ describe('crib CLI', () => {
       assert.equal((await crib(['exec', 'no-such-thing', 'true'])).code, 1);
       const noDaemon = await runCapture(process.execPath, [BIN, '--socket', path.join(h.base, 'nothing.sock'), 'pods']);
       assert.equal(noDaemon.code, 1);
-      assert.match(noDaemon.stderr.toString(), /no runtime socket/);
+      assert.match(noDaemon.stderr.toString(), /no runtime socket at \S+: is cribd running\? Start it with `sudo crib daemon`/);
+      // crib run meets it at its first call: the same words, not a raw connect error
+      const manifest = path.join(h.base, 'none.yaml');
+      fs.writeFileSync(manifest, `apiVersion: v1\nkind: Pod\nmetadata: { name: x }\nspec: { containers: [{ name: c, image: ${IMAGE} }] }\n`);
+      const runNoDaemon = await runCapture(process.execPath, [BIN, '--socket', path.join(h.base, 'nothing.sock'), 'run', '-d', manifest]);
+      assert.equal(runNoDaemon.code, 1);
+      assert.equal(
+        runNoDaemon.stderr.toString().replace(/^crib run: /, ''),
+        noDaemon.stderr.toString().replace(/^crib pods: /, ''),
+        'one message for no daemon',
+      );
       // the env variable names the socket too
       const viaEnv = await runCapture(process.execPath, [BIN, 'version'], { env: { CRIB_SOCKET: h.socket } });
       assert.equal(viaEnv.code, 0, viaEnv.stderr.toString());
+    });
+
+    it('a user without root is told to use sudo or the socket group; crib daemon refuses before writing anything', async () => {
+      const asNobody = (args: string[]) =>
+        runCapture('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, BIN, ...args], { timeoutMs: 60_000 });
+      fs.chmodSync(h.base, 0o755); // the socket's own mode (0660, root's group) is what refuses
+      try {
+        for (const cmd of [['pods'], ['run', '-d', path.join(h.base, 'none.yaml')]]) {
+          const r = await asNobody(['--socket', h.socket, ...cmd]);
+          assert.equal(r.code, 1, cmd[0]);
+          assert.match(r.stderr.toString(), new RegExp(`^crib ${cmd[0]}: permission denied on ${h.socket}: crib needs root \\(run it with sudo\\)`), cmd[0]);
+        }
+        const grouped = fs.statSync(h.socket).gid;
+        fs.chownSync(h.socket, 0, 1); // a group of its own ("daemon" on Debian): membership would do
+        const r = await asNobody(['--socket', h.socket, 'pods']);
+        assert.match(r.stderr.toString(), /or membership of the socket's group "[^"]+"/);
+        fs.chownSync(h.socket, 0, grouped);
+      } finally {
+        fs.chmodSync(h.base, 0o700);
+      }
+      const root = path.join(os.tmpdir(), `crib-nonroot-${randomBytes(3).toString('hex')}`);
+      const d = await asNobody(['daemon', '--root', root, '--state', `${root}-state`, '--socket', `${root}.sock`]);
+      assert.equal(d.code, 1);
+      assert.match(d.stderr.toString(), /cribd must run as root .*: sudo crib daemon/);
+      assert.equal(fs.existsSync(root) || fs.existsSync(`${root}-state`), false, 'nothing written');
     });
 
     it('version, info', async () => {

@@ -6,7 +6,7 @@ import { parseArgs, parseCommandArgs } from './args.js';
 import { connect } from './client.js';
 import { commandUsage, type Command, type RawCommand } from './command.js';
 import type { CliContext } from './context.js';
-import { UsageError, describeError } from './errors.js';
+import { UsageError, describeError, socketProblem } from './errors.js';
 
 const runRaw: RawCommand = {
   name: 'run',
@@ -115,6 +115,17 @@ Daemon flags: --config FILE, ${daemonFlagNames()
     .map((f) => `--${f}`)
     .join(', ')}
 The socket defaults to ${defaultSocketPath} (env CRIB_SOCKET).`;
+}
+
+/** Why the socket cannot be used (errors.ts' words), or undefined when it is a socket we may open. */
+function socketCheck(socket: string): string | undefined {
+  try {
+    if (!fs.statSync(socket).isSocket()) return `${socket} is not a socket (--socket PATH or CRIB_SOCKET names cribd's)`;
+    fs.accessSync(socket, fs.constants.R_OK | fs.constants.W_OK);
+    return undefined;
+  } catch (e) {
+    return socketProblem(socket, (e as NodeJS.ErrnoException).code);
+  }
 }
 
 /** Takes `--socket PATH` / `--socket=PATH` out of argv (before a `--`). */
@@ -228,9 +239,13 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
         return 0;
       }
     }
-    if (!fs.existsSync(socket) && !('raw' in cmd)) {
-      err.write(`crib ${cmdName}: no runtime socket at ${socket} (is cribd running? --socket PATH or CRIB_SOCKET)\n`);
-      return 1;
+    if (!('raw' in cmd)) {
+      // Checked before connecting for a clear word; crib run (raw) meets the same words at its first call
+      const problem = socketCheck(socket);
+      if (problem) {
+        err.write(`crib ${cmdName}: ${problem}\n`);
+        return 1;
+      }
     }
     const clients = connect(socket);
     const ctx: CliContext = { clients, socket, out, err, isTTY, color: isTTY && !noColor };
