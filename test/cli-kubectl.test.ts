@@ -172,6 +172,30 @@ describe('crib as a kubectl user types it', () => {
     await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: id });
   });
 
+  it('a stdin/tty container stays up under crib run -d and takes crib attach -it, as kubectl keeps it', async () => {
+    const file = path.join(dir, 'shell.yaml');
+    fs.writeFileSync(
+      file,
+      `apiVersion: v1\nkind: Pod\nmetadata: { name: shell }\nspec:\n  terminationGracePeriodSeconds: 1\n  containers:\n    - { name: shell, image: ${IMAGE}, command: [sh], stdin: true, tty: true }\n`,
+    );
+    const run = await cli.crib(['run', '-d', file]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.doesNotMatch(run.stderr, /stdin|tty/, 'no warning: both are kept');
+    // the shell waits on its terminal instead of reading an end of input at once
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.match(await ok(['ps', '--pod', 'shell']), /Running\s+shell\s/);
+    const attached = await runCapture(process.execPath, [path.join(repoRoot, 'bin', 'crib'), '--socket', h.socket, 'attach', '-it', 'shell'], {
+      stdin: 'echo hi-$((2+3))\nexit 4\n',
+      timeoutMs: 60_000,
+    });
+    assert.equal(attached.code, 0, attached.stderr.toString());
+    assert.match(attached.stdout.toString(), /^hi-5\r?$/m, 'the shell ran what came in through attach');
+    type Status = { status: { state: string; exitCode: number } };
+    await waitFor(async () => (JSON.parse(await ok(['inspect', 'shell/shell'])) as Status).status.state === 'CONTAINER_EXITED', 'the shell exits');
+    assert.equal((JSON.parse(await ok(['inspect', 'shell/shell'])) as Status).status.exitCode, 4);
+    await ok(['down', '-f', file]);
+  });
+
   it('port-forward deployment/NAME listens on both loopbacks and says so per connection', async (t) => {
     const v6 = Object.values(os.networkInterfaces()).some((l) => l?.some((a) => a.address === '::1'));
     const pf = cli.background(['port-forward', 'deployment/web', '0:80']);
