@@ -148,6 +148,9 @@ describe('crib CLI', () => {
         assert.equal(r2.code, 0, `${c} -h`);
       }
       assert.match(await ok(['help', 'logs']), /^Usage: crib logs/);
+      // one help text per command, whichever way it is asked for
+      for (const c of ['run', 'down', 'daemon', 'logs', 'image export'])
+        assert.equal(await ok(['help', ...c.split(' ')]), await ok([...c.split(' '), '--help']), c);
       assert.match(await ok(['image', '--help']), /crib image import/);
       assert.match(await ok(['daemon', '--help']), /Usage: crib daemon/);
     });

@@ -154,8 +154,15 @@ export const inspectCommand: Command = {
   name: 'inspect',
   synopsis: '[-o json|yaml] ID...',
   summary: 'Show the status and verbose runtime info of containers, pods or images.',
-  details:
-    '  -o, --output FORMAT   json (default) or yaml\n\nID is an id, a unique id prefix or a unique name (container, pod, POD/CONTAINER, image reference).',
+  details: [
+    '  -o, --output FORMAT   json (default) or yaml; status as crictl inspect prints it',
+    '',
+    'ID is an id, a unique id prefix or a unique name (container, pod, POD/CONTAINER, image reference).',
+    '',
+    'Examples:',
+    "  crib inspect web-7d9c/web | jq .info.pid     the host pid of a pod's container",
+    '  crib inspect -o yaml web-7d9c                 a pod, as YAML',
+  ].join('\n'),
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing ID');
@@ -170,6 +177,7 @@ export const inspectiCommand: Command = {
   name: 'inspecti',
   synopsis: '[-o json|yaml] IMAGE...',
   summary: 'Show the status and verbose info of images.',
+  details: '  -o, --output FORMAT   json (default) or yaml; status as crictl inspecti prints it',
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing IMAGE');
@@ -192,7 +200,13 @@ export const stopCommand: Command = {
   name: 'stop',
   synopsis: '[-t SECS] ID...',
   summary: 'Stop containers (StopContainer) or pods (StopPodSandbox), by id, unique id prefix or unique name.',
-  details: "  -t, --timeout SECS    a container's grace period before SIGKILL (default 10)",
+  details: [
+    "  -t, --timeout SECS    a container's grace period before SIGKILL (default 10)",
+    '',
+    'Examples:',
+    '  crib stop web-7d9c/web       one container of a pod',
+    '  crib stop -t 0 web-7d9c      a whole pod, its containers killed at once',
+  ].join('\n'),
   flags: { value: ['timeout'], alias: { t: 'timeout' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing ID');
@@ -212,7 +226,13 @@ export const rmCommand: Command = {
   name: 'rm',
   synopsis: '[-f] ID...',
   summary: 'Remove containers (RemoveContainer) or pods (RemovePodSandbox). A running container or a ready pod needs -f.',
-  details: '  -f, --force           stop it first if it runs',
+  details: [
+    '  -f, --force           stop it first if it runs',
+    '',
+    'Examples:',
+    '  crib rm $(crib ps -q --state exited)   every exited container',
+    '  crib rm -f web-7d9c                   a pod, stopped first',
+  ].join('\n'),
   flags: { bool: ['force'], alias: { f: 'force' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing ID');

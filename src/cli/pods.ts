@@ -49,7 +49,8 @@ export const podsCommand: Command = {
   summary:
     "List pod sandboxes (every namespace, ready and not), newest first. READY counts the app containers that run (and whose readiness probe, run by crib run, passes); RESTARTS their restarts, as kubectl's.",
   details: [
-    "  -a, --all             every pod, ready or not (the default; kubectl's -A, every namespace, is too)",
+    '  -a, --all             every pod, ready or not (the default; accepted as crictl ps -a is)',
+    '  -A, --all-namespaces  every namespace (the default; accepted as kubectl get pods -A is)',
     '  -q, --quiet           only the pod ids',
     '      --id PREFIX       pods whose id starts with PREFIX',
     '      --name RE         pods whose name matches the regular expression',
@@ -146,6 +147,7 @@ export const runpCommand: Command = {
   name: 'runp',
   synopsis: '[--runtime HANDLER] FILE',
   summary: "Create a pod sandbox from a CRI PodSandboxConfig (JSON or YAML, crictl's format); prints its id.",
+  details: "  -r, --runtime HANDLER the runtime handler (RuntimeClass) to run it with (default: cribd's default)",
   flags: { value: ['runtime'], alias: { r: 'runtime' } },
   async run(args, ctx) {
     const file = args.positional[0];
@@ -206,6 +208,7 @@ export const rmpCommand: Command = {
   name: 'rmp',
   synopsis: 'POD...',
   summary: 'Remove pod sandboxes (stopping them first) with their containers.',
+  details: '  -f, --force           accepted for crictl rmp -f: a ready pod is always stopped first',
   flags: { bool: ['force'], alias: { f: 'force' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing POD');

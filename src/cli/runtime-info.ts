@@ -7,6 +7,7 @@ export const versionCommand: Command = {
   name: 'version',
   synopsis: '[-o json|yaml]',
   summary: "The client's version and the runtime's (CRI Version).",
+  details: "  -o, --output FORMAT   table (default), json or yaml (the CRI fields by protobuf's JSON names, and clientVersion)",
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     const format = outputFormat(args.get('output'));
@@ -26,6 +27,7 @@ export const infoCommand: Command = {
   name: 'info',
   synopsis: '[-o json|yaml]',
   summary: "The runtime's status: conditions (RuntimeReady, NetworkReady), its config and the network's (CRI Status, verbose).",
+  details: '  -o, --output FORMAT   json (default) or yaml, as crictl info prints it',
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     const s = await call(ctx.clients.runtime, 'Status', { verbose: true });
