@@ -172,6 +172,27 @@ describe('crib as a kubectl user types it', () => {
     await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: id });
   });
 
+  it("a pod's merged log ends a container's unfinished line before the next container's", async () => {
+    const id = await h.runPod('glue');
+    const config = h.podConfig('glue');
+    for (const [name, cmd] of [
+      ['a', 'printf unfinished'],
+      ['b', 'sleep 0.5; echo whole'],
+    ] as const) {
+      const c = (
+        await call(h.runtime, 'CreateContainer', {
+          pod_sandbox_id: id,
+          config: { metadata: { name, attempt: 0 }, image: { image: IMAGE }, command: ['sh', '-c', cmd], log_path: `${name}.log` },
+          sandbox_config: config,
+        })
+      ).container_id;
+      await call(h.runtime, 'StartContainer', { container_id: c });
+    }
+    await waitFor(async () => (await ok(['logs', 'glue/b'])) === 'whole\n', 'b logs');
+    assert.equal(await ok(['logs', 'glue']), '[a] unfinished\n[b] whole\n');
+    await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: id });
+  });
+
   it('a stdin/tty container stays up under crib run -d and takes crib attach -it, as kubectl keeps it', async () => {
     const file = path.join(dir, 'shell.yaml');
     fs.writeFileSync(
