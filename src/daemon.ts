@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { CribConfig } from './config.js';
+import { defaultConfig, type CribConfig } from './config.js';
 import { criServices } from './cri/proto.js';
 import { runtimeServiceHandlers } from './cri/runtime-service.js';
 import { imageServiceHandlers } from './cri/image-service.js';
@@ -14,6 +14,7 @@ import { RegistryClient } from './image/registry/client.js';
 import { ImageService } from './image/service.js';
 import { formatReference, parseReference } from './image/reference.js';
 import { NetworkManager } from './network/manager.js';
+import { networkNotice } from './network/startup-notice.js';
 import { findExecutable } from './oci/find-runtime.js';
 import { ConmonRuntime } from './oci/conmon-runtime.js';
 import { RuncCli } from './oci/runc.js';
@@ -109,6 +110,10 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
     podCidrFile: path.join(config.root, 'pod-cidr'),
   });
   await network.open();
+  // Which network pods join, said once at start; a CNI config that overrides crib's bridge settings is warned of
+  const notice = networkNotice(await network.status(), config.cniConfDir, builtin ? builtinNet : undefined, defaultConfig.network);
+  log.info(notice.info.message, notice.info.fields);
+  if (notice.warn) log.warn(notice.warn.message, notice.warn.fields);
   // The services say what happens to sandboxes and containers here; PodEvents adds the pod's state.
   const notices = new EventBus<LifecycleNotice>(4096);
   const sandboxes = new SandboxService({

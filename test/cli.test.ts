@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
@@ -147,6 +148,9 @@ describe('crib CLI', () => {
         assert.equal(r2.code, 0, `${c} -h`);
       }
       assert.match(await ok(['help', 'logs']), /^Usage: crib logs/);
+      // one help text per command, whichever way it is asked for
+      for (const c of ['run', 'down', 'daemon', 'logs', 'image export'])
+        assert.equal(await ok(['help', ...c.split(' ')]), await ok([...c.split(' '), '--help']), c);
       assert.match(await ok(['image', '--help']), /crib image import/);
       assert.match(await ok(['daemon', '--help']), /Usage: crib daemon/);
     });
@@ -171,18 +175,55 @@ describe('crib CLI', () => {
       assert.equal((await crib(['exec', 'no-such-thing', 'true'])).code, 1);
       const noDaemon = await runCapture(process.execPath, [BIN, '--socket', path.join(h.base, 'nothing.sock'), 'pods']);
       assert.equal(noDaemon.code, 1);
-      assert.match(noDaemon.stderr.toString(), /no runtime socket/);
+      assert.match(noDaemon.stderr.toString(), /no runtime socket at \S+: is cribd running\? Start it with `sudo crib daemon`/);
+      // crib run meets it at its first call: the same words, not a raw connect error
+      const manifest = path.join(h.base, 'none.yaml');
+      fs.writeFileSync(manifest, `apiVersion: v1\nkind: Pod\nmetadata: { name: x }\nspec: { containers: [{ name: c, image: ${IMAGE} }] }\n`);
+      const runNoDaemon = await runCapture(process.execPath, [BIN, '--socket', path.join(h.base, 'nothing.sock'), 'run', '-d', manifest]);
+      assert.equal(runNoDaemon.code, 1);
+      assert.equal(
+        runNoDaemon.stderr.toString().replace(/^crib run: /, ''),
+        noDaemon.stderr.toString().replace(/^crib pods: /, ''),
+        'one message for no daemon',
+      );
       // the env variable names the socket too
       const viaEnv = await runCapture(process.execPath, [BIN, 'version'], { env: { CRIB_SOCKET: h.socket } });
       assert.equal(viaEnv.code, 0, viaEnv.stderr.toString());
+    });
+
+    it('a user without root is told to use sudo or the socket group; crib daemon refuses before writing anything', async () => {
+      const asNobody = (args: string[]) =>
+        runCapture('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, BIN, ...args], { timeoutMs: 60_000 });
+      fs.chmodSync(h.base, 0o755); // the socket's own mode (0660, root's group) is what refuses
+      try {
+        for (const cmd of [['pods'], ['run', '-d', path.join(h.base, 'none.yaml')]]) {
+          const r = await asNobody(['--socket', h.socket, ...cmd]);
+          assert.equal(r.code, 1, cmd[0]);
+          assert.match(r.stderr.toString(), new RegExp(`^crib ${cmd[0]}: permission denied on ${h.socket}: crib needs root \\(run it with sudo\\)`), cmd[0]);
+        }
+        const grouped = fs.statSync(h.socket).gid;
+        fs.chownSync(h.socket, 0, 1); // a group of its own ("daemon" on Debian): membership would do
+        const r = await asNobody(['--socket', h.socket, 'pods']);
+        assert.match(r.stderr.toString(), /or membership of the socket's group "[^"]+"/);
+        fs.chownSync(h.socket, 0, grouped);
+      } finally {
+        fs.chmodSync(h.base, 0o700);
+      }
+      const root = path.join(os.tmpdir(), `crib-nonroot-${randomBytes(3).toString('hex')}`);
+      const d = await asNobody(['daemon', '--root', root, '--state', `${root}-state`, '--socket', `${root}.sock`]);
+      assert.equal(d.code, 1);
+      assert.match(d.stderr.toString(), /cribd must run as root .*: sudo crib daemon/);
+      assert.equal(fs.existsSync(root) || fs.existsSync(`${root}-state`), false, 'nothing written');
     });
 
     it('version, info', async () => {
       const v = await ok(['version']);
       assert.match(v, /RuntimeName:\s+crib/);
       assert.match(v, /RuntimeApiVersion:\s+v1/);
-      const vj = await json<{ runtime_name: string; clientVersion: string }>(['version', '-o', 'json']);
-      assert.equal(vj.runtime_name, 'crib');
+      // one style throughout: protobuf's JSON names, as crictl's
+      const vj = await json<Record<string, string>>(['version', '-o', 'json']);
+      assert.deepEqual(Object.keys(vj).sort(), ['clientVersion', 'runtimeApiVersion', 'runtimeName', 'runtimeVersion', 'version']);
+      assert.equal(vj['runtimeName'], 'crib');
       const info = await json<{ status: { conditions: { type: string; status: boolean }[] } }>(['info']);
       assert.ok(info.status.conditions.some((c) => c.type === 'RuntimeReady' && c.status));
       const infoYaml = parseYaml(await ok(['info', '-o', 'yaml'])) as typeof info;
@@ -207,8 +248,8 @@ describe('crib CLI', () => {
       const idle = await create(beta, ctrConfig('idle', ['sleep', '1002']));
 
       const pods = await ok(['pods']);
-      assert.match(pods, /^POD ID\s+CREATED\s+STATE\s+READY\s+NAME\s+NAMESPACE\s+ATTEMPT\s+RUNTIME$/m);
-      assert.match(pods, new RegExp(`^${alpha.id.slice(0, 13)}\\s+.*ago\\s+Ready\\s+2/2\\s+alpha\\s+default\\s+0\\s+`, 'm'));
+      assert.match(pods, /^POD ID\s+CREATED\s+STATE\s+READY\s+RESTARTS\s+NAME\s+NAMESPACE\s+ATTEMPT\s+RUNTIME$/m);
+      assert.match(pods, new RegExp(`^${alpha.id.slice(0, 13)}\\s+.*ago\\s+Ready\\s+2/2\\s+0\\s+alpha\\s+default\\s+0\\s+`, 'm'));
       assert.ok(!pods.includes('\u001b['), 'no colour in a pipe');
       const pj = await json<{ items: { id: string; metadata: { name: string } }[] }>(['pods', '-o', 'json']);
       assert.deepEqual(pj.items.map((p) => p.metadata.name).sort(), ['alpha', 'beta']);
@@ -220,21 +261,17 @@ describe('crib CLI', () => {
       assert.equal((await ok(['pods', '-q', '--namespace', 'kube-system'])).trim(), '');
 
       const ps = await ok(['ps']);
-      assert.match(ps, /^CONTAINER\s+IMAGE\s+CREATED\s+STATE\s+NAME\s+ATTEMPT\s+POD ID\s+POD$/m);
+      assert.match(ps, /^CONTAINER\s+IMAGE\s+CREATED\s+STATE\s+NAME\s+ATTEMPT\s+POD$/m);
       for (const [id, name, podName] of [
         [web, 'web', 'alpha'],
         [side, 'side', 'alpha'],
         [solo, 'solo', 'beta'],
       ] as const) {
-        assert.match(ps, new RegExp(`^${id.slice(0, 13)}\\s+${IMAGE}\\s+.*ago\\s+Running\\s+${name}\\s+0\\s+\\S+\\s+${podName}$`, 'm'), ps);
+        assert.match(ps, new RegExp(`^${id.slice(0, 13)}\\s+${IMAGE}\\s+.*ago\\s+Running\\s+${name}\\s+0\\s+${podName}$`, 'm'), ps);
       }
       for (const p of [alpha, beta]) {
         const name = p.config.metadata?.name as string;
-        assert.match(
-          ps,
-          new RegExp(`^${p.id.slice(0, 13)}\\s+${builtinPauseImage}\\s+.*ago\\s+Running\\s+${name}-pause\\s+0\\s+${p.id.slice(0, 13)}\\s+${name}$`, 'm'),
-          ps,
-        );
+        assert.match(ps, new RegExp(`^${p.id.slice(0, 13)}\\s+${builtinPauseImage}\\s+.*ago\\s+Running\\s+${name}-pause\\s+0\\s+${name}$`, 'm'), ps);
       }
       assert.doesNotMatch(ps, /idle/, 'without -a only running containers');
       assert.match(await ok(['ps', '-a']), /\bCreated\s+idle\b/);
@@ -245,26 +282,20 @@ describe('crib CLI', () => {
       assert.deepEqual((await ok(['ps', '-q', '--name', 'pause'])).trim().split('\n').sort(), [alpha.id, beta.id].sort());
       assert.deepEqual((await ok(['ps', '-q', '--state', 'created'])).trim().split('\n'), [idle]);
 
-      const psj = await json<{
-        containers: { id: string; state: number }[];
-        pause_containers: { id: string; pod_sandbox_id: string; metadata: { name: string }; image: { image: string } }[];
-      }>(['ps', '-a', '-o', 'json']);
+      // JSON and YAML as crictl ps prints them (test/crictl-json.test.ts compares): containers only
+      const psj = await json<{ containers: { id: string; state: string; podSandboxId: string }[] }>(['ps', '-a', '-o', 'json']);
       assert.deepEqual(psj.containers.map((c) => c.id).sort(), [web, side, solo, idle].sort());
-      assert.deepEqual(
-        psj.pause_containers.map((c) => [c.id, c.pod_sandbox_id, c.metadata.name, c.image.image]).sort(),
-        [
-          [alpha.id, alpha.id, 'alpha-pause', builtinPauseImage],
-          [beta.id, beta.id, 'beta-pause', builtinPauseImage],
-        ].sort(),
-      );
+      assert.equal(psj.containers.find((c) => c.id === idle)?.state, 'CONTAINER_CREATED');
       const psy = parseYaml(await ok(['ps', '-o', 'yaml'])) as typeof psj;
-      assert.equal(psy.pause_containers.length, 2);
+      assert.deepEqual(psy.containers.map((c) => c.id).sort(), [web, side, solo].sort());
+      const wide = await ok(['ps', '-o', 'wide']);
+      assert.match(wide, new RegExp(`^${web.slice(0, 13)}\\s+.*\\s+alpha\\s+${alpha.id.slice(0, 13)}\\s+\\w{13}$`, 'm'), wide);
 
       // a stopped pod's pause row shows Exited, and only with -a
       await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: beta.id });
       assert.doesNotMatch(await ok(['ps']), /beta-pause/);
       assert.match(await ok(['ps', '-a']), /Exited\s+beta-pause/);
-      assert.match(await ok(['pods', '--state', 'notready']), /NotReady\s+0\/2\s+beta/);
+      assert.match(await ok(['pods', '--state', 'notready']), /NotReady\s+0\/2\s+0\s+beta/);
     });
 
     it('resolves ids, unique prefixes and unique names; an ambiguous prefix or name is an error', async () => {
@@ -519,8 +550,8 @@ describe('crib CLI', () => {
       assert.match(table, new RegExp(`^${reg.host}/test/cli\\s+1\\s+${id.slice(7, 20)}\\s+6\\.\\d+MB$`, 'm'));
       assert.match(table, /^localhost\/test\/busybox\s+1\s+/m);
       assert.ok((await ok(['images', '-q'])).split('\n').includes(id));
-      const ij = await json<{ images: { id: string; repo_tags: string[] }[] }>(['images', '-o', 'json']);
-      assert.deepEqual(ij.images.find((i) => i.id === id)?.repo_tags, [ref]);
+      const ij = await json<{ images: { id: string; repoTags: string[] }[] }>(['images', '-o', 'json']);
+      assert.deepEqual(ij.images.find((i) => i.id === id)?.repoTags, [ref]);
       const iy = parseYaml(await ok(['images', '-o', 'yaml'])) as typeof ij;
       assert.equal(iy.images.length, ij.images.length);
 

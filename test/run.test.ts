@@ -611,16 +611,16 @@ spec:
     - name: c
       image: ${IMAGE}
       command: [sleep, "1000"]
-      stdin: true
+      terminationMessagePolicy: File
 `);
     const strict = await crib(['run', '--strict', '-d', file]);
     assert.equal(strict.code, 2, explain(strict));
-    assert.match(strict.stderr, /^error: spec\.containers\[0\]\.stdin is not supported by crib run$/m);
+    assert.match(strict.stderr, /^error: spec\.containers\[0\]\.terminationMessagePolicy is not supported by crib run$/m);
     assert.deepEqual(await pods(), [], 'nothing was created');
 
     const r = await crib(['run', '-d', file]);
     assert.equal(r.code, 0, explain(r));
-    assert.match(r.stderr, /^warning: spec\.containers\[0\]\.stdin is not supported by crib run; ignored$/m);
+    assert.match(r.stderr, /^warning: spec\.containers\[0\]\.terminationMessagePolicy is not supported by crib run; ignored$/m);
     assert.equal((await pods()).length, 1);
     const d = await crib(['delete', 'probed']);
     assert.equal(d.code, 0, explain(d));

@@ -45,8 +45,9 @@ export interface FlagSpec {
   /** Other spellings: `{ q: 'quiet', a: 'all' }`. */
   alias?: Readonly<Record<string, string>>;
   /**
-   * Once this many positional words are seen, the next one and everything after it are taken
-   * verbatim (exec's command and its own flags). A `--` ends the flags at any point.
+   * Once this many positional words are seen, the next positional word and everything after it are
+   * taken verbatim (exec's command and its own flags); flags before it are still this command's, as
+   * kubectl reads `exec POD -c web -- sh`. A `--` ends the flags at any point.
    */
   positionalLimit?: number;
 }
@@ -102,11 +103,11 @@ export function parseCommandArgs(argv: readonly string[], spec: FlagSpec): Comma
       positional.push(...argv.slice(i + 1));
       break;
     }
-    if (spec.positionalLimit !== undefined && positional.length >= spec.positionalLimit) {
-      positional.push(...argv.slice(i));
-      break;
-    }
     if (a === '-' || !a.startsWith('-')) {
+      if (spec.positionalLimit !== undefined && positional.length >= spec.positionalLimit) {
+        positional.push(...argv.slice(i));
+        break;
+      }
       positional.push(a);
       continue;
     }

@@ -7,6 +7,7 @@ import type { ImagesDefinition } from '../cri/generated/crib/v1/Images.js';
 import { cribVersion } from '../version.js';
 import { GrpcChannel, type ServerStream } from './grpc/channel.js';
 import { ProtoCodec, type MethodInfo, type NamespaceJson } from './grpc/proto-codec.js';
+import { toProtoJson } from './grpc/proto-json.js';
 import { GrpcError, GrpcStatus } from './grpc/status.js';
 
 let codec: ProtoCodec | undefined;
@@ -15,6 +16,14 @@ let codec: ProtoCodec | undefined;
 function protos(): ProtoCodec {
   codec ??= new ProtoCodec(JSON.parse(fs.readFileSync(protosJsonFile, 'utf8')) as NamespaceJson);
   return codec;
+}
+
+/**
+ * A decoded message as protobuf's JSON mapping, as crictl prints it (`-o json|yaml`); `type` is its
+ * full name without the package when in runtime.v1 ("ListPodSandboxResponse").
+ */
+export function protoJson(type: string, value: object | null | undefined): Record<string, unknown> | null {
+  return toProtoJson(protos(), type.includes('.') ? type : `runtime.v1.${type}`, value as Record<string, unknown> | null | undefined);
 }
 
 /** One service over a channel; `D` (the generated definition) types its methods for `call` and `serverStream`. */

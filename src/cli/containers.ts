@@ -1,4 +1,4 @@
-import { call } from './client.js';
+import { call, protoJson } from './client.js';
 import type { Command } from './command.js';
 import type { CliContext } from './context.js';
 import { CliError, UsageError } from './errors.js';
@@ -14,8 +14,9 @@ import {
   renderTable,
   shortId,
   stateStyle,
+  withInspectTimes,
 } from './output.js';
-import { forEach, listPods } from './pods.js';
+import { forEach, listPods, podStatusDoc } from './pods.js';
 import { resolve, resolveAll, resolvePod, type Target } from './resolve.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
 
@@ -48,7 +49,12 @@ export const psCommand: Command = {
     '      --name RE         containers whose name matches the regular expression',
     "  -l, --label K=V       containers with this label (repeatable); pause rows match the pod's labels",
     '  -s, --state STATE     created, running, exited or unknown (implies -a)',
-    '  -o, --output FORMAT   table (default), json or yaml (json/yaml: {containers, pause_containers})',
+    '  -o, --output FORMAT   table (default), wide (adds POD ID and IMAGE ID), json or yaml',
+    '                        (json/yaml as crictl ps -o json prints them: containers only, no pause rows)',
+    '',
+    'Examples:',
+    '  crib ps -a --pod web-7d9c         every container of one pod, exited ones too',
+    '  crib ps -o json | jq -r \'.containers[] | .metadata.name + " " + .state\'',
   ].join('\n'),
   flags: {
     bool: ['all', 'quiet'],
@@ -58,7 +64,7 @@ export const psCommand: Command = {
   },
   async run(args, ctx) {
     if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
-    const format = outputFormat(args.get('output'));
+    const format = outputFormat(args.get('output'), ['table', 'wide', 'json', 'yaml']);
     const stateWord = args.get('state')?.toLowerCase();
     if (stateWord !== undefined && !STATES.includes(stateWord)) throw new UsageError(`--state wants one of ${STATES.join(', ')}, not "${stateWord}"`);
     const wantState = stateWord === undefined ? undefined : STATES.indexOf(stateWord);
@@ -101,10 +107,11 @@ export const psCommand: Command = {
       for (const r of rows) ctx.out.write(`${r.id}\n`);
       return 0;
     }
-    if (format !== 'table') {
-      printData(ctx, format, { containers: containers.sort(byCreatedDesc), pause_containers: pauseRows.sort(byCreatedDesc) });
+    if (format === 'json' || format === 'yaml') {
+      printData(ctx, format, protoJson('ListContainersResponse', { containers: containers.sort(byCreatedDesc) }));
       return 0;
     }
+    const wide = format === 'wide';
     const table = rows.map((c) => {
       const st = containerStateName(c.state);
       const image = c.image?.image ?? '';
@@ -115,11 +122,13 @@ export const psCommand: Command = {
         { text: st, style: stateStyle(st) },
         c.metadata?.name ?? '',
         String(c.metadata?.attempt ?? 0),
-        c.pod_sandbox_id.slice(0, 13),
         podById.get(c.pod_sandbox_id)?.metadata?.name ?? '',
+        ...(wide ? [c.pod_sandbox_id.slice(0, 13), shortId(c.image_ref)] : []),
       ];
     });
-    ctx.out.write(renderTable(ctx, ['CONTAINER', 'IMAGE', 'CREATED', 'STATE', 'NAME', 'ATTEMPT', 'POD ID', 'POD'], table));
+    // POD ID and IMAGE ID only in -o wide: the default table stays within 100 columns for usual names
+    const header = ['CONTAINER', 'IMAGE', 'CREATED', 'STATE', 'NAME', 'ATTEMPT', 'POD', ...(wide ? ['POD ID', 'IMAGE ID'] : [])];
+    ctx.out.write(renderTable(ctx, header, table));
     return 0;
   },
 };
@@ -128,16 +137,15 @@ export const psCommand: Command = {
 export async function inspectDoc(ctx: CliContext, t: Target): Promise<Record<string, unknown>> {
   switch (t.kind) {
     case 'pod': {
-      const res = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: t.id, verbose: true });
-      return { status: res.status, ...parseInfo(res.info) };
+      return podStatusDoc(ctx, t.id);
     }
     case 'container': {
       const res = await call(ctx.clients.runtime, 'ContainerStatus', { container_id: t.id, verbose: true });
-      return { status: res.status, ...parseInfo(res.info) };
+      return { status: withInspectTimes(protoJson('ContainerStatus', res.status), ['createdAt', 'startedAt', 'finishedAt']), ...parseInfo(res.info) };
     }
     case 'image': {
       const res = await call(ctx.clients.image, 'ImageStatus', { image: { image: t.id }, verbose: true });
-      return { status: res.image, ...parseInfo(res.info) };
+      return { status: protoJson('Image', res.image), ...parseInfo(res.info) };
     }
   }
 }
@@ -146,8 +154,15 @@ export const inspectCommand: Command = {
   name: 'inspect',
   synopsis: '[-o json|yaml] ID...',
   summary: 'Show the status and verbose runtime info of containers, pods or images.',
-  details:
-    '  -o, --output FORMAT   json (default) or yaml\n\nID is an id, a unique id prefix or a unique name (container, pod, POD/CONTAINER, image reference).',
+  details: [
+    '  -o, --output FORMAT   json (default) or yaml; status as crictl inspect prints it',
+    '',
+    'ID is an id, a unique id prefix or a unique name (container, pod, POD/CONTAINER, image reference).',
+    '',
+    'Examples:',
+    "  crib inspect web-7d9c/web | jq .info.pid     the host pid of a pod's container",
+    '  crib inspect -o yaml web-7d9c                 a pod, as YAML',
+  ].join('\n'),
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing ID');
@@ -162,6 +177,7 @@ export const inspectiCommand: Command = {
   name: 'inspecti',
   synopsis: '[-o json|yaml] IMAGE...',
   summary: 'Show the status and verbose info of images.',
+  details: '  -o, --output FORMAT   json (default) or yaml; status as crictl inspecti prints it',
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing IMAGE');
@@ -184,7 +200,13 @@ export const stopCommand: Command = {
   name: 'stop',
   synopsis: '[-t SECS] ID...',
   summary: 'Stop containers (StopContainer) or pods (StopPodSandbox), by id, unique id prefix or unique name.',
-  details: "  -t, --timeout SECS    a container's grace period before SIGKILL (default 10)",
+  details: [
+    "  -t, --timeout SECS    a container's grace period before SIGKILL (default 10)",
+    '',
+    'Examples:',
+    '  crib stop web-7d9c/web       one container of a pod',
+    '  crib stop -t 0 web-7d9c      a whole pod, its containers killed at once',
+  ].join('\n'),
   flags: { value: ['timeout'], alias: { t: 'timeout' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing ID');
@@ -204,7 +226,13 @@ export const rmCommand: Command = {
   name: 'rm',
   synopsis: '[-f] ID...',
   summary: 'Remove containers (RemoveContainer) or pods (RemovePodSandbox). A running container or a ready pod needs -f.',
-  details: '  -f, --force           stop it first if it runs',
+  details: [
+    '  -f, --force           stop it first if it runs',
+    '',
+    'Examples:',
+    '  crib rm $(crib ps -q --state exited)   every exited container',
+    '  crib rm -f web-7d9c                   a pod, stopped first',
+  ].join('\n'),
   flags: { bool: ['force'], alias: { f: 'force' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing ID');

@@ -25,6 +25,7 @@ export const eventsCommand: Command = {
   name: 'events',
   synopsis: '[-o table|json]',
   summary: 'Print the lifecycle events of pods and containers as they happen (GetContainerEvents), until interrupted.',
+  details: '  -o, --output FORMAT   table (default: one line per event) or json (one object per line)',
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     const json = outputFormat(args.get('output')) === 'json';

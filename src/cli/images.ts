@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { call, serverStream } from './client.js';
+import { call, protoJson, serverStream } from './client.js';
 import type { Command } from './command.js';
 import type { CliContext } from './context.js';
 import { CliError, UsageError } from './errors.js';
@@ -31,7 +31,14 @@ export const imagesCommand: Command = {
   aliases: ['image ls', 'image list'],
   synopsis: '[-q] [-o FORMAT] [REF]',
   summary: 'List images (one row per tag), or the image REF names.',
-  details: '  -q, --quiet           only the image ids\n  -o, --output FORMAT   table (default), json or yaml',
+  details: [
+    '  -q, --quiet           only the image ids',
+    '  -o, --output FORMAT   table (default), json or yaml (as crictl images -o json)',
+    '',
+    'Examples:',
+    '  crib images busybox                 the tags of one repository',
+    "  crib images -o json | jq -r '.images[].repoTags[]'",
+  ].join('\n'),
   flags: { bool: ['quiet'], value: ['output'], alias: { q: 'quiet', o: 'output' } },
   async run(args, ctx) {
     if (args.positional.length > 1) throw new UsageError(`unexpected argument "${args.positional[1]}"`);
@@ -47,8 +54,8 @@ export const imagesCommand: Command = {
       for (const i of images) ctx.out.write(`${i.id}\n`);
       return 0;
     }
-    if (format !== 'table') {
-      printData(ctx, format, { images });
+    if (format === 'json' || format === 'yaml') {
+      printData(ctx, format, protoJson('ListImagesResponse', { images }));
       return 0;
     }
     const rows: string[][] = [];
@@ -130,7 +137,13 @@ export const pullCommand: Command = {
   aliases: ['image pull'],
   synopsis: '[--creds USER:PASSWORD] REF',
   summary: 'Pull an image, showing per-layer progress (crib.v1.Images/PullWithProgress); prints the image id.',
-  details: '      --creds USER:PASSWORD   registry credentials',
+  details: [
+    '      --creds USER:PASSWORD   registry credentials (default: none, or a token the registry hands out)',
+    '',
+    'Examples:',
+    '  crib pull busybox:1.36                   docker.io/library/busybox:1.36',
+    '  crib pull --creds me:secret reg.local/app:v2',
+  ].join('\n'),
   flags: { value: ['creds'] },
   async run(args, ctx) {
     const ref = args.positional[0];

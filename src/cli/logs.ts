@@ -6,10 +6,13 @@ import type { CliContext } from './context.js';
 import { CliError, UsageError, grpcCode } from './errors.js';
 import { GrpcStatus } from './grpc/status.js';
 import { parseInfo } from './output.js';
+import { ANN_DEFAULT_CONTAINER, containersOf, newestByName, parseKindWord, resolveContainerWord, resolvePodWord } from './address.js';
 import { resolve } from './resolve.js';
+import { ANN_CONTAINER_TYPE } from './run/keys.js';
 import { write } from './output.js';
 import { LogPrinter } from './run/logs.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
+import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
 
 export type LogStream = 'stdout' | 'stderr';
 
@@ -131,8 +134,27 @@ async function readAll(file: string): Promise<Buffer | undefined> {
   }
 }
 
-/** A whole log's logical lines (the last `tail` when tail >= 0). */
-async function readEntries(file: string, tail: number): Promise<LogEntry[]> {
+/** Go's time.ParseDuration as kubectl's --since takes it (`90s`, `5m`, `1h30m`, `1.5h`), in milliseconds. Pure. */
+export function parseGoDuration(s: string): number {
+  const unit: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  const re = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/gy;
+  let ms = 0;
+  let end = 0;
+  for (let m = re.exec(s); m; m = re.exec(s)) {
+    ms += Number(m[1]) * (unit[m[2] as string] as number);
+    end = re.lastIndex;
+  }
+  if (s === '' || end !== s.length) throw new UsageError(`--since wants a duration such as 30s, 5m or 1h30m, not "${s}"`);
+  return ms;
+}
+
+/** Whether a log entry was written at or after `since` (milliseconds since the epoch; undefined: all). */
+function isSince(e: LogEntry, since: number | undefined): boolean {
+  return since === undefined || Date.parse(e.time) >= since;
+}
+
+/** A whole log's logical lines since `since` (the last `tail` of them when tail >= 0). */
+async function readEntries(file: string, tail: number, since?: number): Promise<LogEntry[]> {
   const data = await readAll(file);
   if (data === undefined) return [];
   const split = new LineSplitter();
@@ -144,15 +166,15 @@ async function readEntries(file: string, tail: number): Promise<LogEntry[]> {
   for (const line of lines) {
     const l = parseLogLine(line);
     const e = l && joiner.push(l);
-    if (e) entries.push(e);
+    if (e && isSince(e, since)) entries.push(e);
   }
-  entries.push(...joiner.flush());
+  entries.push(...joiner.flush().filter((e) => isSince(e, since)));
   return tail >= 0 ? entries.slice(Math.max(0, entries.length - tail)) : entries;
 }
 
-/** Prints a whole log (the last `tail` logical lines when tail >= 0). */
-async function printLog(ctx: CliContext, file: string, tail: number, timestamps: boolean): Promise<void> {
-  await printEntries(ctx, await readEntries(file, tail), timestamps);
+/** Prints a whole log since `since` (the last `tail` logical lines when tail >= 0). */
+async function printLog(ctx: CliContext, file: string, tail: number, timestamps: boolean, since: number | undefined): Promise<void> {
+  await printEntries(ctx, await readEntries(file, tail, since), timestamps);
 }
 
 /** The newest attempt of each container of a pod, oldest created first. */
@@ -167,12 +189,16 @@ async function podContainers(ctx: CliContext, podId: string): Promise<Container_
   return [...newest.values()].sort((a, b) => (BigInt(a.created_at || '0') < BigInt(b.created_at || '0') ? -1 : 1));
 }
 
-/** Every container's log of a pod, merged in time order, each line prefixed with `[container]`. */
-async function printPodLog(ctx: CliContext, podId: string, tail: number, timestamps: boolean): Promise<void> {
+/**
+ * Every container's log of a pod, merged in time order, each line prefixed with `[container]`. A
+ * container's unfinished last line ends with a newline here, so the next container's line starts
+ * on its own.
+ */
+async function printPodLog(ctx: CliContext, podId: string, tail: number, timestamps: boolean, since: number | undefined): Promise<void> {
   const all: LogEntry[] = [];
   for (const c of await podContainers(ctx, podId)) {
     const prefix = `[${c.metadata?.name ?? c.id.slice(0, 13)}] `;
-    for (const e of await readEntries(await logPathOf(ctx, c.id), tail)) all.push({ ...e, text: `${prefix}${e.text}` });
+    for (const e of await readEntries(await logPathOf(ctx, c.id), tail, since)) all.push({ ...e, text: `${prefix}${e.text}`, complete: true });
   }
   // CRI log timestamps (RFC 3339 with nanoseconds, as conmon writes them) sort as text; the sort is stable.
   all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
@@ -236,7 +262,7 @@ async function readNew(f: Open): Promise<Buffer> {
  * rotations (the file renamed and a new one opened: the old one is read to its end first). Ends
  * when the container has exited and the file is drained, or on SIGINT (exit 130).
  */
-async function followLog(ctx: CliContext, id: string, file: string, tail: number, timestamps: boolean): Promise<number> {
+async function followLog(ctx: CliContext, id: string, file: string, tail: number, timestamps: boolean, since: number | undefined): Promise<number> {
   let interrupted = false;
   let wake: (() => void) | undefined;
   const onSigint = () => {
@@ -263,7 +289,7 @@ async function followLog(ctx: CliContext, id: string, file: string, tail: number
     for (const line of split.push(data)) {
       const l = parseLogLine(line);
       const e = l && joiner.push(l);
-      if (e) entries.push(e);
+      if (e && isSince(e, since)) entries.push(e);
     }
     await printEntries(ctx, skipTo !== undefined && skipTo >= 0 ? entries.slice(Math.max(0, entries.length - skipTo)) : entries, timestamps);
   };
@@ -313,35 +339,96 @@ async function followLog(ctx: CliContext, id: string, file: string, tail: number
 
 export const logsCommand: Command = {
   name: 'logs',
-  synopsis: '[-f] [--tail N] [--timestamps] CONTAINER|POD',
+  synopsis: '[-f] [--tail N] [--since DURATION] [-t] [-p] [-c CONTAINER | --all-containers] POD|CONTAINER',
   summary:
-    "Print a container's log (its CRI log file on this node): stdout lines to stdout, stderr lines to stderr. For a pod (a word that names no container): every container's, each line prefixed with [container], in time order (-f: as they come, stdout and stderr together).",
+    "Print a container's log (its CRI log file on this node): stdout lines to stdout, stderr lines to stderr. For a pod: its default container's (kubectl.kubernetes.io/default-container, or its only one); for a pod of several containers and no default (or --all-containers): every container's, each line prefixed with [container], in time order (-f: as they come, stdout and stderr together).",
   details: [
     '  -f, --follow          keep printing new lines until the container exits (or Ctrl-C); survives log rotation',
-    '      --tail N          only the last N lines (default all)',
-    '  -t, --timestamps      prefix each line with its timestamp',
+    '      --tail N          only the last N lines (default -1: all)',
+    '      --since DURATION  only lines written in the last DURATION (5s, 2m, 1h30m; default: all)',
+    '      --since-time TIME only lines written at or after TIME (RFC 3339, 2024-05-01T10:00:00Z)',
+    '  -t, --timestamps      prefix each line with its timestamp (RFC 3339, nanoseconds)',
+    '  -p, --previous        the previous attempt of the container (the one before a restart)',
+    "  -c, --container NAME  the pod's container to print",
+    '      --all-containers  every container of the pod, merged (the default for a pod of several',
+    '                        containers with no kubectl.kubernetes.io/default-container)',
+    '',
+    'POD is a pod (id, prefix or name) or KIND/NAME (deployment/web, job/migrate: one of the pods crib run',
+    'made for it); CONTAINER an id, prefix, name or POD/CONTAINER.',
+    '',
+    'Examples:',
+    '  crib logs -f --tail 20 web-7d9c -c web   the last 20 lines of container web, then new ones',
+    "  crib logs --previous web-7d9c            the default container's log before its last restart",
+    '  crib logs --since 10m job/migrate        what a pod of job migrate wrote in the last 10 minutes',
   ].join('\n'),
-  flags: { bool: ['follow', 'timestamps'], value: ['tail'], alias: { f: 'follow', t: 'timestamps' } },
+  flags: {
+    bool: ['follow', 'timestamps', 'previous', 'all-containers'],
+    value: ['tail', 'since', 'since-time', 'container'],
+    alias: { f: 'follow', t: 'timestamps', p: 'previous', c: 'container' },
+  },
   async run(args, ctx) {
     const word = args.positional[0];
-    if (!word) throw new UsageError('missing CONTAINER');
+    if (!word) throw new UsageError('missing POD or CONTAINER');
     if (args.positional.length > 1) throw new UsageError(`unexpected argument "${args.positional[1]}"`);
     const tail = args.int('tail', -1);
     const timestamps = args.has('timestamps');
-    const t = await resolve(ctx, word, ['container']).catch(async (err: unknown) => {
-      // Not a container: a pod's word gives all its containers (an unknown word keeps the container error).
-      const pod = await resolve(ctx, word, ['pod']).catch(() => undefined);
-      if (!pod) throw err;
-      return pod;
-    });
+    const since = sinceOf(args.get('since'), args.get('since-time'));
+    const name = args.get('container');
+    const allContainers = args.has('all-containers');
+    if (allContainers && name !== undefined) throw new UsageError('--all-containers and -c name different things: give one');
+    if (allContainers && args.has('previous')) throw new UsageError('--previous wants one container: give -c NAME');
+    const t = await logTarget(ctx, word, name, allContainers || args.has('previous') ? (allContainers ? 'all' : 'one') : 'auto');
     if (t.kind === 'pod') {
-      if (args.has('follow')) return followPodLog(ctx, t.id, tail);
-      await printPodLog(ctx, t.id, tail, timestamps);
+      if (args.has('follow')) {
+        if (since !== undefined) throw new UsageError('--since with -f on a whole pod: name a container (-c NAME)');
+        return followPodLog(ctx, t.pod.id, tail);
+      }
+      await printPodLog(ctx, t.pod.id, tail, timestamps, since);
       return 0;
     }
-    const file = await logPathOf(ctx, t.id);
-    if (args.has('follow')) return followLog(ctx, t.id, file, tail, timestamps);
-    await printLog(ctx, file, tail, timestamps);
+    const container = args.has('previous') ? await previousAttempt(ctx, t.container) : t.container;
+    const file = await logPathOf(ctx, container.id);
+    if (args.has('follow') && !args.has('previous')) return followLog(ctx, container.id, file, tail, timestamps, since);
+    await printLog(ctx, file, tail, timestamps, since);
     return 0;
   },
 };
+
+/** --since / --since-time as milliseconds since the epoch (undefined: from the start). */
+function sinceOf(duration: string | undefined, time: string | undefined): number | undefined {
+  if (duration !== undefined && time !== undefined) throw new UsageError('--since and --since-time: give one');
+  if (duration !== undefined) return Date.now() - parseGoDuration(duration);
+  if (time === undefined) return undefined;
+  const at = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(time) ? Date.parse(time) : NaN;
+  if (Number.isNaN(at)) throw new UsageError(`--since-time wants an RFC 3339 time such as 2024-05-01T10:00:00Z, not "${time}"`);
+  return at;
+}
+
+type LogTarget = { kind: 'pod'; pod: PodSandbox__Output } | { kind: 'container'; container: Container__Output };
+
+/**
+ * What a word's log is: a container's, or a whole pod's merged. `auto` (no -c, -p or --all-containers)
+ * keeps a pod of several containers and no default-container annotation whole.
+ */
+async function logTarget(ctx: CliContext, word: string, name: string | undefined, mode: 'auto' | 'one' | 'all'): Promise<LogTarget> {
+  if (mode === 'all') return { kind: 'pod', pod: await resolvePodWord(ctx, word) };
+  if (mode === 'auto' && name === undefined) {
+    const asContainer = parseKindWord(word) ? undefined : await resolve(ctx, word, ['container']).catch(() => undefined);
+    if (asContainer?.kind === 'container') return { kind: 'container', container: asContainer.container };
+    const pod = await resolvePodWord(ctx, word).catch(() => undefined);
+    if (pod && newestByName(await containersOf(ctx, pod.id)).length > 1 && pod.annotations[ANN_DEFAULT_CONTAINER] === undefined) return { kind: 'pod', pod };
+  }
+  return { kind: 'container', container: (await resolveContainerWord(ctx, word, name)).container };
+}
+
+/** The attempt of a container before its newest one (kubectl logs --previous). */
+async function previousAttempt(ctx: CliContext, c: Container__Output): Promise<Container__Output> {
+  const name = c.metadata?.name ?? '';
+  const attempts = (await containersOf(ctx, c.pod_sandbox_id)).filter(
+    (x) => x.metadata?.name === name && x.annotations[ANN_CONTAINER_TYPE] === c.annotations[ANN_CONTAINER_TYPE],
+  );
+  const newest = Math.max(...attempts.map((x) => x.metadata?.attempt ?? 0));
+  const prev = attempts.filter((x) => (x.metadata?.attempt ?? 0) < newest).sort((a, b) => (b.metadata?.attempt ?? 0) - (a.metadata?.attempt ?? 0))[0];
+  if (!prev) throw new CliError(`previous terminated container "${name}" not found (it has not restarted, or the earlier attempt was removed)`);
+  return prev;
+}

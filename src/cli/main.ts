@@ -6,7 +6,7 @@ import { parseArgs, parseCommandArgs } from './args.js';
 import { connect } from './client.js';
 import { commandUsage, type Command, type RawCommand } from './command.js';
 import type { CliContext } from './context.js';
-import { UsageError, describeError } from './errors.js';
+import { UsageError, describeError, socketProblem } from './errors.js';
 
 const runRaw: RawCommand = {
   name: 'run',
@@ -80,27 +80,26 @@ async function findCommand(words: readonly string[]): Promise<{ cmd: AnyCommand;
   return undefined;
 }
 
-/** The whole usage; the daemon's flags are read from its module, loaded only for this. */
-async function usage(): Promise<string> {
-  const { daemonFlagNames } = await import('./daemon-command.js');
+/** The whole usage. */
+function usage(): string {
   return `crib ${cribVersion}: a Kubernetes CRI runtime built around the pod sandbox
 
 Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flags)
 
-  daemon [FLAGS]                      run cribd in the foreground (flags below)
+  daemon [FLAGS]                      run cribd in the foreground (crib daemon --help for its flags)
   version | info                      client and runtime versions | runtime status and config (JSON)
   run [-d] [--replace] -f FILE...     run Kubernetes YAML: Pods, Deployments, StatefulSets, DaemonSets,
                                       Jobs, with their ConfigMaps, Secrets and PersistentVolumeClaims
   down -f FILE... | POD...            tear down what crib run created (alias: delete)
   generate POD...                     a running pod as Kubernetes YAML that crib run takes again
   jobs [-n NS] [-o FMT]               the Jobs crib run started and their pods' results
-  pods [-q] [FILTERS] [-o FMT]        list pod sandboxes
+  pods [-q] [FILTERS] [-o FMT]        list pod sandboxes (-o wide: with IPs)
   ps [-a] [-q] [FILTERS] [-o FMT]     list containers, and each pod's pause container (POD-pause)
   inspect ID... | inspectp | inspecti status and verbose info of a container, pod or image (JSON)
-  logs [-f] [--tail N] CONTAINER|POD  a container's log, stdout and stderr apart; a pod's: every container, prefixed
-  exec [-it] CONTAINER [--] CMD...    run a command in a container (exit code = the command's)
-  attach [-i] CONTAINER               join a container's main process (output, and input with -i)
-  port-forward POD [LOCAL:]REMOTE...  forward local ports to ports on the pod's localhost
+  logs [-f] [--tail N] [-c C] POD     a container's log (-p: its previous attempt); a pod's default container's
+  exec [-it] [-c C] POD -- CMD...     run a command in a pod's container (exit code = the command's)
+  attach [-it] [-c C] POD             join a container's main process (output, and input with -i)
+  port-forward POD [LOCAL:]REMOTE...  forward local ports (127.0.0.1 and ::1) to the pod's ports
   stop [-t N] ID... | rm [-f] ID...   stop | remove containers or pods
   stopp POD... | rmp POD...           stop | remove pod sandboxes
   runp FILE                           a pod sandbox from a CRI PodSandboxConfig (JSON or YAML)
@@ -113,12 +112,28 @@ Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flag
   image export -o FILE IMAGE...       export images (--format oci-archive|docker-archive)
   image push IMAGE [TARGET]           push an image to a registry
 
-IDs may be a unique prefix; pods and containers may also be named (POD, CONTAINER, POD/CONTAINER), images by reference.
+IDs may be a unique prefix; pods and containers may also be named (POD, CONTAINER, POD/CONTAINER), images by
+reference. Where a POD is taken, so is KIND/NAME (deployment/web, job/migrate): a pod crib run made for it;
+and a CONTAINER: -c picks among a pod's (default: kubectl.kubernetes.io/default-container, else the first).
+Output: -o json|yaml prints what crictl prints (protobuf's JSON names); NO_COLOR or TERM=dumb: no colour.
 Exit codes: 0 ok, 1 runtime error, 2 usage error; exec exits with the command's code.
-Daemon flags: --config FILE, ${daemonFlagNames()
-    .map((f) => `--${f}`)
-    .join(', ')}
-The socket defaults to ${defaultSocketPath} (env CRIB_SOCKET).`;
+The socket defaults to ${defaultSocketPath} (env CRIB_SOCKET).
+
+Examples:
+  crib run -d app.yaml && crib pods -o wide
+  crib exec -it web-7d9c -- sh
+  crib logs -f --tail 20 deployment/web -c web`;
+}
+
+/** Why the socket cannot be used (errors.ts' words), or undefined when it is a socket we may open. */
+function socketCheck(socket: string): string | undefined {
+  try {
+    if (!fs.statSync(socket).isSocket()) return `${socket} is not a socket (--socket PATH or CRIB_SOCKET names cribd's)`;
+    fs.accessSync(socket, fs.constants.R_OK | fs.constants.W_OK);
+    return undefined;
+  } catch (e) {
+    return socketProblem(socket, (e as NodeJS.ErrnoException).code);
+  }
 }
 
 /** Takes `--socket PATH` / `--socket=PATH` out of argv (before a `--`). */
@@ -159,7 +174,8 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
   if (out === process.stdout) process.stdout.on('error', onClosedPipe);
   const err = io.err ?? process.stderr;
   const isTTY = (out as Partial<tty.WriteStream>).isTTY === true;
-  const noColor = (process.env['NO_COLOR'] ?? '') !== '';
+  // no-color.org, and a terminal that says it cannot show colour
+  const noColor = (process.env['NO_COLOR'] ?? '') !== '' || process.env['TERM'] === 'dumb';
   let cmdName = '';
   let cmd: Command | RawCommand | undefined;
   try {
@@ -169,7 +185,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     for (; i < argv.length; i++) {
       const a = argv[i] ?? '';
       if (a === '--help' || a === '-h') {
-        out.write(`${await usage()}\n`);
+        out.write(`${usage()}\n`);
         return 0;
       }
       if (a === '--version' || a === '-v') {
@@ -183,26 +199,22 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
       else if (a.startsWith('-')) throw new UsageError(`unknown option ${a} (before the command)`);
       else break;
     }
-    const words = argv.slice(i);
+    // `crib help X` is `crib X --help`: one help text per command, whichever way it is asked for
+    const words = argv[i] === 'help' && argv.length > i + 1 ? [...argv.slice(i + 1), '--help'] : argv.slice(i);
     if (words.length === 0) {
-      err.write(`${await usage()}\n`);
+      err.write(`${usage()}\n`);
       return 2;
     }
     if (words[0] === 'help') {
-      const found = await findCommand(words.slice(1));
-      out.write(`${found ? commandUsage(found.cmd) : await usage()}\n`);
+      out.write(`${usage()}\n`);
       return 0;
     }
     if (words[0] === 'daemon') {
       cmdName = 'daemon';
-      const { daemonFlagNames, runDaemon } = await import('./daemon-command.js');
+      const { daemonHelp, runDaemon } = await import('./daemon-command.js');
       const parsed = parseArgs(words.slice(1), new Set(['help', 'h']));
       if (parsed.flags.has('help') || parsed.flags.has('h')) {
-        out.write(
-          `Usage: crib daemon [--config FILE] [FLAGS]\n\nRun cribd in the foreground.\nFlags: ${daemonFlagNames()
-            .map((f) => `--${f}`)
-            .join(', ')}\n`,
-        );
+        out.write(`${daemonHelp()}\n`);
         return 0;
       }
       if (parsed.positional.length) throw new UsageError(`daemon takes no arguments ("${parsed.positional[0]}")`);
@@ -237,9 +249,13 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
         return 0;
       }
     }
-    if (!fs.existsSync(socket) && !('raw' in cmd)) {
-      err.write(`crib ${cmdName}: no runtime socket at ${socket} (is cribd running? --socket PATH or CRIB_SOCKET)\n`);
-      return 1;
+    if (!('raw' in cmd)) {
+      // Checked before connecting for a clear word; crib run (raw) meets the same words at its first call
+      const problem = socketCheck(socket);
+      if (problem) {
+        err.write(`crib ${cmdName}: ${problem}\n`);
+        return 1;
+      }
     }
     const clients = connect(socket);
     const ctx: CliContext = { clients, socket, out, err, isTTY, color: isTTY && !noColor };
@@ -250,7 +266,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
     }
   } catch (e) {
     if (e instanceof UsageError) {
-      err.write(`crib${cmdName ? ` ${cmdName}` : ''}: ${e.message}\n\n${cmd ? commandUsage(cmd) : await usage()}\n`);
+      err.write(`crib${cmdName ? ` ${cmdName}` : ''}: ${e.message}\n\n${cmd ? commandUsage(cmd) : usage()}\n`);
       return 2;
     }
     err.write(`crib${cmdName ? ` ${cmdName}` : ''}: ${describeError(e)}\n`);

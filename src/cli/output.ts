@@ -55,13 +55,13 @@ export function renderTable(ctx: Pick<CliContext, 'color'>, header: readonly str
   return [line(header.map((h) => ({ text: h, style: 'bold' as const }))), ...cells.map(line)].join('\n') + '\n';
 }
 
-export type OutputFormat = 'table' | 'json' | 'yaml';
+export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
 
-/** `-o table|json|yaml` (table when absent). */
-export function outputFormat(value: string | undefined): OutputFormat {
+/** `-o table|wide|json|yaml` (table when absent); `wide` only where a command has more columns to show. */
+export function outputFormat(value: string | undefined, formats: readonly OutputFormat[] = ['table', 'json', 'yaml']): OutputFormat {
   const v = value ?? 'table';
-  if (v === 'table' || v === 'json' || v === 'yaml') return v;
-  throw new UsageError(`-o wants table, json or yaml, not "${v}"`);
+  if ((formats as readonly string[]).includes(v)) return v as OutputFormat;
+  throw new UsageError(`-o wants ${formats.slice(0, -1).join(', ')} or ${formats.at(-1)}, not "${v}"`);
 }
 
 /** Prints data as JSON (two-space indented) or YAML (its module loaded only then: most calls print tables). */
@@ -80,6 +80,30 @@ export function parseInfo(info: Record<string, string>): Record<string, unknown>
       }
     }),
   );
+}
+
+/**
+ * A CRI timestamp (nanoseconds since the epoch, as a decimal string) as Go's RFC3339Nano in UTC,
+ * the way crictl inspect and inspectp print createdAt, startedAt and finishedAt: trailing zeros of
+ * the fraction dropped, and 0 as Go's zero time.
+ */
+export function rfc3339Nano(nanos: string): string {
+  let n: bigint;
+  try {
+    n = BigInt(nanos);
+  } catch {
+    return nanos;
+  }
+  if (n === 0n) return '0001-01-01T00:00:00Z';
+  const secs = n / 1_000_000_000n;
+  const frac = (n % 1_000_000_000n).toString().padStart(9, '0').replace(/0+$/, '');
+  return `${new Date(Number(secs) * 1000).toISOString().slice(0, 19)}${frac ? `.${frac}` : ''}Z`;
+}
+
+/** Replaces a JSON status's CRI timestamps with crictl inspect's RFC3339Nano strings. */
+export function withInspectTimes(status: Record<string, unknown> | null, fields: readonly string[]): Record<string, unknown> | null {
+  if (!status) return status;
+  return { ...status, ...Object.fromEntries(fields.filter((f) => typeof status[f] === 'string').map((f) => [f, rfc3339Nano(status[f] as string)])) };
 }
 
 /** Docker's (go-units) HumanDuration: "5 seconds", "About a minute", "3 hours". */

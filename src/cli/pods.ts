@@ -1,16 +1,41 @@
 import fs from 'node:fs';
 import { yaml } from '../util/yaml.js';
-import { call } from './client.js';
+import { call, protoJson } from './client.js';
 import type { Command } from './command.js';
 import type { CliContext } from './context.js';
 import { CliError, UsageError, describeError } from './errors.js';
-import { ago, labelSelector, matchesLabels, nameMatcher, outputFormat, parseInfo, podStateName, printData, renderTable, stateStyle } from './output.js';
+import {
+  ago,
+  labelSelector,
+  matchesLabels,
+  nameMatcher,
+  outputFormat,
+  parseInfo,
+  podStateName,
+  printData,
+  renderTable,
+  stateStyle,
+  withInspectTimes,
+} from './output.js';
 import { resolveAll } from './resolve.js';
 import { listAllContainers, podsReadiness } from './run/readiness.js';
 import type { PodSandboxConfig } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
+import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
+import { newestByName } from './address.js';
 
-const OUTPUT_HELP = '  -o, --output FORMAT   table (default), json or yaml';
+const OUTPUT_HELP = '  -o, --output FORMAT   table (default), wide (adds IP), json or yaml (as crictl pods -o json)';
+
+/** kubectl's RESTARTS: the restarts of each app container (its newest attempt's number), summed. Pure. */
+export function podRestarts(containers: readonly Container__Output[]): number {
+  return newestByName(containers).reduce((n, c) => n + (c.metadata?.attempt ?? 0), 0);
+}
+
+/** A pod's IP (its first), from PodSandboxStatus; '' when it has none or is gone. */
+async function podIp(ctx: CliContext, id: string): Promise<string> {
+  const res = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: id }).catch(() => undefined);
+  return res?.status?.network?.ip ?? '';
+}
 
 /** Every pod sandbox, newest first. */
 export async function listPods(ctx: CliContext): Promise<PodSandbox__Output[]> {
@@ -20,9 +45,12 @@ export async function listPods(ctx: CliContext): Promise<PodSandbox__Output[]> {
 
 export const podsCommand: Command = {
   name: 'pods',
-  synopsis: '[-q] [--name RE] [--namespace RE] [--label K=V]... [--state ready|notready] [-o FORMAT]',
-  summary: 'List pod sandboxes, newest first. READY counts the app containers that run (and whose readiness probe, run by crib run, passes).',
+  synopsis: '[-a] [-q] [--name RE] [--namespace RE] [--label K=V]... [--state ready|notready] [-o FORMAT]',
+  summary:
+    "List pod sandboxes (every namespace, ready and not), newest first. READY counts the app containers that run (and whose readiness probe, run by crib run, passes); RESTARTS their restarts, as kubectl's.",
   details: [
+    '  -a, --all             every pod, ready or not (the default; accepted as crictl ps -a is)',
+    '  -A, --all-namespaces  every namespace (the default; accepted as kubectl get pods -A is)',
     '  -q, --quiet           only the pod ids',
     '      --id PREFIX       pods whose id starts with PREFIX',
     '      --name RE         pods whose name matches the regular expression',
@@ -30,23 +58,28 @@ export const podsCommand: Command = {
     '  -l, --label K=V       pods with this label (repeatable: all must match)',
     '  -s, --state STATE     ready or notready',
     OUTPUT_HELP,
+    '',
+    'Examples:',
+    "  crib pods -o wide                  with each pod's IP",
+    '  crib pods -l app=web -q            the ids of the pods labelled app=web',
+    "  crib pods -o json | jq -r '.items[].metadata.name'",
   ].join('\n'),
   flags: {
-    bool: ['quiet'],
+    bool: ['quiet', 'all', 'all-namespaces'],
     value: ['name', 'namespace', 'state', 'output', 'id'],
     multi: ['label'],
-    alias: { q: 'quiet', o: 'output', l: 'label', s: 'state' },
+    alias: { q: 'quiet', o: 'output', l: 'label', s: 'state', a: 'all', A: 'all-namespaces' },
   },
   async run(args, ctx) {
     if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
-    const format = outputFormat(args.get('output'));
+    const format = outputFormat(args.get('output'), ['table', 'wide', 'json', 'yaml']);
     const state = args.get('state')?.toLowerCase();
     if (state !== undefined && state !== 'ready' && state !== 'notready') throw new UsageError(`--state wants ready or notready, not "${state}"`);
     const byName = nameMatcher(args.get('name'));
     const byNamespace = nameMatcher(args.get('namespace'));
     const labels = labelSelector(args.all('label'));
     const idPrefix = args.get('id') ?? '';
-    const table = format === 'table' && !args.has('quiet');
+    const table = (format === 'table' || format === 'wide') && !args.has('quiet');
     const [pods, containers] = await Promise.all([listPods(ctx), table ? listAllContainers(ctx) : []]);
     const items = pods.filter(
       (p) =>
@@ -60,12 +93,15 @@ export const podsCommand: Command = {
       for (const p of items) ctx.out.write(`${p.id}\n`);
       return 0;
     }
-    if (format !== 'table') {
-      printData(ctx, format, { items });
+    if (format === 'json' || format === 'yaml') {
+      printData(ctx, format, protoJson('ListPodSandboxResponse', { items }));
       return 0;
     }
-    const readiness = await podsReadiness(ctx, items, containers);
-    const rows = items.map((p) => {
+    const wide = format === 'wide';
+    const [readiness, ips] = await Promise.all([podsReadiness(ctx, items, containers), wide ? Promise.all(items.map((p) => podIp(ctx, p.id))) : []]);
+    const byPod = new Map<string, Container__Output[]>();
+    for (const c of containers) byPod.set(c.pod_sandbox_id, [...(byPod.get(c.pod_sandbox_id) ?? []), c]);
+    const rows = items.map((p, i) => {
       const st = podStateName(p.state);
       const r = readiness.get(p.id) ?? { ready: 0, total: 0 };
       return [
@@ -73,13 +109,16 @@ export const podsCommand: Command = {
         ago(p.created_at),
         { text: st, style: stateStyle(st) },
         `${r.ready}/${r.total}`,
+        String(podRestarts(byPod.get(p.id) ?? [])),
         p.metadata?.name ?? '',
         p.metadata?.namespace ?? '',
         String(p.metadata?.attempt ?? 0),
         p.runtime_handler || '(default)',
+        ...(wide ? [ips[i] || '<none>'] : []),
       ];
     });
-    ctx.out.write(renderTable(ctx, ['POD ID', 'CREATED', 'STATE', 'READY', 'NAME', 'NAMESPACE', 'ATTEMPT', 'RUNTIME'], rows));
+    const header = ['POD ID', 'CREATED', 'STATE', 'READY', 'RESTARTS', 'NAME', 'NAMESPACE', 'ATTEMPT', 'RUNTIME', ...(wide ? ['IP'] : [])];
+    ctx.out.write(renderTable(ctx, header, rows));
     return 0;
   },
 };
@@ -87,7 +126,7 @@ export const podsCommand: Command = {
 /** A pod's status with its verbose info (crictl inspectp's shape). */
 export async function podStatusDoc(ctx: CliContext, id: string): Promise<Record<string, unknown>> {
   const res = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: id, verbose: true });
-  return { status: res.status, ...parseInfo(res.info) };
+  return { status: withInspectTimes(protoJson('PodSandboxStatus', res.status), ['createdAt']), ...parseInfo(res.info) };
 }
 
 export const inspectpCommand: Command = {
@@ -108,6 +147,7 @@ export const runpCommand: Command = {
   name: 'runp',
   synopsis: '[--runtime HANDLER] FILE',
   summary: "Create a pod sandbox from a CRI PodSandboxConfig (JSON or YAML, crictl's format); prints its id.",
+  details: "  -r, --runtime HANDLER the runtime handler (RuntimeClass) to run it with (default: cribd's default)",
   flags: { value: ['runtime'], alias: { r: 'runtime' } },
   async run(args, ctx) {
     const file = args.positional[0];
@@ -168,6 +208,7 @@ export const rmpCommand: Command = {
   name: 'rmp',
   synopsis: 'POD...',
   summary: 'Remove pod sandboxes (stopping them first) with their containers.',
+  details: '  -f, --force           accepted for crictl rmp -f: a ready pod is always stopped first',
   flags: { bool: ['force'], alias: { f: 'force' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing POD');

@@ -1,5 +1,5 @@
 import { cribVersion } from '../version.js';
-import { call } from './client.js';
+import { call, protoJson } from './client.js';
 import type { Command } from './command.js';
 import { outputFormat, parseInfo, printData } from './output.js';
 
@@ -7,12 +7,13 @@ export const versionCommand: Command = {
   name: 'version',
   synopsis: '[-o json|yaml]',
   summary: "The client's version and the runtime's (CRI Version).",
+  details: "  -o, --output FORMAT   table (default), json or yaml (the CRI fields by protobuf's JSON names, and clientVersion)",
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     const format = outputFormat(args.get('output'));
     const v = await call(ctx.clients.runtime, 'Version', { version: 'v1' });
-    if (format !== 'table') {
-      printData(ctx, format, { clientVersion: cribVersion, ...v });
+    if (format === 'json' || format === 'yaml') {
+      printData(ctx, format, { clientVersion: cribVersion, ...protoJson('VersionResponse', v) });
       return 0;
     }
     ctx.out.write(
@@ -26,10 +27,11 @@ export const infoCommand: Command = {
   name: 'info',
   synopsis: '[-o json|yaml]',
   summary: "The runtime's status: conditions (RuntimeReady, NetworkReady), its config and the network's (CRI Status, verbose).",
+  details: '  -o, --output FORMAT   json (default) or yaml, as crictl info prints it',
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     const s = await call(ctx.clients.runtime, 'Status', { verbose: true });
-    printData(ctx, args.get('output') === 'yaml' ? 'yaml' : 'json', { status: s.status, ...parseInfo(s.info) });
+    printData(ctx, args.get('output') === 'yaml' ? 'yaml' : 'json', { status: protoJson('RuntimeStatus', s.status), ...parseInfo(s.info) });
     return 0;
   },
 };

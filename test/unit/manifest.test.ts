@@ -244,7 +244,6 @@ status:
         'spec.containers[0].resources.limits.ephemeral-storage is not supported by crib run; ignored',
         'spec.containers[0].resources.limits[nvidia.com/gpu] is not supported by crib run; ignored',
         'spec.containers[0].securityContext.procMount is not supported by crib run; ignored',
-        'spec.containers[0].stdin is not supported by crib run; ignored',
         'spec.containers[0].volumeMounts[1].subPathExpr is not supported by crib run; ignored',
         'spec.containers[0].volumeMounts[2] mounts volume "nfs" (nfs), which crib run cannot provide; ignored',
         'spec.nodeName is not supported by crib run; ignored',
@@ -258,6 +257,7 @@ status:
     );
     const c = r.pods[0]?.spec.containers[0];
     assert.deepEqual(c?.env, [], 'the unsupported env vars are left out');
+    assert.equal(c?.stdin, true, 'stdin is kept, as kubelet keeps it');
     assert.deepEqual(
       c?.volumeMounts.map((m) => m.name),
       ['cfg', 'tmp'],
@@ -266,8 +266,8 @@ status:
   });
 
   it('prefixes warnings of several documents with the document', () => {
-    const r = parseManifests(`${pod(simple, 'name: a')}\n---\n${pod(`${simple}      tty: true\n`, 'name: b')}`);
-    assert.deepEqual(r.warnings, ['document 2: spec.containers[0].tty is not supported by crib run; ignored']);
+    const r = parseManifests(`${pod(simple, 'name: a')}\n---\n${pod(`${simple}      terminationMessagePolicy: File\n`, 'name: b')}`);
+    assert.deepEqual(r.warnings, ['document 2: spec.containers[0].terminationMessagePolicy is not supported by crib run; ignored']);
   });
 
   it('--strict refuses them (exit 2) before talking to the runtime', async () => {
@@ -277,10 +277,10 @@ status:
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-manifest-'));
     try {
       const file = path.join(dir, 'probe.yaml');
-      fs.writeFileSync(file, pod(`${simple}      tty: true\n`));
+      fs.writeFileSync(file, pod(`${simple}      terminationMessagePolicy: File\n`));
       const t = fakeContext();
       assert.equal(await runCommand(['--strict', file], t.ctx), 2);
-      assert.match(t.err(), /^error: spec\.containers\[0\]\.tty is not supported by crib run$/m);
+      assert.match(t.err(), /^error: spec\.containers\[0\]\.terminationMessagePolicy is not supported by crib run$/m);
       assert.match(t.err(), /--strict: 1 unsupported field .*nothing was created/);
       assert.equal(t.touched(), false, 'the runtime was never called');
 

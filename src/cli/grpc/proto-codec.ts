@@ -20,9 +20,9 @@ interface ServiceJson {
   methods?: Record<string, { requestType: string; responseType: string; responseStream?: boolean }>;
 }
 
-type Kind = 'string' | 'bool' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'double' | 'bytes' | 'enum' | 'message';
+export type Kind = 'string' | 'bool' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'double' | 'bytes' | 'enum' | 'message';
 
-interface Field {
+export interface Field {
   name: string;
   id: number;
   kind: Kind;
@@ -86,6 +86,18 @@ export class ProtoCodec {
 
   decode(type: string, bytes: Buffer): Record<string, unknown> {
     return this.readMessage(new Reader(bytes), type, bytes.length, 0);
+  }
+
+  /** A message type's fields, by field number (for renderings other than the wire: grpc/proto-json.ts). */
+  fields(type: string): readonly Field[] {
+    return this.messageType(type).fields;
+  }
+
+  /** An enum's value names by number (the first name of a number, as protobuf's JSON mapping takes). */
+  enumNames(type: string): ReadonlyMap<number, string> {
+    const out = new Map<number, string>();
+    for (const [name, n] of Object.entries(this.defs.get(type)?.values ?? {})) if (!out.has(n)) out.set(n, name);
+    return out;
   }
 
   /** protobufjs' lookup: the name in the scope, then in each enclosing one. */

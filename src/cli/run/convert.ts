@@ -334,5 +334,8 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
     linux: { resources: linuxResources(c.resources, oomScoreAdj(qosClass(pod.spec), c, inputs.capacity.memoryBytes)), security_context: security },
   };
   if (c.workingDir) config.working_dir = c.workingDir;
+  if (c.stdin) config.stdin = true;
+  if (c.stdinOnce) config.stdin_once = true;
+  if (c.tty) config.tty = true;
   return config;
 }

@@ -61,7 +61,7 @@ export const jobsCommand: Command = {
       });
     }
     const rows = jobRows(pods);
-    if (format !== 'table') {
+    if (format === 'json' || format === 'yaml') {
       printData(ctx, format, { items: rows });
       return 0;
     }

@@ -128,6 +128,11 @@ export interface ContainerSpec {
   postStart?: Hook;
   probes: Partial<Record<ProbeKind, Probe>>;
   volumeMounts: VolumeMount[];
+  /** Kept open for `crib attach -i` (set only when true, so other containers' hashes stay as they were). */
+  stdin?: true;
+  stdinOnce?: true;
+  /** A terminal for the process (`crib attach -it`). */
+  tty?: true;
 }
 
 export interface PodSecurity {
@@ -519,6 +524,8 @@ function parseContainer(item: Json, path: string, warnings: string[], init: bool
   };
   const wd = f.str('workingDir');
   if (wd) c.workingDir = absolute(f.field('workingDir'), wd);
+  // As kubelet: a shell container keeps its stdin (and terminal) and waits for `crib attach -it`
+  for (const key of ['stdin', 'stdinOnce', 'tty'] as const) if (f.bool(key) === true) c[key] = true;
   // Init containers may not have hooks or probes (only restartable sidecars may, which crib does not run).
   for (const key of ['lifecycle', ...PROBES.map(([, k]) => k)]) {
     if (init && f.has(key)) throw new ManifestError(f.field(key), 'may not be set for init containers');
