@@ -294,7 +294,7 @@ status:
       const claim =
         'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n';
       const service = 'apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n';
-      fs.writeFileSync(file, `${claim}---\n${service}---\n${pod(`${simple}      tty: true\n`)}`);
+      fs.writeFileSync(file, `${claim}---\n${service}---\n${pod(`${simple}      terminationMessagePolicy: File\n`)}`);
       const k = fakeContext();
       assert.equal(await runCommand(['--strict', file], k.ctx), 2);
       assert.doesNotMatch(k.err(), /storage/);
@@ -371,8 +371,8 @@ describe('crib run manifests: invalid Pods are errors naming the field', () => {
     );
     rejects(`apiVersion: apps/v1\nkind: Deploymnet\nmetadata: {name: d}\n`, 'kind', /^unknown kind "Deploymnet" \(did you mean Deployment\?\)$/);
     // Kubernetes fields crib does not run stay warnings; a name far from every field is unknown, not a typo.
-    assert.deepEqual(parsed(pod(`${simple}      tty: true\n      frobnicate: 1\n`)).warnings, [
-      'spec.containers[0].tty is not supported by crib run; ignored',
+    assert.deepEqual(parsed(pod(`${simple}      terminationMessagePolicy: File\n      frobnicate: 1\n`)).warnings, [
+      'spec.containers[0].terminationMessagePolicy is not supported by crib run; ignored',
       'spec.containers[0].frobnicate is an unknown field; ignored',
     ]);
     for (const kind of ['Service', 'Ingress', 'Namespace', 'ServiceAccount', 'CronJob', 'Role', 'Endpoints']) {
