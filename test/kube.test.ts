@@ -176,8 +176,13 @@ describe('crib run: Kubernetes workloads', () => {
   /** READY of `crib pods` by pod name. */
   async function readyColumn(): Promise<Map<string, string>> {
     const r = await crib(['pods']);
-    const rows = r.stdout.trim().split('\n').slice(1);
-    return new Map(rows.map((l) => l.split(/\s{2,}/)).map((cols) => [cols[4] ?? '', cols[3] ?? '']));
+    const [header = [], ...rows] = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => l.split(/\s{2,}/));
+    const name = header.indexOf('NAME');
+    const ready = header.indexOf('READY');
+    return new Map(rows.map((cols) => [cols[name] ?? '', cols[ready] ?? '']));
   }
 
   it('runs a Deployment with a ConfigMap, a Secret and a claim; probes gate readiness and restart a dead container with back-off', async () => {
@@ -301,7 +306,7 @@ describe('crib run: Kubernetes workloads', () => {
     assert.equal(await page(rerun?.id ?? ''), before);
     assert.equal(lines(), written + 5, 'the re-run pod found the data');
     const logs = await crib(['logs', name]);
-    assert.equal(logs.stdout, `[web] serving as ${name}\n`, explain(logs));
+    assert.equal(logs.stdout, `serving as ${name}\n`, explain(logs));
     const regen = await crib(['generate', name]);
     assert.equal(regen.stdout, gen.stdout, 'generate of the re-run pod gives the same YAML');
 

@@ -564,7 +564,7 @@ spec:
     await waitFor(() => /line 5/.test(f.out.stdout) || f.child.exitCode !== null, 'the tail', 30_000);
     f.child.kill('SIGINT');
     await f.exited;
-    assert.deepEqual(f.out.stdout.trim().split('\n'), ['[c] line 4', '[c] line 5']);
+    assert.deepEqual(f.out.stdout.trim().split('\n'), ['line 4', 'line 5']);
     assert.equal((await crib(['down', 'tailed'])).code, 0);
   });
 
