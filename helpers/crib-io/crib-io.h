@@ -85,5 +85,7 @@ int cmd_attach(int argc, char **argv);
 int cmd_netconnect(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_reap(int argc, char **argv);
+int cmd_userns(int argc, char **argv);
+int cmd_idmap(int argc, char **argv);
 
 #endif

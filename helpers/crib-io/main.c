@@ -16,6 +16,8 @@ static const char usage[] =
 	"       crib-io netconnect NETNS_PATH PORT\n"
 	"       crib-io mount (netns PIN | tmpfs DIR BYTES | umount TARGET)...\n"
 	"       crib-io reap PIDFILE -- CMD [ARG...]\n"
+	"       crib-io userns PIN UID_C:H:L GID_C:H:L [NETNS_PIN]\n"
+	"       crib-io idmap USERNS (SOURCE TARGET)...\n"
 	"       crib-io -v\n";
 
 int main(int argc, char **argv)
@@ -40,6 +42,10 @@ int main(int argc, char **argv)
 		return cmd_mount(argc - 2, argv + 2);
 	if (strcmp(cmd, "reap") == 0)
 		return cmd_reap(argc - 2, argv + 2);
+	if (strcmp(cmd, "userns") == 0)
+		return cmd_userns(argc - 2, argv + 2);
+	if (strcmp(cmd, "idmap") == 0)
+		return cmd_idmap(argc - 2, argv + 2);
 	if (strcmp(cmd, "-v") == 0 || strcmp(cmd, "--version") == 0) {
 		(void)write_all(STDOUT_FILENO, "crib-io " CRIB_IO_VERSION "\n", strlen("crib-io " CRIB_IO_VERSION "\n"));
 		return 0;

@@ -12,7 +12,8 @@ import { validateId } from '../util/validate.js';
 import { Registry } from '../store/registry.js';
 import type { ImageService } from '../image/service.js';
 import type { Image, ImageRuntimeConfig } from '../image/types.js';
-import { mountOverlay, unmountOverlay } from '../image/overlay.js';
+import { mountOverlay } from '../image/overlay.js';
+import { rootsRootfs } from '../image/idmapped.js';
 import { cgroupEmpty } from '../oci/cgroups.js';
 import { capabilitiesFromMask } from '../oci/capabilities.js';
 import { containerSpec, ociResources } from '../oci/container-spec.js';
@@ -28,6 +29,7 @@ import { matchesContainerFilter } from './filter.js';
 import { cgroupUsage, oomKilled, treeUsage, type ContainerUsage } from './stats.js';
 import type { Container, ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerView } from './types.js';
 import { containerLogPath, validateContainerConfig, validateResources } from './validate.js';
+import { checkContainerUserNamespace, containerRoots, mountUsernsRootfs, releaseContainerRootfs, usernsContainerSpec } from './userns.js';
 import type { EventBus } from '../events/bus.js';
 import type { LifecycleEventType, LifecycleNotice } from '../events/lifecycle.js';
 
@@ -116,6 +118,7 @@ export class ContainerService {
     const steps = new StepTimes();
     const sb = this.o.sandboxes.get(sandboxId);
     validateContainerConfig(config);
+    checkContainerUserNamespace(config, sb);
     if ((await this.o.sandboxes.view(sb)).state !== 'READY') throw new CribError('FailedPrecondition', `sandbox ${sb.id} is not ready`);
     const image = this.o.images.find(config.image);
     if (!image) throw notFound(`image ${config.image}`);
@@ -124,6 +127,7 @@ export class ContainerService {
     ctx.ids.container = id;
     const logPath = containerLogPath(sb.config.logDirectory || path.join(sb.paths.podDir, 'logs'), config.logPath, id);
     const dir = path.join(this.o.root, 'containers', id);
+    const roots = containerRoots(sb, id);
     const c: Container = {
       id,
       sandboxId: sb.id,
@@ -135,7 +139,8 @@ export class ContainerService {
       paths: {
         dir,
         bundle: path.join(dir, 'bundle'),
-        rootfs: path.join(dir, 'bundle', 'rootfs'),
+        rootfs: roots ? rootsRootfs(roots) : path.join(dir, 'bundle', 'rootfs'),
+        ...(roots ? { roots } : {}),
         upper: path.join(dir, 'upper'),
         work: path.join(dir, 'work'),
         log: logPath,
@@ -181,16 +186,16 @@ export class ContainerService {
 
   /** The overlay rootfs of the image's layers, and the OCI spec. */
   private async prepareBundle(c: Container, sb: Sandbox, image: Image, steps: StepTimes): Promise<void> {
-    for (const d of [c.paths.rootfs, c.paths.upper, c.paths.work, path.dirname(c.paths.log)]) await fs.mkdir(d, { recursive: true });
+    // A user-namespaced pod's rootfs mount point is made with its directory (src/image/idmapped.ts).
+    for (const d of [c.paths.roots ? c.paths.bundle : c.paths.rootfs, c.paths.upper, c.paths.work, path.dirname(c.paths.log)])
+      await fs.mkdir(d, { recursive: true });
     steps.mark('dirs');
-    await mountOverlay({
-      lowerDirs: [...image.diffIds].reverse().map((d) => this.o.images.store.layerPath(d)),
-      upperDir: c.paths.upper,
-      workDir: c.paths.work,
-      target: c.paths.rootfs,
-    });
+    const lowerDirs = [...image.diffIds].reverse().map((d) => this.o.images.store.layerPath(d));
+    let sources = new Map<string, string>();
+    if (c.paths.roots) sources = await mountUsernsRootfs(c, sb, lowerDirs);
+    else await mountOverlay({ lowerDirs, upperDir: c.paths.upper, workDir: c.paths.work, target: c.paths.rootfs });
     steps.mark('rootfs');
-    const spec = await this.buildSpec(c, sb, image.config);
+    const spec = usernsContainerSpec(await this.buildSpec(c, sb, image.config), c, sb, sources);
     await fs.writeFile(path.join(c.paths.bundle, 'config.json'), JSON.stringify(spec));
     steps.mark('spec');
   }
@@ -365,10 +370,10 @@ export class ContainerService {
     // With no process left in its cgroup nothing can hold the rootfs: it is unmounted while the
     // runtime deletes (which does not touch it). Else the delete ends what is left first.
     if (c.phase === 'exited' && (await cgroupEmpty(c.cgroupsPath))) {
-      await settleAll([deleted(), unmountOverlay(c.paths.rootfs)]);
+      await settleAll([deleted(), releaseContainerRootfs(c)]);
     } else {
       await deleted();
-      await unmountOverlay(c.paths.rootfs);
+      await releaseContainerRootfs(c);
     }
   }
 

@@ -30,6 +30,8 @@ export interface RuntimeServiceDeps {
   network: NetworkManager;
   /** The runtime handlers crib offers, by name. */
   runtimeHandlers: readonly string[];
+  /** Whether pods may have their own user namespace on this node (asked once, then remembered). */
+  userNamespaces: () => Promise<boolean>;
   /** The pods' lifecycle events, for GetContainerEvents. */
   events: EventBus<LifecycleEvent>;
   /** Where Exec, Attach and PortForward send their clients. */
@@ -58,6 +60,7 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
         info['cniconfig'] = JSON.stringify(net.network ?? null);
         info['lastCNILoadStatus'] = net.ready ? 'OK' : net.message;
       }
+      const userns = await d.userNamespaces();
       return {
         status: {
           conditions: [
@@ -66,9 +69,11 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
           ],
         },
         info,
-        runtime_handlers: d.runtimeHandlers.map((name) => ({
+        // The default handler is also listed, named "" as containerd does: what kubelet and critest
+        // look up for a pod without a RuntimeClass.
+        runtime_handlers: ['', ...d.runtimeHandlers].map((name) => ({
           name,
-          features: { recursive_read_only_mounts: false, user_namespaces: false },
+          features: { recursive_read_only_mounts: false, user_namespaces: userns },
         })),
         features: { supplemental_groups_policy: false, user_namespaces_host_network: false },
       };
