@@ -15,6 +15,7 @@ import { readMounts } from '../src/util/mounts.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { readProcStatus } from './support/harness.js';
+import { cribCli } from './support/crib-cli.js';
 
 /** kubelet gives each pod 65536 ids above 65535; this test's pods get blocks far above the node's users. */
 const HOST_BASE = 3 * 65536 * 16;
@@ -172,4 +173,117 @@ describe('pods with their own user namespace', () => {
       );
     }
   });
+});
+
+describe('crib run with hostUsers: false', () => {
+  const h = cribdWithBusybox();
+  const { crib } = cribCli(h);
+  /** crib run's pods are deleted through crib run (its volumes and blocks are its own), even after a failure. */
+  const started: string[] = [];
+  const deleteStarted = async () => {
+    for (const id of started.splice(0)) await crib(['delete', id]);
+  };
+
+  const manifest = (name: string, hostPath: string) => {
+    const file = path.join(h.base, `${name}.yaml`);
+    fs.writeFileSync(
+      file,
+      `apiVersion: v1
+kind: ConfigMap
+metadata: { name: ${name}-config }
+data: { greeting: hello }
+---
+apiVersion: v1
+kind: Secret
+metadata: { name: ${name}-secret }
+stringData: { password: s3cret }
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: ${name} }
+spec:
+  hostUsers: false
+  terminationGracePeriodSeconds: 1
+  containers:
+    - name: main
+      image: ${TEST_IMAGE}
+      command: [sleep, '1000']
+      volumeMounts:
+        - { name: scratch, mountPath: /scratch }
+        - { name: config, mountPath: /config }
+        - { name: secret, mountPath: /secret }
+        - { name: both, mountPath: /projected }
+        - { name: host, mountPath: /host }
+  volumes:
+    - { name: scratch, emptyDir: {} }
+    - { name: config, configMap: { name: ${name}-config } }
+    - { name: secret, secret: { secretName: ${name}-secret, defaultMode: 0400 } }
+    - name: both
+      projected: { sources: [{ configMap: { name: ${name}-config } }, { secret: { name: ${name}-secret } }] }
+    - { name: host, hostPath: { path: ${hostPath}, type: DirectoryOrCreate } }
+`,
+    );
+    return file;
+  };
+
+  async function runPod(name: string) {
+    fs.chmodSync(h.base, 0o711);
+    const hostDir = path.join(h.base, `${name}-host`);
+    const r = await crib(['run', '-d', manifest(name, hostDir)]);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${h.logTail()}`);
+    const podId = r.stdout.trim();
+    started.push(podId);
+    const [ctr] = (await call(h.runtime, 'ListContainers', { filter: { pod_sandbox_id: podId } })).containers;
+    assert.ok(ctr);
+    const pid = JSON.parse((await call(h.runtime, 'ContainerStatus', { container_id: ctr.id, verbose: true })).info['info'] ?? '{}').pid as number;
+    const [inside, node, length] = fs.readFileSync(`/proc/${pid}/uid_map`, 'utf8').trim().split(/\s+/).map(Number);
+    return { podId, ctrId: ctr.id, pid, hostDir, map: { inside: inside!, node: node!, length: length! } };
+  }
+
+  const sh = async (id: string, script: string) => {
+    const r = await call(h.runtime, 'ExecSync', { container_id: id, cmd: ['sh', '-c', script], timeout: 30 });
+    assert.equal(r.exit_code, 0, `${script}: ${r.stderr.toString()}`);
+    return r.stdout.toString().trim();
+  };
+
+  it("picks each pod a block of 65536 node ids above 65535, disjoint from the others', in which its volumes work as without one", async () => {
+    try {
+      await blocksAndVolumes();
+    } finally {
+      await deleteStarted();
+    }
+  });
+
+  async function blocksAndVolumes() {
+    const a = await runPod('usa');
+    const b = await runPod('usb');
+    for (const p of [a, b]) {
+      assert.equal(p.map.inside, 0);
+      assert.equal(p.map.length, 65536);
+      assert.ok(p.map.node >= 65536 && p.map.node % 65536 === 0, `node ids from ${p.map.node}`);
+      assert.equal(readProcStatus(p.pid)['Uid']?.split(/\s+/)[0], String(p.map.node), "root inside is the block's first id on the node");
+    }
+    assert.notEqual(a.map.node, b.map.node, 'the blocks are disjoint');
+
+    assert.equal(await sh(a.ctrId, 'id -u; stat -c %u /bin/busybox'), '0\n0');
+    assert.equal(
+      await sh(a.ctrId, 'cat /config/greeting /projected/greeting /projected/password /secret/password; echo; stat -c %u /secret/password'),
+      'hellohellos3crets3cret\n0',
+    );
+    await sh(a.ctrId, 'echo x > /scratch/f && echo y > /host/f && cat /scratch/f /host/f');
+    const host = fs.statSync(path.join(a.hostDir, 'f'));
+    assert.deepEqual([host.uid, host.gid], [0, 0], 'what root writes to a hostPath is node root, as without a user namespace');
+
+    const tree = await crib(['tree', a.podId]);
+    assert.equal(tree.code, 0, tree.stderr);
+    assert.match(tree.stdout, /Pod's user namespace {2}user:\[\d+\]/);
+    assert.match(tree.stdout, new RegExp(`uids 0-65535 → node ${a.map.node}-${a.map.node + 65535}`));
+    assert.match(tree.stdout, /user:\[\d+\] = pause/);
+
+    // Deleted, its block is free again: the next pod may get it.
+    assert.equal((await crib(['delete', a.podId])).code, 0);
+    started.splice(started.indexOf(a.podId), 1);
+    const c = await runPod('usc');
+    assert.equal(c.map.node, a.map.node, 'the freed block is reused (the lowest free one)');
+  }
 });

@@ -12,6 +12,7 @@ import type { PodFacts } from './env.js';
 import type { Pod, PodSpec } from './manifest.js';
 import type { DataObject } from './objects.js';
 import { claimDir, podDir, volumeDir } from './paths.js';
+import { releaseUsernsBlocks } from './userns.js';
 import { inMemory, volumeFiles, type VolumeFile } from './volume-files.js';
 
 /** A failure on the node that is the manifest's fault or the node's state (exit 1). */
@@ -186,4 +187,5 @@ export async function removePodVolumes(root: string, uid: string): Promise<void>
   const dir = podDir(root, uid);
   for (const m of await mountsUnder(dir)) await run('umount', [m]).catch(() => run('umount', ['-l', m]));
   await fsp.rm(dir, { recursive: true, force: true });
+  await releaseUsernsBlocks(root, uid);
 }
