@@ -280,6 +280,14 @@ spec:
     assert.match(tree.stdout, new RegExp(`uids 0-65535 → node ${a.map.node}-${a.map.node + 65535}`));
     assert.match(tree.stdout, /user:\[\d+\] = pause/);
 
+    // cribd restarted: the pods keep their namespaces, and a new pod still gets a block of its own.
+    await h.stopDaemon();
+    await h.start();
+    assert.equal(await sh(a.ctrId, 'id -u'), '0');
+    assert.equal(readProcStatus(a.pid)['Uid']?.split(/\s+/)[0], String(a.map.node));
+    const b2 = await runPod('usb2');
+    assert.ok(![a.map.node, b.map.node].includes(b2.map.node), `a third block after the restart: ${b2.map.node}`);
+
     // Deleted, its block is free again: the next pod may get it.
     assert.equal((await crib(['delete', a.podId])).code, 0);
     started.splice(started.indexOf(a.podId), 1);
