@@ -5,6 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/cli/client.js';
@@ -12,6 +13,8 @@ import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerC
 import type { IDMapping } from '../src/cri/generated/runtime/v1/IDMapping.js';
 import type { UserNamespace } from '../src/cri/generated/runtime/v1/UserNamespace.js';
 import { readMounts } from '../src/util/mounts.js';
+import { runCapture } from '../src/util/exec.js';
+import { builtCribIoBinary } from '../src/oci/crib-io.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { readProcStatus } from './support/harness.js';
@@ -294,4 +297,33 @@ spec:
     const c = await runPod('usc');
     assert.equal(c.map.node, a.map.node, 'the freed block is reused (the lowest free one)');
   }
+});
+
+describe('crib-io userns and idmap', () => {
+  const crib_io = (args: string[]) => runCapture(builtCribIoBinary, args, { timeoutMs: 10_000 });
+
+  it('refuses maps that are not one u32 range starting anywhere, of length 1 or more, ending before 2^32-1, and leaves nothing mounted', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-io-userns-'));
+    try {
+      const pin = path.join(dir, 'pin');
+      fs.writeFileSync(pin, '');
+      for (const bad of ['0:1:0', '0:1', '0:1:2:3', 'a:1:1', '0::1', '0:4294967295:2', '4294967296:0:1', '0:1:1 ']) {
+        const r = await crib_io(['userns', pin, bad, '0:1:1']);
+        assert.equal(r.code, 2, `${bad}: ${r.stderr.toString()}`);
+      }
+      // A pin that does not exist: the namespace was made, the pin failed, nothing is left.
+      const r = await crib_io(['userns', path.join(dir, 'missing'), '0:200000:65536', '0:200000:65536', pin]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr.toString(), /^error: bind .*missing: No such file or directory\n$/);
+      assert.deepEqual(
+        (await readMounts()).filter((m) => m.mountPoint.startsWith(dir)),
+        [],
+      );
+      const idmap = await crib_io(['idmap', pin, dir, path.join(dir, 'nowhere')]);
+      assert.equal(idmap.code, 1, 'an empty file is no user namespace');
+      assert.equal((await crib_io(['idmap', pin, dir])).code, 2);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

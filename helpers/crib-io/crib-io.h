@@ -8,6 +8,8 @@
  *   crib-io netconnect NETNS_PATH PORT          TCP to localhost inside a netns
  *   crib-io mount OP...                         a pod's netns pin, shm tmpfs, unmounts
  *   crib-io reap PIDFILE -- CMD ARGS...         ExecSync's subreaper for `runc exec -d`
+ *   crib-io userns PIN UIDS GIDS [NETNS_PIN]    a pod's pinned user namespace (and its netns)
+ *   crib-io idmap USERNS (SOURCE TARGET)...     idmapped clones of mounts
  *
  * See README.md beside this file for the stdio protocols.
  */
