@@ -152,7 +152,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
       usage: new PodUsageReader(sandboxes, containers),
       network,
       runtimeHandlers: [...runtimes.keys()],
-      userNamespaces: () => (usernsProbe ??= probeUserNamespaces(path.join(config.state, 'userns'), config.root)),
+      userNamespaces: () => (usernsProbe ??= probeUserNamespaces(path.join(config.state, 'userns'), config.root, path.join(config.state, 'roots'))),
       streaming,
       events: podEvents.events,
     }) as grpc.UntypedServiceImplementation,

@@ -17,7 +17,7 @@ import { runCapture } from '../src/util/exec.js';
 import { builtCribIoBinary } from '../src/oci/crib-io.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
-import { readProcStatus } from './support/harness.js';
+import { Harness, readProcStatus } from './support/harness.js';
 import { cribCli } from './support/crib-cli.js';
 
 /** kubelet gives each pod 65536 ids above 65535; this test's pods get blocks far above the node's users. */
@@ -30,12 +30,12 @@ const nsInode = (pid: number | string, kind: string) => fs.readlinkSync(`/proc/$
 
 describe('pods with their own user namespace', () => {
   const h = cribdWithBusybox();
+  // runc reaches the rootfs as the pod's root, an unprivileged node uid: the test's temp dir must
+  // let it pass, as /run does for /run/crib (else cribd does not announce the feature: below).
+  fs.chmodSync(h.base, 0o711);
   const US = 'config.linux.security_context.namespace_options.userns_options';
 
   async function podWithUserns(name: string, hostId: number, mounts: ContainerConfig['mounts'] = []) {
-    // runc reaches the rootfs as the pod's root, an unprivileged node uid: the test's temp dir
-    // must let it pass, as /run does for /run/crib.
-    fs.chmodSync(h.base, 0o711);
     const ns = { userns_options: podUserns(hostId) };
     const podConfig = h.podConfig(name, { linux: { security_context: { namespace_options: ns } } });
     const podId = (await call(h.runtime, 'RunPodSandbox', { config: podConfig })).pod_sandbox_id;
@@ -180,6 +180,7 @@ describe('pods with their own user namespace', () => {
 
 describe('crib run with hostUsers: false', () => {
   const h = cribdWithBusybox();
+  fs.chmodSync(h.base, 0o711);
   const { crib } = cribCli(h);
   /** crib run's pods are deleted through crib run (its volumes and blocks are its own), even after a failure. */
   const started: string[] = [];
@@ -230,7 +231,6 @@ spec:
   };
 
   async function runPod(name: string) {
-    fs.chmodSync(h.base, 0o711);
     const hostDir = path.join(h.base, `${name}-host`);
     const r = await crib(['run', '-d', manifest(name, hostDir)]);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}\n${h.logTail()}`);
@@ -297,6 +297,23 @@ spec:
     const c = await runPod('usc');
     assert.equal(c.map.node, a.map.node, 'the freed block is reused (the lowest free one)');
   }
+});
+
+describe('what cribd announces', () => {
+  it('does not announce user namespaces when a pod could not reach its rootfs (a directory above STATE lets no one pass)', async () => {
+    const h = new Harness();
+    try {
+      await h.start();
+      assert.equal(fs.statSync(h.base).mode & 0o777, 0o700);
+      const st = await call(h.runtime, 'Status', {});
+      assert.deepEqual(
+        st.runtime_handlers.filter((r) => r.features?.user_namespaces).map((r) => r.name),
+        [],
+      );
+    } finally {
+      await h.cleanup();
+    }
+  });
 });
 
 describe('crib-io userns and idmap', () => {

@@ -8,8 +8,27 @@ import { cribIoIdmap, cribIoMount, cribIoUserns } from './crib-io.js';
 import { log } from '../util/log.js';
 import { readMounts } from '../util/mounts.js';
 
-/** Tries both once, in `scratch` (a private directory of STATE), on the filesystem of `root`; leaves nothing behind. */
-export async function probeUserNamespaces(scratch: string, root: string): Promise<boolean> {
+/**
+ * The directories above STATE/roots must let others pass: runc reaches a pod's rootfs there as the
+ * pod's unprivileged root (/run does; a state dir under a 0700 directory does not).
+ */
+async function othersMayPass(dir: string): Promise<string | undefined> {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if (((await fs.stat(d)).mode & 0o001) === 0) return d;
+    if (d === path.dirname(d)) return undefined;
+  }
+}
+
+/**
+ * Tries both once, in `scratch` (a private directory of STATE), on the filesystem of `root`, and
+ * checks that `roots` can be reached; leaves nothing behind.
+ */
+export async function probeUserNamespaces(scratch: string, root: string, roots: string): Promise<boolean> {
+  const closed = await othersMayPass(roots);
+  if (closed) {
+    log.warn(`user namespaces are not announced: ${closed} does not let other users pass (mode o+x), and a pod's root must reach ${roots}`);
+    return false;
+  }
   const base = path.join(scratch, `probe-${randomBytes(6).toString('hex')}`);
   const pin = `${base}.pin`;
   const target = `${base}.d`;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CribError, errorMessage, invalidArgument } from '../util/errors.js';
 import type { RequestContext } from '../util/context.js';
-import { isErrno } from '../util/fsx.js';
+import { ensureTraversableDir, isErrno } from '../util/fsx.js';
 import { log } from '../util/log.js';
 import { settleAll } from '../util/settle.js';
 import { StepTimes } from '../util/steps.js';
@@ -74,7 +74,8 @@ export class SandboxService {
 
   /** Loads the records and finishes what a crash interrupted: half-created sandboxes are rolled back. */
   async open(): Promise<void> {
-    for (const d of Object.values(this.dirs)) await fs.mkdir(d, { recursive: true, mode: 0o700 });
+    // STATE/roots is passed through by user-namespaced pods (src/image/idmapped.ts); the rest is root's.
+    for (const [k, d] of Object.entries(this.dirs)) await (k === 'roots' ? ensureTraversableDir(d) : fs.mkdir(d, { recursive: true, mode: 0o700 }));
     await this.registry.open((sb) => this.teardown(sb));
     // pause dying on its own (killed, OOM) stops the pod: said at once, once.
     for (const rt of new Set(this.o.runtimes.values())) {
