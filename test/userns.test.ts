@@ -14,7 +14,8 @@ import type { IDMapping } from '../src/cri/generated/runtime/v1/IDMapping.js';
 import type { UserNamespace } from '../src/cri/generated/runtime/v1/UserNamespace.js';
 import { readMounts } from '../src/util/mounts.js';
 import { runCapture } from '../src/util/exec.js';
-import { builtCribIoBinary } from '../src/oci/crib-io.js';
+import { builtCribIoBinary, cribIoMount, cribIoUserns } from '../src/oci/crib-io.js';
+import { mountIdmappedOverlay, releaseIdmapped } from '../src/image/idmapped.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { Harness, readProcStatus } from './support/harness.js';
@@ -340,6 +341,47 @@ describe('crib-io userns and idmap', () => {
       assert.equal(idmap.code, 1, 'an empty file is no user namespace');
       assert.equal((await crib_io(['idmap', pin, dir])).code, 2);
     } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("unmounts every idmapped clone before removing anything, even through a symlinked path: the image's files stay", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-io-idmap-'));
+    const real = path.join(dir, 'real');
+    const layer = path.join(dir, 'layer');
+    try {
+      fs.mkdirSync(real);
+      fs.mkdirSync(path.join(layer, 'bin'), { recursive: true });
+      fs.writeFileSync(path.join(layer, 'bin', 'tool'), 'image content');
+      fs.symlinkSync(real, path.join(dir, 'link'));
+      const pin = path.join(real, 'pin');
+      fs.writeFileSync(pin, '');
+      const ids = { containerId: 0, hostId: HOST_BASE, length: LENGTH };
+      await cribIoUserns({ pin, uids: ids, gids: ids });
+      // Made and released through the symlink, as a --root or --state behind one would be.
+      const via = path.join(dir, 'link');
+      const o = { rootsDir: path.join(via, 'roots'), stagingDir: path.join(via, 'idmap') };
+      await mountIdmappedOverlay({
+        userns: pin,
+        lowerDirs: [layer],
+        upperDir: path.join(via, 'upper'),
+        workDir: path.join(via, 'work'),
+        ...o,
+        owner: { uid: HOST_BASE, gid: HOST_BASE },
+        volumes: [layer],
+      });
+      assert.equal(fs.readFileSync(path.join(real, 'roots', 'rootfs', 'bin', 'tool'), 'utf8'), 'image content');
+      await releaseIdmapped(o.rootsDir, o.stagingDir);
+      assert.equal(fs.readFileSync(path.join(layer, 'bin', 'tool'), 'utf8'), 'image content', 'the layer is untouched');
+      assert.ok(!fs.existsSync(path.join(real, 'idmap')) && !fs.existsSync(path.join(real, 'roots')));
+      await cribIoMount([{ umount: pin }]);
+      assert.deepEqual(
+        (await readMounts()).filter((m) => m.mountPoint.startsWith(dir)),
+        [],
+      );
+    } finally {
+      for (const m of (await readMounts()).filter((x) => x.mountPoint.startsWith(dir)).reverse())
+        await cribIoMount([{ umount: m.mountPoint }]).catch(() => undefined);
       fs.rmSync(dir, { recursive: true, force: true });
     }
   });

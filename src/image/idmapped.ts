@@ -16,6 +16,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { cribIoIdmap, cribIoMount } from '../oci/crib-io.js';
+import { CribError } from '../util/errors.js';
 import { isErrno } from '../util/fsx.js';
 import { readMounts } from '../util/mounts.js';
 import { mountOverlay, unmountOverlay } from './overlay.js';
@@ -95,21 +96,28 @@ export async function mountIdmappedOverlay(o: IdmappedOverlayOptions): Promise<s
 
 /**
  * Undoes either mount: the rootfs (an overlay, or pause's clone), then every clone in `stagingDir`,
- * then both directories. Safe to repeat and for what never happened. A clone that cannot be
- * unmounted throws before anything is removed: removing through a clone would remove the image's
- * own files.
+ * then both directories. Safe to repeat and for what never happened. Nothing is removed while
+ * anything is still mounted below either directory: removing through a clone would remove the
+ * image's own files. Paths are compared as the mount table has them (symlinks resolved).
  */
 export async function releaseIdmapped(rootsDir: string, stagingDir: string): Promise<void> {
-  const rootfs = rootsRootfs(rootsDir);
+  const [roots, staging] = await Promise.all([realOrSelf(rootsDir), realOrSelf(stagingDir)]);
+  const rootfs = rootsRootfs(roots);
   if ((await readMounts()).filter((m) => m.mountPoint === rootfs).at(-1)?.fstype === 'overlay') await unmountOverlay(rootfs);
-  const mounted = new Set((await readMounts()).map((m) => m.mountPoint));
-  const staged = (await fs.readdir(stagingDir).catch(ignoreMissing)).map((e) => path.join(stagingDir, e));
-  await cribIoMount([rootfs, ...staged].filter((p) => mounted.has(p)).map((p) => ({ umount: p })));
-  await fs.rm(stagingDir, { recursive: true, force: true });
-  await fs.rm(rootsDir, { recursive: true, force: true });
+  const below = async () => (await readMounts()).map((m) => m.mountPoint).filter((m) => m.startsWith(`${roots}/`) || m.startsWith(`${staging}/`));
+  // Deepest first; a path mounted twice is unmounted twice.
+  await cribIoMount((await below()).reverse().map((umount) => ({ umount })));
+  const left = await below();
+  if (left.length) throw new CribError('FailedPrecondition', `idmapped mounts still there, nothing removed: ${left.join(', ')}`);
+  await fs.rm(staging, { recursive: true, force: true });
+  await fs.rm(roots, { recursive: true, force: true });
 }
 
-function ignoreMissing(err: unknown): string[] {
-  if (isErrno(err, 'ENOENT')) return [];
-  throw err;
+async function realOrSelf(p: string): Promise<string> {
+  try {
+    return await fs.realpath(p);
+  } catch (err) {
+    if (isErrno(err, 'ENOENT')) return path.resolve(p);
+    throw err;
+  }
 }
