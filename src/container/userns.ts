@@ -8,7 +8,7 @@ import type { OciSpec } from '../oci/spec-types.js';
 import { withUserNamespace } from '../oci/userns-spec.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { podRoot, podUserNamespace, sameUserNamespace, validateUserNamespace } from '../sandbox/userns.js';
-import { invalidArgument } from '../util/errors.js';
+import { CribError, invalidArgument } from '../util/errors.js';
 import type { Container, ContainerConfig } from './types.js';
 
 const FIELD = 'config.linux.security_context.namespace_options.userns_options';
@@ -38,7 +38,7 @@ const staging = (c: Container): string => path.join(c.paths.dir, 'idmap');
 
 /** The rootfs (idmapped lower dirs) and the volumes' clones; returns host path → clone, for the spec. */
 export async function mountUsernsRootfs(c: Container, sb: Sandbox, lowerDirs: readonly string[]): Promise<Map<string, string>> {
-  if (!c.paths.roots || !sb.paths.userns) throw new Error(`container ${c.id} is not in a user-namespaced pod`);
+  if (!c.paths.roots || !sb.paths.userns) throw new CribError('Internal', `container ${c.id} is not in a user-namespaced pod`);
   const hostPaths = [...new Set(c.config.mounts.map((m) => m.hostPath))];
   const clones = await mountIdmappedOverlay({
     userns: sb.paths.userns,
