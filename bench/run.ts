@@ -12,6 +12,7 @@ import { podStartScenario } from './scenarios/pod-start.js';
 import { podStopScenario } from './scenarios/pod-stop.js';
 import { portForwardScenario } from './scenarios/port-forward.js';
 import { runPodSandboxScenario } from './scenarios/run-pod-sandbox.js';
+import { usernsPodStartScenario } from './scenarios/userns-pod-start.js';
 import { msSince, sleep } from './stats.js';
 import { renderTable, type Row, type RuntimeName } from './table.js';
 import { removeAllPods, startPod, type RunningPod } from './workload.js';
@@ -74,6 +75,8 @@ async function runScenarios(targets: Targets, cfg: BenchConfig): Promise<Row[]> 
   if (on(5)) await scenario(rows, '5. port-forward', () => portForwardScenario(all, cfg));
   await clean(targets);
   if (on(8)) await scenario(rows, '8. node', () => nodeScenario(all, cfg));
+  await clean(targets);
+  if (on(10)) await scenario(rows, '10. user namespace pod start', () => usernsPodStartScenario(targets.crib, cfg.pods));
   await clean(targets);
 
   // The table in scenario order (rows were made in the order that shares pods best).

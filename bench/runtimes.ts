@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { call, type CriClients } from '../src/cli/client.js';
 import { builtinPauseImage } from '../src/version.js';
@@ -74,6 +75,8 @@ function containerdTarget(c: Containerd): Target {
 export async function startTargets(): Promise<Targets> {
   // Own process groups: a terminal's Ctrl-C reaches the bench alone, which then tears both down.
   const h = new Harness({ flags: ['--log-level', 'warn'], detached: true });
+  // Scenario 10's pods reach their rootfs as an unprivileged node uid: the temp dir lets them pass, as /run does.
+  fs.chmodSync(h.base, 0o711);
   let ctrd: Containerd | undefined;
   const close = async (): Promise<string[]> => {
     const left: string[] = [];

@@ -26,7 +26,8 @@ import { OnDemandStreamingServer } from './streaming/on-demand.js';
 import { SandboxService } from './sandbox/service.js';
 import { ContainerService } from './container/service.js';
 import { CribError } from './util/errors.js';
-import { ensurePrivateDir, exists } from './util/fsx.js';
+import { ensurePrivateDir, ensureTraversableDir, exists } from './util/fsx.js';
+import { probeUserNamespaces } from './oci/userns-probe.js';
 import { log, setLogFormat, setLogLevel } from './util/log.js';
 import { builtPauseBinary } from './util/paths.js';
 import { builtinPauseImage, cribVersion } from './version.js';
@@ -76,12 +77,15 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   setLogLevel(config.logLevel);
   setLogFormat(config.logFormat);
   // Everything below ROOT and STATE is root's alone; a socket elsewhere gets a private dir only if crib makes it.
-  for (const dir of [config.root, config.state, path.join(config.root, 'images')]) await ensurePrivateDir(dir);
+  // STATE and STATE/roots may be passed through (not listed): a user-namespaced pod's root reaches
+  // its rootfs there (src/image/idmapped.ts); every other entry of STATE is private.
+  for (const dir of [config.root, path.join(config.root, 'images')]) await ensurePrivateDir(dir);
+  for (const dir of [config.state, path.join(config.state, 'roots')]) await ensureTraversableDir(dir);
+  for (const dir of ['exits', 'sockets', 'runtime', 'netns', 'shm', 'userns']) await ensurePrivateDir(path.join(config.state, dir));
   await fs.mkdir(path.dirname(config.socket), { recursive: true, mode: 0o700 });
   const conmonPath = findExecutable(config.conmon);
   if (!conmonPath) throw new CribError('FailedPrecondition', `conmon "${config.conmon}" not found`);
   const { runtimes, defaultName } = discoverRuntimes(config, conmonPath);
-  for (const dir of ['exits', 'sockets']) await fs.mkdir(path.join(config.state, dir), { recursive: true, mode: 0o700 });
   // What each runtime can do is read once, now, while the rest starts (Status and CreateContainer ask it).
   for (const rt of runtimes.values()) void rt.features();
 
@@ -142,6 +146,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
   await containers.open();
 
   // Bounds on one client: its messages, and its streams in flight on one connection (kubelet uses tens).
+  let usernsProbe: Promise<boolean> | undefined;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.max_concurrent_streams': 1024 });
   const services = criServices();
   server.addService(
@@ -155,6 +160,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
       network,
       runtimeHandlers: () => Promise.all([...runtimes].map(async ([name, rt]) => ({ name, features: await rt.features() }))),
       defaultRuntimeHandler: defaultName,
+      userNamespaces: () => (usernsProbe ??= probeUserNamespaces(path.join(config.state, 'userns'), config.root, path.join(config.state, 'roots'))),
       streaming,
       events: podEvents.events,
     }) as grpc.UntypedServiceImplementation,

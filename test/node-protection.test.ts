@@ -35,10 +35,17 @@ describe('a cribd given hostile requests', () => {
   const exec = (id: string, cmd: string[], timeout: number | string) => call(h.runtime, 'ExecSync', { container_id: id, cmd, timeout: String(timeout) });
   const processes = async (id: string) => (await exec(id, ['ps', '-o', 'pid,stat,args'], 10)).stdout.toString();
 
-  it("keeps the store and containers' specs from other users: ROOT and STATE are 0700, even if they were not", async () => {
+  it("keeps the store and containers' specs from other users: ROOT and STATE's entries are 0700 (STATE itself 0711), even if they were not", async () => {
     const { id } = await podWith('private', ['sleep', '1000'], { envs: [{ key: 'API_TOKEN', value: 'secret-value' }] });
     const mode = (p: string) => fs.statSync(p).mode & 0o777;
-    for (const dir of [h.root, h.state, path.join(h.root, 'images'), path.join(h.root, 'containers')]) assert.equal(mode(dir), 0o700, dir);
+    for (const dir of [h.root, path.join(h.root, 'images'), path.join(h.root, 'containers')]) assert.equal(mode(dir), 0o700, dir);
+    // STATE may be passed through (a user-namespaced pod's root reaches its rootfs in STATE/roots), never listed.
+    assert.equal(mode(h.state), 0o711);
+    assert.equal(mode(path.join(h.state, 'roots')), 0o711);
+    for (const e of fs.readdirSync(h.state).filter((e) => e !== 'roots')) {
+      const p = path.join(h.state, e);
+      if (fs.statSync(p).isDirectory()) assert.equal(mode(p), 0o700, p);
+    }
     // As a user other than root, with the test's own temp dir opened up: nothing to read or run.
     fs.chmodSync(h.base, 0o755);
     const spec = path.join(h.root, 'containers', id, 'bundle', 'config.json');
@@ -46,6 +53,8 @@ describe('a cribd given hostile requests', () => {
     const asNobody = (cmd: string[]) => run('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd]);
     await assert.rejects(asNobody(['cat', spec]), /Permission denied/);
     await assert.rejects(asNobody(['ls', path.join(h.root, 'images', 'layers')]), /Permission denied/);
+    await assert.rejects(asNobody(['ls', h.state]), /Permission denied/);
+    await assert.rejects(asNobody(['cat', path.join(h.state, 'runtime', 'runc', id, 'state.json')]), /Permission denied/);
     // A cribd restarted over a store made world-readable makes it private again.
     fs.chmodSync(h.root, 0o755);
     await h.stopDaemon();

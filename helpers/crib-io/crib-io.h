@@ -9,6 +9,8 @@
  *   crib-io mount OP...                         a pod's netns pin, shm tmpfs, unmounts
  *   crib-io reap PIDFILE -- CMD ARGS...         ExecSync's subreaper for `runc exec -d`
  *   crib-io beneath ROOT OP...                  paths inside a volume, never followed out of it
+ *   crib-io userns PIN UIDS GIDS [NETNS_PIN]    a pod's pinned user namespace (and its netns)
+ *   crib-io idmap USERNS (SOURCE TARGET)...     idmapped clones of mounts
  *
  * See README.md beside this file for the stdio protocols.
  */
@@ -87,5 +89,7 @@ int cmd_netconnect(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_reap(int argc, char **argv);
 int cmd_beneath(int argc, char **argv);
+int cmd_userns(int argc, char **argv);
+int cmd_idmap(int argc, char **argv);
 
 #endif

@@ -17,6 +17,8 @@ static const char usage[] =
 	"       crib-io mount (netns PIN | tmpfs DIR BYTES | umount TARGET)...\n"
 	"       crib-io reap PIDFILE -- CMD [ARG...]\n"
 	"       crib-io beneath ROOT (mkdir REL | bind REL TARGET | write REL MODE SIZE | read REL MAX)...\n"
+	"       crib-io userns PIN UID_C:H:L GID_C:H:L [NETNS_PIN]\n"
+	"       crib-io idmap USERNS (SOURCE TARGET)...\n"
 	"       crib-io -v\n";
 
 int main(int argc, char **argv)
@@ -43,6 +45,10 @@ int main(int argc, char **argv)
 		return cmd_reap(argc - 2, argv + 2);
 	if (strcmp(cmd, "beneath") == 0)
 		return cmd_beneath(argc - 2, argv + 2);
+	if (strcmp(cmd, "userns") == 0)
+		return cmd_userns(argc - 2, argv + 2);
+	if (strcmp(cmd, "idmap") == 0)
+		return cmd_idmap(argc - 2, argv + 2);
 	if (strcmp(cmd, "-v") == 0 || strcmp(cmd, "--version") == 0) {
 		(void)write_all(STDOUT_FILENO, "crib-io " CRIB_IO_VERSION "\n", strlen("crib-io " CRIB_IO_VERSION "\n"));
 		return 0;

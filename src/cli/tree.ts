@@ -6,7 +6,7 @@ import { UsageError } from './errors.js';
 import { containerStateName, paint, parseInfo, podStateName, printData, stateStyle, terminalSafe as t_ } from './output.js';
 import { resolvePod } from './resolve.js';
 
-export const NAMESPACES = ['net', 'ipc', 'uts', 'pid'] as const;
+export const NAMESPACES = ['net', 'ipc', 'uts', 'pid', 'user'] as const;
 export type NsName = (typeof NAMESPACES)[number];
 
 /** How a process's namespace relates to the pod: pause's (`pause`), the node's (`host`), or its own. */
@@ -38,8 +38,17 @@ export interface InterfaceInfo {
   hostPeer?: { index: number; name: string; master?: string };
 }
 
+/** A line of /proc/PID/uid_map or gid_map: `length` ids from `inside` are `node` up on the node. */
+export interface IdRange {
+  inside: number;
+  node: number;
+  length: number;
+}
+
 export interface PodTree {
   pod: { id: string; name: string; namespace: string; uid: string; state: string; ip: string; additionalIps: string[] };
+  /** The pod's own user namespace, as pause is in it; null when pause is in the node's (or not running). */
+  userns: { inode: string; uids: IdRange[]; gids: IdRange[] } | null;
   netns: { path: string; inode: string; interfaces: InterfaceInfo[]; error?: string } | null;
   pause: { pid: number; image: string; processes: ProcessInfo[] };
   containers: { id: string; name: string; state: string; pid: number; processes: ProcessInfo[] }[];
@@ -177,6 +186,23 @@ async function interfaces(netnsPath: string): Promise<InterfaceInfo[]> {
   });
 }
 
+/** Parses /proc/PID/uid_map (or gid_map) text. */
+export function parseIdMap(text: string): IdRange[] {
+  return text
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/).map(Number))
+    .filter((f) => f.length === 3 && f.every(Number.isInteger))
+    .map(([inside, node, length]) => ({ inside: inside!, node: node!, length: length! }));
+}
+
+function idMapOf(pid: number, file: 'uid_map' | 'gid_map'): IdRange[] {
+  try {
+    return parseIdMap(fs.readFileSync(`/proc/${pid}/${file}`, 'utf8'));
+  } catch {
+    return [];
+  }
+}
+
 function nsInode(p: string): string {
   try {
     return `net:[${fs.statSync(p).ino}]`;
@@ -236,6 +262,10 @@ export async function podTree(ctx: CliContext, word: string): Promise<PodTree> {
       netns.error = (err as Error).message;
     }
   }
+  const userns =
+    pauseAlive && pauseNs.user && pauseNs.user !== host.user
+      ? { inode: pauseNs.user, uids: idMapOf(pausePid, 'uid_map'), gids: idMapOf(pausePid, 'gid_map') }
+      : null;
   const s = st.status;
   return {
     pod: {
@@ -247,6 +277,7 @@ export async function podTree(ctx: CliContext, word: string): Promise<PodTree> {
       ip: s?.network?.ip ?? '',
       additionalIps: (s?.network?.additional_ips ?? []).map((a) => a.ip),
     },
+    userns,
     netns,
     pause: { pid: pauseAlive ? pausePid : 0, image: info.image ?? '', processes: pauseProcs },
     containers,
@@ -318,6 +349,13 @@ export function drawTree(ctx: CliContext, t: PodTree): string {
     }
     children.push({ label: `Pod's network namespace (created by pause)  ${t_(t.netns.path)}  ${t.netns.inode}`, children: ifaces });
   } else children.push({ label: "Pod's network namespace: gone (the pod is stopped)" });
+  if (t.userns) {
+    const ranges = (r: IdRange[]) => r.map((x) => `${x.inside}-${x.inside + x.length - 1} → node ${x.node}-${x.node + x.length - 1}`).join(', ');
+    children.push({
+      label: `Pod's user namespace  ${t.userns.inode}`,
+      children: [{ label: `uids ${ranges(t.userns.uids)}` }, { label: `gids ${ranges(t.userns.gids)}` }],
+    });
+  }
   children.push({
     label: `${b('pause')}  ${t_(t.pause.image)}${t.pause.pid ? '' : '  (not running)'}`,
     children: procNodes(t.pause.processes, true),
@@ -339,7 +377,7 @@ export const treeCommand: Command = {
   name: 'tree',
   synopsis: '[-o json] POD',
   summary:
-    "Draw a pod's namespaces as the node sees them: its network namespace (lo, eth0 and the host veth), pause and\nevery container process with its net, ipc, uts and pid namespaces, marked = pause (shared), own, or host.",
+    "Draw a pod's namespaces as the node sees them: its network namespace (lo, eth0 and the host veth), pause and\nevery container process with its net, ipc, uts, pid and user namespaces, marked = pause (shared), own, or host;\na pod with its own user namespace shows it with its id mappings.",
   details:
     '  -o, --output FORMAT   text (default), json or yaml\n\nPOD is an id, a unique id prefix or a unique pod name. Needs root (reads /proc and enters the netns).',
   flags: { value: ['output'], alias: { o: 'output' } },

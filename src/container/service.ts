@@ -15,6 +15,7 @@ import type { Image, ImageRuntimeConfig } from '../image/types.js';
 import { MAX_ID_FILE_BYTES } from '../image/limits.js';
 import { mountOverlay, unmountOverlay } from '../image/overlay.js';
 import { resolveInRoot } from '../image/sub-path.js';
+import { rootsRootfs } from '../image/idmapped.js';
 import { cgroupEmpty } from '../oci/cgroups.js';
 import { capabilitiesFromMask } from '../oci/capabilities.js';
 import { BeneathError, readInRoot } from '../oci/beneath.js';
@@ -32,6 +33,7 @@ import { cgroupUsage, oomKilled, treeUsage, type ContainerUsage } from './stats.
 import type { Container, ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerView } from './types.js';
 import { containerLogPath, validateContainerConfig, validateResources } from './validate.js';
 import { validateCpusetsOnThisNode } from './node-cpusets.js';
+import { checkContainerUserNamespace, containerRoots, mountUsernsRootfs, releaseContainerRootfs, usernsContainerSpec } from './userns.js';
 import type { EventBus } from '../events/bus.js';
 import type { LifecycleEventType, LifecycleNotice } from '../events/lifecycle.js';
 
@@ -136,6 +138,7 @@ export class ContainerService {
     const sb = this.o.sandboxes.get(sandboxId);
     validateContainerConfig(config);
     await validateCpusetsOnThisNode('config.linux.resources', config.resources);
+    checkContainerUserNamespace(config, sb);
     if ((await this.o.sandboxes.view(sb)).state !== 'READY') throw new CribError('FailedPrecondition', `sandbox ${sb.id} is not ready`);
     const image = this.o.images.find(config.image);
     if (!image) throw notFound(`image ${config.image}`);
@@ -158,6 +161,7 @@ export class ContainerService {
     ctx.ids.container = id;
     const logPath = containerLogPath(sb.config.logDirectory || path.join(sb.paths.podDir, 'logs'), config.logPath, id);
     const dir = path.join(this.o.root, 'containers', id);
+    const roots = containerRoots(sb, id);
     const c: Container = {
       id,
       sandboxId: sb.id,
@@ -169,7 +173,8 @@ export class ContainerService {
       paths: {
         dir,
         bundle: path.join(dir, 'bundle'),
-        rootfs: path.join(dir, 'bundle', 'rootfs'),
+        rootfs: roots ? rootsRootfs(roots) : path.join(dir, 'bundle', 'rootfs'),
+        ...(roots ? { roots } : {}),
         upper: path.join(dir, 'upper'),
         work: path.join(dir, 'work'),
         log: logPath,
@@ -214,9 +219,10 @@ export class ContainerService {
     return id;
   }
 
-  /** The overlay rootfs of the image's layers, a read-only overlay per image volume, and the OCI spec. */
+  /** The rootfs of the image's layers (idmapped in a user-namespaced pod), a read-only overlay per image volume, and the OCI spec. */
   private async prepareBundle(c: Container, sb: Sandbox, image: Image, volumeImages: (Image | undefined)[], steps: StepTimes): Promise<void> {
-    for (const d of [c.paths.rootfs, c.paths.upper, c.paths.work]) await fs.mkdir(d, { recursive: true });
+    // A user-namespaced pod's rootfs mount point is made with its directory (src/image/idmapped.ts).
+    for (const d of [c.paths.roots ? c.paths.bundle : c.paths.rootfs, c.paths.upper, c.paths.work]) await fs.mkdir(d, { recursive: true });
     const logDir = path.dirname(c.paths.log);
     await makeDirs(logDir).catch((err: unknown) => {
       throw new CribError(
@@ -228,7 +234,10 @@ export class ContainerService {
       );
     });
     steps.mark('dirs');
-    await mountOverlay({ lowerDirs: layerDirs(image, this.o.images.store), upperDir: c.paths.upper, workDir: c.paths.work, target: c.paths.rootfs });
+    const lowerDirs = layerDirs(image, this.o.images.store);
+    let sources = new Map<string, string>();
+    if (c.paths.roots) sources = await mountUsernsRootfs(c, sb, lowerDirs);
+    else await mountOverlay({ lowerDirs, upperDir: c.paths.upper, workDir: c.paths.work, target: c.paths.rootfs });
     steps.mark('rootfs');
     // Lower dirs only: read-only, and the store's layers are shared, never written.
     for (const m of c.imageMounts ?? []) {
@@ -237,7 +246,7 @@ export class ContainerService {
       if (sub) m.source = await resolveInRoot(m.path, sub, `config.mounts[${m.mount}].image_sub_path`);
     }
     if (c.imageMounts?.length) steps.mark('imageVolumes');
-    const spec = await this.buildSpec(c, sb, image.config);
+    const spec = usernsContainerSpec(await this.buildSpec(c, sb, image.config), c, sb, sources);
     await fs.writeFile(path.join(c.paths.bundle, 'config.json'), JSON.stringify(spec));
     steps.mark('spec');
   }
@@ -430,7 +439,7 @@ export class ContainerService {
     };
     // With no process left in its cgroup nothing can hold the rootfs: it is unmounted while the
     // runtime deletes (which does not touch it). Else the delete ends what is left first.
-    const unmount = () => settleAll([unmountOverlay(c.paths.rootfs), ...(c.imageMounts ?? []).map((m) => unmountOverlay(m.path))]);
+    const unmount = () => settleAll([releaseContainerRootfs(c), ...(c.imageMounts ?? []).map((m) => unmountOverlay(m.path))]);
     if (c.phase === 'exited' && (await cgroupEmpty(c.cgroupsPath))) {
       await settleAll([deleted(), unmount()]);
     } else {

@@ -1,4 +1,4 @@
-import type { NamespaceMode } from '../sandbox/types.js';
+import type { NamespaceMode, UserNamespaceConfig } from '../sandbox/types.js';
 
 export type MountPropagation = 'private' | 'host-to-container' | 'bidirectional';
 
@@ -40,6 +40,8 @@ export interface ContainerSecurity {
   privileged: boolean;
   capabilities: { add: string[]; drop: string[] };
   namespaces: { network: NamespaceMode; pid: NamespaceMode; ipc: NamespaceMode; targetId: string };
+  /** Absent: the pod's. Given, it must be the pod's (kubelet sends the pod's options again). */
+  userns?: UserNamespaceConfig;
   runAsUser?: number;
   runAsGroup?: number;
   runAsUsername?: string;
@@ -97,7 +99,8 @@ export interface Container {
   message?: string;
   image: { ref: string; id: string; repoDigest: string };
   runtime: string;
-  paths: { dir: string; bundle: string; rootfs: string; upper: string; work: string; log: string };
+  /** `roots`: STATE/roots/ID, holding the rootfs, for a container in a pod with its own user namespace (src/container/userns.ts). */
+  paths: { dir: string; bundle: string; rootfs: string; upper: string; work: string; log: string; roots?: string };
   cgroupsPath: string;
   /** The container's init process on the host, once started. */
   pid?: number;

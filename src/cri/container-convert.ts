@@ -11,6 +11,7 @@ import type {
 } from '../container/types.js';
 import type { LinuxContainerResources__Output } from './generated/runtime/v1/LinuxContainerResources.js';
 import type { NamespaceMode } from '../sandbox/types.js';
+import { toUserNamespace } from './userns-convert.js';
 import type { ContainerConfig__Output } from './generated/runtime/v1/ContainerConfig.js';
 import type { ContainerFilter__Output } from './generated/runtime/v1/ContainerFilter.js';
 import type { Container as CriContainer } from './generated/runtime/v1/Container.js';
@@ -102,6 +103,7 @@ export function toContainerConfig(c: ContainerConfig__Output | null): ContainerC
       privileged: sec?.privileged ?? false,
       capabilities: { add: sec?.capabilities?.add_capabilities ?? [], drop: sec?.capabilities?.drop_capabilities ?? [] },
       namespaces: { network: nsMode('network', ns?.network), pid: nsMode('pid', ns?.pid), ipc: nsMode('ipc', ns?.ipc), targetId: ns?.target_id ?? '' },
+      userns: toUserNamespace('config.linux.security_context.namespace_options.userns_options', ns?.userns_options),
       runAsUser: sec?.run_as_user ? Number(sec.run_as_user.value) : undefined,
       runAsGroup: sec?.run_as_group ? Number(sec.run_as_group.value) : undefined,
       runAsUsername: sec?.run_as_username || undefined,

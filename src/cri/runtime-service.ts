@@ -35,6 +35,8 @@ export interface RuntimeServiceDeps {
   /** The runtime handlers crib offers, by name, with what each can do; and the default's name. */
   runtimeHandlers: () => Promise<{ name: string; features: HandlerFeatures }[]>;
   defaultRuntimeHandler: string;
+  /** Whether pods may have their own user namespace on this node (asked once, then remembered). */
+  userNamespaces: () => Promise<boolean>;
   /** The pods' lifecycle events, for GetContainerEvents. */
   events: EventBus<LifecycleEvent>;
   /** Where Exec, Attach and PortForward send their clients. */
@@ -63,6 +65,7 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
         info['cniconfig'] = JSON.stringify(net.network ?? null);
         info['lastCNILoadStatus'] = net.ready ? 'OK' : net.message;
       }
+      const userns = await d.userNamespaces();
       return {
         status: {
           conditions: [
@@ -71,7 +74,7 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
           ],
         },
         info,
-        runtime_handlers: toRuntimeHandlers(await d.runtimeHandlers(), d.defaultRuntimeHandler),
+        runtime_handlers: toRuntimeHandlers(await d.runtimeHandlers(), d.defaultRuntimeHandler, userns),
         features: runtimeFeatures,
       };
     }),

@@ -1,5 +1,6 @@
 import { invalidArgument } from '../util/errors.js';
 import type { PortMapping } from '../network/types.js';
+import { toUserNamespace } from './userns-convert.js';
 import type { NamespaceMode, SandboxConfig, SandboxFilter, SandboxView } from '../sandbox/types.js';
 import type { PodSandboxConfig__Output } from './generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandboxFilter__Output } from './generated/runtime/v1/PodSandboxFilter.js';
@@ -39,9 +40,6 @@ export function toSandboxConfig(c: PodSandboxConfig__Output | null, runtimeHandl
   const sec = c.linux?.security_context ?? null;
   const ns = sec?.namespace_options ?? null;
   const nsField = 'config.linux.security_context.namespace_options';
-  if (ns?.userns_options && ns.userns_options.mode === 0) {
-    throw invalidArgument(`${nsField}.userns_options.mode`, 'user namespaces (POD) are not supported by crib');
-  }
   return {
     metadata: { name: c.metadata.name, uid: c.metadata.uid, namespace: c.metadata.namespace, attempt: c.metadata.attempt },
     hostname: c.hostname,
@@ -61,6 +59,7 @@ export function toSandboxConfig(c: PodSandboxConfig__Output | null, runtimeHandl
     runAsUser: int64Field('config.linux.security_context.run_as_user', sec?.run_as_user ?? null),
     runAsGroup: int64Field('config.linux.security_context.run_as_group', sec?.run_as_group ?? null),
     runtimeHandler,
+    userns: toUserNamespace(`${nsField}.userns_options`, ns?.userns_options),
   };
 }
 

@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { run } from '../util/exec.js';
 import { repoRoot } from '../util/paths.js';
+import type { IdMapping } from '../sandbox/types.js';
 
 /** Where the build step puts the static crib-io binary. */
 export const builtCribIoBinary = path.join(repoRoot, 'build', 'crib-io');
@@ -17,6 +18,20 @@ export function mountOpArgs(ops: readonly MountOp[]): string[] {
 /** Makes the changes in one crib-io process (none: no process); every one is tried, any failure throws. */
 export async function cribIoMount(ops: readonly MountOp[]): Promise<void> {
   if (ops.length) await run(builtCribIoBinary, ['mount', ...mountOpArgs(ops)], { timeoutMs: 30_000 });
+}
+
+/**
+ * A new user namespace with these mappings pinned at `pin`, and with `netns` a network namespace
+ * it owns, lo up, pinned there (both pins existing files). On failure nothing is left mounted.
+ */
+export async function cribIoUserns(o: { pin: string; uids: IdMapping; gids: IdMapping; netns?: string }): Promise<void> {
+  const map = (m: IdMapping) => `${m.containerId}:${m.hostId}:${m.length}`;
+  await run(builtCribIoBinary, ['userns', o.pin, map(o.uids), map(o.gids), ...(o.netns ? [o.netns] : [])], { timeoutMs: 30_000 });
+}
+
+/** Idmapped clones (with the user namespace pinned at `userns`) of the mounts at each source, attached at each target. */
+export async function cribIoIdmap(userns: string, pairs: readonly { source: string; target: string }[]): Promise<void> {
+  if (pairs.length) await run(builtCribIoBinary, ['idmap', userns, ...pairs.flatMap((p) => [p.source, p.target])], { timeoutMs: 30_000 });
 }
 
 /** `crib-io attach` frames: [stream: 1 stdout, 2 stderr][length: 4 bytes, big-endian][data]. */

@@ -50,8 +50,17 @@ export interface OciNamespace {
   path?: string;
 }
 
+/** A user namespace's id mapping (`linux.uidMappings`, `linux.gidMappings`). */
+export interface OciIdMapping {
+  containerID: number;
+  hostID: number;
+  size: number;
+}
+
 export interface OciLinux {
   namespaces: OciNamespace[];
+  uidMappings?: OciIdMapping[];
+  gidMappings?: OciIdMapping[];
   cgroupsPath: string;
   sysctl?: Record<string, string>;
   resources: OciResources;

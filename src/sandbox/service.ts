@@ -6,7 +6,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { CribError, errorMessage, invalidArgument } from '../util/errors.js';
 import type { RequestContext } from '../util/context.js';
-import { isErrno } from '../util/fsx.js';
+import { ensureTraversableDir, isErrno } from '../util/fsx.js';
 import { log } from '../util/log.js';
 import { settleAll } from '../util/settle.js';
 import { StepTimes } from '../util/steps.js';
@@ -22,12 +22,15 @@ import { pauseSpec } from '../oci/sandbox-spec.js';
 import type { ImageService } from '../image/service.js';
 import type { Image } from '../image/types.js';
 import { prepareRootfs, releaseRootfs } from '../image/rootfs.js';
+import { mountIdmappedOverlay, mountIdmappedTree, releaseIdmapped, rootsRootfs } from '../image/idmapped.js';
+import { withUserNamespace } from '../oci/userns-spec.js';
 import { Registry } from '../store/registry.js';
 import { matchesFilter } from './filter.js';
 import { podFilePaths, podHostname, updateHosts, writePodFiles } from './pod-files.js';
 import { mountPod, unmountPod, type PodMountPaths } from './pod-mounts.js';
 import type { Sandbox, SandboxConfig, SandboxFilter, SandboxView } from './types.js';
 import { validateSandboxConfig } from './validate.js';
+import { podRoot, podUserNamespace } from './userns.js';
 import type { EventBus } from '../events/bus.js';
 import type { LifecycleEventType, LifecycleNotice } from '../events/lifecycle.js';
 
@@ -58,16 +61,23 @@ export class SandboxService {
   private readonly unwatch: (() => void)[] = [];
   /** Ready sandboxes whose pause was seen to die (STOPPED already said). */
   private readonly saidDead = new Set<string>();
-  private readonly dirs: { netns: string; shm: string; pods: string };
+  private readonly dirs: { netns: string; shm: string; pods: string; userns: string; roots: string };
 
   constructor(private readonly o: SandboxServiceOptions) {
     this.registry = new Registry<Sandbox>({ dir: path.join(o.root, 'records', 'sandboxes'), field: 'pod_sandbox_id', noun: 'sandbox', nameKey });
-    this.dirs = { netns: path.join(o.state, 'netns'), shm: path.join(o.state, 'shm'), pods: path.join(o.root, 'sandboxes') };
+    this.dirs = {
+      netns: path.join(o.state, 'netns'),
+      shm: path.join(o.state, 'shm'),
+      pods: path.join(o.root, 'sandboxes'),
+      userns: path.join(o.state, 'userns'),
+      roots: path.join(o.state, 'roots'),
+    };
   }
 
   /** Loads the records and finishes what a crash interrupted: half-created sandboxes are rolled back. */
   async open(): Promise<void> {
-    for (const d of Object.values(this.dirs)) await fs.mkdir(d, { recursive: true, mode: 0o700 });
+    // STATE/roots is passed through by user-namespaced pods (src/image/idmapped.ts); the rest is root's.
+    for (const [k, d] of Object.entries(this.dirs)) await (k === 'roots' ? ensureTraversableDir(d) : fs.mkdir(d, { recursive: true, mode: 0o700 }));
     await this.registry.open((sb) => this.teardown(sb));
     // pause dying on its own (killed, OOM) stops the pod: said at once, once.
     for (const rt of new Set(this.o.runtimes.values())) {
@@ -134,6 +144,7 @@ export class SandboxService {
     this.registry.reserve(nameKey({ config }), id, `sandbox ${m.namespace}/${m.name} (uid ${m.uid}, attempt ${m.attempt})`);
     const podDir = path.join(this.dirs.pods, id);
     const cgroupParent = config.cgroupParent || `${this.o.cgroupRoot}/pod-${id}`;
+    const userns = podUserNamespace(config.userns);
     const sb: Sandbox = {
       id,
       config,
@@ -146,6 +157,7 @@ export class SandboxService {
         bundle: path.join(podDir, 'pause'),
         shm: config.namespaces.ipc === 'NODE' ? '/dev/shm' : path.join(this.dirs.shm, id),
         netns: config.namespaces.network === 'NODE' ? undefined : path.join(this.dirs.netns, id),
+        ...(userns ? { userns: path.join(this.dirs.userns, id), roots: path.join(this.dirs.roots, id) } : {}),
       },
       cgroup: { parent: cgroupParent, path: `${cgroupParent}/${id}`, ownsParent: false },
     };
@@ -168,6 +180,7 @@ export class SandboxService {
       // 4 and 5. The pod directory, and the pinned netns and shm, side by side.
       await settleAll([steps.time('podDir', this.preparePodDir(sb, image)), steps.time('mounts', mountPod(podMounts(sb)))]);
       steps.mark('podDirAndMounts');
+      if (userns) await steps.time('idmapRoot', this.mountPauseRoot(sb, image));
       // 6. With the netns pinned, CNI ADD and starting pause need nothing from each other.
       const [net, pause] = await Promise.allSettled([
         sb.paths.netns && sb.networkConfig
@@ -207,17 +220,20 @@ export class SandboxService {
     const rootfs = path.join(sb.paths.bundle, 'rootfs');
     await Promise.all([
       writePodFiles(sb.paths.podDir, podHostname(config), config.dnsConfig),
-      prepareRootfs(
-        image.diffIds.map((d) => this.o.images.store.layerPath(d)),
-        rootfs,
-        path.join(sb.paths.podDir, 'rootfs-scratch'),
-      ),
+      // A user-namespaced pod with a pause image of several layers gets an idmapped overlay instead (mountPauseRoot).
+      sb.paths.userns && image.diffIds.length > 1
+        ? Promise.resolve()
+        : prepareRootfs(
+            image.diffIds.map((d) => this.o.images.store.layerPath(d)),
+            rootfs,
+            path.join(sb.paths.podDir, 'rootfs-scratch'),
+          ),
     ]);
     const oomScoreAdj = await clampOomScoreAdj(SANDBOX_OOM_SCORE_ADJ, (from, to) =>
       log.once('oom-clamp', 'warn', `cannot set oom_score_adj ${from} without CAP_SYS_RESOURCE; pods get ${to}, the daemon's own`),
     );
     const ic = image.config;
-    const spec = pauseSpec({
+    const plain = pauseSpec({
       args: [...(ic.Entrypoint ?? []), ...(ic.Cmd ?? [])],
       env: ic.Env ?? [],
       netnsPath: sb.paths.netns,
@@ -233,7 +249,35 @@ export class SandboxService {
       oomScoreAdj,
       annotations: { 'io.kubernetes.cri.container-type': 'sandbox', 'io.kubernetes.cri.sandbox-id': sb.id },
     });
+    const userns = podUserNamespace(config.userns);
+    const spec =
+      userns && sb.paths.userns && sb.paths.roots
+        ? withUserNamespace(plain, { path: sb.paths.userns, ...userns, rootPath: rootsRootfs(sb.paths.roots) })
+        : plain;
     await fs.writeFile(path.join(sb.paths.bundle, 'config.json'), JSON.stringify(spec));
+  }
+
+  /**
+   * Pause's root where the pod's root can reach it, its files owned by the pod's root: the linked
+   * tree of a one-layer image idmapped, or an idmapped overlay of a deeper image's layers.
+   */
+  private async mountPauseRoot(sb: Sandbox, image: Image): Promise<void> {
+    const { userns, roots } = sb.paths;
+    if (!userns || !roots) return;
+    const owner = podRoot(sb.config.userns);
+    if (image.diffIds.length === 1) return mountIdmappedTree(userns, path.join(sb.paths.bundle, 'rootfs'), roots, owner);
+    const scratch = path.join(sb.paths.podDir, 'rootfs-scratch');
+    await fs.mkdir(path.join(scratch, 'work'), { recursive: true });
+    await mountIdmappedOverlay({
+      userns,
+      lowerDirs: [...image.diffIds].reverse().map((d) => this.o.images.store.layerPath(d)),
+      upperDir: path.join(scratch, 'upper'),
+      workDir: path.join(scratch, 'work'),
+      stagingDir: idmapStaging(sb),
+      rootsDir: roots,
+      owner,
+      volumes: [],
+    });
   }
 
   private async startPause(sb: Sandbox, runtime: OciRuntime): Promise<{ pid: number; startTime: string }> {
@@ -293,6 +337,8 @@ export class SandboxService {
     }
     // The pod cgroup goes last: stopped containers keep theirs inside it until they are removed.
     if (sb.cgroup.ownsParent) await removeCgroup(sb.cgroup.parent);
+    // The idmapped clones first: removing the pod directory through one would remove the image's files.
+    if (sb.paths.roots) await releaseIdmapped(sb.paths.roots, idmapStaging(sb));
     await releaseRootfs(path.join(sb.paths.bundle, 'rootfs'));
     await fs.rm(sb.paths.podDir, { recursive: true, force: true });
     await this.runtimeOf(sb).forget(sb.id);
@@ -398,7 +444,17 @@ export class SandboxService {
 
 /** The pod's own mounts: none for a namespace it shares with the node. */
 function podMounts(sb: Sandbox): PodMountPaths {
-  return { netns: sb.paths.netns, shm: sb.config.namespaces.ipc === 'NODE' ? undefined : sb.paths.shm };
+  const userns = podUserNamespace(sb.config.userns);
+  return {
+    netns: sb.paths.netns,
+    shm: sb.config.namespaces.ipc === 'NODE' ? undefined : sb.paths.shm,
+    ...(userns && sb.paths.userns ? { userns: { pin: sb.paths.userns, ...userns } } : {}),
+  };
+}
+
+/** Where the idmapped clones of a deeper pause image's layers are attached. */
+function idmapStaging(sb: Sandbox): string {
+  return path.join(sb.paths.podDir, 'idmap');
 }
 
 function podIdentity(sb: Sandbox): PodNetworkIdentity {

@@ -15,6 +15,20 @@ export interface DnsConfig {
   options: string[];
 }
 
+/** One line of a user namespace's uid_map or gid_map: `length` ids from `containerId` up are `hostId` up on the node. */
+export interface IdMapping {
+  containerId: number;
+  hostId: number;
+  length: number;
+}
+
+/** The CRI's UserNamespace: NODE (the node's, no mappings) or POD (the pod's own, one uid and one gid mapping). */
+export interface UserNamespaceConfig {
+  mode: NamespaceMode;
+  uids: IdMapping[];
+  gids: IdMapping[];
+}
+
 /** What a caller asks for when it creates a sandbox (the CRI PodSandboxConfig, in crib's terms). */
 export interface SandboxConfig {
   metadata: PodMetadata;
@@ -30,6 +44,8 @@ export interface SandboxConfig {
   runAsUser?: number;
   runAsGroup?: number;
   runtimeHandler: string;
+  /** Absent: the node's user namespace (as NODE). */
+  userns?: UserNamespaceConfig;
 }
 
 /** Lifecycle as recorded: `creating` records are rolled back at start; `stopped` is terminal until removal. */
@@ -51,6 +67,10 @@ export interface Sandbox {
     shm: string;
     /** Pinned netns; absent for node-network pods. */
     netns?: string;
+    /** Pinned user namespace; only for a pod with its own (userns mode POD). */
+    userns?: string;
+    /** Where the pod's user namespace reaches its pause root (STATE/roots/ID): see src/sandbox/userns-roots.ts. */
+    roots?: string;
   };
   cgroup: { parent: string; path: string; ownsParent: boolean };
   /** The network chosen before CNI ADD (so a half-done ADD can be undone) and, once done, its result. */

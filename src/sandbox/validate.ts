@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { invalidArgument } from '../util/errors.js';
 import { validateAbsolutePath, validateHostname, validateMetadataMap, validateName, validateUnixId } from '../util/validate.js';
 import type { SandboxConfig } from './types.js';
+import { podUserNamespace, validateUserNamespace } from './userns.js';
 
 const sysctlKeyRe = /^[a-z0-9_]+([./][a-z0-9_-]+)+$/;
 
@@ -62,6 +63,15 @@ export function validateSandboxConfig(c: SandboxConfig): void {
     if (needs === 'net' && ns.network === 'NODE') throw invalidArgument(f, 'cannot be set for a pod on the node network');
     if (needs === 'ipc' && ns.ipc === 'NODE') throw invalidArgument(f, 'cannot be set for a pod on the node IPC namespace');
     if (!value || /[\n\0]/.test(value)) throw invalidArgument(f, 'needs a single-line value');
+  }
+  validateUserNamespace('config.linux.security_context.namespace_options.userns_options', c.userns);
+  if (podUserNamespace(c.userns)) {
+    // The pod's user namespace owns its network, PID and IPC namespaces: a node namespace could not
+    // be administered from it, nor /proc and /sys mounted (kubelet's API validation refuses these too).
+    for (const kind of ['network', 'pid', 'ipc'] as const) {
+      if (ns[kind] === 'NODE')
+        throw invalidArgument(`config.linux.security_context.namespace_options.${kind}`, 'NODE cannot go with a user namespace of the pod');
+    }
   }
   if (c.runAsUser !== undefined) validateUnixId('config.linux.security_context.run_as_user', c.runAsUser);
   if (c.runAsGroup !== undefined) validateUnixId('config.linux.security_context.run_as_group', c.runAsGroup);

@@ -31,6 +31,16 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   await fs.chmod(dir, 0o700);
 }
 
+/**
+ * A directory others may pass through but not list (0711), made so even when it exists with
+ * another mode: what is inside is reached only by its exact name, and each entry keeps itself
+ * private (see src/image/idmapped.ts for who needs to pass).
+ */
+export async function ensureTraversableDir(dir: string): Promise<void> {
+  await fs.mkdir(dir, { recursive: true, mode: 0o711 });
+  await fs.chmod(dir, 0o711);
+}
+
 export async function readJson<T>(file: string): Promise<T> {
   return JSON.parse(await fs.readFile(file, 'utf8')) as T;
 }

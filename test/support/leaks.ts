@@ -108,6 +108,8 @@ function perObjectDirs(s: LeakScope): string[] {
     path.join(s.state, 'sockets'),
     path.join(s.state, 'netns'),
     path.join(s.state, 'shm'),
+    path.join(s.state, 'userns'),
+    path.join(s.state, 'roots'),
     ...runtimeStates,
   ];
 }

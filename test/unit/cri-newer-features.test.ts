@@ -56,6 +56,7 @@ describe('runtime features', () => {
         { name: 'crun', features: noFeatures },
       ],
       'runc',
+      false,
     );
     assert.deepEqual(
       handlers.map((h) => [h.name, h.features?.recursive_read_only_mounts]),
@@ -65,7 +66,12 @@ describe('runtime features', () => {
         ['crun', false],
       ],
     );
-    assert.equal(toRuntimeHandlers([{ name: 'crun', features: noFeatures }], 'crun')[0]?.name, '');
+    assert.equal(toRuntimeHandlers([{ name: 'crun', features: noFeatures }], 'crun', false)[0]?.name, '');
+    // User namespaces are the node's to offer: every handler announces what the node can do.
+    assert.deepEqual(
+      toRuntimeHandlers([{ name: 'runc', features: noFeatures }], 'runc', true).map((h) => h.features?.user_namespaces),
+      [true, true],
+    );
     assert.equal(runtimeFeatures.supplemental_groups_policy, true);
   });
 });

@@ -36,6 +36,7 @@ function tree(s: string): PodTree {
       ],
       error: s,
     },
+    userns: null,
     pause: { pid: 10, image: `pause${s}`, processes: [proc(10, `/pause ${s}`)] },
     containers: [{ id: `${s}cid`, name: `app${s}`, state: 'Running', pid: 11, processes: [proc(11, hostile), proc(12, s)] }],
   };

@@ -33,6 +33,7 @@ import {
 } from './keys.js';
 import type { ContainerSpec, DnsConfig, Hook, Pod, Resources, SeccompProfile } from './manifest.js';
 import { oomScoreAdj, qosClass } from './qos.js';
+import { USERNS_LENGTH } from './userns.js';
 import { milliCpuToQuota, milliCpuToShares, QUOTA_PERIOD } from './quantity.js';
 
 /** NamespaceMode numbers of the CRI. */
@@ -49,13 +50,19 @@ export function podLogDirectory(pod: Pod, uid: string, base = '/var/log/pods'): 
 /** The log file of one container attempt, relative to the pod's log directory (kubelet's layout). */
 export const containerLogPath = (name: string, attempt: number): string => `${name}/${attempt}.log`;
 
-/** Where a pod's namespaces come from, for the sandbox and every container (as kubelet sets them). */
-export function namespaceOptions(pod: Pod): NamespaceOption {
+/**
+ * Where a pod's namespaces come from, for the sandbox and every container (as kubelet sets them).
+ * `usernsHostId`: the first node id of the pod's own user namespace (hostUsers: false), which maps
+ * USERNS_LENGTH ids from 0, as kubelet's mapping does.
+ */
+export function namespaceOptions(pod: Pod, usernsHostId?: number): NamespaceOption {
   const s = pod.spec;
+  const ids = usernsHostId === undefined ? [] : [{ container_id: 0, host_id: usernsHostId, length: USERNS_LENGTH }];
   return {
     network: s.hostNetwork ? NS.NODE : NS.POD,
     pid: s.hostPID ? NS.NODE : s.shareProcessNamespace ? NS.POD : NS.CONTAINER,
     ipc: s.hostIPC ? NS.NODE : NS.POD,
+    ...(usernsHostId === undefined ? {} : { userns_options: { mode: NS.POD, uids: ids, gids: ids } }),
   };
 }
 
@@ -136,6 +143,8 @@ export interface SandboxInputs {
   /** Where the runtime's Localhost seccomp profiles live. */
   seccompRoot: string;
   logBase?: string;
+  /** With hostUsers: false, the first node id of the pod's user namespace. */
+  usernsHostId?: number;
 }
 
 /** The PodSandboxConfig kubelet would send for this pod. */
@@ -163,7 +172,7 @@ export function podSandboxConfig(pod: Pod, inputs: SandboxInputs): PodSandboxCon
     linux: {
       sysctls: Object.fromEntries(sc.sysctls.map((x) => [x.name, x.value])),
       security_context: {
-        namespace_options: namespaceOptions(pod),
+        namespace_options: namespaceOptions(pod, inputs.usernsHostId),
         ...(sc.runAsUser !== undefined ? { run_as_user: { value: String(sc.runAsUser) } } : {}),
         ...(sc.runAsGroup !== undefined ? { run_as_group: { value: String(sc.runAsGroup) } } : {}),
         supplemental_groups: sc.supplementalGroups.map(String),
@@ -263,6 +272,8 @@ export interface ContainerInputs extends EnvInputs {
   subPathSources?: readonly (string | undefined)[];
   seccompRoot: string;
   init: boolean;
+  /** With hostUsers: false, the first node id of the pod's user namespace (the sandbox's). */
+  usernsHostId?: number;
 }
 
 /** The ContainerConfig kubelet would send for this container. */
@@ -275,7 +286,7 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
   const security: LinuxContainerSecurityContext = {
     capabilities: { add_capabilities: sc.capabilities.add, drop_capabilities: sc.capabilities.drop },
     privileged: sc.privileged ?? false,
-    namespace_options: namespaceOptions(pod),
+    namespace_options: namespaceOptions(pod, inputs.usernsHostId),
     readonly_rootfs: sc.readOnlyRootFilesystem ?? false,
     supplemental_groups: pod.spec.securityContext.supplementalGroups.map(String),
     no_new_privs: sc.allowPrivilegeEscalation === false,

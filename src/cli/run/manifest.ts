@@ -158,6 +158,8 @@ export interface PodSpec {
   hostNetwork: boolean;
   hostPID: boolean;
   hostIPC: boolean;
+  /** false: the pod gets its own user namespace (crib run picks its ids: src/cli/run/userns.ts). */
+  hostUsers: boolean;
   hostname?: string;
   dnsPolicy: DnsPolicy;
   dnsConfig?: DnsConfig;
@@ -611,6 +613,7 @@ function parseSpec(f: Fields, warnings: string[], claimVolumes: readonly string[
     hostNetwork: f.bool('hostNetwork') ?? false,
     hostPID: f.bool('hostPID') ?? false,
     hostIPC: f.bool('hostIPC') ?? false,
+    hostUsers: f.bool('hostUsers') ?? true,
     dnsPolicy: f.oneOf('dnsPolicy', ['ClusterFirst', 'ClusterFirstWithHostNet', 'Default', 'None'] as const, 'ClusterFirst'),
     securityContext: f.sub('securityContext', parsePodSecurity) ?? { supplementalGroups: [], sysctls: [] },
     terminationGracePeriodSeconds: f.int('terminationGracePeriodSeconds', 0, INT32) ?? 30,
@@ -624,6 +627,12 @@ function parseSpec(f: Fields, warnings: string[], claimVolumes: readonly string[
     throw new ManifestError(f.field('dnsConfig'), 'dnsPolicy None needs dnsConfig with at least one nameserver');
   }
   if (spec.shareProcessNamespace && spec.hostPID) throw new ManifestError(f.field('shareProcessNamespace'), 'cannot be true together with hostPID');
+  if (!spec.hostUsers) {
+    // The API server's rule: a pod's own user namespace cannot hold the node's other namespaces.
+    for (const k of ['hostNetwork', 'hostPID', 'hostIPC'] as const) {
+      if (spec[k]) throw new ManifestError(f.field('hostUsers'), `false cannot go with ${k}: true`);
+    }
+  }
 
   // Names and references across the pod.
   const names = new Map<string, string>();

@@ -12,7 +12,8 @@ import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/Con
 import type { PodSandboxConfig } from '../../cri/generated/runtime/v1/PodSandboxConfig.js';
 import { Aborted, sleep, throwIfAborted } from './abort.js';
 import { Backoff, type BackoffSettings } from './backoff.js';
-import { containerConfig, containerLogPath, podSandboxConfig } from './convert.js';
+import { containerConfig, containerLogPath, podSandboxConfig, type SandboxInputs } from './convert.js';
+import { claimUsernsBlock } from './userns.js';
 import { containerEnv, type PodFacts } from './env.js';
 import type { Manifest } from './documents.js';
 import { lastLogLines, LogPrinter } from './logs.js';
@@ -91,7 +92,9 @@ export class PodRun {
   private podIPs: string[] = [];
   private volumePaths: Record<string, string> = {};
   private dirMade = false;
-  private readonly sandboxConfig: PodSandboxConfig;
+  private sandboxConfig: PodSandboxConfig;
+  /** hostUsers: false: the first node id of the pod's user namespace, claimed at its start. */
+  private usernsHostId: number | undefined;
   private readonly logDir: string;
   private readonly apps = new Map<string, AppState>();
   private readonly logs: LogPrinter | undefined;
@@ -110,10 +113,14 @@ export class PodRun {
     private readonly events: PodEvents = {},
   ) {
     this.seccompRoot = path.join(env.root, 'seccomp');
-    this.sandboxConfig = podSandboxConfig(pod, { uid: this.uid, seccompRoot: this.seccompRoot, ...(env.hostResolv ? { hostResolv: env.hostResolv } : {}) });
+    this.sandboxConfig = podSandboxConfig(pod, this.sandboxInputs());
     this.logDir = this.sandboxConfig.log_directory as string;
     this.signal = AbortSignal.any([env.signal, this.own.signal]);
     if (!env.detach) this.logs = new LogPrinter({ out: env.ctx.out, color: env.ctx.color });
+  }
+
+  private sandboxInputs(): SandboxInputs {
+    return { uid: this.uid, seccompRoot: this.seccompRoot, ...(this.env.hostResolv ? { hostResolv: this.env.hostResolv } : {}) };
   }
 
   private say(line: string): void {
@@ -170,6 +177,10 @@ export class PodRun {
     throwIfAborted(this.signal);
     this.dirMade = true;
     await writeRecord(this.env.root, this.uid, podRecord(this.pod, this.env.manifest));
+    if (!this.pod.spec.hostUsers) {
+      this.usernsHostId = await claimUsernsBlock(ctx, this.env.root, this.uid);
+      this.sandboxConfig = podSandboxConfig(this.pod, { ...this.sandboxInputs(), usernsHostId: this.usernsHostId });
+    }
     this.volumePaths = await prepareVolumes(this.pod, { root: this.env.root, uid: this.uid, objects: this.env.manifest.objects, facts: this.facts() });
     const res = await call(ctx.clients.runtime, 'RunPodSandbox', { config: this.sandboxConfig }, 300);
     this.sandboxId = res.pod_sandbox_id;
@@ -220,6 +231,7 @@ export class PodRun {
       subPathSources,
       seccompRoot: this.seccompRoot,
       init,
+      ...(this.usernsHostId === undefined ? {} : { usernsHostId: this.usernsHostId }),
     });
     const res = await call(ctx.clients.runtime, 'CreateContainer', { pod_sandbox_id: this.sandboxId, config, sandbox_config: this.sandboxConfig }, 300);
     await this.logs?.follow(this.label(spec.name), path.join(this.logDir, containerLogPath(spec.name, attempt)));

@@ -15,6 +15,7 @@ import type { PodFacts } from './env.js';
 import type { ContainerSpec, Pod, PodSpec } from './manifest.js';
 import type { DataObject } from './objects.js';
 import { claimDir, podDir, subPathDir, volumeDir } from './paths.js';
+import { releaseUsernsBlocks } from './userns.js';
 import { inMemory, volumeFiles, type VolumeFile } from './volume-files.js';
 
 /** A failure on the node that is the manifest's fault or the node's state (exit 1). */
@@ -205,4 +206,5 @@ export async function removePodVolumes(root: string, uid: string): Promise<void>
   const left = await mountsUnder(dir);
   if (left.length) throw new RunError(`cannot remove ${dir}: still mounted: ${left.join(', ')}`);
   await fsp.rm(dir, { recursive: true, force: true });
+  await releaseUsernsBlocks(root, uid);
 }
