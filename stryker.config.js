@@ -8,7 +8,7 @@ import { URL, fileURLToPath } from 'node:url';
 const suites = {
   'request-validation': {
     mutate: ['src/container/validate.ts', 'src/sandbox/validate.ts', 'src/util/validate.ts'],
-    tests: ['container-config', 'pieces'],
+    tests: ['container-config', 'pieces', 'request-rules'],
   },
   'h2-bounds': { mutate: ['src/socket/h2/hpack.ts', 'src/socket/h2/authority-rewriter.ts'], tests: ['h2-limits', 'h2-authority'] },
   'streaming-tokens': {
