@@ -9,6 +9,7 @@ import { toContainerConfig } from '../../src/cri/container-convert.js';
 import type { SandboxConfig } from '../../src/sandbox/types.js';
 import type { ContainerConfig } from '../../src/container/types.js';
 import { CribError } from '../../src/util/errors.js';
+import { validateAbsolutePath, validateId, validateUnixId } from '../../src/util/validate.js';
 import { criServices } from '../../src/cri/proto.js';
 import type { CreateContainerRequest__Output } from '../../src/cri/generated/runtime/v1/CreateContainerRequest.js';
 
@@ -160,5 +161,16 @@ describe('container request rules', () => {
       sec({ namespaces: { ...container().security.namespaces, pid: 'TARGET', targetId: '' } }),
       `config.linux.security_context.namespace_options.target_id: required with pid TARGET`,
     );
+  });
+});
+
+describe('shared rules', () => {
+  it('ids, absolute paths and unix ids, each with its message', () => {
+    validateId('id', `a${'b'.repeat(127)}`);
+    refuses(() => validateId('container_id', 'abc!'), 'container_id: "abc!" is not a valid id');
+    refuses(() => validateId('container_id', `a${'b'.repeat(128)}`), `container_id: "a${'b'.repeat(128)}" is not a valid id`);
+    refuses(() => validateAbsolutePath('p', '/a/../b'), 'p: "/a/../b" must not contain ".." or NUL');
+    validateUnixId('u', 0);
+    refuses(() => validateUnixId('u', -1), 'u: -1 is not a valid id (0..2147483647)');
   });
 });
