@@ -84,6 +84,12 @@ describe('sandbox request rules', () => {
     refuses(sb({ cgroupParent: '/kubepods.slice' }), 'config.linux.cgroup_parent: "/kubepods.slice" is a systemd slice; crib uses the cgroupfs driver');
   });
 
+  it('run_as_user and run_as_group: ids runc takes', () => {
+    sb({ runAsUser: 0, runAsGroup: 2147483647 })();
+    refuses(sb({ runAsUser: -1 }), 'config.linux.security_context.run_as_user: -1 is not a valid id (0..2147483647)');
+    refuses(sb({ runAsGroup: 2 ** 31 }), 'config.linux.security_context.run_as_group: 2147483648 is not a valid id (0..2147483647)');
+  });
+
   it('sysctls: namespaced ones only, each in a namespace the pod owns, with a single-line value', () => {
     assert.equal(sysctlNamespace('net.core.somaxconn'), 'net');
     for (const k of ['kernel.shmmax', 'kernel.shm_rmid_forced', 'kernel.msgmax', 'kernel.msgmnb', 'kernel.sem', 'fs.mqueue.queues_max'])
@@ -93,6 +99,7 @@ describe('sandbox request rules', () => {
     const s = (key: string, value = '1', ns: Partial<SandboxConfig['namespaces']> = {}) =>
       sb({ sysctls: { [key]: value }, namespaces: { ...sandbox.namespaces, ...ns } });
     refuses(s('Net.x'), 'config.linux.sysctls[Net.x]: not a sysctl name');
+    refuses(s('net.core.somaxconn!'), 'config.linux.sysctls[net.core.somaxconn!]: not a sysctl name');
     refuses(
       s('vm.swappiness'),
       'config.linux.sysctls[vm.swappiness]: not a namespaced sysctl; only net.*, kernel.shm*, kernel.msg*, kernel.sem and fs.mqueue.* may be set per pod',
