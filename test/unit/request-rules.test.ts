@@ -80,6 +80,7 @@ describe('sandbox request rules', () => {
     );
     refuses(sb({ hostname: 'a b' }), `config.hostname: "a b" must not contain spaces, control characters or '/'`);
     refuses(sb({ logDirectory: 'logs' }), 'config.log_directory: "logs" must be an absolute path');
+    sb({ logDirectory: '' })(); // none: the containers' logs then go nowhere kubelet reads, not an error
     sb({ cgroupParent: '/kubepods/burstable' })();
     refuses(sb({ cgroupParent: '/kubepods.slice' }), 'config.linux.cgroup_parent: "/kubepods.slice" is a systemd slice; crib uses the cgroupfs driver');
   });
