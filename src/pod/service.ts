@@ -29,6 +29,7 @@ export class PodService {
    */
   async stop(ctx: RequestContext, id: string): Promise<void> {
     const sb = this.sandboxes.get(id);
+    // Stryker disable StringLiteral: the step labels only name fields of a debug timing line
     const steps = new StepTimes();
     await this.sandboxes.locked(sb, async () => {
       await this.containers.stopAllIn(ctx, sb.id);
@@ -47,6 +48,7 @@ export class PodService {
       await this.sandboxes.markStopped(sb);
     });
     steps.done('StopPodSandbox steps');
+    // Stryker restore StringLiteral
   }
 
   /**
@@ -59,12 +61,14 @@ export class PodService {
     if (!sb) return;
     await this.sandboxes.locked(sb, async () => {
       if (!this.sandboxes.exists(sb)) return;
+      // Stryker disable StringLiteral: as in stop
       const steps = new StepTimes();
       await this.containers.removeAllIn(ctx, sb.id);
       steps.mark('containers');
       await this.sandboxes.remove(sb);
       steps.mark('sandbox');
       steps.done('RemovePodSandbox steps');
+      // Stryker restore StringLiteral
     });
   }
 
