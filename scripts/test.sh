@@ -12,4 +12,13 @@ node_modules/.bin/prettier --check . >/dev/null
 # The unit tier first (no root; seconds), then the integration tests: one file at a time, as each
 # starts real pods on its own bridge and the machine has 2 cores.
 node --test --test-timeout=120000 dist/test/unit/*.test.js
-exec node --test --test-concurrency=1 --test-timeout=600000 dist/test/*.test.js
+# A test that needs a program this machine lacks (crictl: Debian does not package it) is skipped, and
+# says why in one line after the summary; .ci/run sets CRIB_TEST_REQUIRE_TOOLS=1, where it fails instead.
+skips=$(mktemp)
+trap 'rm -f "$skips"' EXIT
+status=0
+CRIB_TEST_SKIPS=$skips node --test --test-concurrency=1 --test-timeout=600000 dist/test/*.test.js || status=$?
+if [ -s "$skips" ]; then
+  echo "!!! SKIPPED for want of a tool: $(sort -u "$skips" | paste -sd ';' | sed 's/;/; /g')"
+fi
+exit "$status"

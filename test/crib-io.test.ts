@@ -607,8 +607,15 @@ for (const [port, host, fn] of servers) {
 
 describe('crib-io reap', () => {
   // CMD stands in for `runc exec --detach`: it starts the command in the background, writes its
-  // pid and exits, leaving the command an orphan for crib-io to reap.
-  const detached = (pidFile: string, script: string) => ['sh', '-c', `sh -c '${script}' & echo $! > ${pidFile}`];
+  // pid and exits, leaving the command an orphan for crib-io to reap. runc and crun exit without
+  // ever waiting for a detached process (runc reaps only in its foreground forwarding loop), so
+  // neither may the stand-in: a shell still running when its background job ends reaps it, and
+  // crib-io is left with no status to report (125). So the command waits at a fifo until the
+  // stand-in has exited and closed its write end.
+  const detached = (pidFile: string, script: string) => {
+    const gate = `${pidFile}.gate`;
+    return ['sh', '-c', `mkfifo ${gate}; sh -c 'read _ < ${gate}; ${script}' & echo $! > ${pidFile}; exec 3> ${gate}`];
+  };
 
   it("exits with the orphaned command's status, not when a child it left closes the output", async () => {
     const pidFile = path.join(tempDir('crib-io-reap-'), 'pid');

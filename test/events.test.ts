@@ -2,6 +2,7 @@
 // it, including a container that exits by itself (seen as it happens, not when someone asks).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import { call, serverStream } from '../src/cli/client.js';
 import type { ContainerEventResponse__Output } from '../src/cri/generated/runtime/v1/ContainerEventResponse.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
@@ -10,7 +11,19 @@ import { waitFor } from './support/wait-for.js';
 const TYPES = ['CREATED', 'STARTED', 'STOPPED', 'DELETED'];
 
 describe('lifecycle events', () => {
-  const h = cribdWithBusybox();
+  const h = cribdWithBusybox({ flags: ['--metrics-address', '127.0.0.1:0'] });
+
+  /** GetContainerEvents calls cribd is still serving, and how many it ended as CANCELLED, from /metrics. */
+  async function eventCalls(): Promise<{ inFlight: number; cancelled: number }> {
+    const url = /metrics endpoint listening url="(http:\/\/[^"]+)"/.exec(fs.readFileSync(h.logFile, 'utf8'))?.[1];
+    assert.ok(url, 'cribd says where /metrics is');
+    const body = await (await fetch(url)).text();
+    const value = (re: RegExp) => Number(re.exec(body)?.[1] ?? 0);
+    return {
+      inFlight: value(/^crib_cri_requests_in_flight\{method="GetContainerEvents",type="server_stream"\} (\d+)$/m),
+      cancelled: value(/^crib_cri_requests_total\{method="GetContainerEvents",type="server_stream",code="CANCELLED"\} (\d+)$/m),
+    };
+  }
 
   it("a subscriber sees a pod's whole life in order, with the pod's state in each event", async () => {
     const stream = serverStream(h.runtime, 'GetContainerEvents', {});
@@ -42,5 +55,15 @@ describe('lifecycle events', () => {
     } finally {
       stream.cancel();
     }
+    // The subscription ends with the call: nothing more happens on the node to wake a handler that
+    // missed the cancel, so one that did would stay in flight for good.
+    await waitFor(
+      async () => {
+        const calls = await eventCalls();
+        return calls.inFlight === 0 && calls.cancelled === 1;
+      },
+      async () => `the cancelled GetContainerEvents call to end: ${JSON.stringify(await eventCalls())}`,
+      10_000,
+    );
   });
 });

@@ -8,6 +8,7 @@ import { call } from '../src/cli/client.js';
 import { run } from '../src/util/exec.js';
 import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { cniChains } from './support/leaks.js';
 import { freePort } from './support/registry.js';
 import { waitFor } from './support/wait-for.js';
 
@@ -53,6 +54,8 @@ describe('hostPort through the portmap plugin', () => {
       new RegExp(`--dport ${hostPort} .*-j DNAT --to-destination ${podIp.replaceAll('.', '\\.')}:8080`),
       'portmap DNATs the host port to the pod',
     );
+    const dnatChain = cniChains(h.networkName, pod)[1] ?? '';
+    assert.match(rules, new RegExp(`^:${dnatChain} `, 'm'), "the pod's DNAT chain, named as the leak check names it");
 
     await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: pod });
     await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: pod });

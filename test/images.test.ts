@@ -204,7 +204,10 @@ describe('images: pull, status, remove, import, export, push', () => {
     const a = `${reg.host}/test/multi:1`;
     const b = `${reg.host}/test/other:1`;
     await pull(a);
+    const blobs = () => fs.readdirSync(path.join(storeDir(), 'blobs', 'sha256')).sort();
+    const blobsOfA = blobs();
     await pull(b);
+    assert.ok(blobs().length > blobsOfA.length, 'b brought blobs of its own (its manifest, config and own layer)');
     const layerDir = (d: string) => path.join(storeDir(), 'layers', d.slice(7));
     const stB = await status(b, true);
     const [baseDiff, ownDiff] = JSON.parse(stB.info['info'] ?? '{}').chainIds as string[];
@@ -213,6 +216,7 @@ describe('images: pull, status, remove, import, export, push', () => {
     assert.equal((await status(b)).image, null);
     assert.equal(fs.existsSync(layerDir(ownDiff as string)), false, 'its own layer is gone');
     assert.equal(fs.existsSync(layerDir(baseDiff as string)), true, 'the shared base layer stays');
+    assert.deepEqual(blobs(), blobsOfA, "b's own blobs are gone, the ones a uses stay");
     await call(h.client.image, 'RemoveImage', { image: { image: stB.image?.id ?? '' } }); // idempotent
 
     // The same image from the TLS registry: one image, two tags.

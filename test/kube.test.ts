@@ -106,6 +106,34 @@ kind: PersistentVolumeClaim
 metadata: {name: job-state}
 `;
 
+/** A Job whose every pod fails: with backoffLimit 1 the second failure ends it. */
+const DOOMED_JOB = `apiVersion: batch/v1
+kind: Job
+metadata: {name: doomed}
+spec:
+  backoffLimit: 1
+  template:
+    spec:
+      restartPolicy: Never
+      terminationGracePeriodSeconds: 1
+      containers: [{name: try, image: "${IMAGE}", command: [sh, -c, 'echo trying; exit 4']}]
+`;
+
+/** Three ordered pods (OrderedReady, the default) that each start a long-running container. */
+const STATEFUL_SET = `apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 3
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{name: c, image: "${IMAGE}", command: [sleep, '3600']}]
+`;
+
 describe('crib run: Kubernetes workloads', () => {
   const h = new Harness();
   const { crib, background: cribBackground, killAll } = cribCli(h);
@@ -331,6 +359,42 @@ describe('crib run: Kubernetes workloads', () => {
     run.child.kill('SIGTERM');
     assert.equal(await run.exited, 143, explain({ code: null, ...run.out }));
     assert.deepEqual(await pods(), []);
+  });
+
+  it('fails a Job whose pods fail past its backoffLimit: exit 1, BackoffLimitExceeded, nothing left', async () => {
+    const file = path.join(h.base, 'doomed.yaml');
+    fs.writeFileSync(file, DOOMED_JOB);
+    const r = await crib(['run', '--backoff', '1s', '-f', file]);
+    assert.equal(r.code, 1, explain(r));
+    assert.equal(r.stderr.match(/Job doomed: pod doomed-[a-z0-9]{5} failed/g)?.length, 2, r.stderr);
+    assert.match(r.stderr, /Job doomed: failed: BackoffLimitExceeded: Job has reached the specified backoff limit \(0 succeeded, 2 failed\)/);
+    assert.doesNotMatch(r.stderr, /Job doomed: pod \S+ succeeded/);
+    assert.equal(r.stdout.match(/trying/g)?.length, 2, 'two pods ran, no third');
+    assert.deepEqual(await pods(), []);
+  });
+
+  it("starts a StatefulSet's pods in ordinal order, each after the one before it runs, and tears them down highest ordinal first", async () => {
+    const file = path.join(h.base, 'sts.yaml');
+    fs.writeFileSync(file, STATEFUL_SET);
+    const r = await crib(['run', '-d', '-f', file]);
+    assert.equal(r.code, 0, explain(r));
+    const byName = new Map((await pods()).map((p) => [p.metadata?.name ?? '', p]));
+    assert.deepEqual([...byName.keys()].sort(), ['db-0', 'db-1', 'db-2']);
+    // OrderedReady, detached: pod N+1's sandbox is created only once pod N's container has started.
+    for (const [prev, next] of [
+      ['db-0', 'db-1'],
+      ['db-1', 'db-2'],
+    ] as const) {
+      const prevPod = byName.get(prev);
+      const started = (await container(prevPod?.id ?? '', 'c')) ?? assert.fail(`${prev} has no container`);
+      const startedAt = (await call(h.runtime, 'ContainerStatus', { container_id: started.id })).status?.started_at ?? '0';
+      assert.ok(BigInt(startedAt) > 0n, `${prev} started`);
+      assert.ok(BigInt(byName.get(next)?.created_at ?? 0) > BigInt(startedAt), `${next} was created after ${prev}'s container started`);
+    }
+    const down = await crib(['down', '-f', file]);
+    assert.equal(down.code, 0, explain(down));
+    const order = [...down.stdout.matchAll(/pod "default\/(db-\d)" deleted/g)].map((m) => m[1]);
+    assert.deepEqual(order, ['db-2', 'db-1', 'db-0'], down.stdout);
   });
 
   it('runs a Job that fails twice, then succeeds within its backoffLimit', async () => {

@@ -172,6 +172,7 @@ describe('metrics', () => {
     for (let i = 0; i < 5; i++) await call(h.runtime, 'Version', {});
     await rejectsWith(call(h.runtime, 'ContainerStatus', { container_id: 'f'.repeat(64) }), grpc.status.NOT_FOUND);
     await call(h.client.image, 'PullImage', { image: { image: `${registry?.host}/tiny/hello:1` } });
+    await rejectsWith(call(h.client.image, 'PullImage', { image: { image: `${registry?.host}/tiny/absent:1` } }), grpc.status.NOT_FOUND);
     await h.runPod('counted');
 
     const after = await scrape(url);
@@ -182,7 +183,12 @@ describe('metrics', () => {
     assert.equal(after.value('crib_cri_requests_in_flight', { method: 'Version' }), 0);
     assert.equal(after.value('crib_image_pulls_total', { result: 'success' }), 1);
     assert.equal(after.value('crib_image_pull_duration_seconds_count', { result: 'success' }), 1);
-    assert.ok((after.value('crib_image_pull_bytes_total') ?? 0) >= blobBytes, `pull bytes count the ${blobBytes} bytes of blobs`);
+    assert.equal(after.value('crib_image_pulls_total', { result: 'failure' }), 1, 'the pull of an absent tag failed');
+    assert.equal(after.value('crib_image_pull_duration_seconds_count', { result: 'failure' }), 1);
+    // Every byte the registry sent once: the manifest as served, the config and the layer.
+    const manifestBytes = Buffer.byteLength(JSON.stringify(image.manifest));
+    const pulledBytes = (after.value('crib_image_pull_bytes_total') ?? 0) - (before.value('crib_image_pull_bytes_total') ?? 0);
+    assert.equal(pulledBytes, manifestBytes + blobBytes, `the ${manifestBytes} bytes of the manifest and ${blobBytes} of blobs`);
     const ready = (await call(h.runtime, 'ListPodSandbox', { filter: { state: { state: 0 } } })).items.length;
     assert.equal(after.value('crib_pod_sandboxes', { state: 'READY' }), ready);
     assert.equal(after.value('crib_pod_sandboxes', { state: 'READY' }), (before.value('crib_pod_sandboxes', { state: 'READY' }) ?? 0) + 1);

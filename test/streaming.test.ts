@@ -1,6 +1,7 @@
 // Exec, Attach and PortForward on a real cribd with real pods, driven by the real crictl (SPDY/3.1)
 // and by crib's own CLI (WebSocket): output and exit codes, stdin, a terminal under tmux with a
 // resize, attach to a container's stdin, a 100 MB port-forward, and clients killed mid-stream.
+// The tests that drive crictl are skipped where the machine has none (test/support/crictl.ts).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,7 +14,7 @@ import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerC
 import { run, runCapture, type Completed } from '../src/util/exec.js';
 import { repoRoot } from '../src/util/paths.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
-import { findCrictl } from './support/crictl.js';
+import { crictl, withoutCrictl } from './support/crictl.js';
 import { freePort } from './support/registry.js';
 import { waitFor } from './support/wait-for.js';
 
@@ -21,7 +22,6 @@ const BIG_MB = 100;
 
 describe('streaming on a real cribd: crictl (SPDY) and the crib CLI (WebSocket)', () => {
   const h = cribdWithBusybox({ shared: true });
-  let crictl = '';
   let podId = '';
   let web = '';
   let bigSha = '';
@@ -63,7 +63,6 @@ describe('streaming on a real cribd: crictl (SPDY) and the crib CLI (WebSocket)'
       });
 
   before(async () => {
-    crictl = findCrictl();
     // A pod with a web server holding a 100 MB file, and nothing published.
     podId = await h.runPod('streams');
     web = await container('web', [
@@ -82,7 +81,7 @@ describe('streaming on a real cribd: crictl (SPDY) and the crib CLI (WebSocket)'
     for (const c of children) if (c.pid) process.kill(c.pid, 'SIGKILL');
   });
 
-  it('crictl exec: output, stderr apart, the exit code; -i passes stdin', async () => {
+  it('crictl exec: output, stderr apart, the exit code; -i passes stdin', { skip: withoutCrictl }, async () => {
     const r = await runCrictl(['exec', web, 'sh', '-c', 'echo out; echo err >&2; exit 3']);
     assert.equal(r.stdout.toString(), 'out\n');
     assert.match(r.stderr.toString(), /^err\n.*command terminated with exit code 3/s);
@@ -99,7 +98,7 @@ describe('streaming on a real cribd: crictl (SPDY) and the crib CLI (WebSocket)'
   });
 
   for (const client of ['crictl', 'crib'] as const) {
-    it(`${client} exec -it: a terminal under tmux, its prompt, a resize, the exit code`, async () => {
+    it(`${client} exec -it: a terminal under tmux, its prompt, a resize, the exit code`, { skip: client === 'crictl' && withoutCrictl }, async () => {
       const sock = path.join(h.base, `tmux-${client}`);
       const tmux = (...args: string[]) => run('tmux', ['-S', sock, ...args]);
       const cmd = client === 'crictl' ? [crictl, ...crictlArgs(['exec', '-it', web, 'sh'])] : [process.execPath, ...cribArgs(['exec', '-it', web, '--', 'sh'])];
@@ -139,7 +138,7 @@ describe('streaming on a real cribd: crictl (SPDY) and the crib CLI (WebSocket)'
     });
   }
 
-  it('attach: crictl and crib reach a container created with stdin, and see its output', async () => {
+  it('attach: crictl and crib reach a container created with stdin, and see its output', { skip: withoutCrictl }, async () => {
     const echo = await container('echo', ['sh', '-c', 'while read l; do echo got:$l; done'], { stdin: true, stdin_once: true });
     const r = await runCrictl(['attach', '-i', echo], 'hello\nworld\n');
     assert.equal(r.stdout.toString(), 'got:hello\ngot:world\n', r.stderr.toString());
@@ -153,36 +152,40 @@ describe('streaming on a real cribd: crictl (SPDY) and the crib CLI (WebSocket)'
   });
 
   for (const client of ['crictl', 'crib'] as const) {
-    it(`${client} port-forward: an HTTP request and ${BIG_MB} MB intact, to a port nothing publishes`, async () => {
-      const local = await freePort();
-      const args = ['port-forward', podId, `${local}:8080`];
-      const fwd = client === 'crictl' ? start(crictl, crictlArgs(args)) : start(process.execPath, cribArgs(args));
-      try {
-        let said = '';
-        fwd.stdout?.on('data', (b: Buffer) => (said += b.toString()));
+    it(
+      `${client} port-forward: an HTTP request and ${BIG_MB} MB intact, to a port nothing publishes`,
+      { skip: client === 'crictl' && withoutCrictl },
+      async () => {
+        const local = await freePort();
+        const args = ['port-forward', podId, `${local}:8080`];
+        const fwd = client === 'crictl' ? start(crictl, crictlArgs(args)) : start(process.execPath, cribArgs(args));
+        try {
+          let said = '';
+          fwd.stdout?.on('data', (b: Buffer) => (said += b.toString()));
+          await waitFor(
+            () => said.includes('Forwarding from'),
+            () => `the forward to start: ${said}`,
+            20_000,
+          );
+          const index = await get(local, '/index.html');
+          assert.equal(index.text, 'hello-from-the-pod\n');
+          const big = await get(local, '/big');
+          assert.equal(big.length, BIG_MB * 1024 * 1024);
+          assert.equal(big.sha, bigSha);
+        } finally {
+          if (fwd.pid) process.kill(fwd.pid, 'SIGTERM');
+          await exited(fwd);
+        }
         await waitFor(
-          () => said.includes('Forwarding from'),
-          () => `the forward to start: ${said}`,
-          20_000,
+          () => cribIoProcesses().length === 0,
+          () => `crib-io processes to end: ${cribIoProcesses().join('; ')}`,
+          10_000,
         );
-        const index = await get(local, '/index.html');
-        assert.equal(index.text, 'hello-from-the-pod\n');
-        const big = await get(local, '/big');
-        assert.equal(big.length, BIG_MB * 1024 * 1024);
-        assert.equal(big.sha, bigSha);
-      } finally {
-        if (fwd.pid) process.kill(fwd.pid, 'SIGTERM');
-        await exited(fwd);
-      }
-      await waitFor(
-        () => cribIoProcesses().length === 0,
-        () => `crib-io processes to end: ${cribIoProcesses().join('; ')}`,
-        10_000,
-      );
-    });
+      },
+    );
   }
 
-  it('a client killed mid-stream leaves nothing: the exec is killed, the port connection closed', async () => {
+  it('a client killed mid-stream leaves nothing: the exec is killed, the port connection closed', { skip: withoutCrictl }, async () => {
     const execing = start(crictl, crictlArgs(['exec', web, 'sleep', '4242']));
     await waitFor(async () => (await inContainer(web, ['ps', '-o', 'args'])).includes('sleep 4242'), 'the exec to start', 20_000);
     if (execing.pid) process.kill(execing.pid, 'SIGKILL');

@@ -32,6 +32,7 @@ export class PodService {
     validateId('pod_sandbox_id', id);
     const sb = this.sandboxes.find(id);
     if (!sb) return;
+    // Stryker disable StringLiteral: the step labels only name fields of a debug timing line
     const steps = new StepTimes();
     await this.sandboxes.locked(sb, async () => {
       // Removed while this call waited for the lock: nothing left to stop.
@@ -52,6 +53,7 @@ export class PodService {
       await this.sandboxes.markStopped(sb);
     });
     steps.done('StopPodSandbox steps');
+    // Stryker restore StringLiteral
   }
 
   /**
@@ -64,12 +66,14 @@ export class PodService {
     if (!sb) return;
     await this.sandboxes.locked(sb, async () => {
       if (!this.sandboxes.exists(sb)) return;
+      // Stryker disable StringLiteral: as in stop
       const steps = new StepTimes();
       await this.containers.removeAllIn(ctx, sb.id);
       steps.mark('containers');
       await this.sandboxes.remove(sb);
       steps.mark('sandbox');
       steps.done('RemovePodSandbox steps');
+      // Stryker restore StringLiteral
     });
   }
 

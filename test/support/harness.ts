@@ -229,6 +229,7 @@ export class Harness {
       kubeletCgroups: this.kubeletCgroups,
       allowedPids: new Set(this.daemon?.pid === undefined ? [] : [this.daemon.pid]),
       recordedPids: this.recorded.pids,
+      sandboxIds: this.recorded.sandboxIds,
     };
   }
 }

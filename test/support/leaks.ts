@@ -1,7 +1,9 @@
 // Everything a harness's pods can leave on the node, found by where crib put it rather than by
 // what it is called: files under the daemon's ROOT and STATE, mounts under the harness's base dir,
-// veths on its bridge, IP leases, cgroups under its cgroup roots, iptables rules naming its subnet
-// or network, and processes crib recorded, in its cgroups or running from its directories.
+// veths on its bridge, IP leases, cgroups under its cgroup roots, iptables and ip6tables rules
+// naming its subnet or network and the CNI chains of its pods (empty ones too), files in the image
+// store's tmp dir, and processes crib recorded, in its cgroups or running from its directories.
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from '../../src/util/exec.js';
@@ -29,6 +31,8 @@ export interface LeakScope {
   allowedPids: ReadonlySet<number>;
   /** Every process crib recorded for a pod or container while the harness watched: pid, start time. */
   recordedPids: ReadonlyMap<number, string>;
+  /** Every sandbox crib recorded while the harness watched (its CNI chains are named for it). */
+  sandboxIds: ReadonlySet<string>;
 }
 
 /**
@@ -53,6 +57,8 @@ export function liveStartTime(pid: number): string | undefined {
  */
 export class RecordedPids {
   readonly pids = new Map<number, string>();
+  /** The ids of the sandboxes whose records were seen. */
+  readonly sandboxIds = new Set<string>();
   private readonly watchers: fs.FSWatcher[] = [];
 
   constructor(private readonly root: string) {}
@@ -72,12 +78,13 @@ export class RecordedPids {
   }
 
   private noteRecord(file: string): void {
-    let record: { pid?: number; pause?: { pid?: number }; paths?: { bundle?: string } };
+    let record: { id?: string; pid?: number; pause?: { pid?: number }; paths?: { bundle?: string } };
     try {
       record = JSON.parse(fs.readFileSync(file, 'utf8')) as typeof record;
     } catch {
       return; // removed, or half written: a later event reads it whole
     }
+    if (record.id && path.basename(path.dirname(file)) === 'sandboxes') this.sandboxIds.add(record.id);
     const bundle = record.paths?.bundle;
     const fromBundle = (f: string) => {
       try {
@@ -167,12 +174,35 @@ async function cgroupLeftovers(s: LeakScope): Promise<string[]> {
   return out;
 }
 
-/** iptables rules (every table) that name the harness's subnet or its network: portmap's DNAT chains. */
+/**
+ * The chains the CNI plugins make for one pod, as containernetworking/plugins names them
+ * (pkg/utils FormatChainName): "CNI-" (bridge's ipMasq), "CNI-DN-" or "CNI-SN-" (portmap), then the
+ * hex SHA-512 of the network name and the container (sandbox) id, cut to 28 characters.
+ */
+export function cniChains(networkName: string, sandboxId: string): string[] {
+  const hash = createHash('sha512')
+    .update(networkName + sandboxId)
+    .digest('hex');
+  return ['CNI-', 'CNI-DN-', 'CNI-SN-'].map((prefix) => (prefix + hash).slice(0, 28));
+}
+
+/**
+ * iptables and ip6tables rules (every table) that name the harness's subnet or its network, and
+ * the chains its pods had, empty or not: portmap's DNAT chains and bridge's masquerade chains.
+ */
 async function iptablesRules(s: LeakScope): Promise<string[]> {
-  const { stdout } = await run('iptables-save', []);
   const subnet = new RegExp(`(^|[^0-9.])${s.subnetPrefix.replaceAll('.', '\\.')}\\.`);
   const network = `"${s.networkName}"`;
-  return stdout.split('\n').filter((l) => l.startsWith('-A ') && (subnet.test(l) || l.includes(network)));
+  const chains = new Set([...s.sandboxIds].flatMap((id) => cniChains(s.networkName, id)));
+  const out: string[] = [];
+  for (const save of ['iptables-save', 'ip6tables-save']) {
+    const { stdout } = await run(save, []);
+    for (const l of stdout.split('\n')) {
+      const chain = /^(?::|-A )(\S+)/.exec(l)?.[1] ?? '';
+      if (chains.has(chain) || (l.startsWith('-A ') && (subnet.test(l) || l.includes(network)))) out.push(`${save}: ${l}`);
+    }
+  }
+  return out;
 }
 
 const readlink = (p: string): string => {
@@ -224,6 +254,9 @@ export async function leftovers(s: LeakScope): Promise<string[]> {
     const left = entries(dir);
     if (left.length) problems.push(`left in ${dir}: ${left.join(', ')}`);
   }
+  // Pulls and imports write there and rename or remove what they wrote when they end.
+  const tmp = entries(path.join(s.root, 'images', 'tmp'));
+  if (tmp.length) problems.push(`left in the image store's tmp dir: ${tmp.join(', ')}`);
   const mounts = await mountsUnder(s.base);
   if (mounts.length) problems.push(`mounts left: ${mounts.join(', ')}`);
   const veths = await vethsOn(s.bridge);

@@ -125,4 +125,22 @@ describe('container config: every request rule in validateContainerConfig', () =
     invalid(() => validateContainerConfig(sec({ supplementalGroups: [1, 2 ** 40] })), /supplemental_groups\[1\]/);
     validateContainerConfig(sec({ runAsUser: 65534, runAsGroup: 65534, supplementalGroups: [0, 2 ** 31 - 1] }));
   });
+  it('envs: a key is a name, neither empty nor holding "=" (execve would split it); pid TARGET names its target', () => {
+    const env = (key: string) => ({
+      ...base(),
+      envs: [
+        { key: 'OK', value: 'v' },
+        { key, value: 'v' },
+      ],
+    });
+    invalid(() => validateContainerConfig(env('')), /^config\.envs\[1\]\.key/);
+    invalid(() => validateContainerConfig(env('A=B')), /^config\.envs\[1\]\.key/);
+    validateContainerConfig(env('A_B'));
+    const ns = (targetId: string) => ({
+      ...base(),
+      security: { ...base().security, namespaces: { ...base().security.namespaces, pid: 'TARGET' as const, targetId } },
+    });
+    invalid(() => validateContainerConfig(ns('')), /^config\.linux\.security_context\.namespace_options\.target_id/);
+    validateContainerConfig(ns('b'.repeat(64)));
+  });
 });

@@ -78,6 +78,21 @@ describe('header list bounds (HPACK decoder)', () => {
     assert.throws(() => new HpackDecoder().decode(block(MAX_HEADER_LIST_SIZE + 1)), HpackLimitError);
   });
 
+  // The bound from outside the constant: nghttp2 (1.61, the server behind the rewriter in Node 20)
+  // ends a connection whose header block spans more than 9 frames (HEADERS and 8 CONTINUATIONs,
+  // its NGHTTP2_DEFAULT_MAX_CONTINUATIONS), each at most 16,384 octets until the server raises
+  // SETTINGS_MAX_FRAME_SIZE (RFC 9113 section 4.2, which Node's does not). A list whose re-encoded
+  // block cannot fit there could never be served, so the decoder must refuse it; one frame's worth
+  // must pass.
+  test('a list that fits one 16,384-octet frame decodes; one too large for 9 such frames is refused', () => {
+    const frameSize = 16_384;
+    const list = (valueLength: number) => encodeHeaderBlock([{ name: 'x', value: 'v'.repeat(valueLength) }]);
+    assert.equal(new HpackDecoder().decode(list(frameSize - 64)).length, 1);
+    const unservable = list(9 * frameSize);
+    assert.ok(unservable.length > 9 * frameSize);
+    assert.throws(() => new HpackDecoder().decode(unservable), HpackLimitError);
+  });
+
   test(`${MAX_HEADER_FIELDS} fields decode; one more is refused`, () => {
     const methodGet = 0x82;
     assert.equal(new HpackDecoder().decode(Buffer.alloc(MAX_HEADER_FIELDS, methodGet)).length, MAX_HEADER_FIELDS);
@@ -139,6 +154,24 @@ describe('header block bounds (rewriter)', () => {
     const empty = frame(FrameType.CONTINUATION, 0, 1, Buffer.alloc(0));
     for (let i = 0; i < MAX_CONTINUATION_FRAMES; i++) flood.push(empty);
     assert.throws(() => flood.push(empty), H2RewriteError);
+  });
+
+  // nghttp2 1.61 (Node 20's) ends a connection after 8 CONTINUATION frames in one header block
+  // (NGHTTP2_DEFAULT_MAX_CONTINUATIONS, its answer to CVE-2024-27316): no client that works with
+  // the server behind the rewriter sends a ninth, and the rewriter must not buffer one.
+  test('a header block of HEADERS and 8 CONTINUATIONs passes; a ninth CONTINUATION is refused', () => {
+    const chain = (continuations: number) =>
+      Buffer.concat([
+        CLIENT_PREFACE,
+        frame(FrameType.HEADERS, 0, 1, REQUEST_BLOCK),
+        ...Array.from({ length: continuations }, (_, i) =>
+          frame(FrameType.CONTINUATION, i === continuations - 1 ? FrameFlag.END_HEADERS : 0, 1, Buffer.alloc(0)),
+        ),
+      ]);
+    assert.equal(rewriteError(chain(8)), undefined);
+    const err = rewriteError(chain(9));
+    assert.equal(err?.h2Code, H2ErrorCode.ENHANCE_YOUR_CALM);
+    assert.match(err.message, /CONTINUATION/);
   });
 
   test('the preface is complete after its 24 octets and the whole first frame', () => {

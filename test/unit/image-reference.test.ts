@@ -1,7 +1,7 @@
 // Pure pieces of image pulling: references, manifests, platforms, auth headers. No root, no network.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatReference, isLoopbackHost, manifestReference, parseReference, registryHost } from '../../src/image/reference.js';
+import { formatReference, isLoopbackHost, manifestReference, parseReference, referenceName, registryHost, splitHostPort } from '../../src/image/reference.js';
 import {
   defaultPlatform,
   layerCompression,
@@ -39,6 +39,12 @@ describe('image references', () => {
     [`busybox:1.36@${D}`, `docker.io/library/busybox:1.36@${D}`],
     [`host:5000/a:t@${D}`, `host:5000/a:t@${D}`],
     ['ghcr.io/org/img:v1.0', 'ghcr.io/org/img:v1.0'],
+    ['a.b', 'docker.io/library/a.b:latest'],
+    ['a-bc/de.fg', 'docker.io/a-bc/de.fg:latest'],
+    // A first component with capitals can only be a host (repository names are lowercase).
+    ['Registry/app', 'Registry/app:latest'],
+    ['h:65535/a', 'h:65535/a:latest'],
+    [`x.io/${'a'.repeat(250)}`, `x.io/${'a'.repeat(250)}:latest`],
   ];
   for (const [input, want] of table) {
     it(`${input} -> ${want}`, () => assert.equal(formatReference(parseReference(input)), want));
@@ -56,9 +62,15 @@ describe('image references', () => {
   });
 
   const bad: [string, RegExp][] = [
-    ['', /empty/],
-    ['Busybox', /lowercase/],
-    ['docker.io/User/app', /lowercase/],
+    ['', /: empty$/],
+    [' a', /: contains whitespace$/],
+    ['a\tb', /: contains whitespace$/],
+    [':t', /: no repository name$/],
+    [`@${D}`, /: no repository name$/],
+    ['h.io/', /: no repository name$/],
+    ['/a', /empty path component/],
+    ['Busybox', /repository name must be lowercase/],
+    ['docker.io/User/app', /repository name must be lowercase/],
     ['a//b', /empty path component/],
     ['a/', /empty path component/],
     ['a:', /invalid tag/],
@@ -72,10 +84,19 @@ describe('image references', () => {
     [`a@sha256:${'A'.repeat(64)}`, /64 lowercase hex/],
     [`a@sha512:${'a'.repeat(128)}`, /unsupported digest algorithm "sha512"/],
     ['a@nonsense', /malformed digest/],
+    ['a@-sha256:abc', /malformed digest/],
+    ['a@sha256:abc!', /malformed digest/],
+    ['a@x+1:abc', /malformed digest/],
+    ['a@x+yzw:abc', /unsupported digest algorithm "x\+yzw"/],
+    [`a@xsha256:${'a'.repeat(64)}`, /unsupported digest algorithm "xsha256"/],
+    [`a@sha256:${'a'.repeat(65)}`, /64 lowercase hex/],
+    ['[1:2::3]:70000/a', /invalid port/],
+    ['h:65536/a', /invalid port/],
     ['https://registry/a', /scheme/],
     ['host:99999/a', /invalid port/],
     ['bad_host.com/a', /invalid registry host/],
     [`x/${'a'.repeat(260)}`, /longer than 255/],
+    [`x.io/${'a'.repeat(251)}`, /longer than 255/],
   ];
   for (const [input, why] of bad) {
     it(`rejects ${JSON.stringify(input.length > 40 ? input.slice(0, 40) + '…' : input)}`, () =>
@@ -92,11 +113,54 @@ describe('image references', () => {
     assert.equal(registryHost('127.0.0.1:5000'), '127.0.0.1:5000');
   });
 
+  it('names a repository without tag or digest', () => {
+    assert.equal(referenceName(parseReference(`busybox:1@${D}`)), 'docker.io/library/busybox');
+  });
+
+  it('splits host and port, IPv6 in brackets', () => {
+    assert.deepEqual(splitHostPort('[::1]:5000'), { host: '::1', port: '5000' });
+    assert.deepEqual(splitHostPort('[::1]'), { host: '::1' });
+    assert.deepEqual(splitHostPort('h:1'), { host: 'h', port: '1' });
+    assert.deepEqual(splitHostPort('h'), { host: 'h' });
+    assert.deepEqual(splitHostPort('::1'), { host: '::1' });
+    assert.deepEqual(splitHostPort('x[::1]:5'), { host: 'x[::1]:5' });
+    assert.deepEqual(splitHostPort('[::1]:5x'), { host: '[::1]:5x' });
+  });
+
   it('knows loopback hosts', () => {
-    for (const h of ['localhost', 'localhost:5000', '127.0.0.1', '127.0.0.1:5000', '127.1.2.3:1', '[::1]', '[::1]:5000', '::1', 'LOCALHOST']) {
+    for (const h of [
+      'localhost',
+      'localhost:5000',
+      'localhost.',
+      ' localhost ',
+      '127.0.0.1',
+      '127.0.0.1:5000',
+      '127.1.2.3:1',
+      '127.10.200.1',
+      '127.0.0.255',
+      '[::1]',
+      '[::1]:5000',
+      '::1',
+      '0:0:0:0:0:0:0:1',
+      '0000:0000:0000:0000:0000:0000:0000:0001',
+      'LOCALHOST',
+    ]) {
       assert.ok(isLoopbackHost(h), h);
     }
-    for (const h of ['docker.io', '128.0.0.1', '10.0.0.1:5000', '[::2]:5000', 'localhost.example.com', '127.0.0.256', 'mylocalhost']) {
+    for (const h of [
+      'docker.io',
+      '128.0.0.1',
+      '10.0.0.1:5000',
+      '[::2]:5000',
+      'localhost.example.com',
+      '127.0.0.256',
+      'mylocalhost',
+      'a127.0.0.1',
+      '127.0.0.1.5',
+      'x0:0:0:0:0:0:0:1',
+      '0:0:0:0:0:0:0:11',
+      '0:1',
+    ]) {
       assert.ok(!isLoopbackHost(h), h);
     }
   });

@@ -189,6 +189,19 @@ ${oneContainer}`);
 
   it('runs one pod of a DaemonSet on this node; a Job makes its pods as it goes, indexed ones with their index', () => {
     assert.equal(initialPods(workload(m, 'agent'), zero).length, 1);
+    // Its pod as the DaemonSet controller makes it: NAME-RANDOM, the template's labels, the
+    // revision hash (which follows the template) and generation 1, owned by the DaemonSet.
+    const agent = firstPod(m, 'agent');
+    assert.match(agent.name, /^agent-[bcdfghjklmnpqrstvwxz2456789]{5}$/);
+    assert.equal(agent.labels['app'], 'agent');
+    assert.match(agent.labels['controller-revision-hash'] ?? '', /^[bcdfghjklmnpqrstvwxz2456789]{6,10}$/);
+    assert.equal(agent.labels['pod-template-generation'], '1');
+    assert.deepEqual(agent.owner, { kind: 'DaemonSet', name: 'agent' });
+    assert.equal(agent.spec.restartPolicy, 'Always');
+    const changed = parseManifests(
+      `apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: agent}\nspec:\n${template(oneContainer.replace('c,', 'c2,'), '{app: agent}')}`,
+    );
+    assert.notEqual(firstPod(changed, 'agent').labels['controller-revision-hash'], agent.labels['controller-revision-hash']);
     const job = workload(m, 'batch');
     assert.deepEqual(initialPods(job, zero), []);
     const p = makePod(job, zero, { ordinal: 2, jobUid: 'uid-9' });

@@ -61,6 +61,20 @@ describe('crib run manifests: parsing', () => {
     assert.deepEqual(parseManifests(pod(simple)).warnings, []);
   });
 
+  it("fills in a probe's timing as the API server does (core/v1 Probe: 0, 10, 1, 1, 3)", () => {
+    const probe = (key: string) => `      ${key}:\n        exec:\n          command: ["true"]\n`;
+    const c = one(pod(simple + probe('livenessProbe') + probe('readinessProbe') + probe('startupProbe'))).spec.containers[0];
+    for (const kind of ['liveness', 'readiness', 'startup'] as const) {
+      const p = c?.probes[kind];
+      assert.ok(p, kind);
+      assert.deepEqual(
+        [p.initialDelaySeconds, p.periodSeconds, p.timeoutSeconds, p.successThreshold, p.failureThreshold],
+        [0, 10, 1, 1, 3],
+        `${kind}: initialDelaySeconds, periodSeconds, timeoutSeconds, successThreshold, failureThreshold`,
+      );
+    }
+  });
+
   it('defaults imagePullPolicy from the tag: latest or none → Always, a tag or digest → IfNotPresent', () => {
     const policy = (image: string) => one(pod(`  containers:\n    - name: c\n      image: "${image}"\n`)).spec.containers[0]?.imagePullPolicy;
     assert.equal(policy('busybox'), 'Always');

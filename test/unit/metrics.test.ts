@@ -259,6 +259,7 @@ describe('crib metrics', () => {
       observeCalls(undefined);
     }
     metrics.pulls.pulled(1.5, true);
+    metrics.pulls.pulled(0.5, false);
     metrics.pulls.fetched(1000);
     metrics.pulls.fetched(24);
     const { body, contentType } = await metrics.expose();
@@ -270,6 +271,9 @@ describe('crib metrics', () => {
     has('crib_cri_request_duration_seconds_count{method="Version"} 3');
     has('crib_cri_requests_in_flight{method="Version",type="unary"} 0');
     has('crib_image_pulls_total{result="success"} 1');
+    has('crib_image_pulls_total{result="failure"} 1');
+    has('crib_image_pull_duration_seconds_count{result="success"} 1');
+    has('crib_image_pull_duration_seconds_count{result="failure"} 1');
     has('crib_image_pull_bytes_total 1024');
     has('crib_build_info{version="9.9.9"} 1');
     assert.ok(lines.some((l) => l.startsWith('process_resident_memory_bytes ')));

@@ -16,16 +16,22 @@ function pod(phase: Sandbox['phase'] = 'ready', pauseDies = true) {
   };
   const sb = { id: 'a'.repeat(64), phase } as Sandbox;
   let present = true;
+  let held: Promise<unknown> = Promise.resolve();
   const sandboxes: PodSandboxes = {
     find: (id: string) => (present && sb.id.startsWith(id) ? sb : undefined),
     exists: () => present,
-    locked: async <R>(_s: Sandbox, fn: () => Promise<R>) => {
-      calls.push('lock');
-      try {
-        return await fn();
-      } finally {
-        calls.push('unlock');
-      }
+    // One holder at a time, as the real per-sandbox lock.
+    locked: <R>(_s: Sandbox, fn: () => Promise<R>): Promise<R> => {
+      const run = held.then(async () => {
+        calls.push('lock');
+        try {
+          return await fn();
+        } finally {
+          calls.push('unlock');
+        }
+      });
+      held = run.catch(() => undefined);
+      return run;
     },
     killPause: async () => {
       calls.push('pause-killed');
@@ -91,7 +97,24 @@ describe('pod service', () => {
     p.calls.length = 0;
     await p.pods.remove(ctx, p.sb.id);
     assert.deepEqual(p.calls, [], 'already removed: nothing to do');
-    await assert.rejects(p.pods.remove(ctx, '../x'), (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument');
+    await assert.rejects(
+      p.pods.remove(ctx, '../x'),
+      (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && /^pod_sandbox_id: /.test(e.message),
+    );
+  });
+
+  it('RemovePodSandbox twice at once: the second finds the pod gone once it holds the lock, and does nothing', async () => {
+    const p = pod();
+    await Promise.all([p.pods.remove(ctx, p.sb.id), p.pods.remove(ctx, p.sb.id)]);
+    assert.deepEqual(p.calls, ['lock', 'containers-removed', 'sandbox-removed', 'unlock', 'lock', 'unlock']);
+  });
+
+  it("names an image's user: a sandbox's first, else a container's", () => {
+    const service = (sandbox?: string, container?: string) =>
+      new PodService({ imageUser: () => sandbox } as unknown as PodSandboxes, { imageUser: () => container } as unknown as PodContainers);
+    assert.equal(service('sandbox s', 'container c').imageUser('i'), 'sandbox s');
+    assert.equal(service(undefined, 'container c').imageUser('i'), 'container c');
+    assert.equal(service().imageUser('i'), undefined);
   });
 
   it('StopPodSandbox: an unknown or removed id is success (critest v1.32 Idempotence), a malformed one is not', async () => {

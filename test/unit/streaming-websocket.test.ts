@@ -100,6 +100,28 @@ describe('WebSocket streaming', () => {
     await assert.rejects(wsConnect(url, ['v9.channel.k8s.io']), /400/);
   });
 
+  // A token is good for the route it was issued on only (kubelet's streaming server keys its cache
+  // by token and checks the request's kind): an exec token used for attach or port-forward, or the
+  // other way round, is 404, and nothing runs.
+  test('a token used on another route than its own is refused with 404, and nothing runs', async () => {
+    const execsBefore = seen.execs.length;
+    const attachesBefore = seen.attaches.length;
+    const exec = () => server.getExec({ containerId: 'c', cmd: ['echo', 'wrong-route'], tty: false, stdin: false, stdout: true, stderr: false });
+    const attach = () => server.getAttach({ containerId: 'c', tty: false, stdin: false, stdout: true, stderr: false });
+    const forward = () => server.getPortForward({ podSandboxId: 'p', ports: [echoPort] });
+    for (const [url, from, to] of [
+      [exec(), '/exec/', '/attach/'],
+      [exec(), '/exec/', '/portforward/'],
+      [attach(), '/attach/', '/exec/'],
+      [forward(), '/portforward/', '/exec/'],
+    ] as const) {
+      const protocols = to === '/portforward/' ? ['v4.channel.k8s.io', 'portforward.k8s.io'] : ['v5.channel.k8s.io'];
+      await assert.rejects(wsConnect(url.replace(from, to), protocols), /404/, `${from} token on ${to}`);
+    }
+    assert.equal(seen.execs.length, execsBefore);
+    assert.equal(seen.attaches.length, attachesBefore);
+  });
+
   test('port forward: each channel opens with the port, data goes both ways, and an unreachable port reports on its error channel', async () => {
     const closedPort = await new Promise<number>((resolve) => {
       const s = net.createServer().listen(0, '127.0.0.1', () => {

@@ -1,0 +1,49 @@
+// Mutation testing (StrykerJS) of the modules whose rules protect the node or the user, against the
+// unit tier: `npm run test:mutation [SUITE...]` (scripts/test-mutation.sh) runs each suite below on
+// its own, with the unit test files that exercise it (node:test writes TAP; the tap runner reads
+// it). Scores and the surviving mutants with reasons: test/mutation.md.
+import process from 'node:process';
+import { URL, fileURLToPath } from 'node:url';
+
+const suites = {
+  'request-validation': {
+    mutate: ['src/container/validate.ts', 'src/sandbox/validate.ts', 'src/util/validate.ts'],
+    tests: ['container-config', 'pieces', 'request-rules'],
+  },
+  'h2-bounds': { mutate: ['src/socket/h2/hpack.ts', 'src/socket/h2/authority-rewriter.ts'], tests: ['h2-limits', 'h2-authority'] },
+  'streaming-tokens': {
+    mutate: ['src/streaming/request-cache.ts', 'src/streaming/server.ts'],
+    tests: ['streaming-pieces', 'streaming-websocket', 'streaming-spdy'],
+  },
+  'tar-paths': { mutate: ['src/image/layer/tar-reader.ts'], tests: ['fuzz-image-parsers', 'pieces'] },
+  'image-reference': { mutate: ['src/image/reference.ts'], tests: ['image-reference'] },
+  'run-parsing': { mutate: ['src/cli/run/manifest.ts', 'src/cli/run/job.ts', 'src/cli/run/quantity.ts'], tests: ['manifest', 'kube-run'] },
+  'spec-builders': { mutate: ['src/oci/capabilities.ts', 'src/oci/seccomp-default.ts', 'src/oci/users.ts'], tests: ['container-spec'] },
+  'pod-coordinator': { mutate: ['src/pod/service.ts'], tests: ['pod-service'] },
+};
+
+const name = process.env.STRYKER_SUITE ?? '';
+const suite = suites[name];
+if (!suite) throw new Error(`STRYKER_SUITE must name one of: ${Object.keys(suites).join(', ')}`);
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  testRunner: 'tap',
+  plugins: ['@stryker-mutator/tap-runner'],
+  mutate: suite.mutate,
+  // The tests run the compiled output: the sandbox builds it with the mutants switched in (the
+  // checkout's TypeScript; the sandbox's node_modules link comes after the build).
+  buildCommand: `node ${fileURLToPath(new URL('node_modules/typescript/bin/tsc', import.meta.url))} -p tsconfig.json`,
+  tap: { testFiles: suite.tests.map((t) => `dist/test/unit/${t}.test.js`) },
+  coverageAnalysis: 'perTest',
+  // 2 cores shared with the rest of the work: one test process at a time.
+  concurrency: 1,
+  timeoutMS: 60_000,
+  incremental: true,
+  incrementalFile: `.cache/stryker/${name}.incremental.json`,
+  ignorePatterns: ['dist', 'build', '.cache', 'bench', 'reports'],
+  reporters: ['clear-text', 'json', 'progress-append-only'],
+  jsonReporter: { fileName: `.cache/stryker/${name}.json` },
+  tempDirName: `.cache/stryker-tmp-${name}`,
+  cleanTempDir: true,
+};
