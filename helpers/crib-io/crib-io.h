@@ -78,6 +78,8 @@ void say(const char *s, ...);
 /* Parses a decimal number in [min, max] that is all of s. 0 or -1. */
 int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
 int set_nonblock(int fd);
+/* Sets lo up in the current network namespace (the kernel then gives it 127.0.0.1/8 and ::1). */
+int loopback_up(void);
 /* Decimal digits of v into buf (truncated to size - 1). */
 void fmt_ulong(unsigned long v, char *buf, size_t size);
 

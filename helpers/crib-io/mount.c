@@ -11,12 +11,9 @@
  * failed; each failure is one line on stderr, and the exit status is then 1 (2: bad usage).
  */
 #include <errno.h>
-#include <net/if.h>
 #include <sched.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "crib-io.h"
@@ -28,24 +25,6 @@ static int fail(const char *what, const char *path)
 {
 	say("error: ", what, " ", path, ": ", strerror(errno), NULL);
 	return -1;
-}
-
-/* Sets lo up in the current network namespace (the kernel then gives it 127.0.0.1/8 and ::1). */
-static int loopback_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
-
-	if (fd < 0)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return rc;
 }
 
 /*

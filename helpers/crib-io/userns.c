@@ -17,13 +17,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -91,23 +88,6 @@ static int write_map(pid_t pid, const char *file, const struct idmap *m)
 	return rc;
 }
 
-static int lo_up(void)
-{
-	struct ifreq ifr;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
-
-	if (fd < 0)
-		return -1;
-	memset(&ifr, 0, sizeof(ifr));
-	strcpy(ifr.ifr_name, "lo");
-	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
-		ifr.ifr_flags |= IFF_UP;
-		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
-	}
-	close(fd);
-	return rc;
-}
-
 /*
  * The child: a new user namespace, then (told its maps are written) a network namespace in it.
  * Reports each step's errno (0: done) as one int on `up`; waits on `down` between them, and at the
@@ -126,7 +106,7 @@ static void child(int up, int down, int want_netns)
 	if (want_netns) {
 		if (unshare(CLONE_NEWNET) < 0)
 			err = errno;
-		else if (lo_up() < 0)
+		else if (loopback_up() < 0)
 			err = errno;
 		(void)write_all(up, &err, sizeof(err));
 	}

@@ -1,8 +1,11 @@
 /* Small helpers: whole writes, one-line messages, number parsing. */
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "crib-io.h"
@@ -85,4 +88,22 @@ void fmt_ulong(unsigned long v, char *buf, size_t size)
 	for (i = 0; i < n && i + 1 < size; i++)
 		buf[i] = tmp[n - 1 - i];
 	buf[i] = '\0';
+}
+
+/* Sets lo up in the current network namespace (the kernel then gives it 127.0.0.1/8 and ::1). */
+int loopback_up(void)
+{
+	struct ifreq ifr;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), rc = -1;
+
+	if (fd < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	strcpy(ifr.ifr_name, "lo");
+	if (ioctl(fd, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP;
+		rc = ioctl(fd, SIOCSIFFLAGS, &ifr);
+	}
+	close(fd);
+	return rc;
 }

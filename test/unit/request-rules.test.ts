@@ -131,19 +131,22 @@ describe('container request rules', () => {
 
   it('resources: each value in the range the kernel takes, swap not below memory, CPU and node lists', () => {
     const r = (x: Parameters<typeof validateResources>[1]) => () => validateResources('linux', x);
-    r({ cpuShares: 262144, cpuPeriod: 1_000_000, cpuQuota: -1, memoryLimitBytes: 1, memorySwapLimitBytes: -1, oomScoreAdj: 1000 })();
-    r({ cpuShares: 2, cpuPeriod: 1000, cpuQuota: 1000, oomScoreAdj: -1000, memoryLimitBytes: 10, memorySwapLimitBytes: 10 })();
+    // CRI-O's smallest memory limit, 12 MiB: below a few MiB runc's own init is OOM-killed.
+    const mib12 = 12 * 1024 * 1024;
+    r({ cpuShares: 262144, cpuPeriod: 1_000_000, cpuQuota: -1, memoryLimitBytes: mib12, memorySwapLimitBytes: -1, oomScoreAdj: 1000 })();
+    r({ cpuShares: 2, cpuPeriod: 1000, cpuQuota: 1000, oomScoreAdj: -1000, memoryLimitBytes: mib12, memorySwapLimitBytes: mib12 })();
+    refuses(r({ memoryLimitBytes: mib12 - 1 }), `linux.memory_limit_in_bytes: ${mib12 - 1} is out of range (${mib12} to ${Number.MAX_SAFE_INTEGER})`);
     refuses(r({ cpuShares: 262145 }), 'linux.cpu_shares: 262145 is out of range (2 to 262144)');
     refuses(r({ cpuPeriod: 999 }), 'linux.cpu_period: 999 is out of range (1000 to 1000000)');
     refuses(r({ cpuQuota: -2 }), `linux.cpu_quota: -2 is out of range (1000 to ${Number.MAX_SAFE_INTEGER} or -1)`);
     refuses(r({ memorySwapLimitBytes: 0 }), `linux.memory_swap_limit_in_bytes: 0 is out of range (1 to ${Number.MAX_SAFE_INTEGER} or -1)`);
     refuses(r({ oomScoreAdj: 1001 }), 'linux.oom_score_adj: 1001 is out of range (-1000 to 1000)');
     refuses(
-      r({ memoryLimitBytes: 10, memorySwapLimitBytes: 9 }),
-      'linux.memory_swap_limit_in_bytes: 9 is below memory_limit_in_bytes (it counts memory plus swap)',
+      r({ memoryLimitBytes: mib12 + 10, memorySwapLimitBytes: mib12 + 9 }),
+      `linux.memory_swap_limit_in_bytes: ${mib12 + 9} is below memory_limit_in_bytes (it counts memory plus swap)`,
     );
     r({ memorySwapLimitBytes: 9 })();
-    r({ memoryLimitBytes: 10, memorySwapLimitBytes: -1 })();
+    r({ memoryLimitBytes: mib12, memorySwapLimitBytes: -1 })();
     r({ cpusetCpus: '10-12,14,16-31', cpusetMems: '0,10' })();
     for (const bad of ['0-', '-1', '1,', 'a', '0-1x', ' 0']) refuses(r({ cpusetCpus: bad }), `linux.cpuset_cpus: "${bad}" is not a CPU list like 0-3,5`);
     for (const bad of ['0-1-', '1-a']) refuses(r({ cpusetMems: bad }), `linux.cpuset_mems: "${bad}" is not a node list like 0-1`);

@@ -1,11 +1,12 @@
 // READY of `crib pods` (kubectl's 1/2): a pod's app containers that run and, if they have a
 // readiness probe, that its prober (a foreground crib run) last found ready. A container with a
 // probe and no prober is not ready, as in Kubernetes.
+import { newestByName } from '../address.js';
 import { call } from '../client.js';
 import type { CliContext } from '../context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
-import { ANN_CONTAINER_TYPE, ANN_READINESS_PROBE, LABEL_POD_UID } from './keys.js';
+import { ANN_READINESS_PROBE, LABEL_POD_UID } from './keys.js';
 import { readStatus, type PodStatusFile } from './record.js';
 import { runtimeRoot } from './paths.js';
 import { CONTAINER_RUNNING } from './keys.js';
@@ -17,19 +18,14 @@ export interface Readiness {
 
 /** Counts one pod's ready app containers (the newest attempt of each name). Pure. */
 export function countReady(containers: readonly Container__Output[], status: PodStatusFile | undefined, podReady: boolean): Readiness {
-  const newest = new Map<string, Container__Output>();
-  for (const c of containers) {
-    if (c.annotations[ANN_CONTAINER_TYPE] === 'init') continue;
-    const name = c.metadata?.name ?? c.id;
-    const prev = newest.get(name);
-    if (!prev || (c.metadata?.attempt ?? 0) > (prev.metadata?.attempt ?? 0)) newest.set(name, c);
-  }
+  const newest = newestByName(containers);
   let ready = 0;
-  for (const [name, c] of newest) {
+  for (const c of newest) {
+    const name = c.metadata?.name ?? c.id;
     const probed = c.annotations[ANN_READINESS_PROBE] === 'true';
     if (podReady && c.state === CONTAINER_RUNNING && (!probed || status?.ready[name] === true)) ready++;
   }
-  return { ready, total: newest.size };
+  return { ready, total: newest.length };
 }
 
 /** Every container, for podsReadiness (asked for beside ListPodSandbox: one round trip less). */
