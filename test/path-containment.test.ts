@@ -3,7 +3,7 @@
 // before its restart and in a claim before the next run; an image whose /etc/passwd and /etc/group
 // lead to the node; then crib-io beneath itself against planted symlinks. The node directory stands in for /etc: the test's own, with a secret in it, so
 // a regression shows as a file written there, never as a changed /etc. Root only.
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -15,9 +15,8 @@ import { claimDir } from '../src/cli/run/paths.js';
 import { beneath, BeneathError } from '../src/oci/beneath.js';
 import { run } from '../src/util/exec.js';
 import { readMounts } from '../src/util/mounts.js';
-import { Harness } from './support/harness.js';
-import { cribCli, type CliResult } from './support/crib-cli.js';
-import { cribdWithBusybox, fullBusyboxEntries, importBusybox } from './support/busybox-image.js';
+import { cribRunSuite } from './support/crib-cli.js';
+import { cribdWithBusybox, fullBusyboxEntries } from './support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { buildTestImage, type TarEntry } from './support/registry.js';
 import { waitFor } from './support/wait-for.js';
@@ -48,27 +47,7 @@ const mountsOf = (dir: string): string[] =>
     .filter((l) => (l.split(' ')[3] ?? '').split('/').includes(path.basename(dir)));
 
 describe('subPath in crib run, against a container that plants a symlink', () => {
-  const h = new Harness();
-  const { crib, background, killAll } = cribCli(h);
-  let n = 0;
-
-  before(async () => {
-    await h.start();
-    await importBusybox(h, IMAGE);
-  });
-  after(() => h.cleanup());
-  afterEach(async () => {
-    killAll();
-    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
-    await h.assertNoLeaks();
-  });
-
-  function manifest(yaml: string): string {
-    const file = path.join(h.base, `pod-${++n}.yaml`);
-    fs.writeFileSync(file, yaml);
-    return file;
-  }
-  const explain = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- cribd\n${h.logTail(15)}`;
+  const { h, crib, background, manifest, explain } = cribRunSuite(IMAGE);
 
   it("an emptyDir's subPath replaced by a symlink to a node directory: the restarted container is refused it", async () => {
     const target = nodeDir(h.base);

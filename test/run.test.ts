@@ -1,14 +1,12 @@
 // `crib run` / `crib delete` end to end: the real CLI (node bin/crib) against a real cribd of the
 // harness, with the busybox image imported under the examples' name.
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { call } from '../src/cli/client.js';
 import { repoRoot } from '../src/util/paths.js';
-import { Harness } from './support/harness.js';
-import { cribCli, type CliResult } from './support/crib-cli.js';
-import { importBusybox } from './support/busybox-image.js';
+import { cribRunSuite, type CliResult } from './support/crib-cli.js';
 import { waitFor } from './support/wait-for.js';
 import { assertPauseLast, watchExits } from './support/exit-watch.js';
 import { spawn } from 'node:child_process';
@@ -16,29 +14,9 @@ import { spawn } from 'node:child_process';
 const IMAGE = 'localhost/crib/examples:busybox';
 
 describe('crib run', () => {
-  const h = new Harness();
-  const { crib, background: cribBackground, killAll } = cribCli(h);
-  let n = 0;
-
-  before(async () => {
-    await h.start();
-    await importBusybox(h, IMAGE);
-  });
-  after(() => h.cleanup());
-  afterEach(async () => {
-    killAll();
-    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
-    await h.assertNoLeaks();
-  });
-
-  function manifest(yaml: string): string {
-    const file = path.join(h.base, `pod-${++n}.yaml`);
-    fs.writeFileSync(file, yaml);
-    return file;
-  }
+  const { h, crib, background: cribBackground, manifest, explain } = cribRunSuite(IMAGE);
 
   const pods = async () => (await call(h.runtime, 'ListPodSandbox', {})).items;
-  const explain = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- cribd\n${h.logTail(15)}`;
 
   /** The log file of a container of the pod, by name (its current attempt). */
   async function logOf(podId: string, name: string): Promise<string> {

@@ -68,16 +68,15 @@ const nameKey = (c: { sandboxId: string; config: ContainerConfig }) => `${c.sand
 async function createMissingMountSources(config: ContainerConfig): Promise<void> {
   for (const [i, m] of config.mounts.entries()) {
     if (m.image !== undefined || (await exists(m.hostPath))) continue;
-    await makeDirs(m.hostPath, 0o755).catch((err: unknown) => {
-      throw new CribError(
-        'FailedPrecondition',
-        `config.mounts[${i}].host_path: ${m.hostPath} does not exist and cannot be made a directory: ${errorMessage(err)}`,
-        {
-          cause: err,
-        },
-      );
-    });
+    await makeDirsOrRefuse(m.hostPath, 0o755, `config.mounts[${i}].host_path: ${m.hostPath} does not exist and cannot be made a directory`);
   }
+}
+
+/** `makeDirs` of a path the request names; one that cannot be made is the caller's to fix (FAILED_PRECONDITION). */
+function makeDirsOrRefuse(dir: string, mode: number, what: string): Promise<void> {
+  return makeDirs(dir, mode).catch((err: unknown) => {
+    throw new CribError('FailedPrecondition', `${what}: ${errorMessage(err)}`, { cause: err });
+  });
 }
 
 /** An image's unpacked layers as overlayfs stacks them, top-most first. */
@@ -224,15 +223,7 @@ export class ContainerService {
     // A user-namespaced pod's rootfs mount point is made with its directory (src/image/idmapped.ts).
     for (const d of [c.paths.roots ? c.paths.bundle : c.paths.rootfs, c.paths.upper, c.paths.work]) await fs.mkdir(d, { recursive: true });
     const logDir = path.dirname(c.paths.log);
-    await makeDirs(logDir).catch((err: unknown) => {
-      throw new CribError(
-        'FailedPrecondition',
-        `the log directory ${logDir} cannot be made (the sandbox's log_directory and config.log_path): ${errorMessage(err)}`,
-        {
-          cause: err,
-        },
-      );
-    });
+    await makeDirsOrRefuse(logDir, 0o777, `the log directory ${logDir} cannot be made (the sandbox's log_directory and config.log_path)`);
     steps.mark('dirs');
     const lowerDirs = layerDirs(image, this.o.images.store);
     let sources = new Map<string, string>();

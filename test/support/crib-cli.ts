@@ -2,10 +2,14 @@
 // completion, or in the background with its output as it comes. Background runs are killed by
 // `killAll` (each test's afterEach), so a failed test leaves no crib run behind.
 import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
+import { after, afterEach, before } from 'node:test';
+import { call } from '../../src/cli/client.js';
 import { runCapture } from '../../src/util/exec.js';
 import { repoRoot } from '../../src/util/paths.js';
-import type { Harness } from './harness.js';
+import { importBusybox } from './busybox-image.js';
+import { Harness } from './harness.js';
 
 export interface CliResult {
   code: number | null;
@@ -40,4 +44,32 @@ export function cribCli(h: Harness) {
       for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     },
   };
+}
+
+/**
+ * A describe block that drives crib run: its own cribd with IMAGE imported; after each test its CLI
+ * runs are killed, its pods removed and nothing may be left (the leak check). `manifest` writes a
+ * YAML file of the test's own; `explain` is a failed run's output with cribd's last lines.
+ */
+export function cribRunSuite(image: string) {
+  const h = new Harness();
+  const cli = cribCli(h);
+  let n = 0;
+  before(async () => {
+    await h.start();
+    await importBusybox(h, image);
+  });
+  after(() => h.cleanup());
+  afterEach(async () => {
+    cli.killAll();
+    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
+    await h.assertNoLeaks();
+  });
+  const manifest = (yaml: string): string => {
+    const file = path.join(h.base, `pod-${++n}.yaml`);
+    fs.writeFileSync(file, yaml);
+    return file;
+  };
+  const explain = (r: CliResult) => `exit ${r.code}\n--- stdout\n${r.stdout}\n--- stderr\n${r.stderr}\n--- cribd\n${h.logTail(15)}`;
+  return { h, ...cli, manifest, explain };
 }
