@@ -91,14 +91,14 @@ describe('crib run manifests: parsing', () => {
       parsed(two).pods.map((p) => `${p.namespace}/${p.name}`),
       ['default/a', 'other/b'],
     );
-    const list = `apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: x}\n    spec:\n      containers: [{name: c, image: busybox}]\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: s}\n`;
+    const list = `apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: x}\n    spec:\n      containers: [{name: c, image: busybox}]\n  - apiVersion: networking.k8s.io/v1\n    kind: Ingress\n    metadata: {name: s}\n`;
     const r = parsed(list);
     assert.deepEqual(
       r.pods.map((p) => p.name),
       ['x'],
     );
     assert.deepEqual(r.warnings, []);
-    assert.deepEqual(parseManifests(list).ignoredKinds, ['items[1] (kind "Service") is not supported by crib run; ignored']);
+    assert.deepEqual(parseManifests(list).ignoredKinds, ['items[1] (kind "Ingress") is not supported by crib run; ignored']);
   });
 
   it('reads the supported fields', () => {

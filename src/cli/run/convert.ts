@@ -274,6 +274,8 @@ export interface ContainerInputs extends EnvInputs {
   init: boolean;
   /** With hostUsers: false, the first node id of the pod's user namespace (the sandbox's). */
   usernsHostId?: number;
+  /** The pod's hosts file kept current with the run's Services (src/kube/services): its /etc/hosts. */
+  hostsFile?: string;
 }
 
 /** The ContainerConfig kubelet would send for this container. */
@@ -318,6 +320,11 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
       propagation: PROPAGATION[m.propagation],
     };
   });
+  // As kubelet mounts its managed hosts file, unless the container mounts its own; read-only, as
+  // crib run changes it in place (a container writing it would garble the lines crib run keeps).
+  if (inputs.hostsFile && !mounts.some((m) => path.posix.normalize(m.container_path ?? '') === '/etc/hosts')) {
+    mounts.push({ container_path: '/etc/hosts', host_path: inputs.hostsFile, readonly: true });
+  }
   const annotations: Record<string, string> = {
     [ANN_HASH]: createHash('sha256')
       .update(JSON.stringify(c, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)))

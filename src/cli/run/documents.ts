@@ -7,6 +7,7 @@ import { Fields, isMap, ManifestError, nearest, type Json } from './fields.js';
 import { parseClaim, parseConfigMap, parseSecret, type Claim, type DataObject } from './objects.js';
 import { describe } from './quantity.js';
 import { isWorkloadKind, parseWorkload, WORKLOAD_KINDS, type Workload } from './workloads.js';
+import { parseService, type Service } from '../../kube/services/service.js';
 
 export interface Manifest {
   /** Pods and controllers, in the order the documents give them. */
@@ -15,6 +16,8 @@ export interface Manifest {
   objects: Map<string, DataObject>;
   /** PersistentVolumeClaims by `NAMESPACE/NAME`. */
   claims: Map<string, Claim>;
+  /** Services: their names resolve inside the pods (src/kube/services). */
+  services: Service[];
   /** One line each, without the "warning: " prefix: `spec.containers[0].stdin is not supported by crib run; ignored`. */
   warnings: string[];
   /** Documents of kinds crib does not run (Service, Ingress, ...), one line each as `warnings`. */
@@ -24,9 +27,9 @@ export interface Manifest {
 export const objectKey = (kind: DataObject['kind'], namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
 export const claimKey = (namespace: string, name: string): string => `${namespace}/${name}`;
 
-const KINDS = [...WORKLOAD_KINDS, 'ConfigMap', 'Secret', 'PersistentVolumeClaim'];
+const KINDS = [...WORKLOAD_KINDS, 'ConfigMap', 'Secret', 'PersistentVolumeClaim', 'Service'];
 
-export const emptyManifest = (): Manifest => ({ workloads: [], objects: new Map(), claims: new Map(), warnings: [], ignoredKinds: [] });
+export const emptyManifest = (): Manifest => ({ workloads: [], objects: new Map(), claims: new Map(), services: [], warnings: [], ignoredKinds: [] });
 
 /** A kind crib does not run is ignored (said in a warning); one a letter or two from a kind it runs is a typo (an error). */
 function ignoredKind(where: string, kind: Json, path: string): string {
@@ -56,6 +59,12 @@ function addObject(into: Manifest, value: Record<string, Json>, path: string, wh
     const key = claimKey(c.namespace, c.name);
     if (into.claims.has(key)) throw new ManifestError(path ? `${path}.metadata.name` : 'metadata.name', `PersistentVolumeClaim ${key} is defined twice`);
     into.claims.set(key, c);
+  } else if (kind === 'Service') {
+    const svc = parseService(f);
+    if (into.services.some((x) => x.namespace === svc.namespace && x.name === svc.name)) {
+      throw new ManifestError(path ? `${path}.metadata.name` : 'metadata.name', `Service ${svc.namespace}/${svc.name} is defined twice`);
+    }
+    into.services.push(svc);
   } else {
     into.ignoredKinds.push(`${where}${ignoredKind(path || 'the document', kind, path)}`);
   }

@@ -13,6 +13,7 @@ import { ManifestTooLarge, readManifest } from './manifest-input.js';
 import { runManifest } from './runner.js';
 import { runtimeRoot } from './paths.js';
 import { RunError } from './volumes.js';
+import { planServices } from '../../kube/services/service-plan.js';
 
 export const runUsage = `Usage: crib run [-d] [--replace] [--strict] [--pull always|never|missing] [--backoff DURATION] -f FILE...
 
@@ -190,6 +191,10 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   const files = flags.positional;
   const m = await loadManifest(ctx, 'run', files);
   if (typeof m === 'number') return m;
+  // What the Services ask of the workloads (node ports as host ports) and what they cannot have.
+  const services = planServices(m.services, m.workloads);
+  m.workloads = services.workloads;
+  m.warnings.push(...services.warnings);
   const strict = flags.bool.has('strict');
   for (const w of [...m.ignoredKinds, ...m.warnings]) ctx.err.write(strict ? `error: ${w.replace(/; [^;]*$/, '')}\n` : `warning: ${w}\n`);
   if (strict && (m.warnings.length || m.ignoredKinds.length)) {
@@ -203,6 +208,7 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
     return 2;
   }
   const pull = one(flags, 'pull');
+  for (const n of services.notes) ctx.err.write(`${n}\n`);
   return runManifest(ctx, m, {
     detach: flags.bool.has('detach'),
     replace: flags.bool.has('replace'),

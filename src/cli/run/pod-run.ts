@@ -27,6 +27,8 @@ import { writeRecord, writeStatus } from './record.js';
 import { teardownPod } from './teardown.js';
 import { CONTAINER_EXITED, CONTAINER_RUNNING } from './keys.js';
 import { bindSubPaths, prepareVolumes, removePodVolumes, RunError } from './volumes.js';
+import { podDir } from './paths.js';
+import type { RunServices } from '../../kube/services/run-services.js';
 
 export interface ImageInfo {
   /** The runtime's image id, given to CreateContainer. */
@@ -53,6 +55,8 @@ export interface RunEnv {
   multi: boolean;
   backoff: BackoffSettings;
   say: (line: string) => void;
+  /** The manifest's Services, when it has any: told of each pod's IP, readiness and end. */
+  services?: RunServices;
 }
 
 /** What a pod's controller hears of it. */
@@ -95,6 +99,9 @@ export class PodRun {
   private sandboxConfig: PodSandboxConfig;
   /** hostUsers: false: the first node id of the pod's user namespace, claimed at its start. */
   private usernsHostId: number | undefined;
+  /** The hosts file the run's Services keep current, mounted as the containers' /etc/hosts. */
+  private hostsFile: string | undefined;
+  private namesJoined = false;
   private readonly logDir: string;
   private readonly apps = new Map<string, AppState>();
   private readonly logs: LogPrinter | undefined;
@@ -188,6 +195,15 @@ export class PodRun {
     this.podIP = st?.network?.ip ?? '';
     this.podIPs = [this.podIP, ...(st?.network?.additional_ips ?? []).map((i) => i.ip)].filter(Boolean);
     this.say(`sandbox ${this.sandboxId.slice(0, 13)} ready${this.podIP ? `, IP ${this.podIP}` : ''} (uid ${this.uid}, QoS ${qosClass(this.pod.spec)})`);
+    if (this.env.services && this.podIP) {
+      this.namesJoined = true;
+      this.hostsFile = await this.env.services.podStarted(
+        this.uid,
+        this.pod,
+        this.podIP,
+        this.pod.spec.hostNetwork ? undefined : podDir(this.env.root, this.uid),
+      );
+    }
     throwIfAborted(this.signal);
     this.logs?.start();
     for (const c of [...this.pod.spec.initContainers, ...this.pod.spec.containers]) {
@@ -232,6 +248,7 @@ export class PodRun {
       seccompRoot: this.seccompRoot,
       init,
       ...(this.usernsHostId === undefined ? {} : { usernsHostId: this.usernsHostId }),
+      ...(this.hostsFile ? { hostsFile: this.hostsFile } : {}),
     });
     const res = await call(ctx.clients.runtime, 'CreateContainer', { pod_sandbox_id: this.sandboxId, config, sandbox_config: this.sandboxConfig }, 300);
     await this.logs?.follow(this.label(spec.name), path.join(this.logDir, containerLogPath(spec.name, attempt)));
@@ -321,6 +338,7 @@ export class PodRun {
     const podReady = n === this.pod.spec.containers.length;
     if (podReady !== this.podReady) {
       this.podReady = podReady;
+      if (this.namesJoined) this.env.services?.podReady(this.uid, podReady);
       this.events.onReady?.(podReady);
     }
   }
@@ -478,6 +496,9 @@ export class PodRun {
     const label = `${this.pod.namespace}/${this.pod.name}`;
     this.closed = true;
     await this.readinessWrite;
+    // Out of its Services' names first, as a terminating pod leaves its Endpoints.
+    if (this.namesJoined)
+      await this.env.services?.podGone(this.uid).catch((err: unknown) => this.say(`updating the Services' names failed: ${describeError(err)}`));
     try {
       if (this.sandboxId) {
         this.say(`stopping (grace period ${this.pod.spec.terminationGracePeriodSeconds}s)`);

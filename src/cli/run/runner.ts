@@ -19,6 +19,7 @@ import type { ImageInfo, RunEnv } from './pod-run.js';
 import { checkHostPaths, claimExists, ensureClaim, RunError } from './volumes.js';
 import { runtimeRoot } from './paths.js';
 import { runWorkload } from './workload-run.js';
+import { RunServices } from '../../kube/services/run-services.js';
 
 export interface RunOptions {
   detach: boolean;
@@ -170,8 +171,10 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
       say,
       ...(hostResolv ? { hostResolv } : {}),
     };
+    if (m.services.length) env.services = new RunServices(m.services, m.workloads, (err) => say(`updating the Services' names failed: ${describeError(err)}`));
     const random = o.random ?? Math.random;
     const codes = await Promise.all(m.workloads.map((w) => runWorkload(env, w, random)));
+    await env.services?.settled(); // detached: the names are whole before the run exits
     return interrupted ? signalExit(interrupted) : Math.max(0, ...codes);
   } catch (err) {
     if (err instanceof Aborted && interrupted) return signalExit(interrupted);

@@ -2,7 +2,7 @@
 // StatefulSet, DaemonSet, Job), with the API server's rules for each (selector matching the
 // template's labels, the restart policies each allows, defaults). Pure.
 import type { Fields } from './fields.js';
-import { ManifestError, readType, type Json } from './fields.js';
+import { dnsLabel, ManifestError, readType, type Json } from './fields.js';
 import { parseMetadata, parsePod, parsePodTemplate, type PodTemplate, type WorkloadKind } from './manifest.js';
 import { parseClaim, type Claim } from './objects.js';
 
@@ -32,6 +32,8 @@ export interface StatefulSetSpec {
   ordinalsStart: number;
   /** volumeClaimTemplates: each pod gets its own claim `TEMPLATE-SET-ORDINAL`. */
   claimTemplates: Claim[];
+  /** Its pods' subdomain: their names under this headless Service. */
+  serviceName?: string;
 }
 
 /** A Pod or a controller of the manifest: what `crib run` starts and `crib down` stops. */
@@ -114,9 +116,10 @@ function parseApps(kind: (typeof APPS_KINDS)[number], f: Fields, warnings: strin
     checkRestartPolicy(s.field('template.spec.restartPolicy'), kind, template, ['Always']);
     const out: Workload = { kind, ...meta, template, replicas: kind === 'DaemonSet' ? 1 : (s.int('replicas', 0, INT32) ?? 1) };
     if (kind === 'StatefulSet') {
-      // The governing Service gives pods DNS names in a cluster; one node has no cluster DNS.
-      s.accept('serviceName');
+      // The governing Service: a headless one gives each pod HOSTNAME.SERVICE (src/kube/services).
+      const serviceName = s.str('serviceName');
       out.statefulSet = {
+        ...(serviceName ? { serviceName: dnsLabel(s.field('serviceName'), serviceName) } : {}),
         ordered: s.oneOf('podManagementPolicy', ['OrderedReady', 'Parallel'] as const, 'OrderedReady') === 'OrderedReady',
         ordinalsStart: s.sub('ordinals', (o) => o.int('start', 0, INT32)) ?? 0,
         claimTemplates,

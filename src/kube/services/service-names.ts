@@ -73,6 +73,11 @@ export class ServiceNames {
     });
   }
 
+  /** Once every change asked for so far is written. */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
   private serially<T>(step: () => Promise<T>): Promise<T> {
     const next = this.queue.then(step);
     this.queue = next.then(
