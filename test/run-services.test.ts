@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { call } from '../src/cli/client.js';
-import { cribRunSuite } from './support/crib-cli.js';
+import { cribRunSuite, type BackgroundCli } from './support/crib-cli.js';
 import { freePort } from './support/registry.js';
 import { waitFor } from './support/wait-for.js';
 
@@ -85,71 +85,78 @@ describe('Services under crib run', () => {
     return { id: c?.id ?? '', pod: sb.metadata?.name ?? '' };
   }
 
+  /** Runs the manifest in the foreground; `body` drives it; a Ctrl-C then tears it down (also when `body` failed, so nothing is left). */
+  async function withRun(yaml: string, body: (run: BackgroundCli, explain: () => string) => Promise<void>): Promise<void> {
+    const run = background(['run', '--backoff', '1s', '-f', manifest(yaml)]);
+    const explain = () => `--- crib run\n${run.out.stderr}\n--- cribd\n${h.logTail(15)}`;
+    try {
+      await body(run, explain);
+    } finally {
+      run.child.kill('SIGINT');
+      assert.equal(await run.exited, 130, explain());
+    }
+  }
+
   async function sh(id: string, script: string): Promise<{ code: number; out: string }> {
     const r = await call(h.runtime, 'ExecSync', { container_id: id, cmd: ['sh', '-c', script], timeout: 20 });
     return { code: r.exit_code, out: `${r.stdout.toString()}${r.stderr.toString()}` };
   }
 
   it("resolves a headless Service's POD.SERVICE and a Service's name to its ready pods, kept current as readiness changes", async () => {
-    const run = background(['run', '--backoff', '1s', '-f', manifest(MANIFEST)]);
-    const explain = () => `--- crib run\n${run.out.stderr}\n--- cribd\n${h.logTail(15)}`;
-    await waitFor(
-      () => /Deployment app: 1\/1 pods ready/.test(run.out.stderr) && /StatefulSet peer: 2\/2 pods ready/.test(run.out.stderr),
-      () => `the pods to run\n${explain()}`,
-      120_000,
-    );
-    const peer0 = await containerOf('peer', 0);
-    const peer1 = await containerOf('peer', 1);
-    const app = await containerOf('app');
-    const db = await containerOf('db');
-    assert.deepEqual([peer0.pod, peer1.pod], ['peer-0', 'peer-1']);
+    await withRun(MANIFEST, async (run, explain) => {
+      await waitFor(
+        () => /Deployment app: 1\/1 pods ready/.test(run.out.stderr) && /StatefulSet peer: 2\/2 pods ready/.test(run.out.stderr),
+        () => `the pods to run\n${explain()}`,
+        120_000,
+      );
+      const peer0 = await containerOf('peer', 0);
+      const peer1 = await containerOf('peer', 1);
+      const app = await containerOf('app');
+      const db = await containerOf('db');
+      assert.deepEqual([peer0.pod, peer1.pod], ['peer-0', 'peer-1']);
 
-    // The StatefulSet's pods by POD.SERVICE, and the longer forms.
-    let r = await sh(peer0.id, 'timeout 5 wget -qO- http://peer-1.peers:8080/');
-    assert.deepEqual(r, { code: 0, out: 'peer-1\n' }, explain());
-    r = await sh(peer1.id, 'timeout 5 wget -qO- http://peer-0.peers.default.svc.cluster.local:8080/');
-    assert.deepEqual(r, { code: 0, out: 'peer-0\n' }, explain());
-    // kubelet's own line for the pod stays: its FQDN under the subdomain and its hostname.
-    r = await sh(peer0.id, 'grep -c "peer-0.peers.default.svc.cluster.local.peer-0$" /etc/hosts');
-    assert.equal(r.out.trim(), '1', (await sh(peer0.id, 'cat /etc/hosts')).out);
+      // The StatefulSet's pods by POD.SERVICE, and the longer forms.
+      let r = await sh(peer0.id, 'timeout 5 wget -qO- http://peer-1.peers:8080/');
+      assert.deepEqual(r, { code: 0, out: 'peer-1\n' }, explain());
+      r = await sh(peer1.id, 'timeout 5 wget -qO- http://peer-0.peers.default.svc.cluster.local:8080/');
+      assert.deepEqual(r, { code: 0, out: 'peer-0\n' }, explain());
+      // kubelet's own line for the pod stays: its FQDN under the subdomain and its hostname.
+      r = await sh(peer0.id, 'grep -c "peer-0.peers.default.svc.cluster.local.peer-0$" /etc/hosts');
+      assert.equal(r.out.trim(), '1', (await sh(peer0.id, 'cat /etc/hosts')).out);
 
-    // The database is not ready (its probe's file is missing): its name resolves to nothing.
-    r = await sh(app.id, 'timeout 5 wget -qO- http://db:8080/');
-    assert.notEqual(r.code, 0, `db resolved before it was ready: ${r.out}`);
-    await sh(db.id, 'touch /tmp/ready');
-    await waitFor(
-      async () => (r = await sh(app.id, 'timeout 5 wget -qO- http://db:8080/')).code === 0,
-      () => `db to resolve once ready: ${r.out}\n${explain()}`,
-      30_000,
-    );
-    assert.equal(r.out, `${db.pod}\n`);
-    r = await sh(app.id, 'timeout 5 wget -qO- http://db.default.svc.cluster.local:8080/');
-    assert.deepEqual(r, { code: 0, out: `${db.pod}\n` });
+      // The database is not ready (its probe's file is missing): its name resolves to nothing.
+      r = await sh(app.id, 'timeout 5 wget -qO- http://db:8080/');
+      assert.notEqual(r.code, 0, `db resolved before it was ready: ${r.out}`);
+      await sh(db.id, 'touch /tmp/ready');
+      await waitFor(
+        async () => (r = await sh(app.id, 'timeout 5 wget -qO- http://db:8080/')).code === 0,
+        () => `db to resolve once ready: ${r.out}\n${explain()}`,
+        30_000,
+      );
+      assert.equal(r.out, `${db.pod}\n`);
+      r = await sh(app.id, 'timeout 5 wget -qO- http://db.default.svc.cluster.local:8080/');
+      assert.deepEqual(r, { code: 0, out: `${db.pod}\n` });
 
-    // Unready again: out of the name; ready: back.
-    await sh(db.id, 'rm /tmp/ready');
-    await waitFor(
-      async () => (r = await sh(app.id, 'timeout 5 wget -qO- http://db:8080/')).code !== 0,
-      () => `db to drop out: ${r.out}\n${explain()}`,
-      30_000,
-    );
-    await sh(db.id, 'touch /tmp/ready');
-    await waitFor(
-      async () => (r = await sh(app.id, 'timeout 5 wget -qO- http://db:8080/')).code === 0,
-      () => `db to come back: ${r.out}\n${explain()}`,
-      30_000,
-    );
-
-    run.child.kill('SIGINT');
-    assert.equal(await run.exited, 130, explain());
+      // Unready again: out of the name; ready: back.
+      await sh(db.id, 'rm /tmp/ready');
+      await waitFor(
+        async () => (r = await sh(app.id, 'timeout 5 wget -qO- http://db:8080/')).code !== 0,
+        () => `db to drop out: ${r.out}\n${explain()}`,
+        30_000,
+      );
+      await sh(db.id, 'touch /tmp/ready');
+      await waitFor(
+        async () => (r = await sh(app.id, 'timeout 5 wget -qO- http://db:8080/')).code === 0,
+        () => `db to come back: ${r.out}\n${explain()}`,
+        30_000,
+      );
+    });
   });
 
   it('publishes a NodePort Service on the node at its node port', async () => {
     const nodePort = 30000 + ((await freePort()) % 2768);
-    const run = background([
-      'run',
-      '-f',
-      manifest(`
+    await withRun(
+      `
 apiVersion: v1
 kind: Service
 metadata: { name: web }
@@ -164,23 +171,22 @@ metadata: { name: web, labels: { app: web } }
 spec:
   terminationGracePeriodSeconds: 1
   containers: [{ name: web, image: ${IMAGE}, ${serving}, ports: [{ containerPort: 8080 }] }]
-`),
-    ]);
-    const explain = () => `--- crib run\n${run.out.stderr}\n--- cribd\n${h.logTail(15)}`;
-    await waitFor(
-      () => /container "web" started/.test(run.out.stderr),
-      () => `the pod to run\n${explain()}`,
-      120_000,
+`,
+      async (run, explain) => {
+        await waitFor(
+          () => /container "web" started/.test(run.out.stderr),
+          () => `the pod to run\n${explain()}`,
+          120_000,
+        );
+        assert.match(run.out.stderr, new RegExp(`Service default/web: node port ${nodePort}/TCP -> Pod web:8080`), explain());
+        let body = '';
+        await waitFor(
+          async () => (body = await get('127.0.0.1', nodePort)) === 'web\n',
+          () => `the page on 127.0.0.1:${nodePort}: ${body}\n${explain()}`,
+          30_000,
+        );
+      },
     );
-    assert.match(run.out.stderr, new RegExp(`Service default/web: node port ${nodePort}/TCP -> Pod web:8080`), explain());
-    let body = '';
-    await waitFor(
-      async () => (body = await get('127.0.0.1', nodePort)) === 'web\n',
-      () => `the page on 127.0.0.1:${nodePort}: ${body}\n${explain()}`,
-      30_000,
-    );
-    run.child.kill('SIGINT');
-    assert.equal(await run.exited, 130, explain());
   });
 });
 
