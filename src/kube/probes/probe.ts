@@ -2,7 +2,7 @@
 // container is due, what a run of results settles to (success and failure thresholds), startup
 // gating liveness and readiness, and what follows (ready, not ready, kill). Pure: the caller probes
 // and passes the time in.
-import type { Probe, ProbeKind } from './manifest.js';
+import type { Probe, ProbeKind } from '../manifest/pod-spec.js';
 
 export type ProbeOutcome = 'success' | 'failure';
 

@@ -1,10 +1,10 @@
 // The files of configMap, secret, downwardAPI and projected volumes, as kubelet's volume plugins
 // project them: every key (or the listed items) as a file with its mode. Pure: writing them is
 // volumes.ts's job.
-import { objectKey } from './documents.js';
-import { fieldValue, resourceValue, type PodFacts } from './env.js';
-import type { Pod } from './manifest.js';
-import type { DataObject } from './objects.js';
+import { objectKey } from '../manifest/documents.js';
+import { fieldValue, resourceValue, type PodFacts } from '../env/env.js';
+import type { Pod } from '../manifest/pod-spec.js';
+import type { DataObject } from '../manifest/objects.js';
 import type { DownwardFile, ObjectFiles, Volume } from './volume-spec.js';
 
 export interface VolumeFile {

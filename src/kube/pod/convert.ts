@@ -12,7 +12,7 @@ import type { NamespaceOption } from '../../cri/generated/runtime/v1/NamespaceOp
 import type { PodSandboxConfig } from '../../cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { PortMapping } from '../../cri/generated/runtime/v1/PortMapping.js';
 import type { SecurityProfile } from '../../cri/generated/runtime/v1/SecurityProfile.js';
-import { containerEnv, expand, type EnvInputs } from './env.js';
+import { containerEnv, expand, type EnvInputs } from '../env/env.js';
 import {
   ANN_CONTAINER_TYPE,
   ANN_GRACE,
@@ -30,11 +30,11 @@ import {
   LABEL_POD_NAME,
   LABEL_POD_NAMESPACE,
   LABEL_POD_UID,
-} from './keys.js';
-import type { ContainerSpec, DnsConfig, Hook, Pod, Resources, SeccompProfile } from './manifest.js';
-import { oomScoreAdj, qosClass } from './qos.js';
+} from '../records/keys.js';
+import type { ContainerSpec, DnsConfig, Hook, Pod, Resources, SeccompProfile } from '../manifest/pod-spec.js';
+import { oomScoreAdj, qosClass } from '../quantity/qos.js';
 import { USERNS_LENGTH } from './userns.js';
-import { milliCpuToQuota, milliCpuToShares, QUOTA_PERIOD } from './quantity.js';
+import { milliCpuToQuota, milliCpuToShares, QUOTA_PERIOD } from '../quantity/quantity.js';
 
 /** NamespaceMode numbers of the CRI. */
 const NS = { POD: 0, CONTAINER: 1, NODE: 2 } as const;

@@ -4,17 +4,17 @@
 // RemovePodSandbox, its volumes and logs). Claims stay unless --volumes.
 import fs from 'node:fs';
 import path from 'node:path';
-import { call } from '../client.js';
-import type { CliContext } from '../context.js';
-import { describeError } from '../errors.js';
+import { call } from '../../cli/client.js';
+import type { CliContext } from '../../cli/context.js';
+import { describeError } from '../../cli/errors.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
-import { LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_POD_UID } from './keys.js';
-import type { Manifest } from './documents.js';
-import { LABEL_POD_INDEX } from './plan.js';
-import { teardownPod } from './teardown.js';
-import { removeClaim } from './volumes.js';
-import { claimDir } from './paths.js';
-import type { Workload } from './workloads.js';
+import { LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_POD_UID } from '../records/keys.js';
+import type { Manifest } from '../manifest/documents.js';
+import { LABEL_POD_INDEX } from '../plan/plan.js';
+import { teardownPod } from '../pod/teardown.js';
+import { removeClaim } from '../volumes/volumes.js';
+import { claimDir } from '../records/paths.js';
+import type { Workload } from '../manifest/workload.js';
 
 /** A pod of a workload that runs on the node. */
 export interface WorkloadPod {

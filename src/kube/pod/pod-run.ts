@@ -5,28 +5,28 @@
 import { randomUUID } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { call } from '../client.js';
-import type { CliContext } from '../context.js';
-import { describeError } from '../errors.js';
+import { call } from '../../cli/client.js';
+import type { CliContext } from '../../cli/context.js';
+import { describeError } from '../../cli/errors.js';
 import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
 import type { PodSandboxConfig } from '../../cri/generated/runtime/v1/PodSandboxConfig.js';
-import { Aborted, sleep, throwIfAborted } from './abort.js';
-import { Backoff, type BackoffSettings } from './backoff.js';
+import { Aborted, sleep, throwIfAborted } from '../loop/abort.js';
+import { Backoff, type BackoffSettings } from '../loop/backoff.js';
 import { containerConfig, containerLogPath, podSandboxConfig, type SandboxInputs } from './convert.js';
 import { claimUsernsBlock } from './userns.js';
-import { containerEnv, type PodFacts } from './env.js';
-import type { Manifest } from './documents.js';
+import { containerEnv, type PodFacts } from '../env/env.js';
+import type { Manifest } from '../manifest/documents.js';
 import { lastLogLines, LogPrinter } from './logs.js';
 import { KUBELET_LOG_ROTATION, rotateLog } from './log-rotation.js';
-import type { ContainerSpec, DnsConfig, Pod, ProbeKind } from './manifest.js';
-import { podRecord } from './plan.js';
-import { ContainerProbes } from './probe.js';
-import { describeHandler, runHook, runProbe } from './probers.js';
-import { qosClass } from './qos.js';
-import { writeRecord, writeStatus } from './record.js';
+import type { ContainerSpec, DnsConfig, Pod, ProbeKind } from '../manifest/pod-spec.js';
+import { podRecord } from '../plan/plan.js';
+import { ContainerProbes } from '../probes/probe.js';
+import { describeHandler, runHook, runProbe } from '../probes/probers.js';
+import { qosClass } from '../quantity/qos.js';
+import { writeRecord, writeStatus } from '../records/record.js';
 import { teardownPod } from './teardown.js';
-import { CONTAINER_EXITED, CONTAINER_RUNNING } from './keys.js';
-import { bindSubPaths, prepareVolumes, removePodVolumes, RunError } from './volumes.js';
+import { CONTAINER_EXITED, CONTAINER_RUNNING } from '../records/keys.js';
+import { bindSubPaths, prepareVolumes, removePodVolumes, RunError } from '../volumes/volumes.js';
 
 export interface ImageInfo {
   /** The runtime's image id, given to CreateContainer. */

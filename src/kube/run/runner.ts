@@ -4,21 +4,21 @@
 // side by side until they are done or a signal asks for teardown.
 import fsp from 'node:fs/promises';
 import os from 'node:os';
-import { call } from '../client.js';
-import type { CliContext } from '../context.js';
-import { describeError } from '../errors.js';
-import { abortable, Aborted } from './abort.js';
-import type { BackoffSettings } from './backoff.js';
-import { checkRunAsNonRoot, parseResolvConf } from './convert.js';
-import type { Manifest } from './documents.js';
+import { call } from '../../cli/client.js';
+import type { CliContext } from '../../cli/context.js';
+import { describeError } from '../../cli/errors.js';
+import { abortable, Aborted } from '../loop/abort.js';
+import type { BackoffSettings } from '../loop/backoff.js';
+import { checkRunAsNonRoot, parseResolvConf } from '../pod/convert.js';
+import type { Manifest } from '../manifest/documents.js';
 import { findWorkloadPods, tearDownWorkloads } from './down.js';
-import { ManifestError, type DnsConfig, type Pod, type PullPolicy } from './manifest.js';
-import type { Random } from './names.js';
-import { checkReferences } from './plan.js';
-import type { ImageInfo, RunEnv } from './pod-run.js';
-import { checkHostPaths, claimExists, ensureClaim, RunError } from './volumes.js';
-import { runtimeRoot } from './paths.js';
-import { runWorkload } from './workload-run.js';
+import { ManifestError, type DnsConfig, type Pod, type PullPolicy } from '../manifest/pod-spec.js';
+import type { Random } from '../manifest/names.js';
+import { checkReferences } from '../plan/plan.js';
+import type { ImageInfo, RunEnv } from '../pod/pod-run.js';
+import { checkHostPaths, claimExists, ensureClaim, RunError } from '../volumes/volumes.js';
+import { runtimeRoot } from '../records/paths.js';
+import { runWorkload } from '../controllers/workload-run.js';
 
 export interface RunOptions {
   detach: boolean;

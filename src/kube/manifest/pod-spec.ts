@@ -5,8 +5,8 @@ import { CONTAINER_FIELDS, POD_SPEC_FIELDS, PROBE_FIELDS } from './schema.js';
 import { isIP } from 'node:net';
 import { parseReference } from '../../image/reference.js';
 import { absolute, dnsLabel, dnsSubdomain, Fields, join, ManifestError, quantityOf, readType, relativeSubPath, type Json } from './fields.js';
-import { intValue, milliValue, quantityLE, type Quantity } from './quantity.js';
-import { envFieldPaths, FIELD_PATH_KEY, parseResourceFieldRef, parseVolume, unfilledFieldPaths, type ResourceFieldRef, type Volume } from './volume-spec.js';
+import { intValue, milliValue, quantityLE, type Quantity } from '../quantity/quantity.js';
+import { envFieldPaths, FIELD_PATH_KEY, parseResourceFieldRef, parseVolume, unfilledFieldPaths, type ResourceFieldRef, type Volume } from '../volumes/volume-spec.js';
 
 export { ManifestError } from './fields.js';
 

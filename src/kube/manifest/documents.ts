@@ -5,8 +5,8 @@
 import { parseAllDocuments } from 'yaml';
 import { Fields, isMap, ManifestError, nearest, type Json } from './fields.js';
 import { parseClaim, parseConfigMap, parseSecret, type Claim, type DataObject } from './objects.js';
-import { describe } from './quantity.js';
-import { isWorkloadKind, parseWorkload, WORKLOAD_KINDS, type Workload } from './workloads.js';
+import { describe } from '../quantity/quantity.js';
+import { isWorkloadKind, parseWorkload, WORKLOAD_KINDS, type Workload } from './workload.js';
 
 export interface Manifest {
   /** Pods and controllers, in the order the documents give them. */

@@ -1,7 +1,7 @@
 // Reading a Kubernetes object field by field: every map of a manifest is read through `Fields`,
 // which remembers which keys were read; whatever was not read is named in a warning, so nothing is
 // dropped silently. Plus the API server's rules for names and paths that every kind shares. Pure.
-import { describe, parseQuantity, type Quantity } from './quantity.js';
+import { describe, parseQuantity, type Quantity } from '../quantity/quantity.js';
 
 /** A manifest crib cannot run: `field` names the offending field (a YAML path), `reason` why. */
 export class ManifestError extends Error {

@@ -7,7 +7,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { run } from '../../util/exec.js';
-import type { Json } from './fields.js';
+import type { Json } from '../manifest/fields.js';
 import { podDir } from './paths.js';
 
 /** A pod as `crib generate` gives it back: Kubernetes objects, ready to be run again. */

@@ -2,13 +2,13 @@
 // a StatefulSet's own claims and hostname, an Indexed Job's index. And the checks that need the
 // whole manifest (ConfigMaps, Secrets and claims a pod refers to), done before anything is created.
 // Pure.
-import type { Manifest } from './documents.js';
-import { claimKey, objectKey } from './documents.js';
-import { ManifestError, type Json } from './fields.js';
-import type { EnvVar, Pod, PodSpec } from './manifest.js';
-import { generateName, templateHash, type Random } from './names.js';
-import type { Projection, Volume, VolumeSource } from './volume-spec.js';
-import type { Workload } from './workloads.js';
+import type { Manifest } from '../manifest/documents.js';
+import { claimKey, objectKey } from '../manifest/documents.js';
+import { ManifestError, type Json } from '../manifest/fields.js';
+import type { EnvVar, Pod, PodSpec } from '../manifest/pod-spec.js';
+import { generateName, templateHash, type Random } from '../manifest/names.js';
+import type { Projection, Volume, VolumeSource } from '../volumes/volume-spec.js';
+import type { Workload } from '../manifest/workload.js';
 
 export const LABEL_TEMPLATE_HASH = 'pod-template-hash';
 export const LABEL_REVISION_HASH = 'controller-revision-hash';

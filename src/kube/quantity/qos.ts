@@ -1,6 +1,6 @@
 // A pod's QoS class from its containers' requests and limits, and the oom_score_adj kubelet gives
 // each container for it (pkg/apis/core/v1/helper/qos, pkg/kubelet/qos/policy.go). Pure.
-import type { ContainerSpec, PodSpec } from './manifest.js';
+import type { ContainerSpec, PodSpec } from '../manifest/pod-spec.js';
 
 export type QosClass = 'Guaranteed' | 'Burstable' | 'BestEffort';
 

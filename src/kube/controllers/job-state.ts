@@ -2,7 +2,7 @@
 // completion index each gets, the back-off before a pod replaces a failed one (base doubling per
 // failure since the last success, capped), and when the Job is complete or failed (backoffLimit,
 // activeDeadlineSeconds). Pure: the caller runs the pods and passes the time in.
-import type { JobSpec } from './workloads.js';
+import type { JobSpec } from '../manifest/workload.js';
 
 export type JobOutcome =
   { state: 'running' } | { state: 'complete' } | { state: 'failed'; reason: 'BackoffLimitExceeded' | 'DeadlineExceeded'; message: string };

@@ -4,13 +4,13 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { call } from '../client.js';
-import type { CliContext } from '../context.js';
-import { describeError } from '../errors.js';
-import { GrpcChannel } from '../grpc/channel.js';
-import type { GrpcError } from '../grpc/status.js';
-import { sleep } from './abort.js';
-import type { Hook, HttpGet, ProbeHandler } from './manifest.js';
+import { call } from '../../cli/client.js';
+import type { CliContext } from '../../cli/context.js';
+import { describeError } from '../../cli/errors.js';
+import { GrpcChannel } from '../../cli/grpc/channel.js';
+import type { GrpcError } from '../../cli/grpc/status.js';
+import { sleep } from '../loop/abort.js';
+import type { Hook, HttpGet, ProbeHandler } from '../manifest/pod-spec.js';
 import type { ProbeOutcome } from './probe.js';
 
 export interface ProbeTarget {

@@ -2,9 +2,9 @@
 // vars and volumes take) and PersistentVolumeClaims (named volumes under cribd's root). Pure.
 import type { Fields } from './fields.js';
 import { ManifestError, isMap, quantityOf, readType, type Json } from './fields.js';
-import { parseMetadata } from './manifest.js';
-import { intValue } from './quantity.js';
-import { checkKey } from './volume-spec.js';
+import { parseMetadata } from './pod-spec.js';
+import { intValue } from '../quantity/quantity.js';
+import { checkKey } from '../volumes/volume-spec.js';
 
 /** A ConfigMap or a Secret: named bytes. */
 export interface DataObject {

@@ -11,11 +11,11 @@ import path from 'node:path';
 import { beneath, BeneathError } from '../../oci/beneath.js';
 import { run } from '../../util/exec.js';
 import { makeDirs } from '../../util/fsx.js';
-import type { PodFacts } from './env.js';
-import type { ContainerSpec, Pod, PodSpec } from './manifest.js';
-import type { DataObject } from './objects.js';
-import { claimDir, podDir, subPathDir, volumeDir } from './paths.js';
-import { releaseUsernsBlocks } from './userns.js';
+import type { PodFacts } from '../env/env.js';
+import type { ContainerSpec, Pod, PodSpec } from '../manifest/pod-spec.js';
+import type { DataObject } from '../manifest/objects.js';
+import { claimDir, podDir, subPathDir, volumeDir } from '../records/paths.js';
+import { releaseUsernsBlocks } from '../pod/userns.js';
 import { inMemory, volumeFiles, type VolumeFile } from './volume-files.js';
 
 /** A failure on the node that is the manifest's fault or the node's state (exit 1). */

@@ -3,7 +3,7 @@
 // template's labels, the restart policies each allows, defaults). Pure.
 import type { Fields } from './fields.js';
 import { ManifestError, readType, type Json } from './fields.js';
-import { parseMetadata, parsePod, parsePodTemplate, type PodTemplate, type WorkloadKind } from './manifest.js';
+import { parseMetadata, parsePod, parsePodTemplate, type PodTemplate, type WorkloadKind } from './pod-spec.js';
 import { parseClaim, type Claim } from './objects.js';
 
 export interface Requirement {

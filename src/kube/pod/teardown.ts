@@ -2,16 +2,16 @@
 // containers (in parallel), then StopPodSandbox (cribd stops the containers newest first, each with
 // the grace period of its annotation, then pause), RemovePodSandbox, and the pod's volumes and logs.
 import fsp from 'node:fs/promises';
-import { call } from '../client.js';
-import { abortable } from './abort.js';
-import type { CliContext } from '../context.js';
+import { call } from '../../cli/client.js';
+import { abortable } from '../loop/abort.js';
+import type { CliContext } from '../../cli/context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
 import { preStopFromAnnotation } from './convert.js';
-import { ANN_GRACE, ANN_PRESTOP, CONTAINER_RUNNING } from './keys.js';
-import type { Hook } from './manifest.js';
-import { describeHandler, runHook } from './probers.js';
-import { removePodVolumes } from './volumes.js';
+import { ANN_GRACE, ANN_PRESTOP, CONTAINER_RUNNING } from '../records/keys.js';
+import type { Hook } from '../manifest/pod-spec.js';
+import { describeHandler, runHook } from '../probes/probers.js';
+import { removePodVolumes } from '../volumes/volumes.js';
 
 const DEFAULT_GRACE = 30;
 

@@ -2,13 +2,13 @@
 // by side; a StatefulSet (OrderedReady) starts each pod once the one before it is ready; a Job
 // runs pods to completion with its parallelism, completions, back-off, backoffLimit and deadline.
 import { randomUUID } from 'node:crypto';
-import { Aborted, sleep } from './abort.js';
-import { JobState } from './job.js';
-import type { Pod } from './manifest.js';
-import type { Random } from './names.js';
-import { initialPods, makePod } from './plan.js';
-import { PodRun, type RunEnv } from './pod-run.js';
-import type { Workload } from './workloads.js';
+import { Aborted, sleep } from '../loop/abort.js';
+import { JobState } from './job-state.js';
+import type { Pod } from '../manifest/pod-spec.js';
+import type { Random } from '../manifest/names.js';
+import { initialPods, makePod } from '../plan/plan.js';
+import { PodRun, type RunEnv } from '../pod/pod-run.js';
+import type { Workload } from '../manifest/workload.js';
 
 const describeWorkload = (w: Workload): string => `${w.kind} ${w.namespace === 'default' ? '' : `${w.namespace}/`}${w.name}`;
 

@@ -3,11 +3,11 @@
 // resources, ConfigMaps and Secrets. And the downward API's values, which volumes share. Pure:
 // the node's facts (pod IP, capacity) and the manifest's objects are passed in.
 import type { KeyValue } from '../../cri/generated/runtime/v1/KeyValue.js';
-import { objectKey } from './documents.js';
-import type { ContainerSpec, Pod } from './manifest.js';
-import type { DataObject } from './objects.js';
-import { intValue, milliValue } from './quantity.js';
-import type { ResourceFieldRef } from './volume-spec.js';
+import { objectKey } from '../manifest/documents.js';
+import type { ContainerSpec, Pod } from '../manifest/pod-spec.js';
+import type { DataObject } from '../manifest/objects.js';
+import { intValue, milliValue } from '../quantity/quantity.js';
+import type { ResourceFieldRef } from '../volumes/volume-spec.js';
 
 /** What the node knows of a pod once its sandbox runs. */
 export interface PodFacts {

@@ -1,9 +1,9 @@
 // The volumes of a Pod spec and the downward API: the sources crib provides (emptyDir, hostPath,
 // configMap, secret, downwardAPI, projected, persistentVolumeClaim, image), parsed and checked as the API
 // server checks them; any other source is warned about and its mounts are left out. Pure.
-import { absolute, dnsLabel, dnsSubdomain, Fields, ManifestError, quantityOf, type Json } from './fields.js';
-import { intValue, milliValue, type Quantity } from './quantity.js';
-import { defaultPullPolicy, type PullPolicy } from './manifest.js';
+import { absolute, dnsLabel, dnsSubdomain, Fields, ManifestError, quantityOf, type Json } from '../manifest/fields.js';
+import { intValue, milliValue, type Quantity } from '../quantity/quantity.js';
+import { defaultPullPolicy, type PullPolicy } from '../manifest/pod-spec.js';
 
 export type HostPathType = '' | 'DirectoryOrCreate' | 'Directory' | 'FileOrCreate' | 'File' | 'Socket' | 'CharDevice' | 'BlockDevice';
 
