@@ -1,12 +1,13 @@
-// A manifest: the YAML documents of one or several files, in any order, each a Pod, a controller
-// (Deployment, ReplicaSet, StatefulSet, DaemonSet, Job), a ConfigMap, a Secret, a
-// PersistentVolumeClaim, or a List of them. Kinds crib does not run (Service, Ingress, ...) are
-// warned about. Pure: the files' text in, typed objects and warnings out.
+// A manifest: the YAML documents of one or several files, in any order, each of a kind of the
+// table (../kinds/table.ts: a Pod, a controller, a ConfigMap, a Secret, a PersistentVolumeClaim,
+// ...) or a List of them. Kinds crib does not run (Ingress, ...) are warned about. Pure: the
+// files' text in, typed objects and warnings out.
 import { parseAllDocuments } from 'yaml';
 import { Fields, isMap, ManifestError, nearest, type Json } from './fields.js';
-import { parseClaim, parseConfigMap, parseSecret, type Claim, type DataObject } from './objects.js';
+import type { Claim, DataObject } from './objects.js';
 import { describe } from '../quantity/quantity.js';
-import { isWorkloadKind, parseWorkload, WORKLOAD_KINDS, type Workload } from './workload.js';
+import { kindModule, runKindNames } from '../kinds/table.js';
+import type { Workload } from './workload.js';
 
 export interface Manifest {
   /** Pods and controllers, in the order the documents give them. */
@@ -17,20 +18,20 @@ export interface Manifest {
   claims: Map<string, Claim>;
   /** One line each, without the "warning: " prefix: `spec.containers[0].stdin is not supported by crib run; ignored`. */
   warnings: string[];
-  /** Documents of kinds crib does not run (Service, Ingress, ...), one line each as `warnings`. */
+  /** Documents of kinds crib does not run (Ingress, ...), one line each as `warnings`. */
   ignoredKinds: string[];
+  /** Documents of kinds that keep their own items (Service, CronJob), by kind: ../kinds/kind.ts itemsOf. */
+  others: Map<string, object[]>;
 }
 
 export const objectKey = (kind: DataObject['kind'], namespace: string, name: string): string => `${kind}/${namespace}/${name}`;
 export const claimKey = (namespace: string, name: string): string => `${namespace}/${name}`;
 
-const KINDS = [...WORKLOAD_KINDS, 'ConfigMap', 'Secret', 'PersistentVolumeClaim'];
-
-export const emptyManifest = (): Manifest => ({ workloads: [], objects: new Map(), claims: new Map(), warnings: [], ignoredKinds: [] });
+export const emptyManifest = (): Manifest => ({ workloads: [], objects: new Map(), claims: new Map(), warnings: [], ignoredKinds: [], others: new Map() });
 
 /** A kind crib does not run is ignored (said in a warning); one a letter or two from a kind it runs is a typo (an error). */
 function ignoredKind(where: string, kind: Json, path: string): string {
-  const near = typeof kind === 'string' ? nearest(kind, KINDS) : undefined;
+  const near = typeof kind === 'string' ? nearest(kind, runKindNames()) : undefined;
   if (near) throw new ManifestError(path ? `${path}.kind` : 'kind', `unknown kind ${JSON.stringify(kind)} (did you mean ${near}?)`);
   return `${where} (kind ${JSON.stringify(kind)}) is not supported by crib run; ignored`;
 }
@@ -40,25 +41,11 @@ function addObject(into: Manifest, value: Record<string, Json>, path: string, wh
   const kind = value['kind'];
   const own: string[] = [];
   const f = new Fields(path, value, own);
-  if (kind === undefined || kind === null) throw new ManifestError(path ? `${path}.kind` : 'kind', `required (one of ${KINDS.join(', ')})`);
-  if (isWorkloadKind(kind)) {
-    const w = parseWorkload(kind, f, own);
-    const same = into.workloads.find((x) => x.kind === w.kind && x.namespace === w.namespace && x.name === w.name);
-    if (same) throw new ManifestError(path ? `${path}.metadata.name` : 'metadata.name', `${w.kind} ${w.namespace}/${w.name} is defined twice`);
-    into.workloads.push(w);
-  } else if (kind === 'ConfigMap' || kind === 'Secret') {
-    const o = kind === 'ConfigMap' ? parseConfigMap(f) : parseSecret(f);
-    const key = objectKey(o.kind, o.namespace, o.name);
-    if (into.objects.has(key)) throw new ManifestError(path ? `${path}.metadata.name` : 'metadata.name', `${kind} ${o.namespace}/${o.name} is defined twice`);
-    into.objects.set(key, o);
-  } else if (kind === 'PersistentVolumeClaim') {
-    const c = parseClaim(f);
-    const key = claimKey(c.namespace, c.name);
-    if (into.claims.has(key)) throw new ManifestError(path ? `${path}.metadata.name` : 'metadata.name', `PersistentVolumeClaim ${key} is defined twice`);
-    into.claims.set(key, c);
-  } else {
-    into.ignoredKinds.push(`${where}${ignoredKind(path || 'the document', kind, path)}`);
-  }
+  if (kind === undefined || kind === null) throw new ManifestError(path ? `${path}.kind` : 'kind', `required (one of ${runKindNames().join(', ')})`);
+  const module = typeof kind === 'string' ? kindModule(kind) : undefined;
+  const document = path ? `${where}${path}` : where ? where.replace(/: $/, '') : 'the document';
+  if (module) module.read(into, f, { warnings: own, nameField: path ? `${path}.metadata.name` : 'metadata.name', document });
+  else into.ignoredKinds.push(`${where}${ignoredKind(path || 'the document', kind, path)}`);
   into.warnings.push(...own.map((w) => `${where}${w}`));
 }
 
@@ -128,7 +115,7 @@ export function parseManifests(text: string, into: Manifest = emptyManifest()): 
           if (!isMap(item)) throw new ManifestError(path, `expected a Kubernetes object, got ${describe(item)}`);
           addObject(into, item, path, where);
         }
-      } else if (typeof kind === 'string' && !KINDS.includes(kind)) {
+      } else if (typeof kind === 'string' && !kindModule(kind)) {
         into.ignoredKinds.push(ignoredKind(several ? `document ${i + 1}` : 'the document', kind, ''));
       } else {
         addObject(into, value, '', where);

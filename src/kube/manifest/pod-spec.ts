@@ -6,7 +6,15 @@ import { isIP } from 'node:net';
 import { parseReference } from '../../image/reference.js';
 import { absolute, dnsLabel, dnsSubdomain, Fields, join, ManifestError, quantityOf, readType, relativeSubPath, type Json } from './fields.js';
 import { intValue, milliValue, quantityLE, type Quantity } from '../quantity/quantity.js';
-import { envFieldPaths, FIELD_PATH_KEY, parseResourceFieldRef, parseVolume, unfilledFieldPaths, type ResourceFieldRef, type Volume } from '../volumes/volume-spec.js';
+import {
+  envFieldPaths,
+  FIELD_PATH_KEY,
+  parseResourceFieldRef,
+  parseVolume,
+  unfilledFieldPaths,
+  type ResourceFieldRef,
+  type Volume,
+} from '../volumes/volume-spec.js';
 
 export { ManifestError } from './fields.js';
 

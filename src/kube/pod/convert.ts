@@ -272,6 +272,8 @@ export interface ContainerInputs extends EnvInputs {
   subPathSources?: readonly (string | undefined)[];
   seccompRoot: string;
   init: boolean;
+  /** Mounts the run's hooks add to every container (pod/hooks.ts), after the pod's own. */
+  extraMounts?: readonly Mount[];
   /** With hostUsers: false, the first node id of the pod's user namespace (the sandbox's). */
   usernsHostId?: number;
 }
@@ -338,7 +340,7 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
     command: c.command.map((s) => expand(s, lookup)),
     args: c.args.map((s) => expand(s, lookup)),
     envs,
-    mounts,
+    mounts: [...mounts, ...(inputs.extraMounts ?? [])],
     labels: { [LABEL_CONTAINER_NAME]: c.name, [LABEL_POD_NAME]: pod.name, [LABEL_POD_NAMESPACE]: pod.namespace, [LABEL_POD_UID]: inputs.uid },
     annotations,
     log_path: containerLogPath(c.name, inputs.attempt),

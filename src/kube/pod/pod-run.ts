@@ -25,6 +25,8 @@ import { describeHandler, runHook, runProbe } from '../probes/probers.js';
 import { qosClass } from '../quantity/qos.js';
 import { writeRecord, writeStatus } from '../records/record.js';
 import { teardownPod } from './teardown.js';
+import type { PodHooks, PodInfo } from './hooks.js';
+import type { Mount } from '../../cri/generated/runtime/v1/Mount.js';
 import { CONTAINER_EXITED, CONTAINER_RUNNING } from '../records/keys.js';
 import { bindSubPaths, prepareVolumes, removePodVolumes, RunError } from '../volumes/volumes.js';
 
@@ -53,6 +55,8 @@ export interface RunEnv {
   multi: boolean;
   backoff: BackoffSettings;
   say: (line: string) => void;
+  /** Told of every pod's address, readiness and end; asked for mounts (pod/hooks.ts). */
+  hooks: readonly PodHooks[];
 }
 
 /** What a pod's controller hears of it. */
@@ -106,6 +110,8 @@ export class PodRun {
   /** Torn down: nothing writes into the pod's directory any more. */
   private closed = false;
   private readinessWrite: Promise<void> = Promise.resolve();
+  /** What the run's hooks add to every container (asked once the sandbox has its address). */
+  private hookMounts: Mount[] = [];
 
   constructor(
     private readonly env: RunEnv,
@@ -129,6 +135,10 @@ export class PodRun {
 
   private label(name: string): string {
     return this.env.multi ? `${this.pod.name}/${name}` : name;
+  }
+
+  private info(): PodInfo {
+    return { pod: this.pod, uid: this.uid, sandboxId: this.sandboxId, ip: this.podIP, ips: this.podIPs };
   }
 
   private facts(): PodFacts {
@@ -188,6 +198,8 @@ export class PodRun {
     this.podIP = st?.network?.ip ?? '';
     this.podIPs = [this.podIP, ...(st?.network?.additional_ips ?? []).map((i) => i.ip)].filter(Boolean);
     this.say(`sandbox ${this.sandboxId.slice(0, 13)} ready${this.podIP ? `, IP ${this.podIP}` : ''} (uid ${this.uid}, QoS ${qosClass(this.pod.spec)})`);
+    for (const h of this.env.hooks) h.addressed?.(this.info());
+    for (const h of this.env.hooks) if (h.mounts) this.hookMounts.push(...(await h.mounts(this.info())));
     throwIfAborted(this.signal);
     this.logs?.start();
     for (const c of [...this.pod.spec.initContainers, ...this.pod.spec.containers]) {
@@ -231,6 +243,7 @@ export class PodRun {
       subPathSources,
       seccompRoot: this.seccompRoot,
       init,
+      extraMounts: this.hookMounts,
       ...(this.usernsHostId === undefined ? {} : { usernsHostId: this.usernsHostId }),
     });
     const res = await call(ctx.clients.runtime, 'CreateContainer', { pod_sandbox_id: this.sandboxId, config, sandbox_config: this.sandboxConfig }, 300);
@@ -322,6 +335,7 @@ export class PodRun {
     if (podReady !== this.podReady) {
       this.podReady = podReady;
       this.events.onReady?.(podReady);
+      for (const h of this.env.hooks) h.readiness?.(this.info(), podReady);
     }
   }
 
@@ -494,6 +508,7 @@ export class PodRun {
       }
     } finally {
       await this.logs?.stop(); // never leave the poll timer running
+      for (const h of this.env.hooks) h.gone?.(this.info());
     }
   }
 }

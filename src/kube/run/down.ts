@@ -10,7 +10,8 @@ import { describeError } from '../../cli/errors.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
 import { LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_POD_UID } from '../records/keys.js';
 import type { Manifest } from '../manifest/documents.js';
-import { LABEL_POD_INDEX } from '../plan/plan.js';
+import { LABEL_POD_INDEX } from '../kinds/labels.js';
+import { workloadKind } from '../kinds/table.js';
 import { teardownPod } from '../pod/teardown.js';
 import { removeClaim } from '../volumes/volumes.js';
 import { claimDir } from '../records/paths.js';
@@ -87,7 +88,7 @@ export async function tearDownWorkloads(ctx: CliContext, root: string, pods: Wor
   }
   let failed = 0;
   for (const g of groups.reverse()) {
-    if (g[0]?.workload.kind === 'StatefulSet') {
+    if (g[0] && workloadKind(g[0].workload.kind).teardown === 'highest-ordinal-first') {
       for (const p of [...g].sort((a, b) => ordinal(b.pod) - ordinal(a.pod))) if (!(await downPod(ctx, root, p.pod, say))) failed++;
     } else {
       failed += (await Promise.all(g.map((p) => downPod(ctx, root, p.pod, say)))).filter((ok) => !ok).length;

@@ -18,7 +18,8 @@ import { checkReferences } from '../plan/plan.js';
 import type { ImageInfo, RunEnv } from '../pod/pod-run.js';
 import { checkHostPaths, claimExists, ensureClaim, RunError } from '../volumes/volumes.js';
 import { runtimeRoot } from '../records/paths.js';
-import { runWorkload } from '../controllers/workload-run.js';
+import { startedKinds, workloadKind } from '../kinds/table.js';
+import type { PodHooks } from '../pod/hooks.js';
 
 export interface RunOptions {
   detach: boolean;
@@ -28,6 +29,8 @@ export interface RunOptions {
   replace: boolean;
   backoff: BackoffSettings;
   random?: Random;
+  /** Told of every pod of the run (pod/hooks.ts). */
+  hooks?: readonly PodHooks[];
 }
 
 const secs = (ms: number): string => `${Math.ceil(ms / 1000)}s`;
@@ -168,10 +171,14 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
       multi: pods > 1,
       backoff: o.backoff,
       say,
+      hooks: o.hooks ?? [],
       ...(hostResolv ? { hostResolv } : {}),
     };
     const random = o.random ?? Math.random;
-    const codes = await Promise.all(m.workloads.map((w) => runWorkload(env, w, random)));
+    const codes = await Promise.all([
+      ...m.workloads.map((w) => workloadKind(w.kind).run(env, w, random)),
+      ...startedKinds().map((k) => k.start?.(env, m, random) ?? Promise.resolve(0)),
+    ]);
     return interrupted ? signalExit(interrupted) : Math.max(0, ...codes);
   } catch (err) {
     if (err instanceof Aborted && interrupted) return signalExit(interrupted);
