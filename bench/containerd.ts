@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { call, connect, type CriClients } from '../src/cli/client.js';
 import { run } from '../src/util/exec.js';
-import { readMounts } from '../src/util/mounts.js';
+import { readMounts } from '../src/host/mounts.js';
 import { vethsOn } from '../test/support/leaks.js';
 import { findProcesses } from './proc.js';
 import { sleep } from './stats.js';

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/cli/client.js';
-import { cgroupMounts } from '../src/oci/cgroups.js';
+import { cgroupMounts } from '../src/host/cgroups.js';
 import { findExecutable } from '../src/oci/find-runtime.js';
 import { Harness } from './support/harness.js';
 import { rejectsWith } from './support/grpc-assert.js';

@@ -200,7 +200,7 @@ async function printPodLog(ctx: CliContext, podId: string, tail: number, timesta
     const prefix = `[${c.metadata?.name ?? c.id.slice(0, 13)}] `;
     for (const e of await readEntries(await logPathOf(ctx, c.id), tail, since)) all.push({ ...e, text: `${prefix}${e.text}`, complete: true });
   }
-  // CRI log timestamps (RFC 3339 with nanoseconds, as conmon writes them) sort as text; the sort is stable.
+  // CRI log timestamps (RFC 3339 with nanoseconds, as the container monitor writes them) sort as text; the sort is stable.
   all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
   await printEntries(ctx, all, timestamps);
 }

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
 import { call, connect, type CriClients } from '../../src/cli/client.js';
 import { run } from '../../src/util/exec.js';
-import { cgroupMounts } from '../../src/oci/cgroups.js';
+import { cgroupMounts } from '../../src/host/cgroups.js';
 import { repoRoot } from '../../src/util/paths.js';
 import type { PodSandboxConfig } from '../../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { RecordedPids, cgroupTree, leftovers, mountsUnder, type LeakScope } from './leaks.js';
