@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { cribRunSuite, type BackgroundCli } from './support/crib-cli.js';
 import { freePort } from './support/registry.js';
 import { waitFor } from './support/wait-for.js';

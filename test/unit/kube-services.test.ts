@@ -4,9 +4,9 @@
 // written, and what Services ask of the workloads (selection, target ports, node ports).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseManifests } from '../../src/cli/run/documents.js';
-import { Fields, ManifestError } from '../../src/cli/run/fields.js';
-import type { Workload } from '../../src/cli/run/workloads.js';
+import { parseManifests } from '../../src/kube/manifest/documents.js';
+import { Fields, ManifestError } from '../../src/kube/manifest/fields.js';
+import type { Workload } from '../../src/kube/manifest/workload.js';
 import { HostsSlots, READ_CHUNK, REUSE_AFTER_MS, type HostsWrite } from '../../src/kube/services/hosts-slots.js';
 import { podHostsHeader } from '../../src/kube/services/pod-hosts.js';
 import { parseService, type Service } from '../../src/kube/services/service.js';

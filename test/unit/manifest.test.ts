@@ -3,10 +3,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { parseManifests } from '../../src/cli/run/documents.js';
-import { ManifestError, type Pod } from '../../src/cli/run/manifest.js';
-import { initialPods } from '../../src/cli/run/plan.js';
-import { intValue, milliCpuToQuota, milliCpuToShares, milliValue, parseQuantity, type Quantity } from '../../src/cli/run/quantity.js';
+import { parseManifests } from '../../src/kube/manifest/documents.js';
+import { ManifestError, type Pod } from '../../src/kube/manifest/pod-spec.js';
+import { initialPods } from '../../src/kube/plan/plan.js';
+import { intValue, milliCpuToQuota, milliCpuToShares, milliValue, parseQuantity, type Quantity } from '../../src/kube/quantity/quantity.js';
 import {
   checkRunAsNonRoot,
   containerConfig,
@@ -16,13 +16,13 @@ import {
   podDns,
   podSandboxConfig,
   preStopFromAnnotation,
-} from '../../src/cli/run/convert.js';
-import { Backoff } from '../../src/cli/run/backoff.js';
-import { expand } from '../../src/cli/run/env.js';
-import { CriLogParser } from '../../src/cli/run/logs.js';
+} from '../../src/kube/pod/convert.js';
+import { Backoff } from '../../src/kube/loop/backoff.js';
+import { expand } from '../../src/kube/env/env.js';
+import { CriLogParser } from '../../src/kube/pod/logs.js';
 import { runCommand, downCommand } from '../../src/cli/run/index.js';
-import type { CliContext } from '../../src/cli/context.js';
-import type { CriClients } from '../../src/cli/client.js';
+import type { CliContext } from '../../src/client/context.js';
+import type { CriClients } from '../../src/client/client.js';
 
 const pod = (spec: string, meta = 'name: p'): string => `apiVersion: v1\nkind: Pod\nmetadata:\n  ${meta}\nspec:\n${spec}`;
 /** The pods of a manifest's workloads, as crib run would start them. */
@@ -307,12 +307,12 @@ status:
       // A claim's storage (which Kubernetes requires) is no unsupported field; a kind crib does not run is no field.
       const claim =
         'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n';
-      const service = 'apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n';
-      fs.writeFileSync(file, `${claim}---\n${service}---\n${pod(`${simple}      terminationMessagePolicy: File\n`)}`);
+      const ingress = 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: s}\nspec: {rules: []}\n';
+      fs.writeFileSync(file, `${claim}---\n${ingress}---\n${pod(`${simple}      terminationMessagePolicy: File\n`)}`);
       const k = fakeContext();
       assert.equal(await runCommand(['--strict', file], k.ctx), 2);
       assert.doesNotMatch(k.err(), /storage/);
-      assert.match(k.err(), /^error: document 2 \(kind "Service"\) is not supported by crib run$/m);
+      assert.match(k.err(), /^error: document 2 \(kind "Ingress"\) is not supported by crib run$/m);
       assert.match(k.err(), /--strict: 1 unsupported kind and 1 unsupported field in .*; nothing was created/);
       fs.writeFileSync(file, `${claim}---\n${pod(simple)}`);
       const s = fakeContext();
@@ -389,7 +389,7 @@ describe('crib run manifests: invalid Pods are errors naming the field', () => {
       'spec.containers[0].terminationMessagePolicy is not supported by crib run; ignored',
       'spec.containers[0].frobnicate is an unknown field; ignored',
     ]);
-    for (const kind of ['Service', 'Ingress', 'Namespace', 'ServiceAccount', 'CronJob', 'Role', 'Endpoints']) {
+    for (const kind of ['Ingress', 'Namespace', 'ServiceAccount', 'CronJob', 'Role', 'Endpoints']) {
       assert.deepEqual(parseManifests(`apiVersion: v1\nkind: ${kind}\nmetadata: {name: x}\n`).ignoredKinds.length, 1, kind);
     }
   });

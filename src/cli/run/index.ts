@@ -2,18 +2,18 @@
 // machine, without a cluster, driven through cribd's CRI socket the way kubelet drives a runtime.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { CliContext } from '../context.js';
-import { describeError } from '../errors.js';
-import { backoffFrom, KUBELET_BACKOFF, type BackoffSettings } from './backoff.js';
-import { emptyManifest, parseManifests, type Manifest } from './documents.js';
-import { downManifest, downPods } from './down.js';
+import type { CliContext } from '../../client/context.js';
+import { describeError } from '../../client/errors.js';
+import { backoffFrom, KUBELET_BACKOFF, type BackoffSettings } from '../../kube/loop/backoff.js';
+import { emptyManifest, parseManifests, type Manifest } from '../../kube/manifest/documents.js';
+import { downManifest, downPods } from '../../kube/run/down.js';
 import { generatePods } from './generate.js';
-import { ManifestError, type PullPolicy } from './manifest.js';
-import { ManifestTooLarge, readManifest } from './manifest-input.js';
-import { runManifest } from './runner.js';
-import { runtimeRoot } from './paths.js';
-import { RunError } from './volumes.js';
-import { planServices } from '../../kube/services/service-plan.js';
+import { ManifestError, type PullPolicy } from '../../kube/manifest/pod-spec.js';
+import { ManifestTooLarge, readManifest } from '../../kube/manifest/input.js';
+import { runManifest } from '../../kube/run/runner.js';
+import { runtimeRoot } from '../../kube/records/paths.js';
+import { RunError } from '../../kube/volumes/volumes.js';
+import { completeManifest } from '../../kube/kinds/table.js';
 
 export const runUsage = `Usage: crib run [-d] [--replace] [--strict] [--pull always|never|missing] [--backoff DURATION] -f FILE...
 
@@ -191,10 +191,8 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   const files = flags.positional;
   const m = await loadManifest(ctx, 'run', files);
   if (typeof m === 'number') return m;
-  // What the Services ask of the workloads (node ports as host ports) and what they cannot have.
-  const services = planServices(m.services, m.workloads);
-  m.workloads = services.workloads;
-  m.warnings.push(...services.warnings);
+  // Checks across documents and what kinds change in the workloads (a Service's node ports).
+  const notes = completeManifest(m);
   const strict = flags.bool.has('strict');
   for (const w of [...m.ignoredKinds, ...m.warnings]) ctx.err.write(strict ? `error: ${w.replace(/; [^;]*$/, '')}\n` : `warning: ${w}\n`);
   if (strict && (m.warnings.length || m.ignoredKinds.length)) {
@@ -208,7 +206,7 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
     return 2;
   }
   const pull = one(flags, 'pull');
-  for (const n of services.notes) ctx.err.write(`${n}\n`);
+  for (const n of notes) ctx.err.write(`${n}\n`);
   return runManifest(ctx, m, {
     detach: flags.bool.has('detach'),
     replace: flags.bool.has('replace'),

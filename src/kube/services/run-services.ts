@@ -1,9 +1,11 @@
 // The Services of one crib run, told about its pods by the pods' runs: a pod with its IP gets its
 // hosts file (to mount as /etc/hosts) and adds its names, readiness moves it in and out of them,
 // its end takes it out. A StatefulSet's pods have its serviceName as their subdomain.
-import { podHostname } from '../../cli/run/convert.js';
-import type { Pod } from '../../cli/run/manifest.js';
-import type { Workload } from '../../cli/run/workloads.js';
+import { podHostname } from '../pod/convert.js';
+import type { Pod } from '../manifest/pod-spec.js';
+import type { Workload } from '../manifest/workload.js';
+import type { PodHooks } from '../pod/hooks.js';
+import { podDir } from '../records/paths.js';
 import { ServiceNames } from './service-names.js';
 import type { Service } from './service.js';
 
@@ -45,5 +47,19 @@ export class RunServices {
 
   settled(): Promise<void> {
     return this.names.settled();
+  }
+
+  /** As the run's hooks: a pod with its own network gets its hosts file as every container's /etc/hosts. */
+  hooks(root: string, onError: (err: unknown) => void): PodHooks {
+    return {
+      mounts: async (p) => {
+        if (!p.ip) return [];
+        const file = await this.podStarted(p.uid, p.pod, p.ip, p.pod.spec.hostNetwork ? undefined : podDir(root, p.uid));
+        return file ? [{ container_path: '/etc/hosts', host_path: file, readonly: true }] : [];
+      },
+      readiness: (p, ready) => this.podReady(p.uid, ready),
+      gone: (p) => void this.podGone(p.uid).catch(onError),
+      settled: () => this.settled(),
+    };
   }
 }

@@ -4,8 +4,8 @@
 // warning), and the node ports: a NodePort or LoadBalancer Service is published on the node as a
 // host port (CRI port mapping) of the one pod it selects, as crib has no proxy to spread
 // connections over several. Pure: workloads in, workloads with host ports and warnings out.
-import type { ContainerPort, ContainerSpec, PodTemplate, Protocol } from '../../cli/run/manifest.js';
-import type { Workload } from '../../cli/run/workloads.js';
+import type { ContainerPort, ContainerSpec, PodTemplate, Protocol } from '../manifest/pod-spec.js';
+import type { Workload } from '../manifest/workload.js';
 import { NODE_PORT_RANGE, type Service, type ServicePort } from './service.js';
 
 export interface ServicePlan {

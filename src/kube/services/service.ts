@@ -2,12 +2,11 @@
 // no service proxy: a Service's names resolve straight to its pods' IPs (names.ts), and a node
 // port is a host port of a selected pod (node-ports.ts). What asks for a proxy, or for objects
 // crib does not run, is a warning naming the field (an error with --strict). Pure.
-import type { Fields } from '../../cli/run/fields.js';
-import { ManifestError, readType } from '../../cli/run/fields.js';
-import { parseMetadata } from '../../cli/run/manifest.js';
+import type { Fields } from '../manifest/fields.js';
+import { ManifestError, readType } from '../manifest/fields.js';
+import { parseMetadata, type Protocol } from '../manifest/pod-spec.js';
 
 export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName';
-export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
 export interface ServicePort {
   name?: string;
