@@ -68,6 +68,7 @@ spec:
     metadata: { labels: { app: app } }
     spec:
       terminationGracePeriodSeconds: 1
+      hostAliases: [{ ip: 10.1.2.3, hostnames: [legacy.example] }]
       containers: [{ name: app, image: ${IMAGE}, command: [sleep, '3600'] }]
 `;
 
@@ -123,6 +124,10 @@ describe('Services under crib run', () => {
       // kubelet's own line for the pod stays: its FQDN under the subdomain and its hostname.
       r = await sh(peer0.id, 'grep -c "peer-0.peers.default.svc.cluster.local.peer-0$" /etc/hosts');
       assert.equal(r.out.trim(), '1', (await sh(peer0.id, 'cat /etc/hosts')).out);
+
+      // hostAliases are in the same file, as kubelet writes them.
+      r = await sh(app.id, 'grep -c "^10.1.2.3.legacy.example$" /etc/hosts');
+      assert.equal(r.out.trim(), '1', (await sh(app.id, 'cat /etc/hosts')).out);
 
       // The database is not ready (its probe's file is missing): its name resolves to nothing.
       r = await sh(app.id, 'timeout 5 wget -qO- http://db:8080/');

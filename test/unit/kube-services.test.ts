@@ -170,7 +170,7 @@ describe("a pod's hosts file changed in place", () => {
     });
     assert.match(h, /^127\.0\.0\.1\tlocalhost$/m);
     assert.match(h, /^10\.0\.0\.9\tpeer-1\.peers\.ns\.svc\.cluster\.local\tpeer-1$/m);
-    assert.match(h, /^10\.9\.9\.9\ta\tb$/m);
+    assert.match(h, /^10\.9\.9\.9\ta b$/m);
     assert.match(podHostsHeader({ ip: '10.0.0.9', hostname: 'web', namespace: 'ns' }), /^10\.0\.0\.9\tweb$/m);
   });
 
@@ -232,6 +232,24 @@ describe("a pod's hosts file changed in place", () => {
       slots.apply([a], [], i * REUSE_AFTER_MS + 1);
     }
     assert.ok(slots.size <= 2 * 64, `${slots.size} bytes`);
+  });
+});
+
+describe('hostAliases', () => {
+  it("are read with the API server's rules and go into the pod's hosts file", () => {
+    const pod = (aliases: string) =>
+      `apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostAliases: ${aliases}\n  containers: [{name: c, image: busybox}]\n`;
+    const m = parseManifests(pod('[{ip: 10.1.2.3, hostnames: [foo.local, bar]}]'));
+    assert.deepEqual(m.warnings, []);
+    assert.deepEqual(m.workloads[0]?.template.spec.hostAliases, [{ ip: '10.1.2.3', hostnames: ['foo.local', 'bar'] }]);
+    assert.throws(
+      () => parseManifests(pod('[{ip: 10.1.2, hostnames: [a]}]')),
+      (e: unknown) => e instanceof ManifestError && e.field === 'spec.hostAliases[0].ip',
+    );
+    assert.throws(
+      () => parseManifests(pod('[{ip: 10.1.2.3, hostnames: [Not_A_Name]}]')),
+      (e: unknown) => e instanceof ManifestError && e.field === 'spec.hostAliases[0].hostnames[0]',
+    );
   });
 });
 

@@ -26,7 +26,8 @@ export const serviceKind: KindModule = {
   },
   hooks(m, run) {
     const services = itemsOf<Service>(m, 'Service');
-    if (!services.length) return undefined;
+    // The managed hosts file also carries hostAliases, as kubelet's does.
+    if (!services.length && !m.workloads.some((w) => w.template.spec.hostAliases)) return undefined;
     const onError = (err: unknown) => run.say(`updating the Services' names failed: ${describeError(err)}`);
     return new RunServices(services, m.workloads, onError).hooks(run.root, onError);
   },

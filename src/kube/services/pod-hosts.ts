@@ -1,12 +1,8 @@
 // The fixed part of a pod's hosts file as kubelet writes its managed /etc/hosts: the loopback
 // names, the pod's own hostname on its IP (with its FQDN when it has a subdomain), the
 // hostAliases. The Services' lines follow it (hosts-slots.ts). Pure.
-import { CLUSTER_DOMAIN } from './service-hosts.js';
-
-export interface HostAlias {
-  ip: string;
-  hostnames: string[];
-}
+import type { HostAlias } from '../manifest/pod-spec.js';
+import { CLUSTER_DOMAIN, hostsLines } from './service-hosts.js';
 
 export interface PodHostsInfo {
   ip: string;
@@ -29,7 +25,7 @@ export function podHostsHeader(p: PodHostsInfo): string {
   if (p.ip) lines.push(p.subdomain ? `${p.ip}\t${p.hostname}.${p.subdomain}.${p.namespace}.svc.${CLUSTER_DOMAIN}\t${p.hostname}` : `${p.ip}\t${p.hostname}`);
   if (p.hostAliases?.length) {
     lines.push('', '# Entries added by HostAliases.');
-    for (const a of p.hostAliases) lines.push(`${a.ip}\t${a.hostnames.join('\t')}`);
+    for (const a of p.hostAliases) lines.push(...hostsLines(a.ip, a.hostnames));
   }
   lines.push('', '# Entries for the Services of this crib run (kept current; lines starting with # are free).');
   return lines.join('\n') + '\n';

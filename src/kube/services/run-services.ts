@@ -34,6 +34,7 @@ export class RunServices {
       ip,
       ready: false,
       ...(dir ? { dir } : {}),
+      ...(pod.spec.hostAliases ? { hostAliases: pod.spec.hostAliases } : {}),
     });
   }
 

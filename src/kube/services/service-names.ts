@@ -3,7 +3,8 @@
 // (service-hosts.ts) and changes every pod's file by the difference, one change at a time.
 import path from 'node:path';
 import { PodHostsFile } from './hosts-file.js';
-import { podHostsHeader, type HostAlias } from './pod-hosts.js';
+import type { HostAlias } from '../manifest/pod-spec.js';
+import { podHostsHeader } from './pod-hosts.js';
 import { serviceHostLines, type PodEndpoint } from './service-hosts.js';
 import type { Service } from './service.js';
 
