@@ -128,7 +128,7 @@ describe('crib supervise', () => {
     const d = await crib(['down', '-f', file]);
     assert.equal(d.code, 0, explain(d));
     await waitFor(
-      () => /no longer watched/.test(s.out.stderr),
+      () => /was taken down \(crib down\); no longer watched/.test(s.out.stderr),
       () => `the supervisor lets go:\n${s.out.stderr}`,
       10_000,
     );
