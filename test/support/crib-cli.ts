@@ -10,7 +10,6 @@ import { runCapture } from '../../src/util/exec.js';
 import { repoRoot } from '../../src/util/paths.js';
 import { importBusybox } from './busybox-image.js';
 import { Harness } from './harness.js';
-import { lockHolder } from '../../src/kube/supervisor/lock.js';
 
 export interface CliResult {
   code: number | null;
@@ -48,18 +47,6 @@ export function cribCli(h: Harness) {
 }
 
 /**
- * Ends the supervisor a `crib run -d` of the test started (by the pid in its pid file) and waits
- * for it to be gone, so that it touches no pod the test removes next.
- */
-export async function endSupervisor(root: string): Promise<void> {
-  const pid = await lockHolder(root);
-  if (pid === undefined) return;
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 200 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
-  if (fs.existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
-}
-
-/**
  * A describe block that drives crib run: its own cribd with IMAGE imported; after each test its CLI
  * runs are killed, its pods removed and nothing may be left (the leak check). `manifest` writes a
  * YAML file of the test's own; `explain` is a failed run's output with cribd's last lines.
@@ -75,7 +62,7 @@ export function cribRunSuite(image: string) {
   after(() => h.cleanup());
   afterEach(async () => {
     cli.killAll();
-    await endSupervisor(h.root);
+    await h.endSupervisor();
     for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
     await h.assertNoLeaks();
   });

@@ -19,6 +19,7 @@ import type { ImageInfo, RunEnv } from '../pod/pod-run.js';
 import { checkHostPaths, claimExists, ensureClaim, RunError } from '../volumes/volumes.js';
 import { runtimeRoot } from '../records/paths.js';
 import { startedKinds, workloadKind } from '../kinds/table.js';
+import { removeRun, runId } from '../records/runs.js';
 import type { PodHooks } from '../pod/hooks.js';
 
 export interface RunOptions {
@@ -173,6 +174,8 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
       say('crib run: tear it down first (crib down -f FILE), or run with --replace');
       return 1;
     }
+    // These workloads are this run's now: a supervisor no longer takes an earlier -d run of them over.
+    await removeRun(root, runId(m));
     const templates = m.workloads.map((w) => ({ name: `${w.kind} ${w.name}`, spec: w.template.spec }));
     const images = await ensureImages(ctx, templates, o, say, controller.signal);
     for (const w of m.workloads) {
