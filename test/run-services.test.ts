@@ -73,7 +73,7 @@ spec:
 `;
 
 describe('Services under crib run', () => {
-  const { h, background, manifest } = cribRunSuite(IMAGE);
+  const { h, crib, background, manifest, explain } = cribRunSuite(IMAGE);
 
   /** The one container of the pod labelled app=APP (the nth by name). */
   async function containerOf(app: string, nth = 0): Promise<{ id: string; pod: string }> {
@@ -156,6 +156,42 @@ describe('Services under crib run', () => {
         30_000,
       );
     });
+  });
+
+  it('gives a detached run the names as they are when it hands its pods over', async () => {
+    const file = manifest(`
+apiVersion: v1
+kind: Service
+metadata: { name: peers }
+spec:
+  clusterIP: None
+  selector: { app: peer }
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: { name: peer }
+spec:
+  serviceName: peers
+  replicas: 2
+  selector: { matchLabels: { app: peer } }
+  template:
+    metadata: { labels: { app: peer } }
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers: [{ name: web, image: ${IMAGE}, ${serving} }]
+`);
+    const r = await crib(['run', '-d', '-f', file]);
+    try {
+      assert.equal(r.code, 0, explain(r));
+      const peer0 = await containerOf('peer', 0);
+      const peer1 = await containerOf('peer', 1);
+      // OrderedReady: peer-1 came after peer-0 was ready, and peer-0's file got its name then.
+      assert.deepEqual(await sh(peer0.id, 'timeout 5 wget -qO- http://peer-1.peers:8080/'), { code: 0, out: 'peer-1\n' }, explain(r));
+      assert.deepEqual(await sh(peer1.id, 'timeout 5 wget -qO- http://peer-0.peers:8080/'), { code: 0, out: 'peer-0\n' }, explain(r));
+    } finally {
+      const d = await crib(['down', '-f', file]);
+      assert.equal(d.code, 0, explain(d));
+    }
   });
 
   it('publishes a NodePort Service on the node at its node port', async () => {
