@@ -49,17 +49,18 @@ describe('the kinds table', () => {
     assert.equal(kindModule('Ingress'), undefined);
   });
 
-  it('keeps what Service and CronJob documents said before they run: ignored, with a warning', () => {
+  it('reads Services (their own items) and keeps what CronJob documents said before they run: ignored, with a warning', () => {
     const m = parseManifests(
-      `apiVersion: v1\nkind: Service\nmetadata: {name: s}\n---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\n---\n${apps('Deployment')}`,
+      `apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {clusterIP: None}\n---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: c}\n---\n${apps('Deployment')}`,
     );
-    assert.deepEqual(m.ignoredKinds, [
-      'document 1 (kind "Service") is not supported by crib run; ignored',
-      'document 2 (kind "CronJob") is not supported by crib run; ignored',
-    ]);
+    assert.deepEqual(m.ignoredKinds, ['document 2 (kind "CronJob") is not supported by crib run; ignored']);
+    assert.deepEqual(
+      itemsOf<{ name: string }>(m, 'Service').map((x) => x.name),
+      ['s'],
+    );
     assert.equal(m.workloads.length, 1);
     assert.throws(() => parseManifests('apiVersion: v1\nmetadata: {name: s}\n'), new RegExp(`kind: required \\(one of ${runKindNames().join(', ')}\\)`));
-    assert.ok(!runKindNames().includes('Service'), 'a kind that is only warned about is no typo correction');
+    assert.ok(runKindNames().includes('Service'), 'a kind crib runs is a typo correction');
     assert.throws(() => parseManifests(apps('Deploymnet')), /unknown kind "Deploymnet" \(did you mean Deployment\?\)/);
   });
 

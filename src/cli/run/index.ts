@@ -13,6 +13,7 @@ import { ManifestTooLarge, readManifest } from '../../kube/manifest/input.js';
 import { runManifest } from '../../kube/run/runner.js';
 import { runtimeRoot } from '../../kube/records/paths.js';
 import { RunError } from '../../kube/volumes/volumes.js';
+import { completeManifest } from '../../kube/kinds/table.js';
 import { removeRun, runId, type ManifestFile } from '../../kube/records/runs.js';
 import { handOver } from '../../kube/supervisor/start.js';
 
@@ -196,6 +197,8 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   const loaded = await loadManifest(ctx, 'run', files);
   if (typeof loaded === 'number') return loaded;
   const m = loaded.m;
+  // Checks across documents and what kinds change in the workloads (a Service's node ports).
+  const notes = completeManifest(m);
   const strict = flags.bool.has('strict');
   for (const w of [...m.ignoredKinds, ...m.warnings]) ctx.err.write(strict ? `error: ${w.replace(/; [^;]*$/, '')}\n` : `warning: ${w}\n`);
   if (strict && (m.warnings.length || m.ignoredKinds.length)) {
@@ -209,6 +212,7 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
     return 2;
   }
   const pull = one(flags, 'pull');
+  for (const n of notes) ctx.err.write(`${n}\n`);
   const policy = pull ? pullPolicies[pull] : undefined;
   const detach = flags.bool.has('detach');
   const code = await runManifest(ctx, m, { detach, replace: flags.bool.has('replace'), backoff, ...(policy ? { pull: policy } : {}) });

@@ -18,7 +18,7 @@ import { checkReferences } from '../plan/plan.js';
 import type { ImageInfo, RunEnv } from '../pod/pod-run.js';
 import { checkHostPaths, claimExists, ensureClaim, RunError } from '../volumes/volumes.js';
 import { runtimeRoot } from '../records/paths.js';
-import { startedKinds, workloadKind } from '../kinds/table.js';
+import { kindHooks, startedKinds, workloadKind } from '../kinds/table.js';
 import { removeRun, runId } from '../records/runs.js';
 import type { PodHooks } from '../pod/hooks.js';
 
@@ -123,7 +123,7 @@ export async function runEnv(
     multi: pods > 1,
     backoff: o.backoff,
     say: o.say,
-    hooks: o.hooks ?? [],
+    hooks: [...(o.hooks ?? []), ...kindHooks(m, { root, say: o.say })],
     ...(hostResolv ? { hostResolv } : {}),
   };
 }
@@ -195,6 +195,7 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
       ...m.workloads.map((w) => workloadKind(w.kind).run(env, w, random)),
       ...startedKinds().map((k) => k.start?.(env, m, random) ?? Promise.resolve(0)),
     ]);
+    await Promise.all(env.hooks.map((h) => h.settled?.() ?? Promise.resolve())); // detached: what the hooks write is whole before the run exits
     return interrupted ? signalExit(interrupted) : Math.max(0, ...codes);
   } catch (err) {
     if (err instanceof Aborted && interrupted) return signalExit(interrupted);

@@ -22,6 +22,7 @@ import { readRuns, removeRun, runId, writeRun, type RunRecord } from '../records
 import { downManifest, findWorkloadPods } from '../run/down.js';
 import { ensureImages, runEnv, runManifest } from '../run/runner.js';
 import { releaseLock, stillHeld } from './lock.js';
+import { completeManifest } from '../kinds/table.js';
 
 export interface SupervisorOptions {
   /** kubelet's --pod-manifest-path: each *.yaml, *.yml, *.json is run while it is there. */
@@ -53,6 +54,7 @@ export function parseRunFiles(files: readonly { name: string; text: string }[]):
       throw err;
     }
   }
+  completeManifest(m); // as crib run does: a Service's node ports, the same workloads
   return m;
 }
 
