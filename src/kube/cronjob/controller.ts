@@ -88,10 +88,9 @@ export function cronTurn(name: string, schedule: Schedule, policy: CronPolicy, s
     }
     return { kind: 'idle', ...nextMs };
   }
+  // The window starts after the last start: a scheduled time is started once, and never too late.
   const scheduledMs = recent.time;
-  if (deadline !== undefined && scheduledMs + deadline * 1000 < now) return { kind: 'missed', scheduledMs, ...nextMs };
   const jobName = cronJobName(name, scheduledMs);
-  if (state.lastScheduleMs === scheduledMs || state.active.includes(jobName)) return { kind: 'idle', ...nextMs };
   if (policy.concurrencyPolicy === 'Forbid' && state.active.length > 0) return { kind: 'forbidden', scheduledMs, active: [...state.active], ...nextMs };
   const replace = policy.concurrencyPolicy === 'Replace' ? [...state.active] : [];
   return { kind: 'start', scheduledMs, jobName, replace, missed: recent.count, tooManyMissed: recent.tooMany, ...nextMs };
