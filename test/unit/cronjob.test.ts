@@ -1,12 +1,20 @@
 // The CronJob controller, pure and on a fake clock: schedules read as Kubernetes reads them
 // (robfig/cron's fields, macros and day-of-month/day-of-week rule; IANA zones, DST), the turn's
 // decision (due, too late, already done, Forbid, Replace, suspend, missed starts counted to 100),
-// Job names, and the history limits.
+// Job names, the history limits, and the CronJob document as the API server reads it.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cronJobName, cronTurn, MAX_MISSED_STARTS, mostRecentStart, type CronPolicy, type CronState } from '../../src/kube/cronjob/controller.js';
 import { DEFAULT_HISTORY_LIMITS, jobsToPrune } from '../../src/kube/cronjob/history.js';
 import { checkTimeZone, MAX_SCHEDULE_LENGTH, parseSchedule, ScheduleError, type Schedule } from '../../src/kube/cronjob/schedule.js';
+import type { CronJob } from '../../src/kube/cronjob/spec.js';
+import { itemsOf } from '../../src/kube/kinds/kind.js';
+import { plannedWorkloads } from '../../src/kube/kinds/table.js';
+import { parseManifests } from '../../src/kube/manifest/documents.js';
+import { ManifestError } from '../../src/kube/manifest/pod-spec.js';
+import { makePod } from '../../src/kube/plan/plan.js';
+import { podSandboxConfig } from '../../src/kube/pod/convert.js';
+import { LABEL_OWNER_CRONJOB, LABEL_OWNER_KIND, LABEL_OWNER_NAME } from '../../src/kube/records/keys.js';
 
 const at = (iso: string): number => Date.parse(iso);
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
@@ -233,5 +241,116 @@ describe('cronjob history limits', () => {
   it('sorts a Job with no start time last, and equal times by name', () => {
     assert.deepEqual(jobsToPrune([job('b', true), job('z', true, 5), job('a', true, 5)], { successful: 1, failed: 1 }), ['a', 'z']);
     assert.deepEqual(jobsToPrune([job('b', true), job('a', true)], { successful: 1, failed: 1 }), ['a']);
+  });
+});
+
+describe('cronjob document', () => {
+  const doc = (spec: string, name = 'tick') => `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: ${name}}
+spec:
+${spec}
+`;
+  const template = `  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: localhost/x:1, command: [echo, tick]}]`;
+
+  it("reads a CronJob with the API server's defaults, its Jobs' template planned for the run's checks", () => {
+    const m = parseManifests(doc(`  schedule: "*/1 * * * *"\n${template}`));
+    assert.deepEqual(m.workloads, [], 'a CronJob runs no pod by itself');
+    const [cj] = itemsOf<CronJob>(m, 'CronJob');
+    assert.ok(cj);
+    assert.deepEqual(cj.policy, { concurrencyPolicy: 'Allow', suspend: false });
+    assert.deepEqual(cj.history, { successful: 3, failed: 1 });
+    assert.equal(cj.schedule.timeZone, undefined);
+    assert.equal(cj.job.job?.backoffLimit, 6);
+    assert.deepEqual(
+      plannedWorkloads(m).map((w) => [w.kind, w.name, w.cronJob]),
+      [['Job', 'tick', 'tick']],
+    );
+    assert.deepEqual(m.warnings, []);
+    assert.deepEqual(m.ignoredKinds, []);
+  });
+
+  it('reads every field it runs', () => {
+    const m = parseManifests(
+      doc(`  schedule: "0 9 * * 1-5"
+  timeZone: Europe/Paris
+  concurrencyPolicy: Replace
+  startingDeadlineSeconds: 30
+  suspend: true
+  successfulJobsHistoryLimit: 0
+  failedJobsHistoryLimit: 5
+${template}`),
+    );
+    const [cj] = itemsOf<CronJob>(m, 'CronJob');
+    assert.ok(cj);
+    assert.deepEqual(cj.policy, { concurrencyPolicy: 'Replace', suspend: true, startingDeadlineSeconds: 30 });
+    assert.deepEqual(cj.history, { successful: 0, failed: 5 });
+    assert.equal(cj.schedule.timeZone, 'Europe/Paris');
+  });
+
+  it("labels its Jobs' pods with the CronJob, and the Job as their owner", () => {
+    const m = parseManifests(doc(`  schedule: "@hourly"\n${template}`));
+    const [w] = plannedWorkloads(m);
+    assert.ok(w);
+    const pod = makePod({ ...w, name: 'tick-29000000' }, () => 0);
+    assert.match(pod.name, /^tick-29000000-[a-z0-9]{5}$/);
+    assert.equal(pod.labels['job-name'], 'tick-29000000');
+    const labels = podSandboxConfig(pod, { uid: 'u', seccompRoot: '/x' }).labels ?? {};
+    assert.deepEqual([labels[LABEL_OWNER_KIND], labels[LABEL_OWNER_NAME], labels[LABEL_OWNER_CRONJOB]], ['Job', 'tick-29000000', 'tick']);
+    assert.equal(pod.labels[LABEL_OWNER_CRONJOB], undefined, "not one of the pod's own labels");
+  });
+
+  it('refuses bad input naming the document and the field; nothing of it is kept', () => {
+    const refused: [string, string, RegExp][] = [
+      ['invalid schedule', `  schedule: "61 * * * *"\n${template}`, /^document 2: spec\.schedule: .*minute: 61/],
+      ['6 fields', `  schedule: "0 0 * * * *"\n${template}`, /^document 2: spec\.schedule: expected exactly 5 fields/],
+      ['no schedule', template, /^document 2: spec\.schedule: required/],
+      [
+        'unknown policy',
+        `  schedule: "@daily"\n  concurrencyPolicy: Sometimes\n${template}`,
+        /^document 2: spec\.concurrencyPolicy: "Sometimes" is not one of "Allow", "Forbid", "Replace"/,
+      ],
+      ['bad time zone', `  schedule: "@daily"\n  timeZone: Mars/Olympus\n${template}`, /^document 2: spec\.timeZone: unknown time zone Mars\/Olympus/],
+      ['TZ in schedule', `  schedule: "CRON_TZ=UTC 0 0 * * *"\n${template}`, /^document 2: spec\.schedule: cannot use TZ or CRON_TZ in schedule/],
+      [
+        'a typo',
+        `  schedule: "@daily"\n  concurencyPolicy: Forbid\n${template}`,
+        /^document 2: spec\.concurencyPolicy: unknown field \(did you mean concurrencyPolicy\?\)/,
+      ],
+      ['negative deadline', `  schedule: "@daily"\n  startingDeadlineSeconds: -1\n${template}`, /^document 2: spec\.startingDeadlineSeconds:/],
+      ['negative limit', `  schedule: "@daily"\n  failedJobsHistoryLimit: -1\n${template}`, /^document 2: spec\.failedJobsHistoryLimit:/],
+      ['no jobTemplate', `  schedule: "@daily"`, /^document 2: spec\.jobTemplate: required/],
+      [
+        'a selector',
+        `  schedule: "@daily"\n${template}\n      selector: {matchLabels: {a: b}}`,
+        /^document 2: spec\.jobTemplate\.spec\.selector: `selector` will be auto-generated/,
+      ],
+      [
+        'restartPolicy Always',
+        `  schedule: "@daily"\n${template.replace('Never', 'Always')}`,
+        /^document 2: spec\.jobTemplate\.spec\.template\.spec\.restartPolicy: Always is not allowed for a Job/,
+      ],
+    ];
+    const cm = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n---\n';
+    for (const [what, spec, why] of refused) {
+      assert.throws(
+        () => parseManifests(cm + doc(spec)),
+        (e: Error) => e instanceof ManifestError && why.test(e.message),
+        `${what}: ${why}`,
+      );
+    }
+    // The controller appends 11 characters to a name, and a Job's name is at most 63.
+    const long = 'x'.repeat(53);
+    assert.throws(() => parseManifests(doc(`  schedule: "@daily"\n${template}`, long)), /metadata\.name: must be no more than 52 characters/);
+    assert.doesNotThrow(() => parseManifests(doc(`  schedule: "@daily"\n${template}`, 'x'.repeat(52))));
+    assert.throws(
+      () => parseManifests(doc(`  schedule: "@daily"\n${template}`) + '---\n' + doc(`  schedule: "@daily"\n${template}`)),
+      /CronJob default\/tick is defined twice/,
+    );
   });
 });

@@ -64,6 +64,12 @@ export interface KindModule {
    * by the supervisor) with every document of the manifest, runs until env.signal; an exit code.
    */
   start?(env: RunEnv, m: Manifest, random: Random): Promise<number>;
+  /**
+   * The workloads such a kind runs later (a CronJob's Job template, with `cronJob` set): the run
+   * checks them before anything starts (references, images, runAsNonRoot, host paths), and
+   * `crib down` and --replace find their pods.
+   */
+  planned?(m: Manifest): Workload[];
 }
 
 /** The documents of a kind that keeps its own (Service, CronJob), as its read() stored them. */

@@ -1,4 +1,6 @@
 // The kinds crib run reads, by name: adding a kind is a module in this folder and a line here.
+import type { Manifest } from '../manifest/documents.js';
+import type { Workload } from '../manifest/workload.js';
 import type { KindModule, WorkloadBehaviour } from './kind.js';
 import { configMapKind } from './configmap.js';
 import { cronJobKind } from './cronjob.js';
@@ -31,6 +33,9 @@ export const runKindNames = (): string[] => [...kinds().values()].filter((k) => 
 
 /** The kinds that act beside the workloads (those with a start). */
 export const startedKinds = (): KindModule[] => [...kinds().values()].filter((k) => k.start !== undefined);
+
+/** The workloads the started kinds will run later (KindModule.planned). */
+export const plannedWorkloads = (m: Manifest): Workload[] => startedKinds().flatMap((k) => k.planned?.(m) ?? []);
 
 /** A workload's kind behaviour; the manifest only holds workloads of kinds that have one. */
 export function workloadKind(kind: string): WorkloadBehaviour {
