@@ -21,6 +21,7 @@ const suites = {
     mutate: ['src/kube/manifest/pod-spec.ts', 'src/kube/controllers/job-state.ts', 'src/kube/quantity/quantity.ts'],
     tests: ['manifest', 'kube-run'],
   },
+  'cronjob-controller': { mutate: ['src/kube/cronjob/schedule.ts', 'src/kube/cronjob/controller.ts', 'src/kube/cronjob/history.ts'], tests: ['cronjob'] },
   'spec-builders': { mutate: ['src/oci/capabilities.ts', 'src/oci/seccomp-default.ts', 'src/oci/users.ts'], tests: ['container-spec'] },
   'pod-coordinator': { mutate: ['src/pod/service.ts'], tests: ['pod-service'] },
 };
