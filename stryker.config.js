@@ -22,7 +22,10 @@ const suites = {
     tests: ['manifest', 'kube-run'],
   },
   'cronjob-controller': { mutate: ['src/kube/cronjob/schedule.ts', 'src/kube/cronjob/controller.ts', 'src/kube/cronjob/history.ts'], tests: ['cronjob'] },
-  'spec-builders': { mutate: ['src/oci/capabilities.ts', 'src/oci/seccomp-default.ts', 'src/oci/users.ts'], tests: ['container-spec'] },
+  'spec-builders': {
+    mutate: ['src/container/spec/capabilities.ts', 'src/container/spec/seccomp-default.ts', 'src/container/spec/users.ts'],
+    tests: ['container-spec'],
+  },
   'pod-coordinator': { mutate: ['src/pod/service.ts'], tests: ['pod-service'] },
 };
 

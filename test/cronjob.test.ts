@@ -6,7 +6,7 @@
 // other rules are unit-tested on a fake clock (test/unit/cronjob.test.ts).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { cribRunSuite } from './support/crib-cli.js';
 import { waitFor } from './support/wait-for.js';
 

@@ -2,7 +2,7 @@
 // of its Jobs ends), each Job run by the Job controller's loop (controllers/job.ts), finished Jobs
 // kept with their pods as history and removed beyond the limits, oldest first; Replace stops and
 // removes the running ones first. Runs until the run's signal, then removes every Job it made.
-import { describeError } from '../../cli/errors.js';
+import { describeError } from '../../client/errors.js';
 import { runJob, type JobResult } from '../controllers/job.js';
 import { Aborted, sleep } from '../loop/abort.js';
 import type { Random } from '../manifest/names.js';
