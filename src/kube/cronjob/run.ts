@@ -30,11 +30,11 @@ export async function runCronJob(env: RunEnv, cj: CronJob, random: Random): Prom
   const state: CronState = { createdMs: Date.now(), active: [] };
   const jobs = new Map<string, JobRun>();
   const finished: FinishedJob[] = [];
-  /** What a turn would say again on the next turns (a start held back), said once. */
-  const said = new Set<string>();
-  const once = (key: string, line: string) => {
-    if (said.has(key)) return;
-    said.add(key);
+  /** What a turn would say again on the next turns (a start held back), said once: the last time said, by what. */
+  const said = new Map<Turn['kind'], number>();
+  const once = (kind: Turn['kind'], scheduledMs: number, line: string) => {
+    if (said.get(kind) === scheduledMs) return;
+    said.set(kind, scheduledMs);
     say(line);
   };
   let wake: () => void = () => undefined;
@@ -82,16 +82,17 @@ export async function runCronJob(env: RunEnv, cj: CronJob, random: Random): Prom
     const t = cronTurn(cj.name, cj.schedule, cj.policy, state, Date.now());
     switch (t.kind) {
       case 'suspended':
-        once('suspended', 'suspended: no Job is started');
+        once('suspended', 0, 'suspended: no Job is started');
         return undefined;
       case 'missed':
         once(
-          `missed ${t.scheduledMs}`,
+          'missed',
+          t.scheduledMs,
           `missed the start of ${when(t.scheduledMs)}: more than startingDeadlineSeconds (${cj.policy.startingDeadlineSeconds}) ago`,
         );
         break;
       case 'forbidden':
-        once(`forbidden ${t.scheduledMs}`, `not starting the Job of ${when(t.scheduledMs)}: ${t.active.join(', ')} still runs (concurrencyPolicy Forbid)`);
+        once('forbidden', t.scheduledMs, `not starting the Job of ${when(t.scheduledMs)}: ${t.active.join(', ')} still runs (concurrencyPolicy Forbid)`);
         break;
       case 'start':
         for (const name of t.replace) {
