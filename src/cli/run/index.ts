@@ -7,6 +7,7 @@ import { describeError } from '../../client/errors.js';
 import { backoffFrom, KUBELET_BACKOFF, type BackoffSettings } from '../../kube/loop/backoff.js';
 import { emptyManifest, parseManifests, type Manifest } from '../../kube/manifest/documents.js';
 import { downManifest, downPods } from '../../kube/run/down.js';
+import { plannedWorkloads } from '../../kube/kinds/table.js';
 import { generatePods } from './generate.js';
 import { ManifestError, type PullPolicy } from '../../kube/manifest/pod-spec.js';
 import { ManifestTooLarge, readManifest } from '../../kube/manifest/input.js';
@@ -20,12 +21,13 @@ import { handOver } from '../../kube/supervisor/start.js';
 export const runUsage = `Usage: crib run [-d] [--replace] [--strict] [--pull always|never|missing] [--backoff DURATION] -f FILE...
 
 Runs the Kubernetes objects of YAML files on this machine through cribd, as a cluster with one
-node would: Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets and Jobs (their pods named as
-the controllers name them), with the ConfigMaps, Secrets and PersistentVolumeClaims they use, in
+node would: Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs and CronJobs (their
+pods named as the controllers name them), with the ConfigMaps, Secrets and PersistentVolumeClaims they use, in
 any order across the files. Each pod runs as kubelet runs it: images by imagePullPolicy, the pod
 sandbox, the init containers in order, then the containers. In the foreground their logs are
 printed as "[name] line", probes run, restartPolicy is applied with kubelet's back-off, logs are
 rotated as kubelet rotates them (10 MiB, 5 files), Jobs run to completion (exit 1 if one fails),
+CronJobs start Jobs on their schedules (foreground only; finished ones kept to their history limits),
 and Ctrl-C (or SIGTERM) runs the preStop hooks and tears everything down; a second Ctrl-C kills
 what still runs at once. An interrupted run exits 128 + the signal (130 for Ctrl-C).
 
@@ -207,8 +209,8 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
     ctx.err.write(`crib run: --strict: ${what} in ${files.join(', ')}; nothing was created\n`);
     return 2;
   }
-  if (m.workloads.length === 0) {
-    ctx.err.write(`crib run: nothing to run in ${files.join(', ')} (no Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet or Job)\n`);
+  if (m.workloads.length === 0 && plannedWorkloads(m).length === 0) {
+    ctx.err.write(`crib run: nothing to run in ${files.join(', ')} (no Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job or CronJob)\n`);
     return 2;
   }
   const pull = one(flags, 'pull');

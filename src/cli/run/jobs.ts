@@ -10,6 +10,7 @@ import {
   ANN_JOB_COMPLETIONS,
   CONTAINER_EXITED,
   LABEL_CONTAINER_NAME,
+  LABEL_OWNER_CRONJOB,
   LABEL_OWNER_KIND,
   LABEL_OWNER_NAME,
 } from '../../kube/records/keys.js';
@@ -28,7 +29,7 @@ export const jobsCommand: Command = {
   name: 'jobs',
   synopsis: '[-n NAMESPACE] [-o FORMAT]',
   summary:
-    "List the Jobs crib run started, with their pods' results: COMPLETIONS succeeded/wanted, a pod succeeded when all its containers exited 0. A Job none of whose pods still runs short of its completions is Failed (a detached run does not replace failed pods).",
+    "List the Jobs crib run started (a CronJob's too, with its name), with their pods' results: COMPLETIONS succeeded/wanted, a pod succeeded when all its containers exited 0. A Job none of whose pods still runs short of its completions is Failed (a detached run does not replace failed pods).",
   details: ['  -n, --namespace NS    only this namespace', '  -o, --output FORMAT   table (default), json or yaml'].join('\n'),
   flags: { value: ['namespace', 'output'], alias: { n: 'namespace', o: 'output' } },
   async run(args, ctx) {
@@ -61,6 +62,7 @@ export const jobsCommand: Command = {
       pods.push({
         namespace: s.metadata?.namespace ?? '',
         job: s.labels[LABEL_OWNER_NAME] ?? '',
+        ...(s.labels[LABEL_OWNER_CRONJOB] !== undefined ? { cronJob: s.labels[LABEL_OWNER_CRONJOB] } : {}),
         pod: s.metadata?.name ?? s.id,
         completions: Number.isInteger(completions) && completions > 0 ? completions : 1,
         createdMs: nsToMs(s.created_at),
@@ -76,7 +78,7 @@ export const jobsCommand: Command = {
     ctx.out.write(
       renderTable(
         ctx,
-        ['NAMESPACE', 'NAME', 'STATUS', 'COMPLETIONS', 'ACTIVE', 'SUCCEEDED', 'FAILED', 'DURATION', 'AGE'],
+        ['NAMESPACE', 'NAME', 'STATUS', 'COMPLETIONS', 'ACTIVE', 'SUCCEEDED', 'FAILED', 'DURATION', 'AGE', 'CRONJOB'],
         rows.map((r) => [
           r.namespace,
           r.name,
@@ -87,6 +89,7 @@ export const jobsCommand: Command = {
           String(r.failed),
           humanDuration((r.endMs ?? now) - r.startMs),
           humanDuration(now - r.startMs),
+          r.cronJob ?? '<none>',
         ]),
       ),
     );

@@ -34,7 +34,7 @@ export function parseApps(kind: AppsKind, f: Fields, warnings: string[], extras:
       claims.map((c) => c.name),
     );
     if (!matches(selector, template.labels)) throw new ManifestError(s.field('template.metadata.labels'), 'do not match spec.selector');
-    checkRestartPolicy(s.field('template.spec.restartPolicy'), kind, template, ['Always']);
+    checkRestartPolicy(`${s.field('template')}.spec.restartPolicy`, kind, template, ['Always']);
     const out: Workload = { kind, ...meta, template, replicas: extras.noReplicas ? 1 : (s.int('replicas', 0, INT32) ?? 1) };
     extras.extend?.(s, out, claims);
     return out;

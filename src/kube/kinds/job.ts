@@ -11,27 +11,29 @@ import type { PodShape } from './kind.js';
 import { editSource } from './shape.js';
 import { workloadModule } from './workload-module.js';
 
+/** A Job's spec (a Job's, or a CronJob's jobTemplate's): its pod template and the Job controller's numbers. */
+export function parseJobSpec(s: Fields, warnings: string[]): Pick<Workload, 'template' | 'replicas' | 'job'> {
+  const template = parseTemplate(s, warnings);
+  checkRestartPolicy(`${s.field('template')}.spec.restartPolicy`, 'Job', template, ['OnFailure', 'Never']);
+  const parallelism = s.int('parallelism', 0, INT32);
+  const job: JobSpec = {
+    parallelism: parallelism ?? 1,
+    backoffLimit: s.int('backoffLimit', 0, INT32) ?? 6,
+    indexed: s.oneOf('completionMode', ['NonIndexed', 'Indexed'] as const, 'NonIndexed') === 'Indexed',
+  };
+  // The API server's defaults: neither set is one pod to one success; parallelism alone is a work queue.
+  const completions = s.int('completions', 0, INT32) ?? (parallelism === undefined ? 1 : undefined);
+  if (completions !== undefined) job.completions = completions;
+  if (job.indexed && completions === undefined) throw new ManifestError(s.field('completions'), 'required with completionMode Indexed');
+  const deadline = s.int('activeDeadlineSeconds', 1, INT32);
+  if (deadline !== undefined) job.activeDeadlineSeconds = deadline;
+  return { template, replicas: job.parallelism, job };
+}
+
 function parseJob(f: Fields, warnings: string[]): Workload {
   readType(f, 'Job', ['batch/v1']);
   const meta = parseMetadata(f);
-  const w = f.sub('spec', (s) => {
-    const template = parseTemplate(s, warnings);
-    checkRestartPolicy(s.field('template.spec.restartPolicy'), 'Job', template, ['OnFailure', 'Never']);
-    const parallelism = s.int('parallelism', 0, INT32);
-    const job: JobSpec = {
-      parallelism: parallelism ?? 1,
-      backoffLimit: s.int('backoffLimit', 0, INT32) ?? 6,
-      indexed: s.oneOf('completionMode', ['NonIndexed', 'Indexed'] as const, 'NonIndexed') === 'Indexed',
-    };
-    // The API server's defaults: neither set is one pod to one success; parallelism alone is a work queue.
-    const completions = s.int('completions', 0, INT32) ?? (parallelism === undefined ? 1 : undefined);
-    if (completions !== undefined) job.completions = completions;
-    if (job.indexed && completions === undefined) throw new ManifestError(s.field('completions'), 'required with completionMode Indexed');
-    const deadline = s.int('activeDeadlineSeconds', 1, INT32);
-    if (deadline !== undefined) job.activeDeadlineSeconds = deadline;
-    const out: Workload = { kind: 'Job', ...meta, template, replicas: job.parallelism, job };
-    return out;
-  });
+  const w = f.sub('spec', (s): Workload => ({ kind: 'Job', ...meta, ...parseJobSpec(s, warnings) }));
   if (!w) throw new ManifestError(f.field('spec'), 'required');
   f.accept('status');
   f.done();

@@ -56,8 +56,6 @@ export interface KindModule {
   readonly kind: string;
   /** Reads one document of this kind into the manifest; throws ManifestError naming the field. */
   read(into: Manifest, f: Fields, at: ReadContext): void;
-  /** Read but not run (said to be ignored): not offered as a typo's correction. */
-  readonly ignored?: boolean;
   /** Present for kinds that make pods. */
   readonly workload?: WorkloadBehaviour;
   /**
@@ -73,6 +71,12 @@ export interface KindModule {
   complete?(m: Manifest): string[];
   /** Told of every pod of each run (pod/hooks.ts): a Service's names follow its pods. */
   hooks?(m: Manifest, run: { root: string; say: (line: string) => void }): PodHooks | undefined;
+  /**
+   * The workloads such a kind runs later (a CronJob's Job template, with `cronJob` set): the run
+   * checks them before anything starts (references, images, runAsNonRoot, host paths), and
+   * `crib down` and --replace find their pods.
+   */
+  planned?(m: Manifest): Workload[];
 }
 
 /** The documents of a kind that keeps its own (Service, CronJob), as its read() stored them. */

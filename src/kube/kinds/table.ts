@@ -1,6 +1,7 @@
 // The kinds crib run reads, by name: adding a kind is a module in this folder and a line here.
 import type { Manifest } from '../manifest/documents.js';
 import type { PodHooks } from '../pod/hooks.js';
+import type { Workload } from '../manifest/workload.js';
 import type { KindModule, WorkloadBehaviour } from './kind.js';
 import { configMapKind } from './configmap.js';
 import { cronJobKind } from './cronjob.js';
@@ -29,7 +30,7 @@ function kinds(): Map<string, KindModule> {
 export const kindModule = (kind: string): KindModule | undefined => kinds().get(kind);
 
 /** The names of the kinds crib runs, in the table's order (what an error lists, a typo is matched against). */
-export const runKindNames = (): string[] => [...kinds().values()].filter((k) => !k.ignored).map((k) => k.kind);
+export const runKindNames = (): string[] => [...kinds().values()].map((k) => k.kind);
 
 /** The kinds that act beside the workloads (those with a start). */
 export const startedKinds = (): KindModule[] => [...kinds().values()].filter((k) => k.start !== undefined);
@@ -40,6 +41,9 @@ export const completeManifest = (m: Manifest): string[] => [...kinds().values()]
 /** The hooks the kinds of the manifest add to a run. */
 export const kindHooks = (m: Manifest, run: { root: string; say: (line: string) => void }): PodHooks[] =>
   [...kinds().values()].flatMap((k) => k.hooks?.(m, run) ?? []);
+
+/** The workloads the started kinds will run later (KindModule.planned). */
+export const plannedWorkloads = (m: Manifest): Workload[] => startedKinds().flatMap((k) => k.planned?.(m) ?? []);
 
 /** A workload's kind behaviour; the manifest only holds workloads of kinds that have one. */
 export function workloadKind(kind: string): WorkloadBehaviour {

@@ -198,7 +198,7 @@ export interface Pod extends PodTemplate {
   namespace: string;
   /** The object of the manifest it comes from (for a Pod: itself). */
   /** The object of the manifest it comes from; a Job's pods also carry the successes it wants (crib jobs shows them). */
-  owner: { kind: WorkloadKind; name: string; completions?: number };
+  owner: { kind: WorkloadKind; name: string; completions?: number; cronJob?: string };
 }
 
 const INT32 = 2 ** 31 - 1;

@@ -48,6 +48,8 @@ export interface Workload {
   replicas: number;
   job?: JobSpec;
   statefulSet?: StatefulSetSpec;
+  /** A CronJob's: the CronJob that makes its Jobs (its template has the CronJob's name, each Job NAME-<minutes>). */
+  cronJob?: string;
 }
 
 /** The largest int32, the API's bound on counts (replicas, completions, ...). */

@@ -22,7 +22,12 @@ export function makePod(w: Workload, random: Random, slot: PodSlot = {}): Pod {
     random,
     slot,
   );
-  const owner = { kind: w.kind, name: w.name, ...(w.job ? { completions: w.job.completions ?? 1 } : {}) };
+  const owner = {
+    kind: w.kind,
+    name: w.name,
+    ...(w.job ? { completions: w.job.completions ?? 1 } : {}),
+    ...(w.cronJob !== undefined ? { cronJob: w.cronJob } : {}),
+  };
   const { name, labels, annotations, spec, source } = shape;
   return { name, namespace: w.namespace, labels, annotations, spec, source, owner };
 }

@@ -27,6 +27,7 @@ import {
   LABEL_CONTAINER_NAME,
   LABEL_OWNER_KIND,
   LABEL_OWNER_NAME,
+  LABEL_OWNER_CRONJOB,
   LABEL_POD_NAME,
   LABEL_POD_NAMESPACE,
   LABEL_POD_UID,
@@ -163,6 +164,7 @@ export function podSandboxConfig(pod: Pod, inputs: SandboxInputs): PodSandboxCon
       [LABEL_POD_UID]: inputs.uid,
       [LABEL_OWNER_KIND]: pod.owner.kind,
       [LABEL_OWNER_NAME]: pod.owner.name,
+      ...(pod.owner.cronJob !== undefined ? { [LABEL_OWNER_CRONJOB]: pod.owner.cronJob } : {}),
     },
     annotations: {
       ...pod.annotations,

@@ -63,6 +63,11 @@ export interface RunEnv {
   say: (line: string) => void;
   /** Told of every pod's address, readiness and end; asked for mounts (pod/hooks.ts). */
   hooks: readonly PodHooks[];
+  /**
+   * Set by a controller that keeps its finished pods (a CronJob's Jobs, as history): a pod that ran
+   * to its end is handed over as it ended instead of being torn down; the controller remove()s it.
+   */
+  keep?: (run: PodRun) => void;
 }
 
 /** What a pod's controller hears of it. */
@@ -172,6 +177,14 @@ export class PodRun {
       } else if (!this.env.detach && code === 0) {
         code = await this.supervise();
       }
+      if (this.env.keep && !this.env.detach) {
+        keep = true;
+        // Its containers have ended: nothing more to print or to record of its readiness.
+        this.closed = true;
+        await this.readinessWrite;
+        await this.logs?.stop();
+        this.env.keep(this);
+      }
     } catch (err) {
       if (err instanceof Aborted) code = 0;
       else {
@@ -179,14 +192,7 @@ export class PodRun {
         code = 1;
       }
     }
-    if (!keep) {
-      try {
-        await this.teardown();
-      } catch (err) {
-        this.say(`teardown failed: ${describeError(err)} (finish it with: crib down ${this.sandboxId || this.pod.name})`);
-        return 1;
-      }
-    }
+    if (!keep && !(await this.remove())) return 1;
     return code;
   }
 
@@ -553,6 +559,17 @@ export class PodRun {
       const now = Date.now();
       const next = Math.min(now + 300, ...apps.flatMap((a) => [a.probes?.nextDue() ?? Infinity, a.restartAt ?? Infinity]));
       await sleep(Math.max(20, next - now), this.signal);
+    }
+  }
+
+  /** Tears the pod down (after run(), a pod its controller kept); false when that failed, said. */
+  async remove(): Promise<boolean> {
+    try {
+      await this.teardown();
+      return true;
+    } catch (err) {
+      this.say(`teardown failed: ${describeError(err)} (finish it with: crib down ${this.sandboxId || this.pod.name})`);
+      return false;
     }
   }
 

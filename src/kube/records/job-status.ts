@@ -12,6 +12,8 @@ export interface JobPod {
   namespace: string;
   /** The Job's name (the pod's owner). */
   job: string;
+  /** The CronJob that made the Job, if one did. */
+  cronJob?: string;
   pod: string;
   /** The successes the Job wants (its completions; 1 without). */
   completions: number;
@@ -23,6 +25,8 @@ export interface JobPod {
 export interface JobRow {
   namespace: string;
   name: string;
+  /** The CronJob that made it, if one did. */
+  cronJob?: string;
   status: JobCondition;
   completions: number;
   active: number;
@@ -59,6 +63,7 @@ export function jobRows(pods: readonly JobPod[]): JobRow[] {
     rows.push({
       namespace: first.namespace,
       name: first.job,
+      ...(first.cronJob !== undefined ? { cronJob: first.cronJob } : {}),
       status,
       completions,
       active,

@@ -19,6 +19,8 @@ export const ANN_READINESS_PROBE = 'io.crib.run.readinessProbe';
 /** crib run's own sandbox labels: the object of the manifest a pod comes from (crib down finds pods by them). */
 export const LABEL_OWNER_KIND = 'io.crib.run.owner-kind';
 export const LABEL_OWNER_NAME = 'io.crib.run.owner-name';
+/** crib run's own sandbox label of a CronJob's Jobs' pods: the CronJob (crib jobs shows it, crib down finds them by it). */
+export const LABEL_OWNER_CRONJOB = 'io.crib.run.owner-cronjob';
 /** crib run's own sandbox annotation of a Job's pods: the successes the Job wants (its completions, 1 without). */
 export const ANN_JOB_COMPLETIONS = 'io.crib.run.job-completions';
 /** crib run's own sandbox annotation: the pod's QoS class. */

@@ -8,29 +8,38 @@ import { call } from '../../client/client.js';
 import type { CliContext } from '../../client/context.js';
 import { describeError } from '../../client/errors.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
-import { LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_POD_UID } from '../records/keys.js';
+import { LABEL_OWNER_CRONJOB, LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_POD_UID } from '../records/keys.js';
 import type { Manifest } from '../manifest/documents.js';
 import { LABEL_POD_INDEX } from '../kinds/labels.js';
-import { workloadKind } from '../kinds/table.js';
+import { plannedWorkloads, workloadKind } from '../kinds/table.js';
 import { teardownPod } from '../pod/teardown.js';
 import { removeClaim } from '../volumes/volumes.js';
 import { claimDir } from '../records/paths.js';
 import type { Workload } from '../manifest/workload.js';
 
+type Owner = Pick<Workload, 'kind' | 'name' | 'namespace' | 'cronJob'>;
+
 /** A pod of a workload that runs on the node. */
 export interface WorkloadPod {
-  workload: Pick<Workload, 'kind' | 'name' | 'namespace'>;
+  workload: Owner;
   pod: PodSandbox__Output;
 }
 
-/** The sandboxes the workloads' pods run in (by the owner labels crib run puts on them; a Pod also by its name). */
-export async function findWorkloadPods(ctx: CliContext, workloads: readonly Pick<Workload, 'kind' | 'name' | 'namespace'>[]): Promise<WorkloadPod[]> {
+/** What made a workload's pods, in messages: its kind and name, or a CronJob for its Jobs' template. */
+export const describeOwner = (w: Owner): string => (w.cronJob !== undefined ? `CronJob ${w.namespace}/${w.cronJob}` : `${w.kind} ${w.namespace}/${w.name}`);
+
+/**
+ * The sandboxes the workloads' pods run in (by the owner labels crib run puts on them; a Pod also
+ * by its name; a CronJob's Jobs' template: every Job of that CronJob).
+ */
+export async function findWorkloadPods(ctx: CliContext, workloads: readonly Owner[]): Promise<WorkloadPod[]> {
   const items = (await call(ctx.clients.runtime, 'ListPodSandbox', {}, 30)).items;
   const out: WorkloadPod[] = [];
   const taken = new Set<string>();
   for (const w of workloads) {
     const mine = items.filter((s) => {
       if (taken.has(s.id) || s.metadata?.namespace !== w.namespace) return false;
+      if (w.cronJob !== undefined) return s.labels[LABEL_OWNER_CRONJOB] === w.cronJob;
       const kind = s.labels[LABEL_OWNER_KIND];
       if (kind) return kind === w.kind && s.labels[LABEL_OWNER_NAME] === w.name;
       return w.kind === 'Pod' && s.metadata.name === w.name;
@@ -114,9 +123,10 @@ function manifestClaims(root: string, m: Manifest): { namespace: string; name: s
 /** Tears down a manifest's workloads (reverse order); with `volumes` its claims' data too. Exit code. */
 export async function downManifest(ctx: CliContext, root: string, m: Manifest, volumes: boolean): Promise<number> {
   const say = (l: string) => void ctx.err.write(`${l}\n`);
-  const pods = await findWorkloadPods(ctx, m.workloads);
-  const missing = m.workloads.filter((w) => !pods.some((p) => p.workload === w));
-  for (const w of missing) say(`crib down: ${w.kind} ${w.namespace}/${w.name}: no pods of it run here`);
+  const workloads = [...m.workloads, ...plannedWorkloads(m)];
+  const pods = await findWorkloadPods(ctx, workloads);
+  const missing = workloads.filter((w) => !pods.some((p) => p.workload === w));
+  for (const w of missing) say(`crib down: ${describeOwner(w)}: no pods of it run here`);
   const failed = await tearDownWorkloads(ctx, root, pods, say);
   if (volumes) {
     for (const c of manifestClaims(root, m)) {

@@ -11,14 +11,14 @@ import { abortable, Aborted } from '../loop/abort.js';
 import type { BackoffSettings } from '../loop/backoff.js';
 import { checkRunAsNonRoot, parseResolvConf } from '../pod/convert.js';
 import type { Manifest } from '../manifest/documents.js';
-import { findWorkloadPods, tearDownWorkloads } from './down.js';
+import { describeOwner, findWorkloadPods, tearDownWorkloads } from './down.js';
 import { ManifestError, type DnsConfig, type Pod, type PullPolicy } from '../manifest/pod-spec.js';
 import type { Random } from '../manifest/names.js';
 import { checkReferences } from '../plan/plan.js';
 import type { ImageInfo, RunEnv } from '../pod/pod-run.js';
 import { checkHostPaths, claimExists, ensureClaim, RunError } from '../volumes/volumes.js';
 import { runtimeRoot } from '../records/paths.js';
-import { kindHooks, startedKinds, workloadKind } from '../kinds/table.js';
+import { kindHooks, plannedWorkloads, startedKinds, workloadKind } from '../kinds/table.js';
 import { removeRun, runId } from '../records/runs.js';
 import type { PodHooks } from '../pod/hooks.js';
 
@@ -104,8 +104,9 @@ export async function runEnv(
   images: Map<string, ImageInfo>,
   o: Pick<RunOptions, 'detach' | 'backoff' | 'hooks'> & Pick<RunEnv, 'printLogs' | 'signal' | 'hurry' | 'say'>,
 ): Promise<RunEnv> {
+  const later = plannedWorkloads(m);
   let hostResolv: DnsConfig | undefined;
-  if (m.workloads.some((w) => w.template.spec.dnsConfig && w.template.spec.dnsPolicy !== 'None')) {
+  if ([...m.workloads, ...later].some((w) => w.template.spec.dnsConfig && w.template.spec.dnsPolicy !== 'None')) {
     hostResolv = parseResolvConf(await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
   }
   const pods = m.workloads.reduce((n, w) => n + w.replicas, 0);
@@ -120,7 +121,8 @@ export async function runEnv(
     hurry: o.hurry,
     detach: o.detach,
     printLogs: o.printLogs,
-    multi: pods > 1,
+    // A CronJob's Jobs come one after another: their log lines name their pods too.
+    multi: pods > 1 || later.length > 0,
     backoff: o.backoff,
     say: o.say,
     hooks: [...(o.hooks ?? []), ...kindHooks(m, { root, say: o.say })],
@@ -160,25 +162,32 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
   }
   try {
     const root = await runtimeRoot(ctx);
-    for (const w of m.workloads) checkReferences(w, m, (ns, name) => claimExists(root, ns, name));
-    const left = await findWorkloadPods(ctx, m.workloads);
+    // What runs now and what the started kinds run later (a CronJob's Jobs) is checked alike, up front.
+    const later = plannedWorkloads(m);
+    const all = [...m.workloads, ...later];
+    for (const w of all) checkReferences(w, m, (ns, name) => claimExists(root, ns, name));
+    const scheduled = later[0];
+    if (o.detach && scheduled) {
+      throw new RunError(
+        `${describeOwner(scheduled)}: runs only in the foreground for now (crib supervise keeps no CronJob schedule yet); nothing was started`,
+      );
+    }
+    const left = await findWorkloadPods(ctx, all);
     if (left.length && o.replace) {
       say(`--replace: tearing down ${left.length} pod${left.length === 1 ? '' : 's'} of an earlier run`);
       await tearDownWorkloads(ctx, root, left, say);
     } else if (left.length) {
       for (const l of left) {
-        say(
-          `crib run: ${l.workload.kind} ${l.workload.namespace}/${l.workload.name} already runs (pod ${l.pod.metadata?.name ?? ''}, sandbox ${l.pod.id.slice(0, 13)})`,
-        );
+        say(`crib run: ${describeOwner(l.workload)} already runs (pod ${l.pod.metadata?.name ?? ''}, sandbox ${l.pod.id.slice(0, 13)})`);
       }
       say('crib run: tear it down first (crib down -f FILE), or run with --replace');
       return 1;
     }
     // These workloads are this run's now: a supervisor no longer takes an earlier -d run of them over.
     await removeRun(root, runId(m));
-    const templates = m.workloads.map((w) => ({ name: `${w.kind} ${w.name}`, spec: w.template.spec }));
+    const templates = all.map((w) => ({ name: `${w.kind} ${w.name}`, spec: w.template.spec }));
     const images = await ensureImages(ctx, templates, o, say, controller.signal);
-    for (const w of m.workloads) {
+    for (const w of all) {
       const t = w.template;
       for (const c of [...t.spec.initContainers, ...t.spec.containers]) {
         const image = images.get(c.image) as ImageInfo;

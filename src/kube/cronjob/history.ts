@@ -1,0 +1,42 @@
+// The CronJob controller's history limits (cleanupFinishedJobs): of a CronJob's finished Jobs, the
+// successful beyond successfulJobsHistoryLimit and the failed beyond failedJobsHistoryLimit go,
+// oldest first (by start time, then name, as the controller sorts them). Pure.
+
+export interface FinishedJob {
+  name: string;
+  succeeded: boolean;
+  /** ms since the epoch; undefined sorts last, as a Job without a start time does. */
+  startMs?: number;
+}
+
+export interface HistoryLimits {
+  successful: number;
+  failed: number;
+}
+
+/** The API server's defaults for batch/v1. */
+export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { successful: 3, failed: 1 };
+
+function byStart(a: FinishedJob, b: FinishedJob): number {
+  if (a.startMs === undefined || b.startMs === undefined) {
+    if (a.startMs === b.startMs) return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+    return a.startMs === undefined ? 1 : -1;
+  }
+  return a.startMs - b.startMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** The names of the finished Jobs to remove, oldest first. */
+export function jobsToPrune(finished: readonly FinishedJob[], limits: HistoryLimits): string[] {
+  const beyond = (jobs: FinishedJob[], limit: number) => [...jobs].sort(byStart).slice(0, Math.max(0, jobs.length - limit));
+  const out = [
+    ...beyond(
+      finished.filter((j) => j.succeeded),
+      limits.successful,
+    ),
+    ...beyond(
+      finished.filter((j) => !j.succeeded),
+      limits.failed,
+    ),
+  ];
+  return out.sort(byStart).map((j) => j.name);
+}
