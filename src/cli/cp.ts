@@ -80,7 +80,7 @@ function noTar(c: Container__Output, detail: string): CliError {
 
 async function copyFromContainer(ctx: CliContext, c: Container__Output, src: string, dest: string): Promise<void> {
   const abort = new AbortController();
-  let failure: unknown;
+  let failure: Error | undefined;
   const sink = containedUntar(dest, memberPrefix(src), (line) => ctx.err.write(`${line}\n`));
   const stdout = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -88,7 +88,7 @@ async function copyFromContainer(ctx: CliContext, c: Container__Output, src: str
         sink.write(chunk);
         done();
       } catch (err) {
-        failure = err;
+        failure = err instanceof Error ? err : new Error(String(err));
         abort.abort();
         done();
       }
