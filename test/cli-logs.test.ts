@@ -6,7 +6,7 @@ import { after, afterEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { cribCli, type BackgroundCli } from './support/crib-cli.js';

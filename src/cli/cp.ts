@@ -7,10 +7,10 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import * as tar from 'tar';
 import { resolveContainerWord } from './address.js';
-import { call } from './client.js';
+import { call } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from './context.js';
-import { CliError, UsageError } from './errors.js';
+import type { CliContext } from '../client/context.js';
+import { CliError, UsageError } from '../client/errors.js';
 import { containedUntar, memberPrefix } from './untar-contained.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
 

@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { TarFormatError, TarReader, type TarEntry, type TarHandler } from '../image/layer/tar-reader.js';
 import { LAYER_LIMITS } from '../image/limits.js';
-import { CliError } from './errors.js';
+import { CliError } from '../client/errors.js';
 
 export interface UntarBounds {
   /** Entries in the stream (files, directories, links, devices). */
