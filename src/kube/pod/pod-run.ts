@@ -72,6 +72,8 @@ export interface PodEvents {
 interface AppState {
   spec: ContainerSpec;
   id: string;
+  /** The attempt before this one, kept (exited) until the next restart. */
+  previousId?: string;
   attempt: number;
   backoff: Backoff;
   /** When a restart is due (ms epoch). */
@@ -162,6 +164,11 @@ export class PodRun {
         this.say(`running detached (sandbox ${this.sandboxId.slice(0, 13)}); nothing probes or restarts its containers now`);
       } else if (!this.env.detach && code === 0) {
         code = await this.supervise();
+        // A Job's pods stay, exited, until the Job is deleted: kept until crib down, with their logs.
+        if (this.pod.owner.kind === 'Job') {
+          keep = true;
+          await this.keepFinished();
+        }
       }
     } catch (err) {
       if (err instanceof Aborted) code = 0;
@@ -461,7 +468,9 @@ export class PodRun {
         throwIfAborted(this.signal);
         a.restartAt = undefined;
         a.backoff.next(a.lastFinished);
-        await call(rt, 'RemoveContainer', { container_id: a.id }, 60).catch(() => undefined);
+        // kubelet keeps the attempt that ended, for `kubectl logs --previous`, and removes older ones
+        if (a.previousId && a.previousId !== a.id) await call(rt, 'RemoveContainer', { container_id: a.previousId }, 60).catch(() => undefined);
+        a.previousId = a.id;
         a.attempt++;
         this.events.onRestart?.();
         try {
@@ -485,6 +494,22 @@ export class PodRun {
       const now = Date.now();
       const next = Math.min(now + 300, ...apps.flatMap((a) => [a.probes?.nextDue() ?? Infinity, a.restartAt ?? Infinity]));
       await sleep(Math.max(20, next - now), this.signal);
+    }
+  }
+
+  /**
+   * A Job's pod that ran to its end, as kubelet leaves a finished pod: the sandbox stopped (its
+   * network and pause released), its containers and logs kept for crib logs until crib down.
+   */
+  private async keepFinished(): Promise<void> {
+    this.closed = true;
+    await this.readinessWrite;
+    try {
+      await call(this.env.ctx.clients.runtime, 'StopPodSandbox', { pod_sandbox_id: this.sandboxId }, 120);
+      this.say(`kept with its logs (crib logs job/${this.pod.owner.name}) until crib down`);
+    } finally {
+      await this.logs?.stop();
+      for (const h of this.env.hooks) h.gone?.(this.info());
     }
   }
 
