@@ -222,9 +222,16 @@ export class PodRun {
       const newest = newestByName(containers.filter((c) => c.annotations[ANN_CONTAINER_TYPE] !== 'init'));
       for (const spec of this.pod.spec.containers) {
         const c = newest.find((x) => x.metadata?.name === spec.name);
+        // the attempt before the newest, kept for --previous, is the one the next restart removes
+        const before = containers
+          .filter(
+            (x) => x.metadata?.name === spec.name && x.annotations[ANN_CONTAINER_TYPE] !== 'init' && (x.metadata?.attempt ?? 0) < (c?.metadata?.attempt ?? 0),
+          )
+          .sort((x, y) => (y.metadata?.attempt ?? 0) - (x.metadata?.attempt ?? 0))[0];
         const a: AppState = {
           spec,
           id: c?.id ?? '',
+          ...(before ? { previousId: before.id } : {}),
           attempt: c?.metadata?.attempt ?? 0,
           backoff: new Backoff(this.env.backoff),
           lastFinished: 0,
