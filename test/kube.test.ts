@@ -362,7 +362,7 @@ describe('crib run: Kubernetes workloads', () => {
     assert.deepEqual(await pods(), []);
   });
 
-  it('fails a Job whose pods fail past its backoffLimit: exit 1, BackoffLimitExceeded, nothing left', async () => {
+  it('fails a Job whose pods fail past its backoffLimit: exit 1, BackoffLimitExceeded, its pods kept until crib down', async () => {
     const file = path.join(h.base, 'doomed.yaml');
     fs.writeFileSync(file, DOOMED_JOB);
     const r = await crib(['run', '--backoff', '1s', '-f', file]);
@@ -371,6 +371,13 @@ describe('crib run: Kubernetes workloads', () => {
     assert.match(r.stderr, /Job doomed: failed: BackoffLimitExceeded: Job has reached the specified backoff limit \(0 succeeded, 2 failed\)/);
     assert.doesNotMatch(r.stderr, /Job doomed: pod \S+ succeeded/);
     assert.equal(r.stdout.match(/trying/g)?.length, 2, 'two pods ran, no third');
+    // a Job's pods stay (stopped, with their logs) until the Job is deleted: crib down
+    assert.deepEqual(
+      (await pods()).map((p) => p.state),
+      [1, 1],
+    );
+    assert.equal((await crib(['logs', 'job/doomed'])).stdout, 'trying\n');
+    assert.equal((await crib(['down', '-f', file])).code, 0);
     assert.deepEqual(await pods(), []);
   });
 
@@ -410,7 +417,8 @@ describe('crib run: Kubernetes workloads', () => {
     assert.match(r.stderr, /Job flaky: complete \(1 succeeded, 2 failed\)/);
     assert.match(r.stdout, /attempt 3/);
     assert.ok(Date.now() - started >= 3000, 'waited 1 s and 2 s between pods');
-    assert.deepEqual(await pods(), []);
+    assert.equal((await pods()).length, 3, 'the Job keeps its pods until crib down');
+    assert.equal((await crib(['logs', 'job/flaky'])).stdout, 'attempt 3\n', 'the newest pod: the one that succeeded');
     const down = await crib(['down', '--volumes', '-f', file]);
     assert.match(down.stdout, /persistentvolumeclaim "default\/job-state" deleted/, explain(down));
   });

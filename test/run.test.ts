@@ -356,9 +356,9 @@ spec:
     );
     const ctrs = (await call(h.runtime, 'ListContainers', {})).containers;
     assert.deepEqual(
-      ctrs.map((c) => c.metadata?.attempt),
-      [2],
-      'each restart is a new attempt; the old ones are removed',
+      ctrs.map((c) => c.metadata?.attempt).sort(),
+      [1, 2],
+      'each restart is a new attempt; the one before it is kept (crib logs --previous), older ones removed, as kubelet',
     );
 
     run.child.kill('SIGTERM');
@@ -506,7 +506,7 @@ spec:
       restartPolicy: Never
       terminationGracePeriodSeconds: 1
       containers:
-        - {name: c, image: ${IMAGE}, command: [sh, -c, 'sleep 2; exit 3']}
+        - {name: c, image: ${IMAGE}, command: [sh, -c, 'echo failing; sleep 2; exit 3']}
 `);
     const d = await crib(['run', '-d', file]);
     assert.equal(d.code, 0, explain(d));
@@ -521,6 +521,7 @@ spec:
     assert.match(jobs.stdout, /^default\s+fails\s+Failed\s+0\/1\s+0\s+0\s+1\s/m);
     const json = JSON.parse((await crib(['jobs', '-o', 'json'])).stdout) as { items: { pods: { exitCodes: Record<string, number> }[] }[] };
     assert.deepEqual(json.items[0]?.pods[0]?.exitCodes, { c: 3 }, "the container's real exit code");
+    assert.equal((await crib(['logs', 'job/fails'])).stdout, 'failing\n', 'the finished Job keeps its log');
     assert.equal((await crib(['down', '-f', file])).code, 0);
 
     const fg = await crib(['run', file]);
@@ -528,6 +529,12 @@ spec:
     assert.match(fg.stderr, /Job fails: pod fails-\w+ failed; 0 succeeded, 1 failed \(backoffLimit 0\)\n/);
     assert.doesNotMatch(fg.stderr, /back-off/, 'backoffLimit 0: no pod follows, so no back-off');
     assert.match(fg.stderr, /Job fails: failed: BackoffLimitExceeded/);
+    // as a Job's pods stay until the Job is deleted: the pod is kept, stopped, with its log, until crib down
+    const kept = await pods();
+    assert.equal(kept.length, 1);
+    assert.equal(kept[0]?.state, 1, 'its sandbox stopped (SANDBOX_NOTREADY)');
+    assert.equal((await crib(['logs', 'job/fails'])).stdout, 'failing\n');
+    assert.equal((await crib(['down', '-f', file])).code, 0);
     assert.deepEqual(await pods(), []);
   });
 

@@ -11,7 +11,7 @@ import { newestByName } from '../kube/records/newest.js';
 import { resolve } from './resolve.js';
 import { ANN_CONTAINER_TYPE } from '../kube/records/keys.js';
 import { write } from './output.js';
-import { LogPrinter } from '../kube/pod/logs.js';
+import { LogTail } from './log-tail.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
 
@@ -206,135 +206,152 @@ async function printPodLog(ctx: CliContext, podId: string, tail: number, timesta
   await printEntries(ctx, all, timestamps);
 }
 
-/** Follows every container of a pod (new attempts as they come; the last `tail` lines of each when tail >= 0) until all have exited or Ctrl-C. */
-async function followPodLog(ctx: CliContext, podId: string, tail: number): Promise<number> {
-  const printer = new LogPrinter({ out: ctx.out, color: ctx.color });
-  let interrupted = false;
-  const onSigint = () => (interrupted = true);
-  process.on('SIGINT', onSigint);
-  try {
-    for (;;) {
-      const containers = await podContainers(ctx, podId);
-      for (const c of containers) await printer.follow(c.metadata?.name ?? c.id.slice(0, 13), await logPathOf(ctx, c.id), tail >= 0 ? tail : undefined);
-      await printer.poll();
-      if (interrupted) return 130;
-      if (containers.length && containers.every((c) => c.state === 2 || c.state === 3)) return 0;
-      await new Promise((r) => setTimeout(r, 300));
-    }
-  } finally {
-    process.off('SIGINT', onSigint);
-    await printer.stop();
-  }
-}
-
-interface Open {
-  fh: fsp.FileHandle;
-  ino: number;
-  pos: number;
-}
-
-async function openLog(file: string): Promise<Open | undefined> {
-  try {
-    const fh = await fsp.open(file, 'r');
-    return { fh, ino: (await fh.stat()).ino, pos: 0 };
-  } catch (err) {
-    if (isMissing(err)) return undefined;
-    throw err;
-  }
-}
-
-/** Reads what the open file has past our position. */
-async function readNew(f: Open): Promise<Buffer> {
-  const size = (await f.fh.stat()).size;
-  if (size < f.pos) f.pos = 0; // truncated in place
-  const chunks: Buffer[] = [];
-  for (;;) {
-    const buf = Buffer.alloc(256 * 1024);
-    const { bytesRead } = await f.fh.read(buf, 0, buf.length, f.pos);
-    if (bytesRead === 0) break;
-    f.pos += bytesRead;
-    chunks.push(buf.subarray(0, bytesRead));
-  }
-  return Buffer.concat(chunks);
-}
-
 /**
- * Follows a log: prints what is there (the last `tail` lines), then what is appended, across
- * rotations (the file renamed and a new one opened: the old one is read to its end first). Ends
- * when the container has exited and the file is drained, or on SIGINT (exit 130).
+ * Follows every container of a pod, as `kubectl logs -f --all-containers` does: each container's
+ * newest attempt (the last `tail` lines of each, then new ones, each prefixed `[name] `) until that
+ * attempt stops running; ends when all have (0), or on SIGINT (130). Attempts made after the start
+ * are not followed, as kubectl follows none.
  */
-async function followLog(ctx: CliContext, id: string, file: string, tail: number, timestamps: boolean, since: number | undefined): Promise<number> {
-  let interrupted = false;
-  let wake: (() => void) | undefined;
-  const onSigint = () => {
-    interrupted = true;
-    wake?.();
+async function followPodLog(ctx: CliContext, podId: string, tail: number): Promise<number> {
+  const sig = new Interrupt();
+  const followed = await Promise.all(
+    (await podContainers(ctx, podId)).map(async (c) => ({
+      id: c.id,
+      prefix: `[${c.metadata?.name ?? c.id.slice(0, 13)}] `,
+      log: new FollowedLog(await logPathOf(ctx, c.id), undefined),
+    })),
+  );
+  const print = (prefix: string, entries: LogEntry[]) =>
+    printEntries(
+      ctx,
+      entries.map((e) => ({ ...e, text: `${prefix}${e.text}`, complete: true })),
+      false,
+    );
+  try {
+    let first = true;
+    let lastCheck = 0;
+    for (let open = followed; open.length;) {
+      if (sig.interrupted) return 130;
+      const check = Date.now() - lastCheck >= 500;
+      if (check) lastCheck = Date.now();
+      const still: typeof open = [];
+      for (const f of open) {
+        const exited = check && (await hasExited(ctx, f.id));
+        await print(f.prefix, await f.log.next(first && tail >= 0 ? tail : undefined));
+        if (exited) {
+          await print(f.prefix, f.log.end());
+          await f.log.tail.close();
+        } else still.push(f);
+      }
+      first = false;
+      open = still;
+      if (open.length) await sig.nap(100);
+    }
+    return 0;
+  } finally {
+    sig.dispose();
+    for (const f of followed) await f.log.tail.close();
+  }
+}
+
+/** Resolves on SIGINT (or after `ms`); `interrupted` says which. */
+class Interrupt {
+  interrupted = false;
+  private wake: (() => void) | undefined;
+  private readonly onSigint = () => {
+    this.interrupted = true;
+    this.wake?.();
   };
-  process.on('SIGINT', onSigint);
-  const nap = (ms: number) =>
-    new Promise<void>((r) => {
+
+  constructor() {
+    process.on('SIGINT', this.onSigint);
+  }
+
+  nap(ms: number): Promise<void> {
+    return new Promise<void>((r) => {
       const t = setTimeout(() => {
-        wake = undefined;
+        this.wake = undefined;
         r();
       }, ms);
-      wake = () => {
+      this.wake = () => {
         clearTimeout(t);
-        wake = undefined;
+        this.wake = undefined;
         r();
       };
     });
-  const joiner = new LogJoiner();
-  let split = new LineSplitter();
-  const feed = async (data: Buffer, skipTo?: number) => {
+  }
+
+  dispose(): void {
+    process.off('SIGINT', this.onSigint);
+  }
+}
+
+/** One container's log as it grows: bytes in, logical lines out (partials joined, --since applied). */
+class FollowedLog {
+  readonly tail: LogTail;
+  private readonly split = new LineSplitter();
+  private readonly joiner = new LogJoiner();
+
+  constructor(
+    file: string,
+    private readonly since: number | undefined,
+  ) {
+    this.tail = new LogTail(file);
+  }
+
+  /** What was written since the last call, to the end of the file (the last `last` lines when given). */
+  async next(last?: number): Promise<LogEntry[]> {
     const entries: LogEntry[] = [];
-    for (const line of split.push(data)) {
-      const l = parseLogLine(line);
-      const e = l && joiner.push(l);
-      if (e && isSince(e, since)) entries.push(e);
-    }
-    await printEntries(ctx, skipTo !== undefined && skipTo >= 0 ? entries.slice(Math.max(0, entries.length - skipTo)) : entries, timestamps);
-  };
-  let f: Open | undefined;
-  let first = true;
-  let lastCheck = 0;
+    let whole = last !== undefined && last >= 0;
+    do {
+      for (const line of this.split.push(await this.tail.read(whole))) {
+        const l = parseLogLine(line);
+        const e = l && this.joiner.push(l);
+        if (e && isSince(e, this.since)) entries.push(e);
+      }
+      whole = false;
+    } while (this.tail.more);
+    return last !== undefined && last >= 0 ? entries.slice(Math.max(0, entries.length - last)) : entries;
+  }
+
+  /** The log is over: an unfinished last line and open partials, as they are. */
+  end(): LogEntry[] {
+    const rest = this.split.take();
+    const l = rest !== undefined ? parseLogLine(rest) : undefined;
+    const e = l && this.joiner.push(l);
+    return [...(e ? [e] : []), ...this.joiner.flush()].filter((x) => isSince(x, this.since));
+  }
+}
+
+/**
+ * Follows one container attempt's log as kubelet's ReadLogs does for `kubectl logs -f`: what is
+ * there (the last `tail` lines), then what is appended, across rotations (see LogTail), until the
+ * container is no longer running and its log is read to the end (exit 0), or SIGINT (exit 130).
+ * A restart does not carry it on to the next attempt (kubelet ends the stream when the container
+ * it follows stops running; kubectl then exits): `crib logs -f` again follows the new one, and
+ * `--previous` prints this one.
+ */
+async function followLog(ctx: CliContext, id: string, file: string, tail: number, timestamps: boolean, since: number | undefined): Promise<number> {
+  const sig = new Interrupt();
+  const log = new FollowedLog(file, since);
   try {
+    let first = true;
+    let lastCheck = 0;
     for (;;) {
-      if (interrupted) return 130;
-      f ??= await openLog(file);
-      if (f) {
-        await feed(await readNew(f), first ? tail : undefined);
-        first = false;
-        // rotated: a new file under the name (or none yet); the old one is drained above
-        const now = await fsp.stat(file).catch((err: unknown) => {
-          if (isMissing(err)) return undefined;
-          throw err;
-        });
-        if (now && now.ino !== f.ino) {
-          await feed(await readNew(f));
-          await f.fh.close();
-          f = await openLog(file);
-          split = new LineSplitter();
-          continue;
-        }
+      if (sig.interrupted) return 130;
+      // The state is asked before the file is read: once it says exited, this read sees every line.
+      const exited = Date.now() - lastCheck >= 500 && ((lastCheck = Date.now()), await hasExited(ctx, id));
+      await printEntries(ctx, await log.next(first ? tail : undefined), timestamps);
+      first = false;
+      if (exited) {
+        await printEntries(ctx, log.end(), timestamps);
+        return 0;
       }
-      if (Date.now() - lastCheck >= 500) {
-        lastCheck = Date.now();
-        if (await hasExited(ctx, id)) {
-          // drained: read what was written up to the exit, and a file opened meanwhile
-          if (!f) f = await openLog(file);
-          if (f) await feed(await readNew(f), first ? tail : undefined);
-          const rest = split.take();
-          const l = rest !== undefined ? parseLogLine(rest) : undefined;
-          const e = l && joiner.push(l);
-          await printEntries(ctx, [...(e ? [e] : []), ...joiner.flush()], timestamps);
-          return 0;
-        }
-      }
-      await nap(100);
+      await sig.nap(100);
     }
   } finally {
-    process.off('SIGINT', onSigint);
-    await f?.fh.close();
+    sig.dispose();
+    await log.tail.close();
   }
 }
 
@@ -342,9 +359,11 @@ export const logsCommand: Command = {
   name: 'logs',
   synopsis: '[-f] [--tail N] [--since DURATION] [-t] [-p] [-c CONTAINER | --all-containers] POD|CONTAINER',
   summary:
-    "Print a container's log (its CRI log file on this node): stdout lines to stdout, stderr lines to stderr. For a pod: its default container's (kubectl.kubernetes.io/default-container, or its only one); for a pod of several containers and no default (or --all-containers): every container's, each line prefixed with [container], in time order (-f: as they come, stdout and stderr together).",
+    "Print a container's log (its CRI log file on this node): stdout lines to stdout, stderr lines to stderr. For a pod: its default container's (kubectl.kubernetes.io/default-container, or its only one); for a pod of several containers and no default (or --all-containers): every container's, each line prefixed with [container], in time order (-f: as they come).",
   details: [
-    '  -f, --follow          keep printing new lines until the container exits (or Ctrl-C); survives log rotation',
+    '  -f, --follow          keep printing new lines until the container stops running (or Ctrl-C), across',
+    '                        log rotations; as kubectl, a restart ends it (crib logs -f again follows the',
+    '                        new attempt, --previous prints the one that ended)',
     '      --tail N          only the last N lines (default -1: all)',
     '      --since DURATION  only lines written in the last DURATION (5s, 2m, 1h30m; default: all)',
     '      --since-time TIME only lines written at or after TIME (RFC 3339, 2024-05-01T10:00:00Z)',

@@ -56,6 +56,7 @@ export const commandTable: readonly { words: readonly string[]; load: () => Prom
   { words: ['exec'], load: async () => (await import('./interactive.js')).execCommand },
   { words: ['attach'], load: async () => (await import('./interactive.js')).attachCommand },
   { words: ['port-forward'], load: async () => (await import('./interactive.js')).portForwardCommand },
+  { words: ['cp'], load: async () => (await import('./cp.js')).cpCommand },
   { words: ['stop'], load: async () => (await import('./containers.js')).stopCommand },
   { words: ['rm'], load: async () => (await import('./containers.js')).rmCommand },
   { words: ['stopp'], load: async () => (await import('./pods.js')).stoppCommand },
@@ -102,6 +103,7 @@ Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flag
   exec [-it] [-c C] POD -- CMD...     run a command in a pod's container (exit code = the command's)
   attach [-it] [-c C] POD             join a container's main process (output, and input with -i)
   port-forward POD [LOCAL:]REMOTE...  forward local ports (127.0.0.1 and ::1) to the pod's ports
+  cp [-c C] SRC DEST                  copy files to or from a container (POD:PATH), as kubectl cp
   stop [-t N] ID... | rm [-f] ID...   stop | remove containers or pods
   stopp POD... | rmp POD...           stop | remove pod sandboxes
   runp FILE                           a pod sandbox from a CRI PodSandboxConfig (JSON or YAML)

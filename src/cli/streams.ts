@@ -10,6 +10,10 @@ const STDERR = 2;
 const ERROR = 3;
 const RESIZE = 4;
 const CLOSE = 255;
+/** Input goes in messages of at most this (kubectl's pieces: Go's io.Copy buffer); the server takes at most 1 MiB. */
+const STDIN_PIECE = 32 * 1024;
+/** Bytes of input sent but not yet taken by the socket before the input is paused. */
+const SEND_BUFFER = 1024 * 1024;
 
 export interface TerminalIO {
   stdin?: NodeJS.ReadableStream;
@@ -19,6 +23,8 @@ export interface TerminalIO {
   size?: () => { width: number; height: number };
   /** Subscribes to size changes; returns the unsubscribe. */
   onResize?: (listener: () => void) => () => void;
+  /** Ends the session from this side (the server then ends the command). */
+  signal?: AbortSignal;
 }
 
 /** The exit code a v4/v5 Status carries: 0 for Success, the ExitCode cause for NonZeroExitCode. */
@@ -46,6 +52,12 @@ export function runSession(url: string, io: TerminalIO): Promise<number> {
       fn();
     };
     ws.on('error', (e) => finish(() => reject(e)));
+    if (io.signal) {
+      const stop = () => ws.terminate();
+      if (io.signal.aborted) stop();
+      io.signal.addEventListener('abort', stop, { once: true });
+      cleanups.push(() => io.signal?.removeEventListener('abort', stop));
+    }
     ws.on('open', () => {
       if (io.size) {
         const send = () => {
@@ -57,7 +69,15 @@ export function runSession(url: string, io: TerminalIO): Promise<number> {
       }
       if (io.stdin) {
         const stdin = io.stdin;
-        const onData = (b: Buffer) => ws.send(Buffer.concat([Buffer.from([STDIN]), b]));
+        // input faster than the server takes it (crib cp of a large tree) waits in the pipe, not here
+        const onData = (b: Buffer) => {
+          for (let off = 0; off < b.length; off += STDIN_PIECE) {
+            ws.send(Buffer.concat([Buffer.from([STDIN]), b.subarray(off, off + STDIN_PIECE)]), () => {
+              if (ws.bufferedAmount < SEND_BUFFER) stdin.resume();
+            });
+          }
+          if (ws.bufferedAmount >= SEND_BUFFER) stdin.pause();
+        };
         const onEnd = () => ws.send(Buffer.from([CLOSE, STDIN]));
         stdin.on('data', onData).once('end', onEnd);
         cleanups.push(() => {
@@ -69,13 +89,20 @@ export function runSession(url: string, io: TerminalIO): Promise<number> {
     ws.on('message', (data: Buffer) => {
       const channel = data[0];
       const payload = data.subarray(1);
-      if (channel === STDOUT) io.stdout.write(payload);
-      else if (channel === STDERR) io.stderr.write(payload);
-      else if (channel === ERROR) status = (status ?? '') + payload.toString();
+      const out = channel === STDOUT ? io.stdout : channel === STDERR ? io.stderr : undefined;
+      // a slow reader of the output pauses the socket instead of being buffered for
+      if (out && !out.write(payload)) {
+        ws.pause();
+        out.once('drain', () => ws.resume());
+      }
+      if (channel === ERROR) status = (status ?? '') + payload.toString();
     });
-    ws.on('close', () =>
+    ws.on('close', (code: number, reason: Buffer) =>
       finish(() => {
         try {
+          // no Status and no normal close: the session broke off (the command's end is unknown)
+          if (status === undefined && code !== 1000 && code !== 1005)
+            throw new Error(`the streaming session broke off (${code}${reason.length ? ` ${reason.toString()}` : ''})`);
           resolve(status === undefined ? 0 : exitCodeOf(status));
         } catch (err) {
           reject(err instanceof Error ? err : new Error(String(err)));

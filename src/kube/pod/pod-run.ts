@@ -83,6 +83,8 @@ export interface PodEvents {
 interface AppState {
   spec: ContainerSpec;
   id: string;
+  /** The attempt before this one, kept (exited) until the next restart. */
+  previousId?: string;
   attempt: number;
   backoff: Backoff;
   /** When a restart is due (ms epoch). */
@@ -176,13 +178,20 @@ export class PodRun {
         this.say(`running detached (sandbox ${this.sandboxId.slice(0, 13)}); crib supervise probes and restarts its containers from now`);
       } else if (!this.env.detach && code === 0) {
         code = await this.supervise();
+        // A Job's pods stay, exited, until the Job is deleted: kept until crib down, with their logs.
+        if (this.pod.owner.kind === 'Job') {
+          keep = true;
+          await this.keepFinished();
+        }
       }
       if (this.env.keep && !this.env.detach) {
         keep = true;
         // Its containers have ended: nothing more to print or to record of its readiness.
-        this.closed = true;
-        await this.readinessWrite;
-        await this.logs?.stop();
+        if (!this.closed) {
+          this.closed = true;
+          await this.readinessWrite;
+          await this.logs?.stop();
+        }
         this.env.keep(this);
       }
     } catch (err) {
@@ -221,9 +230,16 @@ export class PodRun {
       const newest = newestByName(containers.filter((c) => c.annotations[ANN_CONTAINER_TYPE] !== 'init'));
       for (const spec of this.pod.spec.containers) {
         const c = newest.find((x) => x.metadata?.name === spec.name);
+        // the attempt before the newest, kept for --previous, is the one the next restart removes
+        const before = containers
+          .filter(
+            (x) => x.metadata?.name === spec.name && x.annotations[ANN_CONTAINER_TYPE] !== 'init' && (x.metadata?.attempt ?? 0) < (c?.metadata?.attempt ?? 0),
+          )
+          .sort((x, y) => (y.metadata?.attempt ?? 0) - (x.metadata?.attempt ?? 0))[0];
         const a: AppState = {
           spec,
           id: c?.id ?? '',
+          ...(before ? { previousId: before.id } : {}),
           attempt: c?.metadata?.attempt ?? 0,
           backoff: new Backoff(this.env.backoff),
           lastFinished: 0,
@@ -535,7 +551,9 @@ export class PodRun {
         throwIfAborted(this.signal);
         a.restartAt = undefined;
         a.backoff.next(a.lastFinished);
-        await call(rt, 'RemoveContainer', { container_id: a.id }, 60).catch(() => undefined);
+        // kubelet keeps the attempt that ended, for `kubectl logs --previous`, and removes older ones
+        if (a.previousId && a.previousId !== a.id) await call(rt, 'RemoveContainer', { container_id: a.previousId }, 60).catch(() => undefined);
+        a.previousId = a.id;
         a.attempt++;
         this.events.onRestart?.();
         try {
@@ -570,6 +588,22 @@ export class PodRun {
     } catch (err) {
       this.say(`teardown failed: ${describeError(err)} (finish it with: crib down ${this.sandboxId || this.pod.name})`);
       return false;
+    }
+  }
+
+  /**
+   * A Job's pod that ran to its end, as kubelet leaves a finished pod: the sandbox stopped (its
+   * network and pause released), its containers and logs kept for crib logs until crib down.
+   */
+  private async keepFinished(): Promise<void> {
+    this.closed = true;
+    await this.readinessWrite;
+    try {
+      await call(this.env.ctx.clients.runtime, 'StopPodSandbox', { pod_sandbox_id: this.sandboxId }, 120);
+      this.say(`kept with its logs (crib logs job/${this.pod.owner.name}) until crib down`);
+    } finally {
+      await this.logs?.stop();
+      for (const h of this.env.hooks) h.gone?.(this.info());
     }
   }
 
