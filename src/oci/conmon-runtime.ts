@@ -9,6 +9,7 @@ import { onAbort } from '../util/on-abort.js';
 import { exists } from '../util/fsx.js';
 import { MAX_TIMER_MS } from '../util/time.js';
 import { log } from '../util/log.js';
+import { forgetBundleProcess } from './bundle-process.js';
 import { conmonCreate, conmonFiles } from './conmon.js';
 import { exitFilesOf, type ExitFiles } from './exit-files.js';
 import { noFeatures, parseHandlerFeatures, type HandlerFeatures } from './features.js';
@@ -151,6 +152,7 @@ export class ConmonRuntime implements OciRuntime {
 
   async delete(id: string, bundle: string): Promise<void> {
     await this.o.runc.delete(id);
+    forgetBundleProcess(bundle);
     const conmonPid = await readPidFile(conmonFiles(bundle).conmonPid);
     if (conmonPid === undefined) return;
     const st = procStat(conmonPid);

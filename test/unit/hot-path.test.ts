@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { bundleProcess, forgetBundleProcess } from '../../src/oci/bundle-process.js';
 import { ExitFiles } from '../../src/oci/exit-files.js';
 import { compareNanos } from '../../src/util/time.js';
 
-// What the status and list calls answer from memory: the exit files' index and the order of
-// creation times, each against what the file system and BigInt say.
+// What the status, list and exec calls take from memory instead of the file system: the exit
+// files' index, the order of creation times, a bundle's process; each against what the file
+// system and BigInt say.
 
 describe('compareNanos', () => {
   it('orders decimal nanosecond strings as BigInt does, across lengths', () => {
@@ -82,4 +84,23 @@ describe('ExitFiles', () => {
       fs.writeFileSync(path.join(missing, 'x'), '0');
       assert.equal(exits.has('x'), true);
     }));
+});
+
+describe('bundleProcess', () => {
+  it("reads a bundle's process once, until the bundle is forgotten; a failed read is not kept", async () => {
+    const bundle = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-bundle-'));
+    try {
+      const config = path.join(bundle, 'config.json');
+      await assert.rejects(bundleProcess(bundle), /ENOENT/);
+      fs.writeFileSync(config, JSON.stringify({ process: { args: ['a'], cwd: '/' } }));
+      assert.deepEqual((await bundleProcess(bundle)).args, ['a'], 'read once it is there');
+      fs.writeFileSync(config, JSON.stringify({ process: { args: ['b'], cwd: '/' } }));
+      assert.deepEqual((await bundleProcess(bundle)).args, ['a'], 'not read again');
+      forgetBundleProcess(bundle);
+      assert.deepEqual((await bundleProcess(bundle)).args, ['b'], 'read again once forgotten');
+    } finally {
+      forgetBundleProcess(bundle);
+      fs.rmSync(bundle, { recursive: true, force: true });
+    }
+  });
 });
