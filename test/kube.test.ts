@@ -9,7 +9,7 @@ import http from 'node:http';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { call } from '../src/cli/client.js';
-import { claimDir } from '../src/cli/run/paths.js';
+import { claimDir } from '../src/kube/records/paths.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Harness } from './support/harness.js';
 import { cribCli, type CliResult } from './support/crib-cli.js';

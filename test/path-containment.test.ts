@@ -11,7 +11,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as tar from 'tar';
 import { call } from '../src/cli/client.js';
-import { claimDir } from '../src/cli/run/paths.js';
+import { claimDir } from '../src/kube/records/paths.js';
 import { beneath, BeneathError } from '../src/oci/beneath.js';
 import { run } from '../src/util/exec.js';
 import { readMounts } from '../src/util/mounts.js';

@@ -5,7 +5,7 @@ import { call } from './client.js';
 import type { CliContext } from './context.js';
 import { CliError } from './errors.js';
 import { resolve } from './resolve.js';
-import { ANN_CONTAINER_TYPE, LABEL_OWNER_KIND, LABEL_OWNER_NAME } from './run/keys.js';
+import { ANN_CONTAINER_TYPE, LABEL_OWNER_KIND, LABEL_OWNER_NAME } from '../kube/records/keys.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
 

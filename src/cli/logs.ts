@@ -8,9 +8,9 @@ import { GrpcStatus } from './grpc/status.js';
 import { parseInfo } from './output.js';
 import { ANN_DEFAULT_CONTAINER, containersOf, newestByName, parseKindWord, resolveContainerWord, resolvePodWord } from './address.js';
 import { resolve } from './resolve.js';
-import { ANN_CONTAINER_TYPE } from './run/keys.js';
+import { ANN_CONTAINER_TYPE } from '../kube/records/keys.js';
 import { write } from './output.js';
-import { LogPrinter } from './run/logs.js';
+import { LogPrinter } from '../kube/pod/logs.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
 

@@ -18,7 +18,7 @@ import {
   withInspectTimes,
 } from './output.js';
 import { resolveAll } from './resolve.js';
-import { listAllContainers, podsReadiness } from './run/readiness.js';
+import { listAllContainers, podsReadiness } from '../kube/records/readiness.js';
 import type { PodSandboxConfig } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';

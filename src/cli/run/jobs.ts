@@ -4,8 +4,15 @@ import { call } from '../client.js';
 import type { Command } from '../command.js';
 import { UsageError } from '../errors.js';
 import { humanDuration, outputFormat, printData, renderTable, type Style } from '../output.js';
-import { jobRows, type JobCondition, type JobPod } from './job-status.js';
-import { ANN_CONTAINER_TYPE, ANN_JOB_COMPLETIONS, CONTAINER_EXITED, LABEL_CONTAINER_NAME, LABEL_OWNER_KIND, LABEL_OWNER_NAME } from './keys.js';
+import { jobRows, type JobCondition, type JobPod } from '../../kube/records/job-status.js';
+import {
+  ANN_CONTAINER_TYPE,
+  ANN_JOB_COMPLETIONS,
+  CONTAINER_EXITED,
+  LABEL_CONTAINER_NAME,
+  LABEL_OWNER_KIND,
+  LABEL_OWNER_NAME,
+} from '../../kube/records/keys.js';
 
 const nsToMs = (v: string | undefined): number => {
   try {
