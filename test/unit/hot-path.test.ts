@@ -1,10 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { bundleProcess, forgetBundleProcess } from '../../src/oci/bundle-process.js';
+import { callContext } from '../../src/cri/call-context.js';
 import { ExitFiles } from '../../src/oci/exit-files.js';
+import { newContext } from '../../src/util/context.js';
 import { compareNanos } from '../../src/util/time.js';
 
 // What the status, list and exec calls take from memory instead of the file system: the exit
@@ -102,5 +105,36 @@ describe('bundleProcess', () => {
       forgetBundleProcess(bundle);
       fs.rmSync(bundle, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a call context', () => {
+  const fakeCall = () => Object.assign(new EventEmitter(), { request: {}, getDeadline: () => Infinity });
+  type Call = Parameters<typeof callContext>[2];
+
+  it('is aborted by a cancellation while the call runs, not by the one grpc-js says of every call once it closed', () => {
+    const running = fakeCall();
+    const a = callContext('ListPodSandbox', 'unary', running as unknown as Call);
+    running.emit('cancelled', 'cancelled');
+    assert.equal(a.ctx.signal.aborted, true, 'a client that cancels cuts the call short');
+    a.done('CANCELLED');
+
+    const answered = fakeCall();
+    const b = callContext('ListPodSandbox', 'unary', answered as unknown as Call);
+    b.done('OK');
+    answered.emit('cancelled', 'cancelled');
+    assert.equal(b.ctx.signal.aborted, false, 'an answered call was not cancelled');
+    assert.equal(answered.listenerCount('cancelled'), 0, 'nothing of the call is left listening');
+  });
+
+  it('has request ids of 8 hex digits, all different over many calls', () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const id = newContext('Version', new AbortController().signal).requestId;
+      assert.match(id, /^[0-9a-f]{8}$/);
+      ids.add(id);
+    }
+    // 2000 draws of 32 random bits: a collision has a chance of about 1 in 2000.
+    assert.ok(ids.size >= 1999, `${2000 - ids.size} repeated ids`);
   });
 });
