@@ -1,4 +1,4 @@
-import { call } from '../../src/cli/client.js';
+import { call } from '../../src/client/client.js';
 import type { BenchConfig } from '../config.js';
 import { cpuMark, cpuSince, emptyNode, fillNode, NODE_CONCURRENCY } from '../node-load.js';
 import { rssKiB } from '../proc.js';

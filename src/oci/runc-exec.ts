@@ -1,8 +1,8 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { killProcessGroup, readPidFile } from '../host/process.js';
 import { bundleProcess } from './bundle-process.js';
-import { killProcessGroup, readPidFile } from './process.js';
 import type { RuncCli } from './runc.js';
 
 /** A command to run in a running container: the runtime's command line and how to end it. */
