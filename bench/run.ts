@@ -8,6 +8,7 @@ import { crictlExecScenario } from './scenarios/crictl-exec.js';
 import { execSyncScenario } from './scenarios/exec-sync.js';
 import { idleRssScenario, podMemoryScenario } from './scenarios/memory.js';
 import { nodeScenario } from './scenarios/node.js';
+import { probeNodeScenario } from './scenarios/probe-node.js';
 import { podStartScenario } from './scenarios/pod-start.js';
 import { podStopScenario } from './scenarios/pod-stop.js';
 import { portForwardScenario } from './scenarios/port-forward.js';
@@ -75,6 +76,8 @@ async function runScenarios(targets: Targets, cfg: BenchConfig): Promise<Row[]> 
   if (on(5)) await scenario(rows, '5. port-forward', () => portForwardScenario(all, cfg));
   await clean(targets);
   if (on(8)) await scenario(rows, '8. node', () => nodeScenario(all, cfg));
+  await clean(targets);
+  if (on(11)) await scenario(rows, '11. exec-probe node', () => probeNodeScenario(all, cfg));
   await clean(targets);
   if (on(10)) await scenario(rows, '10. user namespace pod start', () => usernsPodStartScenario(targets.crib, cfg.pods));
   await clean(targets);

@@ -7,7 +7,8 @@ export type Cell = { value: number } | { error: string };
 
 export interface Row {
   scenario: string;
-  unit: 'ms' | 's' | 'KiB' | 'MiB' | 'MB/s';
+  /** `n`: a count. */
+  unit: 'ms' | 's' | 'KiB' | 'MiB' | 'MB/s' | 'n';
   /** Which way is better, so a ratio can be read at a glance. */
   better: 'lower' | 'higher';
   cells: Record<RuntimeName, Cell>;
@@ -32,6 +33,8 @@ function formatValue(v: number, unit: Row['unit']): string {
       return `${v.toFixed(1)} MiB`;
     case 'MB/s':
       return `${v.toFixed(0)} MB/s`;
+    case 'n':
+      return String(Math.round(v));
   }
 }
 

@@ -166,7 +166,7 @@ registries:
   mirrors: { "gcr.io": ["http://127.0.0.1:$port"] }
   insecure: ["127.0.0.1:$port"]
 EOF
-node --max-semi-space-size=1 "$repo/bin/crib" daemon --config "$work/crib.yaml" --socket "$sock" --root "$work/root" --state "$work/state" \
+node --max-semi-space-size=1 --single-threaded-gc "$repo/bin/crib" daemon --config "$work/crib.yaml" --socket "$sock" --root "$work/root" --state "$work/state" \
   --cni-conf-dir "$work/cni.d" --bridge "$bridge" --subnet "$subnet" --network-name "crib-conformance-$$" \
   --cgroup-root "$cgroup_root" --ip-masq false >"$work/cribd.log" 2>&1 &
 cribd_pid=$!

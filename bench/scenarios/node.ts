@@ -1,15 +1,14 @@
 import { call } from '../../src/client/client.js';
 import type { BenchConfig } from '../config.js';
-import { cpuSeconds, rssKiB } from '../proc.js';
+import { cpuMark, cpuSince, emptyNode, fillNode, NODE_CONCURRENCY } from '../node-load.js';
+import { rssKiB } from '../proc.js';
 import type { Target } from '../runtimes.js';
 import { eachTarget, row } from '../sample.js';
-import { msSince, percentile, pool, sleep, timed } from '../stats.js';
+import { msSince, percentile, sleep, timed } from '../stats.js';
 import type { Row } from '../table.js';
-import { removeAllPods, startPod, stopRemovePod, type RunningPod } from '../workload.js';
+import { removeAllPods, type RunningPod } from '../workload.js';
 import { podMemory } from './memory.js';
 
-/** Pods started (and removed) at once, as kubelet's pod workers do. */
-const CONCURRENCY = 5;
 /** Pods whose PodSandboxStatus and ContainerStatus are asked each second. */
 const STATUS_PODS_PER_TICK = 3;
 const STATS_EVERY_TICKS = 10;
@@ -28,19 +27,10 @@ interface NodeResult {
   podPssKiB: number;
 }
 
-/** Daemon CPU, and monitors' CPU summed over the PIDs alive now. */
-function cpuNow(t: Target): { daemon: number; monitors: Map<number, number> } {
-  return { daemon: cpuSeconds(t.daemonPid), monitors: new Map(t.monitorPids().map((pid) => [pid, cpuSeconds(pid)])) };
-}
-
 async function runNode(t: Target, cfg: BenchConfig): Promise<NodeResult> {
   const pods: RunningPod[] = [];
   try {
-    const [, startMs] = await timed(() =>
-      pool(cfg.nodePods, CONCURRENCY, async (i) => {
-        pods.push(await startPod(t, `node-${i}`, ['app', 'sidecar']));
-      }),
-    );
+    const startSeconds = await fillNode(t, pods, cfg.nodePods, 'node', ['app', 'sidecar']);
     await sleep(3000); // let start-up work (log readers, monitors' own start) settle
 
     const latencies = new Map<Measured, number[]>();
@@ -59,7 +49,7 @@ async function runNode(t: Target, cfg: BenchConfig): Promise<NodeResult> {
       await call(rt, 'PodSandboxStatus', { pod_sandbox_id: first.podId });
       for (const id of first.containerIds) await call(rt, 'ContainerStatus', { container_id: id });
     }
-    const before = cpuNow(t);
+    const before = cpuMark(t);
     const t0 = process.hrtime.bigint();
     for (let tick = 0; tick < cfg.nodeSeconds; tick++) {
       const wait = tick * 1000 - msSince(t0);
@@ -81,13 +71,7 @@ async function runNode(t: Target, cfg: BenchConfig): Promise<NodeResult> {
     }
     const rest = cfg.nodeSeconds * 1000 - msSince(t0);
     if (rest > 0) await sleep(rest);
-    const after = cpuNow(t);
-    let monitorCpu = 0;
-    for (const [pid, end] of after.monitors) {
-      const start = before.monitors.get(pid);
-      if (start !== undefined) monitorCpu += end - start;
-    }
-    const cpuDaemon = after.daemon - before.daemon;
+    const cpu = cpuSince(t, before);
 
     const daemonRssMiB = rssKiB(t.daemonPid) / 1024;
     let pss = 0;
@@ -96,13 +80,12 @@ async function runNode(t: Target, cfg: BenchConfig): Promise<NodeResult> {
       pss += m.pauseKiB + m.monitorKiB;
     }
 
-    const [, removeMs] = await timed(() => pool(pods.length, CONCURRENCY, (i) => stopRemovePod(t, pods[i]?.podId ?? '')));
-    pods.length = 0;
+    const removeSeconds = await emptyNode(t, pods);
     return {
-      startSeconds: startMs / 1000,
-      removeSeconds: removeMs / 1000,
-      cpuTotal: cpuDaemon + monitorCpu,
-      cpuDaemon,
+      startSeconds,
+      removeSeconds,
+      cpuTotal: cpu.total,
+      cpuDaemon: cpu.daemon,
       latencies,
       daemonRssMiB,
       podPssKiB: pss / Math.max(1, cfg.nodePods),
@@ -135,7 +118,7 @@ export async function nodeScenario(targets: readonly Target[], cfg: BenchConfig)
     return percentile(xs, 99);
   };
   return [
-    row(`8. Node (${label}): start all, ${CONCURRENCY} at a time`, 's', 'lower', res, (r) => r.startSeconds),
+    row(`8. Node (${label}): start all, ${NODE_CONCURRENCY} at a time`, 's', 'lower', res, (r) => r.startSeconds),
     row(`8. Node: daemon+monitors CPU over ${cfg.nodeSeconds} s`, 's', 'lower', res, (r) => r.cpuTotal),
     row('8.   of which the daemon', 's', 'lower', res, (r) => r.cpuDaemon),
     row('8.   of which the monitors (conmons | shims)', 's', 'lower', res, (r) => r.cpuTotal - r.cpuDaemon),
@@ -144,6 +127,6 @@ export async function nodeScenario(targets: readonly Target[], cfg: BenchConfig)
     row('8. Node: ContainerStatus p99', 'ms', 'lower', res, p99('ContainerStatus')),
     row('8. Node: daemon RSS, full', 'MiB', 'lower', res, (r) => r.daemonRssMiB),
     row('8. Node: PSS per 2-container pod: pause + monitors', 'KiB', 'lower', res, (r) => r.podPssKiB),
-    row(`8. Node: stop+remove all, ${CONCURRENCY} at a time`, 's', 'lower', res, (r) => r.removeSeconds),
+    row(`8. Node: stop+remove all, ${NODE_CONCURRENCY} at a time`, 's', 'lower', res, (r) => r.removeSeconds),
   ];
 }

@@ -7,7 +7,7 @@ import { ensurePrivateDir, exists, makeDirs } from '../util/fsx.js';
 import { log } from '../util/log.js';
 import { StepTimes } from '../util/steps.js';
 import { settleAll } from '../util/settle.js';
-import { nowNanos } from '../util/time.js';
+import { compareNanos, nowNanos } from '../util/time.js';
 import { validateId } from '../util/validate.js';
 import { Registry } from '../store/registry.js';
 import type { ImageService } from '../image/service.js';
@@ -521,7 +521,7 @@ export class ContainerService {
     let all = this.registry.values();
     if (filter?.sandboxId) all = all.filter((c) => c.sandboxId.startsWith(filter.sandboxId as string));
     const views = await Promise.all(all.map((c) => this.view(c)));
-    return views.filter((v) => matchesContainerFilter(v, filter)).sort((a, b) => (BigInt(a.container.createdAt) < BigInt(b.container.createdAt) ? -1 : 1));
+    return views.filter((v) => matchesContainerFilter(v, filter)).sort((a, b) => compareNanos(a.container.createdAt, b.container.createdAt));
   }
 
   private async running(id: string): Promise<Container> {

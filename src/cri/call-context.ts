@@ -26,7 +26,8 @@ export function callContext(
   const ended = beginCall(method, kind);
   const abort = new AbortController();
   const ctx = newContext(method, abort.signal, requestIds(call.request));
-  call.once('cancelled', () => abort.abort(new CribError('Cancelled', `${method} was cancelled by the client`)));
+  const cancelled = () => abort.abort(new CribError('Cancelled', `${method} was cancelled by the client`));
+  call.once('cancelled', cancelled);
   const deadline = call.getDeadline();
   const ms = deadline instanceof Date ? deadline.getTime() - Date.now() : Number(deadline);
   const timer = Number.isFinite(ms)
@@ -36,6 +37,9 @@ export function callContext(
     ctx,
     done: (code) => {
       clearTimeout(timer);
+      // grpc-js says 'cancelled' of every call once its stream closes, answered or not: past this
+      // point that is no cancellation, and not worth an error with its stack.
+      call.removeListener('cancelled', cancelled);
       ended(code);
     },
   };

@@ -21,6 +21,21 @@ export const criLoaderOptions = {
 
 const { keepCase: _parseTime, ...toObjectOptions } = criLoaderOptions;
 
+/** protobufjs's writer gives a Buffer in Node already: no copy of it. */
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b));
+
+/**
+ * Replies encoded as their handler built them, without protobufjs' `fromObject` copy: the calls
+ * kubelet makes for every pod each second (PLEG's relist, then the status of what changed). Their
+ * converters (src/cri/sandbox-convert.ts, container-convert.ts) give enums as numbers and int64 as
+ * decimal strings, which `encode` takes as they are (test/unit/reply-encoding.test.ts holds both
+ * ways to the same bytes). Every other reply may name an enum by its string, which only
+ * `fromObject` turns into its number.
+ */
+export const ENCODED_AS_BUILT: ReadonlySet<string> = new Set(
+  ['ListPodSandbox', 'PodSandboxStatus', 'ListContainers', 'ContainerStatus'].map((m) => `/runtime.v1.RuntimeService/${m}`),
+);
+
 /**
  * A service's methods as grpc-js takes them, with the (de)serializers proto-loader would make.
  * proto-loader's own package definition also builds a descriptor of every message, for
@@ -31,13 +46,16 @@ function serviceDefinition(service: protobuf.Service, fullName: string): grpc.Se
   for (const m of service.methodsArray) {
     const req = m.resolvedRequestType as protobuf.Type;
     const res = m.resolvedResponseType as protobuf.Type;
+    const path = `/${fullName}/${m.name}`;
     def[m.name] = {
-      path: `/${fullName}/${m.name}`,
+      path,
       requestStream: !!m.requestStream,
       responseStream: !!m.responseStream,
-      requestSerialize: (v: object) => Buffer.from(req.encode(req.fromObject(v)).finish()),
+      requestSerialize: (v: object) => asBuffer(req.encode(req.fromObject(v)).finish()),
       requestDeserialize: (b: Buffer) => req.toObject(req.decode(b), toObjectOptions),
-      responseSerialize: (v: object) => Buffer.from(res.encode(res.fromObject(v)).finish()),
+      responseSerialize: ENCODED_AS_BUILT.has(path)
+        ? (v: object) => asBuffer(res.encode(v).finish())
+        : (v: object) => asBuffer(res.encode(res.fromObject(v)).finish()),
       responseDeserialize: (b: Buffer) => res.toObject(res.decode(b), toObjectOptions),
       originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
     };

@@ -1,4 +1,4 @@
-import { existsSync, watch as fsWatch, type FSWatcher } from 'node:fs';
+import { watch as fsWatch, type FSWatcher } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import type { Readable, Writable } from 'node:stream';
@@ -9,7 +9,9 @@ import { onAbort } from '../util/on-abort.js';
 import { exists } from '../util/fsx.js';
 import { MAX_TIMER_MS } from '../util/time.js';
 import { log } from '../util/log.js';
+import { forgetBundleProcess } from './bundle-process.js';
 import { conmonCreate, conmonFiles, conmonResizeMessage } from './conmon.js';
+import { exitFilesOf, type ExitFiles } from './exit-files.js';
 import { noFeatures, parseHandlerFeatures, type HandlerFeatures } from './features.js';
 import { builtCribIoBinary, decodeAttachFrames, ptyResizeLine } from '../host/crib-io.js';
 import { isAlive, procStat, readPidFile, signalNumber, signalProcess, waitGone } from '../host/process.js';
@@ -79,8 +81,11 @@ export interface ConmonRuntimeOptions {
 /** OciRuntime as conmon over a runc-compatible runtime, the way CRI-O runs containers. */
 export class ConmonRuntime implements OciRuntime {
   private featuresRead?: Promise<HandlerFeatures>;
+  private readonly exits: ExitFiles;
 
-  constructor(private readonly o: ConmonRuntimeOptions) {}
+  constructor(private readonly o: ConmonRuntimeOptions) {
+    this.exits = exitFilesOf(o.exitDir);
+  }
 
   features(): Promise<HandlerFeatures> {
     this.featuresRead ??= this.o.runc.features().then(parseHandlerFeatures, (err: unknown) => {
@@ -147,6 +152,7 @@ export class ConmonRuntime implements OciRuntime {
 
   async delete(id: string, bundle: string): Promise<void> {
     await this.o.runc.delete(id);
+    forgetBundleProcess(bundle);
     const conmonPid = await readPidFile(conmonFiles(bundle).conmonPid);
     if (conmonPid === undefined) return;
     const st = procStat(conmonPid);
@@ -157,6 +163,7 @@ export class ConmonRuntime implements OciRuntime {
 
   async forget(id: string): Promise<void> {
     await fs.rm(path.join(this.o.exitDir, id), { force: true });
+    this.exits.forget(id);
     await fs.rm(path.join(this.o.socketDir, id), { recursive: true, force: true });
   }
 
@@ -275,17 +282,13 @@ export class ConmonRuntime implements OciRuntime {
     if (!(await waitFor(() => exists(logPath), LOG_REOPEN_MS))) throw new CribError('Internal', `conmon did not reopen ${logPath} within ${LOG_REOPEN_MS} ms`);
   }
 
-  /** conmon writes one file per exit into the exit dir: inotify on the dir sees each arrive. */
+  /** conmon writes one file per exit into the exit dir: the dir's one watch sees each arrive. */
   watchExits(onExit: (id: string) => void): () => void {
-    const watcher = fsWatch(this.o.exitDir, (event, file) => {
-      if (event === 'rename' && file && !file.startsWith('.')) onExit(file);
-    });
-    watcher.on('error', () => watcher.close());
-    return () => watcher.close();
+    return this.exits.subscribe(onExit);
   }
 
   exited(id: string): boolean {
-    return existsSync(path.join(this.o.exitDir, id));
+    return this.exits.has(id);
   }
 
   async exitRecord(id: string, bundle: string, waitMs: number): Promise<ExitRecord | undefined> {

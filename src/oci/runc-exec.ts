@@ -2,8 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { killProcessGroup, readPidFile } from '../host/process.js';
+import { bundleProcess } from './bundle-process.js';
 import type { RuncCli } from './runc.js';
-import type { OciSpec } from './spec-types.js';
 
 /** A command to run in a running container: the runtime's command line and how to end it. */
 export interface RuncExec {
@@ -22,7 +22,7 @@ export interface RuncExec {
 
 /**
  * Runs `body` with a command ready for `runc exec`: the container's process settings (user, env,
- * cwd, capabilities, rlimits, from its bundle's config.json) with the command's args and terminal,
+ * cwd, capabilities, rlimits, from its bundle's config.json, read once: bundle-process.ts) with the command's args and terminal,
  * as a process spec in `scratchDir`, beside the pid file the runtime will write. Both are removed
  * when `body` is done, which must be after the runtime has exited.
  */
@@ -31,11 +31,11 @@ export async function withRuncExec<T>(
   r: { id: string; bundle: string; scratchDir: string; cmd: string[]; tty: boolean; detach?: boolean },
   body: (e: RuncExec) => Promise<T>,
 ): Promise<T> {
-  const spec = JSON.parse(await fs.readFile(path.join(r.bundle, 'config.json'), 'utf8')) as OciSpec;
+  const ociProcess = await bundleProcess(r.bundle);
   const base = path.join(r.scratchDir, `exec-${randomBytes(6).toString('hex')}`);
   const files = { spec: `${base}.json`, pid: `${base}.pid` };
   try {
-    await fs.writeFile(files.spec, JSON.stringify({ ...spec.process, args: r.cmd, terminal: r.tty }), { mode: 0o600 });
+    await fs.writeFile(files.spec, JSON.stringify({ ...ociProcess, args: r.cmd, terminal: r.tty }), { mode: 0o600 });
     return await body({
       argv: [runc.path, ...runc.execArgs(r.id, { processSpec: files.spec, pidFile: files.pid, tty: r.tty, detach: r.detach })],
       pidFile: files.pid,
@@ -48,6 +48,6 @@ export async function withRuncExec<T>(
       pid: () => readPidFile(files.pid),
     });
   } finally {
-    await Promise.all(Object.values(files).map((f) => fs.rm(f, { force: true })));
+    await Promise.all(Object.values(files).map((f) => fs.unlink(f).catch(() => undefined)));
   }
 }

@@ -10,7 +10,7 @@ import { ensureTraversableDir, isErrno } from '../util/fsx.js';
 import { log } from '../util/log.js';
 import { settleAll } from '../util/settle.js';
 import { StepTimes } from '../util/steps.js';
-import { nowNanos } from '../util/time.js';
+import { compareNanos, nowNanos } from '../util/time.js';
 import type { NetworkManager } from '../network/manager.js';
 import type { PodNetworkIdentity } from '../network/types.js';
 import { cgroupExists, removeCgroup } from '../host/cgroups.js';
@@ -403,7 +403,7 @@ export class SandboxService {
     let candidates = this.registry.values();
     if (filter?.id) candidates = candidates.filter((s) => s.id.startsWith(filter.id as string));
     const views = await Promise.all(candidates.map((s) => this.view(s)));
-    return views.filter((v) => matchesFilter(v, filter)).sort((a, b) => (BigInt(a.sandbox.createdAt) < BigInt(b.sandbox.createdAt) ? -1 : 1));
+    return views.filter((v) => matchesFilter(v, filter)).sort((a, b) => compareNanos(a.sandbox.createdAt, b.sandbox.createdAt));
   }
 
   /** Where PortForward connects: a READY sandbox's pinned netns (undefined on the node's network). */

@@ -30,8 +30,17 @@ export function currentContext(): RequestContext | undefined {
   return current.getStore();
 }
 
+/** Random bytes for request ids, drawn a few hundred calls at a time (one system call each time, not one per call). */
+const idPool = { bytes: Buffer.alloc(0), at: 0 };
+const ID_BYTES = 4;
+
 function newRequestId(): string {
-  return randomBytes(4).toString('hex');
+  if (idPool.at + ID_BYTES > idPool.bytes.length) {
+    idPool.bytes = randomBytes(1024);
+    idPool.at = 0;
+  }
+  idPool.at += ID_BYTES;
+  return idPool.bytes.toString('hex', idPool.at - ID_BYTES, idPool.at);
 }
 
 export function newContext(method: string, signal: AbortSignal, ids: CallIds = {}): RequestContext {

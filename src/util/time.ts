@@ -23,3 +23,12 @@ export function nowNanos(): string {
 
 /** setTimeout's ceiling (2^31-1 ms, about 24.8 days): a longer delay would fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Orders two nanosecond times as nowNanos writes them (decimal strings without leading zeros) by
+ * their digits: no BigInt per comparison, which a list call's sort makes n log n of.
+ */
+export function compareNanos(a: string, b: string): number {
+  if (a.length !== b.length) return a.length - b.length;
+  return a < b ? -1 : a > b ? 1 : 0;
+}

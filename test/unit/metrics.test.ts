@@ -238,7 +238,10 @@ describe('metrics address', () => {
 /** Drives a unary() handler as grpc-js would, with a stand-in call. */
 function callUnary<Res>(handler: grpc.handleUnaryCall<object, Res>): Promise<{ err: grpc.ServiceError | null }> {
   return new Promise((resolve) => {
-    const call = { request: {}, once: () => undefined, getDeadline: () => Infinity } as unknown as grpc.ServerUnaryCall<object, Res>;
+    const call = { request: {}, once: () => undefined, removeListener: () => undefined, getDeadline: () => Infinity } as unknown as grpc.ServerUnaryCall<
+      object,
+      Res
+    >;
     handler(call, (err) => resolve({ err: err as grpc.ServiceError | null }));
   });
 }
