@@ -21,7 +21,7 @@ import { capabilitiesFromMask } from '../oci/capabilities.js';
 import { BeneathError, readInRoot } from '../oci/beneath.js';
 import { containerSpec, ociResources } from '../oci/container-spec.js';
 import { clampOomScoreAdj, daemonLimits, stillAlive } from '../oci/process.js';
-import type { OciRuntime, ProcessIO, StopOptions } from '../oci/runtime.js';
+import type { OciRuntime, ProcessIO } from '../oci/runtime.js';
 import { readLocalhostProfile } from '../oci/seccomp-file.js';
 import { processGroups, resolveUser } from '../oci/users.js';
 import { podFilePaths, podHostname } from '../sandbox/pod-files.js';
@@ -349,18 +349,16 @@ export class ContainerService {
     });
   }
 
-  private async stopLocked(
-    ctx: RequestContext,
-    c: Container,
-    timeoutSeconds: number,
-    order?: Pick<StopOptions, 'onSignalled' | 'afterAnother'>,
-  ): Promise<void> {
+  /** Stops the container; `signalled` is called once its stop signal is taken (or there is none to send). */
+  private async stopLocked(ctx: RequestContext, c: Container, timeoutSeconds: number, signalled?: () => void): Promise<void> {
     if (c.phase === 'created') {
       // Never started: its process waits in the runtime's init; end it.
       await this.runtime(c).kill(c.id, 'KILL', true);
     } else if (c.phase === 'running') {
       const proc = c.pid && c.startTime ? { pid: c.pid, startTime: c.startTime } : undefined;
-      await this.runtime(c).stop(c.id, proc, { signal: c.stopSignal, graceMs: Math.max(0, timeoutSeconds) * 1000, abort: ctx.signal, ...order });
+      const stopping = this.runtime(c).stop(c.id, proc, { signal: c.stopSignal, graceMs: Math.max(0, timeoutSeconds) * 1000, abort: ctx.signal });
+      if (signalled) void stopping.signalled.then(signalled);
+      await stopping.stopped;
     } else return;
     await this.recordExit(c);
   }
@@ -447,18 +445,19 @@ export class ContainerService {
 
   /**
    * StopPodSandbox's first part. Stop signals go out newest started first, each once the one before
-   * it is sent; the grace periods then run side by side, so the pod takes about its longest grace,
-   * not their sum.
+   * it has been taken by its process; the grace periods then run side by side, so the pod takes
+   * about its longest grace, not their sum.
    */
   async stopAllIn(ctx: RequestContext, sandboxId: string): Promise<void> {
     const order = this.inSandbox(sandboxId).sort((a, b) => (BigInt(b.startedAt ?? b.createdAt) > BigInt(a.startedAt ?? a.createdAt) ? 1 : -1));
     const stops: Promise<void>[] = [];
-    for (const [i, c] of order.entries()) {
+    for (const c of order) {
       const grace = Number(c.config.annotations[GRACE_ANNOTATION] ?? DEFAULT_GRACE_SECONDS);
       let signalled!: () => void;
       const sent = new Promise<void>((resolve) => (signalled = resolve));
-      const how = { onSignalled: signalled, afterAnother: i > 0 };
-      stops.push(this.registry.locked(c.id, () => this.stopLocked(ctx, c, Number.isFinite(grace) ? grace : DEFAULT_GRACE_SECONDS, how)).finally(signalled));
+      stops.push(
+        this.registry.locked(c.id, () => this.stopLocked(ctx, c, Number.isFinite(grace) ? grace : DEFAULT_GRACE_SECONDS, signalled)).finally(signalled),
+      );
       await sent;
     }
     await settleAll(stops);

@@ -13,9 +13,21 @@ import { conmonCreate, conmonFiles } from './conmon.js';
 import { noFeatures, parseHandlerFeatures, type HandlerFeatures } from './features.js';
 import { builtCribIoBinary, conmonResizeMessage, decodeAttachFrames, ptyResizeLine } from './crib-io.js';
 import { isAlive, procStat, readPidFile, signalNumber, signalProcess, waitGone } from './process.js';
+import { isNamespaceInit, readProcStatus, waitSignalTaken } from './proc-status.js';
 import { withRuncExec, type RuncExec } from './runc-exec.js';
 import type { RuncCli } from './runc.js';
-import type { CreateRequest, ExecOutcome, ExecRequest, ExecStreamRequest, ExitRecord, OciRuntime, ProcessIO, ProcessRef, StopOptions } from './runtime.js';
+import type {
+  CreateRequest,
+  ExecOutcome,
+  ExecRequest,
+  ExecStreamRequest,
+  ExitRecord,
+  OciRuntime,
+  ProcessIO,
+  ProcessRef,
+  StopOptions,
+  Stopping,
+} from './runtime.js';
 import type { OciCpu, OciMemory } from './spec-types.js';
 
 /** Output kept per stream of an ExecSync, as kubelet's own limit for probes and ExecSync. */
@@ -23,6 +35,11 @@ const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
 /** After killing an exec (timed out, or its client gone), how long its waiter gets to reap it and exit before it is killed too. */
 const REAP_GRACE_MS = 10_000;
 const SIGKILL = os.constants.signals.SIGKILL;
+/**
+ * How long a stop waits for the main process to take its stop signal before the next container's is
+ * sent (one in uninterruptible sleep takes it only when it wakes).
+ */
+const SIGNAL_TAKEN_MS = 1000;
 /** How long a monitor may take to leave after its container is deleted. */
 const MONITOR_EXIT_MS = 10_000;
 /**
@@ -125,24 +142,28 @@ export class ConmonRuntime implements OciRuntime {
     return this.o.runc.kill(id, signal, all);
   }
 
-  async stop(id: string, proc: ProcessRef | undefined, how: StopOptions): Promise<void> {
-    try {
-      if (!proc || !isAlive(proc.pid, proc.startTime)) return;
-      const sig = signalNumber(how.signal);
-      if (sig !== SIGKILL && how.graceMs > 0 && !how.abort?.aborted) {
-        // What `runc kill ID SIG` does, without its process. A pod's later stop signals (newest
-        // first) go through runc: sent microseconds apart the handlers would run in any order.
-        if (how.afterAnother || sig === undefined) await this.o.runc.kill(id, how.signal);
-        else await signalProcess(proc, sig);
-        how.onSignalled?.();
-        if (await waitGone(proc.pid, proc.startTime, how.graceMs, how.abort)) return;
-      }
-      if (how.mainOnly) await signalProcess(proc, SIGKILL);
-      else await this.o.runc.kill(id, 'KILL', true);
-      await waitGone(proc.pid, proc.startTime, MONITOR_EXIT_MS);
-    } finally {
-      how.onSignalled?.();
+  stop(id: string, proc: ProcessRef | undefined, how: StopOptions): Stopping {
+    let signalled!: () => void;
+    const sent = new Promise<void>((resolve) => (signalled = resolve));
+    return { signalled: sent, stopped: this.stopping(id, proc, how, signalled).finally(signalled) };
+  }
+
+  private async stopping(id: string, proc: ProcessRef | undefined, how: StopOptions, signalled: () => void): Promise<void> {
+    if (!proc || !isAlive(proc.pid, proc.startTime)) return;
+    const sig = signalNumber(how.signal);
+    if (sig !== SIGKILL && how.graceMs > 0 && !how.abort?.aborted) {
+      // What `runc kill ID SIG` does, without its process; a signal Node cannot name goes through the runtime.
+      if (sig === undefined) await this.o.runc.kill(id, how.signal);
+      else if (await signalProcess(proc, sig)) await waitSignalTaken(proc.pid, sig, SIGNAL_TAKEN_MS);
+      signalled();
+      if (await waitGone(proc.pid, proc.startTime, how.graceMs, how.abort)) return;
     }
+    // The init of a PID namespace of its own takes every process in it along (the kernel kills
+    // them): kill(2) is enough. Else the runtime kills each process of the container's cgroup.
+    const st = readProcStatus(proc.pid);
+    if (st && isNamespaceInit(st)) await signalProcess(proc, SIGKILL);
+    else await this.o.runc.kill(id, 'KILL', true);
+    await waitGone(proc.pid, proc.startTime, MONITOR_EXIT_MS);
   }
 
   async delete(id: string, bundle: string): Promise<void> {

@@ -299,7 +299,7 @@ export class SandboxService {
    * rollback), is left to `deletePause`, which ends it, and the network waits for that.
    */
   async killPause(sb: Sandbox): Promise<boolean> {
-    await this.runtimeOf(sb).stop(sb.id, sb.pause, { signal: 'KILL', graceMs: 0, mainOnly: true });
+    await this.runtimeOf(sb).stop(sb.id, sb.pause, { signal: 'KILL', graceMs: 0 }).stopped;
     return sb.pause !== undefined && !isAlive(sb.pause.pid, sb.pause.startTime);
   }
 
