@@ -28,6 +28,7 @@ import { podFilePaths, podHostname } from '../sandbox/pod-files.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { hostDevices } from './devices.js';
+import { checkExecSize } from './exec-size.js';
 import { matchesContainerFilter } from './filter.js';
 import { cgroupUsage, oomKilled, treeUsage, type ContainerUsage } from './stats.js';
 import type { Container, ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerView } from './types.js';
@@ -238,6 +239,11 @@ export class ContainerService {
     }
     if (c.imageMounts?.length) steps.mark('imageVolumes');
     const spec = usernsContainerSpec(await this.buildSpec(c, sb, image.config), c, sb, sources);
+    // The process as it will exec, the image's Entrypoint, Cmd and Env merged in.
+    checkExecSize([
+      { field: "the process's args (config.command and config.args, else the image's Entrypoint and Cmd)", values: spec.process.args },
+      { field: "the process's env (the image's Env with config.envs)", values: spec.process.env, env: true },
+    ]);
     await fs.writeFile(path.join(c.paths.bundle, 'config.json'), JSON.stringify(spec));
     steps.mark('spec');
   }
