@@ -190,18 +190,23 @@ export class ContainerService {
       await this.registry.save(c);
       steps.mark('record');
       await this.prepareBundle(c, sb, image, volumeImages, steps);
-      const proc = await runtime.create({
-        id,
-        name: config.metadata.name,
-        bundle: c.paths.bundle,
-        logPath,
-        terminal: config.tty,
-        stdin: config.stdin,
-        stdinOnce: config.stdinOnce,
-      });
+      const proc = await runtime.create(
+        {
+          id,
+          name: config.metadata.name,
+          bundle: c.paths.bundle,
+          logPath,
+          terminal: config.tty,
+          stdin: config.stdin,
+          stdinOnce: config.stdinOnce,
+        },
+        ctx.signal,
+      );
       c.pid = proc.pid;
       c.startTime = proc.startTime;
       steps.mark('runtimeCreate');
+      // Unless the caller has gone: what a cancelled call leaves is what a failed one does.
+      ctx.signal.throwIfAborted();
       c.phase = 'created';
       await this.registry.save(c);
       steps.mark('commit');
@@ -326,12 +331,12 @@ export class ContainerService {
     return out;
   }
 
-  async start(_ctx: RequestContext, id: string): Promise<void> {
+  async start(ctx: RequestContext, id: string): Promise<void> {
     const c = this.get(id);
     await this.registry.locked(c.id, async () => {
       if (c.phase !== 'created') throw new CribError('FailedPrecondition', `container ${c.id} is ${(await this.view(c)).state.toLowerCase()}, not created`);
       const startedAt = nowNanos();
-      await this.runtime(c).start(c.id);
+      await this.runtime(c).start(c.id, ctx.signal);
       c.phase = 'running';
       c.startedAt = startedAt;
       await this.registry.save(c);

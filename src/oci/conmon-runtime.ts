@@ -12,7 +12,8 @@ import { log } from '../util/log.js';
 import { conmonCreate, conmonFiles } from './conmon.js';
 import { noFeatures, parseHandlerFeatures, type HandlerFeatures } from './features.js';
 import { builtCribIoBinary, conmonResizeMessage, decodeAttachFrames, ptyResizeLine } from './crib-io.js';
-import { isAlive, procStat, readPidFile, signalNumber, signalProcess, waitGone } from './process.js';
+import { isAlive, killProcessGroup, procStat, readPidFile, signalNumber, signalProcess, waitGone } from './process.js';
+import { killCgroup, removeCgroup } from './cgroups.js';
 import { isNamespaceInit, readProcStatus, waitSignalTaken } from './proc-status.js';
 import { withRuncExec, type RuncExec } from './runc-exec.js';
 import type { RuncCli } from './runc.js';
@@ -28,7 +29,7 @@ import type {
   StopOptions,
   Stopping,
 } from './runtime.js';
-import type { OciCpu, OciMemory } from './spec-types.js';
+import type { OciCpu, OciMemory, OciSpec } from './spec-types.js';
 
 /** Output kept per stream of an ExecSync, as kubelet's own limit for probes and ExecSync. */
 const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
@@ -115,26 +116,54 @@ export class ConmonRuntime implements OciRuntime {
     return { name: this.o.runc.name, path: this.o.runc.path, root: this.o.runc.stateRoot };
   }
 
-  async create(r: CreateRequest): Promise<ProcessRef> {
-    const pid = await conmonCreate({
-      conmonPath: this.o.conmonPath,
-      runtime: this.o.runc,
-      id: r.id,
-      name: r.name,
-      bundle: r.bundle,
-      logPath: r.logPath,
-      exitDir: this.o.exitDir,
-      socketDir: this.o.socketDir,
-      terminal: r.terminal ?? false,
-      stdin: r.stdin ?? false,
-      stdinOnce: r.stdinOnce ?? false,
-    });
+  async create(r: CreateRequest, signal?: AbortSignal): Promise<ProcessRef> {
+    signal?.throwIfAborted();
+    let pid: number;
+    try {
+      pid = await conmonCreate({
+        conmonPath: this.o.conmonPath,
+        runtime: this.o.runc,
+        id: r.id,
+        name: r.name,
+        bundle: r.bundle,
+        logPath: r.logPath,
+        exitDir: this.o.exitDir,
+        socketDir: this.o.socketDir,
+        terminal: r.terminal ?? false,
+        stdin: r.stdin ?? false,
+        stdinOnce: r.stdinOnce ?? false,
+        signal,
+      });
+    } catch (err) {
+      await this.abandon(r).catch((e: unknown) => log.warn('ending what a failed create left running', { id: r.id, error: e }));
+      throw err;
+    }
     const st = procStat(pid);
     if (!st) throw new Error(`the process of ${r.id} (pid ${pid}) exited right after it was created; see ${r.logPath}`);
     return { pid, startTime: st.startTime };
   }
 
-  start(id: string): Promise<void> {
+  /**
+   * After a create that failed, timed out or was cancelled, whatever it started may still run:
+   * conmon and the runtime's create (conmon's process group), and the runtime's init, in a session
+   * of its own but already in the container's cgroup. All are killed, and the cgroup removed; the
+   * caller's delete then finds at most the runtime's state to remove.
+   */
+  private async abandon(r: CreateRequest): Promise<void> {
+    const conmonPid = await readPidFile(conmonFiles(r.bundle).conmonPid);
+    if (conmonPid !== undefined) killProcessGroup(conmonPid);
+    const spec = await fs.readFile(path.join(r.bundle, 'config.json'), 'utf8').then(
+      (t) => JSON.parse(t) as OciSpec,
+      () => undefined,
+    );
+    const cgroup = spec?.linux?.cgroupsPath;
+    if (!cgroup) return;
+    if (!(await killCgroup(cgroup, MONITOR_EXIT_MS))) throw new Error(`processes of ${r.id} outlived SIGKILL in cgroup ${cgroup}`);
+    await removeCgroup(cgroup);
+  }
+
+  start(id: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     return this.o.runc.start(id);
   }
 

@@ -1,3 +1,5 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import { CommandError, run, runCapture } from '../util/exec.js';
 import { MAX_FEATURES_BYTES } from './features.js';
 import { runcShortcuts, type RuncShortcuts } from './runc-shortcuts.js';
@@ -90,6 +92,9 @@ export class RuncCli {
       await this.exec(['delete', '--force', id]);
     } catch (err) {
       if (!isGone(err)) throw err;
+      // A create cut off before the runtime wrote its state leaves the container's directory of
+      // the root it was given (--root), which no command of the runtime then removes.
+      await fs.rm(path.join(this.stateRoot, id), { recursive: true, force: true });
     }
   }
 

@@ -94,9 +94,17 @@ export interface OciRuntime {
   /** What the handler can do, read from the runtime once (later calls share that answer). */
   features(): Promise<HandlerFeatures>;
 
-  /** Creates the container under its monitor; its process then waits in the runtime's init for start. */
-  create(r: CreateRequest): Promise<ProcessRef>;
-  start(id: string): Promise<void>;
+  /**
+   * Creates the container under its monitor; its process then waits in the runtime's init for
+   * start. A create that fails, times out or is cancelled (`signal`: the request's) leaves nothing
+   * running: its monitor, the runtime and the runtime's init are killed, its cgroup removed.
+   */
+  create(r: CreateRequest, signal?: AbortSignal): Promise<ProcessRef>;
+  /**
+   * Starts a created container. `signal` is looked at before the start only: a start cut short
+   * would leave it unknown whether the process runs.
+   */
+  start(id: string, signal?: AbortSignal): Promise<void>;
   /** Sends a signal to the main process, or with `all` to every process of the container. Gone is fine. */
   kill(id: string, signal: string, all?: boolean): Promise<void>;
   /**

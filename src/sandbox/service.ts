@@ -184,16 +184,17 @@ export class SandboxService {
       // 6. With the netns pinned, CNI ADD and starting pause need nothing from each other.
       const [net, pause] = await Promise.allSettled([
         sb.paths.netns && sb.networkConfig
-          ? steps.time('cniAdd', this.o.network.attach(sb.networkConfig, podIdentity(sb), sb.paths.netns, config.portMappings))
+          ? steps.time('cniAdd', this.o.network.attach(sb.networkConfig, podIdentity(sb), sb.paths.netns, config.portMappings, ctx.signal))
           : Promise.resolve(undefined),
-        steps.time('pause', this.startPause(sb, runtime)),
+        steps.time('pause', this.startPause(sb, runtime, ctx.signal)),
       ]);
       steps.mark('cniAndPause');
       if (net.status === 'rejected') throw net.reason;
       if (pause.status === 'rejected') throw pause.reason;
       sb.network = net.value;
       sb.pause = pause.value;
-      // 7. Commit.
+      // 7. Commit, unless the caller has gone: what a cancelled call leaves is what a failed one does.
+      ctx.signal.throwIfAborted();
       const ip = sb.network?.ips[0]?.ip;
       if (ip) await updateHosts(podDir, podHostname(config), ip);
       sb.phase = 'ready';
@@ -280,14 +281,19 @@ export class SandboxService {
     });
   }
 
-  private async startPause(sb: Sandbox, runtime: OciRuntime): Promise<{ pid: number; startTime: string }> {
-    const proc = await runtime.create({
-      id: sb.id,
-      name: `${sb.config.metadata.name}-pause`,
-      bundle: sb.paths.bundle,
-      logPath: path.join(sb.paths.podDir, 'pause.log'),
-    });
-    await runtime.start(sb.id);
+  private async startPause(sb: Sandbox, runtime: OciRuntime, signal: AbortSignal): Promise<{ pid: number; startTime: string }> {
+    const proc = await runtime.create(
+      {
+        id: sb.id,
+        name: `${sb.config.metadata.name}-pause`,
+        bundle: sb.paths.bundle,
+        logPath: path.join(sb.paths.podDir, 'pause.log'),
+      },
+      signal,
+    );
+    // Recorded before the start: a rollback then finds pause by pid.
+    sb.pause = proc;
+    await runtime.start(sb.id, signal);
     return proc;
   }
 
