@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { findExecutable } from '../src/oci/find-runtime.js';
 import { TEST_IMAGE, importBusybox } from './support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';

@@ -1,4 +1,4 @@
-// How much a container's process may be given to exec: what execve(2) takes, and what runc's init
+// How much a container's process may be given to exec: what execve(2) takes, and what the OCI runtime's init
 // can set up in time. Pure.
 import { invalidArgument } from '../util/errors.js';
 
@@ -7,13 +7,13 @@ export const MAX_ARG_STRLEN = 32 * 4096;
 /**
  * execve's whole budget for arguments and environment, their strings with NULs and the pointers to
  * them: a quarter of the stack limit (fs/exec.c), 2 MiB under the usual 8 MiB RLIMIT_STACK that
- * cribd, runc and so the container's process start with. Past it the process could never start.
+ * cribd, the OCI runtime and so the container's process start with. Past it the process could never start.
  */
 export const ARG_MAX = 2 * 1024 * 1024;
 /**
- * Variables of one process. runc 1.1's init sets them up in time that grows with their square:
+ * Variables of one process. The OCI runtime's init (1.1.5 here) sets them up in time that grows with their square:
  * 10,000 took 0.7 s on a loaded 2-core node, 20,000 took 4 s and 50,000 more than the create's
- * 30 s (then the create failed, with runc init still running). Kubernetes itself has no bound;
+ * 30 s (then the create failed, with the runtime's init still running). Kubernetes itself has no bound;
  * its service links add 7 variables per Service of the namespace.
  */
 export const MAX_ENV_ENTRIES = 10_000;
@@ -30,7 +30,7 @@ export interface ExecPart {
 
 /**
  * Refuses a process execve would refuse (a string past MAX_ARG_STRLEN, the whole past ARG_MAX) or
- * whose environment runc cannot set up in time, naming the field at fault: the request's, or the
+ * whose environment the OCI runtime cannot set up in time, naming the field at fault: the request's, or the
  * process as merged with the image's config.
  */
 export function checkExecSize(parts: readonly ExecPart[]): void {

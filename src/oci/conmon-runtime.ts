@@ -9,12 +9,12 @@ import { onAbort } from '../util/on-abort.js';
 import { exists } from '../util/fsx.js';
 import { MAX_TIMER_MS } from '../util/time.js';
 import { log } from '../util/log.js';
-import { conmonCreate, conmonFiles } from './conmon.js';
+import { conmonCreate, conmonFiles, conmonResizeMessage } from './conmon.js';
 import { noFeatures, parseHandlerFeatures, type HandlerFeatures } from './features.js';
-import { builtCribIoBinary, conmonResizeMessage, decodeAttachFrames, ptyResizeLine } from './crib-io.js';
-import { isAlive, killProcessGroup, procStat, readPidFile, signalNumber, signalProcess, waitGone } from './process.js';
-import { killCgroup, removeCgroup } from './cgroups.js';
-import { isNamespaceInit, readProcStatus, waitSignalTaken } from './proc-status.js';
+import { builtCribIoBinary, decodeAttachFrames, ptyResizeLine } from '../host/crib-io.js';
+import { isAlive, killProcessGroup, procStat, readPidFile, signalNumber, signalProcess, waitGone } from '../host/process.js';
+import { killCgroup, removeCgroup } from '../host/cgroups.js';
+import { isNamespaceInit, readProcStatus, waitSignalTaken } from '../host/proc-status.js';
 import { withRuncExec, type RuncExec } from './runc-exec.js';
 import type { RuncCli } from './runc.js';
 import type {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { run } from '../util/exec.js';
 import { exists, isErrno } from '../util/fsx.js';
 import { log } from '../util/log.js';
-import { isAlive } from './process.js';
+import { isAlive } from '../host/process.js';
 
 /**
  * runc versions whose state dir these shortcuts were proven against, by test/runc-shortcuts.test.ts

@@ -2,7 +2,7 @@
 // main process is the init of its own PID namespace (proc(5): masks in hex, bit n-1 for signal n).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isNamespaceInit, parseProcStatus, readProcStatus, signalSettled } from '../../src/oci/proc-status.js';
+import { isNamespaceInit, parseProcStatus, readProcStatus, signalSettled } from '../../src/host/proc-status.js';
 
 const status = (f: { sigPnd?: string; shdPnd?: string; sigBlk?: string; nsPid?: string }) =>
   [
