@@ -523,11 +523,11 @@ export class ContainerService {
     return { container: c, state };
   }
 
-  async status(_ctx: RequestContext, id: string): Promise<ContainerView> {
+  async status(id: string): Promise<ContainerView> {
     return this.view(this.get(id));
   }
 
-  async list(_ctx: RequestContext, filter?: ContainerFilter): Promise<ContainerView[]> {
+  async list(filter?: ContainerFilter): Promise<ContainerView[]> {
     let all = this.registry.values();
     if (filter?.sandboxId) all = all.filter((c) => c.sandboxId.startsWith(filter.sandboxId as string));
     const views = await Promise.all(all.map((c) => this.view(c)));
@@ -578,13 +578,13 @@ export class ContainerService {
   }
 
   /** Has the monitor reopen the log file after kubelet rotated it away. */
-  async reopenLog(_ctx: RequestContext, id: string): Promise<void> {
+  async reopenLog(id: string): Promise<void> {
     const c = await this.running(id);
     await this.runtime(c).reopenLog(c.id, c.paths.bundle, c.paths.log);
   }
 
   /** Changes a running container's CPU and memory limits, and records them. */
-  async updateResources(_ctx: RequestContext, id: string, r: ContainerResources): Promise<void> {
+  async updateResources(id: string, r: ContainerResources): Promise<void> {
     const c = this.get(id);
     validateResources('linux', r);
     await validateCpusetsOnThisNode('linux', r);

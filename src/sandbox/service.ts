@@ -377,7 +377,7 @@ export class SandboxService {
    * UpdatePodSandboxResources: kubelet's in-place resize gives the pod new limits (its containers'
    * sum plus overhead), set on the pod cgroup. Only a ready pod has one to set.
    */
-  async updateLimits(_ctx: RequestContext, id: string, limits: ContainerResources): Promise<void> {
+  async updateLimits(id: string, limits: ContainerResources): Promise<void> {
     const sb = this.get(id);
     await this.registry.locked(sb.id, async () => {
       if ((await this.view(sb)).state !== 'READY') throw new CribError('FailedPrecondition', `sandbox ${sb.id} is not ready`);
@@ -405,11 +405,11 @@ export class SandboxService {
     return { sandbox: sb, state: pauseAlive ? 'READY' : 'NOTREADY', pauseAlive };
   }
 
-  async status(_ctx: RequestContext, id: string): Promise<SandboxView> {
+  async status(id: string): Promise<SandboxView> {
     return this.view(this.get(id));
   }
 
-  async list(_ctx: RequestContext, filter?: SandboxFilter): Promise<SandboxView[]> {
+  async list(filter?: SandboxFilter): Promise<SandboxView[]> {
     let candidates = this.registry.values();
     if (filter?.id) candidates = candidates.filter((s) => s.id.startsWith(filter.id as string));
     const views = await Promise.all(candidates.map((s) => this.view(s)));

@@ -139,7 +139,7 @@ async function service(log: Log, o: Parameters<typeof standIns>[1] = {}) {
 const ROLLBACK = ['runtime.stop(pause)', 'runtime.delete', 'network.detach', 'host.unmountPod', 'host.removeCgroup', 'host.releaseRootfs', 'runtime.forget'];
 
 async function assertGone(s: SandboxService, base: string) {
-  assert.deepEqual(await s.list(newContext('ListPodSandbox', new AbortController().signal)), []);
+  assert.deepEqual(await s.list(), []);
   assert.deepEqual(fs.readdirSync(path.join(base, 'root', 'records', 'sandboxes')), [], 'no record');
   assert.deepEqual(fs.readdirSync(path.join(base, 'root', 'sandboxes')), [], 'no pod directory');
 }
