@@ -71,11 +71,16 @@ describe('runtime handlers', () => {
 });
 
 describe('a cribd given --runtime PATH', () => {
-  // A runc that notes every call (its arguments) before it runs the real one.
+  // A runc that notes every call (its arguments) before it runs the real one. It calls itself
+  // another runtime than runc, so cribd runs its start and delete (no runc shortcut).
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-runtime-'));
   const wrapper = path.join(dir, 'noting-runc');
   const calls = path.join(dir, 'calls');
-  fs.writeFileSync(wrapper, `#!/bin/sh\necho "$*" >> ${calls}\nexec ${findExecutable('runc') ?? 'runc'} "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(
+    wrapper,
+    `#!/bin/sh\necho "$*" >> ${calls}\n[ "$1" = --version ] && { echo 'noting-runc version 0.1'; exit 0; }\nexec ${findExecutable('runc') ?? 'runc'} "$@"\n`,
+    { mode: 0o755 },
+  );
   const h = new Harness({ flags: ['--runtime', wrapper] });
   before(() => h.start());
   after(async () => {

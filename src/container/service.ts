@@ -21,13 +21,14 @@ import { capabilitiesFromMask } from './spec/capabilities.js';
 import { BeneathError, readInRoot } from '../host/beneath.js';
 import { containerSpec, ociResources } from './spec/container-spec.js';
 import { clampOomScoreAdj, daemonLimits, stillAlive } from '../host/process.js';
-import type { OciRuntime, ProcessIO, StopOptions } from '../oci/runtime.js';
+import type { OciRuntime, ProcessIO } from '../oci/runtime.js';
 import { readLocalhostProfile } from './spec/seccomp-file.js';
 import { processGroups, resolveUser } from './spec/users.js';
 import { podFilePaths, podHostname } from '../sandbox/pod-files.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { hostDevices } from './spec/devices.js';
+import { checkExecSize } from './exec-size.js';
 import { matchesContainerFilter } from './filter.js';
 import { cgroupUsage, oomKilled, treeUsage, type ContainerUsage } from './stats.js';
 import type { Container, ContainerConfig, ContainerFilter, ContainerNotice, ContainerResources, ContainerState, ContainerView } from './types.js';
@@ -189,18 +190,23 @@ export class ContainerService {
       await this.registry.save(c);
       steps.mark('record');
       await this.prepareBundle(c, sb, image, volumeImages, steps);
-      const proc = await runtime.create({
-        id,
-        name: config.metadata.name,
-        bundle: c.paths.bundle,
-        logPath,
-        terminal: config.tty,
-        stdin: config.stdin,
-        stdinOnce: config.stdinOnce,
-      });
+      const proc = await runtime.create(
+        {
+          id,
+          name: config.metadata.name,
+          bundle: c.paths.bundle,
+          logPath,
+          terminal: config.tty,
+          stdin: config.stdin,
+          stdinOnce: config.stdinOnce,
+        },
+        ctx.signal,
+      );
       c.pid = proc.pid;
       c.startTime = proc.startTime;
       steps.mark('runtimeCreate');
+      // Unless the caller has gone: what a cancelled call leaves is what a failed one does.
+      ctx.signal.throwIfAborted();
       c.phase = 'created';
       await this.registry.save(c);
       steps.mark('commit');
@@ -238,6 +244,11 @@ export class ContainerService {
     }
     if (c.imageMounts?.length) steps.mark('imageVolumes');
     const spec = usernsContainerSpec(await this.buildSpec(c, sb, image.config), c, sb, sources);
+    // The process as it will exec, the image's Entrypoint, Cmd and Env merged in.
+    checkExecSize([
+      { field: "the process's args (config.command and config.args, else the image's Entrypoint and Cmd)", values: spec.process.args },
+      { field: "the process's env (the image's Env with config.envs)", values: spec.process.env, env: true },
+    ]);
     await fs.writeFile(path.join(c.paths.bundle, 'config.json'), JSON.stringify(spec));
     steps.mark('spec');
   }
@@ -320,12 +331,12 @@ export class ContainerService {
     return out;
   }
 
-  async start(_ctx: RequestContext, id: string): Promise<void> {
+  async start(ctx: RequestContext, id: string): Promise<void> {
     const c = this.get(id);
     await this.registry.locked(c.id, async () => {
       if (c.phase !== 'created') throw new CribError('FailedPrecondition', `container ${c.id} is ${(await this.view(c)).state.toLowerCase()}, not created`);
       const startedAt = nowNanos();
-      await this.runtime(c).start(c.id);
+      await this.runtime(c).start(c.id, ctx.signal);
       c.phase = 'running';
       c.startedAt = startedAt;
       await this.registry.save(c);
@@ -349,18 +360,16 @@ export class ContainerService {
     });
   }
 
-  private async stopLocked(
-    ctx: RequestContext,
-    c: Container,
-    timeoutSeconds: number,
-    order?: Pick<StopOptions, 'onSignalled' | 'afterAnother'>,
-  ): Promise<void> {
+  /** Stops the container; `signalled` is called once its stop signal is taken (or there is none to send). */
+  private async stopLocked(ctx: RequestContext, c: Container, timeoutSeconds: number, signalled?: () => void): Promise<void> {
     if (c.phase === 'created') {
       // Never started: its process waits in the runtime's init; end it.
       await this.runtime(c).kill(c.id, 'KILL', true);
     } else if (c.phase === 'running') {
       const proc = c.pid && c.startTime ? { pid: c.pid, startTime: c.startTime } : undefined;
-      await this.runtime(c).stop(c.id, proc, { signal: c.stopSignal, graceMs: Math.max(0, timeoutSeconds) * 1000, abort: ctx.signal, ...order });
+      const stopping = this.runtime(c).stop(c.id, proc, { signal: c.stopSignal, graceMs: Math.max(0, timeoutSeconds) * 1000, abort: ctx.signal });
+      if (signalled) void stopping.signalled.then(signalled);
+      await stopping.stopped;
     } else return;
     await this.recordExit(c);
   }
@@ -447,18 +456,19 @@ export class ContainerService {
 
   /**
    * StopPodSandbox's first part. Stop signals go out newest started first, each once the one before
-   * it is sent; the grace periods then run side by side, so the pod takes about its longest grace,
-   * not their sum.
+   * it has been taken by its process; the grace periods then run side by side, so the pod takes
+   * about its longest grace, not their sum.
    */
   async stopAllIn(ctx: RequestContext, sandboxId: string): Promise<void> {
     const order = this.inSandbox(sandboxId).sort((a, b) => (BigInt(b.startedAt ?? b.createdAt) > BigInt(a.startedAt ?? a.createdAt) ? 1 : -1));
     const stops: Promise<void>[] = [];
-    for (const [i, c] of order.entries()) {
+    for (const c of order) {
       const grace = Number(c.config.annotations[GRACE_ANNOTATION] ?? DEFAULT_GRACE_SECONDS);
       let signalled!: () => void;
       const sent = new Promise<void>((resolve) => (signalled = resolve));
-      const how = { onSignalled: signalled, afterAnother: i > 0 };
-      stops.push(this.registry.locked(c.id, () => this.stopLocked(ctx, c, Number.isFinite(grace) ? grace : DEFAULT_GRACE_SECONDS, how)).finally(signalled));
+      stops.push(
+        this.registry.locked(c.id, () => this.stopLocked(ctx, c, Number.isFinite(grace) ? grace : DEFAULT_GRACE_SECONDS, signalled)).finally(signalled),
+      );
       await sent;
     }
     await settleAll(stops);
@@ -513,11 +523,11 @@ export class ContainerService {
     return { container: c, state };
   }
 
-  async status(_ctx: RequestContext, id: string): Promise<ContainerView> {
+  async status(id: string): Promise<ContainerView> {
     return this.view(this.get(id));
   }
 
-  async list(_ctx: RequestContext, filter?: ContainerFilter): Promise<ContainerView[]> {
+  async list(filter?: ContainerFilter): Promise<ContainerView[]> {
     let all = this.registry.values();
     if (filter?.sandboxId) all = all.filter((c) => c.sandboxId.startsWith(filter.sandboxId as string));
     const views = await Promise.all(all.map((c) => this.view(c)));
@@ -568,13 +578,13 @@ export class ContainerService {
   }
 
   /** Has the monitor reopen the log file after kubelet rotated it away. */
-  async reopenLog(_ctx: RequestContext, id: string): Promise<void> {
+  async reopenLog(id: string): Promise<void> {
     const c = await this.running(id);
     await this.runtime(c).reopenLog(c.id, c.paths.bundle, c.paths.log);
   }
 
   /** Changes a running container's CPU and memory limits, and records them. */
-  async updateResources(_ctx: RequestContext, id: string, r: ContainerResources): Promise<void> {
+  async updateResources(id: string, r: ContainerResources): Promise<void> {
     const c = this.get(id);
     validateResources('linux', r);
     await validateCpusetsOnThisNode('linux', r);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { invalidArgument } from '../util/errors.js';
 import { validateMetadataMap, validateName, validateUnixId } from '../util/validate.js';
 import { cleanPath } from './spec/container-spec.js';
+import { checkExecSize } from './exec-size.js';
 import type { ContainerConfig, ContainerMount, ContainerResources } from './types.js';
 
 /**
@@ -130,6 +131,11 @@ export function validateContainerConfig(c: ContainerConfig): void {
     if (e.key.includes('\0')) throw invalidArgument(`config.envs[${i}].key`, 'must not contain NUL');
     if (e.value.includes('\0')) throw invalidArgument(`config.envs[${i}].value`, 'must not contain NUL');
   });
+  checkExecSize([
+    { field: 'config.command', values: c.command },
+    { field: 'config.args', values: c.args },
+    { field: 'config.envs', values: c.envs.map((e) => `${e.key}=${e.value}`), env: true },
+  ]);
   validateResources('config.linux.resources', c.resources);
   const sec = c.security;
   if (sec.runAsUser !== undefined) validateUnixId(`${SC}.run_as_user`, sec.runAsUser);

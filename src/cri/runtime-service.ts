@@ -101,15 +101,15 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
       return {};
     }),
 
-    PodSandboxStatus: unary('PodSandboxStatus', async (req, ctx) => {
-      const view = await d.sandboxes.status(ctx, req.pod_sandbox_id);
+    PodSandboxStatus: unary('PodSandboxStatus', async (req) => {
+      const view = await d.sandboxes.status(req.pod_sandbox_id);
       const info: Record<string, string> = {};
       if (req.verbose) info['info'] = JSON.stringify(await d.sandboxes.verboseInfo(view));
       return { status: toPodSandboxStatus(view), info, containers_statuses: [], timestamp: nowNanos() };
     }),
 
-    ListPodSandbox: unary('ListPodSandbox', async (req, ctx) => ({
-      items: (await d.sandboxes.list(ctx, toSandboxFilter(req.filter))).map(toPodSandbox),
+    ListPodSandbox: unary('ListPodSandbox', async (req) => ({
+      items: (await d.sandboxes.list(toSandboxFilter(req.filter))).map(toPodSandbox),
     })),
 
     CreateContainer: unary('CreateContainer', async (req, ctx) => ({
@@ -131,15 +131,15 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
       return {};
     }),
 
-    ContainerStatus: unary('ContainerStatus', async (req, ctx) => {
-      const view = await d.containers.status(ctx, req.container_id);
+    ContainerStatus: unary('ContainerStatus', async (req) => {
+      const view = await d.containers.status(req.container_id);
       const info: Record<string, string> = {};
       if (req.verbose) info['info'] = JSON.stringify(await d.containers.verboseInfo(view));
       return { status: toContainerStatus(view), info };
     }),
 
-    ListContainers: unary('ListContainers', async (req, ctx) => ({
-      containers: (await d.containers.list(ctx, toContainerFilter(req.filter))).map(toCriContainer),
+    ListContainers: unary('ListContainers', async (req) => ({
+      containers: (await d.containers.list(toContainerFilter(req.filter))).map(toCriContainer),
     })),
 
     ExecSync: unary('ExecSync', async (req, ctx) => {
@@ -175,23 +175,23 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
       for await (const e of sub) await send(toContainerEvent(e));
     }),
 
-    UpdateContainerResources: unary('UpdateContainerResources', async (req, ctx) => {
-      await d.containers.updateResources(ctx, req.container_id, toContainerResources(req.linux, 'linux'));
+    UpdateContainerResources: unary('UpdateContainerResources', async (req) => {
+      await d.containers.updateResources(req.container_id, toContainerResources(req.linux, 'linux'));
       return {};
     }),
 
     // kubelet 1.33's in-place pod resize, after it resized the pod cgroup itself: crib sets the same limits.
-    UpdatePodSandboxResources: unary('UpdatePodSandboxResources', async (req, ctx) => {
+    UpdatePodSandboxResources: unary('UpdatePodSandboxResources', async (req) => {
       const resources = toContainerResources(req.resources, 'resources');
       const overhead = toContainerResources(req.overhead, 'overhead');
       validateResources('resources', resources);
       validateResources('overhead', overhead);
-      await d.sandboxes.updateLimits(ctx, req.pod_sandbox_id, podLimits(resources, overhead));
+      await d.sandboxes.updateLimits(req.pod_sandbox_id, podLimits(resources, overhead));
       return {};
     }),
 
-    ReopenContainerLog: unary('ReopenContainerLog', async (req, ctx) => {
-      await d.containers.reopenLog(ctx, req.container_id);
+    ReopenContainerLog: unary('ReopenContainerLog', async (req) => {
+      await d.containers.reopenLog(req.container_id);
       return {};
     }),
 
@@ -200,9 +200,9 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
       return { stats: toContainerStats(c, await d.containers.stats(c)) };
     }),
 
-    ListContainerStats: unary('ListContainerStats', async (req, ctx) => {
+    ListContainerStats: unary('ListContainerStats', async (req) => {
       const f = req.filter;
-      const views = await d.containers.list(ctx, {
+      const views = await d.containers.list({
         id: f?.id || undefined,
         sandboxId: f?.pod_sandbox_id || undefined,
         labelSelector: f?.label_selector,
@@ -211,21 +211,21 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
       return { stats: await Promise.all(views.map(async (v) => toContainerStats(v.container, await d.containers.stats(v.container)))) };
     }),
 
-    PodSandboxStats: unary('PodSandboxStats', async (req, ctx) => ({
-      stats: toPodSandboxStats(await d.usage.ofSandbox(ctx, req.pod_sandbox_id)),
+    PodSandboxStats: unary('PodSandboxStats', async (req) => ({
+      stats: toPodSandboxStats(await d.usage.ofSandbox(req.pod_sandbox_id)),
     })),
 
-    ListPodSandboxStats: unary('ListPodSandboxStats', async (req, ctx) => {
+    ListPodSandboxStats: unary('ListPodSandboxStats', async (req) => {
       const f = req.filter;
-      const pods = await d.usage.ofReady(ctx, { id: f?.id || undefined, labelSelector: f?.label_selector, podCgroup: true });
+      const pods = await d.usage.ofReady({ id: f?.id || undefined, labelSelector: f?.label_selector, podCgroup: true });
       return { stats: pods.map((u) => toPodSandboxStats(u)) };
     }),
 
     // kubelet's /metrics/cadvisor when it takes pod and container stats from the CRI.
     ListMetricDescriptors: unary('ListMetricDescriptors', async () => ({ descriptors: metricDescriptors() })),
 
-    ListPodSandboxMetrics: unary('ListPodSandboxMetrics', async (_req, ctx) => {
-      const pods = await d.usage.ofReady(ctx, { podCgroup: false });
+    ListPodSandboxMetrics: unary('ListPodSandboxMetrics', async () => {
+      const pods = await d.usage.ofReady({ podCgroup: false });
       const time = metricsTimeAt(nowNanos());
       return { pod_metrics: pods.map((u) => toPodSandboxMetrics(u, time)) };
     }),

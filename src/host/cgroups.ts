@@ -61,3 +61,28 @@ export async function cgroupEmpty(cgroupPath: string): Promise<boolean> {
   }
   return true;
 }
+
+/**
+ * SIGKILLs every process in the cgroup, in every hierarchy, until none is left or `ms` pass; says
+ * whether it is empty. For what a create left that nobody else knows of (a runtime's init cut off
+ * mid-way, in a session of its own).
+ */
+export async function killCgroup(cgroupPath: string, ms: number): Promise<boolean> {
+  if (cgroupPath === '/' || cgroupPath === '') return false;
+  for (const deadline = Date.now() + ms; ; await new Promise((r) => setTimeout(r, 10))) {
+    const pids = new Set<number>();
+    for (const m of await cgroupMounts()) {
+      const text = await fs.readFile(path.join(m, cgroupPath, 'cgroup.procs'), 'utf8').catch(() => '');
+      for (const line of text.split('\n')) if (line.trim()) pids.add(Number(line));
+    }
+    if (pids.size === 0) return true;
+    if (Date.now() >= deadline) return false;
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        /* gone already */
+      }
+    }
+  }
+}

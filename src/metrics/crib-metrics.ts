@@ -8,7 +8,7 @@ import type { ContainerState } from '../container/types.js';
 import type { PullObserver } from '../image/pull.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { SandboxState } from '../sandbox/types.js';
-import { internalContext, type CallKind, type CallObserver } from '../util/context.js';
+import type { CallKind, CallObserver } from '../util/context.js';
 
 /** Where the state gauges are counted from, when scraped. */
 export interface StateSources {
@@ -113,7 +113,7 @@ export class CribMetrics {
       labelNames: ['state'],
       registers,
       async collect() {
-        for (const [state, n] of countBy(SANDBOX_STATES, await sources.sandboxes.list(internalContext('metrics')))) this.set({ state }, n);
+        for (const [state, n] of countBy(SANDBOX_STATES, await sources.sandboxes.list())) this.set({ state }, n);
       },
     });
     new Gauge({
@@ -122,7 +122,7 @@ export class CribMetrics {
       labelNames: ['state'],
       registers,
       async collect() {
-        for (const [state, n] of countBy(CONTAINER_STATES, await sources.containers.list(internalContext('metrics')))) this.set({ state }, n);
+        for (const [state, n] of countBy(CONTAINER_STATES, await sources.containers.list())) this.set({ state }, n);
       },
     });
   }

@@ -8,6 +8,8 @@ export interface CniContext {
   ifName: string;
   pod: PodNetworkIdentity;
   portMappings: PortMapping[];
+  /** The request's: a cancelled one kills the plugin that runs. */
+  signal?: AbortSignal;
 }
 
 type Command = 'ADD' | 'DEL';
@@ -59,6 +61,7 @@ async function invoke(
       CNI_ARGS: cniArgs(ctx.pod),
     },
     timeoutMs: 60_000,
+    signal: ctx.signal,
   });
   if (command === 'DEL' || !stdout.trim()) return undefined;
   return JSON.parse(stdout) as Record<string, unknown>;

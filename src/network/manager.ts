@@ -84,12 +84,20 @@ export class NetworkManager {
 
   /**
    * ADD of the pod network (lo is up already: the netns was made so, see src/sandbox/pod-mounts.ts);
-   * a failed chain is DELeted before the error is returned.
+   * a failed chain, or one whose request was cancelled (`signal` kills the plugin that runs), is
+   * DELeted before the error is returned, to the end whatever the request does.
    */
-  async attach(network: NetworkConfigList, pod: PodNetworkIdentity, netnsPath: string, portMappings: PortMapping[]): Promise<NetworkAttachment> {
+  async attach(
+    network: NetworkConfigList,
+    pod: PodNetworkIdentity,
+    netnsPath: string,
+    portMappings: PortMapping[],
+    signal?: AbortSignal,
+  ): Promise<NetworkAttachment> {
     const ctx: CniContext = { binDirs: this.o.binDirs, netnsPath, ifName: 'eth0', pod, portMappings };
     try {
-      return await cniAdd(network, ctx);
+      signal?.throwIfAborted();
+      return await cniAdd(network, { ...ctx, signal });
     } catch (err) {
       await cniDel(network, ctx).catch(() => undefined);
       throw err;
@@ -98,7 +106,9 @@ export class NetworkManager {
 
   /**
    * DEL with the same configuration ADD used, even if the directory changed since. `result` is
-   * absent when cribd died between ADD and recording it; DEL then runs without a prevResult.
+   * absent when cribd died between ADD and recording it; DEL then runs without a prevResult. It
+   * takes no request signal: a cancelled StopPodSandbox means "kill at once" (no grace), not "leave
+   * the pod's address and rules half released", and a rollback must run to the end.
    */
   async detach(a: Omit<NetworkAttachment, 'result' | 'ips'> & { result?: Record<string, unknown> }, pod: PodNetworkIdentity): Promise<void> {
     const ctx: CniContext = { binDirs: this.o.binDirs, netnsPath: a.netnsPath, ifName: a.ifName, pod, portMappings: a.portMappings };

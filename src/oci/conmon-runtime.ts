@@ -14,17 +14,35 @@ import { conmonCreate, conmonFiles, conmonResizeMessage } from './conmon.js';
 import { exitFilesOf, type ExitFiles } from './exit-files.js';
 import { noFeatures, parseHandlerFeatures, type HandlerFeatures } from './features.js';
 import { builtCribIoBinary, decodeAttachFrames, ptyResizeLine } from '../host/crib-io.js';
-import { isAlive, procStat, readPidFile, signalNumber, signalProcess, waitGone } from '../host/process.js';
+import { isAlive, killProcessGroup, procStat, readPidFile, signalNumber, signalProcess, waitGone } from '../host/process.js';
+import { killCgroup, removeCgroup } from '../host/cgroups.js';
+import { isNamespaceInit, readProcStatus, waitSignalTaken } from '../host/proc-status.js';
 import { withRuncExec, type RuncExec } from './runc-exec.js';
 import type { RuncCli } from './runc.js';
-import type { CreateRequest, ExecOutcome, ExecRequest, ExecStreamRequest, ExitRecord, OciRuntime, ProcessIO, ProcessRef, StopOptions } from './runtime.js';
-import type { OciCpu, OciMemory } from './spec-types.js';
+import type {
+  CreateRequest,
+  ExecOutcome,
+  ExecRequest,
+  ExecStreamRequest,
+  ExitRecord,
+  OciRuntime,
+  ProcessIO,
+  ProcessRef,
+  StopOptions,
+  Stopping,
+} from './runtime.js';
+import type { OciCpu, OciMemory, OciSpec } from './spec-types.js';
 
 /** Output kept per stream of an ExecSync, as kubelet's own limit for probes and ExecSync. */
 const MAX_EXEC_OUTPUT = 16 * 1024 * 1024;
 /** After killing an exec (timed out, or its client gone), how long its waiter gets to reap it and exit before it is killed too. */
 const REAP_GRACE_MS = 10_000;
 const SIGKILL = os.constants.signals.SIGKILL;
+/**
+ * How long a stop waits for the main process to take its stop signal before the next container's is
+ * sent (one in uninterruptible sleep takes it only when it wakes).
+ */
+const SIGNAL_TAKEN_MS = 1000;
 /** How long a monitor may take to leave after its container is deleted. */
 const MONITOR_EXIT_MS = 10_000;
 /**
@@ -103,26 +121,54 @@ export class ConmonRuntime implements OciRuntime {
     return { name: this.o.runc.name, path: this.o.runc.path, root: this.o.runc.stateRoot };
   }
 
-  async create(r: CreateRequest): Promise<ProcessRef> {
-    const pid = await conmonCreate({
-      conmonPath: this.o.conmonPath,
-      runtime: this.o.runc,
-      id: r.id,
-      name: r.name,
-      bundle: r.bundle,
-      logPath: r.logPath,
-      exitDir: this.o.exitDir,
-      socketDir: this.o.socketDir,
-      terminal: r.terminal ?? false,
-      stdin: r.stdin ?? false,
-      stdinOnce: r.stdinOnce ?? false,
-    });
+  async create(r: CreateRequest, signal?: AbortSignal): Promise<ProcessRef> {
+    signal?.throwIfAborted();
+    let pid: number;
+    try {
+      pid = await conmonCreate({
+        conmonPath: this.o.conmonPath,
+        runtime: this.o.runc,
+        id: r.id,
+        name: r.name,
+        bundle: r.bundle,
+        logPath: r.logPath,
+        exitDir: this.o.exitDir,
+        socketDir: this.o.socketDir,
+        terminal: r.terminal ?? false,
+        stdin: r.stdin ?? false,
+        stdinOnce: r.stdinOnce ?? false,
+        signal,
+      });
+    } catch (err) {
+      await this.abandon(r).catch((e: unknown) => log.warn('ending what a failed create left running', { id: r.id, error: e }));
+      throw err;
+    }
     const st = procStat(pid);
     if (!st) throw new Error(`the process of ${r.id} (pid ${pid}) exited right after it was created; see ${r.logPath}`);
     return { pid, startTime: st.startTime };
   }
 
-  start(id: string): Promise<void> {
+  /**
+   * After a create that failed, timed out or was cancelled, whatever it started may still run:
+   * conmon and the runtime's create (conmon's process group), and the runtime's init, in a session
+   * of its own but already in the container's cgroup. All are killed, and the cgroup removed; the
+   * caller's delete then finds at most the runtime's state to remove.
+   */
+  private async abandon(r: CreateRequest): Promise<void> {
+    const conmonPid = await readPidFile(conmonFiles(r.bundle).conmonPid);
+    if (conmonPid !== undefined) killProcessGroup(conmonPid);
+    const spec = await fs.readFile(path.join(r.bundle, 'config.json'), 'utf8').then(
+      (t) => JSON.parse(t) as OciSpec,
+      () => undefined,
+    );
+    const cgroup = spec?.linux?.cgroupsPath;
+    if (!cgroup) return;
+    if (!(await killCgroup(cgroup, MONITOR_EXIT_MS))) throw new Error(`processes of ${r.id} outlived SIGKILL in cgroup ${cgroup}`);
+    await removeCgroup(cgroup);
+  }
+
+  start(id: string, signal?: AbortSignal): Promise<void> {
+    signal?.throwIfAborted();
     return this.o.runc.start(id);
   }
 
@@ -130,24 +176,28 @@ export class ConmonRuntime implements OciRuntime {
     return this.o.runc.kill(id, signal, all);
   }
 
-  async stop(id: string, proc: ProcessRef | undefined, how: StopOptions): Promise<void> {
-    try {
-      if (!proc || !isAlive(proc.pid, proc.startTime)) return;
-      const sig = signalNumber(how.signal);
-      if (sig !== SIGKILL && how.graceMs > 0 && !how.abort?.aborted) {
-        // What `runc kill ID SIG` does, without its process. A pod's later stop signals (newest
-        // first) go through runc: sent microseconds apart the handlers would run in any order.
-        if (how.afterAnother || sig === undefined) await this.o.runc.kill(id, how.signal);
-        else await signalProcess(proc, sig);
-        how.onSignalled?.();
-        if (await waitGone(proc.pid, proc.startTime, how.graceMs, how.abort)) return;
-      }
-      if (how.mainOnly) await signalProcess(proc, SIGKILL);
-      else await this.o.runc.kill(id, 'KILL', true);
-      await waitGone(proc.pid, proc.startTime, MONITOR_EXIT_MS);
-    } finally {
-      how.onSignalled?.();
+  stop(id: string, proc: ProcessRef | undefined, how: StopOptions): Stopping {
+    let signalled!: () => void;
+    const sent = new Promise<void>((resolve) => (signalled = resolve));
+    return { signalled: sent, stopped: this.stopping(id, proc, how, signalled).finally(signalled) };
+  }
+
+  private async stopping(id: string, proc: ProcessRef | undefined, how: StopOptions, signalled: () => void): Promise<void> {
+    if (!proc || !isAlive(proc.pid, proc.startTime)) return;
+    const sig = signalNumber(how.signal);
+    if (sig !== SIGKILL && how.graceMs > 0 && !how.abort?.aborted) {
+      // What `runc kill ID SIG` does, without its process; a signal Node cannot name goes through the runtime.
+      if (sig === undefined) await this.o.runc.kill(id, how.signal);
+      else if (await signalProcess(proc, sig)) await waitSignalTaken(proc.pid, sig, SIGNAL_TAKEN_MS);
+      signalled();
+      if (await waitGone(proc.pid, proc.startTime, how.graceMs, how.abort)) return;
     }
+    // The init of a PID namespace of its own takes every process in it along (the kernel kills
+    // them): kill(2) is enough. Else the runtime kills each process of the container's cgroup.
+    const st = readProcStatus(proc.pid);
+    if (st && isNamespaceInit(st)) await signalProcess(proc, SIGKILL);
+    else await this.o.runc.kill(id, 'KILL', true);
+    await waitGone(proc.pid, proc.startTime, MONITOR_EXIT_MS);
   }
 
   async delete(id: string, bundle: string): Promise<void> {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { onAbort } from '../util/on-abort.js';
 import { terminalDimension } from '../host/crib-io.js';
 import type { RuncCli } from './runc.js';
 
@@ -13,6 +14,8 @@ export interface ConmonOptions {
   exitDir: string;
   socketDir: string;
   timeoutMs?: number;
+  /** The request's: a cancelled one ends the wait for conmon's answer, as its timeout does. */
+  signal?: AbortSignal;
   terminal?: boolean;
   stdin?: boolean;
   stdinOnce?: boolean;
@@ -43,7 +46,8 @@ const flags = (pairs: Record<string, string>): string[] => Object.entries(pairs)
 /**
  * Starts conmon, which daemonizes, runs `RUNTIME create` for the bundle and then monitors the
  * container (stdio, log, exit file) for as long as it lives, independently of cribd. Resolves
- * with the container's host pid once the runtime has created it; the caller then starts it.
+ * with the container's host pid once the runtime has created it; the caller then starts it. On a
+ * failure, timeout or cancel the caller ends what conmon started (ConmonRuntime.create).
  */
 export function conmonCreate(o: ConmonOptions): Promise<number> {
   const files = conmonFiles(o.bundle);
@@ -74,16 +78,21 @@ export function conmonCreate(o: ConmonOptions): Promise<number> {
       },
     );
     let settled = false;
+    let stopListening = (): void => undefined;
     const finish = (err: Error | undefined, pid?: number) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      stopListening();
       child.stdio[3]?.destroy();
       child.stderr?.destroy();
+      // Not daemonized yet (its daemon writes the conmon pid file the caller's cleanup reads): ended here.
+      if (err && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       if (err) reject(err);
       else resolve(pid ?? -1);
     };
     const timer = setTimeout(() => finish(new Error(`conmon for ${o.id}: no answer within ${o.timeoutMs ?? 30000} ms`)), o.timeoutMs ?? 30_000);
+    stopListening = onAbort(o.signal, () => finish(new Error(`creating ${o.id} was cancelled with its request`)));
     child.on('error', (e) => finish(new Error(`could not run conmon (${o.conmonPath}): ${e.message}`)));
     child.unref();
   });

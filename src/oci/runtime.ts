@@ -57,24 +57,23 @@ export interface ExecStreamRequest {
 
 export type ExecOutcome = { timedOut: true } | { timedOut: false; exitCode: number; stdout: Buffer; stderr: Buffer };
 
+/** What a stop is asked for: the caller's wishes, not how the runtime meets them. */
 export interface StopOptions {
   signal: string;
   graceMs: number;
   /** Cuts the grace period short: SIGKILL at once (the caller has gone). */
   abort?: AbortSignal;
-  /** Called once the stop signal has been sent (or there was nothing to signal). */
-  onSignalled?: () => void;
+}
+
+/** A stop under way. */
+export interface Stopping {
   /**
-   * Another container's stop signal went out just before this one: this one is sent through the
-   * runtime too, whose start-up (tens of ms) lets the earlier handler run first. Else it goes to
-   * the main process at once.
+   * Resolves once the main process has taken the stop signal (its handler runs), or there was
+   * nothing to signal: a pod's stops are sent one after the other on this, newest first. Never rejects.
    */
-  afterAnother?: boolean;
-  /**
-   * The main process is alone in its container (pause): SIGKILL goes to it only, and the `delete`
-   * that must follow ends anything else in its cgroup.
-   */
-  mainOnly?: boolean;
+  signalled: Promise<void>;
+  /** Resolves once every process of the container is gone. */
+  stopped: Promise<void>;
 }
 
 /** How a container's main process ended, as its monitor saw it. */
@@ -95,16 +94,24 @@ export interface OciRuntime {
   /** What the handler can do, read from the runtime once (later calls share that answer). */
   features(): Promise<HandlerFeatures>;
 
-  /** Creates the container under its monitor; its process then waits in the runtime's init for start. */
-  create(r: CreateRequest): Promise<ProcessRef>;
-  start(id: string): Promise<void>;
+  /**
+   * Creates the container under its monitor; its process then waits in the runtime's init for
+   * start. A create that fails, times out or is cancelled (`signal`: the request's) leaves nothing
+   * running: its monitor, the runtime and the runtime's init are killed, its cgroup removed.
+   */
+  create(r: CreateRequest, signal?: AbortSignal): Promise<ProcessRef>;
+  /**
+   * Starts a created container. `signal` is looked at before the start only: a start cut short
+   * would leave it unknown whether the process runs.
+   */
+  start(id: string, signal?: AbortSignal): Promise<void>;
   /** Sends a signal to the main process, or with `all` to every process of the container. Gone is fine. */
   kill(id: string, signal: string, all?: boolean): Promise<void>;
   /**
    * Stops a running container: the stop signal, up to `graceMs` for it to work, then SIGKILL to every
-   * process. Returns at once if it is not running.
+   * process. Done at once if it is not running.
    */
-  stop(id: string, proc: ProcessRef | undefined, how: StopOptions): Promise<void>;
+  stop(id: string, proc: ProcessRef | undefined, how: StopOptions): Stopping;
   /** Deletes the container from the runtime and waits for its monitor to leave. Gone is fine. */
   delete(id: string, bundle: string): Promise<void>;
   /** Removes what the monitor left beside the bundle (exit file, attach socket). */

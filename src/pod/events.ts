@@ -6,7 +6,6 @@ import { EventBus, type Subscription } from '../events/bus.js';
 import type { LifecycleEventType } from '../events/lifecycle.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { SandboxNotice, SandboxView } from '../sandbox/types.js';
-import { internalContext } from '../util/context.js';
 import { log } from '../util/log.js';
 import { nowNanos } from '../util/time.js';
 
@@ -58,7 +57,7 @@ export class PodEvents {
   private async enrich(n: LifecycleNotice): Promise<LifecycleEvent> {
     const sandboxId = n.kind === 'sandbox' ? n.sandbox.id : n.container.sandboxId;
     const sb = n.kind === 'sandbox' ? n.sandbox : this.sandboxes.find(sandboxId);
-    const live = await this.containers.list(internalContext('events'), { sandboxId });
+    const live = await this.containers.list({ sandboxId });
     const gone: ContainerView[] =
       n.kind === 'container' && n.type === 'DELETED' ? [{ container: n.container, state: stateOf[n.container.phase] ?? 'UNKNOWN' }] : [];
     return {

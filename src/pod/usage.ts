@@ -6,7 +6,6 @@ import type { Container } from '../container/types.js';
 import { netnsInterfaces, type InterfaceUsage } from '../network/net-dev.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { Sandbox, SandboxView } from '../sandbox/types.js';
-import type { RequestContext } from '../util/context.js';
 
 export interface PodUsage {
   sandbox: Sandbox;
@@ -25,19 +24,19 @@ export class PodUsageReader {
   ) {}
 
   /** One sandbox's use, by id (PodSandboxStats); a stopped pod has no containers or network left. */
-  async ofSandbox(ctx: RequestContext, id: string): Promise<PodUsage> {
-    return this.read(ctx, await this.sandboxes.view(this.sandboxes.get(id)), { podCgroup: true });
+  async ofSandbox(id: string): Promise<PodUsage> {
+    return this.read(await this.sandboxes.view(this.sandboxes.get(id)), { podCgroup: true });
   }
 
   /** Every READY sandbox's use, optionally narrowed as ListPodSandboxStats asks. */
-  async ofReady(ctx: RequestContext, opts: { id?: string; labelSelector?: Record<string, string>; podCgroup: boolean }): Promise<PodUsage[]> {
-    const views = await this.sandboxes.list(ctx, { id: opts.id, labelSelector: opts.labelSelector, state: 'READY' });
-    return Promise.all(views.map((v) => this.read(ctx, v, opts)));
+  async ofReady(opts: { id?: string; labelSelector?: Record<string, string>; podCgroup: boolean }): Promise<PodUsage[]> {
+    const views = await this.sandboxes.list({ id: opts.id, labelSelector: opts.labelSelector, state: 'READY' });
+    return Promise.all(views.map((v) => this.read(v, opts)));
   }
 
-  private async read(ctx: RequestContext, v: SandboxView, opts: { podCgroup: boolean }): Promise<PodUsage> {
+  private async read(v: SandboxView, opts: { podCgroup: boolean }): Promise<PodUsage> {
     const sb = v.sandbox;
-    const running = (await this.containers.list(ctx, { sandboxId: sb.id, state: 'RUNNING' })).map((c) => c.container);
+    const running = (await this.containers.list({ sandboxId: sb.id, state: 'RUNNING' })).map((c) => c.container);
     // /proc/PAUSE/net/dev is the pod netns's view: no spawn, no setns. Only while pause is the
     // process recorded (pauseAlive checks its start time), so a reused pid is never read.
     const pausePid = v.pauseAlive && sb.paths.netns ? sb.pause?.pid : undefined;

@@ -12,22 +12,21 @@ import { settleAll } from '../util/settle.js';
 import { StepTimes } from '../util/steps.js';
 import { compareNanos, nowNanos } from '../util/time.js';
 import type { NetworkManager } from '../network/manager.js';
+import type { ImageStore } from '../image/store.js';
 import type { PodNetworkIdentity } from '../network/types.js';
-import { cgroupExists, removeCgroup } from '../host/cgroups.js';
-import { setCgroupLimits } from '../host/cgroup-limits.js';
 import type { ContainerResources } from '../host/resources.js';
 import { clampOomScoreAdj, isAlive, stillAlive } from '../host/process.js';
 import type { OciRuntime } from '../oci/runtime.js';
 import { pauseSpec } from './spec.js';
 import type { ImageService } from '../image/service.js';
 import type { Image } from '../image/types.js';
-import { prepareRootfs, releaseRootfs } from '../image/rootfs.js';
-import { mountIdmappedOverlay, mountIdmappedTree, releaseIdmapped, rootsRootfs } from '../image/idmapped.js';
+import { rootsRootfs } from '../image/idmapped.js';
+import { nodeSandboxHost, type SandboxHost } from './host.js';
 import { withUserNamespace } from './userns-spec.js';
 import { Registry } from '../store/registry.js';
 import { matchesFilter } from './filter.js';
 import { podFilePaths, podHostname, updateHosts, writePodFiles } from './pod-files.js';
-import { mountPod, unmountPod, type PodMountPaths } from './pod-mounts.js';
+import type { PodMountPaths } from './pod-mounts.js';
 import type { Sandbox, SandboxConfig, SandboxFilter, SandboxNotice, SandboxView } from './types.js';
 import { validateSandboxConfig } from './validate.js';
 import { podRoot, podUserNamespace } from './userns.js';
@@ -42,9 +41,12 @@ export interface SandboxServiceOptions {
   state: string;
   runtimes: ReadonlyMap<string, OciRuntime>;
   defaultRuntime: string;
-  images: ImageService;
+  /** The pause image: found in the store, else pulled. */
+  images: Pick<ImageService, 'find' | 'pull'> & { store: Pick<ImageStore, 'layerPath'> };
   pauseImage: string;
-  network: NetworkManager;
+  network: Pick<NetworkManager, 'resolve' | 'attach' | 'detach'>;
+  /** What the service does to the node beyond its directories and the runtime (the node's own when absent). */
+  host?: SandboxHost;
   cgroupRoot: string;
   /** Where the service says what happened to a sandbox (created, started, stopped, deleted). */
   notices: Publisher<SandboxNotice>;
@@ -62,9 +64,11 @@ export class SandboxService {
   /** Ready sandboxes whose pause was seen to die (STOPPED already said). */
   private readonly saidDead = new Set<string>();
   private readonly dirs: { netns: string; shm: string; pods: string; userns: string; roots: string };
+  private readonly host: SandboxHost;
 
   constructor(private readonly o: SandboxServiceOptions) {
     this.registry = new Registry<Sandbox>({ dir: path.join(o.root, 'records', 'sandboxes'), field: 'pod_sandbox_id', noun: 'sandbox', nameKey });
+    this.host = o.host ?? nodeSandboxHost;
     this.dirs = {
       netns: path.join(o.state, 'netns'),
       shm: path.join(o.state, 'shm'),
@@ -167,7 +171,7 @@ export class SandboxService {
       const image = await this.pauseImage();
       sb.image.id = image.id;
       // A parent crib names itself is new by construction; one from the request may exist already.
-      sb.cgroup.ownsParent = !config.cgroupParent || !(await cgroupExists(cgroupParent));
+      sb.cgroup.ownsParent = !config.cgroupParent || !(await this.host.cgroupExists(cgroupParent));
       if (sb.paths.netns) {
         sb.networkConfig = await this.o.network.resolve().catch((err: unknown) => {
           throw new CribError('FailedPrecondition', errorMessage(err));
@@ -178,22 +182,23 @@ export class SandboxService {
       await this.registry.save(sb);
       steps.mark('record');
       // 4 and 5. The pod directory, and the pinned netns and shm, side by side.
-      await settleAll([steps.time('podDir', this.preparePodDir(sb, image)), steps.time('mounts', mountPod(podMounts(sb)))]);
+      await settleAll([steps.time('podDir', this.preparePodDir(sb, image)), steps.time('mounts', this.host.mountPod(podMounts(sb)))]);
       steps.mark('podDirAndMounts');
       if (userns) await steps.time('idmapRoot', this.mountPauseRoot(sb, image));
       // 6. With the netns pinned, CNI ADD and starting pause need nothing from each other.
       const [net, pause] = await Promise.allSettled([
         sb.paths.netns && sb.networkConfig
-          ? steps.time('cniAdd', this.o.network.attach(sb.networkConfig, podIdentity(sb), sb.paths.netns, config.portMappings))
+          ? steps.time('cniAdd', this.o.network.attach(sb.networkConfig, podIdentity(sb), sb.paths.netns, config.portMappings, ctx.signal))
           : Promise.resolve(undefined),
-        steps.time('pause', this.startPause(sb, runtime)),
+        steps.time('pause', this.startPause(sb, runtime, ctx.signal)),
       ]);
       steps.mark('cniAndPause');
       if (net.status === 'rejected') throw net.reason;
       if (pause.status === 'rejected') throw pause.reason;
       sb.network = net.value;
       sb.pause = pause.value;
-      // 7. Commit.
+      // 7. Commit, unless the caller has gone: what a cancelled call leaves is what a failed one does.
+      ctx.signal.throwIfAborted();
       const ip = sb.network?.ips[0]?.ip;
       if (ip) await updateHosts(podDir, podHostname(config), ip);
       sb.phase = 'ready';
@@ -223,7 +228,7 @@ export class SandboxService {
       // A user-namespaced pod with a pause image of several layers gets an idmapped overlay instead (mountPauseRoot).
       sb.paths.userns && image.diffIds.length > 1
         ? Promise.resolve()
-        : prepareRootfs(
+        : this.host.prepareRootfs(
             image.diffIds.map((d) => this.o.images.store.layerPath(d)),
             rootfs,
             path.join(sb.paths.podDir, 'rootfs-scratch'),
@@ -265,10 +270,10 @@ export class SandboxService {
     const { userns, roots } = sb.paths;
     if (!userns || !roots) return;
     const owner = podRoot(sb.config.userns);
-    if (image.diffIds.length === 1) return mountIdmappedTree(userns, path.join(sb.paths.bundle, 'rootfs'), roots, owner);
+    if (image.diffIds.length === 1) return this.host.mountIdmappedTree(userns, path.join(sb.paths.bundle, 'rootfs'), roots, owner);
     const scratch = path.join(sb.paths.podDir, 'rootfs-scratch');
     await fs.mkdir(path.join(scratch, 'work'), { recursive: true });
-    await mountIdmappedOverlay({
+    await this.host.mountIdmappedOverlay({
       userns,
       lowerDirs: [...image.diffIds].reverse().map((d) => this.o.images.store.layerPath(d)),
       upperDir: path.join(scratch, 'upper'),
@@ -280,14 +285,19 @@ export class SandboxService {
     });
   }
 
-  private async startPause(sb: Sandbox, runtime: OciRuntime): Promise<{ pid: number; startTime: string }> {
-    const proc = await runtime.create({
-      id: sb.id,
-      name: `${sb.config.metadata.name}-pause`,
-      bundle: sb.paths.bundle,
-      logPath: path.join(sb.paths.podDir, 'pause.log'),
-    });
-    await runtime.start(sb.id);
+  private async startPause(sb: Sandbox, runtime: OciRuntime, signal: AbortSignal): Promise<{ pid: number; startTime: string }> {
+    const proc = await runtime.create(
+      {
+        id: sb.id,
+        name: `${sb.config.metadata.name}-pause`,
+        bundle: sb.paths.bundle,
+        logPath: path.join(sb.paths.podDir, 'pause.log'),
+      },
+      signal,
+    );
+    // Recorded before the start: a rollback then finds pause by pid.
+    sb.pause = proc;
+    await runtime.start(sb.id, signal);
     return proc;
   }
 
@@ -299,7 +309,7 @@ export class SandboxService {
    * rollback), is left to `deletePause`, which ends it, and the network waits for that.
    */
   async killPause(sb: Sandbox): Promise<boolean> {
-    await this.runtimeOf(sb).stop(sb.id, sb.pause, { signal: 'KILL', graceMs: 0, mainOnly: true });
+    await this.runtimeOf(sb).stop(sb.id, sb.pause, { signal: 'KILL', graceMs: 0 }).stopped;
     return sb.pause !== undefined && !isAlive(sb.pause.pid, sb.pause.startTime);
   }
 
@@ -316,7 +326,7 @@ export class SandboxService {
         podIdentity(sb),
       );
     }
-    await unmountPod(podMounts(sb));
+    await this.host.unmountPod(podMounts(sb));
   }
 
   async markStopped(sb: Sandbox): Promise<void> {
@@ -336,10 +346,10 @@ export class SandboxService {
       await this.releaseNetwork(sb);
     }
     // The pod cgroup goes last: stopped containers keep theirs inside it until they are removed.
-    if (sb.cgroup.ownsParent) await removeCgroup(sb.cgroup.parent);
+    if (sb.cgroup.ownsParent) await this.host.removeCgroup(sb.cgroup.parent);
     // The idmapped clones first: removing the pod directory through one would remove the image's files.
-    if (sb.paths.roots) await releaseIdmapped(sb.paths.roots, idmapStaging(sb));
-    await releaseRootfs(path.join(sb.paths.bundle, 'rootfs'));
+    if (sb.paths.roots) await this.host.releaseIdmapped(sb.paths.roots, idmapStaging(sb));
+    await this.host.releaseRootfs(path.join(sb.paths.bundle, 'rootfs'));
     await fs.rm(sb.paths.podDir, { recursive: true, force: true });
     await this.runtimeOf(sb).forget(sb.id);
   }
@@ -367,11 +377,11 @@ export class SandboxService {
    * UpdatePodSandboxResources: kubelet's in-place resize gives the pod new limits (its containers'
    * sum plus overhead), set on the pod cgroup. Only a ready pod has one to set.
    */
-  async updateLimits(_ctx: RequestContext, id: string, limits: ContainerResources): Promise<void> {
+  async updateLimits(id: string, limits: ContainerResources): Promise<void> {
     const sb = this.get(id);
     await this.registry.locked(sb.id, async () => {
       if ((await this.view(sb)).state !== 'READY') throw new CribError('FailedPrecondition', `sandbox ${sb.id} is not ready`);
-      await setCgroupLimits(sb.cgroup.parent, limits);
+      await this.host.setCgroupLimits(sb.cgroup.parent, limits);
       log.info('pod resources updated', { id: sb.id, cgroup: sb.cgroup.parent, limits });
     });
   }
@@ -395,11 +405,11 @@ export class SandboxService {
     return { sandbox: sb, state: pauseAlive ? 'READY' : 'NOTREADY', pauseAlive };
   }
 
-  async status(_ctx: RequestContext, id: string): Promise<SandboxView> {
+  async status(id: string): Promise<SandboxView> {
     return this.view(this.get(id));
   }
 
-  async list(_ctx: RequestContext, filter?: SandboxFilter): Promise<SandboxView[]> {
+  async list(filter?: SandboxFilter): Promise<SandboxView[]> {
     let candidates = this.registry.values();
     if (filter?.id) candidates = candidates.filter((s) => s.id.startsWith(filter.id as string));
     const views = await Promise.all(candidates.map((s) => this.view(s)));

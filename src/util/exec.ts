@@ -2,6 +2,7 @@ import { spawn, type StdioOptions } from 'node:child_process';
 import fs from 'node:fs';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { log } from './log.js';
+import { onAbort } from './on-abort.js';
 import { MAX_TIMER_MS } from './time.js';
 
 export interface RunOptions {
@@ -11,6 +12,8 @@ export interface RunOptions {
   env?: Record<string, string>;
   cleanEnv?: boolean;
   timeoutMs?: number;
+  /** Kills the program (SIGKILL) when it fires: the request it serves was cancelled. */
+  signal?: AbortSignal;
   cwd?: string;
   /** Output kept per stream; the rest is dropped (and `truncated` set). */
   maxOutputBytes?: number;
@@ -28,6 +31,8 @@ export interface Completed {
   code: number | null;
   signal: NodeJS.Signals | null;
   timedOut: boolean;
+  /** Killed because `signal` fired. */
+  cancelled: boolean;
   truncated: boolean;
 }
 
@@ -116,6 +121,11 @@ export function spawnCapture(command: string, args: readonly string[], opts: Cap
             },
             Math.min(opts.timeoutMs, MAX_TIMER_MS),
           );
+    let cancelled = false;
+    const stopListening = onAbort(opts.signal, () => {
+      cancelled = true;
+      child.kill('SIGKILL');
+    });
     let spawnError: Error | undefined;
     child.on('error', (e) => {
       spawnError = e;
@@ -125,12 +135,13 @@ export function spawnCapture(command: string, args: readonly string[], opts: Cap
       if (ended) return;
       ended = true;
       if (timer) clearTimeout(timer);
+      stopListening();
       log.debug('exec', { command, arg: firstOperand(args), code, ms: Number(process.hrtime.bigint() - started) / 1e6 });
       if (spawnError) {
         reject(new CommandError(command, args, null, null, '', '', `could not run: ${spawnError.message}`));
         return;
       }
-      resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code, signal, timedOut, truncated });
+      resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code, signal, timedOut, cancelled, truncated });
     };
     child.on('close', end);
     if (opts.untilExit) {
@@ -159,8 +170,9 @@ export async function run(command: string, args: readonly string[], opts: RunOpt
   const r = await runCapture(command, args, opts);
   const stdout = r.stdout.toString();
   const stderr = r.stderr.toString();
-  if (r.code === 0 && !r.timedOut) return { stdout, stderr };
-  throw new CommandError(command, args, r.code, r.signal, stdout, stderr, r.timedOut ? `timed out after ${opts.timeoutMs} ms` : undefined);
+  if (r.code === 0 && !r.timedOut && !r.cancelled) return { stdout, stderr };
+  const reason = r.timedOut ? `timed out after ${opts.timeoutMs} ms` : r.cancelled ? 'cancelled with its request' : undefined;
+  throw new CommandError(command, args, r.code, r.signal, stdout, stderr, reason);
 }
 
 /** A program whose stdio stays open for streaming (exec, attach, port forwarding). */

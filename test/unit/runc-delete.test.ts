@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { procStat } from '../../src/host/process.js';
-import { deleteExited } from '../../src/oci/runc.js';
+import { deleteExited } from '../../src/oci/runc-shortcuts.js';
 
 function container(state: Record<string, unknown> = {}) {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-runc-delete-'));
