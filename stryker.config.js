@@ -15,7 +15,8 @@ const suites = {
     mutate: ['src/streaming/request-cache.ts', 'src/streaming/server.ts'],
     tests: ['streaming-pieces', 'streaming-server', 'streaming-websocket', 'streaming-spdy'],
   },
-  'tar-paths': { mutate: ['src/image/layer/tar-reader.ts'], tests: ['fuzz-image-parsers', 'pieces'] },
+  // The reader, and the rule that keeps an entry's path inside its layer (layerRelativePath).
+  'tar-paths': { mutate: ['src/image/layer/tar-reader.ts', 'src/image/unpack.ts:161-174'], tests: ['tar-reader'] },
   'image-reference': { mutate: ['src/image/reference.ts'], tests: ['image-reference'] },
   'run-parsing': { mutate: ['src/cli/run/manifest.ts', 'src/cli/run/job.ts', 'src/cli/run/quantity.ts'], tests: ['manifest', 'kube-run'] },
   'spec-builders': { mutate: ['src/oci/capabilities.ts', 'src/oci/seccomp-default.ts', 'src/oci/users.ts'], tests: ['container-spec'] },
