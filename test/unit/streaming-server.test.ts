@@ -7,9 +7,10 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import WebSocket from 'ws';
 import { CribError } from '../../src/util/errors.js';
 import { StreamingServer } from '../../src/streaming/server.js';
-import type { ExecRequest, ProcessStreams, StreamingRuntime } from '../../src/streaming/types.js';
+import type { AttachRequest, ExecRequest, ProcessStreams, StreamingRuntime } from '../../src/streaming/types.js';
 import { TestSpdyClient } from '../support/spdy-client.js';
 import { waitFor } from '../support/wait-for.js';
 
@@ -51,22 +52,38 @@ async function ask(base: string, method: string, path: string, headers: readonly
 const SPDY = ['Connection: Upgrade', 'Upgrade: SPDY/3.1'];
 const V4 = 'X-Stream-Protocol-Version: v4.channel.k8s.io';
 
-/** exec records its request and holds the session until the client goes away. */
-function holdingRuntime(execs: ExecRequest[]): StreamingRuntime {
+interface Calls {
+  attaches: AttachRequest[];
+  forwards: string[];
+  /** Why each exec's signal was aborted. */
+  reasons: unknown[];
+}
+
+/** exec records its request and holds the session until the client goes away; attach and portForward record theirs. */
+function holdingRuntime(execs: ExecRequest[], calls: Calls = { attaches: [], forwards: [], reasons: [] }): StreamingRuntime {
   return {
     async exec(req: ExecRequest, io: ProcessStreams) {
       execs.push(req);
       if (!io.signal.aborted) await new Promise((resolve) => io.signal.addEventListener('abort', resolve, { once: true }));
+      calls.reasons.push(io.signal.reason);
       return { exitCode: 0 };
     },
-    async attach() {},
-    portForward: () => Promise.reject(new Error('not here')),
+    async attach(req: AttachRequest) {
+      calls.attaches.push(req);
+    },
+    portForward: (pod: string, port: number) => {
+      calls.forwards.push(`${pod}:${port}`);
+      return Promise.reject(new Error('connection refused'));
+    },
   };
 }
 
+const WS_HEAD = ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
+
 describe('streaming server refusals', () => {
   const execs: ExecRequest[] = [];
-  const server = new StreamingServer({ runtime: holdingRuntime(execs), maxStreams: 1, streamCreationTimeoutMs: 60_000 });
+  const calls: Calls = { attaches: [], forwards: [], reasons: [] };
+  const server = new StreamingServer({ runtime: holdingRuntime(execs, calls), maxStreams: 1, streamCreationTimeoutMs: 60_000 });
   const clients: TestSpdyClient[] = [];
   const exec = (cmd = ['true']) => server.getExec({ containerId: 'c', cmd, tty: false, stdin: false, stdout: true, stderr: false });
   const pathOf = (url: string) => new URL(url).pathname;
@@ -82,6 +99,7 @@ describe('streaming server refusals', () => {
     assert.equal(a.status, 400);
     assert.match(a.body, /streaming requests must upgrade the connection \(SPDY\/3\.1 or websocket\)\n/);
     assert.deepEqual(a.headers.get('connection'), ['close']);
+    assert.deepEqual(a.headers.get('content-type'), ['text/plain; charset=utf-8']);
   });
 
   // kubelet's routes: GET and POST on /exec/{token}, /attach/{token}, /portforward/{token}.
@@ -150,7 +168,7 @@ describe('streaming server refusals', () => {
   });
 
   test('a WebSocket subprotocol the route does not speak is 400 naming what it does', async () => {
-    const ws = ['Connection: Upgrade', 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
+    const ws = WS_HEAD;
     const a = await ask(server.baseUrl, 'GET', pathOf(exec()), [...ws, 'Sec-WebSocket-Protocol: portforward.k8s.io']);
     assert.equal(a.status, 400);
     assert.match(a.body, /^requested protocol\(s\) are not supported: \[portforward\.k8s\.io\]; supports \[v5\.channel\.k8s\.io /);
@@ -203,12 +221,103 @@ describe('streaming server refusals', () => {
     client.close();
     await waitFor(() => server.sessionCount === 0, 'the session to end');
   });
+
+  // kubelet's wsstream: a client that names no subprotocol gets the plain binary channel protocol.
+  test('a WebSocket client naming no subprotocol is served (binary channels); none offered compression', async () => {
+    const ws = new WebSocket(exec(['no-subprotocol']).replace(/^http/, 'ws'), { perMessageDeflate: true });
+    const upgraded = new Promise<Map<string, string>>((resolve) =>
+      ws.once('upgrade', (res) => resolve(new Map(Object.entries(res.headers).map(([k, v]) => [k, String(v)])))),
+    );
+    await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+    const headers = await upgraded;
+    assert.equal(ws.protocol, '');
+    assert.equal(headers.get('sec-websocket-extensions'), undefined, 'permessage-deflate is not taken (a compression bomb needs it)');
+    await waitFor(() => execs.some((e) => e.cmd[0] === 'no-subprotocol'), 'the exec to start');
+    ws.terminate();
+    await waitFor(() => server.sessionCount === 0, 'the session to end');
+  });
+
+  test('WebSocket port forward: the ports in the URL must be ports; without any, the CRI request’s are forwarded', async () => {
+    const ws = [...WS_HEAD, 'Sec-WebSocket-Protocol: v4.channel.k8s.io'];
+    const bad = await ask(server.baseUrl, 'GET', `${pathOf(server.getPortForward({ podSandboxId: 'p', ports: [80] }))}?port=0`, ws);
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body, '"0" is not a port\n');
+    const client = new WebSocket(server.getPortForward({ podSandboxId: 'pod-a', ports: [7777] }).replace(/^http/, 'ws'), ['v4.channel.k8s.io']);
+    await new Promise<void>((resolve, reject) => client.once('open', () => resolve()).once('error', reject));
+    await waitFor(() => calls.forwards.includes('pod-a:7777'), 'the runtime to be asked for port 7777 of pod-a');
+    client.terminate();
+    await waitFor(() => server.sessionCount === 0, 'the session to end');
+  });
+
+  test('the attach and port-forward requests stored under a token are the ones the runtime gets', async () => {
+    const attach = server.getAttach({ containerId: 'ctr-b', tty: false, stdin: false, stdout: true, stderr: false });
+    const a = await TestSpdyClient.connect(attach, ['v4.channel.k8s.io']);
+    clients.push(a.client);
+    await a.client.open({ streamtype: 'error' });
+    await a.client.open({ streamtype: 'stdout' });
+    await waitFor(() => calls.attaches.length === 1, 'the attach to start');
+    assert.equal(calls.attaches[0]?.containerId, 'ctr-b');
+    a.client.close();
+    const forward = server.getPortForward({ podSandboxId: 'pod-c', ports: [8080] });
+    const f = await TestSpdyClient.connect(forward, ['portforward.k8s.io']);
+    clients.push(f.client);
+    await f.client.open({ streamtype: 'error', port: '9090', requestid: '0' });
+    await f.client.open({ streamtype: 'data', port: '9090', requestid: '0' });
+    await waitFor(() => calls.forwards.includes('pod-c:9090'), 'the forward to be tried');
+    f.client.close();
+    await waitFor(() => server.sessionCount === 0, 'the sessions to end');
+  });
+});
+
+describe('streaming server options', () => {
+  test('port: the server listens there and says so in its URLs', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const addr = probe.address();
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const port = typeof addr === 'object' && addr ? addr.port : 0;
+    const server = new StreamingServer({ runtime: holdingRuntime([]), port });
+    await server.start();
+    try {
+      assert.equal(server.baseUrl, `http://127.0.0.1:${port}`);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('tokenTtlMs: a token is refused once it is older', async () => {
+    const server = new StreamingServer({ runtime: holdingRuntime([]), tokenTtlMs: 1 });
+    await server.start();
+    try {
+      const url = server.getExec({ containerId: 'c', cmd: ['true'], tty: false, stdin: false, stdout: true, stderr: false });
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal((await ask(server.baseUrl, 'POST', new URL(url).pathname, [...SPDY, V4])).status, 404);
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('maxCachedRequests: beyond that many outstanding tokens a request is Unavailable, naming the bound', async () => {
+    const server = new StreamingServer({ runtime: holdingRuntime([]), maxCachedRequests: 2 });
+    await server.start();
+    try {
+      const exec = () => server.getExec({ containerId: 'c', cmd: ['true'], tty: false, stdin: false, stdout: true, stderr: false });
+      exec();
+      exec();
+      assert.throws(
+        exec,
+        (err: unknown) => err instanceof CribError && err.kind === 'Unavailable' && err.message === 'too many streaming requests in flight (2); try again',
+      );
+    } finally {
+      await server.close();
+    }
+  });
 });
 
 describe('streaming server lifecycle', () => {
   test('no URL before start or after close (Unavailable); an IPv6 address is bracketed in it', async () => {
     const server = new StreamingServer({ runtime: holdingRuntime([]), address: '::1' });
-    const unavailable = (err: unknown) => err instanceof CribError && err.kind === 'Unavailable';
+    const unavailable = (err: unknown) => err instanceof CribError && err.kind === 'Unavailable' && err.message === 'the streaming server is not running';
     assert.throws(() => server.baseUrl, unavailable);
     assert.throws(() => server.getAttach({ containerId: 'c', tty: false, stdin: false, stdout: true, stderr: false }), unavailable);
     await server.start();
@@ -224,9 +333,10 @@ describe('streaming server lifecycle', () => {
     assert.throws(() => server.baseUrl, unavailable);
   });
 
-  test('close ends open sessions: their runtime calls see the abort and return', async () => {
+  test('close ends open sessions: their runtime calls see the abort (Unavailable: closing) and return', async () => {
     const execs: ExecRequest[] = [];
-    const server = new StreamingServer({ runtime: holdingRuntime(execs), streamCreationTimeoutMs: 60_000 });
+    const calls: Calls = { attaches: [], forwards: [], reasons: [] };
+    const server = new StreamingServer({ runtime: holdingRuntime(execs, calls), streamCreationTimeoutMs: 60_000 });
     await server.start();
     const exec = () => server.getExec({ containerId: 'c', cmd: ['held'], tty: false, stdin: false, stdout: true, stderr: false });
     const { client, answer } = await TestSpdyClient.connect(exec(), ['v4.channel.k8s.io']);
@@ -238,6 +348,8 @@ describe('streaming server lifecycle', () => {
       assert.equal(server.sessionCount, 1);
       await server.close();
       assert.equal(server.sessionCount, 0);
+      const [reason] = calls.reasons;
+      assert.ok(reason instanceof CribError && reason.kind === 'Unavailable' && reason.message === 'the streaming server is closing', String(reason));
       await waitFor(() => client.closed, 'the client to see the close');
     } finally {
       client.close();
