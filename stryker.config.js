@@ -18,8 +18,14 @@ const suites = {
   // The reader, and the rule that keeps an entry's path inside its layer (layerRelativePath).
   'tar-paths': { mutate: ['src/image/layer/tar-reader.ts', 'src/image/unpack.ts:161-174'], tests: ['tar-reader'] },
   'image-reference': { mutate: ['src/image/reference.ts'], tests: ['image-reference'] },
-  'run-parsing': { mutate: ['src/cli/run/manifest.ts', 'src/cli/run/job.ts', 'src/cli/run/quantity.ts'], tests: ['manifest', 'kube-run'] },
-  'spec-builders': { mutate: ['src/oci/capabilities.ts', 'src/oci/seccomp-default.ts', 'src/oci/users.ts'], tests: ['container-spec'] },
+  'run-parsing': {
+    mutate: ['src/kube/manifest/pod-spec.ts', 'src/kube/controllers/job-state.ts', 'src/kube/quantity/quantity.ts'],
+    tests: ['manifest', 'kube-run'],
+  },
+  'spec-builders': {
+    mutate: ['src/container/spec/capabilities.ts', 'src/container/spec/seccomp-default.ts', 'src/container/spec/users.ts'],
+    tests: ['container-spec'],
+  },
   'pod-coordinator': { mutate: ['src/pod/service.ts'], tests: ['pod-service'] },
 };
 
