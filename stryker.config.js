@@ -10,7 +10,7 @@ const suites = {
     mutate: ['src/container/validate.ts', 'src/sandbox/validate.ts', 'src/util/validate.ts'],
     tests: ['container-config', 'pieces', 'request-rules'],
   },
-  'h2-bounds': { mutate: ['src/socket/h2/hpack.ts', 'src/socket/h2/authority-rewriter.ts'], tests: ['h2-limits', 'h2-authority'] },
+  'h2-bounds': { mutate: ['src/socket/h2/hpack.ts', 'src/socket/h2/authority-rewriter.ts'], tests: ['h2-limits', 'h2-authority', 'hpack-rfc'] },
   'streaming-tokens': {
     mutate: ['src/streaming/request-cache.ts', 'src/streaming/server.ts'],
     tests: ['streaming-pieces', 'streaming-server', 'streaming-websocket', 'streaming-spdy'],
