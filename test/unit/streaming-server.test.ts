@@ -285,6 +285,19 @@ describe('streaming server options', () => {
     }
   });
 
+  test('a port already taken: start fails with the listen error, and the server can start elsewhere after', async () => {
+    const first = new StreamingServer({ runtime: holdingRuntime([]) });
+    await first.start();
+    try {
+      const port = Number(new URL(first.baseUrl).port);
+      const second = new StreamingServer({ runtime: holdingRuntime([]), port });
+      await assert.rejects(second.start(), /EADDRINUSE/);
+      await second.close();
+    } finally {
+      await first.close();
+    }
+  });
+
   test('tokenTtlMs: a token is refused once it is older', async () => {
     const server = new StreamingServer({ runtime: holdingRuntime([]), tokenTtlMs: 1 });
     await server.start();
