@@ -16,6 +16,7 @@ import { repoRoot } from '../src/util/paths.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { crictl, withoutCrictl } from './support/crictl.js';
 import { freePort } from './support/registry.js';
+import { TestSpdyClient } from './support/spdy-client.js';
 import { waitFor } from './support/wait-for.js';
 
 const BIG_MB = 100;
@@ -184,6 +185,43 @@ describe('streaming on a real cribd: crictl (SPDY) and the crib CLI (WebSocket)'
       },
     );
   }
+
+  // kubelet's streaming server (portforward/httpstream.go): a pair of streams whose port nothing
+  // listens on gets the dial error written on its error stream, both streams closed, and the
+  // connection stays up for the client's next pair.
+  it('port-forward to a closed port: the error stream says why, both streams end, the session and cribd go on', async () => {
+    const { url } = await call(h.runtime, 'PortForward', { pod_sandbox_id: podId, port: [8080] });
+    const { client, answer } = await TestSpdyClient.connect(url, ['portforward.k8s.io']);
+    try {
+      assert.equal(answer.status, 101);
+      assert.equal(answer.headers.get('x-stream-protocol-version'), 'portforward.k8s.io');
+      // As kubectl and crictl pair them: the error stream first, one requestID, the port on both.
+      const closedError = await client.open({ streamtype: 'error', port: '9', requestid: '0' });
+      const closedData = await client.open({ streamtype: 'data', port: '9', requestid: '0' });
+      await client.waitFin(closedError, 20_000);
+      await client.waitFin(closedData, 20_000);
+      assert.match(client.received(closedError).toString(), /^error forwarding port 9 of pod [0-9a-f]+: .*connection refused/i);
+      assert.equal(client.received(closedData).length, 0);
+      assert.equal(client.closed, false, 'the session stays open');
+
+      const openError = await client.open({ streamtype: 'error', port: '8080', requestid: '1' });
+      const openData = await client.open({ streamtype: 'data', port: '8080', requestid: '1' });
+      client.send(openData, 'GET /index.html HTTP/1.0\r\n\r\n', true);
+      await client.waitFin(openData, 20_000);
+      assert.match(client.received(openData).toString(), /^HTTP\/1\.[01] 200 .*\r\n\r\nhello-from-the-pod\n$/s);
+      await client.waitFin(openError, 20_000);
+      assert.equal(client.received(openError).toString(), '');
+    } finally {
+      client.close();
+    }
+    const status = await call(h.runtime, 'PodSandboxStatus', { pod_sandbox_id: podId });
+    assert.equal(status.status?.state, 0, 'cribd still serves the CRI: the pod is SANDBOX_READY');
+    await waitFor(
+      () => cribIoProcesses().length === 0,
+      () => `crib-io processes to end: ${cribIoProcesses().join('; ')}`,
+      10_000,
+    );
+  });
 
   it('a client killed mid-stream leaves nothing: the exec is killed, the port connection closed', { skip: withoutCrictl }, async () => {
     const execing = start(crictl, crictlArgs(['exec', web, 'sleep', '4242']));

@@ -50,6 +50,14 @@ describe('request cache', () => {
     assert.doesNotThrow(() => cache.insert(5));
     assert.equal(cache.size, 1);
   });
+
+  test('clear forgets every token (the server closing)', () => {
+    const cache = new RequestCache<string>();
+    const t = cache.insert('x');
+    cache.clear();
+    assert.equal(cache.size, 0);
+    assert.equal(cache.consume(t), undefined);
+  });
 });
 
 describe("request rules (kubelet's)", () => {
