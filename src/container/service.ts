@@ -9,7 +9,7 @@ import { StepTimes } from '../util/steps.js';
 import { settleAll } from '../util/settle.js';
 import { nowNanos } from '../util/time.js';
 import { validateId } from '../util/validate.js';
-import { Registry } from '../store/registry.js';
+import { Registry } from '../store/object-registry.js';
 import type { ImageService } from '../image/service.js';
 import type { Image, ImageRuntimeConfig } from '../image/types.js';
 import { MAX_ID_FILE_BYTES } from '../image/limits.js';

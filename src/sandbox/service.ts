@@ -24,7 +24,7 @@ import type { Image } from '../image/types.js';
 import { prepareRootfs, releaseRootfs } from '../image/rootfs.js';
 import { mountIdmappedOverlay, mountIdmappedTree, releaseIdmapped, rootsRootfs } from '../image/idmapped.js';
 import { withUserNamespace } from './userns-spec.js';
-import { Registry } from '../store/registry.js';
+import { Registry } from '../store/object-registry.js';
 import { matchesFilter } from './filter.js';
 import { podFilePaths, podHostname, updateHosts, writePodFiles } from './pod-files.js';
 import { mountPod, unmountPod, type PodMountPaths } from './pod-mounts.js';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Registry } from '../../src/store/registry.js';
+import { Registry } from '../../src/store/object-registry.js';
 import { CribError } from '../../src/util/errors.js';
 
 interface Thing {
