@@ -1,7 +1,7 @@
 // Mutation testing (StrykerJS) of the modules whose rules protect the node or the user, against the
 // unit tier: `npm run test:mutation [SUITE...]` (scripts/test-mutation.sh) runs each suite below on
 // its own, with the unit test files that exercise it (node:test writes TAP; the tap runner reads
-// it). Scores and the surviving mutants with reasons: test/mutation.md.
+// it). Scores and the surviving mutants with reasons: test/README.md ("Mutation testing").
 import process from 'node:process';
 import { URL, fileURLToPath } from 'node:url';
 
