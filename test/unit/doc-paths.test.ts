@@ -19,7 +19,7 @@ function documents(dir: string): string[] {
 
 /** Repository paths a text names: from one of the top folders on, up to the first character no path here has. */
 export function namedPaths(text: string): string[] {
-  const re = /(?<![\w./-])((?:src|test|bench|scripts|helpers|contrib|examples|proto)\/[\w./@-]*[\w])/g;
+  const re = /(?<![\w./-])((?:src|support|test|bench|scripts|helpers|contrib|examples|proto)\/[\w./@-]*[\w])/g;
   return [...text.matchAll(re)].map((m) => m[1] ?? '');
 }
 
