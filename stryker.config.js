@@ -8,14 +8,14 @@ import { URL, fileURLToPath } from 'node:url';
 const suites = {
   'request-validation': {
     mutate: ['src/container/validate.ts', 'src/sandbox/validate.ts', 'src/util/validate.ts'],
-    tests: ['container-config', 'pieces', 'request-rules'],
+    tests: ['container-config', 'sandbox-config', 'request-rules'],
   },
   'h2-bounds': { mutate: ['src/socket/h2/hpack.ts', 'src/socket/h2/authority-rewriter.ts'], tests: ['h2-limits', 'h2-authority'] },
   'streaming-tokens': {
     mutate: ['src/streaming/request-cache.ts', 'src/streaming/server.ts'],
     tests: ['streaming-pieces', 'streaming-websocket', 'streaming-spdy'],
   },
-  'tar-paths': { mutate: ['src/image/layer/tar-reader.ts'], tests: ['fuzz-image-parsers', 'pieces'] },
+  'tar-paths': { mutate: ['src/image/layer/tar-reader.ts'], tests: ['fuzz-image-parsers'] },
   'image-reference': { mutate: ['src/image/reference.ts'], tests: ['image-reference'] },
   'run-parsing': { mutate: ['src/cli/run/manifest.ts', 'src/cli/run/job.ts', 'src/cli/run/quantity.ts'], tests: ['manifest', 'kube-run'] },
   'spec-builders': {
