@@ -17,7 +17,10 @@ const suites = {
   },
   'tar-paths': { mutate: ['src/image/layer/tar-reader.ts'], tests: ['fuzz-image-parsers'] },
   'image-reference': { mutate: ['src/image/reference.ts'], tests: ['image-reference'] },
-  'run-parsing': { mutate: ['src/cli/run/manifest.ts', 'src/cli/run/job.ts', 'src/cli/run/quantity.ts'], tests: ['manifest', 'kube-run'] },
+  'run-parsing': {
+    mutate: ['src/kube/manifest/pod-spec.ts', 'src/kube/controllers/job-state.ts', 'src/kube/quantity/quantity.ts'],
+    tests: ['manifest', 'kube-run'],
+  },
   'spec-builders': {
     mutate: ['src/container/spec/capabilities.ts', 'src/container/spec/seccomp-default.ts', 'src/container/spec/users.ts'],
     tests: ['container-spec'],

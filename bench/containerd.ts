@@ -5,7 +5,7 @@ import fsp from 'node:fs/promises';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { call, connect, type CriClients } from '../src/cli/client.js';
+import { call, connect, type CriClients } from '../src/client/client.js';
 import { run } from '../src/util/exec.js';
 import { readMounts } from '../src/host/mounts.js';
 import { vethsOn } from '../support/leaks.js';

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { call, connect, type CriClients } from '../src/cli/client.js';
+import { call, connect, type CriClients } from '../src/client/client.js';
 import { run } from '../src/util/exec.js';
 import { cgroupMounts } from '../src/host/cgroups.js';
 import { repoRoot } from '../src/util/paths.js';
@@ -210,7 +210,7 @@ export class Harness {
     return { status: res.status, info };
   }
 
-  /** Nothing of this daemon's pods may remain anywhere on the node (support/leaks.ts says what is looked at). */
+  /** Nothing of this daemon's pods may remain anywhere on the node (test/support/leaks.ts says what is looked at). */
   async assertNoLeaks(): Promise<void> {
     const problems = await leftovers(this.leakScope());
     assert.deepEqual(problems, [], `leaks:\n${problems.join('\n')}\n--- cribd log ---\n${this.logTail()}`);

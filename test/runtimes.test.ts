@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { cgroupMounts } from '../src/host/cgroups.js';
 import { findExecutable } from '../src/oci/find-runtime.js';
 import { Harness } from '../support/harness.js';

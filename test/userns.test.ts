@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import type { IDMapping } from '../src/cri/generated/runtime/v1/IDMapping.js';
 import type { UserNamespace } from '../src/cri/generated/runtime/v1/UserNamespace.js';

@@ -1,16 +1,17 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { call } from './client.js';
+import { call } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from './context.js';
-import { CliError, UsageError, grpcCode } from './errors.js';
-import { GrpcStatus } from './grpc/status.js';
+import type { CliContext } from '../client/context.js';
+import { CliError, UsageError, grpcCode } from '../client/errors.js';
+import { GrpcStatus } from '../client/grpc/status.js';
 import { parseInfo } from './output.js';
-import { ANN_DEFAULT_CONTAINER, containersOf, newestByName, parseKindWord, resolveContainerWord, resolvePodWord } from './address.js';
+import { ANN_DEFAULT_CONTAINER, containersOf, parseKindWord, resolveContainerWord, resolvePodWord } from './address.js';
+import { newestByName } from '../kube/records/newest.js';
 import { resolve } from './resolve.js';
-import { ANN_CONTAINER_TYPE } from './run/keys.js';
+import { ANN_CONTAINER_TYPE } from '../kube/records/keys.js';
 import { write } from './output.js';
-import { LogPrinter } from './run/logs.js';
+import { LogPrinter } from '../kube/pod/logs.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
 

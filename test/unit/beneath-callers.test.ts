@@ -39,9 +39,9 @@ describe('the paths inside volumes', () => {
       });
     }
     assert.deepEqual(callers.sort(), [
-      'src/cli/run/volumes.ts: bindSubPaths', // each subPath of a container's mounts, bound before each start
-      'src/cli/run/volumes.ts: writeFiles', // configMap, secret, downwardAPI and projected files (items' paths)
       'src/container/service.ts: buildSpec', // the image's /etc/passwd and /etc/group, for the container's user
+      'src/kube/volumes/volumes.ts: bindSubPaths', // each subPath of a container's mounts, bound before each start
+      'src/kube/volumes/volumes.ts: writeFiles', // configMap, secret, downwardAPI and projected files (items' paths)
     ]);
   });
 

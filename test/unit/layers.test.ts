@@ -20,6 +20,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['container'],
   ['pod'],
   ['cri', 'metrics'],
+  ['client'],
   ['daemon', 'kube'],
   ['cli'],
 ];

@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ManifestTooLarge, readBounded, readManifest } from '../../src/cli/run/manifest-input.js';
+import { ManifestTooLarge, readBounded, readManifest } from '../../src/kube/manifest/input.js';
 import { repoRoot } from '../../src/util/paths.js';
 
 /** The API server's limit on one request body (MaxRequestBodyBytes). */

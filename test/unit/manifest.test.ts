@@ -3,10 +3,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { parseManifests } from '../../src/cli/run/documents.js';
-import { ManifestError, type Pod } from '../../src/cli/run/manifest.js';
-import { initialPods } from '../../src/cli/run/plan.js';
-import { intValue, milliCpuToQuota, milliCpuToShares, milliValue, parseQuantity, type Quantity } from '../../src/cli/run/quantity.js';
+import { parseManifests } from '../../src/kube/manifest/documents.js';
+import { ManifestError, type Pod } from '../../src/kube/manifest/pod-spec.js';
+import { initialPods } from '../../src/kube/plan/plan.js';
+import { intValue, milliCpuToQuota, milliCpuToShares, milliValue, parseQuantity, type Quantity } from '../../src/kube/quantity/quantity.js';
 import {
   checkRunAsNonRoot,
   containerConfig,
@@ -16,13 +16,13 @@ import {
   podDns,
   podSandboxConfig,
   preStopFromAnnotation,
-} from '../../src/cli/run/convert.js';
-import { Backoff } from '../../src/cli/run/backoff.js';
-import { expand } from '../../src/cli/run/env.js';
-import { CriLogParser } from '../../src/cli/run/logs.js';
+} from '../../src/kube/pod/convert.js';
+import { Backoff } from '../../src/kube/loop/backoff.js';
+import { expand } from '../../src/kube/env/env.js';
+import { CriLogParser } from '../../src/kube/pod/logs.js';
 import { runCommand, downCommand } from '../../src/cli/run/index.js';
-import type { CliContext } from '../../src/cli/context.js';
-import type { CriClients } from '../../src/cli/client.js';
+import type { CliContext } from '../../src/client/context.js';
+import type { CriClients } from '../../src/client/client.js';
 
 const pod = (spec: string, meta = 'name: p'): string => `apiVersion: v1\nkind: Pod\nmetadata:\n  ${meta}\nspec:\n${spec}`;
 /** The pods of a manifest's workloads, as crib run would start them. */

@@ -9,11 +9,11 @@ import { validateSandboxConfig } from '../../src/sandbox/validate.js';
 import type { SandboxConfig, UserNamespaceConfig } from '../../src/sandbox/types.js';
 import { withUserNamespace } from '../../src/sandbox/userns-spec.js';
 import { pauseSpec } from '../../src/sandbox/spec.js';
-import { blocksOf, firstFreeBlock, USERNS_LENGTH } from '../../src/cli/run/userns.js';
-import { parseManifests } from '../../src/cli/run/documents.js';
-import { initialPods } from '../../src/cli/run/plan.js';
-import { ManifestError } from '../../src/cli/run/manifest.js';
-import { namespaceOptions, podSandboxConfig } from '../../src/cli/run/convert.js';
+import { blocksOf, firstFreeBlock, USERNS_LENGTH } from '../../src/kube/pod/userns.js';
+import { parseManifests } from '../../src/kube/manifest/documents.js';
+import { initialPods } from '../../src/kube/plan/plan.js';
+import { ManifestError } from '../../src/kube/manifest/pod-spec.js';
+import { namespaceOptions, podSandboxConfig } from '../../src/kube/pod/convert.js';
 import { parseIdMap } from '../../src/cli/tree.js';
 
 const F = 'config.linux.security_context.namespace_options.userns_options';

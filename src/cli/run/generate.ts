@@ -3,14 +3,14 @@
 // uses, then the Pod); any other pod (crictl's, kubelet's) is described from what the runtime
 // knows of it: images, commands, environment, mounts as hostPath volumes, ports.
 import { stringify } from 'yaml';
-import { call } from '../client.js';
-import type { CliContext } from '../context.js';
-import { describeError } from '../errors.js';
+import { call } from '../../client/client.js';
+import type { CliContext } from '../../client/context.js';
+import { describeError } from '../../client/errors.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
-import { ANN_CONTAINER_TYPE, ANN_PORTS, LABEL_POD_UID } from './keys.js';
-import { matchPods } from './down.js';
-import type { Json } from './fields.js';
-import { readRecord } from './record.js';
+import { ANN_CONTAINER_TYPE, ANN_PORTS, LABEL_POD_UID } from '../../kube/records/keys.js';
+import { matchPods } from '../../kube/run/down.js';
+import type { Json } from '../../kube/manifest/fields.js';
+import { readRecord } from '../../kube/records/record.js';
 
 /** Labels and annotations the runtime's clients add (kubelet's, crib run's): not the pod's own. */
 const ownKey = (k: string): boolean => !k.startsWith('io.kubernetes.') && !k.startsWith('io.crib.');

@@ -2,17 +2,17 @@
 // machine, without a cluster, driven through cribd's CRI socket the way kubelet drives a runtime.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { CliContext } from '../context.js';
-import { describeError } from '../errors.js';
-import { backoffFrom, KUBELET_BACKOFF, type BackoffSettings } from './backoff.js';
-import { emptyManifest, parseManifests, type Manifest } from './documents.js';
-import { downManifest, downPods } from './down.js';
+import type { CliContext } from '../../client/context.js';
+import { describeError } from '../../client/errors.js';
+import { backoffFrom, KUBELET_BACKOFF, type BackoffSettings } from '../../kube/loop/backoff.js';
+import { emptyManifest, parseManifests, type Manifest } from '../../kube/manifest/documents.js';
+import { downManifest, downPods } from '../../kube/run/down.js';
 import { generatePods } from './generate.js';
-import { ManifestError, type PullPolicy } from './manifest.js';
-import { ManifestTooLarge, readManifest } from './manifest-input.js';
-import { runManifest } from './runner.js';
-import { runtimeRoot } from './paths.js';
-import { RunError } from './volumes.js';
+import { ManifestError, type PullPolicy } from '../../kube/manifest/pod-spec.js';
+import { ManifestTooLarge, readManifest } from '../../kube/manifest/input.js';
+import { runManifest } from '../../kube/run/runner.js';
+import { runtimeRoot } from '../../kube/records/paths.js';
+import { RunError } from '../../kube/volumes/volumes.js';
 
 export const runUsage = `Usage: crib run [-d] [--replace] [--strict] [--pull always|never|missing] [--backoff DURATION] -f FILE...
 
