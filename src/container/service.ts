@@ -205,10 +205,7 @@ export class ContainerService {
       await this.registry.save(c);
       steps.mark('commit');
     } catch (err) {
-      await this.teardown(c)
-        .then(() => this.registry.forgetRecord(id))
-        .catch((e) => log.error('rolling back a failed CreateContainer', { id, error: e }));
-      this.registry.release(nameKey(c));
+      await this.registry.rollback(c, (x) => this.teardown(x));
       throw err;
     }
     this.registry.add(c);

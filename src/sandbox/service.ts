@@ -200,10 +200,7 @@ export class SandboxService {
       await this.registry.save(sb);
       steps.mark('commit');
     } catch (err) {
-      await this.teardown(sb)
-        .then(() => this.registry.forgetRecord(id))
-        .catch((e) => log.error('rolling back a failed RunPodSandbox', { id, error: e }));
-      this.registry.release(nameKey(sb));
+      await this.registry.rollback(sb, (s) => this.teardown(s));
       throw err;
     }
     this.registry.add(sb);

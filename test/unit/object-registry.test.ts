@@ -69,4 +69,28 @@ describe('registry', () => {
     assert.deepEqual(fs.readdirSync(dir).sort(), ['stuck.json', 'whole.json']);
     fs.rmSync(dir, { recursive: true });
   });
+
+  it('rolls back a failed creation: its teardown, then its record and name go; a failed teardown keeps the record for the next start', async () => {
+    const { dir, reg } = fresh();
+    await reg.open(async () => undefined);
+    const failed: Thing = { id: 'failed', phase: 'creating', name: 'f' };
+    reg.reserve('f', failed.id, 'thing "f"');
+    await reg.save(failed);
+    const tornDown: string[] = [];
+    await reg.rollback(failed, async (t) => void tornDown.push(t.id));
+    assert.deepEqual(tornDown, ['failed']);
+    assert.equal(reg.find('failed'), undefined, 'never joined the live set');
+    assert.deepEqual(fs.readdirSync(dir), []);
+    reg.reserve('f', 'next', 'thing "f"'); // the name is free again
+
+    const stuck: Thing = { id: 'stuck', phase: 'creating', name: 's' };
+    reg.reserve('s', stuck.id, 'thing "s"');
+    await reg.save(stuck);
+    await reg.rollback(stuck, async () => {
+      throw new Error('busy');
+    });
+    reg.reserve('s', 'other', 'thing "s"');
+    assert.deepEqual(fs.readdirSync(dir), ['stuck.json'], 'kept for the next start to roll back');
+    fs.rmSync(dir, { recursive: true });
+  });
 });
