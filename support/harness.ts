@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
+import { lockHolder } from '../src/kube/supervisor/lock.js';
 import { call, connect, type CriClients } from '../src/client/client.js';
 import { run } from '../src/util/exec.js';
 import { cgroupMounts } from '../src/host/cgroups.js';
@@ -146,8 +147,21 @@ export class Harness {
    * starts a cribd checks for leaks once at its end), stops cribd, and removes what a crash could
    * leave; then fails if the check found anything.
    */
+  /**
+   * Ends the supervisor a `crib run -d` against this cribd started (by the pid in its pid file) and
+   * waits until it is gone, so that it touches no pod removed next.
+   */
+  async endSupervisor(): Promise<void> {
+    const pid = await lockHolder(this.root);
+    if (pid === undefined) return;
+    process.kill(pid, 'SIGTERM');
+    for (let i = 0; i < 200 && fs.existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
+    if (fs.existsSync(`/proc/${pid}`)) process.kill(pid, 'SIGKILL');
+  }
+
   async cleanup(): Promise<void> {
     let leaks = '';
+    await this.endSupervisor();
     if (this.daemon) {
       try {
         const list = await call(this.runtime, 'ListPodSandbox', {}, 30);

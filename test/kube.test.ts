@@ -148,6 +148,7 @@ describe('crib run: Kubernetes workloads', () => {
   after(() => h.cleanup());
   afterEach(async () => {
     killAll();
+    await h.endSupervisor();
     for (const p of await pods()) await crib(['down', p.id]);
     await h.assertNoLeaks();
   });
@@ -279,7 +280,7 @@ describe('crib run: Kubernetes workloads', () => {
     const written = lines();
     const r1 = await crib(['run', '-d', '-f', appFile()]);
     assert.equal(r1.code, 0, explain(r1));
-    assert.match(r1.stderr, /probes run only while crib run runs in the foreground/);
+    assert.match(r1.stderr, /crib supervise \(pid \d+\) watches these pods from now/);
     assert.equal((await pods()).length, 2);
     // The Secret's data, as written and decoded, is in no file on the disk: its volume and the
     // pods' records keep it on tmpfs (crib generate below still gives it back whole).

@@ -46,6 +46,7 @@ export const commandTable: readonly { words: readonly string[]; load: () => Prom
   { words: ['down', 'delete'], load: async () => downRaw },
   { words: ['generate'], load: async () => generateRaw },
   { words: ['jobs'], load: async () => (await import('./run/jobs.js')).jobsCommand },
+  { words: ['supervise'], load: async () => (await import('./supervise.js')).superviseCommand },
   { words: ['pods'], load: async () => (await import('./pods.js')).podsCommand },
   { words: ['ps'], load: async () => (await import('./containers.js')).psCommand },
   { words: ['inspect'], load: async () => (await import('./containers.js')).inspectCommand },
@@ -93,6 +94,7 @@ Usage: crib [--socket PATH] COMMAND [ARGS]     (crib COMMAND --help for its flag
   down -f FILE... | POD...            tear down what crib run created (alias: delete)
   generate POD...                     a running pod as Kubernetes YAML that crib run takes again
   jobs [-n NS] [-o FMT]               the Jobs crib run started and their pods' results
+  supervise [--manifest-dir DIR]      watch crib run -d's pods and a manifest directory, as kubelet
   pods [-q] [FILTERS] [-o FMT]        list pod sandboxes (-o wide: with IPs)
   ps [-a] [-q] [FILTERS] [-o FMT]     list containers, and each pod's pause container (POD-pause)
   inspect ID... | inspectp | inspecti status and verbose info of a container, pod or image (JSON)

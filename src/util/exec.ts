@@ -1,4 +1,5 @@
 import { spawn, type StdioOptions } from 'node:child_process';
+import fs from 'node:fs';
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { log } from './log.js';
 import { MAX_TIMER_MS } from './time.js';
@@ -212,4 +213,24 @@ export function spawnStreaming(command: string, args: readonly string[], opts: {
     exited,
     kill: (signal = 'SIGKILL') => void child.kill(signal),
   };
+}
+
+/**
+ * Starts a program that outlives its caller (a daemon of its own): in a session of its own, stdin
+ * from /dev/null, stdout and stderr appended to `logFile`. Its pid, once it has been started.
+ */
+export function spawnDetached(command: string, args: readonly string[], logFile: string): Promise<number> {
+  const fd = fs.openSync(logFile, 'a', 0o600);
+  try {
+    const child = spawn(command, args, { detached: true, stdio: ['ignore', fd, fd] });
+    return new Promise((resolve, reject) => {
+      child.once('error', (e) => reject(new Error(`could not run ${command}: ${e.message}`)));
+      child.once('spawn', () => {
+        child.unref();
+        resolve(child.pid ?? 0);
+      });
+    });
+  } finally {
+    fs.closeSync(fd);
+  }
 }

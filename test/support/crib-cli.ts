@@ -62,6 +62,7 @@ export function cribRunSuite(image: string) {
   after(() => h.cleanup());
   afterEach(async () => {
     cli.killAll();
+    await h.endSupervisor();
     for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
     await h.assertNoLeaks();
   });

@@ -75,7 +75,7 @@ apiVersion: v1
 kind: List
 items:
   - {apiVersion: v1, kind: PersistentVolumeClaim, metadata: {name: data}, spec: {accessModes: [ReadWriteOnce]}}
-  - {apiVersion: v1, kind: Service, metadata: {name: svc}}
+  - {apiVersion: networking.k8s.io/v1, kind: Ingress, metadata: {name: ing}}
 ---
 ${CONFIG}`);
     assert.deepEqual(
@@ -86,7 +86,7 @@ ${CONFIG}`);
     assert.deepEqual([...m.claims.keys()], ['default/data']);
     assert.equal(m.objects.get('Secret/default/sec')?.data.get('password')?.toString(), 'new', 'stringData wins over data');
     assert.equal(m.objects.get('Secret/default/sec')?.data.get('token')?.toString(), 'token');
-    assert.deepEqual(m.ignoredKinds, ['document 2: items[1] (kind "Service") is not supported by crib run; ignored']);
+    assert.deepEqual(m.ignoredKinds, ['document 2: items[1] (kind "Ingress") is not supported by crib run; ignored']);
     assert.deepEqual(m.warnings, [], "a claim's storage request is read (and not enforced): no unsupported field");
   });
 

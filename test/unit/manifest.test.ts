@@ -91,14 +91,14 @@ describe('crib run manifests: parsing', () => {
       parsed(two).pods.map((p) => `${p.namespace}/${p.name}`),
       ['default/a', 'other/b'],
     );
-    const list = `apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: x}\n    spec:\n      containers: [{name: c, image: busybox}]\n  - apiVersion: v1\n    kind: Service\n    metadata: {name: s}\n`;
+    const list = `apiVersion: v1\nkind: List\nitems:\n  - apiVersion: v1\n    kind: Pod\n    metadata: {name: x}\n    spec:\n      containers: [{name: c, image: busybox}]\n  - apiVersion: networking.k8s.io/v1\n    kind: Ingress\n    metadata: {name: s}\n`;
     const r = parsed(list);
     assert.deepEqual(
       r.pods.map((p) => p.name),
       ['x'],
     );
     assert.deepEqual(r.warnings, []);
-    assert.deepEqual(parseManifests(list).ignoredKinds, ['items[1] (kind "Service") is not supported by crib run; ignored']);
+    assert.deepEqual(parseManifests(list).ignoredKinds, ['items[1] (kind "Ingress") is not supported by crib run; ignored']);
   });
 
   it('reads the supported fields', () => {
@@ -307,12 +307,12 @@ status:
       // A claim's storage (which Kubernetes requires) is no unsupported field; a kind crib does not run is no field.
       const claim =
         'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}\n';
-      const service = 'apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec: {ports: [{port: 80}]}\n';
-      fs.writeFileSync(file, `${claim}---\n${service}---\n${pod(`${simple}      terminationMessagePolicy: File\n`)}`);
+      const ingress = 'apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata: {name: s}\nspec: {rules: []}\n';
+      fs.writeFileSync(file, `${claim}---\n${ingress}---\n${pod(`${simple}      terminationMessagePolicy: File\n`)}`);
       const k = fakeContext();
       assert.equal(await runCommand(['--strict', file], k.ctx), 2);
       assert.doesNotMatch(k.err(), /storage/);
-      assert.match(k.err(), /^error: document 2 \(kind "Service"\) is not supported by crib run$/m);
+      assert.match(k.err(), /^error: document 2 \(kind "Ingress"\) is not supported by crib run$/m);
       assert.match(k.err(), /--strict: 1 unsupported kind and 1 unsupported field in .*; nothing was created/);
       fs.writeFileSync(file, `${claim}---\n${pod(simple)}`);
       const s = fakeContext();
@@ -389,7 +389,7 @@ describe('crib run manifests: invalid Pods are errors naming the field', () => {
       'spec.containers[0].terminationMessagePolicy is not supported by crib run; ignored',
       'spec.containers[0].frobnicate is an unknown field; ignored',
     ]);
-    for (const kind of ['Service', 'Ingress', 'Namespace', 'ServiceAccount', 'CronJob', 'Role', 'Endpoints']) {
+    for (const kind of ['Ingress', 'Namespace', 'ServiceAccount', 'CronJob', 'Role', 'Endpoints']) {
       assert.deepEqual(parseManifests(`apiVersion: v1\nkind: ${kind}\nmetadata: {name: x}\n`).ignoredKinds.length, 1, kind);
     }
   });

@@ -13,6 +13,9 @@ import { ManifestTooLarge, readManifest } from '../../kube/manifest/input.js';
 import { runManifest } from '../../kube/run/runner.js';
 import { runtimeRoot } from '../../kube/records/paths.js';
 import { RunError } from '../../kube/volumes/volumes.js';
+import { completeManifest } from '../../kube/kinds/table.js';
+import { removeRun, runId, type ManifestFile } from '../../kube/records/runs.js';
+import { handOver } from '../../kube/supervisor/start.js';
 
 export const runUsage = `Usage: crib run [-d] [--replace] [--strict] [--pull always|never|missing] [--backoff DURATION] -f FILE...
 
@@ -28,8 +31,9 @@ what still runs at once. An interrupted run exits 128 + the signal (130 for Ctrl
 
   -f, --filename FILE  a YAML file, a directory of them (*.yaml, *.yml, *.json), or - for standard
                        input; repeatable (FILE may also be given without -f)
-  -d, --detach         print each pod sandbox's id and exit once the containers have started
-                       (nothing probes, restarts or rotates logs then; crib jobs shows Job results)
+  -d, --detach         print each pod sandbox's id and exit once the containers have started;
+                       the node's supervisor (crib supervise, started if none runs) then probes,
+                       restarts and rotates logs until crib down -f; crib jobs shows Job results
       --replace        tear down what an earlier run of the same objects left running first
       --strict         refuse fields crib does not support (exit 2) instead of warning about them
       --pull POLICY    always | never | missing: overrides every container's imagePullPolicy
@@ -110,8 +114,9 @@ async function expandFile(file: string): Promise<string[]> {
 }
 
 /** Reads and parses the files into one manifest; reports read and manifest errors (exit 2). */
-async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Promise<Manifest | number> {
+async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Promise<{ m: Manifest; read: ManifestFile[] } | number> {
   const m = emptyManifest();
+  const read: ManifestFile[] = [];
   const all: string[] = [];
   for (const f of files) {
     try {
@@ -135,6 +140,7 @@ async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Prom
       ctx.err.write(`crib ${cmd}: cannot read ${name}: ${describeError(err)}\n`);
       return 2;
     }
+    read.push({ name, text });
     const before = { warnings: m.warnings.length, ignoredKinds: m.ignoredKinds.length };
     try {
       parseManifests(text, m);
@@ -150,7 +156,7 @@ async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Prom
         m[list].splice(before[list], Infinity, ...m[list].slice(before[list]).map((w) => `${name}: ${w}`));
     }
   }
-  return m;
+  return { m, read };
 }
 
 const pullPolicies: Record<string, PullPolicy> = { always: 'Always', never: 'Never', missing: 'IfNotPresent' };
@@ -188,8 +194,11 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
     return usageError(ctx, 'run', runUsage, err);
   }
   const files = flags.positional;
-  const m = await loadManifest(ctx, 'run', files);
-  if (typeof m === 'number') return m;
+  const loaded = await loadManifest(ctx, 'run', files);
+  if (typeof loaded === 'number') return loaded;
+  const m = loaded.m;
+  // Checks across documents and what kinds change in the workloads (a Service's node ports).
+  const notes = completeManifest(m);
   const strict = flags.bool.has('strict');
   for (const w of [...m.ignoredKinds, ...m.warnings]) ctx.err.write(strict ? `error: ${w.replace(/; [^;]*$/, '')}\n` : `warning: ${w}\n`);
   if (strict && (m.warnings.length || m.ignoredKinds.length)) {
@@ -203,12 +212,23 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
     return 2;
   }
   const pull = one(flags, 'pull');
-  return runManifest(ctx, m, {
-    detach: flags.bool.has('detach'),
-    replace: flags.bool.has('replace'),
-    backoff,
-    ...(pull ? { pull: pullPolicies[pull] } : {}),
-  });
+  for (const n of notes) ctx.err.write(`${n}\n`);
+  const policy = pull ? pullPolicies[pull] : undefined;
+  const detach = flags.bool.has('detach');
+  const code = await runManifest(ctx, m, { detach, replace: flags.bool.has('replace'), backoff, ...(policy ? { pull: policy } : {}) });
+  if (!detach || code !== 0) return code;
+  // Detached: the node's supervisor takes the pods over from here (probes, restarts, logs, Jobs).
+  try {
+    const root = await runtimeRoot(ctx);
+    const s = await handOver(root, ctx.socket, { id: runId(m), files: loaded.read, backoffMs: backoff.initialMs, ...(policy ? { pull: policy } : {}) });
+    ctx.err.write(
+      `crib run: ${s.started ? 'started crib supervise' : 'crib supervise'} (pid ${s.pid}) watches these pods from now (probes, restarts, log rotation); crib down -f ${files.join(' ')} ends that\n`,
+    );
+  } catch (err) {
+    ctx.err.write(`crib run: the pods run, but no supervisor watches them: ${describeError(err)}\n`);
+    return 1;
+  }
+  return 0;
 }
 
 export async function downCommand(argv: string[], ctx: CliContext, cmd = 'down'): Promise<number> {
@@ -232,9 +252,12 @@ export async function downCommand(argv: string[], ctx: CliContext, cmd = 'down')
   try {
     const files = flags.values.get('file');
     if (files) {
-      const m = await loadManifest(ctx, cmd, files);
-      if (typeof m === 'number') return m;
-      return await downManifest(ctx, await runtimeRoot(ctx), m, flags.bool.has('volumes'));
+      const loaded = await loadManifest(ctx, cmd, files);
+      if (typeof loaded === 'number') return loaded;
+      const root = await runtimeRoot(ctx);
+      // The supervisor lets go first, so it restarts nothing of what is being torn down.
+      await removeRun(root, runId(loaded.m));
+      return await downManifest(ctx, root, loaded.m, flags.bool.has('volumes'));
     }
     return await downPods(ctx, await runtimeRoot(ctx), flags.positional, one(flags, 'namespace') ?? 'default');
   } catch (err) {

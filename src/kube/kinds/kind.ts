@@ -7,6 +7,7 @@ import type { Manifest } from '../manifest/documents.js';
 import type { Random } from '../manifest/names.js';
 import type { Pod, PodSpec } from '../manifest/pod-spec.js';
 import type { Workload } from '../manifest/workload.js';
+import type { PodHooks } from '../pod/hooks.js';
 import type { RunEnv } from '../pod/pod-run.js';
 
 /** Where a pod sits among its controller's: a StatefulSet ordinal or an Indexed Job's index. */
@@ -64,6 +65,14 @@ export interface KindModule {
    * by the supervisor) with every document of the manifest, runs until env.signal; an exit code.
    */
   start?(env: RunEnv, m: Manifest, random: Random): Promise<number>;
+  /**
+   * After every document is read, before anything runs: checks across documents (warnings into
+   * `m.warnings`) and what the kind changes in the workloads (a Service's node ports). Returns
+   * lines the run says as it starts.
+   */
+  complete?(m: Manifest): string[];
+  /** Told of every pod of each run (pod/hooks.ts): a Service's names follow its pods. */
+  hooks?(m: Manifest, run: { root: string; say: (line: string) => void }): PodHooks | undefined;
 }
 
 /** The documents of a kind that keeps its own (Service, CronJob), as its read() stored them. */

@@ -1,7 +1,7 @@
 // kind: StatefulSet (apps/v1): pods NAME-ORDINAL with their own hostname and their own claims
 // (volumeClaimTemplates: TEMPLATE-SET-ORDINAL), started in order (OrderedReady) and removed
 // highest ordinal first.
-import type { Json } from '../manifest/fields.js';
+import { dnsLabel, type Json } from '../manifest/fields.js';
 import { templateHash } from '../manifest/names.js';
 import { parseClaim } from '../manifest/objects.js';
 import { INT32 } from '../manifest/workload.js';
@@ -21,9 +21,10 @@ export const statefulSetKind = workloadModule('StatefulSet', {
       // A template's claim is the Set's: its namespace, and no apiVersion or kind needed.
       claims: (s, namespace) => s.list('volumeClaimTemplates', (item, p) => ({ ...parseClaim(s.item(item, p), { template: true }), namespace })),
       extend(s, w, claimTemplates) {
-        // The governing Service gives pods DNS names in a cluster; one node has no cluster DNS.
-        s.accept('serviceName');
+        // The governing Service: a headless one gives each pod HOSTNAME.SERVICE (../services).
+        const serviceName = s.str('serviceName');
         w.statefulSet = {
+          ...(serviceName ? { serviceName: dnsLabel(s.field('serviceName'), serviceName) } : {}),
           ordered: s.oneOf('podManagementPolicy', ['OrderedReady', 'Parallel'] as const, 'OrderedReady') === 'OrderedReady',
           ordinalsStart: s.sub('ordinals', (o) => o.int('start', 0, INT32)) ?? 0,
           claimTemplates,

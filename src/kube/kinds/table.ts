@@ -1,4 +1,6 @@
 // The kinds crib run reads, by name: adding a kind is a module in this folder and a line here.
+import type { Manifest } from '../manifest/documents.js';
+import type { PodHooks } from '../pod/hooks.js';
 import type { KindModule, WorkloadBehaviour } from './kind.js';
 import { configMapKind } from './configmap.js';
 import { cronJobKind } from './cronjob.js';
@@ -31,6 +33,13 @@ export const runKindNames = (): string[] => [...kinds().values()].filter((k) => 
 
 /** The kinds that act beside the workloads (those with a start). */
 export const startedKinds = (): KindModule[] => [...kinds().values()].filter((k) => k.start !== undefined);
+
+/** Every kind's `complete` on a manifest whose documents are all read; the lines the run says as it starts. */
+export const completeManifest = (m: Manifest): string[] => [...kinds().values()].flatMap((k) => k.complete?.(m) ?? []);
+
+/** The hooks the kinds of the manifest add to a run. */
+export const kindHooks = (m: Manifest, run: { root: string; say: (line: string) => void }): PodHooks[] =>
+  [...kinds().values()].flatMap((k) => k.hooks?.(m, run) ?? []);
 
 /** A workload's kind behaviour; the manifest only holds workloads of kinds that have one. */
 export function workloadKind(kind: string): WorkloadBehaviour {

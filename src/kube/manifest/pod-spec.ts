@@ -158,6 +158,11 @@ export interface DnsConfig {
   options: { name: string; value?: string }[];
 }
 
+export interface HostAlias {
+  ip: string;
+  hostnames: string[];
+}
+
 export interface PodSpec {
   containers: ContainerSpec[];
   initContainers: ContainerSpec[];
@@ -169,6 +174,8 @@ export interface PodSpec {
   /** false: the pod gets its own user namespace (crib run picks its ids: src/kube/pod/userns.ts). */
   hostUsers: boolean;
   hostname?: string;
+  /** Extra lines of the pod's /etc/hosts (crib run's managed file: ../services). */
+  hostAliases?: HostAlias[];
   dnsPolicy: DnsPolicy;
   dnsConfig?: DnsConfig;
   securityContext: PodSecurity;
@@ -629,6 +636,16 @@ function parseSpec(f: Fields, warnings: string[], claimVolumes: readonly string[
   };
   const hostname = f.str('hostname');
   if (hostname) spec.hostname = dnsLabel(f.field('hostname'), hostname);
+  const aliases = f.list('hostAliases', (item, p) => {
+    const a = f.item(item, p);
+    const ip = a.str('ip', { required: true }) as string;
+    if (!isIP(ip)) throw new ManifestError(a.field('ip'), `"${ip}" is not an IP address`);
+    const hostnames = a.strList('hostnames').map((h, i) => dnsSubdomain(`${a.field('hostnames')}[${i}]`, h));
+    a.done();
+    return { ip, hostnames };
+  });
+  if (aliases.length && spec.hostNetwork) f.warn(`${f.field('hostAliases')} with hostNetwork: the pod has the node's /etc/hosts; ignored`);
+  else if (aliases.length) spec.hostAliases = aliases;
   const dns = f.sub('dnsConfig', parseDnsConfig);
   if (dns) spec.dnsConfig = dns;
   if (spec.dnsPolicy === 'None' && !(dns && dns.nameservers.length > 0)) {

@@ -32,6 +32,8 @@ export interface StatefulSetSpec {
   ordinalsStart: number;
   /** volumeClaimTemplates: each pod gets its own claim `TEMPLATE-SET-ORDINAL`. */
   claimTemplates: Claim[];
+  /** The governing Service: its pods' subdomain, their names under it when it is headless (../services). */
+  serviceName?: string;
 }
 
 /** A Pod or a controller of the manifest: what `crib run` starts and `crib down` stops. */

@@ -8,6 +8,7 @@ import type { Pod, PodSpec } from '../manifest/pod-spec.js';
 import type { Random } from '../manifest/names.js';
 import type { PodSlot } from '../kinds/kind.js';
 import { workloadKind } from '../kinds/table.js';
+import { ANN_COMPLETION_INDEX, LABEL_JOB_UID, LABEL_POD_INDEX } from '../kinds/labels.js';
 import { describeWorkload } from '../controllers/report.js';
 import type { Projection, VolumeSource } from '../volumes/volume-spec.js';
 import type { Workload } from '../manifest/workload.js';
@@ -24,6 +25,14 @@ export function makePod(w: Workload, random: Random, slot: PodSlot = {}): Pod {
   const owner = { kind: w.kind, name: w.name, ...(w.job ? { completions: w.job.completions ?? 1 } : {}) };
   const { name, labels, annotations, spec, source } = shape;
   return { name, namespace: w.namespace, labels, annotations, spec, source, owner };
+}
+
+/** A pod of the workload already on the node, as it was made: its name from its sandbox, its slot from its labels. */
+export function podOf(w: Workload, sandbox: { name: string; labels: Record<string, string> }): Pod {
+  const index = sandbox.labels[LABEL_POD_INDEX] ?? sandbox.labels[ANN_COMPLETION_INDEX];
+  const jobUid = sandbox.labels[LABEL_JOB_UID];
+  const slot: PodSlot = { ...(index !== undefined && /^\d+$/.test(index) ? { ordinal: Number(index) } : {}), ...(jobUid ? { jobUid } : {}) };
+  return { ...makePod(w, () => 0, slot), name: sandbox.name };
 }
 
 /** The pods a workload starts with (a StatefulSet's in ordinal order; a Job's are made by its controller). */

@@ -340,7 +340,8 @@ export function containerConfig(pod: Pod, c: ContainerSpec, inputs: ContainerInp
     command: c.command.map((s) => expand(s, lookup)),
     args: c.args.map((s) => expand(s, lookup)),
     envs,
-    mounts: [...mounts, ...(inputs.extraMounts ?? [])],
+    // A container's own mount wins, as kubelet leaves its /etc/hosts out for a container that mounts one.
+    mounts: [...mounts, ...(inputs.extraMounts ?? []).filter((e) => !mounts.some((m) => m.container_path === e.container_path))],
     labels: { [LABEL_CONTAINER_NAME]: c.name, [LABEL_POD_NAME]: pod.name, [LABEL_POD_NAMESPACE]: pod.namespace, [LABEL_POD_UID]: inputs.uid },
     annotations,
     log_path: containerLogPath(c.name, inputs.attempt),

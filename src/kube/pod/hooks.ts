@@ -22,4 +22,6 @@ export interface PodHooks {
   gone?(p: PodInfo): void;
   /** Mounts added to each container of the pod, asked once before its first container is created. */
   mounts?(p: PodInfo): Promise<Mount[]>;
+  /** Once what it was told so far is done (a detached run exits after: a Service's names written whole). */
+  settled?(): Promise<void>;
 }

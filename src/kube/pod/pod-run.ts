@@ -28,7 +28,11 @@ import { teardownPod } from './teardown.js';
 import type { PodHooks, PodInfo } from './hooks.js';
 import type { Mount } from '../../cri/generated/runtime/v1/Mount.js';
 import { CONTAINER_EXITED, CONTAINER_RUNNING } from '../records/keys.js';
-import { bindSubPaths, prepareVolumes, removePodVolumes, RunError } from '../volumes/volumes.js';
+import { bindSubPaths, prepareVolumes, removePodVolumes, RunError, volumePaths } from '../volumes/volumes.js';
+import { usernsHostIdOf } from './userns.js';
+import { newestByName } from '../records/newest.js';
+import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
+import { ANN_CONTAINER_TYPE } from '../records/keys.js';
 
 export interface ImageInfo {
   /** The runtime's image id, given to CreateContainer. */
@@ -51,6 +55,8 @@ export interface RunEnv {
   /** A second one: the teardown cuts the grace periods short. */
   hurry: AbortSignal;
   detach: boolean;
+  /** Print the containers' logs as "[name] line" (the foreground run; not the supervisor). */
+  printLogs: boolean;
   /** More than one pod: log prefixes name the pod. */
   multi: boolean;
   backoff: BackoffSettings;
@@ -90,7 +96,6 @@ const secs = (ms: number): string => `${Math.ceil(ms / 1000)}s`;
 const nsToMs = (v: string | undefined): number => Number(BigInt(v || '0') / 1_000_000n);
 
 export class PodRun {
-  readonly uid = randomUUID();
   sandboxId = '';
   private podIP = '';
   private podIPs: string[] = [];
@@ -110,6 +115,8 @@ export class PodRun {
   /** Torn down: nothing writes into the pod's directory any more. */
   private closed = false;
   private readinessWrite: Promise<void> = Promise.resolve();
+  /** adopt() saw the pod to its end (every container done, or its sandbox gone): not to be taken over again. */
+  completed = false;
   /** What the run's hooks add to every container (asked once the sandbox has its address). */
   private hookMounts: Mount[] = [];
 
@@ -117,12 +124,14 @@ export class PodRun {
     private readonly env: RunEnv,
     readonly pod: Pod,
     private readonly events: PodEvents = {},
+    /** A pod already on the node (adopt) keeps its uid. */
+    readonly uid: string = randomUUID(),
   ) {
     this.seccompRoot = path.join(env.root, 'seccomp');
     this.sandboxConfig = podSandboxConfig(pod, this.sandboxInputs());
     this.logDir = this.sandboxConfig.log_directory as string;
     this.signal = AbortSignal.any([env.signal, this.own.signal]);
-    if (!env.detach) this.logs = new LogPrinter({ out: env.ctx.out, color: env.ctx.color });
+    if (env.printLogs) this.logs = new LogPrinter({ out: env.ctx.out, color: env.ctx.color });
   }
 
   private sandboxInputs(): SandboxInputs {
@@ -159,7 +168,7 @@ export class PodRun {
       if (this.env.detach && code === 0) {
         keep = true;
         this.env.ctx.out.write(`${this.sandboxId}\n`);
-        this.say(`running detached (sandbox ${this.sandboxId.slice(0, 13)}); nothing probes or restarts its containers now`);
+        this.say(`running detached (sandbox ${this.sandboxId.slice(0, 13)}); crib supervise probes and restarts its containers from now`);
       } else if (!this.env.detach && code === 0) {
         code = await this.supervise();
       }
@@ -179,6 +188,65 @@ export class PodRun {
       }
     }
     return code;
+  }
+
+  /**
+   * Takes over a pod an earlier run started (the supervisor's, after `crib run -d` or its own
+   * restart): its sandbox and newest containers as they are, then probes, restarts and log rotation
+   * as run() would, until the pod is done, a signal, or an error (cribd gone: the caller adopts it
+   * again later). Never tears it down: `crib down` does. An exit code as run()'s.
+   */
+  async adopt(sandboxId: string, containers: readonly Container__Output[]): Promise<number> {
+    try {
+      this.sandboxId = sandboxId;
+      const st = (await call(this.env.ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: sandboxId }, 30)).status;
+      if (!st || st.state !== 0) return 1;
+      this.podIP = st.network?.ip ?? '';
+      this.podIPs = [this.podIP, ...(st.network?.additional_ips ?? []).map((i) => i.ip)].filter(Boolean);
+      if (!this.pod.spec.hostUsers) {
+        const id = await usernsHostIdOf(this.env.root, this.uid);
+        if (id === undefined) throw new RunError('its user namespace block is not recorded');
+        this.usernsHostId = id;
+        this.sandboxConfig = podSandboxConfig(this.pod, { ...this.sandboxInputs(), usernsHostId: id });
+      }
+      this.volumePaths = volumePaths(this.pod, this.env.root, this.uid);
+      for (const h of this.env.hooks) h.addressed?.(this.info());
+      for (const h of this.env.hooks) if (h.mounts) this.hookMounts.push(...(await h.mounts(this.info())));
+      const newest = newestByName(containers.filter((c) => c.annotations[ANN_CONTAINER_TYPE] !== 'init'));
+      for (const spec of this.pod.spec.containers) {
+        const c = newest.find((x) => x.metadata?.name === spec.name);
+        const a: AppState = {
+          spec,
+          id: c?.id ?? '',
+          attempt: c?.metadata?.attempt ?? 0,
+          backoff: new Backoff(this.env.backoff),
+          lastFinished: 0,
+          done: false,
+          probing: new Set(),
+          killing: false,
+          ready: false,
+        };
+        this.apps.set(spec.name, a);
+        if (!c) await this.startApp(a);
+        else if (c.state === CONTAINER_RUNNING) {
+          a.probes = new ContainerProbes(spec.probes, Date.now());
+          this.setReady(a, a.probes.ready);
+        }
+      }
+      await this.writeReadiness();
+      this.say(`taken over (sandbox ${sandboxId.slice(0, 13)})`);
+      const code = await this.supervise();
+      this.completed = true;
+      return code;
+    } catch (err) {
+      if (err instanceof Aborted) return 0;
+      this.say(`error: ${describeError(err)}`);
+      return 1;
+    } finally {
+      this.closed = true;
+      await this.readinessWrite;
+      for (const h of this.env.hooks) h.gone?.(this.info());
+    }
   }
 
   /** Record, volumes, sandbox, init containers, app containers. 0 when the app containers run. */
@@ -388,19 +456,19 @@ export class PodRun {
   }
 
   /** kubelet's log rotation for the running app containers (the foreground run is their kubelet). */
-  private async rotateLogs(logs: LogPrinter): Promise<void> {
+  private async rotateLogs(): Promise<void> {
     const rt = this.env.ctx.clients.runtime;
     for (const a of this.apps.values()) {
       if (a.done || a.restartAt !== undefined || !a.id) continue;
       const id = a.id;
       const file = path.join(this.logDir, containerLogPath(a.spec.name, a.attempt));
       const reopen = async () => void (await call(rt, 'ReopenContainerLog', { container_id: id }, 30));
-      await logs
-        .rotate(this.label(a.spec.name), () => rotateLog(file, reopen, KUBELET_LOG_ROTATION))
-        .catch((err: unknown) => {
-          // an exited container cannot reopen its log: it is left as it is, as kubelet leaves it
-          this.say(`rotating the log of "${a.spec.name}" failed: ${describeError(err)}`);
-        });
+      const rotate = () => rotateLog(file, reopen, KUBELET_LOG_ROTATION);
+      // A printer follows the file: it must see the rotation to read the old file to its end.
+      await (this.logs ? this.logs.rotate(this.label(a.spec.name), rotate) : rotate()).catch((err: unknown) => {
+        // an exited container cannot reopen its log: it is left as it is, as kubelet leaves it
+        this.say(`rotating the log of "${a.spec.name}" failed: ${describeError(err)}`);
+      });
     }
   }
 
@@ -413,9 +481,9 @@ export class PodRun {
     let logsChecked = Date.now();
     for (;;) {
       throwIfAborted(this.signal);
-      if (this.logs && Date.now() - logsChecked >= KUBELET_LOG_ROTATION.intervalMs) {
+      if (Date.now() - logsChecked >= KUBELET_LOG_ROTATION.intervalMs) {
         logsChecked = Date.now();
-        await this.rotateLogs(this.logs);
+        await this.rotateLogs();
       }
       if (Date.now() - sandboxChecked > 2000) {
         sandboxChecked = Date.now();

@@ -76,11 +76,21 @@ export async function claimUsernsBlock(ctx: CliContext, root: string, uid: strin
   }
 }
 
+/** The blocks the pod holds (their links' names). */
+async function blocksHeld(root: string, uid: string): Promise<string[]> {
+  const dir = blocksDir(root);
+  const out: string[] = [];
+  for (const e of await fsp.readdir(dir).catch(() => [] as string[])) if ((await fsp.readlink(path.join(dir, e)).catch(() => '')) === uid) out.push(e);
+  return out;
+}
+
+/** The first node id of the user namespace the pod claimed at its start (a pod taken over by the supervisor). */
+export async function usernsHostIdOf(root: string, uid: string): Promise<number | undefined> {
+  const [block] = await blocksHeld(root, uid);
+  return block === undefined ? undefined : Number(block) * USERNS_LENGTH;
+}
+
 /** Frees the pod's block (its directory's removal frees it too; this just tidies). */
 export async function releaseUsernsBlocks(root: string, uid: string): Promise<void> {
-  const dir = blocksDir(root);
-  for (const e of await fsp.readdir(dir).catch(() => [] as string[])) {
-    const link = path.join(dir, e);
-    if ((await fsp.readlink(link).catch(() => '')) === uid) await fsp.rm(link, { force: true });
-  }
+  for (const e of await blocksHeld(root, uid)) await fsp.rm(path.join(blocksDir(root), e), { force: true });
 }

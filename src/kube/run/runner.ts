@@ -18,7 +18,8 @@ import { checkReferences } from '../plan/plan.js';
 import type { ImageInfo, RunEnv } from '../pod/pod-run.js';
 import { checkHostPaths, claimExists, ensureClaim, RunError } from '../volumes/volumes.js';
 import { runtimeRoot } from '../records/paths.js';
-import { startedKinds, workloadKind } from '../kinds/table.js';
+import { kindHooks, startedKinds, workloadKind } from '../kinds/table.js';
+import { removeRun, runId } from '../records/runs.js';
 import type { PodHooks } from '../pod/hooks.js';
 
 export interface RunOptions {
@@ -31,6 +32,8 @@ export interface RunOptions {
   random?: Random;
   /** Told of every pod of the run (pod/hooks.ts). */
   hooks?: readonly PodHooks[];
+  /** The supervisor's runs: no signal handlers of their own (the supervisor's end keeps the pods). */
+  quiet?: boolean;
 }
 
 const secs = (ms: number): string => `${Math.ceil(ms / 1000)}s`;
@@ -93,6 +96,38 @@ export async function ensureImages(
   return out;
 }
 
+/** What a run's pods share, made once its images are known (crib run's, and each run the supervisor watches). */
+export async function runEnv(
+  ctx: CliContext,
+  root: string,
+  m: Manifest,
+  images: Map<string, ImageInfo>,
+  o: Pick<RunOptions, 'detach' | 'backoff' | 'hooks'> & Pick<RunEnv, 'printLogs' | 'signal' | 'hurry' | 'say'>,
+): Promise<RunEnv> {
+  let hostResolv: DnsConfig | undefined;
+  if (m.workloads.some((w) => w.template.spec.dnsConfig && w.template.spec.dnsPolicy !== 'None')) {
+    hostResolv = parseResolvConf(await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
+  }
+  const pods = m.workloads.reduce((n, w) => n + w.replicas, 0);
+  return {
+    ctx,
+    root,
+    nodeName: os.hostname(),
+    capacity: { cpuMilli: BigInt(os.cpus().length * 1000), memoryBytes: BigInt(os.totalmem()) },
+    images,
+    manifest: m,
+    signal: o.signal,
+    hurry: o.hurry,
+    detach: o.detach,
+    printLogs: o.printLogs,
+    multi: pods > 1,
+    backoff: o.backoff,
+    say: o.say,
+    hooks: [...(o.hooks ?? []), ...kindHooks(m, { root, say: o.say })],
+    ...(hostResolv ? { hostResolv } : {}),
+  };
+}
+
 /** The exit status of a run a signal ended: 128 + its number, as a shell reports it (130 for Ctrl-C). */
 export const signalExit = (sig: NodeJS.Signals): number => 128 + os.constants.signals[sig];
 
@@ -119,8 +154,10 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
       process.exit(signalExit(interrupted));
     }
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  if (!o.quiet) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
   try {
     const root = await runtimeRoot(ctx);
     for (const w of m.workloads) checkReferences(w, m, (ns, name) => claimExists(root, ns, name));
@@ -137,6 +174,8 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
       say('crib run: tear it down first (crib down -f FILE), or run with --replace');
       return 1;
     }
+    // These workloads are this run's now: a supervisor no longer takes an earlier -d run of them over.
+    await removeRun(root, runId(m));
     const templates = m.workloads.map((w) => ({ name: `${w.kind} ${w.name}`, spec: w.template.spec }));
     const images = await ensureImages(ctx, templates, o, say, controller.signal);
     for (const w of m.workloads) {
@@ -150,35 +189,13 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
       await checkHostPaths(w.template.spec, `${w.kind} ${w.name}`);
     }
     for (const c of m.claims.values()) await ensureClaim(root, c.namespace, c.name);
-    let hostResolv: DnsConfig | undefined;
-    if (m.workloads.some((w) => w.template.spec.dnsConfig && w.template.spec.dnsPolicy !== 'None')) {
-      hostResolv = parseResolvConf(await fsp.readFile('/etc/resolv.conf', 'utf8').catch(() => ''));
-    }
-    if (o.detach && m.workloads.some((w) => [...w.template.spec.containers].some((c) => Object.keys(c.probes).length))) {
-      say('warning: probes run only while crib run runs in the foreground (or under crib-kube@.service); detached pods are not probed');
-    }
-    const pods = m.workloads.reduce((n, w) => n + w.replicas, 0);
-    const env: RunEnv = {
-      ctx,
-      root,
-      nodeName: os.hostname(),
-      capacity: { cpuMilli: BigInt(os.cpus().length * 1000), memoryBytes: BigInt(os.totalmem()) },
-      images,
-      manifest: m,
-      signal: controller.signal,
-      hurry: hurry.signal,
-      detach: o.detach,
-      multi: pods > 1,
-      backoff: o.backoff,
-      say,
-      hooks: o.hooks ?? [],
-      ...(hostResolv ? { hostResolv } : {}),
-    };
+    const env = await runEnv(ctx, root, m, images, { ...o, printLogs: !o.detach, signal: controller.signal, hurry: hurry.signal, say });
     const random = o.random ?? Math.random;
     const codes = await Promise.all([
       ...m.workloads.map((w) => workloadKind(w.kind).run(env, w, random)),
       ...startedKinds().map((k) => k.start?.(env, m, random) ?? Promise.resolve(0)),
     ]);
+    await Promise.all(env.hooks.map((h) => h.settled?.() ?? Promise.resolve())); // detached: what the hooks write is whole before the run exits
     return interrupted ? signalExit(interrupted) : Math.max(0, ...codes);
   } catch (err) {
     if (err instanceof Aborted && interrupted) return signalExit(interrupted);

@@ -123,13 +123,28 @@ export async function checkHostPaths(spec: PodSpec, what: string): Promise<void>
  * Makes the pod's volumes and returns each one's host path. emptyDirs are mode 0777 like kubelet's,
  * so containers running as any user can write them.
  */
+/**
+ * Where each of the pod's volumes is on the node (the image volumes are the runtime's): what
+ * prepareVolumes makes, and what a pod taken over after its start (the supervisor's) mounts again.
+ */
+export function volumePaths(pod: Pod, root: string, uid: string): Record<string, string> {
+  const paths: Record<string, string> = {};
+  for (const v of pod.spec.volumes) {
+    if ('persistentVolumeClaim' in v) paths[v.name] = claimDir(root, pod.namespace, v.persistentVolumeClaim.claimName);
+    else if ('hostPath' in v) paths[v.name] = v.hostPath.path;
+    else if ('emptyDir' in v || 'configMap' in v || 'secret' in v || 'downwardAPI' in v || 'projected' in v) paths[v.name] = volumeDir(root, uid, v.name);
+  }
+  return paths;
+}
+
 export async function prepareVolumes(pod: Pod, inputs: VolumeInputs): Promise<Record<string, string>> {
   const { root, uid } = inputs;
   const paths: Record<string, string> = {};
+  const where = volumePaths(pod, root, uid);
   for (const v of pod.spec.volumes) {
     const files = volumeFiles(v, pod, inputs.objects, inputs.facts);
     if (files) {
-      const dir = volumeDir(root, uid, v.name);
+      const dir = where[v.name] as string;
       await fsp.mkdir(dir, { recursive: true, mode: 0o755 });
       if (inMemory(v)) await run('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'tmpfs', dir]);
       await writeFiles(dir, files);
@@ -137,7 +152,7 @@ export async function prepareVolumes(pod: Pod, inputs: VolumeInputs): Promise<Re
     } else if ('persistentVolumeClaim' in v) {
       paths[v.name] = await ensureClaim(root, pod.namespace, v.persistentVolumeClaim.claimName);
     } else if ('emptyDir' in v) {
-      const dir = volumeDir(root, uid, v.name);
+      const dir = where[v.name] as string;
       await fsp.mkdir(dir, { recursive: true });
       await fsp.chmod(dir, 0o777);
       if (v.emptyDir.medium === 'Memory') {

@@ -1,0 +1,111 @@
+// The supervisor's pieces that need no cribd: run records (ids, shape, reading a directory of
+// them), the pid-file lock, a run's files parsed with errors naming file and field, and the
+// systemd unit operators install (this machine has no systemd as PID 1 to start it).
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseManifests } from '../../src/kube/manifest/documents.js';
+import { isRunRecord, readRuns, removeRun, runId, writeRun } from '../../src/kube/records/runs.js';
+import { parsePid, pidFile, releaseLock, stillHeld, takeLock } from '../../src/kube/supervisor/lock.js';
+import { parseRunFiles } from '../../src/kube/supervisor/supervisor.js';
+import { repoRoot } from '../../src/util/paths.js';
+
+const pod = (name: string, ns = 'default') => `apiVersion: v1
+kind: Pod
+metadata: {name: ${name}, namespace: ${ns}}
+spec: {containers: [{name: c, image: busybox}]}
+`;
+const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'crib-supervisor-'));
+
+describe('run records', () => {
+  it('are named by their workloads, in any order and from any file', () => {
+    const a = parseManifests(`${pod('a')}---\n${pod('b')}`);
+    const b = parseManifests(`${pod('b')}---\n${pod('a')}`);
+    assert.equal(runId(a), runId(b));
+    assert.match(runId(a), /^[0-9a-f]{16}$/);
+    assert.notEqual(runId(a), runId(parseManifests(pod('a'))));
+    assert.notEqual(runId(parseManifests(pod('a'))), runId(parseManifests(pod('a', 'other'))), 'the namespace counts');
+  });
+
+  it('are written whole, read back, and a malformed or misnamed file is skipped', async () => {
+    const root = tmp();
+    try {
+      const r = { id: 'aaaaaaaaaaaaaaaa', files: [{ name: 'x.yaml', text: pod('x') }], backoffMs: 10_000 };
+      await writeRun(root, r);
+      const dir = path.join(root, 'kube', 'runs');
+      fs.writeFileSync(path.join(dir, 'bbbbbbbbbbbbbbbb.json'), '{"id": "bbbbbbbbbbbbbbbb", "files": "no"}');
+      fs.writeFileSync(path.join(dir, 'cccccccccccccccc.json'), JSON.stringify({ ...r, id: 'dddddddddddddddd' }));
+      fs.writeFileSync(path.join(dir, 'eeeeeeeeeeeeeeee.json'), '{half');
+      assert.deepEqual(await readRuns(root), [r]);
+      assert.equal(await removeRun(root, r.id), true);
+      assert.equal(await removeRun(root, r.id), false, 'removing twice is no error');
+      assert.equal(await removeRun(root, '../../etc/passwd'), false, 'an id is never a path');
+      assert.deepEqual(await readRuns(root), []);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('have a shape', () => {
+    assert.equal(isRunRecord({ id: 'aaaaaaaaaaaaaaaa', files: [], backoffMs: 1 }), true);
+    for (const bad of [
+      null,
+      'x',
+      { id: '../x', files: [], backoffMs: 1 },
+      { id: 'aaaaaaaaaaaaaaaa', files: [{ name: 1, text: '' }], backoffMs: 1 },
+      { id: 'aaaaaaaaaaaaaaaa', files: [] },
+    ])
+      assert.equal(isRunRecord(bad), false, JSON.stringify(bad));
+  });
+
+  it('parsed again, an error names the file, the document and the field', () => {
+    assert.throws(
+      () => parseRunFiles([{ name: '/m/web.yaml', text: `${pod('a')}---\n${pod('b').replace('name: c', 'name: C_')}` }]),
+      (e: Error) => /^\/m\/web\.yaml: document 2: spec\.containers\[0\]\.name: /.test(e.message),
+    );
+  });
+});
+
+describe('the supervisor lock', () => {
+  it('reads a pid file', () => {
+    assert.equal(parsePid('123\n'), 123);
+    for (const bad of ['', 'x', '1', '-5', '1.5', String(2 ** 22)]) assert.equal(parsePid(bad), undefined, bad);
+  });
+
+  it('is taken over from a process that is gone, held, and released', async () => {
+    const root = tmp();
+    try {
+      fs.mkdirSync(path.dirname(pidFile(root)), { recursive: true });
+      fs.writeFileSync(pidFile(root), '4194303\n'); // no such process
+      assert.deepEqual(await takeLock(root), { ok: true });
+      assert.equal(await stillHeld(root), true);
+      assert.equal(fs.readFileSync(pidFile(root), 'utf8'), `${process.pid}\n`);
+      await releaseLock(root);
+      assert.equal(fs.existsSync(pidFile(root)), false);
+      assert.equal(await stillHeld(root), false, 'a removed pid file is a lost lock');
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('contrib/crib-supervise.service', () => {
+  const unit = fs.readFileSync(path.join(repoRoot, 'contrib', 'crib-supervise.service'), 'utf8');
+  const values = (key: string) => [...unit.matchAll(new RegExp(`^${key}=(.*)$`, 'gm'))].map((m) => m[1]);
+
+  it('runs crib supervise on the default manifest directory, after cribd', () => {
+    assert.deepEqual(values('ExecStart'), ['/usr/local/bin/crib supervise --manifest-dir /etc/crib/manifests']);
+    assert.ok(values('After')[0]?.split(/\s+/).includes('crib.service'));
+    assert.deepEqual(values('WantedBy'), ['multi-user.target']);
+  });
+
+  it('outlives a cribd restart and is restarted itself', () => {
+    assert.deepEqual(values('Requires'), [], 'Requires= would stop it with cribd');
+    assert.deepEqual(values('BindsTo'), []);
+    assert.deepEqual(values('PartOf'), []);
+    assert.deepEqual(values('Wants'), ['crib.service']);
+    assert.deepEqual(values('Restart'), ['always']);
+  });
+});
