@@ -1,4 +1,4 @@
-// ESLint with typescript-eslint's type-aware rules, over src, test and bench (npm run lint).
+// ESLint with typescript-eslint's type-aware rules, over src, support, test and bench (npm run lint).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 

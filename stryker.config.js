@@ -1,14 +1,14 @@
 // Mutation testing (StrykerJS) of the modules whose rules protect the node or the user, against the
 // unit tier: `npm run test:mutation [SUITE...]` (scripts/test-mutation.sh) runs each suite below on
 // its own, with the unit test files that exercise it (node:test writes TAP; the tap runner reads
-// it). Scores and the surviving mutants with reasons: test/mutation.md.
+// it). Scores and the surviving mutants with reasons: test/README.md ("Mutation testing").
 import process from 'node:process';
 import { URL, fileURLToPath } from 'node:url';
 
 const suites = {
   'request-validation': {
     mutate: ['src/container/validate.ts', 'src/sandbox/validate.ts', 'src/util/validate.ts'],
-    tests: ['container-config', 'pieces', 'request-rules'],
+    tests: ['container-config', 'sandbox-config', 'request-rules'],
   },
   'h2-bounds': { mutate: ['src/socket/h2/hpack.ts', 'src/socket/h2/authority-rewriter.ts'], tests: ['h2-limits', 'h2-authority', 'hpack-rfc'] },
   'streaming-tokens': {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { call, connect, type CriClients } from '../src/client/client.js';
 import { run } from '../src/util/exec.js';
 import { readMounts } from '../src/host/mounts.js';
-import { vethsOn } from '../test/support/leaks.js';
+import { vethsOn } from '../support/leaks.js';
 import { findProcesses } from './proc.js';
 import { sleep } from './stats.js';
 import { killPids, reapCgroupRoot } from './teardown.js';

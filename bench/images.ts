@@ -5,8 +5,8 @@ import path from 'node:path';
 import { call } from '../src/client/client.js';
 import { unpackLayer } from '../src/image/unpack.js';
 import { run } from '../src/util/exec.js';
-import { Harness } from '../test/support/harness.js';
-import { buildTestImage, busyboxLayer, pushLayout, skopeoCopy, startRegistry } from '../test/support/registry.js';
+import { Harness } from '../support/harness.js';
+import { buildTestImage, busyboxLayer, pushLayout, skopeoCopy, startRegistry } from '../support/registry.js';
 
 /** Image figures: pull of a ~100 MB image (cold and warm) beside skopeo copy + unpack, unpack MB/s. */
 

@@ -11,4 +11,4 @@ source "$(dirname -- "${BASH_SOURCE[0]}")/lib/build-static.sh"
 
 defines=(-D_POSIX_C_SOURCE=200809L)
 [[ -z "${PAUSE_VERSION:-}" ]] || defines+=("-DPAUSE_VERSION=\"$PAUSE_VERSION\"")
-build_static pause 16384 "${defines[@]}" -- "$repo_root/pause/pause.c"
+build_static pause 16384 "${defines[@]}" -- "$repo_root/helpers/pause/pause.c"

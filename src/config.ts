@@ -99,57 +99,86 @@ function fail(field: string, why: string): never {
   throw new CribError('InvalidArgument', `config ${field}: ${why}`);
 }
 
+/** How a config-file value is read: each leaf's type, each section a schema of its own. */
+type Schema<T> = {
+  [K in keyof T]-?: T[K] extends string
+    ? 'string'
+    : T[K] extends number
+      ? 'number'
+      : T[K] extends boolean
+        ? 'boolean'
+        : T[K] extends string[]
+          ? 'strings'
+          : T[K] extends Record<string, string[]>
+            ? 'lists by key'
+            : Schema<T[K]>;
+};
+type Leaf = 'string' | 'number' | 'boolean' | 'strings' | 'lists by key';
+
+/** The config file's keys: CribConfig's, which the type holds this to. */
+const configSchema: Schema<CribConfig> = {
+  socket: 'string',
+  root: 'string',
+  state: 'string',
+  runtime: 'string',
+  conmon: 'string',
+  cniConfDir: 'string',
+  cniBinDirs: 'strings',
+  pauseImage: 'string',
+  cgroupRoot: 'string',
+  network: { name: 'string', bridge: 'string', subnet: 'string', ipMasq: 'boolean', builtin: 'boolean' },
+  registries: { mirrors: 'lists by key', insecure: 'strings', caFiles: 'strings' },
+  streaming: { address: 'string', port: 'number', tlsCert: 'string', tlsKey: 'string', idleTimeoutSeconds: 'number' },
+  metricsAddress: 'string',
+  logLevel: 'string',
+  logFormat: 'string',
+};
+
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function strings(field: string, v: unknown): string[] {
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) fail(field, 'must be a list of strings');
+  return v;
+}
+
+function leaf(field: string, kind: Leaf, v: unknown): unknown {
+  switch (kind) {
+    case 'string':
+      if (typeof v !== 'string') fail(field, 'must be a string');
+      return v;
+    case 'number':
+      if (typeof v !== 'number') fail(field, 'must be a number');
+      return v;
+    case 'boolean':
+      if (typeof v !== 'boolean') fail(field, 'must be true or false');
+      return v;
+    case 'strings':
+      return strings(field, v);
+    case 'lists by key':
+      if (!isMapping(v)) fail(field, 'must map keys to lists of strings');
+      return Object.fromEntries(Object.entries(v).map(([k, list]) => [k, strings(`${field}.${k}`, list)]));
+  }
+}
+
+/** Writes each key of `doc` into `target` as `schema` says, refusing keys it does not have; `prefix` names the section. */
+function merge(target: Record<string, unknown>, schema: object, doc: unknown, prefix: string): void {
+  if (!isMapping(doc)) fail(prefix, 'must be a mapping');
+  for (const [key, value] of Object.entries(doc)) {
+    const field = prefix ? `${prefix}.${key}` : key;
+    if (!Object.hasOwn(schema, key)) fail(field, 'unknown key');
+    const kind = (schema as Record<string, Leaf | object>)[key];
+    if (typeof kind === 'string') target[key] = leaf(field, kind, value);
+    else merge(target[key] as Record<string, unknown>, kind as object, value, field);
+  }
+}
+
 /** Merges a config file's contents (YAML or JSON, camelCase keys as in CribConfig) over the defaults. */
 export function applyConfigFile(base: CribConfig, text: string, source: string): CribConfig {
   const doc: unknown = yaml().parse(text);
   if (doc === null || doc === undefined) return base;
-  if (typeof doc !== 'object' || Array.isArray(doc)) fail(source, 'must be a mapping');
+  if (!isMapping(doc)) fail(source, 'must be a mapping');
   const out = cloneConfig(base);
-  const strings = (field: string, v: unknown): string[] => {
-    if (!Array.isArray(v) || !v.every((x) => typeof x === 'string')) fail(field, 'must be a list of strings');
-    return v;
-  };
-  for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
-    if (key === 'network') {
-      if (typeof value !== 'object' || value === null) fail('network', 'must be a mapping');
-      for (const [nk, nv] of Object.entries(value as Record<string, unknown>)) {
-        if (nk === 'ipMasq' || nk === 'builtin') {
-          if (typeof nv !== 'boolean') fail(`network.${nk}`, 'must be true or false');
-          out.network[nk] = nv;
-        } else if (nk === 'name' || nk === 'bridge' || nk === 'subnet') {
-          if (typeof nv !== 'string') fail(`network.${nk}`, 'must be a string');
-          out.network[nk] = nv;
-        } else fail(`network.${nk}`, 'unknown key');
-      }
-    } else if (key === 'registries') {
-      if (typeof value !== 'object' || value === null) fail('registries', 'must be a mapping');
-      for (const [rk, rv] of Object.entries(value as Record<string, unknown>)) {
-        if (rk === 'insecure' || rk === 'caFiles') out.registries[rk] = strings(`registries.${rk}`, rv);
-        else if (rk === 'mirrors') {
-          if (typeof rv !== 'object' || rv === null) fail('registries.mirrors', 'must map registry hosts to lists of endpoints');
-          out.registries.mirrors = Object.fromEntries(
-            Object.entries(rv as Record<string, unknown>).map(([host, eps]) => [host, strings(`registries.mirrors.${host}`, eps)]),
-          );
-        } else fail(`registries.${rk}`, 'unknown key');
-      }
-    } else if (key === 'streaming') {
-      if (typeof value !== 'object' || value === null) fail('streaming', 'must be a mapping');
-      for (const [sk, sv] of Object.entries(value as Record<string, unknown>)) {
-        if (sk === 'port' || sk === 'idleTimeoutSeconds') {
-          if (typeof sv !== 'number') fail(`streaming.${sk}`, 'must be a number');
-          out.streaming[sk] = sv;
-        } else if (sk === 'address' || sk === 'tlsCert' || sk === 'tlsKey') {
-          if (typeof sv !== 'string') fail(`streaming.${sk}`, 'must be a string');
-          out.streaming[sk] = sv;
-        } else fail(`streaming.${sk}`, 'unknown key');
-      }
-    } else if (key === 'cniBinDirs') {
-      out.cniBinDirs = strings(key, value);
-    } else if (key in base) {
-      if (typeof value !== 'string') fail(key, 'must be a string');
-      (out as unknown as Record<string, string>)[key] = value;
-    } else fail(key, 'unknown key');
-  }
+  merge(out as unknown as Record<string, unknown>, configSchema, doc, '');
   return out;
 }
 

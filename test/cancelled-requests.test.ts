@@ -11,9 +11,9 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/client/client.js';
 import { findExecutable } from '../src/oci/find-runtime.js';
-import { TEST_IMAGE, importBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, importBusybox } from '../support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
-import { Harness } from './support/harness.js';
+import { Harness } from '../support/harness.js';
 import { waitFor } from './support/wait-for.js';
 
 /** Longer than the client waits, shorter than conmon's 30 s: a create that is not cut off succeeds. */

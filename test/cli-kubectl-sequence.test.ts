@@ -8,8 +8,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { call } from '../src/client/client.js';
-import { Harness } from './support/harness.js';
-import { importBusybox } from './support/busybox-image.js';
+import { Harness } from '../support/harness.js';
+import { importBusybox } from '../support/busybox-image.js';
 import { cribCli } from './support/crib-cli.js';
 import { waitFor } from './support/wait-for.js';
 

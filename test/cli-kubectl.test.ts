@@ -11,8 +11,8 @@ import { call } from '../src/client/client.js';
 import { runCapture } from '../src/util/exec.js';
 import { repoRoot } from '../src/util/paths.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
-import { Harness } from './support/harness.js';
-import { importBusybox } from './support/busybox-image.js';
+import { Harness } from '../support/harness.js';
+import { importBusybox } from '../support/busybox-image.js';
 import { cribCli } from './support/crib-cli.js';
 import { waitFor } from './support/wait-for.js';
 

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
 import { cribCli, type BackgroundCli } from './support/crib-cli.js';
 import { waitFor } from './support/wait-for.js';
 

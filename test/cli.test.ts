@@ -16,10 +16,10 @@ import { builtinPauseImage } from '../src/version.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { PodTree } from '../src/cli/tree.js';
-import { Harness } from './support/harness.js';
-import { importBusybox } from './support/busybox-image.js';
+import { Harness } from '../support/harness.js';
+import { importBusybox } from '../support/busybox-image.js';
 import { waitFor } from './support/wait-for.js';
-import { buildTestImage, pushLayout, skopeoInspect, startRegistry, type TestRegistry } from './support/registry.js';
+import { buildTestImage, pushLayout, skopeoInspect, startRegistry, type TestRegistry } from '../support/registry.js';
 
 const IMAGE = 'localhost/test/busybox:1';
 const GRACE = 'io.kubernetes.pod.terminationGracePeriod';

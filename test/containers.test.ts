@@ -8,9 +8,9 @@ import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { rejectsWith } from './support/grpc-assert.js';
-import { mountsUnder } from './support/leaks.js';
+import { mountsUnder } from '../support/leaks.js';
 import { waitFor } from './support/wait-for.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
 
 const IMAGE = TEST_IMAGE;
 const GRACE = 'io.kubernetes.pod.terminationGracePeriod';

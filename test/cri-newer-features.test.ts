@@ -11,9 +11,9 @@ import * as tar from 'tar';
 import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import { rejectsWith } from './support/grpc-assert.js';
-import { mountsUnder } from './support/leaks.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
-import { buildTestImage } from './support/registry.js';
+import { mountsUnder } from '../support/leaks.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
+import { buildTestImage } from '../support/registry.js';
 
 describe('newer CRI features on real pods', () => {
   const h = cribdWithBusybox();

@@ -5,9 +5,9 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/client/client.js';
 import { repoRoot } from '../src/util/paths.js';
-import { Harness } from './support/harness.js';
+import { Harness } from '../support/harness.js';
 import { grpcStatus, replay } from './support/h2-replay.js';
-import { buildTestImage, busyboxLayer, pushLayout, startRegistry, type TestRegistry } from './support/registry.js';
+import { buildTestImage, busyboxLayer, pushLayout, startRegistry, type TestRegistry } from '../support/registry.js';
 
 const wire = path.join(repoRoot, 'test', 'fixtures', 'cri-wire');
 const rs = '/runtime.v1.RuntimeService/';

@@ -15,7 +15,7 @@ import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { conmonResizeMessage, parseSyncMessage } from '../src/oci/conmon.js';
 import { builtCribIoBinary, decodeAttachFrames, ptyResizeLine, type AttachFrame } from '../src/host/crib-io.js';
-import { BUSYBOX_BIN } from './support/registry.js';
+import { BUSYBOX_BIN } from '../support/registry.js';
 import { waitFor } from './support/wait-for.js';
 
 const MAX_BYTES = 65536;

@@ -7,9 +7,9 @@ import http from 'node:http';
 import { call } from '../src/client/client.js';
 import { run } from '../src/util/exec.js';
 import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
-import { cniChains } from './support/leaks.js';
-import { freePort } from './support/registry.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
+import { cniChains } from '../support/leaks.js';
+import { freePort } from '../support/registry.js';
 import { waitFor } from './support/wait-for.js';
 
 /** GET / on HOST:PORT: the body, or the error's code (ECONNREFUSED, ...). */

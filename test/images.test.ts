@@ -12,7 +12,7 @@ import { mountOverlay, unmountOverlay } from '../src/image/overlay.js';
 import { pushImage } from '../src/image/push.js';
 import { RegistryClient } from '../src/image/registry/client.js';
 import { ImageStore } from '../src/image/store.js';
-import { Harness } from './support/harness.js';
+import { Harness } from '../support/harness.js';
 import { fakeImage, fakeLayer, stallingAnswer, startFakeRegistry } from './support/fake-registry.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { waitFor } from './support/wait-for.js';
@@ -27,7 +27,7 @@ import {
   startRegistry,
   type TestLayout,
   type TestRegistry,
-} from './support/registry.js';
+} from '../support/registry.js';
 
 const user = { user: 'crib', password: 's3cret' };
 

@@ -11,9 +11,9 @@ import { parseAllDocuments } from 'yaml';
 import { call } from '../src/client/client.js';
 import { claimDir } from '../src/kube/records/paths.js';
 import { repoRoot } from '../src/util/paths.js';
-import { Harness } from './support/harness.js';
+import { Harness } from '../support/harness.js';
 import { cribCli, type CliResult } from './support/crib-cli.js';
-import { importBusybox } from './support/busybox-image.js';
+import { importBusybox } from '../support/busybox-image.js';
 import { waitFor } from './support/wait-for.js';
 
 const IMAGE = 'localhost/crib/examples:busybox';

@@ -1,4 +1,4 @@
-// The harness's leak check itself (test/support/leaks.ts), against leftovers planted by hand: an
+// The harness's leak check itself (support/leaks.ts), against leftovers planted by hand: an
 // empty CNI chain in ip6tables, named as the plugins name a pod's, and a file in the image store's
 // tmp dir. No cribd: a scope of a temp dir, a made-up network and a made-up sandbox.
 import { after, describe, it } from 'node:test';
@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { run } from '../src/util/exec.js';
-import { cniChains, leftovers, type LeakScope } from './support/leaks.js';
+import { cniChains, leftovers, type LeakScope } from '../support/leaks.js';
 
 describe('the leak check', () => {
   const base = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-leak-check-'));

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/client/client.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { waitFor } from './support/wait-for.js';
 

@@ -13,7 +13,7 @@ import { call } from '../src/client/client.js';
 import { run } from '../src/util/exec.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import type { Metric__Output } from '../src/cri/generated/runtime/v1/Metric.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
 import { fakeImage, startFakeRegistry, type FakeRegistry } from './support/fake-registry.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { makeTar } from './support/tar.js';

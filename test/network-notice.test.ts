@@ -5,7 +5,7 @@ import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Harness } from './support/harness.js';
+import { Harness } from '../support/harness.js';
 
 describe("cribd's start-up word on the pod network", () => {
   const harnesses: Harness[] = [];

@@ -8,7 +8,7 @@ import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import { run } from '../src/util/exec.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
 
 const IMAGE = TEST_IMAGE;

@@ -16,9 +16,9 @@ import { beneath, BeneathError } from '../src/host/beneath.js';
 import { run } from '../src/util/exec.js';
 import { readMounts } from '../src/host/mounts.js';
 import { cribRunSuite } from './support/crib-cli.js';
-import { cribdWithBusybox, fullBusyboxEntries } from './support/busybox-image.js';
+import { cribdWithBusybox, fullBusyboxEntries } from '../support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
-import { buildTestImage, type TarEntry } from './support/registry.js';
+import { buildTestImage, type TarEntry } from '../support/registry.js';
 import { waitFor } from './support/wait-for.js';
 
 const IMAGE = 'localhost/crib/examples:busybox';

@@ -1,4 +1,4 @@
-// Tests for the pod sandbox's pause program (pause/pause.c, built by scripts/build-pause.sh).
+// Tests for the pod sandbox's pause program (helpers/pause/pause.c, built by scripts/build-pause.sh).
 //
 // The namespace tests need root and util-linux's unshare/nsenter; they run pause as PID 1 of a
 // fresh PID namespace, exactly as a sandbox does, and check that orphans are reaped, that it idles
@@ -13,7 +13,7 @@ import { builtPauseBinary, repoRoot } from '../src/util/paths.js';
 
 const MAX_BYTES = 16384;
 const buildScript = path.join(repoRoot, 'scripts', 'build-pause.sh');
-const pauseSource = path.join(repoRoot, 'pause', 'pause.c');
+const pauseSource = path.join(repoRoot, 'helpers', 'pause', 'pause.c');
 
 const SIGINT_BIT = 1n << 1n; // signal 2
 const SIGTERM_BIT = 1n << 14n; // signal 15

@@ -9,10 +9,10 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/client/client.js';
-import { Harness } from './support/harness.js';
+import { Harness } from '../support/harness.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { startFakeRegistry, type FakeRegistry } from './support/fake-registry.js';
-import { buildTestImage, freePort, pushLayout, startRegistry, type TestLayout, type TestRegistry } from './support/registry.js';
+import { buildTestImage, freePort, pushLayout, startRegistry, type TestLayout, type TestRegistry } from '../support/registry.js';
 import { startTokenRegistry, type TokenRegistry } from './support/token-registry.js';
 
 const USER = 'alice';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
-import { TEST_IMAGE, cribdWithBusybox, importBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox, importBusybox } from '../support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { fakeImage, fakeLayer, startFakeRegistry } from './support/fake-registry.js';
 import http from 'node:http';

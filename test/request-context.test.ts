@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { waitFor } from './support/wait-for.js';
 

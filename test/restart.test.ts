@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { call } from '../src/client/client.js';
-import { Harness, inNetns } from './support/harness.js';
-import { TEST_IMAGE, importBusybox } from './support/busybox-image.js';
-import { liveStartTime } from './support/leaks.js';
+import { Harness, inNetns } from '../support/harness.js';
+import { TEST_IMAGE, importBusybox } from '../support/busybox-image.js';
+import { liveStartTime } from '../support/leaks.js';
 import { waitFor } from './support/wait-for.js';
 
 describe('cribd restarts', () => {

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { call } from '../src/client/client.js';
 import { cribRunSuite, type BackgroundCli } from './support/crib-cli.js';
-import { freePort } from './support/registry.js';
+import { freePort } from '../support/registry.js';
 import { waitFor } from './support/wait-for.js';
 
 const IMAGE = 'localhost/crib/examples:busybox';

@@ -9,7 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/client/client.js';
 import { cgroupMounts } from '../src/host/cgroups.js';
 import { findExecutable } from '../src/oci/find-runtime.js';
-import { Harness } from './support/harness.js';
+import { Harness } from '../support/harness.js';
 import { rejectsWith } from './support/grpc-assert.js';
 
 /**

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { call } from '../src/client/client.js';
 import { run } from '../src/util/exec.js';
-import { Harness, inNetns, readProcStatus } from './support/harness.js';
+import { Harness, inNetns, readProcStatus } from '../support/harness.js';
 import { rejectsWith } from './support/grpc-assert.js';
 
 describe('pod sandboxes on a real cribd', () => {

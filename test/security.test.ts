@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
 import { containerdDefaultCapMask, containerdMaskedPaths, containerdReadonlyPaths } from './support/containerd-defaults.js';
-import { readProcStatus } from './support/harness.js';
+import { readProcStatus } from '../support/harness.js';
 
 /** A line of /proc/PID/mountinfo: where, and with which per-mount options. */
 interface MountLine {

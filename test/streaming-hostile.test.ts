@@ -9,11 +9,11 @@ import http from 'node:http';
 import type net from 'node:net';
 import { call } from '../src/client/client.js';
 import { encodeDataFrame, encodePing } from '../src/streaming/spdy/framer.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
 import { floodWithoutReading, holdConnections, webSocketPing, type Upgrade } from './support/hostile-client.js';
 import { TestSpdyClient } from './support/spdy-client.js';
 import { waitFor } from './support/wait-for.js';
-import { readProcStatus } from './support/harness.js';
+import { readProcStatus } from '../support/harness.js';
 
 /** The bound: cribd stays under this while any one hostile client runs. */
 const MAX_CRIBD_RSS_MB = 200;

@@ -13,9 +13,9 @@ import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import { run, runCapture, type Completed } from '../src/util/exec.js';
 import { repoRoot } from '../src/util/paths.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
 import { crictl, withoutCrictl } from './support/crictl.js';
-import { freePort } from './support/registry.js';
+import { freePort } from '../support/registry.js';
 import { TestSpdyClient } from './support/spdy-client.js';
 import { waitFor } from './support/wait-for.js';
 

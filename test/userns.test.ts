@@ -16,9 +16,9 @@ import { readMounts } from '../src/host/mounts.js';
 import { runCapture } from '../src/util/exec.js';
 import { builtCribIoBinary, cribIoMount, cribIoUserns } from '../src/host/crib-io.js';
 import { mountIdmappedOverlay, releaseIdmapped } from '../src/image/idmapped.js';
-import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
+import { TEST_IMAGE, cribdWithBusybox } from '../support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
-import { Harness, readProcStatus } from './support/harness.js';
+import { Harness, readProcStatus } from '../support/harness.js';
 import { cribCli } from './support/crib-cli.js';
 
 /** kubelet gives each pod 65536 ids above 65535; this test's pods get blocks far above the node's users. */

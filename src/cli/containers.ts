@@ -166,7 +166,7 @@ export const inspectCommand: Command = {
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing ID');
-    const format = args.get('output') === 'yaml' ? 'yaml' : 'json';
+    const format = outputFormat(args.get('output'), ['json', 'yaml']);
     const targets = await resolveAll(ctx, args.positional, ['container', 'pod', 'image']);
     for (const t of targets) printData(ctx, format, { kind: t.kind, ...(await inspectDoc(ctx, t)) });
     return 0;
@@ -181,7 +181,7 @@ export const inspectiCommand: Command = {
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing IMAGE');
-    const format = args.get('output') === 'yaml' ? 'yaml' : 'json';
+    const format = outputFormat(args.get('output'), ['json', 'yaml']);
     for (const t of await resolveAll(ctx, args.positional, ['image'])) printData(ctx, format, await inspectDoc(ctx, t));
     return 0;
   },

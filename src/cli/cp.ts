@@ -58,7 +58,7 @@ async function execStreaming(
 ): Promise<{ code: number; stderr: string }> {
   const { url } = await call(ctx.clients.runtime, 'Exec', { container_id: c.id, cmd, tty: false, stdin: !!io.stdin, stdout: true, stderr: true });
   const err = keeper();
-  const { runSession } = await import('./streams.js');
+  const { runSession } = await import('./streaming-client.js');
   let code: number;
   try {
     code = await runSession(url, { ...io, stderr: err.stream });

@@ -28,7 +28,7 @@ export const eventsCommand: Command = {
   details: '  -o, --output FORMAT   table (default: one line per event) or json (one object per line)',
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
-    const json = outputFormat(args.get('output')) === 'json';
+    const json = outputFormat(args.get('output'), ['table', 'json']) === 'json';
     const stream = serverStream(ctx.clients.runtime, 'GetContainerEvents', {});
     const stop = () => stream.cancel();
     process.once('SIGINT', stop).once('SIGTERM', stop);

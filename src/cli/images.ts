@@ -42,7 +42,7 @@ export const imagesCommand: Command = {
   flags: { bool: ['quiet'], value: ['output'], alias: { q: 'quiet', o: 'output' } },
   async run(args, ctx) {
     if (args.positional.length > 1) throw new UsageError(`unexpected argument "${args.positional[1]}"`);
-    const format = outputFormat(args.get('output'));
+    const format = outputFormat(args.get('output'), ['table', 'json', 'yaml']);
     const ref = args.positional[0];
     let images: Image__Output[];
     if (ref !== undefined) {

@@ -1,5 +1,5 @@
 // The interactive commands: exec -i/-t, attach and port-forward. They ask cribd for a streaming URL
-// (Exec, Attach, PortForward, as kubelet does) and speak WebSocket to it (src/cli/streams.ts).
+// (Exec, Attach, PortForward, as kubelet does) and speak WebSocket to it (src/cli/streaming-client.ts).
 import net from 'node:net';
 import { call } from '../client/client.js';
 import type { Command } from './command.js';
@@ -7,10 +7,10 @@ import type { CliContext } from '../client/context.js';
 import { resolveContainerWord, resolvePodWord } from './address.js';
 import { CliError, UsageError, describeError } from '../client/errors.js';
 import { write } from './output.js';
-import type { TerminalIO } from './streams.js';
+import type { TerminalIO } from './streaming-client.js';
 
 /** The WebSocket client, loaded only by the commands that stream. */
-const streams = () => import('./streams.js');
+const streams = () => import('./streaming-client.js');
 
 /**
  * Runs the streaming session at `url` on this terminal as the session sees it: raw mode while it

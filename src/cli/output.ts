@@ -55,12 +55,13 @@ export function renderTable(ctx: Pick<CliContext, 'color'>, header: readonly str
   return [line(header.map((h) => ({ text: h, style: 'bold' as const }))), ...cells.map(line)].join('\n') + '\n';
 }
 
-export type OutputFormat = 'table' | 'wide' | 'json' | 'yaml';
-
-/** `-o table|wide|json|yaml` (table when absent); `wide` only where a command has more columns to show. */
-export function outputFormat(value: string | undefined, formats: readonly OutputFormat[] = ['table', 'json', 'yaml']): OutputFormat {
-  const v = value ?? 'table';
-  if ((formats as readonly string[]).includes(v)) return v as OutputFormat;
+/**
+ * `-o FORMAT`, the one parse of it: one of the command's `formats`, the first when absent (a table,
+ * or JSON for the commands that print documents); anything else is a usage error naming them.
+ */
+export function outputFormat<F extends string>(value: string | undefined, formats: readonly [F, F, ...F[]]): F {
+  const v = value ?? formats[0];
+  if ((formats as readonly string[]).includes(v)) return v as F;
   throw new UsageError(`-o wants ${formats.slice(0, -1).join(', ')} or ${formats.at(-1)}, not "${v}"`);
 }
 

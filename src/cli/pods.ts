@@ -137,7 +137,7 @@ export const inspectpCommand: Command = {
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     if (!args.positional.length) throw new UsageError('missing POD');
-    const format = args.get('output') === 'yaml' ? 'yaml' : 'json';
+    const format = outputFormat(args.get('output'), ['json', 'yaml']);
     for (const t of await resolveAll(ctx, args.positional, ['pod'])) printData(ctx, format, await podStatusDoc(ctx, t.id));
     return 0;
   },

@@ -10,7 +10,7 @@ export const versionCommand: Command = {
   details: "  -o, --output FORMAT   table (default), json or yaml (the CRI fields by protobuf's JSON names, and clientVersion)",
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
-    const format = outputFormat(args.get('output'));
+    const format = outputFormat(args.get('output'), ['table', 'json', 'yaml']);
     const v = await call(ctx.clients.runtime, 'Version', { version: 'v1' });
     if (format === 'json' || format === 'yaml') {
       printData(ctx, format, { clientVersion: cribVersion, ...protoJson('VersionResponse', v) });
@@ -31,7 +31,7 @@ export const infoCommand: Command = {
   flags: { value: ['output'], alias: { o: 'output' } },
   async run(args, ctx) {
     const s = await call(ctx.clients.runtime, 'Status', { verbose: true });
-    printData(ctx, args.get('output') === 'yaml' ? 'yaml' : 'json', { status: protoJson('RuntimeStatus', s.status), ...parseInfo(s.info) });
+    printData(ctx, outputFormat(args.get('output'), ['json', 'yaml']), { status: protoJson('RuntimeStatus', s.status), ...parseInfo(s.info) });
     return 0;
   },
 };

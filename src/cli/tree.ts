@@ -3,7 +3,7 @@ import { call } from '../client/client.js';
 import type { Command } from './command.js';
 import type { CliContext } from '../client/context.js';
 import { UsageError } from '../client/errors.js';
-import { containerStateName, paint, parseInfo, podStateName, printData, stateStyle, terminalSafe as t_ } from './output.js';
+import { containerStateName, outputFormat, paint, parseInfo, podStateName, printData, stateStyle, terminalSafe as t_ } from './output.js';
 import { resolvePod } from './resolve.js';
 
 export const NAMESPACES = ['net', 'ipc', 'uts', 'pid', 'user'] as const;
@@ -385,8 +385,7 @@ export const treeCommand: Command = {
     const word = args.positional[0];
     if (!word) throw new UsageError('missing POD');
     if (args.positional.length > 1) throw new UsageError(`unexpected argument "${args.positional[1]}"`);
-    const format = args.get('output') ?? 'text';
-    if (!['text', 'table', 'json', 'yaml'].includes(format)) throw new UsageError(`-o wants text, json or yaml, not "${format}"`);
+    const format = outputFormat(args.get('output'), ['text', 'json', 'yaml']);
     const t = await podTree(ctx, word);
     if (format === 'json' || format === 'yaml') printData(ctx, format, t);
     else ctx.out.write(drawTree(ctx, t));

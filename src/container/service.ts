@@ -9,7 +9,7 @@ import { StepTimes } from '../util/steps.js';
 import { settleAll } from '../util/settle.js';
 import { compareNanos, nowNanos } from '../util/time.js';
 import { validateId } from '../util/validate.js';
-import { Registry } from '../store/registry.js';
+import { Registry } from '../store/object-registry.js';
 import type { ImageService } from '../image/service.js';
 import type { Image, ImageRuntimeConfig } from '../image/types.js';
 import { MAX_ID_FILE_BYTES } from '../image/limits.js';
@@ -211,10 +211,7 @@ export class ContainerService {
       await this.registry.save(c);
       steps.mark('commit');
     } catch (err) {
-      await this.teardown(c)
-        .then(() => this.registry.forgetRecord(id))
-        .catch((e) => log.error('rolling back a failed CreateContainer', { id, error: e }));
-      this.registry.release(nameKey(c));
+      await this.registry.rollback(c, (x) => this.teardown(x));
       throw err;
     }
     this.registry.add(c);

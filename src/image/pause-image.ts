@@ -43,7 +43,7 @@ export async function installPauseImage(store: ImageStore, binary: string, ref: 
     os: 'linux',
     config: { Entrypoint: ['/pause'], Env: ['PATH=/'], WorkingDir: '/' },
     rootfs: { type: 'layers', diff_ids: [diffId] },
-    history: [{ created_by: 'crib: pause/pause.c', created: new Date(0).toISOString() }],
+    history: [{ created_by: 'crib: helpers/pause/pause.c', created: new Date(0).toISOString() }],
   };
   const configBlob = Buffer.from(JSON.stringify(config));
   const configDigest = await store.putBlob(configBlob);

@@ -23,7 +23,7 @@ import type { Image } from '../image/types.js';
 import { rootsRootfs } from '../image/idmapped.js';
 import { nodeSandboxHost, type SandboxHost } from './host.js';
 import { withUserNamespace } from './userns-spec.js';
-import { Registry } from '../store/registry.js';
+import { Registry } from '../store/object-registry.js';
 import { matchesFilter } from './filter.js';
 import { podFilePaths, podHostname, updateHosts, writePodFiles } from './pod-files.js';
 import type { PodMountPaths } from './pod-mounts.js';
@@ -205,10 +205,7 @@ export class SandboxService {
       await this.registry.save(sb);
       steps.mark('commit');
     } catch (err) {
-      await this.teardown(sb)
-        .then(() => this.registry.forgetRecord(id))
-        .catch((e) => log.error('rolling back a failed RunPodSandbox', { id, error: e }));
-      this.registry.release(nameKey(sb));
+      await this.registry.rollback(sb, (s) => this.teardown(s));
       throw err;
     }
     this.registry.add(sb);

@@ -8,8 +8,8 @@ import { after, afterEach, before } from 'node:test';
 import { call } from '../../src/client/client.js';
 import { runCapture } from '../../src/util/exec.js';
 import { repoRoot } from '../../src/util/paths.js';
-import { importBusybox } from './busybox-image.js';
-import { Harness } from './harness.js';
+import { importBusybox } from '../../support/busybox-image.js';
+import { Harness } from '../../support/harness.js';
 
 export interface CliResult {
   code: number | null;

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type net from 'node:net';
 import zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
-import { tarArchive, type TarEntry } from './registry.js';
+import { tarArchive, type TarEntry } from '../../support/registry.js';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 

@@ -1,4 +1,4 @@
-// The h2 fuzz targets, each run in a worker thread by test/fuzz-h2.test.ts: the main thread can
+// The h2 fuzz targets, each run in a worker thread by test/unit/fuzz-h2.test.ts: the main thread can
 // then stop a target that hangs, and the worker's own heap limit bounds what a runaway input
 // can take.
 //

@@ -51,8 +51,10 @@ export function entryOf(rel: string): string {
 /** The repo-relative .ts paths a file imports (relative specifiers only: packages are not layers). */
 export function importsOf(s: Source): string[] {
   const out: string[] = [];
-  for (const m of s.text.matchAll(/(?:^|[\s;])(?:import|export)\b[^'";]*?(?:from\s*)?\(?\s*'(\.\.?\/[^']+)'/gm)) {
-    out.push(path.posix.normalize(path.posix.join(path.posix.dirname(s.rel), m[1] ?? '')).replace(/\.js$/, '.ts'));
+  // `from './x.js'` (import and export), `import('./x.js')` and `import './x.js'`.
+  for (const m of s.text.matchAll(/\bfrom\s*'(\.\.?\/[^']+)'|\bimport\s*\(\s*'(\.\.?\/[^']+)'|^import\s*'(\.\.?\/[^']+)'/gm)) {
+    const spec = m[1] ?? m[2] ?? m[3] ?? '';
+    out.push(path.posix.normalize(path.posix.join(path.posix.dirname(s.rel), spec)).replace(/\.js$/, '.ts'));
   }
   return out;
 }
@@ -76,10 +78,12 @@ export function layerViolations(files: readonly Source[], layers: readonly (read
   return out;
 }
 
-const src: Source[] = sources(path.join(repoRoot, 'src')).map((file) => ({
-  rel: path.relative(repoRoot, file).split(path.sep).join('/'),
-  text: fs.readFileSync(file, 'utf8'),
-}));
+const read = (dir: string): Source[] =>
+  sources(path.join(repoRoot, dir)).map((file) => ({
+    rel: path.relative(repoRoot, file).split(path.sep).join('/'),
+    text: fs.readFileSync(file, 'utf8'),
+  }));
+const src = read('src');
 
 describe('the layers of src/', () => {
   it('place every top-level folder and file of src/', () => {
@@ -104,16 +108,31 @@ describe('the layers of src/', () => {
     assert.deepEqual(hits, []);
   });
 
+  it('are what src/ imports; the bench and support/ import no test', () => {
+    const outside = (files: Source[], allowed: string[]) =>
+      files.flatMap((s) =>
+        importsOf(s)
+          .filter((t) => !allowed.some((a) => t.startsWith(a)))
+          .map((t) => `${s.rel} -> ${t}`),
+      );
+    assert.deepEqual(outside(src, ['src/']), []);
+    assert.deepEqual(outside([...read('bench'), ...read('support')], ['src/', 'bench/', 'support/']), []);
+  });
+
   it('catch an upward import, a sideways one and an unknown folder', () => {
     const files: Source[] = [
       { rel: 'src/host/a.ts', text: "import { x } from '../container/types.js';\nimport y from './b.js';" },
       { rel: 'src/image/b.ts', text: "export { z } from '../network/c.js';" },
-      { rel: 'src/pod/c.ts', text: "import type { S } from '../sandbox/types.js';\nconst m = await import('../nowhere/m.js');" },
+      {
+        rel: 'src/pod/c.ts',
+        text: "import type { S } from '../sandbox/types.js';\nconst m = await import('../nowhere/m.js');\nimport '../cri/side-effect.js';",
+      },
     ];
     assert.deepEqual(layerViolations(files, LAYERS), [
       'src/host/a.ts -> src/container/types.ts',
       'src/image/b.ts -> src/network/c.ts',
       'src/pod/c.ts -> src/nowhere/m.ts',
+      'src/pod/c.ts -> src/cri/side-effect.ts',
     ]);
   });
 });

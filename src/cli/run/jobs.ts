@@ -34,7 +34,7 @@ export const jobsCommand: Command = {
   flags: { value: ['namespace', 'output'], alias: { n: 'namespace', o: 'output' } },
   async run(args, ctx) {
     if (args.positional.length) throw new UsageError(`unexpected argument "${args.positional[0]}"`);
-    const format = outputFormat(args.get('output'));
+    const format = outputFormat(args.get('output'), ['table', 'json', 'yaml']);
     const namespace = args.get('namespace');
     const rt = ctx.clients.runtime;
     const sandboxes = (await call(rt, 'ListPodSandbox', { filter: { label_selector: { [LABEL_OWNER_KIND]: 'Job' } } })).items.filter(

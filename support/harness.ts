@@ -5,12 +5,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import assert from 'node:assert/strict';
-import { lockHolder } from '../../src/kube/supervisor/lock.js';
-import { call, connect, type CriClients } from '../../src/client/client.js';
-import { run } from '../../src/util/exec.js';
-import { cgroupMounts } from '../../src/host/cgroups.js';
-import { repoRoot } from '../../src/util/paths.js';
-import type { PodSandboxConfig } from '../../src/cri/generated/runtime/v1/PodSandboxConfig.js';
+import { lockHolder } from '../src/kube/supervisor/lock.js';
+import { call, connect, type CriClients } from '../src/client/client.js';
+import { run } from '../src/util/exec.js';
+import { cgroupMounts } from '../src/host/cgroups.js';
+import { repoRoot } from '../src/util/paths.js';
+import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { RecordedPids, cgroupTree, leftovers, mountsUnder, type LeakScope } from './leaks.js';
 
 /**

@@ -10,7 +10,7 @@ import http from 'node:http';
 import https from 'node:https';
 import zlib from 'node:zlib';
 import { createHash, randomBytes } from 'node:crypto';
-import { run } from '../../src/util/exec.js';
+import { run } from '../src/util/exec.js';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 export const BUSYBOX_BIN = '/bin/busybox';

@@ -63,11 +63,6 @@ export class Registry<T extends Registrable> {
     this.names.set(key, id);
   }
 
-  /** Gives back a name whose creation failed. */
-  release(key: string): void {
-    this.names.delete(key);
-  }
-
   /** A created object joins the live set (its name was reserved by `reserve`). */
   add(record: T): void {
     this.items.set(record.id, record);
@@ -85,9 +80,16 @@ export class Registry<T extends Registrable> {
     this.names.delete(this.o.nameKey(record));
   }
 
-  /** Removes just the record (a rollback of an object that never joined the live set). */
-  forgetRecord(id: string): Promise<void> {
-    return this.records.remove(id);
+  /**
+   * Undoes a creation that failed before the object joined the live set: `teardown` (idempotent,
+   * tolerating steps that never happened), then its record and its name go. A failing teardown is
+   * logged and the record kept, so the next start rolls it back again; the caller rethrows its error.
+   */
+  async rollback(record: T, teardown: (record: T) => Promise<void>): Promise<void> {
+    await teardown(record)
+      .then(() => this.records.remove(record.id))
+      .catch((err: unknown) => log.error(`rolling back a failed ${this.o.noun} creation`, { id: record.id, error: err }));
+    this.names.delete(this.o.nameKey(record));
   }
 
   has(id: string): boolean {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Registry } from '../../src/store/registry.js';
+import { Registry } from '../../src/store/object-registry.js';
 import { CribError } from '../../src/util/errors.js';
 
 interface Thing {
@@ -67,6 +67,30 @@ describe('registry', () => {
     assert.throws(() => again.reserve('w', 'x', 'thing "w"'), kind('AlreadyExists'));
     // The failed rollback's record stays for the next start; the done one is gone.
     assert.deepEqual(fs.readdirSync(dir).sort(), ['stuck.json', 'whole.json']);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('rolls back a failed creation: its teardown, then its record and name go; a failed teardown keeps the record for the next start', async () => {
+    const { dir, reg } = fresh();
+    await reg.open(async () => undefined);
+    const failed: Thing = { id: 'failed', phase: 'creating', name: 'f' };
+    reg.reserve('f', failed.id, 'thing "f"');
+    await reg.save(failed);
+    const tornDown: string[] = [];
+    await reg.rollback(failed, async (t) => void tornDown.push(t.id));
+    assert.deepEqual(tornDown, ['failed']);
+    assert.equal(reg.find('failed'), undefined, 'never joined the live set');
+    assert.deepEqual(fs.readdirSync(dir), []);
+    reg.reserve('f', 'next', 'thing "f"'); // the name is free again
+
+    const stuck: Thing = { id: 'stuck', phase: 'creating', name: 's' };
+    reg.reserve('s', stuck.id, 'thing "s"');
+    await reg.save(stuck);
+    await reg.rollback(stuck, async () => {
+      throw new Error('busy');
+    });
+    reg.reserve('s', 'other', 'thing "s"');
+    assert.deepEqual(fs.readdirSync(dir), ['stuck.json'], 'kept for the next start to roll back');
     fs.rmSync(dir, { recursive: true });
   });
 });

@@ -27,7 +27,7 @@ import {
   type TestImageSpec,
   type TestLayout,
   type TestRegistry,
-} from './support/registry.js';
+} from '../support/registry.js';
 import { fakeImage, startFakeRegistry, type FakeRegistry } from './support/fake-registry.js';
 import { startTokenRegistry, type TokenRegistry, type TokenRequest } from './support/token-registry.js';
 
