@@ -23,7 +23,7 @@ import { podRecord } from '../plan/plan.js';
 import { ContainerProbes } from '../probes/probe.js';
 import { describeHandler, runHook, runProbe } from '../probes/probers.js';
 import { qosClass } from '../quantity/qos.js';
-import { writeRecord, writeStatus } from '../records/record.js';
+import { isTerminating, writeRecord, writeStatus } from '../records/record.js';
 import { teardownPod } from './teardown.js';
 import type { PodHooks, PodInfo } from './hooks.js';
 import type { Mount } from '../../cri/generated/runtime/v1/Mount.js';
@@ -481,6 +481,11 @@ export class PodRun {
     let logsChecked = Date.now();
     for (;;) {
       throwIfAborted(this.signal);
+      // Another command tears it down (crib down POD): nothing of it is restarted from now.
+      if (await isTerminating(this.env.root, this.uid)) {
+        this.say('being torn down by another command; no longer watched');
+        return 1;
+      }
       if (Date.now() - logsChecked >= KUBELET_LOG_ROTATION.intervalMs) {
         logsChecked = Date.now();
         await this.rotateLogs();
