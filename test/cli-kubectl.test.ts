@@ -214,7 +214,11 @@ describe('crib as a kubectl user types it', () => {
     // The node's supervisor watches -d pods (restartPolicy Always: it restarts the shell, as kubelet would).
     const supervisorLog = path.join(h.root, 'kube', 'supervisor.log');
     const said = () => (fs.existsSync(supervisorLog) ? fs.readFileSync(supervisorLog, 'utf8') : '');
-    await waitFor(() => /pod shell: container "shell" exited with code 4/.test(said()), () => `the shell exits with 4:\n${said()}`, 20_000);
+    await waitFor(
+      () => /pod shell: container "shell" exited with code 4/.test(said()),
+      () => `the shell exits with 4:\n${said()}`,
+      20_000,
+    );
     await ok(['down', '-f', file]);
   });
 
