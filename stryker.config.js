@@ -21,7 +21,10 @@ const suites = {
     mutate: ['src/kube/manifest/pod-spec.ts', 'src/kube/controllers/job-state.ts', 'src/kube/quantity/quantity.ts'],
     tests: ['manifest', 'kube-run'],
   },
-  'spec-builders': { mutate: ['src/oci/capabilities.ts', 'src/oci/seccomp-default.ts', 'src/oci/users.ts'], tests: ['container-spec'] },
+  'spec-builders': {
+    mutate: ['src/container/spec/capabilities.ts', 'src/container/spec/seccomp-default.ts', 'src/container/spec/users.ts'],
+    tests: ['container-spec'],
+  },
   'pod-coordinator': { mutate: ['src/pod/service.ts'], tests: ['pod-service'] },
 };
 

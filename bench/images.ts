@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { unpackLayer } from '../src/image/unpack.js';
 import { run } from '../src/util/exec.js';
 import { Harness } from '../test/support/harness.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { call, type CriClients } from '../src/cli/client.js';
+import { call, type CriClients } from '../src/client/client.js';
 import { builtinPauseImage } from '../src/version.js';
 import { Harness } from '../test/support/harness.js';
 import { importBusybox, TEST_IMAGE } from '../test/support/busybox-image.js';

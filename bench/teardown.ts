@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { cgroupMounts } from '../src/oci/cgroups.js';
+import { cgroupMounts } from '../src/host/cgroups.js';
 import { alive } from './proc.js';
 import { sleep } from './stats.js';
 

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { Target } from './runtimes.js';

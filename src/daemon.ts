@@ -27,12 +27,12 @@ import { SandboxService } from './sandbox/service.js';
 import { ContainerService } from './container/service.js';
 import { CribError } from './util/errors.js';
 import { ensurePrivateDir, ensureTraversableDir, exists } from './util/fsx.js';
-import { probeUserNamespaces } from './oci/userns-probe.js';
+import { probeUserNamespaces } from './host/userns-probe.js';
 import { log, setLogFormat, setLogLevel } from './util/log.js';
 import { builtPauseBinary } from './util/paths.js';
 import { builtinPauseImage, cribVersion } from './version.js';
 import { EventBus } from './events/bus.js';
-import type { LifecycleNotice } from './events/lifecycle.js';
+import type { LifecycleNotice } from './pod/events.js';
 import { PodEvents } from './pod/events.js';
 
 export interface Daemon {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { runCapture } from '../src/util/exec.js';
 import { repoRoot } from '../src/util/paths.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parse as parseYaml } from 'yaml';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { runCapture, run } from '../src/util/exec.js';
 import { repoRoot } from '../src/util/paths.js';
 import { builtinPauseImage } from '../src/version.js';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { rejectsWith } from './support/grpc-assert.js';

@@ -8,7 +8,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as tar from 'tar';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { mountsUnder } from './support/leaks.js';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Harness } from './support/harness.js';
 import { grpcStatus, replay } from './support/h2-replay.js';

@@ -13,8 +13,8 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { parseSyncMessage } from '../src/oci/conmon.js';
-import { builtCribIoBinary, conmonResizeMessage, decodeAttachFrames, ptyResizeLine, type AttachFrame } from '../src/oci/crib-io.js';
+import { conmonResizeMessage, parseSyncMessage } from '../src/oci/conmon.js';
+import { builtCribIoBinary, decodeAttachFrames, ptyResizeLine, type AttachFrame } from '../src/host/crib-io.js';
 import { BUSYBOX_BIN } from './support/registry.js';
 import { waitFor } from './support/wait-for.js';
 

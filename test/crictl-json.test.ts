@@ -5,7 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { parse as parseYaml } from 'yaml';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { runCapture } from '../src/util/exec.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import { Harness } from './support/harness.js';

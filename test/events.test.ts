@@ -3,7 +3,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { call, serverStream } from '../src/cli/client.js';
+import { call, serverStream } from '../src/client/client.js';
 import type { ContainerEventResponse__Output } from '../src/cri/generated/runtime/v1/ContainerEventResponse.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { waitFor } from './support/wait-for.js';

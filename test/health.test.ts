@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { Harness } from './support/harness.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { waitFor } from './support/wait-for.js';

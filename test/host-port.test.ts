@@ -4,7 +4,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { run } from '../src/util/exec.js';
 import type { PodSandboxConfig } from '../src/cri/generated/runtime/v1/PodSandboxConfig.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { Harness } from './support/harness.js';
 import { fakeImage, startFakeRegistry, type FakeRegistry } from './support/fake-registry.js';
 import { globalXattrBomb, makeTar, type Entry } from './support/tar.js';

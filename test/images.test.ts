@@ -5,7 +5,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { call, serverStream } from '../src/cli/client.js';
+import { call, serverStream } from '../src/client/client.js';
 import { run } from '../src/util/exec.js';
 import { exportArchive, importArchive } from '../src/image/archive.js';
 import { mountOverlay, unmountOverlay } from '../src/image/overlay.js';

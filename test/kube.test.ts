@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { claimDir } from '../src/kube/records/paths.js';
 import { repoRoot } from '../src/util/paths.js';
 import { Harness } from './support/harness.js';

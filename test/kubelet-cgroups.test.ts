@@ -5,8 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { call } from '../src/cli/client.js';
-import { cgroupExists, cgroupMounts } from '../src/oci/cgroups.js';
+import { call } from '../src/client/client.js';
+import { cgroupExists, cgroupMounts } from '../src/host/cgroups.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 
 /** The cgroup path of a process in each hierarchy it is in (one line of /proc/PID/cgroup each). */

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { waitFor } from './support/wait-for.js';

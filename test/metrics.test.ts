@@ -9,7 +9,7 @@ import net from 'node:net';
 import zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { run } from '../src/util/exec.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import type { Metric__Output } from '../src/cri/generated/runtime/v1/Metric.js';

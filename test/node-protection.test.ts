@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import { run } from '../src/util/exec.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';

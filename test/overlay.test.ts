@@ -8,7 +8,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { mountOverlay, unmountOverlay } from '../src/image/overlay.js';
-import { isMountPoint } from '../src/util/mounts.js';
+import { isMountPoint } from '../src/host/mounts.js';
 import type { CribError } from '../src/util/errors.js';
 import { run } from '../src/util/exec.js';
 

@@ -8,7 +8,7 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { Harness } from './support/harness.js';
 import { rejectsWith } from './support/grpc-assert.js';
 import { startFakeRegistry, type FakeRegistry } from './support/fake-registry.js';

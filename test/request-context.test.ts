@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { rejectsWith } from './support/grpc-assert.js';

@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { Harness, inNetns } from './support/harness.js';
 import { TEST_IMAGE, importBusybox } from './support/busybox-image.js';
 import { liveStartTime } from './support/leaks.js';

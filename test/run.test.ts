@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { repoRoot } from '../src/util/paths.js';
 import { cribRunSuite, type CliResult } from './support/crib-cli.js';
 import { waitFor } from './support/wait-for.js';

@@ -2,7 +2,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { run } from '../src/util/exec.js';
 import { Harness, inNetns, readProcStatus } from './support/harness.js';
 import { rejectsWith } from './support/grpc-assert.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
 import type net from 'node:net';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { encodeDataFrame, encodePing } from '../src/streaming/spdy/framer.js';
 import { TEST_IMAGE, cribdWithBusybox } from './support/busybox-image.js';
 import { floodWithoutReading, holdConnections, webSocketPing, type Upgrade } from './support/hostile-client.js';

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import type { ContainerConfig } from '../src/cri/generated/runtime/v1/ContainerConfig.js';
 import { run, runCapture, type Completed } from '../src/util/exec.js';
 import { repoRoot } from '../src/util/paths.js';

@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { call } from '../src/cli/client.js';
+import { call } from '../src/client/client.js';
 import { lockHolder } from '../src/kube/supervisor/lock.js';
 import { cribRunSuite, type BackgroundCli } from './support/crib-cli.js';
 import { waitFor } from './support/wait-for.js';

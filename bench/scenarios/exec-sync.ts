@@ -1,4 +1,4 @@
-import { call } from '../../src/cli/client.js';
+import { call } from '../../src/client/client.js';
 import type { Target } from '../runtimes.js';
 import { alternate, row } from '../sample.js';
 import { percentile, timed } from '../stats.js';

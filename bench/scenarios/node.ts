@@ -1,4 +1,4 @@
-import { call } from '../../src/cli/client.js';
+import { call } from '../../src/client/client.js';
 import type { BenchConfig } from '../config.js';
 import { cpuSeconds, rssKiB } from '../proc.js';
 import type { Target } from '../runtimes.js';

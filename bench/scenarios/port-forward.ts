@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { call } from '../../src/cli/client.js';
+import { call } from '../../src/client/client.js';
 import type { BenchConfig } from '../config.js';
 import { spawnCrictl } from '../crictl.js';
 import type { Target } from '../runtimes.js';

@@ -1,4 +1,4 @@
-import { call } from '../../src/cli/client.js';
+import { call } from '../../src/client/client.js';
 import type { Target } from '../runtimes.js';
 import { row, type Outcome } from '../sample.js';
 import { msSince, percentile } from '../stats.js';

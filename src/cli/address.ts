@@ -1,11 +1,12 @@
 // Pods and containers named the way kubectl and podman users name them: a pod (its default container,
 // or `-c NAME`), a container, or `deployment/NAME`, `job/NAME`, ... resolved to one of the pods crib run
 // made for that object. Used by exec, attach, logs and port-forward.
-import { call } from './client.js';
-import type { CliContext } from './context.js';
-import { CliError } from './errors.js';
+import { call } from '../client/client.js';
+import type { CliContext } from '../client/context.js';
+import { CliError } from '../client/errors.js';
 import { resolve } from './resolve.js';
-import { ANN_CONTAINER_TYPE, LABEL_OWNER_KIND, LABEL_OWNER_NAME } from '../kube/records/keys.js';
+import { newestByName } from '../kube/records/newest.js';
+import { LABEL_OWNER_KIND, LABEL_OWNER_NAME } from '../kube/records/keys.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
 
@@ -68,18 +69,6 @@ export async function resolvePodWord(ctx: CliContext, word: string): Promise<Pod
   const t = await resolve(ctx, word, ['pod']);
   if (t.kind !== 'pod') throw new CliError(`"${word}" is not a pod`);
   return t.pod;
-}
-
-/** The newest attempt of each app container of a pod (init containers left out), oldest created first. Pure. */
-export function newestByName(containers: readonly Container__Output[]): Container__Output[] {
-  const newest = new Map<string, Container__Output>();
-  for (const c of containers) {
-    if (c.annotations[ANN_CONTAINER_TYPE] === 'init') continue;
-    const name = c.metadata?.name ?? c.id;
-    const prev = newest.get(name);
-    if (!prev || (c.metadata?.attempt ?? 0) > (prev.metadata?.attempt ?? 0)) newest.set(name, c);
-  }
-  return [...newest.values()].sort((a, b) => (BigInt(a.created_at || '0') < BigInt(b.created_at || '0') ? -1 : 1));
 }
 
 export interface ContainerChoice {

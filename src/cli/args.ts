@@ -1,4 +1,4 @@
-import { UsageError } from './errors.js';
+import { UsageError } from '../client/errors.js';
 
 /** A parsed command line: positional words and --flags (--flag value, --flag=value, or boolean). */
 export interface ParsedArgs {

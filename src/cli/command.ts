@@ -1,5 +1,5 @@
 import type { CommandArgs, FlagSpec } from './args.js';
-import type { CliContext } from './context.js';
+import type { CliContext } from '../client/context.js';
 
 /** One `crib` subcommand. run() returns the exit code; UsageError means 2, other errors 1. */
 export interface Command {

@@ -1,7 +1,7 @@
-import { call, protoJson } from './client.js';
+import { call, protoJson } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from './context.js';
-import { CliError, UsageError } from './errors.js';
+import type { CliContext } from '../client/context.js';
+import { CliError, UsageError } from '../client/errors.js';
 import {
   ago,
   containerStateName,

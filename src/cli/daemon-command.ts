@@ -3,7 +3,7 @@
 import { cloneConfig, daemonFlags, defaultConfig, loadConfigFile, validateConfig, type CribConfig } from '../config.js';
 import { SystemdNotifier } from '../util/systemd-notify.js';
 import { log } from '../util/log.js';
-import { CliError, UsageError } from './errors.js';
+import { CliError, UsageError } from '../client/errors.js';
 
 const d = defaultConfig;
 /** What each daemon flag does, with its value form and default (test/unit/cli-commands.test.ts: one per flag). */

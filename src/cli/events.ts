@@ -1,5 +1,5 @@
 import type { ContainerEventResponse__Output } from '../cri/generated/runtime/v1/ContainerEventResponse.js';
-import { serverStream } from './client.js';
+import { serverStream } from '../client/client.js';
 import type { Command } from './command.js';
 import { outputFormat } from './output.js';
 

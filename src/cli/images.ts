@@ -1,8 +1,8 @@
 import path from 'node:path';
-import { call, protoJson, serverStream } from './client.js';
+import { call, protoJson, serverStream } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from './context.js';
-import { CliError, UsageError } from './errors.js';
+import type { CliContext } from '../client/context.js';
+import { CliError, UsageError } from '../client/errors.js';
 import { humanSize, outputFormat, printData, progressSize, renderTable, shortId } from './output.js';
 import { forEach } from './pods.js';
 import { resolveImageRef } from './resolve.js';

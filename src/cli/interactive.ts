@@ -1,11 +1,11 @@
 // The interactive commands: exec -i/-t, attach and port-forward. They ask cribd for a streaming URL
 // (Exec, Attach, PortForward, as kubelet does) and speak WebSocket to it (src/cli/streams.ts).
 import net from 'node:net';
-import { call } from './client.js';
+import { call } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from './context.js';
+import type { CliContext } from '../client/context.js';
 import { resolveContainerWord, resolvePodWord } from './address.js';
-import { CliError, UsageError, describeError } from './errors.js';
+import { CliError, UsageError, describeError } from '../client/errors.js';
 import { write } from './output.js';
 import type { TerminalIO } from './streams.js';
 

@@ -1,12 +1,13 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { call } from './client.js';
+import { call } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from './context.js';
-import { CliError, UsageError, grpcCode } from './errors.js';
-import { GrpcStatus } from './grpc/status.js';
+import type { CliContext } from '../client/context.js';
+import { CliError, UsageError, grpcCode } from '../client/errors.js';
+import { GrpcStatus } from '../client/grpc/status.js';
 import { parseInfo } from './output.js';
-import { ANN_DEFAULT_CONTAINER, containersOf, newestByName, parseKindWord, resolveContainerWord, resolvePodWord } from './address.js';
+import { ANN_DEFAULT_CONTAINER, containersOf, parseKindWord, resolveContainerWord, resolvePodWord } from './address.js';
+import { newestByName } from '../kube/records/newest.js';
 import { resolve } from './resolve.js';
 import { ANN_CONTAINER_TYPE } from '../kube/records/keys.js';
 import { write } from './output.js';
@@ -200,7 +201,7 @@ async function printPodLog(ctx: CliContext, podId: string, tail: number, timesta
     const prefix = `[${c.metadata?.name ?? c.id.slice(0, 13)}] `;
     for (const e of await readEntries(await logPathOf(ctx, c.id), tail, since)) all.push({ ...e, text: `${prefix}${e.text}`, complete: true });
   }
-  // CRI log timestamps (RFC 3339 with nanoseconds, as conmon writes them) sort as text; the sort is stable.
+  // CRI log timestamps (RFC 3339 with nanoseconds, as the container monitor writes them) sort as text; the sort is stable.
   all.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : 0));
   await printEntries(ctx, all, timestamps);
 }

@@ -3,10 +3,10 @@ import type tty from 'node:tty';
 import { defaultSocketPath } from '../util/paths.js';
 import { cribVersion } from '../version.js';
 import { parseArgs, parseCommandArgs } from './args.js';
-import { connect } from './client.js';
+import { connect } from '../client/client.js';
 import { commandUsage, type Command, type RawCommand } from './command.js';
-import type { CliContext } from './context.js';
-import { UsageError, describeError, socketProblem } from './errors.js';
+import type { CliContext } from '../client/context.js';
+import { UsageError, describeError, socketProblem } from '../client/errors.js';
 
 const runRaw: RawCommand = {
   name: 'run',

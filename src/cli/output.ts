@@ -1,6 +1,6 @@
-import type { CliContext } from './context.js';
+import type { CliContext } from '../client/context.js';
 import { yaml } from '../util/yaml.js';
-import { UsageError } from './errors.js';
+import { UsageError } from '../client/errors.js';
 
 const codes = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
 export type Style = keyof typeof codes;

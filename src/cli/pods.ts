@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import { yaml } from '../util/yaml.js';
-import { call, protoJson } from './client.js';
+import { call, protoJson } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from './context.js';
-import { CliError, UsageError, describeError } from './errors.js';
+import type { CliContext } from '../client/context.js';
+import { CliError, UsageError, describeError } from '../client/errors.js';
 import {
   ago,
   labelSelector,
@@ -22,7 +22,7 @@ import { listAllContainers, podsReadiness } from '../kube/records/readiness.js';
 import type { PodSandboxConfig } from '../cri/generated/runtime/v1/PodSandboxConfig.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
-import { newestByName } from './address.js';
+import { newestByName } from '../kube/records/newest.js';
 
 const OUTPUT_HELP = '  -o, --output FORMAT   table (default), wide (adds IP), json or yaml (as crictl pods -o json)';
 

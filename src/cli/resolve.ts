@@ -1,6 +1,6 @@
-import { call } from './client.js';
-import type { CliContext } from './context.js';
-import { CliError } from './errors.js';
+import { call } from '../client/client.js';
+import type { CliContext } from '../client/context.js';
+import { CliError } from '../client/errors.js';
 import { formatReference, parseReference } from '../image/reference.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';

@@ -1,5 +1,5 @@
 import { cribVersion } from '../version.js';
-import { call, protoJson } from './client.js';
+import { call, protoJson } from '../client/client.js';
 import type { Command } from './command.js';
 import { outputFormat, parseInfo, printData } from './output.js';
 

@@ -1,12 +1,12 @@
 // `crib supervise`: the node's supervisor in the foreground (src/kube/supervisor), for a systemd
 // unit (contrib/crib-supervise.service) or started detached by the first `crib run -d`.
 import { parseArgs } from './args.js';
-import type { CliContext } from './context.js';
+import type { CliContext } from '../client/context.js';
 import type { RawCommand } from './command.js';
 import { runtimeRoot } from '../kube/records/paths.js';
 import { takeLock } from '../kube/supervisor/lock.js';
 import { DEFAULT_MANIFEST_DIR, Supervisor } from '../kube/supervisor/supervisor.js';
-import { describeError } from './errors.js';
+import { describeError } from '../client/errors.js';
 import { sleep } from '../kube/loop/abort.js';
 
 export const superviseUsage = `Usage: crib supervise [--manifest-dir DIR] [--scan DURATION_MS]

@@ -1,8 +1,8 @@
 import fs from 'node:fs';
-import { call } from './client.js';
+import { call } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from './context.js';
-import { UsageError } from './errors.js';
+import type { CliContext } from '../client/context.js';
+import { UsageError } from '../client/errors.js';
 import { containerStateName, paint, parseInfo, podStateName, printData, stateStyle, terminalSafe as t_ } from './output.js';
 import { resolvePod } from './resolve.js';
 

@@ -16,26 +16,26 @@ import { MAX_ID_FILE_BYTES } from '../image/limits.js';
 import { mountOverlay, unmountOverlay } from '../image/overlay.js';
 import { resolveInRoot } from '../image/sub-path.js';
 import { rootsRootfs } from '../image/idmapped.js';
-import { cgroupEmpty } from '../oci/cgroups.js';
-import { capabilitiesFromMask } from '../oci/capabilities.js';
-import { BeneathError, readInRoot } from '../oci/beneath.js';
-import { containerSpec, ociResources } from '../oci/container-spec.js';
-import { clampOomScoreAdj, daemonLimits, stillAlive } from '../oci/process.js';
+import { cgroupEmpty } from '../host/cgroups.js';
+import { capabilitiesFromMask } from './spec/capabilities.js';
+import { BeneathError, readInRoot } from '../host/beneath.js';
+import { containerSpec, ociResources } from './spec/container-spec.js';
+import { clampOomScoreAdj, daemonLimits, stillAlive } from '../host/process.js';
 import type { OciRuntime, ProcessIO, StopOptions } from '../oci/runtime.js';
-import { readLocalhostProfile } from '../oci/seccomp-file.js';
-import { processGroups, resolveUser } from '../oci/users.js';
+import { readLocalhostProfile } from './spec/seccomp-file.js';
+import { processGroups, resolveUser } from './spec/users.js';
 import { podFilePaths, podHostname } from '../sandbox/pod-files.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { Sandbox } from '../sandbox/types.js';
-import { hostDevices } from './devices.js';
+import { hostDevices } from './spec/devices.js';
 import { matchesContainerFilter } from './filter.js';
 import { cgroupUsage, oomKilled, treeUsage, type ContainerUsage } from './stats.js';
-import type { Container, ContainerConfig, ContainerFilter, ContainerResources, ContainerState, ContainerView } from './types.js';
+import type { Container, ContainerConfig, ContainerFilter, ContainerNotice, ContainerResources, ContainerState, ContainerView } from './types.js';
 import { containerLogPath, validateContainerConfig, validateResources } from './validate.js';
 import { validateCpusetsOnThisNode } from './node-cpusets.js';
 import { checkContainerUserNamespace, containerRoots, mountUsernsRootfs, releaseContainerRootfs, usernsContainerSpec } from './userns.js';
-import type { EventBus } from '../events/bus.js';
-import type { LifecycleEventType, LifecycleNotice } from '../events/lifecycle.js';
+import type { Publisher } from '../events/bus.js';
+import type { LifecycleEventType } from '../events/lifecycle.js';
 
 export interface ContainerServiceOptions {
   root: string;
@@ -43,7 +43,7 @@ export interface ContainerServiceOptions {
   images: ImageService;
   sandboxes: SandboxService;
   /** Where the service says what happened to a container (created, started, stopped, deleted). */
-  notices: EventBus<LifecycleNotice>;
+  notices: Publisher<ContainerNotice>;
 }
 
 export interface ExecResult {
@@ -423,7 +423,7 @@ export class ContainerService {
     const rt = this.o.runtimes.get(c.runtime);
     const deleted = async () => {
       if (!rt) return;
-      // An exited container's processes are gone or are ended by the delete (runc kills what is
+      // An exited container's processes are gone or are ended by the delete (the runtime kills what is
       // left in the cgroup of a container without a PID namespace of its own).
       if (c.phase !== 'exited') await rt.kill(c.id, 'KILL', true);
       await rt.delete(c.id, c.paths.bundle);

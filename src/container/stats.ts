@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { cgroupV1Mount, cgroupV2Root } from '../oci/cgroups.js';
+import { cgroupV1Mount, cgroupV2Root } from '../host/cgroups.js';
 import { readKernelFile } from '../util/fsx.js';
 import { cgroupV1Files, cgroupV2Files, usageFromV1, usageFromV2, type CgroupUsage, type CgroupV1Files, type CgroupV2Files } from './cgroup-stats.js';
 

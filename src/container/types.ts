@@ -1,3 +1,5 @@
+import type { LifecycleEventType } from '../events/lifecycle.js';
+import type { ContainerResources } from '../host/resources.js';
 import type { NamespaceMode, UserNamespaceConfig } from '../sandbox/types.js';
 
 export type MountPropagation = 'private' | 'host-to-container' | 'bidirectional';
@@ -23,16 +25,7 @@ export interface ContainerDevice {
   permissions: string;
 }
 
-export interface ContainerResources {
-  cpuPeriod?: number;
-  cpuQuota?: number;
-  cpuShares?: number;
-  memoryLimitBytes?: number;
-  memorySwapLimitBytes?: number;
-  oomScoreAdj?: number;
-  cpusetCpus?: string;
-  cpusetMems?: string;
-}
+export type { ContainerResources };
 
 export type SeccompProfile = { type: 'RuntimeDefault' } | { type: 'Unconfined' } | { type: 'Localhost'; path: string };
 
@@ -79,7 +72,7 @@ export interface ContainerConfig {
   security: ContainerSecurity;
 }
 
-/** Lifecycle as recorded; EXITED is derived from conmon's exit file, not stored ahead of time. */
+/** Lifecycle as recorded; EXITED is derived from the monitor's exit file, not stored ahead of time. */
 export type ContainerPhase = 'creating' | 'created' | 'running' | 'exited';
 
 export type ContainerState = 'CREATED' | 'RUNNING' | 'EXITED' | 'UNKNOWN';
@@ -132,4 +125,11 @@ export interface ContainerFilter {
   state?: ContainerState;
   sandboxId?: string;
   labelSelector?: Record<string, string>;
+}
+
+/** What the container service says happened to a container, as it happens (with the record: a deleted one is no longer in the registry). */
+export interface ContainerNotice {
+  type: LifecycleEventType;
+  kind: 'container';
+  container: Container;
 }

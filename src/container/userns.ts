@@ -5,7 +5,7 @@ import path from 'node:path';
 import { mountIdmappedOverlay, releaseIdmapped, rootsRootfs } from '../image/idmapped.js';
 import { unmountOverlay } from '../image/overlay.js';
 import type { OciSpec } from '../oci/spec-types.js';
-import { withUserNamespace } from '../oci/userns-spec.js';
+import { withUserNamespace } from '../sandbox/userns-spec.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { podRoot, podUserNamespace, sameUserNamespace, validateUserNamespace } from '../sandbox/userns.js';
 import { CribError, invalidArgument } from '../util/errors.js';

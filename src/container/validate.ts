@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { invalidArgument } from '../util/errors.js';
 import { validateMetadataMap, validateName, validateUnixId } from '../util/validate.js';
-import { cleanPath } from '../oci/container-spec.js';
+import { cleanPath } from './spec/container-spec.js';
 import type { ContainerConfig, ContainerMount, ContainerResources } from './types.js';
 
 /**
@@ -32,7 +32,7 @@ export function cpusetRanges(list: string): [number, number][] | undefined {
 }
 
 /**
- * The smallest memory limit a container starts with, CRI-O's (12 MiB): below a few MiB runc's own
+ * The smallest memory limit a container starts with, CRI-O's (12 MiB): below a few MiB the OCI runtime's own
  * init is OOM-killed, and CreateContainer failed INTERNAL after the container's files existed.
  */
 export const MIN_MEMORY_LIMIT = 12 * 1024 * 1024;
@@ -45,7 +45,7 @@ export interface NodeCpusets {
 
 /**
  * cpuset_cpus and cpuset_mems name only CPUs and memory nodes the node has online: the kernel
- * refuses others when runc writes the cgroup, after the container's files exist.
+ * refuses others when the OCI runtime writes the cgroup, after the container's files exist.
  */
 export function validateCpusetsOnNode(field: string, r: ContainerResources, node: NodeCpusets): void {
   const check = (name: string, want: string | undefined, have: string, what: string) => {
@@ -59,8 +59,8 @@ export function validateCpusetsOnNode(field: string, r: ContainerResources, node
 }
 
 /**
- * Resources as the kernel and runc take them (0 means "not set", as in the CRI), so a bad value is
- * INVALID_ARGUMENT naming its field instead of a runc failure: CreateContainer's
+ * Resources as the kernel and the OCI runtime take them (0 means "not set", as in the CRI), so a bad value is
+ * INVALID_ARGUMENT naming its field instead of a runtime failure: CreateContainer's
  * `config.linux.resources` and UpdateContainerResources' `linux` alike.
  */
 export function validateResources(field: string, r: ContainerResources): void {
@@ -126,7 +126,7 @@ export function validateContainerConfig(c: ContainerConfig): void {
   });
   c.envs.forEach((e, i) => {
     if (!e.key || e.key.includes('=')) throw invalidArgument(`config.envs[${i}].key`, `"${e.key}" is not a variable name`);
-    // execve takes NUL-terminated strings: runc would refuse the spec after the container's files exist.
+    // execve takes NUL-terminated strings: the OCI runtime would refuse the spec after the container's files exist.
     if (e.key.includes('\0')) throw invalidArgument(`config.envs[${i}].key`, 'must not contain NUL');
     if (e.value.includes('\0')) throw invalidArgument(`config.envs[${i}].value`, 'must not contain NUL');
   });

@@ -1,4 +1,5 @@
-import type { LifecycleEvent, LifecycleEventType } from '../events/lifecycle.js';
+import type { LifecycleEventType } from '../events/lifecycle.js';
+import type { LifecycleEvent } from '../pod/events.js';
 import { toContainerStatus } from './container-convert.js';
 import type { ContainerEventResponse } from './generated/runtime/v1/ContainerEventResponse.js';
 import { toPodSandboxStatus } from './sandbox-convert.js';

@@ -16,11 +16,11 @@ import { unary } from './unary.js';
 import type { StreamingUrls } from '../streaming/on-demand.js';
 import { invalidArgument } from '../util/errors.js';
 import type { EventBus } from '../events/bus.js';
-import type { LifecycleEvent } from '../events/lifecycle.js';
+import type { LifecycleEvent } from '../pod/events.js';
 import { toContainerEvent } from './events-convert.js';
 import { serverStream } from './server-stream.js';
 import { validateResources } from '../container/validate.js';
-import { podLimits } from '../oci/cgroup-limits.js';
+import { podLimits } from '../host/cgroup-limits.js';
 import { runtimeFeatures, toRuntimeHandlers } from './runtime-features.js';
 import type { HandlerFeatures } from '../oci/features.js';
 

@@ -16,8 +16,13 @@ interface Subscriber<T> {
   ended: Error | undefined;
 }
 
+/** The side of a bus a service that only says what happened needs. */
+export interface Publisher<T> {
+  publish(event: T): void;
+}
+
 /** Publishes events to every subscriber, in order, each with a bounded queue. */
-export class EventBus<T> {
+export class EventBus<T> implements Publisher<T> {
   private readonly subscribers = new Set<Subscriber<T>>();
 
   constructor(private readonly maxQueued = 1024) {}

@@ -7,18 +7,18 @@
 //   on the node; its volumes are idmapped clones of their host paths.
 // - Pause's rootfs (its single layer hard-linked into the pod directory) is one idmapped clone.
 //
-// runc resolves the rootfs path inside the pod's user namespace, where the pod's root is an
+// The OCI runtime resolves the rootfs path inside the pod's user namespace, where the pod's root is an
 // unprivileged node uid that cannot enter cribd's 0700 directories. So the rootfs is mounted under
 // STATE/roots/ID (STATE and STATE/roots are 0711: enter only, nothing listed), a directory of mode
 // 0710 owned by group "the pod's root on the node", as containerd and Moby do for remapped roots:
 // no other node user can reach a pod's setuid binaries (Docker's CVE-2021-41091). Everything else
-// runc reads (the bundle, bind-mount sources) it opens as node root.
+// it reads (the bundle, bind-mount sources) it opens as node root.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { cribIoIdmap, cribIoMount } from '../oci/crib-io.js';
+import { cribIoIdmap, cribIoMount } from '../host/crib-io.js';
 import { CribError } from '../util/errors.js';
 import { isErrno } from '../util/fsx.js';
-import { readMounts } from '../util/mounts.js';
+import { readMounts } from '../host/mounts.js';
 import { mountOverlay, unmountOverlay } from './overlay.js';
 
 /** The pod's root user and group on the node (what uid 0 and gid 0 of the pod map to). */
@@ -73,7 +73,7 @@ export async function mountIdmappedOverlay(o: IdmappedOverlayOptions): Promise<s
   const volumes = o.volumes.map((_, i) => path.join(o.stagingDir, `v${i}`));
   await Promise.all([
     ...layers.map((d) => fs.mkdir(d)),
-    // A file is cloned onto a file, anything else onto a directory (a symlink is followed, as runc
+    // A file is cloned onto a file, anything else onto a directory (a symlink is followed, as the OCI runtime
     // follows one in a bind source: host paths are the caller's choice).
     ...o.volumes.map(async (src, i) => {
       const st = await fs.stat(src);

@@ -33,7 +33,7 @@ export function parseImageConfig(bytes: Buffer, what: string): ParsedImageConfig
       const v = c[k] ?? null;
       if (v === null) continue;
       if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw bad(`config.${k}`, 'not a list of strings');
-      // Arguments and environment are C strings to execve: runc refuses NUL, after the container's files exist.
+      // Arguments and environment are C strings to execve: the OCI runtime refuses NUL, after the container's files exist.
       if (v.some((s) => s.includes('\0'))) throw bad(`config.${k}`, 'holds a NUL character');
       config[k] = v;
     }

@@ -15,8 +15,8 @@ import path from 'node:path';
 import { CribError } from '../util/errors.js';
 import { CommandError, run } from '../util/exec.js';
 import { isErrno } from '../util/fsx.js';
-import { mountAt } from '../util/mounts.js';
-import { cribIoMount } from '../oci/crib-io.js';
+import { mountAt } from '../host/mounts.js';
+import { cribIoMount } from '../host/crib-io.js';
 
 export interface OverlayMountOptions {
   /** Layer directories, top-most first (overlayfs order). */

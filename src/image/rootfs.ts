@@ -5,7 +5,7 @@ import { mountOverlay, unmountOverlay } from './overlay.js';
 /**
  * A read-only-image root filesystem for a bundle. A single-layer image (crib's pause) is
  * hard-linked into `dest`: no mount, nothing to leak, and quick. Deeper images are an overlay
- * of their layers with a writable upper dir in `scratchDir` (runc creates its mount points there).
+ * of their layers with a writable upper dir in `scratchDir` (the OCI runtime creates its mount points there).
  */
 export async function prepareRootfs(layerDirs: readonly string[], dest: string, scratchDir: string): Promise<void> {
   await fs.mkdir(dest, { recursive: true });

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { Duplex } from 'node:stream';
-import { builtCribIoBinary } from '../oci/crib-io.js';
+import { builtCribIoBinary } from '../host/crib-io.js';
 import { CribError } from '../util/errors.js';
 import { spawnStreaming } from '../util/exec.js';
 import { onAbort } from '../util/on-abort.js';

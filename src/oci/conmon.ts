@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { terminalDimension } from '../host/crib-io.js';
 import type { RuncCli } from './runc.js';
 
 export interface ConmonOptions {
@@ -135,4 +136,14 @@ export function parseSyncMessage(text: string): { message: SyncMessage; rest: st
     return { message, rest: text.slice(end + 1).replace(/^\s+/, '') };
   }
   return undefined;
+}
+
+/**
+ * A resize message for conmon's control fifo (BUNDLE/ctl) of a container created with a terminal:
+ * "1 HEIGHT WIDTH\n" (type 1 is a resize; note the order). conmon before 2.2.0 applies the first
+ * line of what one read() returns once per line it holds (the later lines are lost), so write
+ * each message on its own and not faster than conmon reads them.
+ */
+export function conmonResizeMessage(width: number, height: number): string {
+  return `1 ${terminalDimension(height)} ${terminalDimension(width)}\n`;
 }

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { killProcessGroup, readPidFile } from './process.js';
+import { killProcessGroup, readPidFile } from '../host/process.js';
 import type { RuncCli } from './runc.js';
 import type { OciSpec } from './spec-types.js';
 

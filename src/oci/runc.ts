@@ -3,7 +3,7 @@ import path from 'node:path';
 import { CommandError, run, runCapture } from '../util/exec.js';
 import { exists, isErrno } from '../util/fsx.js';
 import { MAX_FEATURES_BYTES } from './features.js';
-import { isAlive } from './process.js';
+import { isAlive } from '../host/process.js';
 import type { OciCpu, OciMemory } from './spec-types.js';
 
 export interface RuntimeState {

@@ -1,13 +1,29 @@
 // The lifecycle events subscribers see (GetContainerEvents, `crib events`): the services' notices,
 // each with the pod as it is at that moment, republished in the order they happened.
 import type { ContainerService } from '../container/service.js';
-import type { ContainerState, ContainerView } from '../container/types.js';
+import type { ContainerNotice, ContainerState, ContainerView } from '../container/types.js';
 import { EventBus, type Subscription } from '../events/bus.js';
-import type { LifecycleEvent, LifecycleNotice } from '../events/lifecycle.js';
+import type { LifecycleEventType } from '../events/lifecycle.js';
 import type { SandboxService } from '../sandbox/service.js';
+import type { SandboxNotice, SandboxView } from '../sandbox/types.js';
 import { internalContext } from '../util/context.js';
 import { log } from '../util/log.js';
 import { nowNanos } from '../util/time.js';
+
+/** What the services say happened, as it happens: the feed of PodEvents. */
+export type LifecycleNotice = SandboxNotice | ContainerNotice;
+
+/** An event as subscribers get it: what happened, and the pod as it was then. */
+export interface LifecycleEvent {
+  type: LifecycleEventType;
+  /** The container's id, or the sandbox's for the pod's own events. */
+  id: string;
+  /** Nanoseconds since the epoch, as a decimal string. */
+  at: string;
+  /** Absent only when the pod could not be looked at. */
+  sandbox?: SandboxView;
+  containers: ContainerView[];
+}
 
 /** A deleted container is no longer anyone's to look up: its last state comes from its record. */
 const stateOf: Record<string, ContainerState> = { created: 'CREATED', running: 'RUNNING', exited: 'EXITED', creating: 'UNKNOWN' };

@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
-import { cribIoMount, cribIoUserns, type MountOp } from '../oci/crib-io.js';
+import { cribIoMount, cribIoUserns, type MountOp } from '../host/crib-io.js';
 import { isErrno } from '../util/fsx.js';
-import { isMountPoint } from '../util/mounts.js';
+import { isMountPoint } from '../host/mounts.js';
 import type { PodUserNamespace } from './userns.js';
 
 /** The size of a pod's /dev/shm, as containerd and CRI-O give it. */

@@ -13,26 +13,26 @@ import { StepTimes } from '../util/steps.js';
 import { nowNanos } from '../util/time.js';
 import type { NetworkManager } from '../network/manager.js';
 import type { PodNetworkIdentity } from '../network/types.js';
-import { cgroupExists, removeCgroup } from '../oci/cgroups.js';
-import { setCgroupLimits } from '../oci/cgroup-limits.js';
-import type { ContainerResources } from '../container/types.js';
-import { clampOomScoreAdj, isAlive, stillAlive } from '../oci/process.js';
+import { cgroupExists, removeCgroup } from '../host/cgroups.js';
+import { setCgroupLimits } from '../host/cgroup-limits.js';
+import type { ContainerResources } from '../host/resources.js';
+import { clampOomScoreAdj, isAlive, stillAlive } from '../host/process.js';
 import type { OciRuntime } from '../oci/runtime.js';
-import { pauseSpec } from '../oci/sandbox-spec.js';
+import { pauseSpec } from './spec.js';
 import type { ImageService } from '../image/service.js';
 import type { Image } from '../image/types.js';
 import { prepareRootfs, releaseRootfs } from '../image/rootfs.js';
 import { mountIdmappedOverlay, mountIdmappedTree, releaseIdmapped, rootsRootfs } from '../image/idmapped.js';
-import { withUserNamespace } from '../oci/userns-spec.js';
+import { withUserNamespace } from './userns-spec.js';
 import { Registry } from '../store/registry.js';
 import { matchesFilter } from './filter.js';
 import { podFilePaths, podHostname, updateHosts, writePodFiles } from './pod-files.js';
 import { mountPod, unmountPod, type PodMountPaths } from './pod-mounts.js';
-import type { Sandbox, SandboxConfig, SandboxFilter, SandboxView } from './types.js';
+import type { Sandbox, SandboxConfig, SandboxFilter, SandboxNotice, SandboxView } from './types.js';
 import { validateSandboxConfig } from './validate.js';
 import { podRoot, podUserNamespace } from './userns.js';
-import type { EventBus } from '../events/bus.js';
-import type { LifecycleEventType, LifecycleNotice } from '../events/lifecycle.js';
+import type { Publisher } from '../events/bus.js';
+import type { LifecycleEventType } from '../events/lifecycle.js';
 
 /** containerd's default for sandboxes: the last thing the OOM killer picks. */
 const SANDBOX_OOM_SCORE_ADJ = -998;
@@ -47,7 +47,7 @@ export interface SandboxServiceOptions {
   network: NetworkManager;
   cgroupRoot: string;
   /** Where the service says what happened to a sandbox (created, started, stopped, deleted). */
-  notices: EventBus<LifecycleNotice>;
+  notices: Publisher<SandboxNotice>;
 }
 
 const nameKey = (sb: { config: SandboxConfig }): string => {

@@ -1,3 +1,5 @@
+import type { LifecycleEventType } from '../events/lifecycle.js';
+import type { IdMapping } from '../host/id-mapping.js';
 import type { NetworkAttachment, NetworkConfigList, PortMapping } from '../network/types.js';
 
 export type NamespaceMode = 'POD' | 'CONTAINER' | 'NODE' | 'TARGET';
@@ -15,12 +17,7 @@ export interface DnsConfig {
   options: string[];
 }
 
-/** One line of a user namespace's uid_map or gid_map: `length` ids from `containerId` up are `hostId` up on the node. */
-export interface IdMapping {
-  containerId: number;
-  hostId: number;
-  length: number;
-}
+export type { IdMapping };
 
 /** The CRI's UserNamespace: NODE (the node's, no mappings) or POD (the pod's own, one uid and one gid mapping). */
 export interface UserNamespaceConfig {
@@ -91,4 +88,11 @@ export interface SandboxFilter {
   id?: string;
   state?: SandboxState;
   labelSelector?: Record<string, string>;
+}
+
+/** What the sandbox service says happened to a sandbox, as it happens (with the record: a deleted one is no longer in the registry). */
+export interface SandboxNotice {
+  type: LifecycleEventType;
+  kind: 'sandbox';
+  sandbox: Sandbox;
 }

@@ -31,7 +31,7 @@ export interface Completed {
   truncated: boolean;
 }
 
-/** What a debug line names a command by: its first word that is not a flag (runc's subcommand, umount's target). */
+/** What a debug line names a command by: its first word that is not a flag (a runtime's subcommand, umount's target). */
 const firstOperand = (args: readonly string[]): string => args.find((a) => !a.startsWith('-')) ?? args[0] ?? '';
 
 /** A command that could not be started, exited non-zero, or was killed. */
@@ -70,7 +70,7 @@ export interface CapturingProcess {
 }
 
 /**
- * Runs an external program (runc, conmon, CNI plugins, mount, ...) to completion and reports how it
+ * Runs an external program (the OCI runtime, its monitor, CNI plugins, mount, ...) to completion and reports how it
  * ended, whatever the exit status. Only a program that cannot be started is an error here.
  */
 export function runCapture(command: string, args: readonly string[], opts: RunOptions = {}): Promise<Completed> {

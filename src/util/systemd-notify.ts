@@ -19,8 +19,8 @@ export class SystemdNotifier {
   ) {}
 
   /**
-   * Takes systemd's variables out of the environment: runc would otherwise proxy NOTIFY_SOCKET into
-   * containers and `runc start` wait for them to say READY. Undefined when not run by systemd.
+   * Takes systemd's variables out of the environment: the OCI runtime would otherwise proxy NOTIFY_SOCKET into
+   * containers and its `start` wait for them to say READY. Undefined when not run by systemd.
    */
   static fromEnvironment(env: NodeJS.ProcessEnv = process.env): SystemdNotifier | undefined {
     const vars: Record<string, string> = {};

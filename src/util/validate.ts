@@ -56,7 +56,7 @@ export function validateMetadataMap(field: string, map: Record<string, string>):
   }
 }
 
-/** runc and containerd take uids and gids as int32; the kernel's (uid_t)-1 is never a real id. */
+/** OCI runtimes and containerd take uids and gids as int32; the kernel's (uid_t)-1 is never a real id. */
 export const MAX_UNIX_ID = 2 ** 31 - 1;
 
 export function validateUnixId(field: string, v: number): void {

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import * as tar from 'tar';
-import { call } from '../../src/cli/client.js';
+import { call } from '../../src/client/client.js';
 import { Harness } from './harness.js';
 import { BUSYBOX_BIN, buildTestImage, type TarEntry } from './registry.js';
 

@@ -5,7 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before } from 'node:test';
-import { call } from '../../src/cli/client.js';
+import { call } from '../../src/client/client.js';
 import { runCapture } from '../../src/util/exec.js';
 import { repoRoot } from '../../src/util/paths.js';
 import { importBusybox } from './busybox-image.js';

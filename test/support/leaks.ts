@@ -7,8 +7,8 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { run } from '../../src/util/exec.js';
-import { cgroupMounts } from '../../src/oci/cgroups.js';
-import { readMounts } from '../../src/util/mounts.js';
+import { cgroupMounts } from '../../src/host/cgroups.js';
+import { readMounts } from '../../src/host/mounts.js';
 
 /** What one harness owns on the node. */
 export interface LeakScope {

@@ -1,4 +1,4 @@
-// Every path crib resolves inside a directory a container can write goes through src/oci/beneath.ts:
+// Every path crib resolves inside a directory a container can write goes through src/host/beneath.ts:
 // beneath() (crib-io's openat2 RESOLVE_BENEATH, a bind of what it opened) and, for a rootfs an image
 // wrote, readInRoot() (RESOLVE_IN_ROOT).
 // This lists who calls it, so a new caller is a decision someone saw, and checks the shape of the
@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { beneathArgs, BeneathError, parseReads } from '../../src/oci/beneath.js';
+import { beneathArgs, BeneathError, parseReads } from '../../src/host/beneath.js';
 import { repoRoot } from '../../src/util/paths.js';
 
 function sources(dir: string): string[] {
@@ -25,7 +25,7 @@ describe('the paths inside volumes', () => {
   it('are resolved by beneath() or readInRoot() in these functions, and nowhere else', () => {
     const callers: string[] = [];
     for (const { rel, text } of src) {
-      if (rel === path.join('src', 'oci', 'beneath.ts')) continue;
+      if (rel === path.join('src', 'host', 'beneath.ts')) continue;
       const lines = text.split('\n');
       lines.forEach((line, i) => {
         if (/^\s*(\/\/|\*)/.test(line) || !/\b(beneath|readInRoot)\(/.test(line)) return; // comments name them too

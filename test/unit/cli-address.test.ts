@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseContainer, parseKindWord, pickOwnedPod } from '../../src/cli/address.js';
 import { parseCommandArgs } from '../../src/cli/args.js';
-import { jsonName } from '../../src/cli/grpc/proto-json.js';
+import { jsonName } from '../../src/client/grpc/proto-json.js';
 import { listenAddresses } from '../../src/cli/interactive.js';
 import { parseGoDuration } from '../../src/cli/logs.js';
 import { rfc3339Nano } from '../../src/cli/output.js';

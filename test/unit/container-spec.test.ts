@@ -1,11 +1,17 @@
 // The container OCI spec and its pure parts (user, capabilities, seccomp): no root, no daemon.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { allCapabilities, capabilitiesFromMask, defaultCapabilities, effectiveCapabilities, normalizeCapability } from '../../src/oci/capabilities.js';
-import { containerSpec, mergeEnv, processArgs, type ContainerSpecInput } from '../../src/oci/container-spec.js';
-import { CLONE_NAMESPACE_FLAGS, defaultSeccompProfile, localhostSeccompProfile } from '../../src/oci/seccomp-default.js';
+import {
+  allCapabilities,
+  capabilitiesFromMask,
+  defaultCapabilities,
+  effectiveCapabilities,
+  normalizeCapability,
+} from '../../src/container/spec/capabilities.js';
+import { containerSpec, mergeEnv, processArgs, type ContainerSpecInput } from '../../src/container/spec/container-spec.js';
+import { CLONE_NAMESPACE_FLAGS, defaultSeccompProfile, localhostSeccompProfile } from '../../src/container/spec/seccomp-default.js';
 import type { OciSeccomp, OciSpec } from '../../src/oci/spec-types.js';
-import { parseGroup, parsePasswd, resolveUser, type UserRequest } from '../../src/oci/users.js';
+import { parseGroup, parsePasswd, resolveUser, type UserRequest } from '../../src/container/spec/users.js';
 import type { ContainerConfig, ContainerSecurity } from '../../src/container/types.js';
 import type { ImageRuntimeConfig } from '../../src/image/types.js';
 import { CribError } from '../../src/util/errors.js';

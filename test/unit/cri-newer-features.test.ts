@@ -19,11 +19,11 @@ import type { Mount } from '../../src/cri/generated/runtime/v1/Mount.js';
 import { validateContainerConfig } from '../../src/container/validate.js';
 import { resolveInRoot } from '../../src/image/sub-path.js';
 import type { Container } from '../../src/container/types.js';
-import { cgroupLimitWrites, podLimits, sharesToWeight } from '../../src/oci/cgroup-limits.js';
-import { containerSpec } from '../../src/oci/container-spec.js';
+import { cgroupLimitWrites, podLimits, sharesToWeight } from '../../src/host/cgroup-limits.js';
+import { containerSpec } from '../../src/container/spec/container-spec.js';
 import { expandSlice, systemdCgroup } from '../../src/oci/systemd-cgroup.js';
 import { noFeatures, parseHandlerFeatures } from '../../src/oci/features.js';
-import { processGroups, resolveUser } from '../../src/oci/users.js';
+import { processGroups, resolveUser } from '../../src/container/spec/users.js';
 import { CribError } from '../../src/util/errors.js';
 
 const invalid = (f: () => unknown, msg: RegExp) =>

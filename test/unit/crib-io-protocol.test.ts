@@ -1,8 +1,9 @@
-// The pure pieces of crib-io's stdio protocols (src/oci/crib-io.ts): the attach framing decoder and
+// The pure pieces of crib-io's stdio protocols (src/host/crib-io.ts): the attach framing decoder and
 // the resize messages. The helper itself is tested against real programs in test/crib-io.test.ts.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ATTACH_FRAME_HEADER, conmonResizeMessage, decodeAttachFrames, mountOpArgs, ptyResizeLine, type AttachFrame } from '../../src/oci/crib-io.js';
+import { ATTACH_FRAME_HEADER, decodeAttachFrames, mountOpArgs, ptyResizeLine, type AttachFrame } from '../../src/host/crib-io.js';
+import { conmonResizeMessage } from '../../src/oci/conmon.js';
 
 function frame(stream: number, data: Buffer | string): Buffer {
   const d = Buffer.from(data);

@@ -8,11 +8,11 @@ import os from 'node:os';
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { criServices, protosJsonFile } from '../../src/cri/proto.js';
-import { ProtoCodec, type NamespaceJson } from '../../src/cli/grpc/proto-codec.js';
-import { FrameReader, frameMessage, grpcTimeout } from '../../src/cli/grpc/framing.js';
-import { GrpcChannel } from '../../src/cli/grpc/channel.js';
-import { GrpcStatus, type GrpcError } from '../../src/cli/grpc/status.js';
-import { call, connect, serverStream } from '../../src/cli/client.js';
+import { ProtoCodec, type NamespaceJson } from '../../src/client/grpc/proto-codec.js';
+import { FrameReader, frameMessage, grpcTimeout } from '../../src/client/grpc/framing.js';
+import { GrpcChannel } from '../../src/client/grpc/channel.js';
+import { GrpcStatus, type GrpcError } from '../../src/client/grpc/status.js';
+import { call, connect, serverStream } from '../../src/client/client.js';
 import { repoRoot } from '../../src/util/paths.js';
 
 const codec = new ProtoCodec(JSON.parse(fs.readFileSync(protosJsonFile, 'utf8')) as NamespaceJson);

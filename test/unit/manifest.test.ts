@@ -21,8 +21,8 @@ import { Backoff } from '../../src/kube/loop/backoff.js';
 import { expand } from '../../src/kube/env/env.js';
 import { CriLogParser } from '../../src/kube/pod/logs.js';
 import { runCommand, downCommand } from '../../src/cli/run/index.js';
-import type { CliContext } from '../../src/cli/context.js';
-import type { CriClients } from '../../src/cli/client.js';
+import type { CliContext } from '../../src/client/context.js';
+import type { CriClients } from '../../src/client/client.js';
 
 const pod = (spec: string, meta = 'name: p'): string => `apiVersion: v1\nkind: Pod\nmetadata:\n  ${meta}\nspec:\n${spec}`;
 /** The pods of a manifest's workloads, as crib run would start them. */

@@ -7,10 +7,10 @@ import { applyConfigFile, defaultConfig, validateConfig } from '../../src/config
 import { builtinNetwork, parseNetworkConfig } from '../../src/network/cni-config.js';
 import { parsePodCidrs } from '../../src/network/pod-cidr.js';
 import { isNoop, pluginInput, podIPs } from '../../src/network/cni.js';
-import { procStat, signalNumber, stillAlive } from '../../src/oci/process.js';
+import { procStat, signalNumber, stillAlive } from '../../src/host/process.js';
 import { spawnSync } from 'node:child_process';
 import { parseSyncMessage } from '../../src/oci/conmon.js';
-import { pauseSpec } from '../../src/oci/sandbox-spec.js';
+import { pauseSpec } from '../../src/sandbox/spec.js';
 import { matchesFilter } from '../../src/sandbox/filter.js';
 import { hostsFile, podHostname, resolvConf } from '../../src/sandbox/pod-files.js';
 import type { Sandbox, SandboxConfig, SandboxView } from '../../src/sandbox/types.js';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { procStat } from '../../src/oci/process.js';
+import { procStat } from '../../src/host/process.js';
 import { deleteExited } from '../../src/oci/runc.js';
 
 function container(state: Record<string, unknown> = {}) {

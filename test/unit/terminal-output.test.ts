@@ -3,7 +3,7 @@
 // them shown as \xNN. The tree is built as `crib tree` gathers it from a hostile container.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CliContext } from '../../src/cli/context.js';
+import type { CliContext } from '../../src/client/context.js';
 import { drawTree, type PodTree, type ProcessInfo } from '../../src/cli/tree.js';
 import { renderTable, terminalSafe } from '../../src/cli/output.js';
 

@@ -5,7 +5,7 @@
 import { describe, it } from 'node:test';
 import { createHash } from 'node:crypto';
 import { assertLinear } from '../support/growth.js';
-import { containerEnv, containerSpec } from '../../src/oci/container-spec.js';
+import { containerEnv, containerSpec } from '../../src/container/spec/container-spec.js';
 import { criServices } from '../../src/cri/proto.js';
 import { toContainerConfig } from '../../src/cri/container-convert.js';
 import { toSandboxConfig } from '../../src/cri/sandbox-convert.js';

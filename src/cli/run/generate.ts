@@ -3,9 +3,9 @@
 // uses, then the Pod); any other pod (crictl's, kubelet's) is described from what the runtime
 // knows of it: images, commands, environment, mounts as hostPath volumes, ports.
 import { stringify } from 'yaml';
-import { call } from '../client.js';
-import type { CliContext } from '../context.js';
-import { describeError } from '../errors.js';
+import { call } from '../../client/client.js';
+import type { CliContext } from '../../client/context.js';
+import { describeError } from '../../client/errors.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
 import { ANN_CONTAINER_TYPE, ANN_PORTS, LABEL_POD_UID } from '../../kube/records/keys.js';
 import { matchPods } from '../../kube/run/down.js';

@@ -2,8 +2,8 @@
 // machine, without a cluster, driven through cribd's CRI socket the way kubelet drives a runtime.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { CliContext } from '../context.js';
-import { describeError } from '../errors.js';
+import type { CliContext } from '../../client/context.js';
+import { describeError } from '../../client/errors.js';
 import { backoffFrom, KUBELET_BACKOFF, type BackoffSettings } from '../../kube/loop/backoff.js';
 import { emptyManifest, parseManifests, type Manifest } from '../../kube/manifest/documents.js';
 import { downManifest, downPods } from '../../kube/run/down.js';

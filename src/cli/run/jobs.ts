@@ -1,8 +1,8 @@
 // `crib jobs`: the Jobs crib run started and how their pods ended (kubectl get jobs), read from
 // the runtime: a detached run reports no result, this does once there is one.
-import { call } from '../client.js';
+import { call } from '../../client/client.js';
 import type { Command } from '../command.js';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../../client/errors.js';
 import { humanDuration, outputFormat, printData, renderTable, type Style } from '../output.js';
 import { jobRows, type JobCondition, type JobPod } from '../../kube/records/job-status.js';
 import {

@@ -166,7 +166,7 @@ export interface PodSpec {
   hostNetwork: boolean;
   hostPID: boolean;
   hostIPC: boolean;
-  /** false: the pod gets its own user namespace (crib run picks its ids: src/cli/run/userns.ts). */
+  /** false: the pod gets its own user namespace (crib run picks its ids: src/kube/pod/userns.ts). */
   hostUsers: boolean;
   hostname?: string;
   dnsPolicy: DnsPolicy;

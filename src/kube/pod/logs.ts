@@ -1,4 +1,4 @@
-// Following containers' CRI log files (`TIMESTAMP stdout|stderr F|P TEXT`, written by conmon) and
+// Following containers' CRI log files (`TIMESTAMP stdout|stderr F|P TEXT`, written by the container monitor) and
 // printing them interleaved, each line prefixed with its container's name (in colour on a TTY).
 import fsp from 'node:fs/promises';
 import type { Writable } from 'node:stream';

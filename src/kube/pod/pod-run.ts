@@ -5,9 +5,9 @@
 import { randomUUID } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { call } from '../../cli/client.js';
-import type { CliContext } from '../../cli/context.js';
-import { describeError } from '../../cli/errors.js';
+import { call } from '../../client/client.js';
+import type { CliContext } from '../../client/context.js';
+import { describeError } from '../../client/errors.js';
 import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
 import type { PodSandboxConfig } from '../../cri/generated/runtime/v1/PodSandboxConfig.js';
 import { Aborted, sleep, throwIfAborted } from '../loop/abort.js';
@@ -30,7 +30,7 @@ import type { Mount } from '../../cri/generated/runtime/v1/Mount.js';
 import { CONTAINER_EXITED, CONTAINER_RUNNING } from '../records/keys.js';
 import { bindSubPaths, prepareVolumes, removePodVolumes, RunError, volumePaths } from '../volumes/volumes.js';
 import { usernsHostIdOf } from './userns.js';
-import { newestByName } from '../../cli/address.js';
+import { newestByName } from '../records/newest.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import { ANN_CONTAINER_TYPE } from '../records/keys.js';
 

@@ -2,9 +2,9 @@
 // containers (in parallel), then StopPodSandbox (cribd stops the containers newest first, each with
 // the grace period of its annotation, then pause), RemovePodSandbox, and the pod's volumes and logs.
 import fsp from 'node:fs/promises';
-import { call } from '../../cli/client.js';
+import { call } from '../../client/client.js';
 import { abortable } from '../loop/abort.js';
-import type { CliContext } from '../../cli/context.js';
+import type { CliContext } from '../../client/context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
 import { preStopFromAnnotation } from './convert.js';

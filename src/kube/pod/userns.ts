@@ -6,8 +6,8 @@
 // crib run did not start (kubelet's, critest's) are avoided by asking cribd for their mappings.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { call } from '../../cli/client.js';
-import type { CliContext } from '../../cli/context.js';
+import { call } from '../../client/client.js';
+import type { CliContext } from '../../client/context.js';
 import { podDir } from '../records/paths.js';
 
 /** kubelet's per-pod length, which is also where its blocks start (ids 0-65535 stay the node's). */

@@ -4,11 +4,11 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
-import { call } from '../../cli/client.js';
-import type { CliContext } from '../../cli/context.js';
-import { describeError } from '../../cli/errors.js';
-import { GrpcChannel } from '../../cli/grpc/channel.js';
-import type { GrpcError } from '../../cli/grpc/status.js';
+import { call } from '../../client/client.js';
+import type { CliContext } from '../../client/context.js';
+import { describeError } from '../../client/errors.js';
+import { GrpcChannel } from '../../client/grpc/channel.js';
+import type { GrpcError } from '../../client/grpc/status.js';
 import { sleep } from '../loop/abort.js';
 import type { Hook, HttpGet, ProbeHandler } from '../manifest/pod-spec.js';
 import type { ProbeOutcome } from './probe.js';

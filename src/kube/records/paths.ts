@@ -1,7 +1,7 @@
 // Where crib run keeps pod volumes, claims and status files: under cribd's root, as cribd says.
 import path from 'node:path';
-import { call } from '../../cli/client.js';
-import type { CliContext } from '../../cli/context.js';
+import { call } from '../../client/client.js';
+import type { CliContext } from '../../client/context.js';
 
 /** The runtime's root directory (Status verbose info `config.root`): pod volumes and claims go under it. */
 export async function runtimeRoot(ctx: CliContext): Promise<string> {

@@ -1,9 +1,9 @@
 // READY of `crib pods` (kubectl's 1/2): a pod's app containers that run and, if they have a
 // readiness probe, that its prober (a foreground crib run) last found ready. A container with a
 // probe and no prober is not ready, as in Kubernetes.
-import { newestByName } from '../../cli/address.js';
-import { call } from '../../cli/client.js';
-import type { CliContext } from '../../cli/context.js';
+import { newestByName } from './newest.js';
+import { call } from '../../client/client.js';
+import type { CliContext } from '../../client/context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
 import { ANN_READINESS_PROBE, LABEL_POD_UID } from './keys.js';

@@ -4,9 +4,9 @@
 // RemovePodSandbox, its volumes and logs). Claims stay unless --volumes.
 import fs from 'node:fs';
 import path from 'node:path';
-import { call } from '../../cli/client.js';
-import type { CliContext } from '../../cli/context.js';
-import { describeError } from '../../cli/errors.js';
+import { call } from '../../client/client.js';
+import type { CliContext } from '../../client/context.js';
+import { describeError } from '../../client/errors.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
 import { LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_POD_UID } from '../records/keys.js';
 import type { Manifest } from '../manifest/documents.js';

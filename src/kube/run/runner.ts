@@ -4,9 +4,9 @@
 // side by side until they are done or a signal asks for teardown.
 import fsp from 'node:fs/promises';
 import os from 'node:os';
-import { call } from '../../cli/client.js';
-import type { CliContext } from '../../cli/context.js';
-import { describeError } from '../../cli/errors.js';
+import { call } from '../../client/client.js';
+import type { CliContext } from '../../client/context.js';
+import { describeError } from '../../client/errors.js';
 import { abortable, Aborted } from '../loop/abort.js';
 import type { BackoffSettings } from '../loop/backoff.js';
 import { checkRunAsNonRoot, parseResolvConf } from '../pod/convert.js';

@@ -7,9 +7,9 @@
 import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { call } from '../../cli/client.js';
-import type { CliContext } from '../../cli/context.js';
-import { describeError } from '../../cli/errors.js';
+import { call } from '../../client/client.js';
+import type { CliContext } from '../../client/context.js';
+import { describeError } from '../../client/errors.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import { every } from '../loop/every.js';
 import { backoffFrom, KUBELET_BACKOFF } from '../loop/backoff.js';

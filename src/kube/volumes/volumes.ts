@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { beneath, BeneathError } from '../../oci/beneath.js';
+import { beneath, BeneathError } from '../../host/beneath.js';
 import { run } from '../../util/exec.js';
 import { makeDirs } from '../../util/fsx.js';
 import type { PodFacts } from '../env/env.js';

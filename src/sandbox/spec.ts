@@ -1,5 +1,5 @@
-import { bindMount, defaultMaskedPaths, defaultPath, defaultReadonlyPaths, devMount, noCapabilities, procMount } from './defaults.js';
-import type { OciNamespace, OciSpec } from './spec-types.js';
+import { bindMount, defaultMaskedPaths, defaultPath, defaultReadonlyPaths, devMount, noCapabilities, procMount } from '../oci/defaults.js';
+import type { OciNamespace, OciSpec } from '../oci/spec-types.js';
 
 export interface PauseSpecInput {
   /** The image's entrypoint and cmd joined (for the built-in image: ["/pause"]). */

@@ -1,6 +1,6 @@
-import { CribError } from '../util/errors.js';
+import { CribError } from '../../util/errors.js';
 import { normalizeCapability } from './capabilities.js';
-import type { OciSeccomp, OciSeccompAction, OciSeccompArg, OciSeccompOperator, OciSyscall } from './spec-types.js';
+import type { OciSeccomp, OciSeccompAction, OciSeccompArg, OciSeccompOperator, OciSyscall } from '../../oci/spec-types.js';
 
 /*
  * crib's RuntimeDefault seccomp profile. Unknown and unlisted syscalls fail with EPERM. The
@@ -17,7 +17,7 @@ import type { OciSeccomp, OciSeccompAction, OciSeccompArg, OciSeccompOperator, O
  * - Never allowed: kexec_load, kexec_file_load, swapon, swapoff, userfaultfd, add_key, keyctl,
  *   request_key, uselib, nfsservctl, and the obsolete/unimplemented ones. None of them is
  *   namespaced, so no capability inside a container makes them safe.
- * Syscall names the running kernel or libseccomp does not know are skipped by runc and crun, so
+ * Syscall names the running kernel or libseccomp does not know are skipped by the OCI runtimes, so
  * one list serves every architecture.
  */
 

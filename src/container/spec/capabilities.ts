@@ -1,4 +1,4 @@
-import { CribError } from '../util/errors.js';
+import { CribError } from '../../util/errors.js';
 
 /** Every Linux capability up to CAP_CHECKPOINT_RESTORE (40), in kernel number order. */
 export const allCapabilities: readonly string[] = Object.freeze([
@@ -92,7 +92,7 @@ export function capabilitiesFromMask(hex: string): string[] {
  * added and dropped ends up dropped). Names are case-insensitive, with or without `CAP_`; an
  * unknown one is INVALID_ARGUMENT, also for privileged containers.
  *
- * `available` is what the runtime itself holds (cribd's bounding set; default: all). runc cannot
+ * `available` is what the runtime itself holds (cribd's bounding set; default: all). The OCI runtime cannot
  * grant a capability it lacks, so "all" (privileged, `ALL`) and the defaults mean all available
  * ones, as containerd's "all current capabilities" does, and an explicit add of one that is not
  * available is INVALID_ARGUMENT rather than a container that cannot start.

@@ -1,5 +1,5 @@
-import type { IdMapping } from '../sandbox/types.js';
-import type { OciIdMapping, OciSpec } from './spec-types.js';
+import type { IdMapping } from './types.js';
+import type { OciIdMapping, OciSpec } from '../oci/spec-types.js';
 
 /** What turns a pause or container spec into one that runs in the pod's user namespace. */
 export interface SpecUserNamespace {
@@ -17,8 +17,8 @@ const oci = (m: IdMapping): OciIdMapping[] => [{ containerID: m.containerId, hos
 
 /**
  * The spec joined to the pod's user namespace, as containerd 2 writes it: the namespace by path and
- * its mappings beside it (runc 1.1 needs them to know the pod's root on the node, e.g. for the
- * /dev it makes). Every other new namespace runc makes is then owned by the pod's. Pure.
+ * its mappings beside it (the OCI runtime needs them to know the pod's root on the node, e.g. for the
+ * /dev it makes). Every other new namespace the runtime makes is then owned by the pod's. Pure.
  */
 export function withUserNamespace(spec: OciSpec, u: SpecUserNamespace): OciSpec {
   const sources = u.mountSources ?? new Map<string, string>();

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
-import { errorMessage, invalidArgument } from '../util/errors.js';
-import { parseUntrustedJson } from '../util/json.js';
+import { errorMessage, invalidArgument } from '../../util/errors.js';
+import { parseUntrustedJson } from '../../util/json.js';
 
 const FIELD = 'config.linux.security_context.seccomp.localhost_ref';
 /** Real profiles are tens of KiB; the bound keeps a huge file (or /dev/zero) out of cribd's heap. */

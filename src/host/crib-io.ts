@@ -3,7 +3,7 @@
 import path from 'node:path';
 import { run } from '../util/exec.js';
 import { repoRoot } from '../util/paths.js';
-import type { IdMapping } from '../sandbox/types.js';
+import type { IdMapping } from './id-mapping.js';
 
 /** Where the build step puts the static crib-io binary. */
 export const builtCribIoBinary = path.join(repoRoot, 'build', 'crib-io');
@@ -36,7 +36,7 @@ export async function cribIoIdmap(userns: string, pairs: readonly { source: stri
 
 /** `crib-io attach` frames: [stream: 1 stdout, 2 stderr][length: 4 bytes, big-endian][data]. */
 export const ATTACH_FRAME_HEADER = 5;
-/** crib-io receives conmon's packets (a pipe byte and at most 8192 bytes) into 65536 bytes. */
+/** crib-io receives the attach socket's packets (a pipe byte and at most 8192 bytes) into 65536 bytes. */
 export const MAX_ATTACH_FRAME_DATA = 65535;
 
 export interface AttachFrame {
@@ -71,17 +71,8 @@ export function ptyResizeLine(width: number, height: number): string {
   return `${terminalDimension(width)} ${terminalDimension(height)}\n`;
 }
 
-/**
- * A resize message for conmon's control fifo (BUNDLE/ctl) of a container created with a terminal:
- * "1 HEIGHT WIDTH\n" (type 1 is a resize; note the order). conmon before 2.2.0 applies the first
- * line of what one read() returns once per line it holds (the later lines are lost), so write
- * each message on its own and not faster than conmon reads them.
- */
-export function conmonResizeMessage(width: number, height: number): string {
-  return `1 ${terminalDimension(height)} ${terminalDimension(width)}\n`;
-}
-
-function terminalDimension(n: number): number {
+/** A terminal width or height as the kernel's winsize holds it (16 bits). */
+export function terminalDimension(n: number): number {
   if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RangeError(`terminal dimension out of range: ${n}`);
   return n;
 }

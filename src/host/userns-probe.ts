@@ -6,10 +6,10 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { cribIoIdmap, cribIoMount, cribIoUserns } from './crib-io.js';
 import { log } from '../util/log.js';
-import { readMounts } from '../util/mounts.js';
+import { readMounts } from './mounts.js';
 
 /**
- * The directories above STATE/roots must let others pass: runc reaches a pod's rootfs there as the
+ * The directories above STATE/roots must let others pass: the OCI runtime reaches a pod's rootfs there as the
  * pod's unprivileged root (/run does; a state dir under a 0700 directory does not).
  */
 async function othersMayPass(dir: string): Promise<string | undefined> {

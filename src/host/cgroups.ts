@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { isErrno } from '../util/fsx.js';
-import { readMounts } from '../util/mounts.js';
+import { readMounts } from './mounts.js';
 
 let hierarchies: Promise<string[]> | undefined;
 

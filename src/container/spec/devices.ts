@@ -1,7 +1,7 @@
 import fs from 'node:fs/promises';
-import { invalidArgument } from '../util/errors.js';
-import type { ContainerDevice } from './types.js';
-import type { DeviceNode } from '../oci/container-spec.js';
+import { invalidArgument } from '../../util/errors.js';
+import type { ContainerDevice } from '../types.js';
+import type { DeviceNode } from './container-spec.js';
 
 /** Looks up each requested host device node (type and numbers) for the OCI spec. */
 export async function hostDevices(devices: ContainerDevice[]): Promise<DeviceNode[]> {

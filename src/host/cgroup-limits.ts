@@ -4,7 +4,7 @@
 // hosts), else to cgroup v2.
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { ContainerResources } from '../container/types.js';
+import type { ContainerResources } from './resources.js';
 import { cgroupV1Mount, cgroupV2Root } from './cgroups.js';
 
 /** CFS's default period (µs), which a quota without one is counted in. */
@@ -34,7 +34,7 @@ export interface CgroupWrite {
   value: string;
 }
 
-/** runc's conversion of cpu.shares (2..262144) to cgroup v2's cpu.weight (1..10000). */
+/** The OCI runtimes' conversion of cpu.shares (2..262144) to cgroup v2's cpu.weight (1..10000). */
 export const sharesToWeight = (shares: number): number => 1 + Math.floor(((shares - 2) * 9999) / 262142);
 
 /** The files that set `r` on a cgroup, for cgroup v1 or v2; period before quota (v1 checks a quota against it). */

@@ -137,7 +137,7 @@ export function killProcessGroup(pid: number): void {
 }
 
 /**
- * The number of a signal as runc takes it ("SIGTERM", "TERM", "15"); undefined for a name Node does
+ * The number of a signal as the OCI runtime's kill takes it ("SIGTERM", "TERM", "15"); undefined for a name Node does
  * not know (SIGRTMIN+3): the caller then leaves it to the runtime.
  */
 export function signalNumber(signal: string): number | undefined {
@@ -151,7 +151,7 @@ export function signalNumber(signal: string): number | undefined {
 
 /**
  * Signals that very process (pid and start time, checked just before); false if it is gone. What
- * `runc kill ID SIG` does without --all, without a process of its own.
+ * an OCI runtime's `kill ID SIG` does without --all, without a process of its own.
  */
 export async function signalProcess(proc: { pid: number; startTime: string }, signal: number): Promise<boolean> {
   if (!isAlive(proc.pid, proc.startTime)) return false;

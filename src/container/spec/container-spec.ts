@@ -1,7 +1,7 @@
 import path from 'node:path';
-import type { ContainerConfig, ContainerResources, MountPropagation } from '../container/types.js';
-import type { ImageRuntimeConfig } from '../image/types.js';
-import { CribError, invalidArgument } from '../util/errors.js';
+import type { ContainerConfig, ContainerResources, MountPropagation } from '../types.js';
+import type { ImageRuntimeConfig } from '../../image/types.js';
+import { CribError, invalidArgument } from '../../util/errors.js';
 import { effectiveCapabilities } from './capabilities.js';
 import {
   cgroupMount,
@@ -16,9 +16,9 @@ import {
   mqueueMount,
   procMount,
   sysfsMount,
-} from './defaults.js';
+} from '../../oci/defaults.js';
 import { defaultSeccompProfile, localhostSeccompProfile } from './seccomp-default.js';
-import type { OciCpu, OciDevice, OciDeviceCgroup, OciMemory, OciMount, OciNamespace, OciNamespaceType, OciSeccomp, OciSpec } from './spec-types.js';
+import type { OciCpu, OciDevice, OciDeviceCgroup, OciMemory, OciMount, OciNamespace, OciNamespaceType, OciSeccomp, OciSpec } from '../../oci/spec-types.js';
 import { processGroups, type ResolvedUser } from './users.js';
 
 /** A requested device node as the caller found it on the host (`path` is ignored: the container path comes from the config). */
@@ -63,14 +63,14 @@ export interface ContainerSpecInput {
   arch?: string;
   /**
    * RLIMIT_NOFILE (soft = hard) for the process; default 1048576 as Docker and containerd give.
-   * Without CAP_SYS_RESOURCE runc cannot raise the hard limit above its own, and the container
+   * Without CAP_SYS_RESOURCE the OCI runtime cannot raise the hard limit above its own, and the container
    * fails to start: such a caller passes min(1048576, its own hard limit). null sets no rlimit
-   * (the container inherits conmon's).
+   * (the container inherits its monitor's).
    */
   rlimitNofile?: number | null;
   /**
    * The capabilities the runtime holds (cribd's CapBnd, see `capabilitiesFromMask`); default
-   * all. Privileged and `ALL` mean these; runc fails to start a container asked for more.
+   * all. Privileged and `ALL` mean these; the OCI runtime fails to start a container asked for more.
    */
   availableCapabilities?: readonly string[];
 }

@@ -1,5 +1,5 @@
-import { CribError } from '../util/errors.js';
-import { validateUnixId } from '../util/validate.js';
+import { CribError } from '../../util/errors.js';
+import { validateUnixId } from '../../util/validate.js';
 
 /** The identity a container's process runs with. */
 export interface ResolvedUser {
@@ -38,7 +38,7 @@ export interface GroupEntry {
 
 const SC = 'config.linux.security_context';
 
-/** An id from the request or the image, as runc will take it. */
+/** An id from the request or the image, as the OCI runtime will take it. */
 function checkId(v: number, field: string): number {
   validateUnixId(field, v);
   return v;

@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { isErrno } from './fsx.js';
+import { isErrno } from '../util/fsx.js';
 
 export interface MountEntry {
   id: string;
