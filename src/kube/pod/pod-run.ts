@@ -13,7 +13,7 @@ import type { PodSandboxConfig } from '../../cri/generated/runtime/v1/PodSandbox
 import { Aborted, sleep, throwIfAborted } from '../loop/abort.js';
 import { Backoff, type BackoffSettings } from '../loop/backoff.js';
 import { containerConfig, containerLogPath, podSandboxConfig, type SandboxInputs } from './convert.js';
-import { claimUsernsBlock } from './userns.js';
+import { claimUsernsBlock, usernsHostIdOf } from './userns.js';
 import { containerEnv, type PodFacts } from '../env/env.js';
 import type { Manifest } from '../manifest/documents.js';
 import { lastLogLines, LogPrinter } from './logs.js';
@@ -29,7 +29,6 @@ import type { PodHooks, PodInfo } from './hooks.js';
 import type { Mount } from '../../cri/generated/runtime/v1/Mount.js';
 import { CONTAINER_EXITED, CONTAINER_RUNNING } from '../records/keys.js';
 import { bindSubPaths, prepareVolumes, removePodVolumes, RunError, volumePaths } from '../volumes/volumes.js';
-import { usernsHostIdOf } from './userns.js';
 import { newestByName } from '../records/newest.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import { ANN_CONTAINER_TYPE } from '../records/keys.js';

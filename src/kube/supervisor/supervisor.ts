@@ -18,6 +18,7 @@ import { ManifestError } from '../manifest/fields.js';
 import { ManifestTooLarge, readManifest } from '../manifest/input.js';
 import { podOf } from '../plan/plan.js';
 import { PodRun, type RunEnv } from '../pod/pod-run.js';
+import { readRecord } from '../records/record.js';
 import { readRuns, removeRun, runId, writeRun, type RunRecord } from '../records/runs.js';
 import { downManifest, findWorkloadPods } from '../run/down.js';
 import { ensureImages, runEnv, runManifest } from '../run/runner.js';
@@ -218,8 +219,20 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Adds the Secrets a pod uses to its run's manifest (a restart's env needs them): from the pod's
+   * own record, on its tmpfs, since a run record keeps none.
+   */
+  private async addSecrets(m: Manifest, uid: string): Promise<void> {
+    for (const o of (await readRecord(this.root, uid))?.objects ?? []) {
+      if (o['kind'] !== 'Secret' || (o['data'] === undefined && o['stringData'] === undefined)) continue;
+      for (const [key, v] of parseManifests(JSON.stringify(o)).objects) if (!m.objects.has(key)) m.objects.set(key, v);
+    }
+  }
+
   /** Takes one pod over; once it ends (cribd gone, its record gone), the next scan may take it over again. */
   private async adopt(w: Watched, pod: ReturnType<typeof podOf>, sandboxId: string, uid: string, all: readonly Container__Output[]): Promise<void> {
+    await this.addSecrets(w.manifest, uid);
     if (!w.env) {
       const say = (l: string) => this.say(l);
       const signal = AbortSignal.any([this.signal, w.stop.signal]);
