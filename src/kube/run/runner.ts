@@ -193,7 +193,8 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
     const random = o.random ?? Math.random;
     const codes = await Promise.all([
       ...m.workloads.map((w) => workloadKind(w.kind).run(env, w, random)),
-      ...startedKinds().map((k) => k.start?.(env, m, random) ?? Promise.resolve(0)),
+      // Detached, the kinds that act beside the workloads are the supervisor's to start.
+      ...(o.detach ? [] : startedKinds().map((k) => k.start?.(env, m, random) ?? Promise.resolve(0))),
     ]);
     return interrupted ? signalExit(interrupted) : Math.max(0, ...codes);
   } catch (err) {

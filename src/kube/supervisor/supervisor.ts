@@ -22,6 +22,7 @@ import { readRecord } from '../records/record.js';
 import { readRuns, removeRun, runId, writeRun, type RunRecord } from '../records/runs.js';
 import { downManifest, findWorkloadPods } from '../run/down.js';
 import { ensureImages, runEnv, runManifest } from '../run/runner.js';
+import { startedKinds } from '../kinds/table.js';
 import { releaseLock, stillHeld } from './lock.js';
 
 export interface SupervisorOptions {
@@ -41,6 +42,8 @@ interface Watched {
   /** Aborted when the record goes: its pods' takeovers end (the pods stay for crib down). */
   stop: AbortController;
   env?: RunEnv;
+  /** The kinds that act beside the workloads (CronJob, Service) were started for it. */
+  started?: boolean;
 }
 
 /** Parses a run's files; a ManifestError names the file, the document and the field. */
@@ -201,6 +204,7 @@ export class Supervisor {
         this.watched.set(r.id, w);
         this.say(`crib supervise: watching run ${r.id} (${w.manifest.workloads.map((x) => `${x.kind} ${x.name}`).join(', ')})`);
       }
+      await this.startKinds(w);
       const pods = await findWorkloadPods(this.ctx, w.manifest.workloads);
       if (pods.length === 0) {
         this.say(`crib supervise: run ${r.id}: none of its pods is left; no longer watched`);
@@ -230,24 +234,37 @@ export class Supervisor {
     }
   }
 
+  /** What the run's pods share (made at the first need: it resolves the images). */
+  private async envOf(w: Watched): Promise<RunEnv> {
+    if (w.env) return w.env;
+    const say = (l: string) => this.say(l);
+    const signal = AbortSignal.any([this.signal, w.stop.signal]);
+    const templates = w.manifest.workloads.map((x) => ({ name: `${x.kind} ${x.name}`, spec: x.template.spec }));
+    const images = await ensureImages(this.ctx, templates, { pull: 'IfNotPresent' }, say, signal);
+    w.env = await runEnv(this.ctx, this.root, w.manifest, images, {
+      detach: false,
+      printLogs: false,
+      backoff: backoffFrom(w.record.backoffMs),
+      signal,
+      hurry: signal,
+      say,
+    });
+    return w.env;
+  }
+
+  /** Starts the kinds that act beside the workloads (a CronJob's schedule) once per watched run, as a foreground run does. */
+  private async startKinds(w: Watched): Promise<void> {
+    const kinds = startedKinds();
+    if (w.started || kinds.length === 0) return;
+    w.started = true;
+    const env = await this.envOf(w);
+    for (const k of kinds) void k.start?.(env, w.manifest, Math.random).catch((err: unknown) => this.say(`crib supervise: ${k.kind}: ${describeError(err)}`));
+  }
+
   /** Takes one pod over; once it ends (cribd gone, its record gone), the next scan may take it over again. */
   private async adopt(w: Watched, pod: ReturnType<typeof podOf>, sandboxId: string, uid: string, all: readonly Container__Output[]): Promise<void> {
     await this.addSecrets(w.manifest, uid);
-    if (!w.env) {
-      const say = (l: string) => this.say(l);
-      const signal = AbortSignal.any([this.signal, w.stop.signal]);
-      const templates = w.manifest.workloads.map((x) => ({ name: `${x.kind} ${x.name}`, spec: x.template.spec }));
-      const images = await ensureImages(this.ctx, templates, { pull: 'IfNotPresent' }, say, signal);
-      w.env = await runEnv(this.ctx, this.root, w.manifest, images, {
-        detach: false,
-        printLogs: false,
-        backoff: backoffFrom(w.record.backoffMs),
-        signal,
-        hurry: signal,
-        say,
-      });
-    }
-    const run = new PodRun(w.env, pod, {}, uid);
+    const run = new PodRun(await this.envOf(w), pod, {}, uid);
     const done = run
       .adopt(
         sandboxId,
