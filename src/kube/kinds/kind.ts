@@ -8,6 +8,7 @@ import type { Random } from '../manifest/names.js';
 import type { Pod, PodSpec } from '../manifest/pod-spec.js';
 import type { Workload } from '../manifest/workload.js';
 import type { RunEnv } from '../pod/pod-run.js';
+import type { PodHooks } from '../pod/hooks.js';
 
 /** Where a pod sits among its controller's: a StatefulSet ordinal or an Indexed Job's index. */
 export interface PodSlot {
@@ -64,6 +65,8 @@ export interface KindModule {
    * by the supervisor) with every document of the manifest, runs until env.signal; an exit code.
    */
   start?(env: RunEnv, m: Manifest, random: Random): Promise<number>;
+  /** Present for kinds that follow the run's pods (a Service's endpoints and names): told of each (pod/hooks.ts). */
+  hooks?(m: Manifest): PodHooks;
 }
 
 /** The documents of a kind that keeps its own (Service, CronJob), as its read() stored them. */

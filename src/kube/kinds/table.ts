@@ -1,5 +1,7 @@
 // The kinds crib run reads, by name: adding a kind is a module in this folder and a line here.
 import type { KindModule, WorkloadBehaviour } from './kind.js';
+import type { Manifest } from '../manifest/documents.js';
+import type { PodHooks } from '../pod/hooks.js';
 import { configMapKind } from './configmap.js';
 import { cronJobKind } from './cronjob.js';
 import { daemonSetKind } from './daemonset.js';
@@ -31,6 +33,9 @@ export const runKindNames = (): string[] => [...kinds().values()].filter((k) => 
 
 /** The kinds that act beside the workloads (those with a start). */
 export const startedKinds = (): KindModule[] => [...kinds().values()].filter((k) => k.start !== undefined);
+
+/** What the kinds that follow a run's pods want to hear of them (pod/hooks.ts). */
+export const kindHooks = (m: Manifest): PodHooks[] => [...kinds().values()].flatMap((k) => (k.hooks ? [k.hooks(m)] : []));
 
 /** A workload's kind behaviour; the manifest only holds workloads of kinds that have one. */
 export function workloadKind(kind: string): WorkloadBehaviour {

@@ -18,7 +18,7 @@ import { checkReferences } from '../plan/plan.js';
 import type { ImageInfo, RunEnv } from '../pod/pod-run.js';
 import { checkHostPaths, claimExists, ensureClaim, RunError } from '../volumes/volumes.js';
 import { runtimeRoot } from '../records/paths.js';
-import { startedKinds, workloadKind } from '../kinds/table.js';
+import { kindHooks, startedKinds, workloadKind } from '../kinds/table.js';
 import { removeRun, runId } from '../records/runs.js';
 import type { PodHooks } from '../pod/hooks.js';
 
@@ -123,7 +123,7 @@ export async function runEnv(
     multi: pods > 1,
     backoff: o.backoff,
     say: o.say,
-    hooks: o.hooks ?? [],
+    hooks: [...(o.hooks ?? []), ...kindHooks(m)],
     ...(hostResolv ? { hostResolv } : {}),
   };
 }
