@@ -29,9 +29,25 @@ spec:
         - name: app
           image: ${IMAGE}
           command: [sh, -c, 'trap "exit 0" TERM; touch /tmp/alive; sleep 1; touch /tmp/ready; while :; do sleep 1; done']
+          env: [{name: TOKEN, valueFrom: {secretKeyRef: {name: probed-secret, key: token}}}]
           readinessProbe: {exec: {command: [test, -f, /tmp/ready]}, periodSeconds: 1}
           livenessProbe: {exec: {command: [test, -f, /tmp/alive]}, periodSeconds: 1, failureThreshold: 2}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: probed-secret}
+stringData: {token: s3cret-t0ken}
 `;
+
+/** Files under DIR whose bytes hold `text`. */
+function filesHolding(dir: string, text: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+    .filter((f) => fs.readFileSync(f).includes(text));
+}
 
 const FAILING_JOB = `apiVersion: batch/v1
 kind: Job
@@ -124,6 +140,8 @@ describe('crib supervise', () => {
       20_000,
     );
     assert.equal((await sandboxes()).length, 1, 'the same pod, restarted in place');
+    assert.match((await crib(['exec', name, '--', 'sh', '-c', 'echo $TOKEN'])).stdout, /s3cret-t0ken/, "the restart's env has the Secret");
+    assert.deepEqual(filesHolding(path.join(h.root, 'kube'), 's3cret-t0ken'), [], 'the run record keeps no Secret on the disk');
 
     const d = await crib(['down', '-f', file]);
     assert.equal(d.code, 0, explain(d));

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseManifests } from '../../src/kube/manifest/documents.js';
-import { isRunRecord, readRuns, removeRun, runId, writeRun } from '../../src/kube/records/runs.js';
+import { isRunRecord, readRuns, removeRun, runId, withoutSecrets, writeRun } from '../../src/kube/records/runs.js';
 import { parsePid, pidFile, releaseLock, stillHeld, takeLock } from '../../src/kube/supervisor/lock.js';
 import { parseRunFiles } from '../../src/kube/supervisor/supervisor.js';
 import { repoRoot } from '../../src/util/paths.js';
@@ -38,7 +38,7 @@ describe('run records', () => {
       fs.writeFileSync(path.join(dir, 'bbbbbbbbbbbbbbbb.json'), '{"id": "bbbbbbbbbbbbbbbb", "files": "no"}');
       fs.writeFileSync(path.join(dir, 'cccccccccccccccc.json'), JSON.stringify({ ...r, id: 'dddddddddddddddd' }));
       fs.writeFileSync(path.join(dir, 'eeeeeeeeeeeeeeee.json'), '{half');
-      assert.deepEqual(await readRuns(root), [r]);
+      assert.deepEqual(await readRuns(root), [{ ...r, files: [{ name: 'x.yaml', text: withoutSecrets(pod('x')) }] }]);
       assert.equal(await removeRun(root, r.id), true);
       assert.equal(await removeRun(root, r.id), false, 'removing twice is no error');
       assert.equal(await removeRun(root, '../../etc/passwd'), false, 'an id is never a path');
@@ -46,6 +46,15 @@ describe('run records', () => {
     } finally {
       fs.rmSync(root, { recursive: true, force: true });
     }
+  });
+
+  it('keep no Secret: its documents and List items are dropped, the rest reads the same', () => {
+    const text = `${pod('a')}---\napiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {k: s3cret}\n---\napiVersion: v1\nkind: List\nitems:\n  - {apiVersion: v1, kind: Secret, metadata: {name: t}, data: {k: czNjcmV0}}\n  - {apiVersion: v1, kind: ConfigMap, metadata: {name: c}, data: {mode: '0644'}}\n`;
+    const kept = withoutSecrets(text);
+    assert.ok(!kept.includes('s3cret') && !kept.includes('czNjcmV0'), kept);
+    const m = parseManifests(kept);
+    assert.deepEqual([...m.objects.keys()], ['ConfigMap/default/c']);
+    assert.deepEqual(m.workloads, parseManifests(pod('a')).workloads);
   });
 
   it('have a shape', () => {

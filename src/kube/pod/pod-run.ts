@@ -13,7 +13,7 @@ import type { PodSandboxConfig } from '../../cri/generated/runtime/v1/PodSandbox
 import { Aborted, sleep, throwIfAborted } from '../loop/abort.js';
 import { Backoff, type BackoffSettings } from '../loop/backoff.js';
 import { containerConfig, containerLogPath, podSandboxConfig, type SandboxInputs } from './convert.js';
-import { claimUsernsBlock } from './userns.js';
+import { claimUsernsBlock, usernsHostIdOf } from './userns.js';
 import { containerEnv, type PodFacts } from '../env/env.js';
 import type { Manifest } from '../manifest/documents.js';
 import { lastLogLines, LogPrinter } from './logs.js';
@@ -23,13 +23,12 @@ import { podRecord } from '../plan/plan.js';
 import { ContainerProbes } from '../probes/probe.js';
 import { describeHandler, runHook, runProbe } from '../probes/probers.js';
 import { qosClass } from '../quantity/qos.js';
-import { writeRecord, writeStatus } from '../records/record.js';
+import { isTerminating, writeRecord, writeStatus } from '../records/record.js';
 import { teardownPod } from './teardown.js';
 import type { PodHooks, PodInfo } from './hooks.js';
 import type { Mount } from '../../cri/generated/runtime/v1/Mount.js';
 import { CONTAINER_EXITED, CONTAINER_RUNNING } from '../records/keys.js';
 import { bindSubPaths, prepareVolumes, removePodVolumes, RunError, volumePaths } from '../volumes/volumes.js';
-import { usernsHostIdOf } from './userns.js';
 import { newestByName } from '../records/newest.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import { ANN_CONTAINER_TYPE } from '../records/keys.js';
@@ -503,6 +502,11 @@ export class PodRun {
     let logsChecked = Date.now();
     for (;;) {
       throwIfAborted(this.signal);
+      // Another command tears it down (crib down POD): nothing of it is restarted from now.
+      if (await isTerminating(this.env.root, this.uid)) {
+        this.say('being torn down by another command; no longer watched');
+        return 1;
+      }
       if (Date.now() - logsChecked >= KUBELET_LOG_ROTATION.intervalMs) {
         logsChecked = Date.now();
         await this.rotateLogs();

@@ -12,6 +12,7 @@ import { ANN_GRACE, ANN_PRESTOP, CONTAINER_RUNNING } from '../records/keys.js';
 import type { Hook } from '../manifest/pod-spec.js';
 import { describeHandler, runHook } from '../probes/probers.js';
 import { removePodVolumes } from '../volumes/volumes.js';
+import { markTerminating } from '../records/record.js';
 
 const DEFAULT_GRACE = 30;
 
@@ -134,6 +135,7 @@ async function stopSandbox(ctx: CliContext, sandboxId: string, running: readonly
  */
 export async function teardownPod(ctx: CliContext, t: TeardownTarget, o: TeardownOptions): Promise<void> {
   const rt = ctx.clients.runtime;
+  if (t.uid) await markTerminating(o.root, t.uid);
   let containers: Container__Output[] = [];
   try {
     containers = (await call(rt, 'ListContainers', { filter: { pod_sandbox_id: t.sandboxId } })).containers;

@@ -28,8 +28,8 @@ const STATUS = 'status.json';
 const safeUid = (uid: string): boolean => /^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(uid) && uid.length <= 128;
 
 /** Writes a file whole or not at all (a reader never sees half of it). */
-async function writeAtomic(file: string, data: string, mode: number): Promise<void> {
-  await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+async function writeAtomic(file: string, data: string, mode: number, makeDir = true): Promise<void> {
+  if (makeDir) await fsp.mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const tmp = `${file}.${process.pid}.tmp`;
   await fsp.writeFile(tmp, data, { mode });
   await fsp.rename(tmp, file);
@@ -84,8 +84,9 @@ export async function readRecord(root: string, uid: string): Promise<PodRecord |
   return { pod: v.pod, objects };
 }
 
+/** Writes status.json into the pod's directory, if it still has one (a pod torn down meanwhile is not made again). */
 export const writeStatus = (root: string, uid: string, s: PodStatusFile): Promise<void> =>
-  writeAtomic(path.join(podDir(root, uid), STATUS), JSON.stringify(s), 0o644);
+  writeAtomic(path.join(podDir(root, uid), STATUS), JSON.stringify(s), 0o644, false);
 
 export async function readStatus(root: string, uid: string): Promise<PodStatusFile | undefined> {
   if (!safeUid(uid)) return undefined;
@@ -94,4 +95,26 @@ export async function readStatus(root: string, uid: string): Promise<PodStatusFi
   const ready: Record<string, boolean> = {};
   for (const [k, b] of Object.entries(v.ready)) if (typeof b === 'boolean') ready[k] = b;
   return { ready };
+}
+
+const TERMINATING = 'terminating';
+
+/**
+ * Marks the pod as being torn down (kubelet's deletionTimestamp), before its preStop hooks: whoever
+ * runs it (a foreground crib run, the supervisor) restarts nothing of it from then on.
+ */
+export async function markTerminating(root: string, uid: string): Promise<void> {
+  if (!safeUid(uid)) return;
+  // A pod without its directory has nobody running it to tell.
+  await fsp.writeFile(path.join(podDir(root, uid), TERMINATING), '').catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
+}
+
+export async function isTerminating(root: string, uid: string): Promise<boolean> {
+  if (!safeUid(uid)) return false;
+  return fsp.access(path.join(podDir(root, uid), TERMINATING)).then(
+    () => true,
+    () => false,
+  );
 }

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
 import type { Manifest } from '../manifest/documents.js';
 import type { PullPolicy } from '../manifest/pod-spec.js';
 import { MAX_MANIFEST_BYTES } from '../manifest/input.js';
@@ -36,11 +37,30 @@ export function runId(m: Pick<Manifest, 'workloads'>): string {
   return createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 16);
 }
 
+/**
+ * A manifest's text without its Secrets (documents and List items), as JSON documents: a record is
+ * on the disk, where no Secret is ever written; a pod's Secrets are in its own record's tmpfs. Pure.
+ */
+export function withoutSecrets(text: string): string {
+  const docs = parseAllDocuments(text, { version: '1.1' });
+  const isSecret = (v: unknown) => typeof v === 'object' && v !== null && (v as Record<string, unknown>)['kind'] === 'Secret';
+  const kept: unknown[] = [];
+  for (const doc of Array.isArray(docs) ? docs : [docs]) {
+    const v: unknown = doc.toJS({ maxAliasCount: 100 });
+    if (v === null || v === undefined || isSecret(v)) continue;
+    const items = (v as Record<string, unknown>)['items'];
+    kept.push(Array.isArray(items) ? { ...(v as Record<string, unknown>), items: items.filter((i) => !isSecret(i)) } : v);
+  }
+  return kept.map((v) => JSON.stringify(v)).join('\n---\n');
+}
+
+/** Records a run, its files without their Secrets. */
 export async function writeRun(root: string, r: RunRecord): Promise<void> {
   await fsp.mkdir(runsDir(root), { recursive: true, mode: 0o700 });
   const file = path.join(runsDir(root), `${r.id}.json`);
   const tmp = `${file}.${process.pid}.tmp`;
-  await fsp.writeFile(tmp, JSON.stringify(r), { mode: 0o600 });
+  const files = r.files.map((f) => ({ name: f.name, text: withoutSecrets(f.text) }));
+  await fsp.writeFile(tmp, JSON.stringify({ ...r, files }), { mode: 0o600 });
   await fsp.rename(tmp, file);
 }
 

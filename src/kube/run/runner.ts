@@ -202,7 +202,8 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
     const random = o.random ?? Math.random;
     const codes = await Promise.all([
       ...m.workloads.map((w) => workloadKind(w.kind).run(env, w, random)),
-      ...startedKinds().map((k) => k.start?.(env, m, random) ?? Promise.resolve(0)),
+      // Detached, the kinds that act beside the workloads are the supervisor's to start.
+      ...(o.detach ? [] : startedKinds().map((k) => k.start?.(env, m, random) ?? Promise.resolve(0))),
     ]);
     await Promise.all(env.hooks.map((h) => h.settled?.() ?? Promise.resolve())); // detached: what the hooks write is whole before the run exits
     return interrupted ? signalExit(interrupted) : Math.max(0, ...codes);

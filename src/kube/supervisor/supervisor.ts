@@ -18,9 +18,11 @@ import { ManifestError } from '../manifest/fields.js';
 import { ManifestTooLarge, readManifest } from '../manifest/input.js';
 import { podOf } from '../plan/plan.js';
 import { PodRun, type RunEnv } from '../pod/pod-run.js';
+import { readRecord } from '../records/record.js';
 import { readRuns, removeRun, runId, writeRun, type RunRecord } from '../records/runs.js';
 import { downManifest, findWorkloadPods } from '../run/down.js';
 import { ensureImages, runEnv, runManifest } from '../run/runner.js';
+import { startedKinds } from '../kinds/table.js';
 import { releaseLock, stillHeld } from './lock.js';
 import { completeManifest } from '../kinds/table.js';
 
@@ -41,6 +43,8 @@ interface Watched {
   /** Aborted when the record goes: its pods' takeovers end (the pods stay for crib down). */
   stop: AbortController;
   env?: RunEnv;
+  /** The kinds that act beside the workloads (CronJob, Service) were started for it. */
+  started?: boolean;
 }
 
 /** Parses a run's files; a ManifestError names the file, the document and the field. */
@@ -202,6 +206,7 @@ export class Supervisor {
         this.watched.set(r.id, w);
         this.say(`crib supervise: watching run ${r.id} (${w.manifest.workloads.map((x) => `${x.kind} ${x.name}`).join(', ')})`);
       }
+      await this.startKinds(w);
       const pods = await findWorkloadPods(this.ctx, w.manifest.workloads);
       if (pods.length === 0) {
         this.say(`crib supervise: run ${r.id}: none of its pods is left; no longer watched`);
@@ -220,23 +225,48 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Adds the Secrets a pod uses to its run's manifest (a restart's env needs them): from the pod's
+   * own record, on its tmpfs, since a run record keeps none.
+   */
+  private async addSecrets(m: Manifest, uid: string): Promise<void> {
+    for (const o of (await readRecord(this.root, uid))?.objects ?? []) {
+      if (o['kind'] !== 'Secret' || (o['data'] === undefined && o['stringData'] === undefined)) continue;
+      for (const [key, v] of parseManifests(JSON.stringify(o)).objects) if (!m.objects.has(key)) m.objects.set(key, v);
+    }
+  }
+
+  /** What the run's pods share (made at the first need: it resolves the images). */
+  private async envOf(w: Watched): Promise<RunEnv> {
+    if (w.env) return w.env;
+    const say = (l: string) => this.say(l);
+    const signal = AbortSignal.any([this.signal, w.stop.signal]);
+    const templates = w.manifest.workloads.map((x) => ({ name: `${x.kind} ${x.name}`, spec: x.template.spec }));
+    const images = await ensureImages(this.ctx, templates, { pull: 'IfNotPresent' }, say, signal);
+    w.env = await runEnv(this.ctx, this.root, w.manifest, images, {
+      detach: false,
+      printLogs: false,
+      backoff: backoffFrom(w.record.backoffMs),
+      signal,
+      hurry: signal,
+      say,
+    });
+    return w.env;
+  }
+
+  /** Starts the kinds that act beside the workloads (a CronJob's schedule) once per watched run, as a foreground run does. */
+  private async startKinds(w: Watched): Promise<void> {
+    const kinds = startedKinds();
+    if (w.started || kinds.length === 0) return;
+    w.started = true;
+    const env = await this.envOf(w);
+    for (const k of kinds) void k.start?.(env, w.manifest, Math.random).catch((err: unknown) => this.say(`crib supervise: ${k.kind}: ${describeError(err)}`));
+  }
+
   /** Takes one pod over; once it ends (cribd gone, its record gone), the next scan may take it over again. */
   private async adopt(w: Watched, pod: ReturnType<typeof podOf>, sandboxId: string, uid: string, all: readonly Container__Output[]): Promise<void> {
-    if (!w.env) {
-      const say = (l: string) => this.say(l);
-      const signal = AbortSignal.any([this.signal, w.stop.signal]);
-      const templates = w.manifest.workloads.map((x) => ({ name: `${x.kind} ${x.name}`, spec: x.template.spec }));
-      const images = await ensureImages(this.ctx, templates, { pull: 'IfNotPresent' }, say, signal);
-      w.env = await runEnv(this.ctx, this.root, w.manifest, images, {
-        detach: false,
-        printLogs: false,
-        backoff: backoffFrom(w.record.backoffMs),
-        signal,
-        hurry: signal,
-        say,
-      });
-    }
-    const run = new PodRun(w.env, pod, {}, uid);
+    await this.addSecrets(w.manifest, uid);
+    const run = new PodRun(await this.envOf(w), pod, {}, uid);
     const done = run
       .adopt(
         sandboxId,
