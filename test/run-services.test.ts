@@ -226,6 +226,8 @@ ${MANIFEST.slice(MANIFEST.indexOf('---\napiVersion: v1\nkind: Service\nmetadata:
       // A new supervisor reads each pod's file back and follows readiness as the first did.
       s.child.kill('SIGTERM');
       assert.equal(await s.exited, 0, s.out.stderr);
+      // Its end is not the pods': their names stay while no supervisor runs.
+      assert.deepEqual(await sh(app.id, 'timeout 5 wget -qO- http://db:8080/'), { code: 0, out: `${db.pod}\n` }, says());
       s = await startSupervisor();
       await waitFor(
         () => (s.out.stderr.match(/: taken over/g) ?? []).length === 4,
