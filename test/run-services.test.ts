@@ -1,7 +1,8 @@
 // Services under `crib run`, end to end with real pods: a StatefulSet's pods reach each other as
 // POD.SERVICE through its headless Service, a Deployment reaches a "database" Deployment by its
-// Service's name, a pod whose readiness probe fails drops out of the name and comes back, and a
-// NodePort Service is reachable on the node at its node port.
+// Service's name, a pod whose readiness probe fails drops out of the name and comes back (in the
+// foreground, and under -d through crib supervise, also across its restart), and a NodePort
+// Service is reachable on the node at its node port.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
