@@ -1,11 +1,14 @@
 // Services under `crib run`, end to end with real pods: a StatefulSet's pods reach each other as
 // POD.SERVICE through its headless Service, a Deployment reaches a "database" Deployment by its
-// Service's name, a pod whose readiness probe fails drops out of the name and comes back, and a
-// NodePort Service is reachable on the node at its node port.
+// Service's name, a pod whose readiness probe fails drops out of the name and comes back (in the
+// foreground, and under -d through crib supervise, also across its restart), and a NodePort
+// Service is reachable on the node at its node port.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import path from 'node:path';
 import { call } from '../src/client/client.js';
+import { lockHolder } from '../src/kube/supervisor/lock.js';
 import { cribRunSuite, type BackgroundCli } from './support/crib-cli.js';
 import { freePort } from '../support/registry.js';
 import { waitFor } from './support/wait-for.js';
@@ -158,7 +161,7 @@ describe('Services under crib run', () => {
     });
   });
 
-  it('gives a detached run the names as they are when it hands its pods over', async () => {
+  it("keeps a detached run's names current through the supervisor, also after the supervisor restarts", async () => {
     const file = manifest(`
 apiVersion: v1
 kind: Service
@@ -179,7 +182,18 @@ spec:
     spec:
       terminationGracePeriodSeconds: 1
       containers: [{ name: web, image: ${IMAGE}, ${serving} }]
-`);
+${MANIFEST.slice(MANIFEST.indexOf('---\napiVersion: v1\nkind: Service\nmetadata: { name: db }'))}`);
+    // The test's own supervisor (crib run -d hands over to it), so that it can end it by its pid.
+    const startSupervisor = async (): Promise<BackgroundCli> => {
+      const s = background(['supervise', '--manifest-dir', path.join(h.base, 'manifests'), '--scan', '300']);
+      await waitFor(
+        async () => (await lockHolder(h.root)) === s.child.pid,
+        () => `the supervisor to take its lock:\n${s.out.stderr}`,
+        20_000,
+      );
+      return s;
+    };
+    let s = await startSupervisor();
     const r = await crib(['run', '-d', '-f', file]);
     try {
       assert.equal(r.code, 0, explain(r));
@@ -188,9 +202,50 @@ spec:
       // OrderedReady: peer-1 came after peer-0 was ready, and peer-0's file got its name then.
       assert.deepEqual(await sh(peer0.id, 'timeout 5 wget -qO- http://peer-1.peers:8080/'), { code: 0, out: 'peer-1\n' }, explain(r));
       assert.deepEqual(await sh(peer1.id, 'timeout 5 wget -qO- http://peer-0.peers:8080/'), { code: 0, out: 'peer-0\n' }, explain(r));
+
+      const app = await containerOf('app');
+      const db = await containerOf('db');
+      const says = () => `--- crib supervise\n${s.out.stderr}\n--- cribd\n${h.logTail(15)}`;
+      /** db's name, from the app pod, resolves (and db answers) or not, as the supervisor keeps the files now. */
+      const dbResolves = async (want: boolean, what: string): Promise<void> => {
+        let got = { code: 0, out: '' };
+        await waitFor(
+          async () => ((got = await sh(app.id, 'timeout 5 wget -qO- http://db:8080/')).code === 0) === want,
+          async () => `db ${what}: ${got.out}\n${(await sh(app.id, 'cat /etc/hosts')).out}\n${says()}`,
+          30_000,
+        );
+        if (want) assert.equal(got.out, `${db.pod}\n`);
+      };
+      await dbResolves(false, 'resolved before it was ready');
+      await sh(db.id, 'touch /tmp/ready');
+      await dbResolves(true, 'to resolve once ready');
+      await sh(db.id, 'rm /tmp/ready');
+      await dbResolves(false, 'to drop out when unready');
+      await sh(db.id, 'touch /tmp/ready');
+      await dbResolves(true, 'to come back');
+
+      // A new supervisor reads each pod's file back and follows readiness as the first did.
+      s.child.kill('SIGTERM');
+      assert.equal(await s.exited, 0, s.out.stderr);
+      // Its end is not the pods': their names stay while no supervisor runs.
+      assert.deepEqual(await sh(app.id, 'timeout 5 wget -qO- http://db:8080/'), { code: 0, out: `${db.pod}\n` }, says());
+      s = await startSupervisor();
+      await waitFor(
+        () => (s.out.stderr.match(/: taken over/g) ?? []).length === 4,
+        () => `the pods taken over again:\n${says()}`,
+        30_000,
+      );
+      await dbResolves(true, 'to resolve once ready again after the restart');
+      await sh(db.id, 'rm /tmp/ready');
+      await dbResolves(false, 'to drop out after the restart');
+      await sh(db.id, 'touch /tmp/ready');
+      await dbResolves(true, 'to come back after the restart');
+      assert.deepEqual(await sh(peer0.id, 'timeout 5 wget -qO- http://peer-1.peers:8080/'), { code: 0, out: 'peer-1\n' }, says());
     } finally {
       const d = await crib(['down', '-f', file]);
       assert.equal(d.code, 0, explain(d));
+      s.child.kill('SIGTERM');
+      await s.exited;
     }
   });
 

@@ -4,9 +4,13 @@
 // written, and what Services ask of the workloads (selection, target ports, node ports).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parseManifests } from '../../src/kube/manifest/documents.js';
 import { Fields, ManifestError } from '../../src/kube/manifest/fields.js';
 import type { Workload } from '../../src/kube/manifest/workload.js';
+import { PodHostsFile } from '../../src/kube/services/hosts-file.js';
 import { HostsSlots, READ_CHUNK, REUSE_AFTER_MS, type HostsWrite } from '../../src/kube/services/hosts-slots.js';
 import { podHostsHeader } from '../../src/kube/services/pod-hosts.js';
 import { parseService, type Service } from '../../src/kube/services/service.js';
@@ -222,6 +226,97 @@ describe("a pod's hosts file changed in place", () => {
     assert.notEqual(again[1]?.offset, fill?.offset, 'a slot hidden 10 ms ago is not filled again');
     const later = s.apply(['10.0.0.2\ta'], ['10.0.0.3\ta'], 10 + REUSE_AFTER_MS);
     assert.equal(later[1]?.offset, fill?.offset, 'the oldest slot hidden long enough is filled again');
+  });
+
+  it('is read back from the file as another process left it, and goes on from there', () => {
+    const file = new FakeFile(header);
+    const slots = new HostsSlots(header.length);
+    const line = (i: number) => `10.0.${i >> 8}.${i & 255}\t${'db-'.repeat(1 + (i % 150))}x`;
+    let seed = 11;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let shown = new Set<string>();
+    const churn = (s: HostsSlots, now: number) => {
+      const want = new Set<string>();
+      for (let i = 0; i < 100; i++) if (rnd() < 0.5) want.add(line(i));
+      for (const w of s.apply(
+        [...shown].filter((l) => !want.has(l)),
+        [...want].filter((l) => !shown.has(l)),
+        now,
+      ))
+        file.write(w);
+      shown = want;
+    };
+    for (let round = 0; round < 50; round++) churn(slots, round * REUSE_AFTER_MS);
+    const body = () => file.buf.subarray(header.length).toString('latin1');
+    const back = HostsSlots.parse(header.length, body(), 50 * REUSE_AFTER_MS);
+    assert.ok(back, 'the file parses');
+    assert.deepEqual(new Set(back.lines()), shown);
+    assert.equal(back.size, file.buf.length);
+    // Hidden slots count as freed just now: none is filled again at once.
+    const size = back.size;
+    const next = HostsSlots.parse(header.length, body(), 0);
+    assert.ok(next);
+    assert.deepEqual(
+      next.apply([], ['10.9.9.9\tnew'], 0).map((w) => w.offset >= size),
+      [true, true],
+    );
+    for (let round = 51; round < 100; round++) churn(back, round * REUSE_AFTER_MS);
+    assert.deepEqual(new Set(file.visible(header.length)), shown);
+    assert.equal(back.size, file.buf.length);
+    assert.ok(HostsSlots.parse(header.length, body(), 0), 'still parses');
+  });
+
+  it('reads back only what it writes: every other body is undefined', () => {
+    const slot = (line: string, size = 64) => `${line}${' '.repeat(size - line.length - 1)}\n`;
+    const ok = slot('10.0.0.1\tdb') + slot('#0.0.0.2\tdb');
+    const back = HostsSlots.parse(0, ok, 0);
+    assert.deepEqual([...(back?.lines() ?? [])], ['10.0.0.1\tdb']);
+    // a filler up to a read chunk's end, then a slot after it
+    assert.ok(HostsSlots.parse(0, `#${' '.repeat(READ_CHUNK - 2)}\n${slot('10.0.0.1\tdb')}`, 0));
+    for (const [why, body] of [
+      ['no final newline', ok.slice(0, -1)],
+      ['a slot of no multiple of 64', `${slot('10.0.0.1\tdb').slice(1)}`],
+      ['the same line twice', slot('10.0.0.1\tdb') + slot('10.0.0.1\tdb')],
+      ['a blank visible slot', slot(' ')],
+      ['a slot across a read chunk', `${slot('#', 960)}${slot('10.0.0.1\tdb', 128)}`],
+      ['a filler short of a read chunk', `#${' '.repeat(100)}\n`],
+      ['a byte that is no text', slot('10.0.0.1\td\u00e9')],
+      ['a control byte', slot('10.0.0.1\td\u0000')],
+    ] as const)
+      assert.equal(HostsSlots.parse(0, body, 0), undefined, why);
+  });
+
+  it('takes a file over: brought to the lines wanted; one that is not its own, or too large, rewritten whole in place; a symlink refused', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'crib-hosts-'));
+    try {
+      const at = path.join(dir, 'etc-hosts');
+      const a = '10.0.0.1\tdb';
+      const b = '10.0.0.2\tdb';
+      await PodHostsFile.create(at, header, [a], 0);
+      const ino = fs.statSync(at).ino;
+      await PodHostsFile.open(at, header, [b], 1 << 20, 0);
+      const visible = () => new FakeFile(fs.readFileSync(at, 'latin1')).visible(header.length);
+      assert.deepEqual(visible(), [b]);
+      assert.ok(fs.readFileSync(at, 'latin1').includes(`#${a.slice(1)}`), 'the old line hidden in its slot, not rewritten');
+      const free = `#${' '.repeat(62)}\n`;
+      assert.ok(HostsSlots.parse(header.length, free + free, 0), 'the last case parses: only its size is wrong');
+      for (const [bad, max] of [
+        [`${header}10.0.0.3\tstale\n`, 1 << 20],
+        [header.replace('localhost', 'elsewhere'), 1 << 20],
+        [`${header}${free}${free}`, header.length + 64],
+      ] as const) {
+        fs.writeFileSync(at, bad);
+        await PodHostsFile.open(at, header, [a], max, 0);
+        assert.equal(fs.readFileSync(at, 'latin1'), `${header}${a}${' '.repeat(64 - a.length - 1)}\n`, JSON.stringify(bad));
+        assert.equal(fs.statSync(at).ino, ino, 'the same inode: the one the containers mount');
+      }
+      fs.rmSync(at);
+      fs.symlinkSync(path.join(dir, 'elsewhere'), at);
+      await assert.rejects(PodHostsFile.open(at, header, [a], 1 << 20, 0), /ELOOP/);
+      assert.equal(fs.existsSync(path.join(dir, 'elsewhere')), false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('stays small while one pod flaps ready and unready 10,000 times', () => {

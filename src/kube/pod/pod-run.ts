@@ -266,7 +266,9 @@ export class PodRun {
     } finally {
       this.closed = true;
       await this.readinessWrite;
-      for (const h of this.env.hooks) h.gone?.(this.info());
+      // Only a pod seen to its end is gone: one let go (a signal, cribd away) still runs, and keeps
+      // its place in the names until the next takeover.
+      if (this.completed) for (const h of this.env.hooks) h.gone?.(this.info());
     }
   }
 

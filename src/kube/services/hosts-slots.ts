@@ -40,6 +40,46 @@ export class HostsSlots {
   /** `end`: the size of the file's fixed part (its header); slots follow it. */
   constructor(private end: number) {}
 
+  /**
+   * The slots of a file these writes made (`body`: what follows its header of `headerSize` bytes),
+   * as another process left it: a supervisor taking a pod over. Strict: undefined unless every byte
+   * is a slot (a multiple of SLOT_UNIT, within one READ_CHUNK, a line padded with spaces or hidden
+   * by `#`) or a filler up to a READ_CHUNK boundary, and no line shows twice. Hidden slots count as
+   * freed `now` (a reader may still be copying what they held).
+   */
+  static parse(headerSize: number, body: string, now: number): HostsSlots | undefined {
+    const slots = new HostsSlots(headerSize);
+    let at = 0;
+    while (at < body.length) {
+      const nl = body.indexOf('\n', at);
+      if (nl < 0) return undefined;
+      const size = nl + 1 - at;
+      const offset = headerSize + at;
+      const text = body.slice(at, nl);
+      at = nl + 1;
+      const toBoundary = READ_CHUNK - (offset % READ_CHUNK);
+      if (/[^\x20-\x7e\t]/.test(text)) return undefined;
+      if (size === toBoundary && (size === 1 ? text === '' : /^# *$/.test(text))) {
+        slots.end = offset + size; // a filler
+        continue;
+      }
+      if (size % SLOT_UNIT !== 0 || size > toBoundary) return undefined;
+      const slot: Slot = { offset, size };
+      slots.end = offset + size;
+      if (text.startsWith('#')) {
+        slot.freedAt = now;
+        const list = slots.free.get(size) ?? [];
+        list.push(slot);
+        slots.free.set(size, list);
+        continue;
+      }
+      const line = text.replace(/ +$/, '');
+      if (!line || slots.live.has(line)) return undefined;
+      slots.live.set(line, slot);
+    }
+    return slots;
+  }
+
   /** The file's size once the writes are done. */
   get size(): number {
     return this.end;

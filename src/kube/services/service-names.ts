@@ -2,7 +2,7 @@
 // becomes ready or unready, or goes away, it works out the lines the Services now give
 // (service-hosts.ts) and changes every pod's file by the difference, one change at a time.
 import path from 'node:path';
-import { PodHostsFile } from './hosts-file.js';
+import { maxHostsFileSize, PodHostsFile } from './hosts-file.js';
 import type { HostAlias } from '../manifest/pod-spec.js';
 import { podHostsHeader } from './pod-hosts.js';
 import { serviceHostLines, type PodEndpoint } from './service-hosts.js';
@@ -31,7 +31,9 @@ export class ServiceNames {
 
   /**
    * A pod has its IP (`key`: its uid). With `dir`, its hosts file is made there with the current
-   * lines (before its containers start) and its path returned, to mount as /etc/hosts.
+   * lines (before its containers start) and its path returned, to mount as /etc/hosts. A file there
+   * already is one an earlier process made for the same pod (a supervisor takes the pod over): it
+   * is read back and brought up to date.
    */
   addPod(key: string, pod: HostsPod): Promise<string | undefined> {
     const { dir, hostAliases, ...ep } = pod;
@@ -46,7 +48,11 @@ export class ServiceNames {
           ...(ep.subdomain ? { subdomain: ep.subdomain } : {}),
           ...(hostAliases ? { hostAliases } : {}),
         });
-        const file = await PodHostsFile.create(path.join(dir, HOSTS_FILE), header, this.lines, this.now());
+        const at = path.join(dir, HOSTS_FILE);
+        const file = await PodHostsFile.create(at, header, this.lines, this.now()).catch((err: NodeJS.ErrnoException) => {
+          if (err.code !== 'EEXIST') throw err;
+          return PodHostsFile.open(at, header, this.lines, maxHostsFileSize(header.length, this.services.length), this.now());
+        });
         this.files.set(key, file);
         made = file.path;
       }

@@ -108,6 +108,8 @@ export class Supervisor {
     );
     for (const w of this.watched.values()) w.stop.abort();
     await Promise.all(this.adopted.values());
+    // What the kinds' hooks were told (a Service's names) is written whole before the lock goes.
+    await Promise.all([...this.watched.values()].flatMap((w) => w.env?.hooks.map((h) => h.settled?.() ?? Promise.resolve()) ?? []));
     await releaseLock(this.root);
   }
 
