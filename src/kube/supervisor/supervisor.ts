@@ -19,10 +19,10 @@ import { ManifestTooLarge, readManifest } from '../manifest/input.js';
 import { podOf } from '../plan/plan.js';
 import { PodRun, type RunEnv } from '../pod/pod-run.js';
 import { readRecord } from '../records/record.js';
-import { readRuns, removeRun, runId, writeRun, type RunRecord } from '../records/runs.js';
+import { readRuns, removeRun, runId, runStateDir, writeRun, type RunRecord } from '../records/runs.js';
 import { downManifest, findWorkloadPods } from '../run/down.js';
 import { ensureImages, runEnv, runManifest } from '../run/runner.js';
-import { startedKinds } from '../kinds/table.js';
+import { plannedWorkloads, startedKinds } from '../kinds/table.js';
 import { releaseLock, stillHeld } from './lock.js';
 import { completeManifest } from '../kinds/table.js';
 
@@ -153,8 +153,8 @@ export class Supervisor {
       return;
     }
     for (const w of [...m.ignoredKinds, ...m.warnings]) this.say(`crib supervise: ${file}: warning: ${w}`);
-    if (m.workloads.length === 0) {
-      this.say(`crib supervise: ${file}: nothing to run (no Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet or Job)`);
+    if (m.workloads.length === 0 && plannedWorkloads(m).length === 0) {
+      this.say(`crib supervise: ${file}: nothing to run (no Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job or CronJob)`);
       this.failedFiles.set(file, { hash: h, at: Date.now() });
       return;
     }
@@ -166,7 +166,13 @@ export class Supervisor {
       return;
     }
     this.failedFiles.delete(file);
-    await writeRun(this.root, { id: runId(m), files: [{ name: file, text }], backoffMs: KUBELET_BACKOFF.initialMs, source: file, sourceHash: h });
+    await writeRun(this.root, {
+      id: runId(m, plannedWorkloads(m)),
+      files: [{ name: file, text }],
+      backoffMs: KUBELET_BACKOFF.initialMs,
+      source: file,
+      sourceHash: h,
+    });
   }
 
   /** Stops watching a directory file's run and tears its pods down (its claims' data stays). */
@@ -208,7 +214,8 @@ export class Supervisor {
       }
       await this.startKinds(w);
       const pods = await findWorkloadPods(this.ctx, w.manifest.workloads);
-      if (pods.length === 0) {
+      // A CronJob's run has no pods between its Jobs: it is watched until crib down.
+      if (pods.length === 0 && plannedWorkloads(w.manifest).length === 0) {
         this.say(`crib supervise: run ${r.id}: none of its pods is left; no longer watched`);
         await removeRun(this.root, r.id);
         w.stop.abort();
@@ -241,7 +248,8 @@ export class Supervisor {
     if (w.env) return w.env;
     const say = (l: string) => this.say(l);
     const signal = AbortSignal.any([this.signal, w.stop.signal]);
-    const templates = w.manifest.workloads.map((x) => ({ name: `${x.kind} ${x.name}`, spec: x.template.spec }));
+    // A CronJob's Jobs' images too: its kind is started with this env.
+    const templates = [...w.manifest.workloads, ...plannedWorkloads(w.manifest)].map((x) => ({ name: `${x.kind} ${x.name}`, spec: x.template.spec }));
     const images = await ensureImages(this.ctx, templates, { pull: 'IfNotPresent' }, say, signal);
     w.env = await runEnv(this.ctx, this.root, w.manifest, images, {
       detach: false,
@@ -250,6 +258,7 @@ export class Supervisor {
       signal,
       hurry: signal,
       say,
+      supervised: { stateDir: runStateDir(this.root, w.record.id) },
     });
     return w.env;
   }
