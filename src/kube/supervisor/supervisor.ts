@@ -210,7 +210,10 @@ export class Supervisor {
           continue;
         }
         this.watched.set(r.id, w);
-        this.say(`crib supervise: watching run ${r.id} (${w.manifest.workloads.map((x) => `${x.kind} ${x.name}`).join(', ')})`);
+        const what = [...w.manifest.workloads, ...plannedWorkloads(w.manifest)].map((x) =>
+          x.cronJob !== undefined ? `CronJob ${x.cronJob}` : `${x.kind} ${x.name}`,
+        );
+        this.say(`crib supervise: watching run ${r.id} (${what.join(', ')})`);
       }
       await this.startKinds(w);
       const pods = await findWorkloadPods(this.ctx, w.manifest.workloads);
