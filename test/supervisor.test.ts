@@ -233,8 +233,9 @@ describe('crib supervise', () => {
     const starts = (out: string) => [...out.matchAll(/CronJob tick: starting Job (tick-\d+)/g)].map((x) => x[1] ?? '');
     const jobs = async () => JSON.parse((await crib(['jobs', '-o', 'json'])).stdout) as JobsJson;
     // The first start comes at the first minute after the run began: within 60 s (and the image check).
+    // Complete in crib jobs (its pod's record) and to the controller (counted for the history limit).
     await waitFor(
-      async () => (await jobs()).items.some((j) => j.status === 'Complete'),
+      async () => (await jobs()).items.some((j) => j.status === 'Complete') && /Job tick-\d+: complete/.test(s.out.stderr),
       async () => `the first Job to complete:\n${JSON.stringify(await jobs())}\n${s.out.stderr}`,
       90_000,
     );

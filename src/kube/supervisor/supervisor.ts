@@ -68,6 +68,8 @@ export class Supervisor {
   private readonly watched = new Map<string, Watched>();
   /** Takeovers running, by sandbox id. */
   private readonly adopted = new Map<string, Promise<void>>();
+  /** The started kinds' runs (a CronJob's): awaited at the end, so that what they keep is written whole. */
+  private readonly kindRuns = new Set<Promise<void>>();
   /** Pods seen to their end (a Job's): left as they are until crib down. */
   private readonly finished = new Set<string>();
   /** Files of the directory that failed to start, by path: their hash and when, not retried for a minute unless changed. */
@@ -107,7 +109,7 @@ export class Supervisor {
       (l) => this.say(`crib supervise: ${l}`),
     );
     for (const w of this.watched.values()) w.stop.abort();
-    await Promise.all(this.adopted.values());
+    await Promise.all([...this.adopted.values(), ...this.kindRuns]);
     await releaseLock(this.root);
   }
 
@@ -272,7 +274,16 @@ export class Supervisor {
     if (w.started || kinds.length === 0) return;
     w.started = true;
     const env = await this.envOf(w);
-    for (const k of kinds) void k.start?.(env, w.manifest, Math.random).catch((err: unknown) => this.say(`crib supervise: ${k.kind}: ${describeError(err)}`));
+    for (const k of kinds) {
+      const done: Promise<void> = (k.start?.(env, w.manifest, Math.random) ?? Promise.resolve(0)).then(
+        () => void this.kindRuns.delete(done),
+        (err: unknown) => {
+          this.kindRuns.delete(done);
+          this.say(`crib supervise: ${k.kind}: ${describeError(err)}`);
+        },
+      );
+      this.kindRuns.add(done);
+    }
   }
 
   /** Takes one pod over; once it ends (cribd gone, its record gone), the next scan may take it over again. */
