@@ -41,7 +41,7 @@ interface JobsJson {
 }
 
 describe('crib run: CronJob', () => {
-  const { h, crib, background, manifest, explain } = cribRunSuite(IMAGE);
+  const { h, crib, background, manifest } = cribRunSuite(IMAGE);
   const pods = async () => (await call(h.runtime, 'ListPodSandbox', {})).items;
 
   it('starts Jobs every minute with real results; Forbid holds back, Replace replaces, suspend starts none, history limits prune', async () => {
@@ -113,13 +113,5 @@ describe('crib run: CronJob', () => {
     run.child.kill('SIGINT');
     assert.equal(await run.exited, 130, out());
     assert.deepEqual(await pods(), [], 'Ctrl-C removes every Job the CronJobs made');
-  });
-
-  it('refuses a CronJob under -d before anything starts', async () => {
-    const file = manifest(cronJob('tick', '', 'echo tick'));
-    const r = await crib(['run', '-d', '-f', file]);
-    assert.equal(r.code, 1, explain(r));
-    assert.match(r.stderr, /CronJob default\/tick: runs only in the foreground for now \(crib supervise keeps no CronJob schedule yet\); nothing was started/);
-    assert.deepEqual(await pods(), []);
   });
 });

@@ -61,6 +61,27 @@ spec:
       containers: [{name: try, image: "${IMAGE}", command: [sh, -c, 'sleep 2; exit 3']}]
 `;
 
+/** Every minute, a Job that says so and succeeds; one finished Job kept as history. */
+const CRONJOB = `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: tick}
+spec:
+  schedule: "*/1 * * * *"
+  successfulJobsHistoryLimit: 1
+  jobTemplate:
+    spec:
+      backoffLimit: 0
+      template:
+        spec:
+          restartPolicy: Never
+          terminationGracePeriodSeconds: 1
+          containers: [{name: c, image: "${IMAGE}", command: [sh, -c, 'echo tick']}]
+`;
+
+interface JobsJson {
+  items: { name: string; cronJob?: string; status: string; pods: { exitCodes: Record<string, number> }[] }[];
+}
+
 const STATIC_POD = `apiVersion: v1
 kind: Pod
 metadata: {name: static-web}
@@ -200,6 +221,65 @@ describe('crib supervise', () => {
       30_000,
     );
     for (const f of [job, web]) assert.equal((await crib(['down', '-f', f])).code, 0);
+    await stopSupervisor(s);
+  });
+
+  it('runs a -d CronJob with no foreground command, across its own restart: each start once, the kept Job counted for the history limit', async () => {
+    const started = Date.now();
+    let s = await startSupervisor();
+    const file = manifest(CRONJOB);
+    const r = await crib(['run', '-d', '-f', file]);
+    assert.equal(r.code, 0, explain(r));
+    const starts = (out: string) => [...out.matchAll(/CronJob tick: starting Job (tick-\d+)/g)].map((x) => x[1] ?? '');
+    const jobs = async () => JSON.parse((await crib(['jobs', '-o', 'json'])).stdout) as JobsJson;
+    // The first start comes at the first minute after the run began: within 60 s (and the image check).
+    // Complete in crib jobs (its pod's record) and to the controller (counted for the history limit).
+    await waitFor(
+      async () => (await jobs()).items.some((j) => j.status === 'Complete') && /Job tick-\d+: complete/.test(s.out.stderr),
+      async () => `the first Job to complete:\n${JSON.stringify(await jobs())}\n${s.out.stderr}`,
+      90_000,
+    );
+    const [first = ''] = starts(s.out.stderr);
+    assert.ok(first, s.out.stderr);
+    // The supervisor's end leaves the Job's pod as it is.
+    await stopSupervisor(s);
+    assert.equal((await sandboxes()).filter((p) => p.metadata?.name.startsWith(`${first}-`)).length, 1, `${first}'s pod kept:\n${s.out.stderr}`);
+
+    s = await startSupervisor();
+    // The next minute's Job, and the first is not started again: the last start time was kept.
+    await waitFor(
+      () => starts(s.out.stderr).length > 0,
+      () => `the second start:\n${s.out.stderr}`,
+      150_000 - (Date.now() - started),
+    );
+    const [second = ''] = starts(s.out.stderr);
+    assert.equal(Number(second.split('-')[1]) - Number(first.split('-')[1]), 1, `the next minute's Job:\n${s.out.stderr}`);
+    // The kept Job counts for successfulJobsHistoryLimit 1: once the second completes, the first goes with its pod.
+    let listed: JobsJson = { items: [] };
+    await waitFor(
+      async () => {
+        listed = await jobs();
+        return listed.items.length === 1 && listed.items[0]?.status === 'Complete';
+      },
+      () => `only ${second} left, complete:\n${JSON.stringify(listed)}\n${s.out.stderr}`,
+      60_000,
+    );
+    assert.equal(listed.items[0]?.name, second);
+    assert.equal(listed.items[0]?.cronJob, 'tick');
+    assert.deepEqual(
+      listed.items[0]?.pods.map((p) => p.exitCodes),
+      [{ c: 0 }],
+      'the real exit code',
+    );
+    assert.match(s.out.stderr, new RegExp(`CronJob tick: removing Job ${first}\\b`));
+
+    assert.equal((await crib(['down', '-f', file])).code, 0);
+    await waitFor(
+      () => /run [0-9a-f]+ was taken down \(crib down\); no longer watched/.test(s.out.stderr),
+      () => `let go:\n${s.out.stderr}`,
+      10_000,
+    );
+    assert.deepEqual(await sandboxes(), [], 'crib down removes its Jobs');
     await stopSupervisor(s);
   });
 

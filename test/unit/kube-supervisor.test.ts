@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { loadCron, MAX_SAVED_BYTES, MAX_SAVED_JOBS, parseSaved, saveCron } from '../../src/kube/cronjob/saved.js';
+import { plannedWorkloads } from '../../src/kube/kinds/table.js';
 import { parseManifests } from '../../src/kube/manifest/documents.js';
 import { isRunRecord, readRuns, removeRun, runId, withoutSecrets, writeRun } from '../../src/kube/records/runs.js';
 import { parsePid, pidFile, releaseLock, stillHeld, takeLock } from '../../src/kube/supervisor/lock.js';
@@ -27,6 +29,28 @@ describe('run records', () => {
     assert.match(runId(a), /^[0-9a-f]{16}$/);
     assert.notEqual(runId(a), runId(parseManifests(pod('a'))));
     assert.notEqual(runId(parseManifests(pod('a'))), runId(parseManifests(pod('a', 'other'))), 'the namespace counts');
+  });
+
+  it('name a CronJob by its own name: one CronJob is not another, nor a Job of its name', () => {
+    const cron = (name: string) => `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: ${name}}
+spec:
+  schedule: "*/1 * * * *"
+  jobTemplate: {spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}}
+`;
+    const job = `apiVersion: batch/v1
+kind: Job
+metadata: {name: tick}
+spec: {template: {spec: {restartPolicy: Never, containers: [{name: c, image: busybox}]}}}
+`;
+    const id = (text: string) => {
+      const m = parseManifests(text);
+      return runId(m, plannedWorkloads(m));
+    };
+    assert.notEqual(id(cron('tick')), id(cron('tock')));
+    assert.notEqual(id(cron('tick')), id(job));
+    assert.notEqual(id(cron('tick')), runId(parseManifests('')), 'not the empty run');
   });
 
   it('are written whole, read back, and a malformed or misnamed file is skipped', async () => {
@@ -116,5 +140,64 @@ describe('contrib/crib-supervise.service', () => {
     assert.deepEqual(values('PartOf'), []);
     assert.deepEqual(values('Wants'), ['crib.service']);
     assert.deepEqual(values('Restart'), ['always']);
+  });
+});
+
+describe('a CronJob state saved by the supervisor', () => {
+  const state = { createdMs: 1_000, lastScheduleMs: 60_000, finished: [{ name: 'tick-1', succeeded: true, startMs: 60_100 }] };
+
+  it('is read back as written, and goes with the run record', async () => {
+    const root = tmp();
+    try {
+      const dir = path.join(root, 'kube', 'runs', 'aaaaaaaaaaaaaaaa');
+      await saveCron(dir, 'default', 'tick', state);
+      assert.deepEqual(await loadCron(dir, 'default', 'tick'), state);
+      assert.equal(await loadCron(dir, 'default', 'tock'), undefined, 'per CronJob');
+      await removeRun(root, 'aaaaaaaaaaaaaaaa');
+      assert.equal(fs.existsSync(dir), false);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('takes only names of its own Jobs and a whole file of the shape; keeps the newest Jobs', () => {
+    const text = (v: unknown) => JSON.stringify(v);
+    assert.deepEqual(parseSaved(text(state), 'tick'), state);
+    for (const name of ['tock-1', 'tick-', 'tick-1x', 'tick-1/../x', 'tick', 'other']) {
+      assert.equal(parseSaved(text({ ...state, finished: [{ name, succeeded: true }] }), 'tick'), undefined, name);
+    }
+    assert.equal(parseSaved(text(state).slice(0, -2), 'tick'), undefined, 'half-written');
+    assert.equal(parseSaved(text({ ...state, createdMs: -1 }), 'tick'), undefined);
+    assert.equal(parseSaved(text({ ...state, finished: [{ name: 'tick-1', succeeded: 'yes' }] }), 'tick'), undefined);
+    const many = Array.from({ length: MAX_SAVED_JOBS + 5 }, (_, i) => ({ name: `tick-${i}`, succeeded: true }));
+    const read = parseSaved(text({ ...state, finished: many }), 'tick');
+    assert.equal(read?.finished.length, MAX_SAVED_JOBS);
+    assert.equal(read?.finished[0]?.name, 'tick-5', 'the newest kept');
+    // The biggest file saveCron writes is read back.
+    const longest = Array.from({ length: MAX_SAVED_JOBS }, () => ({
+      name: `${'x'.repeat(52)}-${'9'.repeat(15)}`,
+      succeeded: false,
+      startMs: Number.MAX_SAFE_INTEGER,
+    }));
+    assert.ok(text({ ...state, finished: longest }).length <= MAX_SAVED_BYTES);
+  });
+
+  it('is not read through a link or past its size bound', async () => {
+    const root = tmp();
+    try {
+      const dir = path.join(root, 'state');
+      fs.mkdirSync(dir);
+      const outside = path.join(root, 'elsewhere.json');
+      fs.writeFileSync(outside, JSON.stringify(state));
+      fs.symlinkSync(outside, path.join(dir, 'cronjob_default_tick.json'));
+      assert.equal(await loadCron(dir, 'default', 'tick'), undefined);
+      fs.writeFileSync(
+        path.join(dir, 'cronjob_default_big.json'),
+        JSON.stringify({ ...state, finished: [{ name: 'big-1', succeeded: true }], pad: 'x'.repeat(MAX_SAVED_BYTES) }),
+      );
+      assert.equal(await loadCron(dir, 'default', 'big'), undefined);
+    } finally {
+      fs.rmSync(root, { recursive: true, force: true });
+    }
   });
 });

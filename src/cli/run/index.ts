@@ -222,7 +222,12 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   // Detached: the node's supervisor takes the pods over from here (probes, restarts, logs, Jobs).
   try {
     const root = await runtimeRoot(ctx);
-    const s = await handOver(root, ctx.socket, { id: runId(m), files: loaded.read, backoffMs: backoff.initialMs, ...(policy ? { pull: policy } : {}) });
+    const s = await handOver(root, ctx.socket, {
+      id: runId(m, plannedWorkloads(m)),
+      files: loaded.read,
+      backoffMs: backoff.initialMs,
+      ...(policy ? { pull: policy } : {}),
+    });
     ctx.err.write(
       `crib run: ${s.started ? 'started crib supervise' : 'crib supervise'} (pid ${s.pid}) watches these pods from now (probes, restarts, log rotation); crib down -f ${files.join(' ')} ends that\n`,
     );
@@ -258,7 +263,7 @@ export async function downCommand(argv: string[], ctx: CliContext, cmd = 'down')
       if (typeof loaded === 'number') return loaded;
       const root = await runtimeRoot(ctx);
       // The supervisor lets go first, so it restarts nothing of what is being torn down.
-      await removeRun(root, runId(loaded.m));
+      await removeRun(root, runId(loaded.m, plannedWorkloads(loaded.m)));
       return await downManifest(ctx, root, loaded.m, flags.bool.has('volumes'));
     }
     return await downPods(ctx, await runtimeRoot(ctx), flags.positional, one(flags, 'namespace') ?? 'default');

@@ -1,7 +1,9 @@
 // A CronJob under crib run, as its controller runs it: a turn at each scheduled time (and when one
 // of its Jobs ends), each Job run by the Job controller's loop (controllers/job.ts), finished Jobs
 // kept with their pods as history and removed beyond the limits, oldest first; Replace stops and
-// removes the running ones first. Runs until the run's signal, then removes every Job it made.
+// removes the running ones first. Runs until the run's signal, then removes every Job it made;
+// under the supervisor (env.supervised) the signal is the supervisor's end or crib down's: the Jobs
+// stay as they are, and what the controller keeps (saved.ts) lets the next supervisor go on.
 import { describeError } from '../../client/errors.js';
 import { runJob, type JobResult } from '../controllers/job.js';
 import { Aborted, sleep } from '../loop/abort.js';
@@ -9,6 +11,8 @@ import type { Random } from '../manifest/names.js';
 import type { PodRun, RunEnv } from '../pod/pod-run.js';
 import { cronTurn, type CronState, type Turn } from './controller.js';
 import { jobsToPrune, type FinishedJob } from './history.js';
+import { loadCron, saveCron } from './saved.js';
+import { findWorkloadPods, tearDownWorkloads } from '../run/down.js';
 import type { CronJob } from './spec.js';
 
 /** The longest wait between turns: a clock set forward is noticed within it. */
@@ -27,9 +31,29 @@ const when = (ms: number): string => new Date(ms).toISOString().replace('.000Z',
 export async function runCronJob(env: RunEnv, cj: CronJob, random: Random): Promise<number> {
   const who = `CronJob ${cj.namespace === 'default' ? '' : `${cj.namespace}/`}${cj.name}`;
   const say = (line: string) => env.say(`${who}: ${line}`);
-  const state: CronState = { createdMs: Date.now(), active: [] };
+  const stateDir = env.supervised?.stateDir;
+  const saved = stateDir ? await loadCron(stateDir, cj.namespace, cj.name) : undefined;
+  const state: CronState = {
+    createdMs: saved?.createdMs ?? Date.now(),
+    active: [],
+    ...(saved?.lastScheduleMs !== undefined ? { lastScheduleMs: saved.lastScheduleMs } : {}),
+  };
   const jobs = new Map<string, JobRun>();
-  const finished: FinishedJob[] = [];
+  const finished: FinishedJob[] = saved?.finished ?? [];
+  /** Saves are chained: each writes the state as it is then, in order. */
+  let saving = Promise.resolve();
+  const save = () => {
+    if (!stateDir) return;
+    saving = saving
+      .then(() =>
+        saveCron(stateDir, cj.namespace, cj.name, {
+          createdMs: state.createdMs,
+          ...(state.lastScheduleMs !== undefined ? { lastScheduleMs: state.lastScheduleMs } : {}),
+          finished,
+        }),
+      )
+      .catch((err: unknown) => say(`saving its state: ${describeError(err)}`));
+  };
   /** What a turn would say again on the next turns (a start held back), said once: the last time said, by what. */
   const said = new Map<Turn['kind'], number>();
   const once = (kind: Turn['kind'], scheduledMs: number, line: string) => {
@@ -42,7 +66,12 @@ export async function runCronJob(env: RunEnv, cj: CronJob, random: Random): Prom
   /** Stops a Job if it runs and removes its pods, as deleting a Job does. */
   const removeJob = async (name: string) => {
     const j = jobs.get(name);
-    if (!j) return;
+    if (!j) {
+      // Kept by an earlier supervisor: its pods are found by their owner labels.
+      const pods = await findWorkloadPods(env.ctx, [{ kind: 'Job', namespace: cj.namespace, name }]);
+      await tearDownWorkloads(env.ctx, env.root, pods, say);
+      return;
+    }
     j.stop.abort(new Aborted());
     await j.done;
     jobs.delete(name);
@@ -62,9 +91,13 @@ export async function runCronJob(env: RunEnv, cj: CronJob, random: Random): Prom
     jobs.set(t.jobName, { stop, done, pods });
     state.active.push(t.jobName);
     state.lastScheduleMs = t.scheduledMs;
+    save();
     void done.then((r) => {
       state.active = state.active.filter((n) => n !== t.jobName);
-      if (r.outcome === 'Complete' || r.outcome === 'Failed') finished.push({ name: t.jobName, succeeded: r.outcome === 'Complete', startMs });
+      if (r.outcome === 'Complete' || r.outcome === 'Failed') {
+        finished.push({ name: t.jobName, succeeded: r.outcome === 'Complete', startMs });
+        save();
+      }
       wake();
     });
   };
@@ -78,6 +111,7 @@ export async function runCronJob(env: RunEnv, cj: CronJob, random: Random): Prom
         1,
       );
       await removeJob(name);
+      save();
     }
     const t = cronTurn(cj.name, cj.schedule, cj.policy, state, Date.now());
     switch (t.kind) {
@@ -126,6 +160,12 @@ export async function runCronJob(env: RunEnv, cj: CronJob, random: Random): Prom
     }
   } catch (err) {
     if (!(err instanceof Aborted)) throw err;
+    if (env.supervised) {
+      // The supervisor ends or crib down tears the run down: every pod stays as it is (crib down's to remove).
+      await Promise.all([...jobs.values()].map((j) => j.done));
+      await saving;
+      return 0;
+    }
     // The run ends: its Jobs go with it, the running ones through their own teardown.
     await Promise.all([...jobs.keys()].map((name) => removeJob(name)));
     return 0;

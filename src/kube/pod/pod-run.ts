@@ -67,6 +67,11 @@ export interface RunEnv {
    * to its end is handed over as it ended instead of being torn down; the controller remove()s it.
    */
   keep?: (run: PodRun) => void;
+  /**
+   * The supervisor's runs: its end (a signal) leaves every pod as it is, for the next supervisor or
+   * crib down; the kinds keep what they need across its restarts in `stateDir` (runs.ts, runStateDir).
+   */
+  supervised?: { stateDir: string };
 }
 
 /** What a pod's controller hears of it. */
@@ -194,8 +199,10 @@ export class PodRun {
         this.env.keep(this);
       }
     } catch (err) {
-      if (err instanceof Aborted) code = 0;
-      else {
+      if (err instanceof Aborted) {
+        code = 0;
+        keep ||= this.env.supervised !== undefined;
+      } else {
         this.say(`error: ${describeError(err)}`);
         code = 1;
       }

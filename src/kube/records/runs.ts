@@ -8,6 +8,7 @@ import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import type { Manifest } from '../manifest/documents.js';
 import type { PullPolicy } from '../manifest/pod-spec.js';
+import type { Workload } from '../manifest/workload.js';
 import { MAX_MANIFEST_BYTES } from '../manifest/input.js';
 
 export interface ManifestFile {
@@ -31,9 +32,12 @@ export const kubeDir = (root: string): string => path.join(root, 'kube');
 const runsDir = (root: string): string => path.join(kubeDir(root), 'runs');
 const ID = /^[0-9a-f]{16}$/;
 
-/** The run's id: its workloads, in any order. Pure. */
-export function runId(m: Pick<Manifest, 'workloads'>): string {
-  const keys = m.workloads.map((w) => `${w.kind}/${w.namespace}/${w.name}`).sort();
+/** The run's id: its workloads and CronJobs (`planned`: their Jobs' templates), in any order. Pure. */
+export function runId(m: Pick<Manifest, 'workloads'>, planned: readonly Pick<Workload, 'kind' | 'namespace' | 'name' | 'cronJob'>[] = []): string {
+  const keys = [
+    ...m.workloads.map((w) => `${w.kind}/${w.namespace}/${w.name}`),
+    ...planned.map((w) => (w.cronJob !== undefined ? `CronJob/${w.namespace}/${w.cronJob}` : `${w.kind}/${w.namespace}/${w.name}`)),
+  ].sort();
   return createHash('sha256').update(keys.join('\n')).digest('hex').slice(0, 16);
 }
 
@@ -64,9 +68,13 @@ export async function writeRun(root: string, r: RunRecord): Promise<void> {
   await fsp.rename(tmp, file);
 }
 
-/** Whether a record was there to remove. */
+/** Where the supervisor's kinds keep a run's state across its restarts (a CronJob's starts); goes with the record. */
+export const runStateDir = (root: string, id: string): string => path.join(runsDir(root), id);
+
+/** Whether a record was there to remove (its state dir goes with it). */
 export async function removeRun(root: string, id: string): Promise<boolean> {
   if (!ID.test(id)) return false;
+  await fsp.rm(runStateDir(root, id), { recursive: true, force: true });
   return fsp.rm(path.join(runsDir(root), `${id}.json`)).then(
     () => true,
     () => false,

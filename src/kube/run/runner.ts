@@ -102,7 +102,7 @@ export async function runEnv(
   root: string,
   m: Manifest,
   images: Map<string, ImageInfo>,
-  o: Pick<RunOptions, 'detach' | 'backoff' | 'hooks'> & Pick<RunEnv, 'printLogs' | 'signal' | 'hurry' | 'say'>,
+  o: Pick<RunOptions, 'detach' | 'backoff' | 'hooks'> & Pick<RunEnv, 'printLogs' | 'signal' | 'hurry' | 'say' | 'supervised'>,
 ): Promise<RunEnv> {
   const later = plannedWorkloads(m);
   let hostResolv: DnsConfig | undefined;
@@ -127,6 +127,7 @@ export async function runEnv(
     say: o.say,
     hooks: [...(o.hooks ?? []), ...kindHooks(m, { root, say: o.say })],
     ...(hostResolv ? { hostResolv } : {}),
+    ...(o.supervised ? { supervised: o.supervised } : {}),
   };
 }
 
@@ -166,12 +167,6 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
     const later = plannedWorkloads(m);
     const all = [...m.workloads, ...later];
     for (const w of all) checkReferences(w, m, (ns, name) => claimExists(root, ns, name));
-    const scheduled = later[0];
-    if (o.detach && scheduled) {
-      throw new RunError(
-        `${describeOwner(scheduled)}: runs only in the foreground for now (crib supervise keeps no CronJob schedule yet); nothing was started`,
-      );
-    }
     const left = await findWorkloadPods(ctx, all);
     if (left.length && o.replace) {
       say(`--replace: tearing down ${left.length} pod${left.length === 1 ? '' : 's'} of an earlier run`);
@@ -184,7 +179,7 @@ export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): 
       return 1;
     }
     // These workloads are this run's now: a supervisor no longer takes an earlier -d run of them over.
-    await removeRun(root, runId(m));
+    await removeRun(root, runId(m, later));
     const templates = all.map((w) => ({ name: `${w.kind} ${w.name}`, spec: w.template.spec }));
     const images = await ensureImages(ctx, templates, o, say, controller.signal);
     for (const w of all) {

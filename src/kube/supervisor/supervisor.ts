@@ -19,10 +19,10 @@ import { ManifestTooLarge, readManifest } from '../manifest/input.js';
 import { podOf } from '../plan/plan.js';
 import { PodRun, type RunEnv } from '../pod/pod-run.js';
 import { readRecord } from '../records/record.js';
-import { readRuns, removeRun, runId, writeRun, type RunRecord } from '../records/runs.js';
+import { readRuns, removeRun, runId, runStateDir, writeRun, type RunRecord } from '../records/runs.js';
 import { downManifest, findWorkloadPods } from '../run/down.js';
 import { ensureImages, runEnv, runManifest } from '../run/runner.js';
-import { startedKinds } from '../kinds/table.js';
+import { plannedWorkloads, startedKinds } from '../kinds/table.js';
 import { releaseLock, stillHeld } from './lock.js';
 import { completeManifest } from '../kinds/table.js';
 
@@ -68,6 +68,8 @@ export class Supervisor {
   private readonly watched = new Map<string, Watched>();
   /** Takeovers running, by sandbox id. */
   private readonly adopted = new Map<string, Promise<void>>();
+  /** The started kinds' runs (a CronJob's): awaited at the end, so that what they keep is written whole. */
+  private readonly kindRuns = new Set<Promise<void>>();
   /** Pods seen to their end (a Job's): left as they are until crib down. */
   private readonly finished = new Set<string>();
   /** Files of the directory that failed to start, by path: their hash and when, not retried for a minute unless changed. */
@@ -107,7 +109,7 @@ export class Supervisor {
       (l) => this.say(`crib supervise: ${l}`),
     );
     for (const w of this.watched.values()) w.stop.abort();
-    await Promise.all(this.adopted.values());
+    await Promise.all([...this.adopted.values(), ...this.kindRuns]);
     // What the kinds' hooks were told (a Service's names) is written whole before the lock goes.
     await Promise.all([...this.watched.values()].flatMap((w) => w.env?.hooks.map((h) => h.settled?.() ?? Promise.resolve()) ?? []));
     await releaseLock(this.root);
@@ -155,8 +157,8 @@ export class Supervisor {
       return;
     }
     for (const w of [...m.ignoredKinds, ...m.warnings]) this.say(`crib supervise: ${file}: warning: ${w}`);
-    if (m.workloads.length === 0) {
-      this.say(`crib supervise: ${file}: nothing to run (no Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet or Job)`);
+    if (m.workloads.length === 0 && plannedWorkloads(m).length === 0) {
+      this.say(`crib supervise: ${file}: nothing to run (no Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job or CronJob)`);
       this.failedFiles.set(file, { hash: h, at: Date.now() });
       return;
     }
@@ -168,7 +170,13 @@ export class Supervisor {
       return;
     }
     this.failedFiles.delete(file);
-    await writeRun(this.root, { id: runId(m), files: [{ name: file, text }], backoffMs: KUBELET_BACKOFF.initialMs, source: file, sourceHash: h });
+    await writeRun(this.root, {
+      id: runId(m, plannedWorkloads(m)),
+      files: [{ name: file, text }],
+      backoffMs: KUBELET_BACKOFF.initialMs,
+      source: file,
+      sourceHash: h,
+    });
   }
 
   /** Stops watching a directory file's run and tears its pods down (its claims' data stays). */
@@ -206,11 +214,15 @@ export class Supervisor {
           continue;
         }
         this.watched.set(r.id, w);
-        this.say(`crib supervise: watching run ${r.id} (${w.manifest.workloads.map((x) => `${x.kind} ${x.name}`).join(', ')})`);
+        const what = [...w.manifest.workloads, ...plannedWorkloads(w.manifest)].map((x) =>
+          x.cronJob !== undefined ? `CronJob ${x.cronJob}` : `${x.kind} ${x.name}`,
+        );
+        this.say(`crib supervise: watching run ${r.id} (${what.join(', ')})`);
       }
       await this.startKinds(w);
       const pods = await findWorkloadPods(this.ctx, w.manifest.workloads);
-      if (pods.length === 0) {
+      // A CronJob's run has no pods between its Jobs: it is watched until crib down.
+      if (pods.length === 0 && plannedWorkloads(w.manifest).length === 0) {
         this.say(`crib supervise: run ${r.id}: none of its pods is left; no longer watched`);
         await removeRun(this.root, r.id);
         w.stop.abort();
@@ -243,7 +255,8 @@ export class Supervisor {
     if (w.env) return w.env;
     const say = (l: string) => this.say(l);
     const signal = AbortSignal.any([this.signal, w.stop.signal]);
-    const templates = w.manifest.workloads.map((x) => ({ name: `${x.kind} ${x.name}`, spec: x.template.spec }));
+    // A CronJob's Jobs' images too: its kind is started with this env.
+    const templates = [...w.manifest.workloads, ...plannedWorkloads(w.manifest)].map((x) => ({ name: `${x.kind} ${x.name}`, spec: x.template.spec }));
     const images = await ensureImages(this.ctx, templates, { pull: 'IfNotPresent' }, say, signal);
     w.env = await runEnv(this.ctx, this.root, w.manifest, images, {
       detach: false,
@@ -252,6 +265,7 @@ export class Supervisor {
       signal,
       hurry: signal,
       say,
+      supervised: { stateDir: runStateDir(this.root, w.record.id) },
     });
     return w.env;
   }
@@ -262,7 +276,16 @@ export class Supervisor {
     if (w.started || kinds.length === 0) return;
     w.started = true;
     const env = await this.envOf(w);
-    for (const k of kinds) void k.start?.(env, w.manifest, Math.random).catch((err: unknown) => this.say(`crib supervise: ${k.kind}: ${describeError(err)}`));
+    for (const k of kinds) {
+      const done: Promise<void> = (k.start?.(env, w.manifest, Math.random) ?? Promise.resolve(0)).then(
+        () => void this.kindRuns.delete(done),
+        (err: unknown) => {
+          this.kindRuns.delete(done);
+          this.say(`crib supervise: ${k.kind}: ${describeError(err)}`);
+        },
+      );
+      this.kindRuns.add(done);
+    }
   }
 
   /** Takes one pod over; once it ends (cribd gone, its record gone), the next scan may take it over again. */
