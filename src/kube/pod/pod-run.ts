@@ -242,18 +242,7 @@ export class PodRun {
             (x) => x.metadata?.name === spec.name && x.annotations[ANN_CONTAINER_TYPE] !== 'init' && (x.metadata?.attempt ?? 0) < (c?.metadata?.attempt ?? 0),
           )
           .sort((x, y) => (y.metadata?.attempt ?? 0) - (x.metadata?.attempt ?? 0))[0];
-        const a: AppState = {
-          spec,
-          id: c?.id ?? '',
-          ...(before ? { previousId: before.id } : {}),
-          attempt: c?.metadata?.attempt ?? 0,
-          backoff: new Backoff(this.env.backoff),
-          lastFinished: 0,
-          done: false,
-          probing: new Set(),
-          killing: false,
-          ready: false,
-        };
+        const a = this.newApp(spec, c?.id ?? '', c?.metadata?.attempt ?? 0, before?.id);
         this.apps.set(spec.name, a);
         if (!c) await this.startApp(a);
         else if (c.state === CONTAINER_RUNNING) {
@@ -307,17 +296,7 @@ export class PodRun {
     if (!(await this.runInitContainers())) return 1;
     for (const spec of this.pod.spec.containers) {
       throwIfAborted(this.signal);
-      const a: AppState = {
-        spec,
-        id: '',
-        attempt: 0,
-        backoff: new Backoff(this.env.backoff),
-        lastFinished: 0,
-        done: false,
-        probing: new Set(),
-        killing: false,
-        ready: false,
-      };
+      const a = this.newApp(spec, '', 0);
       this.apps.set(spec.name, a);
       await this.startApp(a);
       this.say(`container "${spec.name}" started`);
@@ -591,6 +570,22 @@ export class PodRun {
       const next = Math.min(now + 300, ...apps.flatMap((a) => [a.probes?.nextDue() ?? Infinity, a.restartAt ?? Infinity]));
       await sleep(Math.max(20, next - now), this.signal);
     }
+  }
+
+  /** A container's state as this run starts following it (a new one, or one taken over). */
+  private newApp(spec: ContainerSpec, id: string, attempt: number, previousId?: string): AppState {
+    return {
+      spec,
+      id,
+      ...(previousId !== undefined ? { previousId } : {}),
+      attempt,
+      backoff: new Backoff(this.env.backoff),
+      lastFinished: 0,
+      done: false,
+      probing: new Set(),
+      killing: false,
+      ready: false,
+    };
   }
 
   /** Tears the pod down (after run(), a pod its controller kept); false when that failed, said. */
