@@ -219,6 +219,8 @@ describe('containers in the sandbox', () => {
     assert.deepEqual([so.exit_code, so.reason], [0, 'Completed']);
     assert.deepEqual([sb.exit_code, sb.reason], [3, 'Error']);
     assert.equal(sx.reason, 'OOMKilled', `exit ${sx.exit_code}`);
+    // conmon writes `oom` into its working directory: the bundle, never cribd's (here the test's).
+    assert.ok(!fs.existsSync(path.join(process.cwd(), 'oom')), "an oom file in cribd's working directory");
     assert.ok(BigInt(so.finished_at) >= BigInt(so.started_at));
   });
 

@@ -68,6 +68,7 @@ export function conmonCreate(o: ConmonOptions): Promise<number> {
     const { child, stderr } = spawnConmon(
       o.conmonPath,
       args,
+      o.bundle,
       (msg) => {
         if (msg.data > 0) finish(undefined, msg.data);
         else finish(new Error(`${o.runtime.name} create ${o.id} failed: ${msg.message ?? (stderr().trim() || 'no message')}`));
@@ -108,8 +109,11 @@ export interface SyncMessage {
  * Spawns conmon with its sync pipe on fd 3 (one JSON message per line) and its stderr kept for
  * error messages. `onEnd` runs when the pipe closes (conmon exited), after every message.
  */
-function spawnConmon(conmonPath: string, args: string[], onMessage: (m: SyncMessage) => void, onEnd: () => void) {
+function spawnConmon(conmonPath: string, args: string[], cwd: string, onMessage: (m: SyncMessage) => void, onEnd: () => void) {
   const child = spawn(conmonPath, args, {
+    // conmon writes an `oom` file into its working directory when the container is OOM-killed:
+    // the bundle, removed with the container, not cribd's directory.
+    cwd,
     stdio: ['ignore', 'ignore', 'pipe', 'pipe'],
     env: { ...process.env, _OCI_SYNCPIPE: '3' },
     // It outlives cribd: not in its process group, so a signal to that does not reach it.
