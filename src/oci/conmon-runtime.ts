@@ -189,6 +189,9 @@ export class ConmonRuntime implements OciRuntime {
       // What `runc kill ID SIG` does, without its process; a signal Node cannot name goes through the runtime.
       if (sig === undefined) await this.o.runc.kill(id, how.signal);
       else if (await signalProcess(proc, sig)) await waitSignalTaken(proc.pid, sig, SIGNAL_TAKEN_MS);
+      // The order a pod's stop signals went out in, which its apps' own output cannot show: an app
+      // that took its signal may still wait for a CPU while the next one's handler runs.
+      log.debug('stop signal sent', { id, signal: how.signal });
       signalled();
       if (await waitGone(proc.pid, proc.startTime, how.graceMs, how.abort)) return;
     }
