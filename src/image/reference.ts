@@ -47,7 +47,8 @@ function looksLikeHost(first: string): boolean {
  */
 export function parseReference(s: string): ImageReference {
   if (typeof s !== 'string' || s === '') throw invalid(String(s), 'empty');
-  if (s !== s.trim() || /\s/.test(s)) throw invalid(s, 'contains whitespace');
+  // \s matches every character trim() would remove (ECMAScript's WhiteSpace and LineTerminator).
+  if (/\s/.test(s)) throw invalid(s, 'contains whitespace');
   if (s.includes('://')) throw invalid(s, 'a reference has no scheme (write host/repository:tag)');
 
   let rest = s;

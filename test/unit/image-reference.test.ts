@@ -64,6 +64,8 @@ describe('image references', () => {
   const bad: [string, RegExp][] = [
     ['', /: empty$/],
     [' a', /: contains whitespace$/],
+    ['a\u00a0', /: contains whitespace$/],
+    ['\ufeffa', /: contains whitespace$/],
     ['a\tb', /: contains whitespace$/],
     [':t', /: no repository name$/],
     [`@${D}`, /: no repository name$/],
@@ -105,6 +107,16 @@ describe('image references', () => {
         (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && why.test(e.message),
       ));
   }
+
+  it("refuses a reference that is not a string (an archive's JSON may hold any value)", () => {
+    for (const v of [undefined, null, 42, ['busybox']]) {
+      assert.throws(
+        () => parseReference(v as unknown as string),
+        (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument',
+        String(v),
+      );
+    }
+  });
 
   it('maps docker.io to its API host', () => {
     assert.equal(registryHost('docker.io'), 'registry-1.docker.io');
