@@ -67,7 +67,7 @@ const rank = new Map(allCapabilities.map((c, i) => [c, i]));
 
 /**
  * `net_admin`, `CAP_NET_ADMIN`, `Cap_Net_Admin` → `CAP_NET_ADMIN`; undefined when unknown (also
- * with blanks around it: containerd passes `CAP_ NET_ADMIN` on, which runc refuses).
+ * with blanks around it: containerd passes `CAP_ NET_ADMIN` on, which the OCI runtime refuses).
  */
 export function normalizeCapability(name: string): string | undefined {
   const up = name.toUpperCase();
