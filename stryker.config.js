@@ -25,7 +25,7 @@ const suites = {
   'cronjob-controller': { mutate: ['src/kube/cronjob/schedule.ts', 'src/kube/cronjob/controller.ts', 'src/kube/cronjob/history.ts'], tests: ['cronjob'] },
   'spec-builders': {
     mutate: ['src/container/spec/capabilities.ts', 'src/container/spec/seccomp-default.ts', 'src/container/spec/users.ts'],
-    tests: ['container-spec'],
+    tests: ['container-spec', 'cri-newer-features', 'spec-users', 'spec-seccomp', 'spec-capabilities'],
   },
   'pod-coordinator': { mutate: ['src/pod/service.ts'], tests: ['pod-service'] },
 };
