@@ -43,6 +43,8 @@ export async function takeOverJob(env: RunEnv, w: Workload, spec: JobSpec, rando
   /** Pods of ours that ended since the last turn, and those that left nothing on the node (their start failed and was undone). */
   const endedOurs = new Map<string, ObservedPod>();
   const lost: ObservedPod[] = [];
+  /** Its stopped pods as read once (they change no more): a turn reads only the running ones' containers. */
+  const settled = new Map<string, JobPod>();
   /** Pods already said to have ended. */
   const said = new Set<string>();
   let uid: string | undefined;
@@ -65,7 +67,7 @@ export async function takeOverJob(env: RunEnv, w: Workload, spec: JobSpec, rando
     for (;;) {
       const woken = new Promise<void>((r) => (wake = r));
       throwIfAborted(env.signal);
-      const pods = await listJobPods(env.ctx, { namespace: w.namespace, job: w.name });
+      const pods = await listJobPods(env.ctx, { namespace: w.namespace, job: w.name }, settled);
       const now = Date.now();
       uid ??= pods.find((p) => p.jobUid)?.jobUid ?? randomUUID();
       start ??= startedAt(pods, spec) ?? now;

@@ -32,8 +32,13 @@ function count(v: string | undefined, max = Number.MAX_SAFE_INTEGER): number | u
   return n <= max ? n : undefined;
 }
 
-/** The pods of Jobs on the node: one Job's (`job`), or every Job's, in a namespace or all. */
-export async function listJobPods(ctx: CliContext, o: { namespace?: string; job?: string } = {}): Promise<JobPod[]> {
+/**
+ * The pods of Jobs on the node: one Job's (`job`), or every Job's, in a namespace or all. `settled`:
+ * pods read before whose sandbox was stopped, by sandbox id (a stopped pod changes no more): used
+ * as they are, and the newly stopped ones added, so that a caller listing every turn reads each
+ * finished pod's containers once.
+ */
+export async function listJobPods(ctx: CliContext, o: { namespace?: string; job?: string } = {}, settled?: Map<string, JobPod>): Promise<JobPod[]> {
   const rt = ctx.clients.runtime;
   const selector: Record<string, string> = { [LABEL_OWNER_KIND]: 'Job', ...(o.job !== undefined ? { [LABEL_OWNER_NAME]: o.job } : {}) };
   const sandboxes = (await call(rt, 'ListPodSandbox', { filter: { label_selector: selector } }, 30)).items.filter(
@@ -41,6 +46,11 @@ export async function listJobPods(ctx: CliContext, o: { namespace?: string; job?
   );
   const pods: JobPod[] = [];
   for (const s of sandboxes) {
+    const known = s.state !== 0 ? settled?.get(s.id) : undefined;
+    if (known) {
+      pods.push(known);
+      continue;
+    }
     const all = (await call(rt, 'ListContainers', { filter: { pod_sandbox_id: s.id } }, 30)).containers.filter(
       (c) => c.annotations[ANN_CONTAINER_TYPE] !== 'init',
     );
@@ -63,7 +73,7 @@ export async function listJobPods(ctx: CliContext, o: { namespace?: string; job?
     const deadlineMs = count(s.annotations[ANN_JOB_DEADLINE]);
     const index = count(s.labels[ANN_COMPLETION_INDEX]);
     const jobUid = s.labels[LABEL_JOB_UID];
-    pods.push({
+    const pod: JobPod = {
       namespace: s.metadata?.namespace ?? '',
       job: s.labels[LABEL_OWNER_NAME] ?? '',
       ...(s.labels[LABEL_OWNER_CRONJOB] !== undefined ? { cronJob: s.labels[LABEL_OWNER_CRONJOB] } : {}),
@@ -78,7 +88,10 @@ export async function listJobPods(ctx: CliContext, o: { namespace?: string; job?
       ...(backoffLimit !== undefined ? { backoffLimit } : {}),
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
       containers,
-    });
+    };
+    pods.push(pod);
+    // Its containers all read as ended: a sandbox caught while it stops is read again.
+    if (s.state !== 0 && containers.every((c) => c.exited)) settled?.set(s.id, pod);
   }
   return pods;
 }
