@@ -205,8 +205,9 @@ export class PodRun {
     } catch (err) {
       if (err instanceof Aborted) {
         code = 0;
-        // The supervisor's end leaves the pod as it is; its controller's stop (a failed Job) removes it.
-        keep ||= this.env.supervised !== undefined && !this.own.signal.aborted;
+        // The supervisor's end leaves the pod as it is (one with no sandbox yet could not be found again:
+        // it goes); its controller's stop (a failed Job) removes it.
+        keep ||= this.env.supervised !== undefined && !this.own.signal.aborted && this.sandboxId !== '';
       } else {
         this.say(`error: ${describeError(err)}`);
         code = 1;
