@@ -1,7 +1,7 @@
 // Jobs under the node's supervisor (crib run -d), end to end on a real cribd: the supervisor carries
 // a detached Job on as the foreground run would (a failed pod replaced after the back-off until
 // backoffLimit, completions one after another), counting from the pods' real exits, and crib jobs
-// says Failed or Complete only once it is so. A supervisor killed mid-Job (by its pid) and started
+// says Failed or Complete only once it is so, also across a cribd restart. A supervisor killed mid-Job (by its pid) and started
 // again finds the same pods and counts, makes none twice, and a pod it takes over while an init
 // container runs starts its app container only once that init container completed.
 import { describe, it } from 'node:test';
@@ -79,6 +79,14 @@ describe('crib supervise: Jobs', () => {
       assert.doesNotMatch(r.stderr, /succeeded|failed|pods that fail are not replaced/, explain(r));
       // Every look before the third pod ended: Running, with the failures so far.
       const seen: string[] = [];
+      // cribd restarts after the first failure: the count goes on from the pods, none made twice.
+      await waitFor(
+        () => /Job flaky: pod flaky-\w+ failed; 0 succeeded, 1 failed/.test(s.out.stderr),
+        () => `the first failure:\n${s.out.stderr}`,
+        30_000,
+      );
+      await h.stopDaemon();
+      await h.start();
       let last: JobsJson = { items: [] };
       await waitFor(
         async () => {
@@ -106,7 +114,11 @@ describe('crib supervise: Jobs', () => {
         [{ try: 3 }, { try: 3 }, { try: 3 }],
         'the real exit codes',
       );
-      assert.match(s.out.stderr, /Job flaky: failed: BackoffLimitExceeded/);
+      await waitFor(
+        () => /Job flaky: failed: BackoffLimitExceeded/.test(s.out.stderr),
+        () => `the supervisor to judge it so:\n${s.out.stderr}`,
+        10_000,
+      );
       assert.equal((await sandboxes()).length, 3, 'no fourth pod');
       assert.equal((await crib(['down', '-f', file])).code, 0);
     } finally {
