@@ -15,7 +15,7 @@ const suites = {
   // mutant that loops forever is known after a few.
   'h2-bounds': {
     mutate: ['src/socket/h2/hpack.ts', 'src/socket/h2/authority-rewriter.ts'],
-    tests: ['hpack-rfc', 'h2-limits', 'h2-authority'],
+    tests: ['hpack-rfc', 'h2-limits', 'h2-rewriter-frames', 'h2-authority'],
     timeoutMS: 5_000,
   },
   'streaming-tokens': {

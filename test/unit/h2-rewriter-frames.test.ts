@@ -224,15 +224,62 @@ describe('frame headers and stream ids (RFC 9113 4.1)', () => {
 
   test('a block is bounded by its fragments over all its frames: the bound passes, one octet more does not', () => {
     const block = blockOfLength(100);
-    const chain = (split: number, extra: Buffer) =>
+    const prio = Buffer.from('0000000010', 'hex');
+    // HEADERS with priority fields (not part of the block) and 40 octets, then 30 and 30 (+ extra).
+    const chain = (extra: Buffer) =>
       withPreface(
-        frame(FrameType.HEADERS, 0, 1, block.subarray(0, split)),
-        frame(FrameType.CONTINUATION, FrameFlag.END_HEADERS, 1, Buffer.concat([block.subarray(split), extra])),
+        frame(FrameType.HEADERS, FrameFlag.PRIORITY, 1, Buffer.concat([prio, block.subarray(0, 40)])),
+        frame(FrameType.CONTINUATION, 0, 1, block.subarray(40, 70)),
+        frame(FrameType.CONTINUATION, FrameFlag.END_HEADERS, 1, Buffer.concat([block.subarray(70), extra])),
       );
-    assert.ok(rewrite(chain(40, Buffer.alloc(0)), { maxHeaderBlockSize: 100 }).out);
-    const { err } = rewrite(chain(40, Buffer.from([0x82])), { maxHeaderBlockSize: 100 });
+    assert.ok(rewrite(chain(Buffer.alloc(0)), { maxHeaderBlockSize: 100 }).out);
+    const { err } = rewrite(chain(Buffer.from([0x82])), { maxHeaderBlockSize: 100 });
     assert.equal(err?.h2Code, H2ErrorCode.ENHANCE_YOUR_CALM);
     assert.match(err.message, /too large/);
+  });
+
+  test('what breaks framing is a PROTOCOL_ERROR that says what came', () => {
+    // RFC 9113 3.4: the preface's octets.
+    assert.equal(CLIENT_PREFACE.toString('hex'), '505249202a20485454502f322e300d0a0d0a534d0d0a0d0a');
+    const block = encodeHeaderBlock(REQUEST);
+    for (const [input, message] of [
+      [Buffer.from('PRI * HTTP/1.1\r\n'), /^h2: bad client connection preface$/],
+      // 6.10: only CONTINUATION of the same stream may follow a HEADERS without END_HEADERS.
+      [
+        withPreface(frame(FrameType.HEADERS, 0, 1, block), frame(FrameType.DATA, 0, 1, Buffer.from('x'))),
+        /^h2: expected CONTINUATION for stream 1, got frame type 0 on stream 1$/,
+      ],
+      [withPreface(frame(FrameType.HEADERS, 0, 1, block), frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, block)), /got frame type 1 on stream 1/],
+      [withPreface(frame(FrameType.CONTINUATION, FrameFlag.END_HEADERS, 1, block)), /^h2: CONTINUATION without a preceding HEADERS$/],
+      [withPreface(frame(FrameType.PUSH_PROMISE, FrameFlag.END_HEADERS, 1, Buffer.concat([Buffer.alloc(4), block]))), /^h2: client sent PUSH_PROMISE$/],
+    ] as const) {
+      const { err } = rewrite(input);
+      assert.equal(err?.h2Code, H2ErrorCode.PROTOCOL_ERROR, String(message));
+      assert.match(err.message, message);
+    }
+  });
+
+  test('a fault of its own (a throwing onHeaders) is an INTERNAL_ERROR, and every later push throws it', () => {
+    const r = new AuthorityRewriter({
+      onHeaders: () => {
+        throw new Error('boom');
+      },
+    });
+    const input = withPreface(frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, encodeHeaderBlock(REQUEST)));
+    const err = (() => {
+      try {
+        r.push(input);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    assert.ok(err instanceof H2RewriteError);
+    assert.deepEqual([err.h2Code, err.message], [H2ErrorCode.INTERNAL_ERROR, 'h2 rewriter: boom']);
+    assert.throws(
+      () => r.push(frame(FrameType.PING, 0, 0, Buffer.alloc(8))),
+      (e) => e === err,
+    );
   });
 });
 
@@ -259,12 +306,25 @@ describe('PING (RFC 9113 6.7)', () => {
   test('server PINGs are remembered up to a bound, the oldest forgotten first', () => {
     const r = new AuthorityRewriter();
     r.push(CLIENT_PREFACE);
-    const n = 100_000; // far past any bound worth keeping; what is kept must not grow with it
+    const n = 20_000; // far past any bound worth keeping (a server sends a PING every few seconds); what is kept must not grow with it
     for (let i = 0; i < n; i++) r.noteServerPing(payload(i));
     assert.equal(r.push(ack(payload(0))).length, 0, 'the oldest is forgotten');
     assert.equal(r.push(ack(payload(n - 1))).length, 17, 'the newest is answered');
     assert.equal(r.push(ack(payload(n - 2))).length, 17);
     assert.equal(r.droppedPingAcks, 1);
+  });
+
+  test('answered PINGs no longer count toward that bound', () => {
+    const r = new AuthorityRewriter();
+    r.push(CLIENT_PREFACE);
+    r.noteServerPing(payload(0));
+    // Never more than two outstanding, however many are sent and answered.
+    for (let i = 1; i < 20_000; i++) {
+      r.noteServerPing(payload(i));
+      assert.equal(r.push(ack(payload(i))).length, 17);
+    }
+    assert.equal(r.push(ack(payload(0))).length, 17, 'the first, still outstanding, is answered');
+    assert.equal(r.droppedPingAcks, 0);
   });
 
   test('ServerPingScanner: a frame of our own may follow only whole frames after the first', () => {
@@ -283,7 +343,7 @@ describe('PING (RFC 9113 6.7)', () => {
     assert.equal(s.canInsertFrame, false, "inside a PING's payload");
     s.scan(ping.subarray(12));
     assert.equal(s.canInsertFrame, true);
-    // An ACK, a PING of the wrong length and an empty frame are not PINGs to answer.
+    // An ACK, a PING of the wrong length, DATA of a PING's length and an empty frame are not PINGs to answer.
     s.scan(
       Buffer.concat([
         frame(FrameType.PING, FrameFlag.ACK, 0, payload(8)),
@@ -369,6 +429,14 @@ describe('chunking', () => {
     assert.equal(r.end(), false, 'inside a header block');
     r.push(frame(FrameType.CONTINUATION, FrameFlag.END_HEADERS, 1, Buffer.alloc(0)));
     assert.equal(r.end(), true);
+    r.push(frame(FrameType.SETTINGS, FrameFlag.ACK, 0, Buffer.alloc(0)));
+    assert.equal(r.end(), true, 'after an empty frame');
+  });
+
+  test('the preface is received with an empty SETTINGS frame, at its last octet', () => {
+    const r = new AuthorityRewriter();
+    const out = r.push(withPreface(frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(0))));
+    assert.deepEqual([r.prefaceReceived, out.length], [true, CLIENT_PREFACE.length + 9]);
   });
 
   test('the Transform stream passes what the rewriter gives', async () => {
