@@ -101,6 +101,8 @@ describe('HEADERS padding and priority (RFC 9113 6.2)', () => {
   const headers = (flags: number, payload: Buffer) => withPreface(frame(FrameType.HEADERS, flags | FrameFlag.END_HEADERS, 1, payload));
 
   test('padding up to the whole rest of the frame is stripped; one octet more is a PROTOCOL_ERROR', () => {
+    // The pad length alone (and no padding): an empty fragment.
+    assert.deepEqual(shape(rewrite(headers(FrameFlag.PADDED, Buffer.from([0]))).out!), [[FrameType.HEADERS, FrameFlag.END_HEADERS, 1, 0]]);
     for (const padLength of [0, 1, 200]) {
       const payload = Buffer.concat([Buffer.from([padLength]), block, Buffer.alloc(padLength)]);
       const { out } = rewrite(headers(FrameFlag.PADDED, payload));
@@ -348,6 +350,7 @@ describe('PING (RFC 9113 6.7)', () => {
       Buffer.concat([
         frame(FrameType.PING, FrameFlag.ACK, 0, payload(8)),
         frame(FrameType.PING, 0, 0, Buffer.alloc(9)),
+        frame(FrameType.DATA, 0, 1, payload(9)),
         frame(FrameType.DATA, 0, 1, Buffer.alloc(0)),
       ]),
     );
