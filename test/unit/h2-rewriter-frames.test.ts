@@ -123,13 +123,14 @@ describe('HEADERS padding and priority (RFC 9113 6.2)', () => {
   });
 
   test('a PADDED frame with no pad length, or a PRIORITY one shorter than its 5 octets, is a FRAME_SIZE_ERROR', () => {
-    for (const [flags, payload] of [
-      [FrameFlag.PADDED, Buffer.alloc(0)],
-      [FrameFlag.PRIORITY, prio.subarray(0, 4)],
-      [FrameFlag.PADDED | FrameFlag.PRIORITY, Buffer.concat([Buffer.from([0]), prio.subarray(0, 4)])],
+    for (const [flags, payload, message] of [
+      [FrameFlag.PADDED, Buffer.alloc(0), 'h2: PADDED HEADERS without pad length'],
+      [FrameFlag.PRIORITY, prio.subarray(0, 4), 'h2: HEADERS too short for PRIORITY'],
+      [FrameFlag.PADDED | FrameFlag.PRIORITY, Buffer.concat([Buffer.from([0]), prio.subarray(0, 4)]), 'h2: HEADERS too short for PRIORITY'],
     ] as const) {
       const { err } = rewrite(headers(flags, payload));
       assert.equal(err?.h2Code, H2ErrorCode.FRAME_SIZE_ERROR, `flags ${flags}, ${payload.length} octets`);
+      assert.equal(err.message, message);
       assert.equal(err.name, 'H2RewriteError');
     }
     // Exactly the priority fields and nothing else: an empty block, the fields kept.
@@ -341,7 +342,9 @@ describe('PING (RFC 9113 6.7)', () => {
     s.scan(settings.subarray(12));
     assert.equal(s.canInsertFrame, true);
     const ping = frame(FrameType.PING, 0, 0, payload(7));
-    s.scan(ping.subarray(0, 12));
+    s.scan(ping.subarray(0, 4));
+    assert.equal(s.canInsertFrame, false, "inside a later frame's header");
+    s.scan(ping.subarray(4, 12));
     assert.equal(s.canInsertFrame, false, "inside a PING's payload");
     s.scan(ping.subarray(12));
     assert.equal(s.canInsertFrame, true);
