@@ -66,7 +66,7 @@ describe('cribd restarts', () => {
   it("learns pause's exit from its own monitor (crib-io, not conmon), which records it while cribd is down too", async () => {
     const down = await h.runPod('mon-down');
     const live = await h.runPod('mon-live');
-    const pauseOf = async (id: string) => (await h.inspect(id)).info.pid as number;
+    const pauseOf = async (id: string) => (await h.inspect(id)).info.pid;
     const parentOf = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
     const [downPause, livePause] = [await pauseOf(down), await pauseOf(live)];
     const monitor = parentOf(downPause);
@@ -74,12 +74,15 @@ describe('cribd restarts', () => {
     const exitFile = path.join(h.state, 'exits', down);
 
     await h.stopDaemon('SIGKILL');
-    process.kill(downPause, 'SIGKILL');
-    await waitFor(() => fs.existsSync(exitFile), 'the exit file of pause, killed while cribd is down', 10_000);
-    assert.equal(fs.readFileSync(exitFile, 'utf8').trim(), '137', 'SIGKILL, as conmon records it (128 + 9)');
-    await waitFor(() => liveStartTime(monitor) === undefined, 'the monitor to leave once it recorded the exit', 10_000);
-
-    await h.start();
+    try {
+      process.kill(downPause, 'SIGKILL');
+      await waitFor(() => fs.existsSync(exitFile), 'the exit file of pause, killed while cribd is down', 10_000);
+      assert.equal(fs.readFileSync(exitFile, 'utf8').trim(), '137', 'SIGKILL, as conmon records it (128 + 9)');
+      await waitFor(() => liveStartTime(monitor) === undefined, 'the monitor to leave once it recorded the exit', 10_000);
+    } finally {
+      // Up again whatever happened, so the cleanup removes the pods through it.
+      await h.start();
+    }
     assert.equal((await h.inspect(down)).status?.state, 1, 'NOTREADY after the restart');
     // A pause that dies while cribd runs is said at once, from the exit file alone (nobody asks).
     const stream = serverStream(h.runtime, 'GetContainerEvents', {});
