@@ -52,7 +52,7 @@ export async function monitorRun(o: MonitorRunOptions): Promise<number> {
   return pid;
 }
 
-/** The last line the runtime logged (its error), from the end of its log. */
+/** The last message the runtime logged (its error), from the end of its log. */
 async function logTail(file: string): Promise<string> {
   let fh: fs.FileHandle | undefined;
   try {
@@ -60,10 +60,21 @@ async function logTail(file: string): Promise<string> {
     const { size } = await fh.stat();
     const buf = Buffer.alloc(Math.min(size, RUNTIME_LOG_TAIL));
     await fh.read(buf, 0, buf.length, size - buf.length);
-    return buf.toString('utf8').trim().split('\n').at(-1) ?? '';
+    return logMessage(buf.toString('utf8').trim().split('\n').at(-1) ?? '');
   } catch {
     return '';
   } finally {
     await fh?.close();
   }
+}
+
+/** A JSON log line's `msg`; any other line as it is. */
+export function logMessage(line: string): string {
+  try {
+    const v = JSON.parse(line) as { msg?: unknown };
+    if (typeof v.msg === 'string') return v.msg;
+  } catch {
+    /* not JSON: the line itself */
+  }
+  return line;
 }
