@@ -96,11 +96,6 @@ export interface ConmonRuntimeOptions {
   /** Where conmon writes exit files (one per container id) and puts attach sockets. */
   exitDir: string;
   socketDir: string;
-  /**
-   * What monitors a process without stdio (`runDetached`: pause): `crib-io` (the default: no conmon
-   * start-up on RunPodSandbox's longest branch), or `conmon`, as for every container.
-   */
-  detachedMonitor?: 'crib-io' | 'conmon';
 }
 
 /** OciRuntime as conmon over a runc-compatible runtime, the way CRI-O runs containers. */
@@ -149,16 +144,6 @@ export class ConmonRuntime implements OciRuntime {
   }
 
   async runDetached(r: DetachedRequest, signal?: AbortSignal): Promise<ProcessRef> {
-    if (this.o.detachedMonitor === 'conmon') {
-      const proc = await this.create({ id: r.id, name: r.id, bundle: r.bundle, logPath: r.runtimeLogPath }, signal);
-      try {
-        await this.start(r.id, signal);
-      } catch (err) {
-        await this.abandon(r).catch((e: unknown) => log.warn('ending what a failed start left running', { id: r.id, error: e }));
-        throw err;
-      }
-      return proc;
-    }
     signal?.throwIfAborted();
     return this.started(r.id, r.bundle, r.runtimeLogPath, () =>
       monitorRun({ runtime: this.o.runc, id: r.id, bundle: r.bundle, exitFile: path.join(this.o.exitDir, r.id), runtimeLogPath: r.runtimeLogPath, signal }),
