@@ -85,5 +85,6 @@ test('the built bundle is the CLI the modules are (scripts/build.sh and the unit
     return { code, text };
   };
   const bundled = built as typeof main;
-  for (const argv of [['--help'], ['pods', '--help'], ['image'], ['nonsense']]) assert.deepEqual(await capture(bundled, argv), await capture(main, argv), argv.join(' '));
+  for (const argv of [['--help'], ['pods', '--help'], ['image'], ['nonsense']])
+    assert.deepEqual(await capture(bundled, argv), await capture(main, argv), argv.join(' '));
 });
