@@ -84,7 +84,6 @@ test('the built bundle is the CLI the modules are (scripts/build.sh and the unit
     const code = await run(argv, { out: sink, err: sink });
     return { code, text };
   };
-  const bundled = built as typeof main;
   for (const argv of [['--help'], ['pods', '--help'], ['image'], ['nonsense']])
-    assert.deepEqual(await capture(bundled, argv), await capture(main, argv), argv.join(' '));
+    assert.deepEqual(await capture(built, argv), await capture(main, argv), argv.join(' '));
 });
