@@ -55,8 +55,8 @@ export async function podMemoryScenario(targets: readonly Target[], pods: Map<Ru
 /**
  * 7. The daemon's resident set, idle: after start, the image imports and one warm-up pod, with no
  * pod left. Then its anonymous part alone (heap, stacks): the rest are pages of the program's file,
- * shared with every process that runs it (for cribd, node's 95 MiB binary, of which 40-45 MiB are
- * touched), which the node's page cache holds once.
+ * shared with every process that runs it (cribd: 40-45 MiB of node's 95 MiB binary; containerd:
+ * about 30 MiB of its own), which the node's page cache holds once.
  */
 export async function idleRssScenario(targets: readonly Target[]): Promise<Row[]> {
   const rss = await eachTarget(targets, async (t) => ({ all: rssKiB(t.daemonPid) / 1024, anon: rssAnonKiB(t.daemonPid) / 1024 }));
