@@ -53,6 +53,9 @@ function statusField(pid: number, field: string): number {
 /** Resident set size in KiB. */
 export const rssKiB = (pid: number): number => statusField(pid, 'VmRSS');
 
+/** Its anonymous part in KiB (heap, stacks; not the program's file pages). */
+export const rssAnonKiB = (pid: number): number => statusField(pid, 'RssAnon');
+
 /** Proportional set size in KiB (shared pages divided among the processes mapping them). */
 export function pssKiB(pid: number): number {
   const text = fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');

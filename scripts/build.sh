@@ -7,4 +7,5 @@ bash scripts/build-helpers.sh
 bash scripts/gen-proto-types.sh
 rm -rf dist # no stale output of moved or deleted files
 node_modules/.bin/tsc -p tsconfig.json
+bash scripts/bundle-cli.sh
 echo "crib: built dist/, build/pause and build/crib-io"

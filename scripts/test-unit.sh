@@ -8,4 +8,5 @@ cd "$(dirname "$0")/.."
 [ -d src/cri/generated ] || bash scripts/gen-proto-types.sh
 rm -rf dist # no stale output of moved or deleted files
 node_modules/.bin/tsc -p tsconfig.json
+bash scripts/bundle-cli.sh # bin/crib as built, for the tests that run it
 exec node --test --test-timeout=120000 dist/test/unit/*.test.js

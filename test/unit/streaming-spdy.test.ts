@@ -5,6 +5,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { Duplex } from 'node:stream';
 import zlib from 'node:zlib';
 import { SpdyProtocolError } from '../../src/streaming/spdy/errors.js';
 import {
@@ -35,6 +36,7 @@ import {
   encodeHeaderBlock,
 } from '../../src/streaming/spdy/zlib-headers.js';
 import { StreamingServer } from '../../src/streaming/server.js';
+import { MAX_DATA_FRAME_OUT, SpdyConnection, type SpdyStream } from '../../src/streaming/spdy/connection.js';
 import type { ExecRequest, ProcessStreams, StreamingRuntime, TerminalSize } from '../../src/streaming/types.js';
 import { floodWithoutReading, holdConnections } from '../support/hostile-client.js';
 import { HeaderDeflater, TestSpdyClient } from '../support/spdy-client.js';
@@ -130,6 +132,43 @@ describe('SPDY framer', () => {
       );
     });
   }
+});
+
+describe('SPDY data out', () => {
+  test("a chunk's data frames leave in one write, its bytes uncopied", async () => {
+    // What the session writes, batch by batch (a corked socket hands its writes over as one writev).
+    const batches: Buffer[][] = [];
+    const socket = new Duplex({
+      read() {},
+      write(chunk: Buffer, _enc, cb) {
+        batches.push([chunk]);
+        cb();
+      },
+      writev(chunks, cb) {
+        batches.push(chunks.map((c) => c.chunk as Buffer));
+        cb();
+      },
+    });
+    let opened: SpdyStream | undefined;
+    const conn = new SpdyConnection(socket, Buffer.alloc(0), { onStream: (st) => ((opened = st), true), idleTimeoutMs: 0 });
+    const deflater = new HeaderDeflater();
+    socket.push(encodeSynStream(1, 0, await deflater.compress(encodeHeaderBlock([['streamtype', 'data']])), 0, 3));
+    await waitFor(() => opened !== undefined && batches.length > 0, 'the stream and its SYN_REPLY');
+    const stream = opened as SpdyStream;
+    batches.length = 0;
+    const chunk = Buffer.alloc(2 * MAX_DATA_FRAME_OUT + 100, 7);
+    await new Promise<void>((resolve, reject) => stream.write(chunk, (e) => (e ? reject(e) : resolve())));
+    assert.equal(batches.length, 1, 'one write for the whole chunk');
+    const pieces = batches[0] ?? [];
+    const frames = parseAll(Buffer.concat(pieces), 1 << 20);
+    assert.deepEqual(
+      frames.map((f) => (f.type === 'data' ? f.payload.length : -1)),
+      [MAX_DATA_FRAME_OUT, MAX_DATA_FRAME_OUT, 100],
+    );
+    for (const p of pieces.filter((b) => b.length > 8)) assert.equal(p.buffer, chunk.buffer, 'a payload is a view of the chunk, not a copy');
+    deflater.close();
+    conn.destroy();
+  });
 });
 
 describe('SPDY header blocks', () => {

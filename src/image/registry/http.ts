@@ -84,38 +84,51 @@ function hostMatches(list: readonly string[], hostport: string): boolean {
   return list.some((h) => h === hostport || h === host);
 }
 
-/** Reads the CA bundles once. Unreadable files fail loudly: a missing CA would fail every pull later. */
-function loadCas(opts: TransportOptions): string[] {
-  const cas: string[] = [];
-  try {
-    cas.push(fs.readFileSync(opts.systemCaFile, 'utf8'));
-  } catch {
-    log.once(`system-ca-${opts.systemCaFile}`, 'warn', "system CA bundle not readable; using Node's bundled CAs", { file: opts.systemCaFile });
-    cas.push(...tls.rootCertificates);
-  }
-  for (const f of opts.caFiles) {
+/** The extra CA files, read at start: an unreadable one fails loudly then, not at every pull later. */
+function readCaFiles(files: readonly string[]): string[] {
+  return files.map((f) => {
     try {
-      cas.push(fs.readFileSync(f, 'utf8'));
+      return fs.readFileSync(f, 'utf8');
     } catch (err) {
       throw new CribError('FailedPrecondition', `registry CA file ${f}: ${errorMessage(err)}`, { cause: err });
     }
-  }
-  return cas;
+  });
 }
+
+/** The system's CA bundle, or Node's bundled CAs when it cannot be read. */
+function systemCas(file: string): string[] {
+  try {
+    return [fs.readFileSync(file, 'utf8')];
+  } catch {
+    log.once(`system-ca-${file}`, 'warn', "system CA bundle not readable; using Node's bundled CAs", { file });
+    return [...tls.rootCertificates];
+  }
+}
+
+const AGENT_OPTIONS = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4, scheduling: 'lifo' as const };
 
 /** HTTP and HTTPS with crib's trust settings. close() destroys every socket it holds. */
 export class HttpTransport {
-  private readonly httpAgent: http.Agent;
-  private readonly httpsAgent: https.Agent;
-  private readonly insecureAgent: https.Agent;
+  private readonly httpAgent = new http.Agent(AGENT_OPTIONS);
+  private readonly insecureAgent = new https.Agent({ ...AGENT_OPTIONS, rejectUnauthorized: false });
+  private verifyingAgent: https.Agent | undefined;
+  private readonly extraCas: string[];
   private closed = false;
 
   constructor(private readonly opts: TransportOptions) {
-    const secureContext = tls.createSecureContext({ ca: loadCas(opts) });
-    const common = { keepAlive: true, maxSockets: 16, maxFreeSockets: 4, scheduling: 'lifo' as const };
-    this.httpAgent = new http.Agent(common);
-    this.httpsAgent = new https.Agent({ ...common, secureContext });
-    this.insecureAgent = new https.Agent({ ...common, rejectUnauthorized: false });
+    this.extraCas = readCaFiles(opts.caFiles);
+  }
+
+  /**
+   * The verifying agent, made at the first HTTPS request: the system's CAs parsed into a secure
+   * context hold about 1 MiB, which a cribd that never pulls over HTTPS need not.
+   */
+  private get httpsAgent(): https.Agent {
+    this.verifyingAgent ??= new https.Agent({
+      ...AGENT_OPTIONS,
+      secureContext: tls.createSecureContext({ ca: [...systemCas(this.opts.systemCaFile), ...this.extraCas] }),
+    });
+    return this.verifyingAgent;
   }
 
   /** True when the host's certificates are not verified (it is listed in `insecure`). */
@@ -204,7 +217,7 @@ export class HttpTransport {
   close(): void {
     this.closed = true;
     this.httpAgent.destroy();
-    this.httpsAgent.destroy();
+    this.verifyingAgent?.destroy();
     this.insecureAgent.destroy();
   }
 }

@@ -7,7 +7,7 @@ import type { CliContext } from '../../client/context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
 import { ANN_READINESS_PROBE, LABEL_POD_UID } from './keys.js';
-import { readStatus, type PodStatusFile } from './record.js';
+import type { PodStatusFile } from './record.js';
 import { runtimeRoot } from './paths.js';
 import { CONTAINER_RUNNING } from './keys.js';
 
@@ -48,7 +48,7 @@ export async function podsReadiness(
     const mine = byPod.get(p.id) ?? [];
     const uid = p.labels[LABEL_POD_UID] === p.metadata?.uid ? (p.metadata?.uid ?? '') : '';
     const needsStatus = uid && mine.some((c) => c.annotations[ANN_READINESS_PROBE] === 'true');
-    out.set(p.id, countReady(mine, needsStatus ? await readStatus(root, uid) : undefined, p.state === 0));
+    out.set(p.id, countReady(mine, needsStatus ? await (await import('./record.js')).readStatus(root, uid) : undefined, p.state === 0));
   }
   return out;
 }

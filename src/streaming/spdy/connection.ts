@@ -27,6 +27,7 @@ import {
   RstStatus,
   SETTINGS_INITIAL_WINDOW_SIZE,
   encodeDataFrame,
+  encodeDataFrameHead,
   encodeGoAway,
   encodePing,
   encodeRstStream,
@@ -458,14 +459,20 @@ export class SpdyConnection {
     if (!st.replied || this.ended) return;
     const w = st.pendingWrite;
     if (w) {
-      while (w.offset < w.chunk.length) {
-        let n = Math.min(w.chunk.length - w.offset, MAX_DATA_FRAME_OUT);
-        if (this.peerKeepsWindows) n = Math.min(n, st.sendWindow, this.sessionSendWindow);
-        if (n <= 0) return; // a WINDOW_UPDATE calls us again
-        this.send(encodeDataFrame(st.id, 0, w.chunk.subarray(w.offset, w.offset + n)));
-        st.sendWindow -= n;
-        this.sessionSendWindow -= n;
-        w.offset += n;
+      // The chunk's frames go in one writev: each header, then its slice of the chunk, uncopied.
+      this.socket.cork();
+      try {
+        while (w.offset < w.chunk.length) {
+          let n = Math.min(w.chunk.length - w.offset, MAX_DATA_FRAME_OUT);
+          if (this.peerKeepsWindows) n = Math.min(n, st.sendWindow, this.sessionSendWindow);
+          if (n <= 0) return; // a WINDOW_UPDATE calls us again
+          this.send(encodeDataFrameHead(st.id, 0, n), w.chunk.subarray(w.offset, w.offset + n));
+          st.sendWindow -= n;
+          this.sessionSendWindow -= n;
+          w.offset += n;
+        }
+      } finally {
+        this.socket.uncork();
       }
       st.pendingWrite = undefined;
       if (this.socket.writableNeedDrain) this.drainWaiters.push(w.cb);
@@ -544,10 +551,11 @@ export class SpdyConnection {
   }
 
   /** A data frame, after the control frames before it: its writer waits for 'drain' (flushStream), so it needs no budget. */
-  private send(frame: Buffer): void {
+  private send(head: Buffer, payload: Buffer): void {
     if (this.ended || !this.socket.writable) return;
     this.flushOutbox();
-    this.socket.write(frame);
+    this.socket.write(head);
+    this.socket.write(payload);
     this.idle.touch();
   }
 

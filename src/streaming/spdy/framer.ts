@@ -134,12 +134,17 @@ export function encodeWindowUpdate(streamId: number, delta: number): Buffer {
   return controlFrame(FrameType.WINDOW_UPDATE, 0, words(streamId & MAX_31BIT, delta & MAX_31BIT));
 }
 
-export function encodeDataFrame(streamId: number, flags: number, payload: Buffer): Buffer {
-  if (payload.length > MAX_FRAME_LENGTH) throw new RangeError(`SPDY data frame of ${payload.length} bytes`);
-  const head = Buffer.alloc(8);
+/** A data frame's 8-byte header, for a payload written after it as it is (no copy). */
+export function encodeDataFrameHead(streamId: number, flags: number, length: number): Buffer {
+  if (length > MAX_FRAME_LENGTH) throw new RangeError(`SPDY data frame of ${length} bytes`);
+  const head = Buffer.allocUnsafe(8);
   head.writeUInt32BE(streamId & MAX_31BIT, 0);
-  head.writeUInt32BE((((flags & 0xff) << 24) | payload.length) >>> 0, 4);
-  return Buffer.concat([head, payload]);
+  head.writeUInt32BE((((flags & 0xff) << 24) | length) >>> 0, 4);
+  return head;
+}
+
+export function encodeDataFrame(streamId: number, flags: number, payload: Buffer): Buffer {
+  return Buffer.concat([encodeDataFrameHead(streamId, flags, payload.length), payload]);
 }
 
 // ---- parser -----------------------------------------------------------------------------------
