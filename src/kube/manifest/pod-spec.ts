@@ -466,8 +466,9 @@ function parsePort(item: Json, path: string, warnings: string[]): ContainerPort 
   if (hostPort) p.hostPort = hostPort;
   const name = f.str('name');
   if (name) {
-    if (name.length > 15 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || !/[a-z]/.test(name)) {
-      throw new ManifestError(f.field('name'), `"${name}" must be at most 15 lowercase letters, digits and '-', with at least one letter`);
+    // An IANA service name (IsValidPortName): no '-' at either end or twice in a row.
+    if (name.length > 15 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || !/[a-z]/.test(name) || name.includes('--')) {
+      throw new ManifestError(f.field('name'), `"${name}" must be at most 15 lowercase letters, digits and single '-' between them, with at least one letter`);
     }
     p.name = name;
   }
