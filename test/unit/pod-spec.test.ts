@@ -533,7 +533,11 @@ describe('pod spec: security contexts (core/v1 SecurityContext, PodSecurityConte
         new RegExp(`^must be a group id, got ${JSON.stringify(g)}$`.replace(/[.]/g, '\\.')),
       );
     }
-    for (const name of ['Net.core', 'net..core', '.net', 'net.', 'net core', 'net.-a', 'a-']) {
+    // IsValidSysctlName: segments of [a-z0-9], '-' and '_' inside, split by '.' or '/'; at most 253 characters.
+    const long = `${'a'.repeat(125)}.${'b'.repeat(127)}`;
+    for (const name of ['a', 'a.b', 'a/b.c', 'k_1.x-y', long])
+      assert.equal(spec({ securityContext: { sysctls: [{ name, value: '1' }] } }).securityContext.sysctls[0]?.name, name);
+    for (const name of ['Net.core', 'net..core', '.net', 'net.', 'net core', 'net.-a', 'a-', '_a', 'a._b', `${long}c`]) {
       refuses({ securityContext: { sysctls: [{ name, value: '1' }] } }, 'spec.securityContext.sysctls[0].name', /is not a sysctl name$/);
     }
     refuses({ securityContext: { sysctls: [{ name: 'net.core.somaxconn' }] } }, 'spec.securityContext.sysctls[0].value', /^required$/);

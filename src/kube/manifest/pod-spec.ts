@@ -579,7 +579,8 @@ function parsePodSecurity(f: Fields): PodSecurity {
   s.sysctls = f.list('sysctls', (item, p) => {
     const sf = f.item(item, p);
     const name = sf.str('name', { required: true }) as string;
-    if (!/^[a-z0-9]([-_a-z0-9]*[a-z0-9])?([./][a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$/.test(name))
+    // The API server's IsValidSysctlName: at most 253 characters, segments split by '.' or '/'.
+    if (name.length > 253 || !/^[a-z0-9]([-_a-z0-9]*[a-z0-9])?([./][a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$/.test(name))
       throw new ManifestError(sf.field('name'), `"${name}" is not a sysctl name`);
     const value = sf.str('value', { required: true }) as string;
     sf.done();
