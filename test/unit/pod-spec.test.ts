@@ -192,6 +192,8 @@ describe('pod spec: probe and hook handlers', () => {
 
   it('tcpSocket: a port by number or name, an optional host', () => {
     assert.deepEqual(handler({ tcpSocket: { port: 5432 } }), { tcpSocket: { port: 5432 } });
+    assert.deepEqual(handler({ tcpSocket: { port: 1 } }), { tcpSocket: { port: 1 } });
+    assert.deepEqual(handler({ tcpSocket: { port: 65535 } }), { tcpSocket: { port: 65535 } });
     assert.deepEqual(handler({ tcpSocket: { port: 'db', host: 'localhost' } }, [{ containerPort: 5433, name: 'db' }]), {
       tcpSocket: { port: 5433, host: 'localhost' },
     });
@@ -361,6 +363,12 @@ describe('pod spec: env and envFrom (core/v1 EnvVar, EnvFromSource)', () => {
     at({ name: 'A', valueFrom: { secretKeyRef: { key: 'k' } } }, '.valueFrom.secretKeyRef.name', /^required$/);
   });
 
+  it('warns about a source crib does not read (fileKeyRef) and leaves the variable out', () => {
+    const { pod, warnings } = read({ containers: [container({ env: [{ name: 'F', valueFrom: { fileKeyRef: { volumeName: 'v', path: 'p', key: 'k' } } }] })] });
+    assert.deepEqual(pod.spec.containers[0]?.env, []);
+    assert.deepEqual(warnings, [`${C0}.env[0].valueFrom.fileKeyRef is not supported by crib run; ignored`]);
+  });
+
   it('warns about a field path the API accepts but crib cannot fill, and leaves the variable out', () => {
     const { pod, warnings } = read({
       containers: [
@@ -430,6 +438,9 @@ describe('pod spec: security contexts (core/v1 SecurityContext, PodSecurityConte
       privileged: true,
       capabilities: { add: ['SYS_ADMIN'], drop: [] },
     });
+    const { pod, warnings } = read({ containers: [container({ securityContext: { capabilities: { add: ['NET_ADMIN'], drop: ['ALL'] } } })] });
+    assert.deepEqual(pod.spec.containers[0]?.securityContext.capabilities, { add: ['NET_ADMIN'], drop: ['ALL'] });
+    assert.deepEqual(warnings, []);
     assert.deepEqual(spec({}).securityContext, { supplementalGroups: [], sysctls: [] });
     assert.deepEqual(spec({ securityContext: { runAsUser: 5, runAsGroup: 6, runAsNonRoot: true } }).securityContext, {
       runAsUser: 5,
@@ -487,10 +498,14 @@ describe('pod spec: security contexts (core/v1 SecurityContext, PodSecurityConte
     assert.equal(one({ securityContext: { allowPrivilegeEscalation: false, privileged: false } }).securityContext.privileged, false);
     assert.equal(one({ securityContext: { allowPrivilegeEscalation: true, privileged: true } }).securityContext.privileged, true);
     assert.equal(one({ securityContext: { privileged: true, capabilities: { add: ['CAP_SYS_ADMIN'] } } }).securityContext.privileged, true);
-    assert.equal(
-      one({ securityContext: { allowPrivilegeEscalation: false, capabilities: { add: ['XSYS_ADMIN'] } } }).securityContext.allowPrivilegeEscalation,
-      false,
-    );
+    // Only a leading CAP_ is the prefix: SYS_CAP_ADMIN is no SYS_ADMIN.
+    for (const cap of ['XSYS_ADMIN', 'SYS_CAP_ADMIN']) {
+      assert.equal(
+        one({ securityContext: { allowPrivilegeEscalation: false, capabilities: { add: [cap] } } }).securityContext.allowPrivilegeEscalation,
+        false,
+        cap,
+      );
+    }
   });
 
   it('seccompProfile: RuntimeDefault, Unconfined, or Localhost with a relative localhostProfile', () => {
@@ -550,6 +565,7 @@ describe('pod spec: resources (core/v1 ResourceRequirements)', () => {
 
   it('gives CPU in thousandths and memory in bytes, each rounded up; a missing request is its limit', () => {
     assert.deepEqual(res({}), { limits: {}, requests: {} });
+    assert.deepEqual(one({}).resources, { limits: {}, requests: {} });
     assert.deepEqual(res({ limits: { cpu: '0.1m', memory: '100m' } }), {
       limits: { cpuMilli: 1n, memoryBytes: 1n },
       requests: { cpuMilli: 1n, memoryBytes: 1n },
@@ -651,6 +667,7 @@ describe('pod spec: containers', () => {
     );
     at([{ mountPath: '/a' }], '[0].name', /^required$/);
     at([{ name: 'v' }], '[0].mountPath', /^required$/);
+    at([{ name: 'v', mountPath: 'rel' }], '[0].mountPath', /^"rel" must be an absolute path$/);
     at([{ name: 'v', mountPath: '/a', mountPropagation: 'Shared' }], '[0].mountPropagation', /is not one of "None", "HostToContainer", "Bidirectional"/);
     at([{ name: 'v', mountPath: '/a', subPath: '/abs' }], '[0].subPath', /must be a relative path/);
     at([{ name: 'v', mountPath: '/a', mountPropagation: 'Bidirectional' }], '[0].mountPropagation', /^Bidirectional needs a privileged container$/);
@@ -815,6 +832,11 @@ describe('pod spec: the pod', () => {
       projected: { sources: [{ downwardAPI: { items: [{ path: 'mem', resourceFieldRef: { containerName, resource: 'limits.memory' } }] } }] },
     });
     assert.equal(spec({ volumes: [downward('c'), projected('c')] }).volumes.length, 2);
+    const mixed = {
+      name: 'm',
+      projected: { sources: [{ configMap: { name: 'cm' } }, { downwardAPI: { items: [{ path: 'n', fieldRef: { fieldPath: 'metadata.name' } }] } }] },
+    };
+    assert.equal(spec({ volumes: [mixed] }).volumes.length, 1);
     assert.equal(spec({ initContainers: [container({}, 'i')], volumes: [downward('i')] }).volumes.length, 1);
     refuses({ volumes: [{ name: 'e', emptyDir: {} }, downward('x')] }, 'spec.volumes[1]', /^resourceFieldRef names no container of the pod \("x"\)$/);
     refuses({ volumes: [projected('x')] }, 'spec.volumes[0]', /^resourceFieldRef names no container of the pod \("x"\)$/);
@@ -827,7 +849,17 @@ describe('pod spec: the object around it', () => {
   it('a Pod: metadata.name required, namespace "default", labels and annotations; status accepted', () => {
     const { pod, warnings } = read(
       {},
-      { name: 'web', labels: { app: 'x' }, annotations: { note: 'y' }, uid: 'u', resourceVersion: '1', creationTimestamp: 'now' },
+      {
+        name: 'web',
+        labels: { app: 'x' },
+        annotations: { note: 'y' },
+        uid: 'u',
+        resourceVersion: '1',
+        generation: 2,
+        creationTimestamp: 'now',
+        managedFields: [],
+        selfLink: '/api/v1/x',
+      },
     );
     assert.deepEqual(
       [pod.name, pod.namespace, pod.labels, pod.annotations, pod.owner],
@@ -850,6 +882,10 @@ describe('pod spec: the object around it', () => {
       /^ManifestError: metadata: required \(at least metadata\.name\)$/,
     );
     assert.throws(() => parsePod(Fields.of({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p' } }, '', []), []), /^ManifestError: spec: required$/);
+    assert.throws(
+      () => parsePod(Fields.of({ apiVersion: 'apps/v1', kind: 'Pod', metadata: { name: 'p' }, spec: {} }, '', []), []),
+      /^ManifestError: apiVersion: "apps\/v1" is not v1 \(a Pod is apiVersion: v1\)$/,
+    );
   });
 
   it('a template: no name needed, its spec as written kept apart from the parsed one', () => {

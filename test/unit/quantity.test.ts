@@ -64,6 +64,8 @@ describe('quantities: the serialization format', () => {
     assert.equal(exact('0.125'), '1/8');
     assert.equal(exact('1.'), '1/1');
     assert.equal(exact('.5'), '1/2');
+    assert.equal(exact('.25'), '1/4');
+    assert.equal(exact('10.05'), '201/20');
     assert.equal(exact('.5Ki'), '512/1');
     assert.equal(exact('1.5Gi'), `${1536n << 20n}/1`);
     assert.equal(exact('+5'), '5/1');
