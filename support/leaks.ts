@@ -52,7 +52,7 @@ export function liveStartTime(pid: number): string | undefined {
 /**
  * Notes every process crib records for a pod or a container, as its records are written: pause's
  * and a container's pid from the record, and the monitor's and the runtime's init from the
- * bundle's conmon.pid and pidfile. The leak check then looks for each of them by pid and start time,
+ * bundle's conmon.pid (monitor.pid for pause under crib-io) and pidfile. The leak check then looks for each of them by pid and start time,
  * whatever it is called and wherever it runs.
  */
 export class RecordedPids {
@@ -93,7 +93,7 @@ export class RecordedPids {
         return undefined;
       }
     };
-    for (const pid of [record.pid, record.pause?.pid, fromBundle('conmon.pid'), fromBundle('pidfile')]) {
+    for (const pid of [record.pid, record.pause?.pid, fromBundle('conmon.pid'), fromBundle('monitor.pid'), fromBundle('pidfile')]) {
       if (pid === undefined || !(pid > 0) || this.pids.has(pid)) continue;
       const start = liveStartTime(pid);
       if (start !== undefined) this.pids.set(pid, start);

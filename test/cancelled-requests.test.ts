@@ -1,7 +1,7 @@
 // A RunPodSandbox or CreateContainer whose client gives up (its deadline passes) mid-way leaves what
 // a failed one leaves: nothing. The runtime is runc behind a wrapper that, on cue, stalls in
-// `create` (as runc 1.1 does on a huge environment), so the deadline falls while the runtime's
-// create runs; the leak check then looks for every netns, veth, lease, mount, cgroup, process and
+// `create` or `run` (as runc 1.1 does on a huge environment), so the deadline falls while the
+// runtime's create runs (pause's is a `run --detach`); the leak check then looks for every netns, veth, lease, mount, cgroup, process and
 // record the call made.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -29,8 +29,8 @@ describe('cancelled requests', () => {
     wrapper,
     [
       '#!/bin/sh',
-      // On cue, `create` waits first (its pid noted, so the test can see it end).
-      `for a in "$@"; do if [ "$a" = create ] && [ -e ${stall} ]; then echo $$ > ${stalled}; sleep ${STALL_SECONDS}; fi; done`,
+      // On cue, `create` (or pause's `run`) waits first (its pid noted, so the test can see it end).
+      `for a in "$@"; do if { [ "$a" = create ] || [ "$a" = run ]; } && [ -e ${stall} ]; then echo $$ > ${stalled}; sleep ${STALL_SECONDS}; fi; done`,
       `exec ${findExecutable('runc') ?? 'runc'} "$@"`,
       '',
     ].join('\n'),

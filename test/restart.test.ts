@@ -2,7 +2,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { call } from '../src/client/client.js';
+import { call, serverStream } from '../src/client/client.js';
+import type { ContainerEventResponse__Output } from '../src/cri/generated/runtime/v1/ContainerEventResponse.js';
 import { Harness, inNetns } from '../support/harness.js';
 import { TEST_IMAGE, importBusybox } from '../support/busybox-image.js';
 import { liveStartTime } from '../support/leaks.js';
@@ -59,6 +60,45 @@ describe('cribd restarts', () => {
       await call(h.runtime, 'StopPodSandbox', { pod_sandbox_id: id });
       await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: id });
     }
+    await h.assertNoLeaks();
+  });
+
+  it("learns pause's exit from its own monitor (crib-io, not conmon), which records it while cribd is down too", async () => {
+    const down = await h.runPod('mon-down');
+    const live = await h.runPod('mon-live');
+    const pauseOf = async (id: string) => (await h.inspect(id)).info.pid;
+    const parentOf = (pid: number) => Number(fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+    const [downPause, livePause] = [await pauseOf(down), await pauseOf(live)];
+    const monitor = parentOf(downPause);
+    assert.match(fs.readFileSync(`/proc/${monitor}/cmdline`, 'utf8').split('\0').slice(0, 2).join(' '), /crib-io monitor$/, "pause's parent is its monitor");
+    const exitFile = path.join(h.state, 'exits', down);
+
+    await h.stopDaemon('SIGKILL');
+    try {
+      process.kill(downPause, 'SIGKILL');
+      await waitFor(() => fs.existsSync(exitFile), 'the exit file of pause, killed while cribd is down', 10_000);
+      assert.equal(fs.readFileSync(exitFile, 'utf8').trim(), '137', 'SIGKILL, as conmon records it (128 + 9)');
+      await waitFor(() => liveStartTime(monitor) === undefined, 'the monitor to leave once it recorded the exit', 10_000);
+    } finally {
+      // Up again whatever happened, so the cleanup removes the pods through it.
+      await h.start();
+    }
+    assert.equal((await h.inspect(down)).status?.state, 1, 'NOTREADY after the restart');
+    // A pause that dies while cribd runs is said at once, from the exit file alone (nobody asks).
+    const stream = serverStream(h.runtime, 'GetContainerEvents', {});
+    const got: ContainerEventResponse__Output[] = [];
+    stream.on('data', (e: ContainerEventResponse__Output) => got.push(e));
+    stream.on('error', () => undefined); // cancelled at the end
+    try {
+      // The subscription is in place once it sees an event: the first pod's removal.
+      await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: down });
+      await waitFor(() => got.some((e) => e.container_id === down && e.container_event_type === 3), "the first pod's DELETED event", 10_000);
+      process.kill(livePause, 'SIGKILL');
+      await waitFor(() => got.some((e) => e.container_id === live && e.container_event_type === 2), "the pod's STOPPED event", 10_000);
+    } finally {
+      stream.cancel();
+    }
+    await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: live });
     await h.assertNoLeaks();
   });
 

@@ -47,7 +47,7 @@ describe('runtime handlers', () => {
       await rejectsWith(
         call(h.runtime, 'RunPodSandbox', { config: h.podConfig('crunpod'), runtime_handler: 'crun' }),
         grpc.status.INTERNAL,
-        /^crun create [0-9a-f]{64} failed: cgroups in hybrid mode not supported, drop all controllers from cgroupv2\s*$/,
+        /^crun run [0-9a-f]{64} failed: cgroups in hybrid mode not supported, drop all controllers from cgroupv2\s*$/,
       );
       assert.deepEqual((await call(h.runtime, 'ListPodSandbox', {})).items, []);
       await h.assertNoLeaks();
@@ -100,8 +100,7 @@ describe('a cribd given --runtime PATH', () => {
     );
     assert.ok(info.pid > 0);
     const noted = () => fs.readFileSync(calls, 'utf8');
-    assert.match(noted(), new RegExp(`^.* create .*${id}$`, 'm'), 'it created pause');
-    assert.match(noted(), new RegExp(`^.* start ${id}$`, 'm'), 'it started pause');
+    assert.match(noted(), new RegExp(`^.* run --detach .*${id}$`, 'm'), 'it ran pause (created and started in one go)');
     await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: id });
     assert.match(noted(), new RegExp(`^.* delete .*${id}$`, 'm'), 'it deleted pause');
     await h.assertNoLeaks();

@@ -8,6 +8,7 @@
  *   crib-io netconnect NETNS_PATH PORT          TCP to localhost inside a netns
  *   crib-io mount OP...                         a pod's netns pin, shm tmpfs, unmounts
  *   crib-io reap PIDFILE -- CMD ARGS...         ExecSync's subreaper for `runc exec -d`
+ *   crib-io monitor MPID PID EXIT -- CMD...     pause's monitor for `runc run -d`: its exit file
  *   crib-io beneath ROOT OP...                  paths inside a volume, never followed out of it
  *   crib-io userns PIN UIDS GIDS [NETNS_PIN]    a pod's pinned user namespace (and its netns)
  *   crib-io idmap USERNS (SOURCE TARGET)...     idmapped clones of mounts
@@ -90,6 +91,7 @@ int cmd_attach(int argc, char **argv);
 int cmd_netconnect(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_reap(int argc, char **argv);
+int cmd_monitor(int argc, char **argv);
 int cmd_beneath(int argc, char **argv);
 int cmd_userns(int argc, char **argv);
 int cmd_idmap(int argc, char **argv);

@@ -16,6 +16,7 @@ static const char usage[] =
 	"       crib-io netconnect NETNS_PATH PORT\n"
 	"       crib-io mount (netns PIN | tmpfs DIR BYTES | umount TARGET)...\n"
 	"       crib-io reap PIDFILE -- CMD [ARG...]\n"
+	"       crib-io monitor MONITOR_PIDFILE PIDFILE EXITFILE -- CMD [ARG...]\n"
 	"       crib-io beneath ROOT (mkdir REL | bind REL TARGET | write REL MODE SIZE | read REL MAX)...\n"
 	"       crib-io userns PIN UID_C:H:L GID_C:H:L [NETNS_PIN]\n"
 	"       crib-io idmap USERNS (SOURCE TARGET)...\n"
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
 		return cmd_mount(argc - 2, argv + 2);
 	if (strcmp(cmd, "reap") == 0)
 		return cmd_reap(argc - 2, argv + 2);
+	if (strcmp(cmd, "monitor") == 0)
+		return cmd_monitor(argc - 2, argv + 2);
 	if (strcmp(cmd, "beneath") == 0)
 		return cmd_beneath(argc - 2, argv + 2);
 	if (strcmp(cmd, "userns") == 0)

@@ -4,6 +4,7 @@
 //   registry.k8s.io/pause:3.9       -> registry.k8s.io/pause:3.9
 //   127.0.0.1:5000/a/b@sha256:...   -> 127.0.0.1:5000/a/b@sha256:...   (no tag added)
 // Pure: no I/O.
+import { BlockList, isIP } from 'node:net';
 import { CribError, quoteUntrusted } from '../util/errors.js';
 import type { ImageReference } from './registry/types.js';
 
@@ -46,7 +47,8 @@ function looksLikeHost(first: string): boolean {
  */
 export function parseReference(s: string): ImageReference {
   if (typeof s !== 'string' || s === '') throw invalid(String(s), 'empty');
-  if (s !== s.trim() || /\s/.test(s)) throw invalid(s, 'contains whitespace');
+  // \s matches every character trim() would remove (ECMAScript's WhiteSpace and LineTerminator).
+  if (/\s/.test(s)) throw invalid(s, 'contains whitespace');
   if (s.includes('://')) throw invalid(s, 'a reference has no scheme (write host/repository:tag)');
 
   let rest = s;
@@ -140,12 +142,22 @@ export function splitHostPort(hostport: string): { host: string; port?: string }
   return { host: hostport }; // a name, an IPv4 address, or a bare IPv6 address
 }
 
-/** localhost, 127.0.0.0/8 and ::1, each with an optional port. */
+// Loopback as containerd's MatchLocalhost has it (Go's net.IP.IsLoopback): 127.0.0.0/8, ::1 and
+// 127.0.0.0/8 mapped into IPv6 (BlockList matches an IPv4-mapped address against the IPv4 rule).
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+
+/**
+ * localhost or a loopback address, with an optional port: a registry that may be reached over plain
+ * HTTP. Only what names loopback wherever it is resolved: an address in the form Go's ParseIP and
+ * Node's isIP accept (no leading zeros: the resolver reads `0127.0.0.1` as octal 87.0.0.1 and sends
+ * `127.0.0.08` to DNS) and `localhost` itself (not `localhost.`, which also goes to DNS).
+ */
 export function isLoopbackHost(hostport: string): boolean {
   const { host } = splitHostPort(hostport.trim());
-  const h = host.toLowerCase().replace(/\.$/, '');
+  const h = host.toLowerCase();
   if (h === 'localhost') return true;
-  if (/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)) return h.split('.').every((o) => Number(o) <= 255);
-  if (h === '::1' || /^(?:0{1,4}:){7}0{0,3}1$/.test(h)) return true;
-  return false;
+  const family = isIP(h);
+  return family !== 0 && LOOPBACK.check(h, family === 4 ? 'ipv4' : 'ipv6');
 }

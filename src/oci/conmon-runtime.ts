@@ -11,6 +11,7 @@ import { MAX_TIMER_MS } from '../util/time.js';
 import { log } from '../util/log.js';
 import { forgetBundleProcess } from './bundle-process.js';
 import { conmonCreate, conmonFiles, conmonResizeMessage } from './conmon.js';
+import { monitorFiles, monitorRun } from './crib-io-monitor.js';
 import { exitFilesOf, type ExitFiles } from './exit-files.js';
 import { noFeatures, parseHandlerFeatures, type HandlerFeatures } from './features.js';
 import { builtCribIoBinary, decodeAttachFrames, ptyResizeLine } from '../host/crib-io.js';
@@ -21,6 +22,7 @@ import { withRuncExec, type RuncExec } from './runc-exec.js';
 import type { RuncCli } from './runc.js';
 import type {
   CreateRequest,
+  DetachedRequest,
   ExecOutcome,
   ExecRequest,
   ExecStreamRequest,
@@ -94,6 +96,11 @@ export interface ConmonRuntimeOptions {
   /** Where conmon writes exit files (one per container id) and puts attach sockets. */
   exitDir: string;
   socketDir: string;
+  /**
+   * What monitors a process without stdio (`runDetached`: pause): `crib-io` (the default: no conmon
+   * start-up on RunPodSandbox's longest branch), or `conmon`, as for every container.
+   */
+  detachedMonitor?: 'crib-io' | 'conmon';
 }
 
 /** OciRuntime as conmon over a runc-compatible runtime, the way CRI-O runs containers. */
@@ -123,9 +130,8 @@ export class ConmonRuntime implements OciRuntime {
 
   async create(r: CreateRequest, signal?: AbortSignal): Promise<ProcessRef> {
     signal?.throwIfAborted();
-    let pid: number;
-    try {
-      pid = await conmonCreate({
+    return this.started(r.id, r.bundle, r.logPath, () =>
+      conmonCreate({
         conmonPath: this.o.conmonPath,
         runtime: this.o.runc,
         id: r.id,
@@ -138,13 +144,38 @@ export class ConmonRuntime implements OciRuntime {
         stdin: r.stdin ?? false,
         stdinOnce: r.stdinOnce ?? false,
         signal,
-      });
+      }),
+    );
+  }
+
+  async runDetached(r: DetachedRequest, signal?: AbortSignal): Promise<ProcessRef> {
+    if (this.o.detachedMonitor === 'conmon') {
+      const proc = await this.create({ id: r.id, name: r.id, bundle: r.bundle, logPath: r.runtimeLogPath }, signal);
+      try {
+        await this.start(r.id, signal);
+      } catch (err) {
+        await this.abandon(r).catch((e: unknown) => log.warn('ending what a failed start left running', { id: r.id, error: e }));
+        throw err;
+      }
+      return proc;
+    }
+    signal?.throwIfAborted();
+    return this.started(r.id, r.bundle, r.runtimeLogPath, () =>
+      monitorRun({ runtime: this.o.runc, id: r.id, bundle: r.bundle, exitFile: path.join(this.o.exitDir, r.id), runtimeLogPath: r.runtimeLogPath, signal }),
+    );
+  }
+
+  /** The process `launch` made (its pid and start time); whatever a failed launch left is ended first. */
+  private async started(id: string, bundle: string, logPath: string, launch: () => Promise<number>): Promise<ProcessRef> {
+    let pid: number;
+    try {
+      pid = await launch();
     } catch (err) {
-      await this.abandon(r).catch((e: unknown) => log.warn('ending what a failed create left running', { id: r.id, error: e }));
+      await this.abandon({ id, bundle }).catch((e: unknown) => log.warn('ending what a failed create left running', { id, error: e }));
       throw err;
     }
     const st = procStat(pid);
-    if (!st) throw new Error(`the process of ${r.id} (pid ${pid}) exited right after it was created; see ${r.logPath}`);
+    if (!st) throw new Error(`the process of ${id} (pid ${pid}) exited right after it was created; see ${logPath}`);
     return { pid, startTime: st.startTime };
   }
 
@@ -154,9 +185,8 @@ export class ConmonRuntime implements OciRuntime {
    * of its own but already in the container's cgroup. All are killed, and the cgroup removed; the
    * caller's delete then finds at most the runtime's state to remove.
    */
-  private async abandon(r: CreateRequest): Promise<void> {
-    const conmonPid = await readPidFile(conmonFiles(r.bundle).conmonPid);
-    if (conmonPid !== undefined) killProcessGroup(conmonPid);
+  private async abandon(r: { id: string; bundle: string }): Promise<void> {
+    for (const pid of await monitorPids(r.bundle)) killProcessGroup(pid);
     const spec = await fs.readFile(path.join(r.bundle, 'config.json'), 'utf8').then(
       (t) => JSON.parse(t) as OciSpec,
       () => undefined,
@@ -189,6 +219,9 @@ export class ConmonRuntime implements OciRuntime {
       // What `runc kill ID SIG` does, without its process; a signal Node cannot name goes through the runtime.
       if (sig === undefined) await this.o.runc.kill(id, how.signal);
       else if (await signalProcess(proc, sig)) await waitSignalTaken(proc.pid, sig, SIGNAL_TAKEN_MS);
+      // The order a pod's stop signals went out in, which its apps' own output cannot show: an app
+      // that took its signal may still wait for a CPU while the next one's handler runs.
+      log.debug('stop signal sent', { id, signal: how.signal });
       signalled();
       if (await waitGone(proc.pid, proc.startTime, how.graceMs, how.abort)) return;
     }
@@ -203,11 +236,11 @@ export class ConmonRuntime implements OciRuntime {
   async delete(id: string, bundle: string): Promise<void> {
     await this.o.runc.delete(id);
     forgetBundleProcess(bundle);
-    const conmonPid = await readPidFile(conmonFiles(bundle).conmonPid);
-    if (conmonPid === undefined) return;
-    const st = procStat(conmonPid);
-    if (st && !(await waitGone(conmonPid, st.startTime, MONITOR_EXIT_MS))) {
-      throw new Error(`conmon (pid ${conmonPid}) of ${id} did not exit after its container stopped`);
+    for (const pid of await monitorPids(bundle)) {
+      const st = procStat(pid);
+      if (st && !(await waitGone(pid, st.startTime, MONITOR_EXIT_MS))) {
+        throw new Error(`the monitor (pid ${pid}) of ${id} did not exit after its container stopped`);
+      }
     }
   }
 
@@ -355,6 +388,12 @@ export class ConmonRuntime implements OciRuntime {
       return undefined;
     }
   }
+}
+
+/** The pids of a bundle's monitors: conmon's, or crib-io's for a process run detached. */
+async function monitorPids(bundle: string): Promise<number[]> {
+  const pids = await Promise.all([readPidFile(conmonFiles(bundle).conmonPid), readPidFile(monitorFiles(bundle).monitorPid)]);
+  return pids.filter((p) => p !== undefined);
 }
 
 /**

@@ -72,6 +72,16 @@ export class RuncCli {
     ];
   }
 
+  /**
+   * `run --detach`'s arguments (after the runtime's path): the bundle's process created and started
+   * in one go, its host pid written to `pidFile`, the runtime's own messages to `logFile` (JSON lines,
+   * `msg` the text: what runc and crun both write). Its stdio
+   * is the caller's, which the process keeps.
+   */
+  runDetachedArgs(id: string, o: { bundle: string; pidFile: string; logFile: string }): string[] {
+    return [...this.globalArgs, `--log=${o.logFile}`, '--log-format=json', 'run', '--detach', '--pid-file', o.pidFile, '--bundle', o.bundle, id];
+  }
+
   /** Sends a signal (to every process of the container with `all`); one that is gone is not an error. */
   async kill(id: string, signal: string, all = false): Promise<void> {
     try {

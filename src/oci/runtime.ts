@@ -26,6 +26,15 @@ export interface CreateRequest {
   stdinOnce?: boolean;
 }
 
+/** A process that needs no stdio and no log: a pod's pause. */
+export interface DetachedRequest {
+  id: string;
+  /** The OCI bundle (config.json and rootfs). */
+  bundle: string;
+  /** Where the runtime's own messages go (its errors, which a failed run quotes). */
+  runtimeLogPath: string;
+}
+
 export interface ExecRequest {
   id: string;
   bundle: string;
@@ -100,6 +109,12 @@ export interface OciRuntime {
    * running: its monitor, the runtime and the runtime's init are killed, its cgroup removed.
    */
   create(r: CreateRequest, signal?: AbortSignal): Promise<ProcessRef>;
+  /**
+   * Creates and starts a process that needs no stdio and no log (a pod's pause) under a monitor that
+   * records its exit as `create`'s does (`exited`, `watchExits`, `exitRecord`; `delete` waits for it
+   * too). Its stdio is /dev/null. A run that fails or is cancelled leaves nothing running, as `create`.
+   */
+  runDetached(r: DetachedRequest, signal?: AbortSignal): Promise<ProcessRef>;
   /**
    * Starts a created container. `signal` is looked at before the start only: a start cut short
    * would leave it unknown whether the process runs.

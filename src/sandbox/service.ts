@@ -282,20 +282,11 @@ export class SandboxService {
     });
   }
 
+  /** pause, created and started in one go: it needs no stdio, no log and no start of its own. */
   private async startPause(sb: Sandbox, runtime: OciRuntime, signal: AbortSignal): Promise<{ pid: number; startTime: string }> {
-    const proc = await runtime.create(
-      {
-        id: sb.id,
-        name: `${sb.config.metadata.name}-pause`,
-        bundle: sb.paths.bundle,
-        logPath: path.join(sb.paths.podDir, 'pause.log'),
-      },
-      signal,
-    );
-    // Recorded before the start: a rollback then finds pause by pid.
-    sb.pause = proc;
-    await runtime.start(sb.id, signal);
-    return proc;
+    // Recorded at once: a rollback after CNI ADD failed then finds pause by pid.
+    sb.pause = await runtime.runDetached({ id: sb.id, bundle: sb.paths.bundle, runtimeLogPath: path.join(sb.paths.podDir, 'pause.log') }, signal);
+    return sb.pause;
   }
 
   // ---- the steps after the containers: StopPodSandbox and RemovePodSandbox -----------------------

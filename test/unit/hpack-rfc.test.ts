@@ -110,10 +110,33 @@ describe('HPACK per RFC 7541', () => {
       assert.equal(writeInteger(out, 0, max - 1, n), 1);
       assert.equal(out[0], max - 1);
     }
-    assert.throws(() => decodeInteger(new Uint8Array([0]), 0, 0), RangeError);
+    assert.throws(() => decodeInteger(new Uint8Array([0]), 0, 0), { name: 'RangeError', message: 'hpack: prefix must be 1..8 bits' });
     assert.throws(() => decodeInteger(new Uint8Array([0]), 0, 9), RangeError);
-    assert.throws(() => writeInteger(new Uint8Array(2), 0, -1, 5), RangeError);
+    assert.throws(() => writeInteger(new Uint8Array(2), 0, -1, 5), { name: 'RangeError', message: 'hpack: bad integer' });
     assert.throws(() => writeInteger(new Uint8Array(2), 0, 1.5, 5), RangeError);
+  });
+
+  test('5.1: the continuation loop runs while what is left is at least 128', () => {
+    // 2^N-1 + 127 leaves 127: one continuation octet. 2^N-1 + 128 leaves 128: 0x80 then 0x01.
+    for (const n of [5, 7]) {
+      const max = 2 ** n - 1;
+      for (const [value, octets] of [
+        [max + 127, [max, 0x7f]],
+        [max + 128, [max, 0x80, 0x01]],
+      ] as const) {
+        assert.equal(integerLength(value, n), octets.length, `${value}, ${n}-bit prefix`);
+        const out = new Uint8Array(octets.length);
+        assert.equal(writeInteger(out, 0, value, n), octets.length);
+        assert.deepEqual([...out], octets);
+        assert.deepEqual(decodeInteger(out, 0, n), { value, next: octets.length });
+      }
+    }
+    // 0x7fffffff takes five continuation octets; a sixth, even zero, is refused.
+    const tooLong = new Uint8Array([0x1f, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00]);
+    assert.throws(
+      () => decodeInteger(tooLong, 0, 5),
+      (err: unknown) => err instanceof HpackError && err.name === 'HpackError' && err.message === 'hpack: integer encoding too long',
+    );
   });
 
   test('5.2: string octets round-trip as latin1, Huffman-coded or not; Huffman only when shorter', () => {
@@ -121,6 +144,11 @@ describe('HPACK per RFC 7541', () => {
     for (const huffman of [false, true]) {
       assert.deepEqual(new HpackDecoder().decode(encodeHeaderBlock([{ name: 'x-v', value }], { huffman })), [{ name: 'x-v', value }], `huffman ${huffman}`);
     }
+    // Octets above 0x7f where Huffman is shorter: coded as octets (latin1), not as UTF-8.
+    const mostlyShort = 'aaaaaaaaaaaaaaaa\u00e9';
+    const huff = encodeHeaderBlock([{ name: ':path', value: mostlyShort }], { huffman: true });
+    assert.equal((huff[1] ?? 0) & 0x80, 0x80, 'H bit set');
+    assert.deepEqual(new HpackDecoder().decode(huff), [{ name: ':path', value: mostlyShort }]);
     // 'X' has an 8-bit code (Appendix B): no shorter, so it goes raw (H bit clear).
     const raw = encodeHeaderBlock([{ name: ':path', value: 'X' }], { huffman: true });
     assert.deepEqual([...raw], [0x04, 0x01, 0x58]);

@@ -64,6 +64,8 @@ describe('image references', () => {
   const bad: [string, RegExp][] = [
     ['', /: empty$/],
     [' a', /: contains whitespace$/],
+    ['a\u00a0', /: contains whitespace$/],
+    ['\ufeffa', /: contains whitespace$/],
     ['a\tb', /: contains whitespace$/],
     [':t', /: no repository name$/],
     [`@${D}`, /: no repository name$/],
@@ -106,6 +108,16 @@ describe('image references', () => {
       ));
   }
 
+  it("refuses a reference that is not a string (an archive's JSON may hold any value)", () => {
+    for (const v of [undefined, null, 42, ['busybox']]) {
+      assert.throws(
+        () => parseReference(v as unknown as string),
+        (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument',
+        String(v),
+      );
+    }
+  });
+
   it('maps docker.io to its API host', () => {
     assert.equal(registryHost('docker.io'), 'registry-1.docker.io');
     assert.equal(registryHost('index.docker.io'), 'registry-1.docker.io');
@@ -131,7 +143,6 @@ describe('image references', () => {
     for (const h of [
       'localhost',
       'localhost:5000',
-      'localhost.',
       ' localhost ',
       '127.0.0.1',
       '127.0.0.1:5000',
@@ -144,6 +155,10 @@ describe('image references', () => {
       '0:0:0:0:0:0:0:1',
       '0000:0000:0000:0000:0000:0000:0000:0001',
       'LOCALHOST',
+      // Go's IsLoopback, which containerd's MatchLocalhost asks: 127/8 mapped into IPv6 too.
+      '0::1',
+      '[::ffff:127.0.0.1]:5000',
+      '::ffff:7f00:1',
     ]) {
       assert.ok(isLoopbackHost(h), h);
     }
@@ -160,6 +175,20 @@ describe('image references', () => {
       'x0:0:0:0:0:0:0:1',
       '0:0:0:0:0:0:0:11',
       '0:1',
+      '::127.0.0.1',
+      // Leading zeros: Go's ParseIP (containerd) takes none; the resolver (inet_aton) reads 0127 as
+      // octal, so 0127.0.0.1 is 87.0.0.1, and sends 127.0.0.08 (no octal) to DNS as a name.
+      '0127.0.0.1',
+      '0127.0.0.1:5000',
+      '127.0.0.01',
+      '127.000.000.001',
+      '127.0.0.08',
+      // A trailing dot: not in /etc/hosts, so a DNS name (containerd: not loopback either).
+      'localhost.',
+      '127.0.0.1.',
+      // Other notations inet_aton reads: not addresses to ParseIP.
+      '127.1',
+      '0x7f.0.0.1',
     ]) {
       assert.ok(!isLoopbackHost(h), h);
     }

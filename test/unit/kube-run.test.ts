@@ -453,6 +453,8 @@ describe("crib jobs: where a Job stands, from its pods' exits", () => {
     namespace: 'default',
     job,
     pod,
+    uid: `uid-${pod}`,
+    sandboxId: `sb-${pod}`,
     completions,
     createdMs: 1000,
     containers: exits.map((e, i) => ({ name: `c${i}`, exited: e !== undefined, exitCode: e ?? 0, finishedMs: e === undefined ? 0 : 5000 })),

@@ -127,6 +127,8 @@ describe('container request rules', () => {
     refuses(() => containerLogPath('/logs', 'x\0', 'id'), 'config.log_path: must not contain NUL');
     refuses(() => containerLogPath('/logs', '../x.log', 'id'), `config.log_path: "../x.log" escapes the sandbox's log_directory`);
     refuses(() => containerLogPath('/logs', '.', 'id'), `config.log_path: "." escapes the sandbox's log_directory`);
+    refuses(() => containerLogPath('/logs', '..', 'id'), `config.log_path: ".." escapes the sandbox's log_directory`);
+    refuses(() => containerLogPath('/logs', 'a/../..', 'id'), `config.log_path: "a/../.." escapes the sandbox's log_directory`);
   });
 
   it('resources: each value in the range the kernel takes, swap not below memory, CPU and node lists', () => {

@@ -47,18 +47,11 @@ function standIns(log: Log, o: { fail?: 'cni' | 'create'; onAttach?: (signal: Ab
     name: 'stand-in',
     info: { name: 'stand-in', path: '', root: '' },
     features: () => Promise.resolve({ recursiveReadOnlyMounts: false }),
-    create: () => {
-      log.push('runtime.create');
-      if (o.fail === 'create') {
-        started();
-        return Promise.reject(new Error('the runtime refused the spec'));
-      }
-      return Promise.resolve({ pid: 2 ** 23, startTime: '1' });
-    },
-    start: () => {
-      log.push('runtime.start');
+    runDetached: () => {
+      log.push('runtime.runDetached');
       started();
-      return Promise.resolve();
+      if (o.fail === 'create') return Promise.reject(new Error('the runtime refused the spec'));
+      return Promise.resolve({ pid: 2 ** 23, startTime: '1' });
     },
     stop: (_id: string, proc: unknown): Stopping => {
       log.push(proc ? 'runtime.stop(pause)' : 'runtime.stop(none)');
@@ -150,7 +143,7 @@ describe('RunPodSandbox through stand-ins', () => {
     const { s } = await service(log);
     const id = await s.run(newContext('RunPodSandbox', new AbortController().signal), config());
     assert.equal(s.get(id).phase, 'ready');
-    assert.deepEqual(log.slice(2), ['runtime.create', 'runtime.start', 'network.attach']);
+    assert.deepEqual(log.slice(2), ['runtime.runDetached', 'network.attach']);
     assert.deepEqual(log.slice(0, 2).sort(), ['host.mountPod', 'host.prepareRootfs']);
   });
 

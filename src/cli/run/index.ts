@@ -35,7 +35,8 @@ what still runs at once. An interrupted run exits 128 + the signal (130 for Ctrl
                        input; repeatable (FILE may also be given without -f)
   -d, --detach         print each pod sandbox's id and exit once the containers have started;
                        the node's supervisor (crib supervise, started if none runs) then probes,
-                       restarts and rotates logs until crib down -f; crib jobs shows Job results
+                       restarts, carries Jobs on and rotates logs until crib down -f; crib jobs
+                       shows Job results
       --replace        tear down what an earlier run of the same objects left running first
       --strict         refuse fields crib does not support (exit 2) instead of warning about them
       --pull POLICY    always | never | missing: overrides every container's imagePullPolicy

@@ -65,14 +65,17 @@ export const defaultCapabilities: readonly string[] = Object.freeze([
 
 const rank = new Map(allCapabilities.map((c, i) => [c, i]));
 
-/** `net_admin`, `CAP_NET_ADMIN`, `Cap_Net_Admin` → `CAP_NET_ADMIN`; undefined when unknown. */
+/**
+ * `net_admin`, `CAP_NET_ADMIN`, `Cap_Net_Admin` → `CAP_NET_ADMIN`; undefined when unknown (also
+ * with blanks around it: containerd passes `CAP_ NET_ADMIN` on, which the OCI runtime refuses).
+ */
 export function normalizeCapability(name: string): string | undefined {
-  const up = name.trim().toUpperCase();
+  const up = name.toUpperCase();
   const full = up.startsWith('CAP_') ? up : `CAP_${up}`;
   return rank.has(full) ? full : undefined;
 }
 
-const isAll = (name: string): boolean => name.trim().toUpperCase() === 'ALL';
+const isAll = (name: string): boolean => name.toUpperCase() === 'ALL';
 
 /**
  * The capability names in a /proc/PID/status mask (`CapBnd:\t000001ffffffffff`, hex), for
@@ -111,7 +114,7 @@ export function effectiveCapabilities(add: string[], drop: string[], privileged:
   };
   const adds = check(add, 'add_capabilities');
   const drops = check(drop, 'drop_capabilities');
-  const have = new Set(available.map((c) => normalizeCapability(c)).filter((c): c is string => c !== undefined));
+  const have = new Set(available.map(normalizeCapability));
   const all = allCapabilities.filter((c) => have.has(c));
   if (privileged) return all;
 

@@ -486,14 +486,8 @@ const ENOSYS = 38;
 const safePersonalities = [0x0, 0x8, 0x20000, 0x20008, 0xffffffff];
 const AF_VSOCK = 40;
 
-function capabilitySet(capabilities: string[]): Set<string> {
-  const out = new Set<string>();
-  for (const c of capabilities) {
-    const n = normalizeCapability(c);
-    if (n) out.add(n);
-  }
-  return out;
-}
+/** A capability name as the sets below hold it: normalized, or as written when crib does not know it. */
+const capabilityName = (c: string): string => normalizeCapability(c) ?? c;
 
 /**
  * The RuntimeDefault profile for a container holding `capabilities` (its effective set; names
@@ -502,7 +496,7 @@ function capabilitySet(capabilities: string[]): Set<string> {
  */
 export function defaultSeccompProfile(capabilities: string[], arch = 'x64'): OciSeccomp {
   const a = archInfo(arch);
-  const caps = capabilitySet(capabilities);
+  const caps = new Set(capabilities.map(capabilityName));
   const sysAdmin = caps.has('CAP_SYS_ADMIN');
 
   const names = new Set<string>();
@@ -536,7 +530,8 @@ export function defaultSeccompProfile(capabilities: string[], arch = 'x64'): Oci
 
 // ---- Localhost profiles ----
 
-const actions: ReadonlySet<string> = new Set<OciSeccompAction>([
+// The actions and operators of the OCI runtime-spec's seccomp section.
+const actions: ReadonlySet<unknown> = new Set<OciSeccompAction>([
   'SCMP_ACT_KILL',
   'SCMP_ACT_KILL_PROCESS',
   'SCMP_ACT_KILL_THREAD',
@@ -548,7 +543,7 @@ const actions: ReadonlySet<string> = new Set<OciSeccompAction>([
   'SCMP_ACT_NOTIFY',
 ]);
 
-const operators: ReadonlySet<string> = new Set<OciSeccompOperator>([
+const operators: ReadonlySet<unknown> = new Set<OciSeccompOperator>([
   'SCMP_CMP_NE',
   'SCMP_CMP_LT',
   'SCMP_CMP_LE',
@@ -558,115 +553,114 @@ const operators: ReadonlySet<string> = new Set<OciSeccompOperator>([
   'SCMP_CMP_MASKED_EQ',
 ]);
 
+/** JSON null reads as an absent field, as Go's encoding/json (containerd, CRI-O) reads it. */
+const absent = (v: unknown): v is undefined | null => v === undefined || v === null;
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isStringArray = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
-const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isInteger(v) && v >= 0;
+const isCount = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 0;
 
 /**
  * A Localhost profile (the parsed JSON of the file kubelet named) as `linux.seccomp`. A profile
  * in the OCI form passes through unchanged (unknown keys dropped). A profile in Docker's form is
- * converted as containerd and Docker do: `archMap` gives the architectures for the node's, a
- * rule's `includes`/`excludes` (`caps`: all of them held / any of them held; `arches`) decide
- * whether it applies, and the singular `name` is accepted. `includes.minKernel` is taken as met
- * (crib does not look at the kernel here). A malformed profile is INVALID_ARGUMENT.
+ * converted as CRI-O (containers/common) and Docker do: `archMap` gives the architectures for the
+ * node's (its first entry for it), a rule's `includes`/`excludes` (`caps`: all of them held / any
+ * of them held; `arches`) decide whether it applies, and the singular `name` is accepted; a profile
+ * with both `architectures` and `archMap`, or a rule with both `name` and `names`, is refused as
+ * they refuse it. `includes.minKernel` is taken as met (crib does not look at the kernel here). A
+ * malformed profile is INVALID_ARGUMENT.
  */
 export function localhostSeccompProfile(profile: unknown, capabilities: string[], arch = 'x64'): OciSeccomp {
   const field = 'config.linux.security_context.seccomp';
   const bad = (why: string): CribError => new CribError('InvalidArgument', `${field}: Localhost profile ${why}`);
   if (!isRecord(profile)) throw bad('is not a JSON object');
   const p = profile;
-  if (typeof p['defaultAction'] !== 'string' || !actions.has(p['defaultAction']))
-    throw bad(`defaultAction ${JSON.stringify(p['defaultAction'])} is not a seccomp action`);
+  if (!actions.has(p['defaultAction'])) throw bad(`defaultAction ${JSON.stringify(p['defaultAction'])} is not a seccomp action`);
   const out: OciSeccomp = { defaultAction: p['defaultAction'] as OciSeccompAction };
-  if (p['defaultErrnoRet'] !== undefined) {
+  if (!absent(p['defaultErrnoRet'])) {
     if (!isCount(p['defaultErrnoRet'])) throw bad('defaultErrnoRet is not an errno');
     out.defaultErrnoRet = p['defaultErrnoRet'];
   }
 
-  const a = arches[arch];
-  if (p['architectures'] !== undefined && p['architectures'] !== null) {
-    if (!isStringArray(p['architectures'])) throw bad('architectures is not a list of names');
-    out.architectures = [...p['architectures']];
-  } else if (Array.isArray(p['archMap']) && a) {
-    for (const m of p['archMap']) {
-      if (!isRecord(m) || m['architecture'] !== a.seccomp[0]) continue;
-      const subs = isStringArray(m['subArchitectures']) ? m['subArchitectures'] : [];
-      out.architectures = [a.seccomp[0]!, ...subs];
-    }
-  }
-  for (const k of ['flags'] as const) {
-    if (p[k] === undefined || p[k] === null) continue;
-    if (!isStringArray(p[k])) throw bad(`${k} is not a list of strings`);
-    out.flags = [...p[k]];
+  const archs = p['architectures'];
+  const archMap = p['archMap'];
+  if (!absent(archs) && !isStringArray(archs)) throw bad('architectures is not a list of names');
+  if (!absent(archMap) && !Array.isArray(archMap)) throw bad('archMap is not a list');
+  if (archs?.length && archMap?.length) throw bad('has both architectures and archMap (use either)');
+  if (archs?.length) out.architectures = [...archs];
+  const native = arches[arch]?.seccomp[0];
+  (archMap ?? []).forEach((m: unknown, i: number) => {
+    if (!isRecord(m) || typeof m['architecture'] !== 'string') throw bad(`archMap[${i}] names no architecture`);
+    const subs = m['subArchitectures'];
+    if (!absent(subs) && !isStringArray(subs)) throw bad(`archMap[${i}].subArchitectures is not a list of names`);
+    if (m['architecture'] === native && !out.architectures) out.architectures = [native, ...(subs ?? [])];
+  });
+  if (!absent(p['flags'])) {
+    if (!isStringArray(p['flags'])) throw bad('flags is not a list of strings');
+    out.flags = [...p['flags']];
   }
   for (const k of ['listenerPath', 'listenerMetadata'] as const) {
-    if (p[k] === undefined || p[k] === '') continue;
+    if (absent(p[k]) || p[k] === '') continue;
     if (typeof p[k] !== 'string') throw bad(`${k} is not a string`);
     out[k] = p[k];
   }
 
-  if (p['syscalls'] === undefined || p['syscalls'] === null) return out;
+  if (absent(p['syscalls'])) return out;
   if (!Array.isArray(p['syscalls'])) throw bad('syscalls is not a list');
-  const caps = capabilitySet(capabilities);
-  const holds = (list: string[]): boolean[] =>
-    list.map((c) => {
-      const n = normalizeCapability(c);
-      return n !== undefined && caps.has(n);
-    });
+  const a = arches[arch];
+  const caps = new Set(capabilities.map(capabilityName));
+  const held = (list: string[]): boolean[] => list.map((c) => caps.has(capabilityName(c)));
   const syscalls: OciSyscall[] = [];
   p['syscalls'].forEach((s: unknown, i: number) => {
     const at = `syscalls[${i}]`;
     if (!isRecord(s)) throw bad(`${at} is not an object`);
-    let names: string[];
-    if (s['names'] !== undefined && s['names'] !== null) {
-      if (!isStringArray(s['names'])) throw bad(`${at}.names is not a list of names`);
-      names = [...s['names']];
-    } else if (typeof s['name'] === 'string') names = [s['name']];
-    else throw bad(`${at} names no syscall`);
-    if (typeof s['action'] !== 'string' || !actions.has(s['action'])) throw bad(`${at}.action ${JSON.stringify(s['action'])} is not a seccomp action`);
+    const list = s['names'];
+    const one = s['name'];
+    if (!absent(list) && !isStringArray(list)) throw bad(`${at}.names is not a list of names`);
+    if (!absent(one) && typeof one !== 'string') throw bad(`${at}.name is not a name`);
+    if (one && list?.length) throw bad(`${at} has both name and names (use either)`);
+    const names = one ? [one] : [...(list ?? [])];
+    if (!names.length) throw bad(`${at} names no syscall`);
+    if (!actions.has(s['action'])) throw bad(`${at}.action ${JSON.stringify(s['action'])} is not a seccomp action`);
 
     for (const [key, wanted] of [
       ['includes', true],
       ['excludes', false],
     ] as const) {
       const cond = s[key];
-      if (cond === undefined || cond === null) continue;
+      if (absent(cond)) continue;
       if (!isRecord(cond)) throw bad(`${at}.${key} is not an object`);
-      const cc = cond['caps'];
-      const ca = cond['arches'];
-      if (cc !== undefined && cc !== null && !isStringArray(cc)) throw bad(`${at}.${key}.caps is not a list of names`);
-      if (ca !== undefined && ca !== null && !isStringArray(ca)) throw bad(`${at}.${key}.arches is not a list of names`);
+      const cc = cond['caps'] ?? [];
+      const ca = cond['arches'] ?? [];
+      if (!isStringArray(cc)) throw bad(`${at}.${key}.caps is not a list of names`);
+      if (!isStringArray(ca)) throw bad(`${at}.${key}.arches is not a list of names`);
+      const onArch = a !== undefined && ca.includes(a.docker);
       if (wanted) {
-        if (isStringArray(cc) && cc.length && !holds(cc).every(Boolean)) return;
-        if (isStringArray(ca) && ca.length && !(a && ca.includes(a.docker))) return;
-      } else {
-        if (isStringArray(cc) && holds(cc).some(Boolean)) return;
-        if (isStringArray(ca) && a && ca.includes(a.docker)) return;
-      }
+        if (!held(cc).every(Boolean)) return;
+        if (ca.length && !onArch) return;
+      } else if (held(cc).some(Boolean) || onArch) return;
     }
 
     const rule: OciSyscall = { names, action: s['action'] as OciSeccompAction };
-    if (s['errnoRet'] !== undefined && s['errnoRet'] !== null) {
+    if (!absent(s['errnoRet'])) {
       if (!isCount(s['errnoRet'])) throw bad(`${at}.errnoRet is not an errno`);
       rule.errnoRet = s['errnoRet'];
     }
-    if (s['args'] !== undefined && s['args'] !== null) {
+    if (!absent(s['args'])) {
       if (!Array.isArray(s['args'])) throw bad(`${at}.args is not a list`);
-      const args: OciSeccompArg[] = [];
-      s['args'].forEach((x: unknown, j: number) => {
+      rule.args = s['args'].map((x: unknown, j: number): OciSeccompArg => {
         const aat = `${at}.args[${j}]`;
         if (!isRecord(x)) throw bad(`${aat} is not an object`);
+        // A syscall has six arguments.
         if (!isCount(x['index']) || x['index'] > 5) throw bad(`${aat}.index is not 0..5`);
         if (!isCount(x['value'])) throw bad(`${aat}.value is not a number`);
-        if (typeof x['op'] !== 'string' || !operators.has(x['op'])) throw bad(`${aat}.op ${JSON.stringify(x['op'])} is not a seccomp operator`);
+        if (!operators.has(x['op'])) throw bad(`${aat}.op ${JSON.stringify(x['op'])} is not a seccomp operator`);
         const arg: OciSeccompArg = { index: x['index'], value: x['value'], op: x['op'] as OciSeccompOperator };
-        if (x['valueTwo'] !== undefined && x['valueTwo'] !== null) {
+        if (!absent(x['valueTwo'])) {
           if (!isCount(x['valueTwo'])) throw bad(`${aat}.valueTwo is not a number`);
           arg.valueTwo = x['valueTwo'];
         }
-        args.push(arg);
+        return arg;
       });
-      rule.args = args;
     }
     syscalls.push(rule);
   });

@@ -48,41 +48,40 @@ function numeric(s: string): number | undefined {
   return /^[0-9]+$/.test(s) ? Number(s) : undefined;
 }
 
-/** Lines of a colon-separated database, without comments, blanks and NIS compat (`+`/`-`) entries. */
-function records(text: string | undefined, minFields: number): string[][] {
-  if (!text) return [];
-  const out: string[][] = [];
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#') || line.startsWith('+') || line.startsWith('-')) continue;
-    const f = line.split(':');
-    if (f.length >= minFields) out.push(f);
-  }
-  return out;
+/** The fields of each line of a colon-separated database, without comments and NIS compat (`+`/`-`) entries. */
+function records(text: string | undefined): string[][] {
+  return (text ?? '')
+    .split('\n')
+    .map((raw) => raw.trim())
+    .filter((line) => !/^[#+-]/.test(line))
+    .map((line) => line.split(':'));
 }
 
-/** Parses /etc/passwd (`name:x:uid:gid:gecos:home:shell`); malformed lines are skipped. */
+/**
+ * Parses /etc/passwd (`name:x:uid:gid:gecos:home:shell`). A line without decimal uid and gid is
+ * skipped (as glibc does); one with an empty name is kept (as glibc and moby/sys/user do).
+ */
 export function parsePasswd(text: string | undefined): PasswdEntry[] {
   const out: PasswdEntry[] = [];
-  for (const f of records(text, 4)) {
-    const uid = numeric(f[2]!);
-    const gid = numeric(f[3]!);
-    if (f[0] && uid !== undefined && gid !== undefined) out.push({ name: f[0], uid, gid });
+  for (const f of records(text)) {
+    const uid = numeric(f[2] ?? '');
+    const gid = numeric(f[3] ?? '');
+    if (uid !== undefined && gid !== undefined) out.push({ name: f[0]!, uid, gid });
   }
   return out;
 }
 
-/** Parses /etc/group (`name:x:gid:member,member`); malformed lines are skipped. */
+/** Parses /etc/group (`name:x:gid:member,member`), with the rules of parsePasswd. */
 export function parseGroup(text: string | undefined): GroupEntry[] {
   const out: GroupEntry[] = [];
-  for (const f of records(text, 3)) {
-    const gid = numeric(f[2]!);
-    if (!f[0] || gid === undefined) continue;
+  for (const f of records(text)) {
+    const gid = numeric(f[2] ?? '');
+    if (gid === undefined) continue;
     const members = (f[3] ?? '')
       .split(',')
       .map((m) => m.trim())
       .filter(Boolean);
-    out.push({ name: f[0], gid, members });
+    out.push({ name: f[0]!, gid, members });
   }
   return out;
 }

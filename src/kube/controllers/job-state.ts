@@ -1,7 +1,9 @@
 // The Job controller's decisions (pkg/controller/job): how many pods to have running, which
 // completion index each gets, the back-off before a pod replaces a failed one (base doubling per
 // failure since the last success, capped), and when the Job is complete or failed (backoffLimit,
-// activeDeadlineSeconds). Pure: the caller runs the pods and passes the time in.
+// activeDeadlineSeconds). Pure: the caller runs the pods and passes the time in. Under the supervisor
+// the state is rebuilt from the Job's pods on the node at each turn (observedJob), and crib jobs
+// judges a Job from its pods with the same rule (judgeJob).
 import type { JobSpec } from '../manifest/workload.js';
 
 export type JobOutcome =
@@ -14,6 +16,59 @@ export interface JobBackoff {
 
 /** The Job controller's defaults: 10 s doubling up to 6 min (DefaultJobPodFailureBackOff, MaxJobPodFailureBackOff). */
 export const JOB_BACKOFF: JobBackoff = { baseMs: 10_000, maxMs: 360_000 };
+
+/** What a Job's pods add up to, as its controller counts them. */
+export interface JobCounts {
+  succeeded: number;
+  failed: number;
+  /** Container restarts (restartPolicy OnFailure). */
+  restarts: number;
+  active: number;
+  /** Indexed: the distinct indexes that succeeded. */
+  doneIndexes: number;
+}
+
+/** Complete, failed past backoffLimit or the deadline, or running: the controller's judgement of the counts. */
+export function judgeJob(spec: Pick<JobSpec, 'completions' | 'indexed' | 'backoffLimit'>, c: JobCounts, deadlinePassed: boolean): JobOutcome {
+  const { completions, indexed, backoffLimit } = spec;
+  const done = completions === undefined ? c.succeeded > 0 && c.active === 0 : indexed ? c.doneIndexes >= completions : c.succeeded >= completions;
+  if (done) return { state: 'complete' };
+  if (c.failed > backoffLimit || (backoffLimit === 0 ? c.restarts > 0 : c.restarts >= backoffLimit)) {
+    return { state: 'failed', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
+  }
+  if (deadlinePassed) return { state: 'failed', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
+  return { state: 'running' };
+}
+
+/** One pod of a Job as the node has it: running (or being started), or ended with its real result. */
+export interface ObservedPod {
+  phase: 'Running' | 'Succeeded' | 'Failed';
+  /** An Indexed Job's completion index. */
+  index?: number;
+  /** When it ended (ms epoch); 0 while it runs. */
+  finishedMs: number;
+  restarts: number;
+}
+
+/**
+ * The Job's state from its pods on the node, as a controller taking it over finds it: the ended
+ * pods replayed in the order they ended (so the back-off follows the failures since the last
+ * success), the running ones active in their slots. Pure.
+ */
+export function observedJob(spec: JobSpec, startedAt: number, backoff: JobBackoff, pods: readonly ObservedPod[]): JobState {
+  const state = new JobState(spec, startedAt, backoff);
+  for (const p of [...pods].filter((x) => x.phase !== 'Running').sort((a, b) => a.finishedMs - b.finishedMs)) {
+    const slot = state.adopt(p.index);
+    if (p.phase === 'Succeeded') state.succeededPod(slot);
+    else state.failedPod(slot, p.finishedMs);
+  }
+  // After the ended ones: an index that failed before and runs again is active.
+  for (const p of pods) {
+    state.restarts += p.restarts;
+    if (p.phase === 'Running') state.adopt(p.index);
+  }
+  return state;
+}
 
 export class JobState {
   succeeded = 0;
@@ -66,6 +121,18 @@ export class JobState {
     return slots;
   }
 
+  /** A pod already on the node: active in its index (Indexed) or a slot of its own; its slot. */
+  adopt(index?: number): number {
+    const slot = this.spec.indexed && index !== undefined ? index : this.nextSlot++;
+    this.active.add(slot);
+    return slot;
+  }
+
+  /** How many pods are active. */
+  get activeCount(): number {
+    return this.active.size;
+  }
+
   succeededPod(slot: number): void {
     this.active.delete(slot);
     this.succeeded++;
@@ -88,15 +155,13 @@ export class JobState {
   /** Where the Job stands; once complete or failed it stays so. */
   status(now: number): JobOutcome {
     if (this.outcome.state !== 'running') return this.outcome;
-    const { completions, indexed, backoffLimit, activeDeadlineSeconds } = this.spec;
-    const done =
-      completions === undefined ? this.succeeded > 0 && this.active.size === 0 : indexed ? this.doneIndexes.size >= completions : this.succeeded >= completions;
-    if (done) this.outcome = { state: 'complete' };
-    else if (this.failed > backoffLimit || (backoffLimit === 0 ? this.restarts > 0 : this.restarts >= backoffLimit)) {
-      this.outcome = { state: 'failed', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' };
-    } else if (activeDeadlineSeconds !== undefined && now - this.startedAt >= activeDeadlineSeconds * 1000) {
-      this.outcome = { state: 'failed', reason: 'DeadlineExceeded', message: 'Job was active longer than specified deadline' };
-    }
+    const { succeeded, failed, restarts } = this;
+    const deadline = this.deadline;
+    this.outcome = judgeJob(
+      this.spec,
+      { succeeded, failed, restarts, active: this.active.size, doneIndexes: this.doneIndexes.size },
+      deadline !== undefined && now >= deadline,
+    );
     return this.outcome;
   }
 

@@ -1,5 +1,7 @@
 // A Job: pods until its completions succeed, or its backoffLimit or deadline is passed, with its
 // parallelism and kubelet's back-off between failed pods. runJob is also how a CronJob starts one.
+// Under the supervisor (env.supervised) the Job is carried on from its pods on the node
+// (job-takeover.ts); the foreground run counts its own pods' ends; a detached run only starts them.
 import { randomUUID } from 'node:crypto';
 import { Aborted, sleep } from '../loop/abort.js';
 import type { Random } from '../manifest/names.js';
@@ -7,7 +9,9 @@ import type { Workload } from '../manifest/workload.js';
 import { makePod } from '../plan/plan.js';
 import { PodRun, type RunEnv } from '../pod/pod-run.js';
 import { JobState } from './job-state.js';
+import { jobBackoff, jobSays } from './job-says.js';
 import { describeWorkload } from './report.js';
+import { takeOverJob } from './job-takeover.js';
 
 /** How a Job's run ended: its condition as `kubectl get jobs` shows it, or started (detached) or stopped (a signal). */
 export interface JobResult {
@@ -25,21 +29,20 @@ export const jobExitCode = (r: JobResult): number => (r.outcome === 'Failed' ? 1
 export async function runJob(env: RunEnv, w: Workload, random: Random): Promise<JobResult> {
   const spec = w.job;
   if (!spec) throw new Error(`${describeWorkload(w)} has no job spec`);
+  if (env.supervised) return takeOverJob(env, w, spec, random);
   const name = describeWorkload(w);
-  const state = new JobState(spec, Date.now(), { baseMs: env.backoff.initialMs, maxMs: env.backoff.initialMs * 36 });
+  const startedAt = Date.now();
+  const state = new JobState(spec, startedAt, jobBackoff(env));
   const uid = randomUUID();
   const active = new Map<number, PodRun>();
   const ended = new Set<Promise<void>>();
   let wake: (() => void) | undefined;
   const counts = () => ({ succeeded: state.succeeded, failed: state.failed });
-  const target = spec.completions === undefined ? 'one success' : `${spec.completions} completion${spec.completions === 1 ? '' : 's'}`;
-  env.say(
-    `${name}: wants ${target}, ${spec.parallelism} at a time, backoffLimit ${spec.backoffLimit}${spec.activeDeadlineSeconds ? `, deadline ${spec.activeDeadlineSeconds}s` : ''}`,
-  );
+  env.say(`${name}: ${jobSays.wants(spec)}`);
   /** Detached: the pods' runs, which end once their containers have started (not when they finish). */
   const detached: Promise<number>[] = [];
   const start = (slot: number) => {
-    const pod = makePod(w, random, { ...(spec.indexed ? { ordinal: slot } : {}), jobUid: uid });
+    const pod = makePod(w, random, { ...(spec.indexed ? { ordinal: slot } : {}), jobUid: uid, jobStartMs: startedAt });
     const run = new PodRun(env, pod, { onRestart: () => state.restarted() });
     active.set(slot, run);
     if (env.detach) {
@@ -52,12 +55,7 @@ export async function runJob(env: RunEnv, w: Workload, random: Random): Promise<
       if (env.signal.aborted || state.status(Date.now()).state !== 'running') return wake?.();
       if (code === 0) state.succeededPod(slot);
       else state.failedPod(slot, Date.now());
-      const tally = `${state.succeeded} succeeded, ${state.failed} failed (backoffLimit ${spec.backoffLimit})`;
-      // A failure that ends the Job has no back-off after it: the next turn says the Job failed.
-      const delay = state.status(Date.now()).state === 'running' ? state.backoffDelay(Date.now()) : 0;
-      env.say(
-        `${name}: pod ${pod.name} ${code === 0 ? 'succeeded' : 'failed'}; ${tally}${code !== 0 && delay > 0 ? `; back-off ${Math.ceil(delay / 1000)}s before the next pod` : ''}`,
-      );
+      env.say(`${name}: ${jobSays.podEnded(pod.name, code === 0, state, Date.now())}`);
       wake?.();
     });
     ended.add(p);
@@ -67,13 +65,11 @@ export async function runJob(env: RunEnv, w: Workload, random: Random): Promise<
       const now = Date.now();
       const st = state.status(now);
       if (st.state === 'complete' && active.size === 0) {
-        env.say(`${name}: complete (${state.succeeded} succeeded, ${state.failed} failed)`);
+        env.say(`${name}: ${jobSays.complete(state)}`);
         return { outcome: 'Complete', ...counts() };
       }
       if (st.state === 'failed') {
-        env.say(
-          `${name}: failed: ${st.reason}: ${st.message} (${state.succeeded} succeeded, ${state.failed} failed)${active.size ? '; stopping its pods' : ''}`,
-        );
+        env.say(`${name}: ${jobSays.failed(st, state, active.size)}`);
         for (const r of active.values()) r.stop();
         await Promise.all([...ended]);
         return { outcome: 'Failed', ...counts(), reason: st.reason };
@@ -84,7 +80,7 @@ export async function runJob(env: RunEnv, w: Workload, random: Random): Promise<
         const code = Math.max(0, ...(await Promise.all(detached)));
         if (code === 0)
           env.say(
-            `${name}: ${detached.length} pod${detached.length === 1 ? '' : 's'} started detached; crib jobs shows how ${detached.length === 1 ? 'it ends' : 'they end'} (pods that fail are not replaced: run it in the foreground for backoffLimit and completions)`,
+            `${name}: ${detached.length} pod${detached.length === 1 ? '' : 's'} started detached; crib jobs shows how ${detached.length === 1 ? 'it ends' : 'they end'} (crib supervise carries the Job on: backoffLimit, completions)`,
           );
         return code === 0 ? { outcome: 'Started', ...counts() } : { outcome: 'Failed', ...counts(), reason: 'PodStartFailed' };
       }

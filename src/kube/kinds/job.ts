@@ -80,5 +80,6 @@ export const jobKind = workloadModule('Job', {
   // Its pods are made as it runs, as its completions and failures call for them.
   initialPods: () => [],
   run: async (env, w, random) => jobExitCode(await runJob(env, w, random)),
+  ownController: true,
   teardown: 'together',
 });

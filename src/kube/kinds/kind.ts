@@ -15,6 +15,8 @@ export interface PodSlot {
   ordinal?: number;
   /** The Job's uid (its pods' controller-uid label). */
   jobUid?: string;
+  /** When the Job started (ms epoch): its activeDeadlineSeconds counts from then. */
+  jobStartMs?: number;
 }
 
 /** A pod of a template before its controller names it: what the controller may edit. */
@@ -37,6 +39,12 @@ export interface WorkloadBehaviour {
   initialPods(w: Workload, random: Random): Pod[];
   /** Runs the workload's pods to their end (restartPolicy Always: until env.signal); an exit code. */
   run(env: RunEnv, w: Workload, random: Random): Promise<number>;
+  /**
+   * Its run() is also its controller under the supervisor (env.supervised): it takes its pods over
+   * from the node itself and carries the workload on (a Job), instead of the supervisor taking
+   * them over one by one.
+   */
+  ownController?: boolean;
   /** How `crib down` removes its pods: all at once, or one at a time from the highest ordinal (as a StatefulSet scales down). */
   teardown: 'together' | 'highest-ordinal-first';
 }

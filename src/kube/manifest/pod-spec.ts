@@ -196,9 +196,12 @@ export interface PodTemplate {
 export interface Pod extends PodTemplate {
   name: string;
   namespace: string;
-  /** The object of the manifest it comes from (for a Pod: itself). */
-  /** The object of the manifest it comes from; a Job's pods also carry the successes it wants (crib jobs shows them). */
-  owner: { kind: WorkloadKind; name: string; completions?: number; cronJob?: string };
+  /**
+   * The object of the manifest it comes from (for a Pod: itself); a Job's pods also carry the
+   * successes it wants, its backoffLimit and when its activeDeadlineSeconds passes (ms epoch): crib
+   * jobs judges the Job from them as its controller does.
+   */
+  owner: { kind: WorkloadKind; name: string; completions?: number; backoffLimit?: number; deadlineMs?: number; cronJob?: string };
 }
 
 const INT32 = 2 ** 31 - 1;

@@ -25,7 +25,10 @@ export function makePod(w: Workload, random: Random, slot: PodSlot = {}): Pod {
   const owner = {
     kind: w.kind,
     name: w.name,
-    ...(w.job ? { completions: w.job.completions ?? 1 } : {}),
+    ...(w.job ? { completions: w.job.completions ?? 1, backoffLimit: w.job.backoffLimit } : {}),
+    ...(w.job?.activeDeadlineSeconds !== undefined && slot.jobStartMs !== undefined
+      ? { deadlineMs: slot.jobStartMs + w.job.activeDeadlineSeconds * 1000 }
+      : {}),
     ...(w.cronJob !== undefined ? { cronJob: w.cronJob } : {}),
   };
   const { name, labels, annotations, spec, source } = shape;

@@ -19,7 +19,9 @@ import {
   ANN_HASH,
   ANN_PORTS,
   ANN_PRESTOP,
+  ANN_JOB_BACKOFF_LIMIT,
   ANN_JOB_COMPLETIONS,
+  ANN_JOB_DEADLINE,
   ANN_QOS_CLASS,
   ANN_READINESS_PROBE,
   ANN_RESTART_COUNT,
@@ -170,6 +172,8 @@ export function podSandboxConfig(pod: Pod, inputs: SandboxInputs): PodSandboxCon
       ...pod.annotations,
       [ANN_QOS_CLASS]: qosClass(s),
       ...(pod.owner.completions !== undefined ? { [ANN_JOB_COMPLETIONS]: String(pod.owner.completions) } : {}),
+      ...(pod.owner.backoffLimit !== undefined ? { [ANN_JOB_BACKOFF_LIMIT]: String(pod.owner.backoffLimit) } : {}),
+      ...(pod.owner.deadlineMs !== undefined ? { [ANN_JOB_DEADLINE]: String(pod.owner.deadlineMs) } : {}),
     },
     linux: {
       sysctls: Object.fromEntries(sc.sysctls.map((x) => [x.name, x.value])),

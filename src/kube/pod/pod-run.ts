@@ -27,7 +27,7 @@ import { isTerminating, writeRecord, writeStatus } from '../records/record.js';
 import { teardownPod } from './teardown.js';
 import type { PodHooks, PodInfo } from './hooks.js';
 import type { Mount } from '../../cri/generated/runtime/v1/Mount.js';
-import { CONTAINER_EXITED, CONTAINER_RUNNING } from '../records/keys.js';
+import { CONTAINER_CREATED, CONTAINER_EXITED, CONTAINER_RUNNING } from '../records/keys.js';
 import { bindSubPaths, prepareVolumes, removePodVolumes, RunError, volumePaths } from '../volumes/volumes.js';
 import { newestByName } from '../records/newest.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
@@ -176,7 +176,11 @@ export class PodRun {
     let code: number;
     try {
       code = await this.start();
-      if (this.env.detach && code === 0) {
+      if (code !== 0 && !this.env.detach && this.pod.owner.kind === 'Job') {
+        // An init container failed for good: the pod failed, and is kept as a finished one is.
+        keep = true;
+        await this.keepFinished();
+      } else if (this.env.detach && code === 0) {
         keep = true;
         this.env.ctx.out.write(`${this.sandboxId}\n`);
         this.say(`running detached (sandbox ${this.sandboxId.slice(0, 13)}); crib supervise probes and restarts its containers from now`);
@@ -201,10 +205,17 @@ export class PodRun {
     } catch (err) {
       if (err instanceof Aborted) {
         code = 0;
-        keep ||= this.env.supervised !== undefined;
+        // The supervisor's end leaves the pod as it is (one with no sandbox yet could not be found again:
+        // it goes); its controller's stop (a failed Job) removes it.
+        keep ||= this.env.supervised !== undefined && !this.own.signal.aborted && this.sandboxId !== '';
       } else {
         this.say(`error: ${describeError(err)}`);
         code = 1;
+        // Under the supervisor cribd may be restarting: a pod that has its sandbox is left to be taken over again.
+        if (this.env.supervised && this.sandboxId) {
+          keep = true;
+          this.say('left as it is, to be taken over again');
+        }
       }
     }
     if (!keep && !(await this.remove())) return 1;
@@ -234,6 +245,10 @@ export class PodRun {
       for (const h of this.env.hooks) h.addressed?.(this.info());
       for (const h of this.env.hooks) if (h.mounts) this.hookMounts.push(...(await h.mounts(this.info())));
       const newest = newestByName(containers.filter((c) => c.annotations[ANN_CONTAINER_TYPE] !== 'init'));
+      // No app container yet: taken over mid-init, the init containers are seen through first, in order.
+      if (newest.length === 0 && !(await this.runInitContainers(containers.filter((c) => c.annotations[ANN_CONTAINER_TYPE] === 'init')))) {
+        return await this.finish(1);
+      }
       for (const spec of this.pod.spec.containers) {
         const c = newest.find((x) => x.metadata?.name === spec.name);
         // the attempt before the newest, kept for --previous, is the one the next restart removes
@@ -252,9 +267,7 @@ export class PodRun {
       }
       await this.writeReadiness();
       this.say(`taken over (sandbox ${sandboxId.slice(0, 13)})`);
-      const code = await this.supervise();
-      this.completed = true;
-      return code;
+      return await this.finish(await this.supervise());
     } catch (err) {
       if (err instanceof Aborted) return 0;
       this.say(`error: ${describeError(err)}`);
@@ -263,9 +276,16 @@ export class PodRun {
       this.closed = true;
       await this.readinessWrite;
       // Only a pod seen to its end is gone: one let go (a signal, cribd away) still runs, and keeps
-      // its place in the names until the next takeover.
-      if (this.completed) for (const h of this.env.hooks) h.gone?.(this.info());
+      // its place in the names until the next takeover. A Job's kept pod said so already.
+      if (this.completed && this.pod.owner.kind !== 'Job') for (const h of this.env.hooks) h.gone?.(this.info());
     }
+  }
+
+  /** adopt() saw the pod to its end: a Job's pod is kept as a finished one is (as run() keeps it). */
+  private async finish(code: number): Promise<number> {
+    this.completed = true;
+    if (this.pod.owner.kind === 'Job') await this.keepFinished();
+    return code;
   }
 
   /** Record, volumes, sandbox, init containers, app containers. 0 when the app containers run. */
@@ -369,15 +389,27 @@ export class PodRun {
     this.say(`${what} "${spec.name}" failed with exit code ${st.exit_code}${st.reason ? ` (${st.reason})` : ''}${st.message ? `: ${st.message}` : ''}${tail}`);
   }
 
-  /** The init containers in order, each to a zero exit; false when one failed for good. */
-  private async runInitContainers(): Promise<boolean> {
+  /**
+   * The init containers in order, each to a zero exit; false when one failed for good. `found`: the
+   * init containers an earlier process left (a takeover): one that completed is not run again, the
+   * newest attempt of the first one that did not is waited for (started, if it was only created).
+   */
+  private async runInitContainers(found: readonly Container__Output[] = []): Promise<boolean> {
     const { ctx } = this.env;
     for (const spec of this.pod.spec.initContainers) {
       const backoff = new Backoff(this.env.backoff);
-      for (let attempt = 0; ; attempt++) {
+      const left = found.filter((c) => c.metadata?.name === spec.name).sort((a, b) => (b.metadata?.attempt ?? 0) - (a.metadata?.attempt ?? 0))[0];
+      for (let attempt = left?.metadata?.attempt ?? 0; ; attempt++) {
         throwIfAborted(this.signal);
-        const id = await this.createAndStart(spec, attempt, true);
-        this.say(`init container "${spec.name}" started${attempt ? ` (restart ${attempt})` : ''}`);
+        let id: string;
+        if (left && attempt === (left.metadata?.attempt ?? 0)) {
+          id = left.id;
+          if (left.state === CONTAINER_CREATED) await call(ctx.clients.runtime, 'StartContainer', { container_id: id }, 120);
+          if (left.state !== CONTAINER_EXITED) this.say(`init container "${spec.name}" taken over while it runs`);
+        } else {
+          id = await this.createAndStart(spec, attempt, true);
+          this.say(`init container "${spec.name}" started${attempt ? ` (restart ${attempt})` : ''}`);
+        }
         const st = await this.waitExited(id);
         if (st.exit_code === 0) {
           this.say(`init container "${spec.name}" completed`);

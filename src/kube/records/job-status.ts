@@ -1,8 +1,10 @@
 // Where the Jobs crib run started stand, from their pods as the runtime has them (kubectl get
-// jobs): a pod succeeded when every app container exited 0, failed when one exited otherwise, and
-// is active while one has not exited. A Job is Complete once its completions succeeded, Failed
-// once none of its pods is active short of that (nothing replaces a detached Job's pods), else
-// Running. Pure: the caller lists the pods and their containers' exits.
+// jobs): a pod succeeded when every app container exited 0, failed when one exited otherwise (or,
+// its sandbox stopped, when it has none that succeeded), and is active while its sandbox runs and
+// one has not exited. A Job is judged as its controller judges it (judgeJob: completions,
+// backoffLimit, the deadline) from what its pods carry; pods of an older crib that carry no
+// backoffLimit: Failed once none is active short of its completions. Pure: the caller lists them.
+import { judgeJob } from '../controllers/job-state.js';
 
 export type PodPhase = 'Running' | 'Succeeded' | 'Failed';
 export type JobCondition = 'Running' | 'Complete' | 'Failed';
@@ -15,11 +17,24 @@ export interface JobPod {
   /** The CronJob that made the Job, if one did. */
   cronJob?: string;
   pod: string;
+  /** The pod's uid and its sandbox. */
+  uid: string;
+  sandboxId: string;
   /** The successes the Job wants (its completions; 1 without). */
   completions: number;
   /** ms since the epoch. */
   createdMs: number;
-  containers: { name: string; exited: boolean; exitCode: number; finishedMs: number }[];
+  /** Its sandbox runs (false: stopped, as a finished Job's pod is kept); unset counts as running. */
+  sandboxReady?: boolean;
+  /** The Job's uid (controller-uid label). */
+  jobUid?: string;
+  /** An Indexed Job's completion index. */
+  index?: number;
+  /** The Job's backoffLimit and when its deadline passes (ms epoch), as its controller put them on the pod. */
+  backoffLimit?: number;
+  deadlineMs?: number;
+  /** The newest attempt of each app container; `attempt` is its restart count. */
+  containers: { name: string; exited: boolean; exitCode: number; finishedMs: number; attempt?: number }[];
 }
 
 export interface JobRow {
@@ -39,13 +54,24 @@ export interface JobRow {
   pods: { name: string; phase: PodPhase; exitCodes: Record<string, number> }[];
 }
 
-export function podPhase(p: Pick<JobPod, 'containers'>): PodPhase {
+const CONDITION = { complete: 'Complete', failed: 'Failed', running: 'Running' } as const;
+
+export function podPhase(p: Pick<JobPod, 'containers' | 'sandboxReady'>): PodPhase {
+  const succeeded = p.containers.length > 0 && p.containers.every((c) => c.exited && c.exitCode === 0);
+  // A stopped sandbox runs nothing more: what did not succeed (an init container failed, a container was killed) failed.
+  if (p.sandboxReady === false) return succeeded ? 'Succeeded' : 'Failed';
   if (!p.containers.length || p.containers.some((c) => !c.exited)) return 'Running';
-  return p.containers.every((c) => c.exitCode === 0) ? 'Succeeded' : 'Failed';
+  return succeeded ? 'Succeeded' : 'Failed';
 }
 
-/** The Jobs of these pods, by namespace and name. */
-export function jobRows(pods: readonly JobPod[]): JobRow[] {
+/** When a pod ended (ms epoch): its last container's end. */
+export const podFinishedMs = (p: Pick<JobPod, 'containers'>): number => Math.max(0, ...p.containers.map((c) => c.finishedMs));
+
+/** Its containers' restarts. */
+export const podRestarts = (p: Pick<JobPod, 'containers'>): number => p.containers.reduce((n, c) => n + (c.attempt ?? 0), 0);
+
+/** The Jobs of these pods, by namespace and name, judged at `now` (ms epoch). */
+export function jobRows(pods: readonly JobPod[], now = Date.now()): JobRow[] {
   const byJob = new Map<string, JobPod[]>();
   for (const p of pods) {
     const key = `${p.namespace}/${p.job}`;
@@ -58,7 +84,17 @@ export function jobRows(pods: readonly JobPod[]): JobRow[] {
     const count = (phase: PodPhase) => phases.filter((x) => x.phase === phase).length;
     const completions = Math.max(...group.map((p) => p.completions));
     const [active, succeeded, failed] = [count('Running'), count('Succeeded'), count('Failed')];
-    const status: JobCondition = succeeded >= completions ? 'Complete' : active === 0 ? 'Failed' : 'Running';
+    const backoffLimit = group.find((p) => p.backoffLimit !== undefined)?.backoffLimit;
+    const deadline = group.find((p) => p.deadlineMs !== undefined)?.deadlineMs;
+    const indexed = group.some((p) => p.index !== undefined);
+    const doneIndexes = new Set(phases.filter((x) => x.phase === 'Succeeded').map((x) => x.p.index)).size;
+    const restarts = group.reduce((n, p) => n + podRestarts(p), 0);
+    const judged =
+      backoffLimit === undefined
+        ? undefined
+        : judgeJob({ completions, indexed, backoffLimit }, { succeeded, failed, restarts, active, doneIndexes }, deadline !== undefined && now >= deadline)
+            .state;
+    const status: JobCondition = judged !== undefined ? CONDITION[judged] : succeeded >= completions ? 'Complete' : active === 0 ? 'Failed' : 'Running';
     const ends = group.flatMap((p) => p.containers.map((c) => c.finishedMs));
     rows.push({
       namespace: first.namespace,

@@ -23,9 +23,13 @@ export const LABEL_OWNER_NAME = 'io.crib.run.owner-name';
 export const LABEL_OWNER_CRONJOB = 'io.crib.run.owner-cronjob';
 /** crib run's own sandbox annotation of a Job's pods: the successes the Job wants (its completions, 1 without). */
 export const ANN_JOB_COMPLETIONS = 'io.crib.run.job-completions';
+/** crib run's own sandbox annotations of a Job's pods: its backoffLimit, and when its activeDeadlineSeconds passes (ms epoch). */
+export const ANN_JOB_BACKOFF_LIMIT = 'io.crib.run.job-backoff-limit';
+export const ANN_JOB_DEADLINE = 'io.crib.run.job-deadline';
 /** crib run's own sandbox annotation: the pod's QoS class. */
 export const ANN_QOS_CLASS = 'io.crib.run.qosClass';
 
 /** ContainerState numbers of the CRI. */
+export const CONTAINER_CREATED = 0;
 export const CONTAINER_RUNNING = 1;
 export const CONTAINER_EXITED = 2;

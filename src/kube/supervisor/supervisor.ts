@@ -18,11 +18,12 @@ import { ManifestError } from '../manifest/fields.js';
 import { ManifestTooLarge, readManifest } from '../manifest/input.js';
 import { podOf } from '../plan/plan.js';
 import { PodRun, type RunEnv } from '../pod/pod-run.js';
-import { readRecord } from '../records/record.js';
+import { addRecordedSecrets } from '../records/recorded-secrets.js';
 import { readRuns, removeRun, runId, runStateDir, writeRun, type RunRecord } from '../records/runs.js';
 import { downManifest, findWorkloadPods } from '../run/down.js';
 import { ensureImages, runEnv, runManifest } from '../run/runner.js';
-import { plannedWorkloads, startedKinds } from '../kinds/table.js';
+import { plannedWorkloads, startedKinds, workloadKind } from '../kinds/table.js';
+import type { Workload } from '../manifest/workload.js';
 import { releaseLock, stillHeld } from './lock.js';
 import { completeManifest } from '../kinds/table.js';
 
@@ -45,6 +46,8 @@ interface Watched {
   env?: RunEnv;
   /** The kinds that act beside the workloads (CronJob, Service) were started for it. */
   started?: boolean;
+  /** Its workloads that are their own controller (a Job): running, or done (complete or failed). */
+  controllers: Map<Workload, 'running' | 'done'>;
 }
 
 /** Parses a run's files; a ManifestError names the file, the document and the field. */
@@ -207,7 +210,7 @@ export class Supervisor {
       let w = this.watched.get(r.id);
       if (!w) {
         try {
-          w = { record: r, manifest: parseRunFiles(r.files), stop: new AbortController() };
+          w = { record: r, manifest: parseRunFiles(r.files), stop: new AbortController(), controllers: new Map() };
         } catch (err) {
           this.say(`crib supervise: run ${r.id}: ${describeError(err)}; removed`);
           await removeRun(this.root, r.id);
@@ -220,6 +223,7 @@ export class Supervisor {
         this.say(`crib supervise: watching run ${r.id} (${what.join(', ')})`);
       }
       await this.startKinds(w);
+      await this.startControllers(w);
       const pods = await findWorkloadPods(this.ctx, w.manifest.workloads);
       // A CronJob's run has no pods between its Jobs: it is watched until crib down.
       if (pods.length === 0 && plannedWorkloads(w.manifest).length === 0) {
@@ -231,22 +235,12 @@ export class Supervisor {
       }
       for (const p of pods) {
         if (p.pod.state !== 0 || this.adopted.has(p.pod.id) || this.finished.has(p.pod.id)) continue;
+        if (workloadKind(p.workload.kind).ownController) continue;
         const workload = w.manifest.workloads.find((x) => x === p.workload);
         if (!workload || !p.pod.metadata?.uid) continue;
         containers ??= (await call(this.ctx.clients.runtime, 'ListContainers', {}, 30)).containers;
         await this.adopt(w, podOf(workload, { name: p.pod.metadata.name, labels: p.pod.labels }), p.pod.id, p.pod.metadata.uid, containers);
       }
-    }
-  }
-
-  /**
-   * Adds the Secrets a pod uses to its run's manifest (a restart's env needs them): from the pod's
-   * own record, on its tmpfs, since a run record keeps none.
-   */
-  private async addSecrets(m: Manifest, uid: string): Promise<void> {
-    for (const o of (await readRecord(this.root, uid))?.objects ?? []) {
-      if (o['kind'] !== 'Secret' || (o['data'] === undefined && o['stringData'] === undefined)) continue;
-      for (const [key, v] of parseManifests(JSON.stringify(o)).objects) if (!m.objects.has(key)) m.objects.set(key, v);
     }
   }
 
@@ -288,9 +282,34 @@ export class Supervisor {
     }
   }
 
+  /**
+   * Runs the run's workloads that are their own controller (a Job), once each: they take their pods
+   * over and carry on. One that ends in an error (cribd away) is started again by a later scan.
+   */
+  private async startControllers(w: Watched): Promise<void> {
+    for (const x of w.manifest.workloads) {
+      const kind = workloadKind(x.kind);
+      if (!kind.ownController || w.controllers.has(x)) continue;
+      w.controllers.set(x, 'running');
+      const env = await this.envOf(w);
+      const done: Promise<void> = kind.run(env, x, Math.random).then(
+        () => {
+          this.kindRuns.delete(done);
+          if (!env.signal.aborted) w.controllers.set(x, 'done');
+        },
+        (err: unknown) => {
+          this.kindRuns.delete(done);
+          w.controllers.delete(x);
+          this.say(`crib supervise: ${x.kind} ${x.name}: ${describeError(err)}; taken over again at a later scan`);
+        },
+      );
+      this.kindRuns.add(done);
+    }
+  }
+
   /** Takes one pod over; once it ends (cribd gone, its record gone), the next scan may take it over again. */
   private async adopt(w: Watched, pod: ReturnType<typeof podOf>, sandboxId: string, uid: string, all: readonly Container__Output[]): Promise<void> {
-    await this.addSecrets(w.manifest, uid);
+    await addRecordedSecrets(this.root, w.manifest, uid);
     const run = new PodRun(await this.envOf(w), pod, {}, uid);
     const done = run
       .adopt(

@@ -125,7 +125,6 @@ const enum State {
   FrameHeader,
   PassPayload,
   CollectPayload,
-  Failed,
 }
 
 /** Server PINGs awaiting an ACK are remembered up to this many (oldest forgotten first). */
@@ -208,7 +207,6 @@ export class AuthorityRewriter {
     try {
       return this.process(chunk);
     } catch (err) {
-      this.state = State.Failed;
       this.failure =
         err instanceof H2RewriteError
           ? err
@@ -316,8 +314,6 @@ export class AuthorityRewriter {
           }
           break;
         }
-        case State.Failed:
-          throw this.failure ?? new H2RewriteError('h2 rewriter failed', H2ErrorCode.INTERNAL_ERROR);
       }
       if (this.blockEmitted) {
         this.blockEmitted = false;

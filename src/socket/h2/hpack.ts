@@ -310,7 +310,7 @@ export class HpackDecoder {
   }
 
   private lookup(index: number): readonly [string, string] {
-    if (index === 0) throw new HpackError('hpack: index 0');
+    // Index 0 (6.1: a decoding error) finds no entry either.
     const entry = index <= STATIC_TABLE.length ? STATIC_TABLE[index - 1] : this.table.at(index - STATIC_TABLE.length - 1);
     if (!entry) throw new HpackError(`hpack: index ${index} is not in the table`);
     return entry;
