@@ -6,7 +6,7 @@
 // job-state.ts alone (the run-parsing mutation suite, test/mutation.md).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { JobState } from '../../src/kube/controllers/job-state.js';
+import { JobState, observedJob, type ObservedPod } from '../../src/kube/controllers/job-state.js';
 import type { JobSpec } from '../../src/kube/manifest/workload.js';
 
 const SEC = 1000;
@@ -200,5 +200,19 @@ describe('Job controller: activeDeadlineSeconds', () => {
     done.succeededPod(d ?? -1);
     assert.deepEqual(done.status(0), { state: 'complete' });
     assert.deepEqual(done.status(10 * SEC), { state: 'complete' });
+  });
+});
+
+describe('Job controller: a Job taken over from its pods on the node (observedJob)', () => {
+  it('counts the ended pods, the back-off from the last failure, and the running pods as active, each in its own slot', () => {
+    const pods: ObservedPod[] = [
+      { phase: 'Running', finishedMs: 0, restarts: 1 },
+      { phase: 'Failed', finishedMs: 5 * SEC, restarts: 0 },
+      { phase: 'Running', finishedMs: 0, restarts: 0 },
+    ];
+    const j = observedJob(spec({ parallelism: 3, completions: 3 }), 0, { baseMs: 10 * SEC, maxMs: 360 * SEC }, pods);
+    assert.deepEqual([j.succeeded, j.failed, j.restarts, j.activeCount], [0, 1, 1, 2], 'succeeded, failed, restarts, active');
+    assert.equal(j.backoffDelay(5 * SEC), 10 * SEC, 'from the failure at 5 s');
+    assert.deepEqual(j.toStart(15 * SEC).length, 1, 'parallelism 3 with 2 running');
   });
 });
