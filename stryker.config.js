@@ -25,9 +25,11 @@ const suites = {
   // The reader, and the rule that keeps an entry's path inside its layer (layerRelativePath).
   'tar-paths': { mutate: ['src/image/layer/tar-reader.ts', 'src/image/unpack.ts:161-174'], tests: ['tar-reader'] },
   'image-reference': { mutate: ['src/image/reference.ts'], tests: ['image-reference'] },
+  // Each module's own test file, which imports little else (a mutant runs only the files that reach
+  // it: pod-spec's resources reach quantity.ts too).
   'run-parsing': {
     mutate: ['src/kube/manifest/pod-spec.ts', 'src/kube/controllers/job-state.ts', 'src/kube/quantity/quantity.ts'],
-    tests: ['manifest', 'kube-run'],
+    tests: ['quantity', 'job-state', 'kube-job-observed', 'pod-spec'],
   },
   'cronjob-controller': { mutate: ['src/kube/cronjob/schedule.ts', 'src/kube/cronjob/controller.ts', 'src/kube/cronjob/history.ts'], tests: ['cronjob'] },
   'spec-builders': {

@@ -1,6 +1,6 @@
 // crib run's controllers and kubelet decisions, pure: documents of every kind in any order, pods as
 // the controllers name and label them, references checked before anything runs, env resolution,
-// volume files, QoS, probe scheduling, the Job controller, and `crib generate`'s YAML run again.
+// volume files, QoS, probe scheduling, a Job's spec as read (its decisions: job-state.test.ts), and `crib generate`'s YAML run again.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -8,7 +8,6 @@ import path from 'node:path';
 import { stringify } from 'yaml';
 import { parseManifests, type Manifest } from '../../src/kube/manifest/documents.js';
 import { containerEnv, type PodFacts } from '../../src/kube/env/env.js';
-import { JobState } from '../../src/kube/controllers/job-state.js';
 import { ManifestError, type ContainerSpec, type Pod, type Probe } from '../../src/kube/manifest/pod-spec.js';
 import { checkReferences, initialPods, makePod, podRecord } from '../../src/kube/plan/plan.js';
 import { ContainerProbes } from '../../src/kube/probes/probe.js';
@@ -397,41 +396,6 @@ describe('crib run: the gRPC health probe on the wire', () => {
 });
 
 describe('crib run: the Job controller', () => {
-  const backoff = { baseMs: 1000, maxMs: 4000 };
-
-  it('replaces failed pods after a doubling back-off, and fails past backoffLimit', () => {
-    const j = new JobState({ parallelism: 1, completions: 1, backoffLimit: 2, indexed: false }, 0, backoff);
-    const [a] = j.toStart(0);
-    assert.equal(j.toStart(0).length, 0, 'one at a time');
-    j.failedPod(a ?? -1, 100);
-    assert.equal(j.backoffDelay(100), 1000);
-    assert.deepEqual(j.toStart(500), [], 'backing off');
-    const [b] = j.toStart(1100);
-    j.failedPod(b ?? -1, 2000);
-    assert.equal(j.backoffDelay(2000), 2000, 'doubles');
-    const [c] = j.toStart(4000);
-    j.failedPod(c ?? -1, 5000);
-    assert.deepEqual(j.status(5000), { state: 'failed', reason: 'BackoffLimitExceeded', message: 'Job has reached the specified backoff limit' });
-    assert.deepEqual(j.toStart(1e9), []);
-  });
-
-  it('runs completions with its parallelism, indexed slots once each; a deadline ends it', () => {
-    const j = new JobState({ parallelism: 2, completions: 3, backoffLimit: 6, indexed: true }, 0, backoff);
-    assert.deepEqual(j.toStart(0), [0, 1]);
-    j.succeededPod(1);
-    assert.deepEqual(j.toStart(0), [2]);
-    j.failedPod(0, 0);
-    j.succeededPod(2);
-    assert.deepEqual(j.toStart(1000), [0], 'the failed index again');
-    j.succeededPod(0);
-    assert.deepEqual(j.status(1000), { state: 'complete' });
-    const d = new JobState({ parallelism: 1, completions: 1, backoffLimit: 6, indexed: false, activeDeadlineSeconds: 5 }, 0, backoff);
-    d.toStart(0);
-    assert.equal(d.status(4999).state, 'running');
-    const st = d.status(5000);
-    assert.equal(st.state === 'failed' ? st.reason : st.state, 'DeadlineExceeded');
-  });
-
   it('a Job with neither completions nor parallelism wants one completion (the API server default)', () => {
     const m = parseManifests(
       `apiVersion: batch/v1\nkind: Job\nmetadata: {name: j}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n${oneContainer}`,

@@ -1,4 +1,4 @@
-// crib run's pure parts: manifest parsing and validation, warnings, quantities, kubelet's
+// crib run's pure parts: manifest parsing and validation, warnings, kubelet's
 // conversions to CRI configs, the back-off, and the CRI log parser. No cribd needed.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -6,7 +6,6 @@ import { Writable } from 'node:stream';
 import { parseManifests } from '../../src/kube/manifest/documents.js';
 import { ManifestError, type Pod } from '../../src/kube/manifest/pod-spec.js';
 import { initialPods } from '../../src/kube/plan/plan.js';
-import { intValue, milliCpuToQuota, milliCpuToShares, milliValue, parseQuantity, type Quantity } from '../../src/kube/quantity/quantity.js';
 import {
   checkRunAsNonRoot,
   containerConfig,
@@ -460,54 +459,6 @@ describe('crib run manifests: invalid Pods are errors naming the field', () => {
   });
 });
 
-describe('quantities', () => {
-  const q = (v: unknown): Quantity => {
-    const r = parseQuantity(v);
-    assert.ok(typeof r !== 'string', r as string);
-    return r;
-  };
-  it('parses CPU into thousandths, rounding up like MilliValue', () => {
-    assert.equal(milliValue(q('500m')), 500n);
-    assert.equal(milliValue(q('1')), 1000n);
-    assert.equal(milliValue(q(1)), 1000n);
-    assert.equal(milliValue(q(0.5)), 500n);
-    assert.equal(milliValue(q('1.5')), 1500n);
-    assert.equal(milliValue(q('0.1m')), 1n);
-    assert.equal(milliValue(q('2k')), 2_000_000n);
-    assert.equal(milliValue(q('1e-3')), 1n);
-  });
-  it('parses memory into bytes with binary and decimal suffixes', () => {
-    assert.equal(intValue(q('64Mi')), 67_108_864n);
-    assert.equal(intValue(q('1G')), 1_000_000_000n);
-    assert.equal(intValue(q('1Gi')), 1_073_741_824n);
-    assert.equal(intValue(q('1.5Ki')), 1536n);
-    assert.equal(intValue(q('128974848')), 128_974_848n);
-    assert.equal(intValue(q('129e6')), 129_000_000n);
-    assert.equal(intValue(q('123Mi')), 128_974_848n);
-  });
-  it('refuses what is not a quantity', () => {
-    for (const bad of ['', 'abc', '1.2.3', '64MB', '1 Gi', '-1', 'Mi', true, null, [1]]) assert.equal(typeof parseQuantity(bad), 'string', String(bad));
-  });
-  it("computes kubelet's CPU shares and quota", () => {
-    assert.equal(milliCpuToShares(0n), 2n, 'no request: the minimum');
-    assert.equal(milliCpuToShares(1n), 2n);
-    assert.equal(milliCpuToShares(500n), 512n);
-    assert.equal(milliCpuToShares(1000n), 1024n);
-    assert.equal(milliCpuToShares(1_000_000n), 262_144n, 'capped');
-    assert.equal(milliCpuToQuota(0n), 0n, 'no limit: no quota');
-    assert.equal(milliCpuToQuota(500n), 50_000n);
-    assert.equal(milliCpuToQuota(1n), 1000n, 'at least the minimum quota');
-    const r = one(pod(`${simple}      resources: {limits: {cpu: 250m, memory: 64Mi}}\n`)).spec.containers[0]?.resources;
-    assert.ok(r);
-    assert.deepEqual(
-      linuxResources(r),
-      { cpu_shares: '256', cpu_quota: '25000', cpu_period: '100000', oom_score_adj: '0', memory_limit_in_bytes: String(64 * 1024 * 1024) },
-      'the request defaults to the limit',
-    );
-    assert.deepEqual(linuxResources({ limits: {}, requests: {} }), { cpu_shares: '2', cpu_quota: '0', cpu_period: '100000', oom_score_adj: '0' });
-  });
-});
-
 describe('conversion to CRI configs', () => {
   const full = one(
     pod(
@@ -545,6 +496,17 @@ describe('conversion to CRI configs', () => {
       'name: web\n  namespace: prod\n  labels: {tier: front}\n  annotations: {note: x}',
     ),
   );
+
+  it("gives a container's resources to the CRI as kubelet does (requests default to the limits)", () => {
+    const r = one(pod(`${simple}      resources: {limits: {cpu: 250m, memory: 64Mi}}\n`)).spec.containers[0]?.resources;
+    assert.ok(r);
+    assert.deepEqual(
+      linuxResources(r),
+      { cpu_shares: '256', cpu_quota: '25000', cpu_period: '100000', oom_score_adj: '0', memory_limit_in_bytes: String(64 * 1024 * 1024) },
+      'the request defaults to the limit',
+    );
+    assert.deepEqual(linuxResources({ limits: {}, requests: {} }), { cpu_shares: '2', cpu_quota: '0', cpu_period: '100000', oom_score_adj: '0' });
+  });
 
   it('builds the PodSandboxConfig kubelet sends', () => {
     const sb = podSandboxConfig(full, { uid: 'u-1', seccompRoot: '/var/lib/crib/seccomp' });

@@ -441,7 +441,7 @@ function parseEnv(item: Json, path: string, warnings: string[]): EnvVar | undefi
   return out;
 }
 
-function parseEnvFrom(item: Json, path: string, warnings: string[]): EnvFrom | undefined {
+function parseEnvFrom(item: Json, path: string, warnings: string[]): EnvFrom {
   const f = Fields.of(item, path, warnings);
   const prefix = f.str('prefix') ?? '';
   if (prefix.includes('=')) throw new ManifestError(f.field('prefix'), `"${prefix}" must not contain "="`);
@@ -453,7 +453,7 @@ function parseEnvFrom(item: Json, path: string, warnings: string[]): EnvFrom | u
   });
   const both = ['configMapRef', 'secretRef'].filter((k) => f.has(k));
   if (both.length !== 1) throw new ManifestError(path, 'needs exactly one of configMapRef and secretRef');
-  const out = f.sub('configMapRef', ref('configMap')) ?? f.sub('secretRef', ref('secret'));
+  const out = (f.sub('configMapRef', ref('configMap')) ?? f.sub('secretRef', ref('secret'))) as EnvFrom;
   f.done();
   return out;
 }
@@ -469,8 +469,9 @@ function parsePort(item: Json, path: string, warnings: string[]): ContainerPort 
   if (hostPort) p.hostPort = hostPort;
   const name = f.str('name');
   if (name) {
-    if (name.length > 15 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || !/[a-z]/.test(name)) {
-      throw new ManifestError(f.field('name'), `"${name}" must be at most 15 lowercase letters, digits and '-', with at least one letter`);
+    // An IANA service name (IsValidPortName): no '-' at either end or twice in a row.
+    if (name.length > 15 || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name) || !/[a-z]/.test(name) || name.includes('--')) {
+      throw new ManifestError(f.field('name'), `"${name}" must be at most 15 lowercase letters, digits and single '-' between them, with at least one letter`);
     }
     p.name = name;
   }
@@ -499,13 +500,8 @@ function parseVolumeMount(item: Json, path: string, warnings: string[]): VolumeM
 
 /** The API server's default pull policy of an image reference (a container's, an image volume's). */
 export function defaultPullPolicy(image: string): PullPolicy {
-  try {
-    const ref = parseReference(image);
-    if (ref.digest) return 'IfNotPresent';
-  } catch {
-    /* reported by the caller */
-  }
-  // "latest" explicitly or no tag at all: Always (as the API server defaults it).
+  // "latest" explicitly or no tag at all: Always (as the API server defaults it). With a digest the
+  // text after the last ':' is the digest's hex, so it gives IfNotPresent as the API server does.
   const lastSlash = image.lastIndexOf('/');
   const colon = image.lastIndexOf(':');
   const tag = colon > lastSlash ? image.slice(colon + 1) : '';
@@ -534,7 +530,7 @@ function parseContainer(item: Json, path: string, warnings: string[], init: bool
     imagePullPolicy: f.oneOf('imagePullPolicy', ['Always', 'IfNotPresent', 'Never'] as const, defaultPullPolicy(image)),
     command: f.strList('command'),
     args: f.strList('args'),
-    envFrom: f.list('envFrom', (e, p) => parseEnvFrom(e, p, warnings)).filter((e): e is EnvFrom => e !== undefined),
+    envFrom: f.list('envFrom', (e, p) => parseEnvFrom(e, p, warnings)),
     env: f.list('env', (e, p) => parseEnv(e, p, warnings)).filter((e): e is EnvVar => e !== undefined),
     ports,
     resources: f.sub('resources', parseResources) ?? { limits: {}, requests: {} },
@@ -572,21 +568,22 @@ function parseContainer(item: Json, path: string, warnings: string[], init: bool
 // ---- the pod ----------------------------------------------------------------------------------
 
 function parsePodSecurity(f: Fields): PodSecurity {
-  const s: PodSecurity = { supplementalGroups: [], sysctls: [] };
-  parseRunAs(f, s);
-  s.supplementalGroups = f.list('supplementalGroups', (g, p) => {
+  const supplementalGroups = f.list('supplementalGroups', (g, p) => {
     if (typeof g !== 'number' || !Number.isInteger(g) || g < 0 || g > UID_MAX) throw new ManifestError(p, `must be a group id, got ${JSON.stringify(g)}`);
     return g;
   });
-  s.sysctls = f.list('sysctls', (item, p) => {
+  const sysctls = f.list('sysctls', (item, p) => {
     const sf = f.item(item, p);
     const name = sf.str('name', { required: true }) as string;
-    if (!/^[a-z0-9]([-_a-z0-9]*[a-z0-9])?([./][a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$/.test(name))
+    // The API server's IsValidSysctlName: at most 253 characters, segments split by '.' or '/'.
+    if (name.length > 253 || !/^[a-z0-9]([-_a-z0-9]*[a-z0-9])?([./][a-z0-9]([-_a-z0-9]*[a-z0-9])?)*$/.test(name))
       throw new ManifestError(sf.field('name'), `"${name}" is not a sysctl name`);
     const value = sf.str('value', { required: true }) as string;
     sf.done();
     return { name, value };
   });
+  const s: PodSecurity = { supplementalGroups, sysctls };
+  parseRunAs(f, s);
   const sc = f.sub('seccompProfile', parseSeccomp);
   if (sc) s.seccompProfile = sc;
   if (s.runAsNonRoot && s.runAsUser === 0) throw new ManifestError(f.field('runAsUser'), 'is 0 (root) but runAsNonRoot is true');
@@ -688,9 +685,10 @@ function parseSpec(f: Fields, warnings: string[], claimVolumes: readonly string[
     const files =
       'downwardAPI' in v ? v.downwardAPI.items : 'projected' in v ? v.projected.sources.flatMap((s) => ('downwardAPI' in s ? s.downwardAPI : [])) : [];
     for (const d of files) {
-      if ('resourceFieldRef' in d && !names.has(d.resourceFieldRef.containerName ?? '')) {
-        throw new ManifestError(`${f.field('volumes')}[${i}]`, `resourceFieldRef names no container of the pod ("${d.resourceFieldRef.containerName ?? ''}")`);
-      }
+      if (!('resourceFieldRef' in d)) continue;
+      // Stryker disable next-line StringLiteral: for the type only (in a volume parseResourceFieldRef requires containerName)
+      const target = d.resourceFieldRef.containerName ?? '';
+      if (!names.has(target)) throw new ManifestError(`${f.field('volumes')}[${i}]`, `resourceFieldRef names no container of the pod ("${target}")`);
     }
   });
   for (const [c, p] of all) {
