@@ -6,18 +6,19 @@ import { yaml } from './util/yaml.js';
 import { logFormats, type LogFormat, type LogLevel } from './util/log.js';
 import type { RegistryConfig } from './image/registry/types.js';
 import { defaultSocketPath } from './util/paths.js';
+import { defaultRuntimeSettings, runtimeSettings, type RuntimeSettings } from './oci/settings.js';
 
-/** Everything cribd can be told; each field has a default, a flag and a config-file key. */
-export interface CribConfig {
+/**
+ * Everything cribd can be told; each field has a default, a flag and a config-file key. Which
+ * programs run containers (`RuntimeSettings`) is src/oci's to say.
+ */
+export interface CribConfig extends RuntimeSettings {
   /** gRPC unix socket. */
   socket: string;
   /** Persistent state: images, records. */
   root: string;
-  /** Runtime state: netns pins, conmon sockets, exit files, bundles. Gone after a reboot. */
+  /** Runtime state: netns pins, the monitors' sockets and exit files, the runtime's state. Gone after a reboot. */
   state: string;
-  /** OCI runtime: "runc", "crun", or a path to a runc-compatible binary. */
-  runtime: string;
-  conmon: string;
   cniConfDir: string;
   cniBinDirs: string[];
   /** Pause image reference; empty means crib's built-in image. */
@@ -48,8 +49,7 @@ export const defaultConfig: CribConfig = {
   socket: defaultSocketPath,
   root: '/var/lib/crib',
   state: '/run/crib',
-  runtime: 'runc',
-  conmon: 'conmon',
+  ...defaultRuntimeSettings,
   cniConfDir: '/etc/cni/net.d',
   cniBinDirs: ['/usr/lib/cni', '/opt/cni/bin'],
   pauseImage: '',
@@ -72,8 +72,7 @@ export const daemonFlags: Record<string, (c: CribConfig, v: string) => void> = {
   socket: (c, v) => (c.socket = v),
   root: (c, v) => (c.root = v),
   state: (c, v) => (c.state = v),
-  runtime: (c, v) => (c.runtime = v),
-  conmon: (c, v) => (c.conmon = v),
+  ...Object.fromEntries(Object.entries(runtimeSettings).map(([name, s]) => [name, s.set])),
   'cni-conf-dir': (c, v) => (c.cniConfDir = v),
   'cni-bin-dir': (c, v) => (c.cniBinDirs = v.split(':').filter(Boolean)),
   'pause-image': (c, v) => (c.pauseImage = v),
@@ -120,8 +119,7 @@ const configSchema: Schema<CribConfig> = {
   socket: 'string',
   root: 'string',
   state: 'string',
-  runtime: 'string',
-  conmon: 'string',
+  ...(Object.fromEntries(Object.keys(runtimeSettings).map((name) => [name, 'string'])) as Schema<RuntimeSettings>),
   cniConfDir: 'string',
   cniBinDirs: 'strings',
   pauseImage: 'string',

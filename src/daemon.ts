@@ -25,6 +25,7 @@ import { PodStreams } from './pod/streaming.js';
 import { OnDemandStreamingServer } from './streaming/on-demand.js';
 import { SandboxService } from './sandbox/service.js';
 import { ContainerService } from './container/service.js';
+import { nodeContainerHost } from './container/host.js';
 import { CribError } from './util/errors.js';
 import { ensurePrivateDir, ensureTraversableDir, exists } from './util/fsx.js';
 import { probeUserNamespaces } from './host/userns-probe.js';
@@ -131,7 +132,7 @@ export async function startDaemon(config: CribConfig): Promise<Daemon> {
     cgroupRoot: config.cgroupRoot,
     notices,
   });
-  const containers = new ContainerService({ root: config.root, runtimes, images, sandboxes, notices });
+  const containers = new ContainerService({ root: config.root, runtimes, images, sandboxes, host: nodeContainerHost, notices });
   const podEvents = new PodEvents(notices, sandboxes, containers);
   const pods = new PodService(sandboxes, containers);
   const st = config.streaming;

@@ -2,7 +2,7 @@
 // or `-c NAME`), a container, or `deployment/NAME`, `job/NAME`, ... resolved to one of the pods crib run
 // made for that object. Used by exec, attach, logs and port-forward.
 import { call } from '../client/client.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import { CliError } from '../client/errors.js';
 import { resolve } from './resolve.js';
 import { newestByName } from '../kube/records/newest.js';
@@ -55,7 +55,7 @@ export function pickOwnedPod(pods: readonly PodSandbox__Output[]): PodSandbox__O
  * A pod by what the user typed: `KIND/NAME` (a pod crib run made for that object, or the pod so named
  * for `pod/NAME`), else an id, unique id prefix or unique pod name.
  */
-export async function resolvePodWord(ctx: CliContext, word: string): Promise<PodSandbox__Output> {
+export async function resolvePodWord(ctx: ClientContext, word: string): Promise<PodSandbox__Output> {
   const kw = parseKindWord(word);
   if (kw?.kind === 'Pod') return resolvePodWord(ctx, kw.name);
   if (kw) {
@@ -100,7 +100,7 @@ export function chooseContainer(pod: PodSandbox__Output, containers: readonly Co
 }
 
 /** A pod's containers, every attempt. */
-export async function containersOf(ctx: CliContext, podId: string): Promise<Container__Output[]> {
+export async function containersOf(ctx: ClientContext, podId: string): Promise<Container__Output[]> {
   return (await call(ctx.clients.runtime, 'ListContainers', { filter: { pod_sandbox_id: podId } })).containers;
 }
 
@@ -110,7 +110,7 @@ export async function containersOf(ctx: CliContext, podId: string): Promise<Cont
  * and its default container. kubectl's "Defaulted container" note goes to stderr.
  */
 export async function resolveContainerWord(
-  ctx: CliContext,
+  ctx: ClientContext,
   word: string,
   name: string | undefined,
 ): Promise<{ pod?: PodSandbox__Output; container: Container__Output }> {
@@ -128,7 +128,11 @@ export async function resolveContainerWord(
   return fromPod(ctx, await resolvePodWord(ctx, word), name);
 }
 
-async function fromPod(ctx: CliContext, pod: PodSandbox__Output, name: string | undefined): Promise<{ pod: PodSandbox__Output; container: Container__Output }> {
+async function fromPod(
+  ctx: ClientContext,
+  pod: PodSandbox__Output,
+  name: string | undefined,
+): Promise<{ pod: PodSandbox__Output; container: Container__Output }> {
   const choice = chooseContainer(pod, await containersOf(ctx, pod.id), name);
   if (choice.note) ctx.err.write(`${choice.note}\n`);
   return { pod, container: choice.container };

@@ -1,5 +1,5 @@
 import type { CommandArgs, FlagSpec } from './args.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 
 /** One `crib` subcommand. run() returns the exit code; UsageError means 2, other errors 1. */
 export interface Command {
@@ -11,7 +11,7 @@ export interface Command {
   /** Further lines of `crib NAME --help` (flags, examples). */
   details?: string;
   flags: FlagSpec;
-  run(args: CommandArgs, ctx: CliContext): Promise<number>;
+  run(args: CommandArgs, ctx: ClientContext): Promise<number>;
 }
 
 /** A command that parses its own argv (crib run / delete). */
@@ -25,7 +25,7 @@ export interface RawCommand {
    * gone on the same Ctrl-C) must not end it before its teardown; its output is dropped instead.
    */
   outlivesOutput?: boolean;
-  raw(argv: string[], ctx: CliContext): Promise<number>;
+  raw(argv: string[], ctx: ClientContext): Promise<number>;
 }
 
 export function commandUsage(c: Command | RawCommand): string {

@@ -1,6 +1,6 @@
 import { call, protoJson } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import { CliError, UsageError } from '../client/errors.js';
 import {
   ago,
@@ -29,7 +29,7 @@ export type PsRow = Container__Output;
 const STATES = ['created', 'running', 'exited', 'unknown'];
 
 /** The pause image of a sandbox, from its verbose status (`.info.image`). */
-async function pauseImage(ctx: CliContext, podId: string): Promise<{ image: string; imageId: string }> {
+async function pauseImage(ctx: ClientContext, podId: string): Promise<{ image: string; imageId: string }> {
   const res = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: podId, verbose: true });
   const info = parseInfo(res.info)['info'] as { image?: unknown; imageId?: unknown } | undefined;
   return { image: typeof info?.image === 'string' ? info.image : '', imageId: typeof info?.imageId === 'string' ? info.imageId : '' };
@@ -134,7 +134,7 @@ export const psCommand: Command = {
 };
 
 /** The inspect document of a resolved object: `{status, info}` as crictl inspect/inspectp/inspecti print. */
-export async function inspectDoc(ctx: CliContext, t: Target): Promise<Record<string, unknown>> {
+export async function inspectDoc(ctx: ClientContext, t: Target): Promise<Record<string, unknown>> {
   switch (t.kind) {
     case 'pod': {
       return podStatusDoc(ctx, t.id);
@@ -188,7 +188,7 @@ export const inspectiCommand: Command = {
 };
 
 /** Each word resolved to a pod or a container; failures reported, the rest returned. */
-async function targets(ctx: CliContext, cmd: string, words: readonly string[]): Promise<{ list: Target[]; code: number }> {
+async function targets(ctx: ClientContext, cmd: string, words: readonly string[]): Promise<{ list: Target[]; code: number }> {
   const list: Target[] = [];
   const code = await forEach(ctx, cmd, words, async (w) => {
     list.push(await resolve(ctx, w, ['container', 'pod']));

@@ -9,7 +9,7 @@ import * as tar from 'tar';
 import { resolveContainerWord } from './address.js';
 import { call } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import { CliError, UsageError } from '../client/errors.js';
 import { containedUntar, memberPrefix } from './untar-contained.js';
 import type { Container__Output } from '../cri/generated/runtime/v1/Container.js';
@@ -51,7 +51,7 @@ const NO_TAR = /executable file not found|no such file or directory.*tar|tar: no
 
 /** Runs `cmd` in the container through the streaming Exec, with the given streams; its exit code and stderr. */
 async function execStreaming(
-  ctx: CliContext,
+  ctx: ClientContext,
   c: Container__Output,
   cmd: string[],
   io: { stdin?: NodeJS.ReadableStream; stdout: NodeJS.WritableStream; signal?: AbortSignal },
@@ -78,7 +78,7 @@ function noTar(c: Container__Output, detail: string): CliError {
   );
 }
 
-async function copyFromContainer(ctx: CliContext, c: Container__Output, src: string, dest: string): Promise<void> {
+async function copyFromContainer(ctx: ClientContext, c: Container__Output, src: string, dest: string): Promise<void> {
   const abort = new AbortController();
   let failure: Error | undefined;
   const sink = containedUntar(dest, memberPrefix(src), (line) => ctx.err.write(`${line}\n`));
@@ -102,7 +102,7 @@ async function copyFromContainer(ctx: CliContext, c: Container__Output, src: str
 }
 
 /** Whether PATH is a directory in the container (`test -d`, as kubectl asks; a container that cannot answer: no). */
-async function isDirectoryThere(ctx: CliContext, c: Container__Output, p: string): Promise<boolean> {
+async function isDirectoryThere(ctx: ClientContext, c: Container__Output, p: string): Promise<boolean> {
   try {
     return (await call(ctx.clients.runtime, 'ExecSync', { container_id: c.id, cmd: ['test', '-d', p], timeout: 30 }, 60)).exit_code === 0;
   } catch {
@@ -110,7 +110,7 @@ async function isDirectoryThere(ctx: CliContext, c: Container__Output, p: string
   }
 }
 
-async function copyToContainer(ctx: CliContext, c: Container__Output, src: string, dest: string): Promise<void> {
+async function copyToContainer(ctx: ClientContext, c: Container__Output, src: string, dest: string): Promise<void> {
   const st = fs.lstatSync(src, { throwIfNoEntry: false });
   if (!st) throw new CliError(`${src}: no such file or directory`);
   // kubectl's rule: into DEST when it is a directory there (or ends with /), else as DEST

@@ -4,15 +4,15 @@ import { cloneConfig, daemonFlags, defaultConfig, loadConfigFile, validateConfig
 import { SystemdNotifier } from '../util/systemd-notify.js';
 import { log } from '../util/log.js';
 import { CliError, UsageError } from '../client/errors.js';
+import { runtimeSettings, runtimeStateHelp } from '../oci/settings.js';
 
 const d = defaultConfig;
 /** What each daemon flag does, with its value form and default (test/unit/cli-commands.test.ts: one per flag). */
 export const daemonFlagHelp: Readonly<Record<string, readonly [value: string, what: string]>> = {
   socket: ['PATH', `the CRI gRPC socket, mode 0660 (default ${d.socket})`],
   root: ['DIR', `persistent state: images, sandbox records, pod directories (default ${d.root})`],
-  state: ['DIR', `runtime state: netns pins, shm mounts, conmon exit files, runc state (default ${d.state})`],
-  runtime: ['NAME|PATH', `the OCI runtime: runc, crun or a path (default ${d.runtime})`],
-  conmon: ['PATH', `the container monitor (default ${d.conmon})`],
+  state: ['DIR', `runtime state: netns pins, shm mounts, ${runtimeStateHelp} (default ${d.state})`],
+  ...Object.fromEntries(Object.entries(runtimeSettings).map(([name, s]) => [name, [s.value, s.help] as const])),
   'cni-conf-dir': ['DIR', `the first valid CNI config here is the pod network (default ${d.cniConfDir})`],
   'cni-bin-dir': ['DIRS', `where the CNI plugins are, colon-separated (default ${d.cniBinDirs.join(':')})`],
   'pause-image': ['REF', 'another pause image, pulled and pinned when first needed (default: the built-in one)'],
@@ -51,7 +51,7 @@ export function daemonHelp(): string {
     ...rows.map(([, [, what]], i) => `${(left[i] as string).padEnd(width)}${what}`),
     '',
     'Examples:',
-    '  sudo crib daemon                                  the defaults: /run/crib/crib.sock, runc, crib0',
+    `  sudo crib daemon                                  the defaults: ${d.socket}, ${d.runtime}, ${d.network.bridge}`,
     '  sudo crib daemon --config /etc/crib/crib.yaml --log-level debug',
     '  sudo crib daemon --cni-conf-dir /etc/cni/net.d --runtime crun',
   ].join('\n');

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { call, protoJson, serverStream } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import { CliError, UsageError } from '../client/errors.js';
 import { humanSize, outputFormat, printData, progressSize, renderTable, shortId } from './output.js';
 import { forEach } from './pods.js';
@@ -98,7 +98,7 @@ class PullProgress {
   private drawn = 0;
   private lastDraw = 0;
 
-  constructor(private readonly ctx: CliContext) {}
+  constructor(private readonly ctx: ClientContext) {}
 
   update(e: PullEvent__Output): void {
     if (!e.digest) return;

@@ -3,7 +3,7 @@
 import net from 'node:net';
 import { call } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import { resolveContainerWord, resolvePodWord } from './address.js';
 import { CliError, UsageError, describeError } from '../client/errors.js';
 import { write } from './output.js';
@@ -17,7 +17,7 @@ const streams = () => import('./streaming-client.js');
  * runs (keys go to the container, not to the local line editor), its size and SIGWINCH, restored
  * after. Resolves to the remote command's exit code.
  */
-async function runOnTerminal(ctx: CliContext, url: string, tty: boolean, stdin: boolean): Promise<number> {
+async function runOnTerminal(ctx: ClientContext, url: string, tty: boolean, stdin: boolean): Promise<number> {
   const input = process.stdin;
   const rawable = tty && stdin && input.isTTY;
   if (rawable) input.setRawMode(true);

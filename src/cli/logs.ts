@@ -2,7 +2,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { call } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import { CliError, UsageError, grpcCode } from '../client/errors.js';
 import { GrpcStatus } from '../client/grpc/status.js';
 import { parseInfo } from './output.js';
@@ -92,7 +92,7 @@ class LineSplitter {
   }
 }
 
-async function printEntries(ctx: CliContext, entries: readonly LogEntry[], timestamps: boolean): Promise<void> {
+async function printEntries(ctx: ClientContext, entries: readonly LogEntry[], timestamps: boolean): Promise<void> {
   for (const e of entries) {
     const line = `${timestamps ? `${e.time} ` : ''}${e.text}${e.complete ? '\n' : ''}`;
     await write(e.stream === 'stderr' ? ctx.err : ctx.out, line);
@@ -100,7 +100,7 @@ async function printEntries(ctx: CliContext, entries: readonly LogEntry[], times
 }
 
 /** Where a container's log file is: ContainerStatus.log_path, or under the pod's log directory when relative. */
-async function logPathOf(ctx: CliContext, id: string): Promise<string> {
+async function logPathOf(ctx: ClientContext, id: string): Promise<string> {
   const st = (await call(ctx.clients.runtime, 'ContainerStatus', { container_id: id })).status;
   const p = st?.log_path ?? '';
   if (!p) throw new CliError(`container ${id} has no log file (its pod has no log_directory)`);
@@ -114,7 +114,7 @@ async function logPathOf(ctx: CliContext, id: string): Promise<string> {
 }
 
 /** Whether the container is over: exited, or gone. */
-async function hasExited(ctx: CliContext, id: string): Promise<boolean> {
+async function hasExited(ctx: ClientContext, id: string): Promise<boolean> {
   try {
     const st = (await call(ctx.clients.runtime, 'ContainerStatus', { container_id: id }, 10)).status;
     return !st || st.state === 2 || st.state === 3;
@@ -174,12 +174,12 @@ async function readEntries(file: string, tail: number, since?: number): Promise<
 }
 
 /** Prints a whole log since `since` (the last `tail` logical lines when tail >= 0). */
-async function printLog(ctx: CliContext, file: string, tail: number, timestamps: boolean, since: number | undefined): Promise<void> {
+async function printLog(ctx: ClientContext, file: string, tail: number, timestamps: boolean, since: number | undefined): Promise<void> {
   await printEntries(ctx, await readEntries(file, tail, since), timestamps);
 }
 
 /** The newest attempt of each container of a pod, oldest created first. */
-async function podContainers(ctx: CliContext, podId: string): Promise<Container__Output[]> {
+async function podContainers(ctx: ClientContext, podId: string): Promise<Container__Output[]> {
   const list = (await call(ctx.clients.runtime, 'ListContainers', { filter: { pod_sandbox_id: podId } })).containers;
   const newest = new Map<string, Container__Output>();
   for (const c of list) {
@@ -195,7 +195,7 @@ async function podContainers(ctx: CliContext, podId: string): Promise<Container_
  * container's unfinished last line ends with a newline here, so the next container's line starts
  * on its own.
  */
-async function printPodLog(ctx: CliContext, podId: string, tail: number, timestamps: boolean, since: number | undefined): Promise<void> {
+async function printPodLog(ctx: ClientContext, podId: string, tail: number, timestamps: boolean, since: number | undefined): Promise<void> {
   const all: LogEntry[] = [];
   for (const c of await podContainers(ctx, podId)) {
     const prefix = `[${c.metadata?.name ?? c.id.slice(0, 13)}] `;
@@ -212,7 +212,7 @@ async function printPodLog(ctx: CliContext, podId: string, tail: number, timesta
  * attempt stops running; ends when all have (0), or on SIGINT (130). Attempts made after the start
  * are not followed, as kubectl follows none.
  */
-async function followPodLog(ctx: CliContext, podId: string, tail: number): Promise<number> {
+async function followPodLog(ctx: ClientContext, podId: string, tail: number): Promise<number> {
   const sig = new Interrupt();
   const followed = await Promise.all(
     (await podContainers(ctx, podId)).map(async (c) => ({
@@ -331,7 +331,7 @@ class FollowedLog {
  * it follows stops running; kubectl then exits): `crib logs -f` again follows the new one, and
  * `--previous` prints this one.
  */
-async function followLog(ctx: CliContext, id: string, file: string, tail: number, timestamps: boolean, since: number | undefined): Promise<number> {
+async function followLog(ctx: ClientContext, id: string, file: string, tail: number, timestamps: boolean, since: number | undefined): Promise<number> {
   const sig = new Interrupt();
   const log = new FollowedLog(file, since);
   try {
@@ -430,7 +430,7 @@ type LogTarget = { kind: 'pod'; pod: PodSandbox__Output } | { kind: 'container';
  * What a word's log is: a container's, or a whole pod's merged. `auto` (no -c, -p or --all-containers)
  * keeps a pod of several containers and no default-container annotation whole.
  */
-async function logTarget(ctx: CliContext, word: string, name: string | undefined, mode: 'auto' | 'one' | 'all'): Promise<LogTarget> {
+async function logTarget(ctx: ClientContext, word: string, name: string | undefined, mode: 'auto' | 'one' | 'all'): Promise<LogTarget> {
   if (mode === 'all') return { kind: 'pod', pod: await resolvePodWord(ctx, word) };
   if (mode === 'auto' && name === undefined) {
     const asContainer = parseKindWord(word) ? undefined : await resolve(ctx, word, ['container']).catch(() => undefined);
@@ -442,7 +442,7 @@ async function logTarget(ctx: CliContext, word: string, name: string | undefined
 }
 
 /** The attempt of a container before its newest one (kubectl logs --previous). */
-async function previousAttempt(ctx: CliContext, c: Container__Output): Promise<Container__Output> {
+async function previousAttempt(ctx: ClientContext, c: Container__Output): Promise<Container__Output> {
   const name = c.metadata?.name ?? '';
   const attempts = (await containersOf(ctx, c.pod_sandbox_id)).filter(
     (x) => x.metadata?.name === name && x.annotations[ANN_CONTAINER_TYPE] === c.annotations[ANN_CONTAINER_TYPE],

@@ -5,7 +5,7 @@ import { cribVersion } from '../version.js';
 import { parseArgs, parseCommandArgs } from './args.js';
 import { connect } from '../client/client.js';
 import { commandUsage, type Command, type RawCommand } from './command.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import { UsageError, describeError, socketProblem } from '../client/errors.js';
 
 const runRaw: RawCommand = {
@@ -262,7 +262,7 @@ export async function main(argv: string[], io: MainIo = {}): Promise<number> {
       }
     }
     const clients = connect(socket);
-    const ctx: CliContext = { clients, socket, out, err, isTTY, color: isTTY && !noColor };
+    const ctx: ClientContext = { clients, socket, out, err, isTTY, color: isTTY && !noColor };
     try {
       return 'run' in cmd ? await cmd.run(parsedArgs as ReturnType<typeof parseCommandArgs>, ctx) : await cmd.raw(taken.argv, ctx);
     } finally {

@@ -1,4 +1,4 @@
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import { yaml } from '../util/yaml.js';
 import { UsageError } from '../client/errors.js';
 
@@ -6,7 +6,7 @@ const codes = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yel
 export type Style = keyof typeof codes;
 
 /** Wraps text in an ANSI style when the context wants colour; plain text otherwise. */
-export function paint(ctx: Pick<CliContext, 'color'>, style: Style | undefined, text: string): string {
+export function paint(ctx: Pick<ClientContext, 'color'>, style: Style | undefined, text: string): string {
   if (!ctx.color || !style || text === '') return text;
   const [on, off] = codes[style];
   return `\x1b[${on}m${text}\x1b[${off}m`;
@@ -42,7 +42,7 @@ export interface Cell {
 }
 
 /** A crictl-like table: columns padded to their widest cell plus three spaces, a bold header; cells terminal-safe. */
-export function renderTable(ctx: Pick<CliContext, 'color'>, header: readonly string[], rows: readonly (readonly (string | Cell)[])[]): string {
+export function renderTable(ctx: Pick<ClientContext, 'color'>, header: readonly string[], rows: readonly (readonly (string | Cell)[])[]): string {
   const cells = rows.map((r) => r.map((c): Cell => (typeof c === 'string' ? { text: terminalSafe(c) } : { ...c, text: terminalSafe(c.text) })));
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((r) => r[i]?.text.length ?? 0)));
   const line = (r: readonly Cell[]) =>
@@ -66,7 +66,7 @@ export function outputFormat<F extends string>(value: string | undefined, format
 }
 
 /** Prints data as JSON (two-space indented) or YAML (its module loaded only then: most calls print tables). */
-export function printData(ctx: CliContext, format: 'json' | 'yaml', data: unknown): void {
+export function printData(ctx: ClientContext, format: 'json' | 'yaml', data: unknown): void {
   ctx.out.write(format === 'json' ? JSON.stringify(data, null, 2) + '\n' : yaml().stringify(data));
 }
 

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { yaml } from '../util/yaml.js';
 import { call, protoJson } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import { CliError, UsageError, describeError } from '../client/errors.js';
 import {
   ago,
@@ -32,13 +32,13 @@ export function podRestarts(containers: readonly Container__Output[]): number {
 }
 
 /** A pod's IP (its first), from PodSandboxStatus; '' when it has none or is gone. */
-async function podIp(ctx: CliContext, id: string): Promise<string> {
+async function podIp(ctx: ClientContext, id: string): Promise<string> {
   const res = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: id }).catch(() => undefined);
   return res?.status?.network?.ip ?? '';
 }
 
 /** Every pod sandbox, newest first. */
-export async function listPods(ctx: CliContext): Promise<PodSandbox__Output[]> {
+export async function listPods(ctx: ClientContext): Promise<PodSandbox__Output[]> {
   const items = (await call(ctx.clients.runtime, 'ListPodSandbox', {})).items;
   return items.sort((a, b) => (BigInt(b.created_at || '0') > BigInt(a.created_at || '0') ? 1 : -1));
 }
@@ -124,7 +124,7 @@ export const podsCommand: Command = {
 };
 
 /** A pod's status with its verbose info (crictl inspectp's shape). */
-export async function podStatusDoc(ctx: CliContext, id: string): Promise<Record<string, unknown>> {
+export async function podStatusDoc(ctx: ClientContext, id: string): Promise<Record<string, unknown>> {
   const res = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: id, verbose: true });
   return { status: withInspectTimes(protoJson('PodSandboxStatus', res.status), ['createdAt']), ...parseInfo(res.info) };
 }
@@ -165,7 +165,7 @@ export const runpCommand: Command = {
 };
 
 /** Runs `act` for every word, reporting each failure and going on; exit 1 if any failed. */
-export async function forEach<T>(ctx: CliContext, cmd: string, items: readonly T[], act: (item: T) => Promise<void>): Promise<number> {
+export async function forEach<T>(ctx: ClientContext, cmd: string, items: readonly T[], act: (item: T) => Promise<void>): Promise<number> {
   let code = 0;
   for (const item of items) {
     try {
@@ -179,7 +179,7 @@ export async function forEach<T>(ctx: CliContext, cmd: string, items: readonly T
 }
 
 /** Resolves words to pods, reporting the ones that resolve to nothing. */
-async function podIds(ctx: CliContext, cmd: string, words: readonly string[]): Promise<{ ids: string[]; code: number }> {
+async function podIds(ctx: ClientContext, cmd: string, words: readonly string[]): Promise<{ ids: string[]; code: number }> {
   const ids: string[] = [];
   const code = await forEach(ctx, cmd, words, async (w) => {
     const [t] = await resolveAll(ctx, [w], ['pod']);

@@ -1,5 +1,5 @@
 import { call } from '../client/client.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import { CliError } from '../client/errors.js';
 import { formatReference, parseReference } from '../image/reference.js';
 import type { PodSandbox__Output } from '../cri/generated/runtime/v1/PodSandbox.js';
@@ -32,7 +32,7 @@ interface Candidate {
 const kindWord: Record<Kind, string> = { pod: 'pod', container: 'container', image: 'image' };
 
 /** Lists what a word could name: pods, containers and/or images. */
-async function candidates(ctx: CliContext, kinds: readonly Kind[]): Promise<Candidate[]> {
+async function candidates(ctx: ClientContext, kinds: readonly Kind[]): Promise<Candidate[]> {
   const out: Candidate[] = [];
   const wantPods = kinds.includes('pod') || kinds.includes('container');
   const pods = wantPods ? (await call(ctx.clients.runtime, 'ListPodSandbox', {})).items : [];
@@ -128,31 +128,31 @@ function pick(word: string, list: Candidate[], kinds: readonly Kind[]): Target {
 }
 
 /** Resolves an id, unique id prefix or unique name to one pod, container or image. */
-export async function resolve(ctx: CliContext, word: string, kinds: readonly Kind[]): Promise<Target> {
+export async function resolve(ctx: ClientContext, word: string, kinds: readonly Kind[]): Promise<Target> {
   if (word === '') throw new CliError('an empty id names nothing');
   return pick(word, await candidates(ctx, kinds), kinds);
 }
 
 /** Resolves several words with one listing. Each word resolves on its own (an error names it). */
-export async function resolveAll(ctx: CliContext, words: readonly string[], kinds: readonly Kind[]): Promise<Target[]> {
+export async function resolveAll(ctx: ClientContext, words: readonly string[], kinds: readonly Kind[]): Promise<Target[]> {
   const list = await candidates(ctx, kinds);
   return words.map((w) => pick(w, list, kinds));
 }
 
-export async function resolvePod(ctx: CliContext, word: string): Promise<PodSandbox__Output> {
+export async function resolvePod(ctx: ClientContext, word: string): Promise<PodSandbox__Output> {
   const t = await resolve(ctx, word, ['pod']);
   if (t.kind !== 'pod') throw new CliError(`"${word}" is not a pod`);
   return t.pod;
 }
 
-export async function resolveContainer(ctx: CliContext, word: string): Promise<Container__Output> {
+export async function resolveContainer(ctx: ClientContext, word: string): Promise<Container__Output> {
   const t = await resolve(ctx, word, ['container']);
   if (t.kind !== 'container') throw new CliError(`"${word}" is not a container`);
   return t.container;
 }
 
 /** An image word as the image calls want it (the tag or digest as typed, or the full id of a prefix). */
-export async function resolveImageRef(ctx: CliContext, word: string): Promise<{ ref: string; image: Image__Output }> {
+export async function resolveImageRef(ctx: ClientContext, word: string): Promise<{ ref: string; image: Image__Output }> {
   const t = await resolve(ctx, word, ['image']).catch(async (err: unknown) => {
     // The store knows spellings the client does not (e.g. normalizations of digests): ask it.
     const st = await call(ctx.clients.image, 'ImageStatus', { image: { image: word } });

@@ -1,7 +1,7 @@
 // `crib supervise`: the node's supervisor in the foreground (src/kube/supervisor), for a systemd
 // unit (contrib/crib-supervise.service) or started detached by the first `crib run -d`.
 import { parseArgs } from './args.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import type { RawCommand } from './command.js';
 import { runtimeRoot } from '../kube/records/paths.js';
 import { takeLock } from '../kube/supervisor/lock.js';
@@ -19,7 +19,7 @@ One supervisor runs per cribd root (ROOT/kube/supervisor.pid); its output goes t
 crib run -d: ROOT/kube/supervisor.log). SIGTERM ends it and leaves the pods running: started again,
 it takes them over. It outlives cribd restarts.`;
 
-async function supervise(argv: string[], ctx: CliContext): Promise<number> {
+async function supervise(argv: string[], ctx: ClientContext): Promise<number> {
   const { positional, flags } = parseArgs(argv, new Set(['exit-when-idle', 'help', 'h']));
   if (flags.has('help') || flags.has('h')) {
     ctx.out.write(`${superviseUsage}\n`);

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { call } from '../client/client.js';
 import type { Command } from './command.js';
-import type { CliContext } from '../client/context.js';
+import type { ClientContext } from '../client/context.js';
 import { UsageError } from '../client/errors.js';
 import { containerStateName, outputFormat, paint, parseInfo, podStateName, printData, stateStyle, terminalSafe as t_ } from './output.js';
 import { resolvePod } from './resolve.js';
@@ -212,7 +212,7 @@ function nsInode(p: string): string {
 }
 
 /** Gathers the pod's namespaces and processes from the node. */
-export async function podTree(ctx: CliContext, word: string): Promise<PodTree> {
+export async function podTree(ctx: ClientContext, word: string): Promise<PodTree> {
   const pod = await resolvePod(ctx, word);
   const st = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: pod.id, verbose: true });
   const info = (parseInfo(st.info)['info'] ?? {}) as { pid?: number; netNamespacePath?: string; image?: string };
@@ -305,7 +305,7 @@ function render(root: Node): string {
   return lines.join('\n') + '\n';
 }
 
-function nsNote(ctx: CliContext, p: ProcessInfo, netnsInode: string, isPause: boolean): string {
+function nsNote(ctx: ClientContext, p: ProcessInfo, netnsInode: string, isPause: boolean): string {
   return NAMESPACES.map((ns) => {
     const n = p.namespaces[ns];
     if (!n) return `${ns}:?`;
@@ -323,7 +323,7 @@ function nsNote(ctx: CliContext, p: ProcessInfo, netnsInode: string, isPause: bo
  * Every string from the pod, its containers or the node goes through terminalSafe (t_): a process's
  * arguments are the container's to choose, and would otherwise drive the terminal.
  */
-export function drawTree(ctx: CliContext, t: PodTree): string {
+export function drawTree(ctx: ClientContext, t: PodTree): string {
   const b = (s: string) => paint(ctx, 'bold', t_(s));
   const procNodes = (procs: ProcessInfo[], isPause: boolean): Node[] =>
     procs.map((p) => ({ label: `pid ${p.pid}  ${t_(p.command)}`, notes: [nsNote(ctx, p, t.netns?.inode ?? '', isPause)] }));

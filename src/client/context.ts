@@ -1,11 +1,11 @@
 import type { CriClients } from './client.js';
 
 /**
- * What every client command of the crib CLI gets: the CRI clients of cribd's socket, where to write,
- * and how (colour only on a TTY without NO_COLOR). Commands return their exit code
+ * What every client of cribd's socket gets (the CLI's commands, crib run and its supervisor in
+ * src/kube): the CRI clients, where to write, and how (colour only on a TTY without NO_COLOR). Commands return their exit code
  * (0 ok, 1 runtime error, 2 usage error; `exec` the command's own code).
  */
-export interface CliContext {
+export interface ClientContext {
   clients: CriClients;
   /** The socket path the clients talk to. */
   socket: string;

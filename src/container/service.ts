@@ -3,7 +3,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { RequestContext } from '../util/context.js';
 import { CribError, errorMessage, invalidArgument, notFound } from '../util/errors.js';
-import { ensurePrivateDir, exists, makeDirs } from '../util/fsx.js';
+import { ensurePrivateDir } from '../util/fsx.js';
 import { log } from '../util/log.js';
 import { StepTimes } from '../util/steps.js';
 import { settleAll } from '../util/settle.js';
@@ -11,29 +11,25 @@ import { compareNanos, nowNanos } from '../util/time.js';
 import { validateId } from '../util/validate.js';
 import { Registry } from '../store/object-registry.js';
 import type { ImageService } from '../image/service.js';
+import type { ImageStore } from '../image/store.js';
 import type { Image, ImageRuntimeConfig } from '../image/types.js';
 import { MAX_ID_FILE_BYTES } from '../image/limits.js';
-import { mountOverlay, unmountOverlay } from '../image/overlay.js';
-import { resolveInRoot } from '../image/sub-path.js';
 import { rootsRootfs } from '../image/idmapped.js';
-import { cgroupEmpty } from '../host/cgroups.js';
 import { capabilitiesFromMask } from './spec/capabilities.js';
-import { BeneathError, readInRoot } from '../host/beneath.js';
+import { BeneathError } from '../host/beneath.js';
 import { containerSpec, ociResources } from './spec/container-spec.js';
-import { clampOomScoreAdj, daemonLimits, stillAlive } from '../host/process.js';
+import { stillAlive } from '../host/process.js';
 import type { OciRuntime, ProcessIO } from '../oci/runtime.js';
-import { readLocalhostProfile } from './spec/seccomp-file.js';
 import { processGroups, resolveUser } from './spec/users.js';
 import { podFilePaths, podHostname } from '../sandbox/pod-files.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { Sandbox } from '../sandbox/types.js';
-import { hostDevices } from './spec/devices.js';
 import { checkExecSize } from './exec-size.js';
 import { matchesContainerFilter } from './filter.js';
-import { cgroupUsage, oomKilled, treeUsage, type ContainerUsage } from './stats.js';
+import { cgroupUsage, treeUsage, type ContainerUsage } from './stats.js';
 import type { Container, ContainerConfig, ContainerFilter, ContainerNotice, ContainerResources, ContainerState, ContainerView } from './types.js';
 import { containerLogPath, validateContainerConfig, validateResources } from './validate.js';
-import { validateCpusetsOnThisNode } from './node-cpusets.js';
+import type { ContainerHost } from './host.js';
 import { checkContainerUserNamespace, containerRoots, mountUsernsRootfs, releaseContainerRootfs, usernsContainerSpec } from './userns.js';
 import type { Publisher } from '../events/bus.js';
 import type { LifecycleEventType } from '../events/lifecycle.js';
@@ -41,8 +37,12 @@ import type { LifecycleEventType } from '../events/lifecycle.js';
 export interface ContainerServiceOptions {
   root: string;
   runtimes: ReadonlyMap<string, OciRuntime>;
-  images: ImageService;
-  sandboxes: SandboxService;
+  /** The container's image and its image volumes: found in the store (kubelet pulls first), their layers' paths. */
+  images: Pick<ImageService, 'find'> & { store: Pick<ImageStore, 'layerPath'> };
+  /** The pod a container joins: looked up, its state, its runtime handler. */
+  sandboxes: Pick<SandboxService, 'get' | 'view' | 'runtimeOf'>;
+  /** What the service does to the node beyond its directories and the runtime (`nodeContainerHost`). */
+  host: ContainerHost;
   /** Where the service says what happened to a container (created, started, stopped, deleted). */
   notices: Publisher<ContainerNotice>;
 }
@@ -66,22 +66,22 @@ const nameKey = (c: { sandboxId: string; config: ContainerConfig }) => `${c.sand
  * it for hostPath volumes without a type. One that cannot be made (under /proc, say) is the
  * caller's to fix, named.
  */
-async function createMissingMountSources(config: ContainerConfig): Promise<void> {
+async function createMissingMountSources(host: ContainerHost, config: ContainerConfig): Promise<void> {
   for (const [i, m] of config.mounts.entries()) {
-    if (m.image !== undefined || (await exists(m.hostPath))) continue;
-    await makeDirsOrRefuse(m.hostPath, 0o755, `config.mounts[${i}].host_path: ${m.hostPath} does not exist and cannot be made a directory`);
+    if (m.image !== undefined || (await host.exists(m.hostPath))) continue;
+    await makeDirsOrRefuse(host, m.hostPath, 0o755, `config.mounts[${i}].host_path: ${m.hostPath} does not exist and cannot be made a directory`);
   }
 }
 
 /** `makeDirs` of a path the request names; one that cannot be made is the caller's to fix (FAILED_PRECONDITION). */
-function makeDirsOrRefuse(dir: string, mode: number, what: string): Promise<void> {
-  return makeDirs(dir, mode).catch((err: unknown) => {
+function makeDirsOrRefuse(host: ContainerHost, dir: string, mode: number, what: string): Promise<void> {
+  return host.makeDirs(dir, mode).catch((err: unknown) => {
     throw new CribError('FailedPrecondition', `${what}: ${errorMessage(err)}`, { cause: err });
   });
 }
 
 /** An image's unpacked layers as overlayfs stacks them, top-most first. */
-const layerDirs = (image: Image, store: ImageService['store']): string[] => [...image.diffIds].reverse().map((d) => store.layerPath(d));
+const layerDirs = (image: Image, store: Pick<ImageStore, 'layerPath'>): string[] => [...image.diffIds].reverse().map((d) => store.layerPath(d));
 
 /** Owns every container: records, bundles, rootfs mounts, and its calls into the runtime. */
 export class ContainerService {
@@ -137,7 +137,7 @@ export class ContainerService {
     const steps = new StepTimes();
     const sb = this.o.sandboxes.get(sandboxId);
     validateContainerConfig(config);
-    await validateCpusetsOnThisNode('config.linux.resources', config.resources);
+    await this.o.host.validateCpusets('config.linux.resources', config.resources);
     checkContainerUserNamespace(config, sb);
     if ((await this.o.sandboxes.view(sb)).state !== 'READY') throw new CribError('FailedPrecondition', `sandbox ${sb.id} is not ready`);
     const image = this.o.images.find(config.image);
@@ -186,10 +186,12 @@ export class ContainerService {
     this.registry.reserve(nameKey(c), id, `container "${config.metadata.name}" (attempt ${config.metadata.attempt}) in sandbox ${sb.id}`);
     steps.mark('checks');
     try {
-      await createMissingMountSources(config);
+      await createMissingMountSources(this.o.host, config);
       await this.registry.save(c);
       steps.mark('record');
       await this.prepareBundle(c, sb, image, volumeImages, steps);
+      // A caller gone while the bundle was made: no runtime is asked.
+      ctx.signal.throwIfAborted();
       const proc = await runtime.create(
         {
           id,
@@ -226,18 +228,18 @@ export class ContainerService {
     // A user-namespaced pod's rootfs mount point is made with its directory (src/image/idmapped.ts).
     for (const d of [c.paths.roots ? c.paths.bundle : c.paths.rootfs, c.paths.upper, c.paths.work]) await fs.mkdir(d, { recursive: true });
     const logDir = path.dirname(c.paths.log);
-    await makeDirsOrRefuse(logDir, 0o777, `the log directory ${logDir} cannot be made (the sandbox's log_directory and config.log_path)`);
+    await makeDirsOrRefuse(this.o.host, logDir, 0o777, `the log directory ${logDir} cannot be made (the sandbox's log_directory and config.log_path)`);
     steps.mark('dirs');
     const lowerDirs = layerDirs(image, this.o.images.store);
     let sources = new Map<string, string>();
-    if (c.paths.roots) sources = await mountUsernsRootfs(c, sb, lowerDirs);
-    else await mountOverlay({ lowerDirs, upperDir: c.paths.upper, workDir: c.paths.work, target: c.paths.rootfs });
+    if (c.paths.roots) sources = await mountUsernsRootfs(this.o.host, c, sb, lowerDirs);
+    else await this.o.host.mountOverlay({ lowerDirs, upperDir: c.paths.upper, workDir: c.paths.work, target: c.paths.rootfs });
     steps.mark('rootfs');
     // Lower dirs only: read-only, and the store's layers are shared, never written.
     for (const m of c.imageMounts ?? []) {
-      await mountOverlay({ lowerDirs: layerDirs(volumeImages[m.mount]!, this.o.images.store), target: m.path });
+      await this.o.host.mountOverlay({ lowerDirs: layerDirs(volumeImages[m.mount]!, this.o.images.store), target: m.path });
       const sub = c.config.mounts[m.mount]?.imageSubPath;
-      if (sub) m.source = await resolveInRoot(m.path, sub, `config.mounts[${m.mount}].image_sub_path`);
+      if (sub) m.source = await this.o.host.resolveInRoot(m.path, sub, `config.mounts[${m.mount}].image_sub_path`);
     }
     if (c.imageMounts?.length) steps.mark('imageVolumes');
     const spec = usernsContainerSpec(await this.buildSpec(c, sb, image.config), c, sb, sources);
@@ -254,7 +256,7 @@ export class ContainerService {
     const sec = c.config.security;
     // The image wrote these: a symlink out of its rootfs, a fifo or a huge file must not reach the node.
     const [passwd, group] = (
-      await readInRoot(c.paths.rootfs, ['etc/passwd', 'etc/group'], MAX_ID_FILE_BYTES).catch((err: unknown) => {
+      await this.o.host.readInRoot(c.paths.rootfs, ['etc/passwd', 'etc/group'], MAX_ID_FILE_BYTES).catch((err: unknown) => {
         throw err instanceof BeneathError ? new CribError('InvalidArgument', `image ${c.image.ref}: ${err.message}`) : err;
       })
     ).map((b) => b?.toString('utf8'));
@@ -269,14 +271,14 @@ export class ContainerService {
       group,
     });
     c.user = { uid: user.uid, gid: user.gid, supplementalGroups: processGroups(user) };
-    const oomScoreAdj = await clampOomScoreAdj(c.config.resources.oomScoreAdj ?? 0, (from, to) =>
+    const oomScoreAdj = await this.o.host.clampOomScoreAdj(c.config.resources.oomScoreAdj ?? 0, (from, to) =>
       log.once('oom-clamp-container', 'warn', `cannot set oom_score_adj ${from} without CAP_SYS_RESOURCE; containers get at least ${to}`),
     );
-    const seccompLocalhostProfile = sec.seccomp.type === 'Localhost' ? await readLocalhostProfile(sec.seccomp.path) : undefined;
+    const seccompLocalhostProfile = sec.seccomp.type === 'Localhost' ? await this.o.host.readLocalhostProfile(sec.seccomp.path) : undefined;
     if (sec.apparmorProfile) log.once('apparmor', 'info', 'AppArmor is not supported by crib; container apparmor profiles are ignored');
     // The runtime cannot raise RLIMIT_NOFILE past cribd's hard limit nor grant capabilities cribd
     // lacks, so containers get at most those, as containerd does.
-    const held = await daemonLimits();
+    const held = await this.o.host.daemonLimits();
     // The network and IPC namespaces are the pod's, whatever the container's request says (kubelet
     // sends the same; critest does not): only the PID namespace is the container's own choice.
     const sns = sb.config.namespaces;
@@ -298,7 +300,7 @@ export class ContainerService {
       cgroupsPath: c.cgroupsPath,
       oomScoreAdj,
       seccompLocalhostProfile,
-      hostDevices: await hostDevices(c.config.devices),
+      hostDevices: await this.o.host.hostDevices(c.config.devices),
       annotations: { 'io.kubernetes.cri.sandbox-id': sb.id },
       rlimitNofile: held.rlimitNofile,
       availableCapabilities: capabilitiesFromMask(held.capabilityBoundingMask),
@@ -383,7 +385,7 @@ export class ContainerService {
         message: 'the container monitor ended without an exit status',
       });
     } else {
-      const oom = exit.oomKilled || (await oomKilled(c.cgroupsPath));
+      const oom = exit.oomKilled || (await this.o.host.oomKilled(c.cgroupsPath));
       // The exit file's time has a coarser grain than the start time: never report an end before the start.
       const finishedAt = c.startedAt && BigInt(exit.finishedAt) < BigInt(c.startedAt) ? c.startedAt : exit.finishedAt;
       Object.assign(c, {
@@ -436,8 +438,8 @@ export class ContainerService {
     };
     // With no process left in its cgroup nothing can hold the rootfs: it is unmounted while the
     // runtime deletes (which does not touch it). Else the delete ends what is left first.
-    const unmount = () => settleAll([releaseContainerRootfs(c), ...(c.imageMounts ?? []).map((m) => unmountOverlay(m.path))]);
-    if (c.phase === 'exited' && (await cgroupEmpty(c.cgroupsPath))) {
+    const unmount = () => settleAll([releaseContainerRootfs(this.o.host, c), ...(c.imageMounts ?? []).map((m) => this.o.host.unmountOverlay(m.path))]);
+    if (c.phase === 'exited' && (await this.o.host.cgroupEmpty(c.cgroupsPath))) {
       await settleAll([deleted(), unmount()]);
     } else {
       await deleted();
@@ -584,7 +586,7 @@ export class ContainerService {
   async updateResources(id: string, r: ContainerResources): Promise<void> {
     const c = this.get(id);
     validateResources('linux', r);
-    await validateCpusetsOnThisNode('linux', r);
+    await this.o.host.validateCpusets('linux', r);
     await this.registry.locked(c.id, async () => {
       await this.runtime(c).update(c.id, ociResources(r));
       c.config.resources = { ...c.config.resources, ...Object.fromEntries(Object.entries(r).filter(([, v]) => v !== undefined)) };

@@ -2,13 +2,13 @@
 // rootfs and volumes as idmapped mounts (src/image/idmapped.ts), its spec joined to the pod's
 // namespace. Containers of other pods never come here.
 import path from 'node:path';
-import { mountIdmappedOverlay, releaseIdmapped, rootsRootfs } from '../image/idmapped.js';
-import { unmountOverlay } from '../image/overlay.js';
+import { rootsRootfs } from '../image/idmapped.js';
 import type { OciSpec } from '../oci/spec-types.js';
 import { withUserNamespace } from '../sandbox/userns-spec.js';
 import type { Sandbox } from '../sandbox/types.js';
 import { podRoot, podUserNamespace, sameUserNamespace, validateUserNamespace } from '../sandbox/userns.js';
 import { CribError, invalidArgument } from '../util/errors.js';
+import type { ContainerHost } from './host.js';
 import type { Container, ContainerConfig } from './types.js';
 
 const FIELD = 'config.linux.security_context.namespace_options.userns_options';
@@ -41,10 +41,15 @@ export function containerRoots(sb: Sandbox, id: string): string | undefined {
 const staging = (c: Container): string => path.join(c.paths.dir, 'idmap');
 
 /** The rootfs (idmapped lower dirs) and the volumes' clones; returns host path → clone, for the spec. */
-export async function mountUsernsRootfs(c: Container, sb: Sandbox, lowerDirs: readonly string[]): Promise<Map<string, string>> {
+export async function mountUsernsRootfs(
+  host: Pick<ContainerHost, 'mountIdmappedOverlay'>,
+  c: Container,
+  sb: Sandbox,
+  lowerDirs: readonly string[],
+): Promise<Map<string, string>> {
   if (!c.paths.roots || !sb.paths.userns) throw new CribError('Internal', `container ${c.id} is not in a user-namespaced pod`);
   const hostPaths = [...new Set(c.config.mounts.filter((m) => m.image === undefined).map((m) => m.hostPath))];
-  const clones = await mountIdmappedOverlay({
+  const clones = await host.mountIdmappedOverlay({
     userns: sb.paths.userns,
     lowerDirs,
     upperDir: c.paths.upper,
@@ -65,7 +70,7 @@ export function usernsContainerSpec(spec: OciSpec, c: Container, sb: Sandbox, so
 }
 
 /** Unmounts a container's rootfs, with its idmapped clones if it has them. Safe to repeat. */
-export async function releaseContainerRootfs(c: Container): Promise<void> {
-  if (c.paths.roots) await releaseIdmapped(c.paths.roots, staging(c));
-  else await unmountOverlay(c.paths.rootfs);
+export async function releaseContainerRootfs(host: Pick<ContainerHost, 'releaseIdmapped' | 'unmountOverlay'>, c: Container): Promise<void> {
+  if (c.paths.roots) await host.releaseIdmapped(c.paths.roots, staging(c));
+  else await host.unmountOverlay(c.paths.rootfs);
 }

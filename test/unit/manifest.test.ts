@@ -20,7 +20,7 @@ import { Backoff } from '../../src/kube/loop/backoff.js';
 import { expand } from '../../src/kube/env/env.js';
 import { CriLogParser } from '../../src/kube/pod/logs.js';
 import { runCommand, downCommand } from '../../src/cli/run/index.js';
-import type { CliContext } from '../../src/client/context.js';
+import type { ClientContext } from '../../src/client/context.js';
 import type { CriClients } from '../../src/client/client.js';
 
 const pod = (spec: string, meta = 'name: p'): string => `apiVersion: v1\nkind: Pod\nmetadata:\n  ${meta}\nspec:\n${spec}`;
@@ -328,8 +328,8 @@ status:
   });
 });
 
-/** A CliContext whose runtime clients record that they were touched (and fail). */
-function fakeContext(): { ctx: CliContext; err: () => string; touched: () => boolean } {
+/** A ClientContext whose runtime clients record that they were touched (and fail). */
+function fakeContext(): { ctx: ClientContext; err: () => string; touched: () => boolean } {
   let touched = false;
   const clients = new Proxy({} as CriClients, {
     get() {

@@ -3,12 +3,12 @@
 // them shown as \xNN. The tree is built as `crib tree` gathers it from a hostile container.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { CliContext } from '../../src/client/context.js';
+import type { ClientContext } from '../../src/client/context.js';
 import { drawTree, type PodTree, type ProcessInfo } from '../../src/cli/tree.js';
 import { renderTable, terminalSafe } from '../../src/cli/output.js';
 
-const plain = { color: false } as CliContext;
-const colour = { color: true } as CliContext;
+const plain = { color: false } as ClientContext;
+const colour = { color: true } as ClientContext;
 // OSC 0 (window title), ED 2 (clear screen), C1 CSI, a carriage return that overwrites the line, DEL.
 const hostile = 'sh \x1b]0;owned\x07 \x1b[2J \x9b31m \rfake\x7f';
 // eslint-disable-next-line no-control-regex -- control characters are what this looks for

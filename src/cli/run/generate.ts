@@ -4,7 +4,7 @@
 // knows of it: images, commands, environment, mounts as hostPath volumes, ports.
 import { stringify } from 'yaml';
 import { call } from '../../client/client.js';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 import { describeError } from '../../client/errors.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
 import { ANN_CONTAINER_TYPE, ANN_PORTS, LABEL_POD_UID } from '../../kube/records/keys.js';
@@ -24,7 +24,7 @@ interface RuntimeSpec {
 }
 
 /** A Pod from the runtime's view of a pod crib run did not start. */
-async function fromRuntime(ctx: CliContext, s: PodSandbox__Output): Promise<Record<string, Json>> {
+async function fromRuntime(ctx: ClientContext, s: PodSandbox__Output): Promise<Record<string, Json>> {
   const rt = ctx.clients.runtime;
   const list = (await call(rt, 'ListContainers', { filter: { pod_sandbox_id: s.id } }, 30)).containers;
   // The newest attempt of each container name.
@@ -80,7 +80,7 @@ async function fromRuntime(ctx: CliContext, s: PodSandbox__Output): Promise<Reco
 }
 
 /** Prints each pod as YAML documents (1.1, as crib run reads them: `yes` and `0644` stay strings); exit 1 when one could not be found or read. */
-export async function generatePods(ctx: CliContext, root: string, words: string[], namespace: string): Promise<number> {
+export async function generatePods(ctx: ClientContext, root: string, words: string[], namespace: string): Promise<number> {
   const items = (await call(ctx.clients.runtime, 'ListPodSandbox', {}, 30)).items;
   let code = 0;
   const docs: Json[] = [];

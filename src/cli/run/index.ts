@@ -2,7 +2,7 @@
 // machine, without a cluster, driven through cribd's CRI socket the way kubelet drives a runtime.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 import { describeError } from '../../client/errors.js';
 import { backoffFrom, KUBELET_BACKOFF, type BackoffSettings } from '../../kube/loop/backoff.js';
 import { emptyManifest, parseManifests, type Manifest } from '../../kube/manifest/documents.js';
@@ -117,7 +117,7 @@ async function expandFile(file: string): Promise<string[]> {
 }
 
 /** Reads and parses the files into one manifest; reports read and manifest errors (exit 2). */
-async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Promise<{ m: Manifest; read: ManifestFile[] } | number> {
+async function loadManifest(ctx: ClientContext, cmd: string, files: string[]): Promise<{ m: Manifest; read: ManifestFile[] } | number> {
   const m = emptyManifest();
   const read: ManifestFile[] = [];
   const all: string[] = [];
@@ -164,13 +164,13 @@ async function loadManifest(ctx: CliContext, cmd: string, files: string[]): Prom
 
 const pullPolicies: Record<string, PullPolicy> = { always: 'Always', never: 'Never', missing: 'IfNotPresent' };
 
-function usageError(ctx: CliContext, cmd: string, usage: string, err: unknown): number {
+function usageError(ctx: ClientContext, cmd: string, usage: string, err: unknown): number {
   if (!(err instanceof Usage)) throw err;
   ctx.err.write(`crib ${cmd}: ${err.message}\n\n${usage}\n`);
   return 2;
 }
 
-export async function runCommand(argv: string[], ctx: CliContext): Promise<number> {
+export async function runCommand(argv: string[], ctx: ClientContext): Promise<number> {
   let flags: Flags;
   let backoff: BackoffSettings = KUBELET_BACKOFF;
   try {
@@ -239,7 +239,7 @@ export async function runCommand(argv: string[], ctx: CliContext): Promise<numbe
   return 0;
 }
 
-export async function downCommand(argv: string[], ctx: CliContext, cmd = 'down'): Promise<number> {
+export async function downCommand(argv: string[], ctx: ClientContext, cmd = 'down'): Promise<number> {
   let flags: Flags;
   try {
     flags = parseFlags(
@@ -277,7 +277,7 @@ export async function downCommand(argv: string[], ctx: CliContext, cmd = 'down')
   }
 }
 
-export async function generateCommand(argv: string[], ctx: CliContext): Promise<number> {
+export async function generateCommand(argv: string[], ctx: ClientContext): Promise<number> {
   let flags: Flags;
   try {
     flags = parseFlags(argv, { '-h': 'help', '--help': 'help' }, { '-n': 'namespace', '--namespace': 'namespace' });

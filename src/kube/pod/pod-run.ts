@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { call } from '../../client/client.js';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 import { describeError } from '../../client/errors.js';
 import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
 import type { PodSandboxConfig } from '../../cri/generated/runtime/v1/PodSandboxConfig.js';
@@ -42,7 +42,7 @@ export interface ImageInfo {
 
 /** What every pod of one `crib run` shares. */
 export interface RunEnv {
-  ctx: CliContext;
+  ctx: ClientContext;
   root: string;
   nodeName: string;
   capacity: PodFacts['capacity'];

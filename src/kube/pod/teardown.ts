@@ -4,7 +4,7 @@
 import fsp from 'node:fs/promises';
 import { call } from '../../client/client.js';
 import { abortable } from '../loop/abort.js';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { ContainerStatus__Output } from '../../cri/generated/runtime/v1/ContainerStatus.js';
 import { preStopFromAnnotation } from './convert.js';
@@ -63,7 +63,7 @@ const graceOf = (c: { annotations: Record<string, string> }): number => {
 
 /** Runs one container's preStop hook, bounded by its grace period. Failures are reported, not fatal. */
 export async function runPreStop(
-  ctx: CliContext,
+  ctx: ClientContext,
   c: Container__Output,
   hook: Hook,
   grace: number,
@@ -82,7 +82,7 @@ function isNotFound(err: unknown): boolean {
 }
 
 /** The pod's IP ('' when unknown), for httpGet hooks. */
-async function sandboxIP(ctx: CliContext, id: string): Promise<string> {
+async function sandboxIP(ctx: ClientContext, id: string): Promise<string> {
   const r = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: id }, 30).catch(() => undefined);
   return r?.status?.network?.ip ?? '';
 }
@@ -104,7 +104,7 @@ function sayWhileWaiting(done: Promise<unknown>, running: readonly Container__Ou
  * StopPodSandbox: cribd stops the containers newest first, their grace periods side by side. When
  * `o.hurry` fires the call is cancelled, on which cribd kills what still runs, and asked again.
  */
-async function stopSandbox(ctx: CliContext, sandboxId: string, running: readonly Container__Output[], o: TeardownOptions): Promise<void> {
+async function stopSandbox(ctx: ClientContext, sandboxId: string, running: readonly Container__Output[], o: TeardownOptions): Promise<void> {
   const rt = ctx.clients.runtime;
   const deadline = Math.max(0, ...running.map(graceOf)) + 60;
   const stop = (signal?: AbortSignal) =>
@@ -133,7 +133,7 @@ async function stopSandbox(ctx: CliContext, sandboxId: string, running: readonly
  * Tears a pod down and says in which order its containers stopped. Tolerates a sandbox that is
  * already stopped or gone (then only the local leftovers are removed).
  */
-export async function teardownPod(ctx: CliContext, t: TeardownTarget, o: TeardownOptions): Promise<void> {
+export async function teardownPod(ctx: ClientContext, t: TeardownTarget, o: TeardownOptions): Promise<void> {
   const rt = ctx.clients.runtime;
   if (t.uid) await markTerminating(o.root, t.uid);
   let containers: Container__Output[] = [];

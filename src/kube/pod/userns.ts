@@ -7,7 +7,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { call } from '../../client/client.js';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 import { podDir } from '../records/paths.js';
 
 /** kubelet's per-pod length, which is also where its blocks start (ids 0-65535 stay the node's). */
@@ -32,7 +32,7 @@ export function firstFreeBlock(used: ReadonlySet<number>, from = 1): number | un
 }
 
 /** The blocks cribd's sandboxes map (from each one's recorded config), whoever made them. */
-async function blocksInRuntime(ctx: CliContext): Promise<Set<number>> {
+async function blocksInRuntime(ctx: ClientContext): Promise<Set<number>> {
   const used = new Set<number>();
   const pods = (await call(ctx.clients.runtime, 'ListPodSandbox', {}, 30)).items;
   for (const p of pods) {
@@ -49,7 +49,7 @@ async function blocksInRuntime(ctx: CliContext): Promise<Set<number>> {
 }
 
 /** Claims a block for the pod `uid` (whose directory exists); returns its first node id. */
-export async function claimUsernsBlock(ctx: CliContext, root: string, uid: string): Promise<number> {
+export async function claimUsernsBlock(ctx: ClientContext, root: string, uid: string): Promise<number> {
   const dir = blocksDir(root);
   await fsp.mkdir(dir, { recursive: true, mode: 0o700 });
   const used = await blocksInRuntime(ctx);

@@ -5,7 +5,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import { call } from '../../client/client.js';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 import { describeError } from '../../client/errors.js';
 import { GrpcChannel } from '../../client/grpc/channel.js';
 import type { GrpcError } from '../../client/grpc/status.js';
@@ -14,7 +14,7 @@ import type { Hook, HttpGet, ProbeHandler } from '../manifest/pod-spec.js';
 import type { ProbeOutcome } from './probe.js';
 
 export interface ProbeTarget {
-  ctx: CliContext;
+  ctx: ClientContext;
   containerId: string;
   /** The pod's IP ('' for a pod on the node's network: then 127.0.0.1). */
   podIP: string;

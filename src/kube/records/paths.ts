@@ -1,10 +1,10 @@
 // Where crib run keeps pod volumes, claims and status files: under cribd's root, as cribd says.
 import path from 'node:path';
 import { call } from '../../client/client.js';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 
 /** The runtime's root directory (Status verbose info `config.root`): pod volumes and claims go under it. */
-export async function runtimeRoot(ctx: CliContext): Promise<string> {
+export async function runtimeRoot(ctx: ClientContext): Promise<string> {
   const s = await call(ctx.clients.runtime, 'Status', { verbose: true }, 30);
   try {
     const cfg = JSON.parse(s.info['config'] ?? '{}') as { root?: unknown };

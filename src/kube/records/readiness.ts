@@ -3,7 +3,7 @@
 // probe and no prober is not ready, as in Kubernetes.
 import { newestByName } from './newest.js';
 import { call } from '../../client/client.js';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
 import { ANN_READINESS_PROBE, LABEL_POD_UID } from './keys.js';
@@ -29,13 +29,13 @@ export function countReady(containers: readonly Container__Output[], status: Pod
 }
 
 /** Every container, for podsReadiness (asked for beside ListPodSandbox: one round trip less). */
-export async function listAllContainers(ctx: CliContext): Promise<Container__Output[]> {
+export async function listAllContainers(ctx: ClientContext): Promise<Container__Output[]> {
   return (await call(ctx.clients.runtime, 'ListContainers', {})).containers;
 }
 
 /** READY of each pod, by sandbox id, from every container (listAllContainers). */
 export async function podsReadiness(
-  ctx: CliContext,
+  ctx: ClientContext,
   pods: readonly PodSandbox__Output[],
   containers: readonly Container__Output[],
 ): Promise<Map<string, Readiness>> {

@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { call } from '../../client/client.js';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 import { describeError } from '../../client/errors.js';
 import type { PodSandbox__Output } from '../../cri/generated/runtime/v1/PodSandbox.js';
 import { LABEL_OWNER_CRONJOB, LABEL_OWNER_KIND, LABEL_OWNER_NAME, LABEL_POD_UID } from '../records/keys.js';
@@ -32,7 +32,7 @@ export const describeOwner = (w: Owner): string => (w.cronJob !== undefined ? `C
  * The sandboxes the workloads' pods run in (by the owner labels crib run puts on them; a Pod also
  * by its name; a CronJob's Jobs' template: every Job of that CronJob).
  */
-export async function findWorkloadPods(ctx: CliContext, workloads: readonly Owner[]): Promise<WorkloadPod[]> {
+export async function findWorkloadPods(ctx: ClientContext, workloads: readonly Owner[]): Promise<WorkloadPod[]> {
   const items = (await call(ctx.clients.runtime, 'ListPodSandbox', {}, 30)).items;
   const out: WorkloadPod[] = [];
   const taken = new Set<string>();
@@ -53,7 +53,7 @@ export async function findWorkloadPods(ctx: CliContext, workloads: readonly Owne
 }
 
 /** The sandbox's log directory from its verbose status (crib's: `config.logDirectory`). */
-async function sandboxLogDirectory(ctx: CliContext, s: PodSandbox__Output): Promise<string | undefined> {
+async function sandboxLogDirectory(ctx: ClientContext, s: PodSandbox__Output): Promise<string | undefined> {
   try {
     const r = await call(ctx.clients.runtime, 'PodSandboxStatus', { pod_sandbox_id: s.id, verbose: true }, 30);
     const info = JSON.parse(r.info['info'] ?? '{}') as { config?: { logDirectory?: unknown } };
@@ -68,7 +68,7 @@ async function sandboxLogDirectory(ctx: CliContext, s: PodSandbox__Output): Prom
 }
 
 /** Tears one pod down, saying so; false when it failed. */
-async function downPod(ctx: CliContext, root: string, s: PodSandbox__Output, say: (l: string) => void): Promise<boolean> {
+async function downPod(ctx: ClientContext, root: string, s: PodSandbox__Output, say: (l: string) => void): Promise<boolean> {
   const label = `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? s.id.slice(0, 13)}`;
   const uid = s.labels[LABEL_POD_UID] === s.metadata?.uid ? (s.metadata?.uid ?? '') : '';
   const logDirectory = await sandboxLogDirectory(ctx, s);
@@ -88,7 +88,7 @@ const ordinal = (s: PodSandbox__Output): number => Number(s.labels[LABEL_POD_IND
  * Tears the pods down: workloads in reverse order of the list, a StatefulSet's pods highest ordinal
  * first and one at a time (as it scales down), other workloads' pods together. Returns how many failed.
  */
-export async function tearDownWorkloads(ctx: CliContext, root: string, pods: WorkloadPod[], say: (l: string) => void): Promise<number> {
+export async function tearDownWorkloads(ctx: ClientContext, root: string, pods: WorkloadPod[], say: (l: string) => void): Promise<number> {
   const groups: WorkloadPod[][] = [];
   for (const p of pods) {
     const last = groups[groups.length - 1];
@@ -121,7 +121,7 @@ function manifestClaims(root: string, m: Manifest): { namespace: string; name: s
 }
 
 /** Tears down a manifest's workloads (reverse order); with `volumes` its claims' data too. Exit code. */
-export async function downManifest(ctx: CliContext, root: string, m: Manifest, volumes: boolean): Promise<number> {
+export async function downManifest(ctx: ClientContext, root: string, m: Manifest, volumes: boolean): Promise<number> {
   const say = (l: string) => void ctx.err.write(`${l}\n`);
   const workloads = [...m.workloads, ...plannedWorkloads(m)];
   const pods = await findWorkloadPods(ctx, workloads);
@@ -148,7 +148,7 @@ export function matchPods(items: PodSandbox__Output[], word: string, namespace: 
 }
 
 /** Tears down pods named on the command line. */
-export async function downPods(ctx: CliContext, root: string, words: string[], namespace: string): Promise<number> {
+export async function downPods(ctx: ClientContext, root: string, words: string[], namespace: string): Promise<number> {
   const say = (l: string) => void ctx.err.write(`${l}\n`);
   const items = (await call(ctx.clients.runtime, 'ListPodSandbox', {}, 30)).items;
   const targets = new Map<string, PodSandbox__Output>();

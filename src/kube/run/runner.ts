@@ -5,7 +5,7 @@
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import { call } from '../../client/client.js';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 import { describeError } from '../../client/errors.js';
 import { abortable, Aborted } from '../loop/abort.js';
 import type { BackoffSettings } from '../loop/backoff.js';
@@ -38,7 +38,7 @@ export interface RunOptions {
 
 const secs = (ms: number): string => `${Math.ceil(ms / 1000)}s`;
 
-async function imageInfo(ctx: CliContext, ref: string): Promise<ImageInfo | undefined> {
+async function imageInfo(ctx: ClientContext, ref: string): Promise<ImageInfo | undefined> {
   const r = await call(ctx.clients.image, 'ImageStatus', { image: { image: ref } }, 60);
   if (!r.image) return undefined;
   const out: ImageInfo = { id: r.image.id, username: r.image.username };
@@ -51,7 +51,7 @@ async function imageInfo(ctx: CliContext, ref: string): Promise<ImageInfo | unde
  * pulls when missing, Never fails when missing) and returns what the runtime knows of each.
  */
 export async function ensureImages(
-  ctx: CliContext,
+  ctx: ClientContext,
   pods: Pick<Pod, 'name' | 'spec'>[],
   o: Pick<RunOptions, 'pull'>,
   say: (l: string) => void,
@@ -98,7 +98,7 @@ export async function ensureImages(
 
 /** What a run's pods share, made once its images are known (crib run's, and each run the supervisor watches). */
 export async function runEnv(
-  ctx: CliContext,
+  ctx: ClientContext,
   root: string,
   m: Manifest,
   images: Map<string, ImageInfo>,
@@ -139,7 +139,7 @@ export const signalExit = (sig: NodeJS.Signals): number => 128 + os.constants.si
  * first; then each workload runs. A signal tears everything down (exit 128 + its number); a
  * second one cuts the grace periods short; a third quits at once, leaving what is left.
  */
-export async function runManifest(ctx: CliContext, m: Manifest, o: RunOptions): Promise<number> {
+export async function runManifest(ctx: ClientContext, m: Manifest, o: RunOptions): Promise<number> {
   const say = (l: string) => void ctx.err.write(`${l}\n`);
   const controller = new AbortController();
   const hurry = new AbortController();

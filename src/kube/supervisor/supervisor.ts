@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { call } from '../../client/client.js';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 import { describeError } from '../../client/errors.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import { every } from '../loop/every.js';
@@ -79,7 +79,7 @@ export class Supervisor {
   private readonly failedFiles = new Map<string, { hash: string; at: number }>();
 
   constructor(
-    private readonly ctx: CliContext,
+    private readonly ctx: ClientContext,
     private readonly root: string,
     private readonly o: SupervisorOptions,
     private readonly signal: AbortSignal,
