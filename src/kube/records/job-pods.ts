@@ -2,7 +2,7 @@
 // counts them): each sandbox with the Job's facts its controller put on it, and the newest attempt
 // of each app container with its real exit code.
 import { call } from '../../client/client.js';
-import type { CliContext } from '../../client/context.js';
+import type { ClientContext } from '../../client/context.js';
 import { ANN_COMPLETION_INDEX, LABEL_JOB_UID } from '../kinds/labels.js';
 import type { JobPod } from './job-status.js';
 import {
@@ -38,7 +38,7 @@ function count(v: string | undefined, max = Number.MAX_SAFE_INTEGER): number | u
  * as they are, and the newly stopped ones added, so that a caller listing every turn reads each
  * finished pod's containers once.
  */
-export async function listJobPods(ctx: CliContext, o: { namespace?: string; job?: string } = {}, settled?: Map<string, JobPod>): Promise<JobPod[]> {
+export async function listJobPods(ctx: ClientContext, o: { namespace?: string; job?: string } = {}, settled?: Map<string, JobPod>): Promise<JobPod[]> {
   const rt = ctx.clients.runtime;
   const selector: Record<string, string> = { [LABEL_OWNER_KIND]: 'Job', ...(o.job !== undefined ? { [LABEL_OWNER_NAME]: o.job } : {}) };
   const sandboxes = (await call(rt, 'ListPodSandbox', { filter: { label_selector: selector } }, 30)).items.filter(
