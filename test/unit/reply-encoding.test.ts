@@ -156,6 +156,11 @@ describe('replies from kept bytes (src/cri/encoded-replies.ts)', () => {
     check('EXITED');
     Object.assign(c, { phase: 'exited', finishedAt: '1796644800323456789', exitCode: 137, reason: 'OOMKilled', message: 'ran out' });
     check('EXITED');
-    assert.equal(criType('runtime.v1.ContainerStatusResponse').decode(bytes(containerStatusReply({ container: c, state: 'EXITED' }))).toJSON()['status']?.['exit_code'], 137);
+    assert.equal(
+      criType('runtime.v1.ContainerStatusResponse')
+        .decode(bytes(containerStatusReply({ container: c, state: 'EXITED' })))
+        .toJSON()['status']?.['exit_code'],
+      137,
+    );
   });
 });
