@@ -6,7 +6,7 @@ import type { ListContainersResponse } from './generated/runtime/v1/ListContaine
 import type { ListPodSandboxResponse } from './generated/runtime/v1/ListPodSandboxResponse.js';
 import type { PodSandboxStatusResponse } from './generated/runtime/v1/PodSandboxStatusResponse.js';
 import { toContainerStatus, toCriContainer } from './container-convert.js';
-import { criType, encodedReply } from './proto.js';
+import { asBuffer, criType, encodedReply } from './proto.js';
 import { toPodSandbox, toPodSandboxStatus } from './sandbox-convert.js';
 
 /**
@@ -56,8 +56,6 @@ function sameKey(a: readonly unknown[], b: readonly unknown[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return a.length === b.length;
 }
-
-const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength));
 
 // What changes of a pod or container once it is in the registry: its state (phase, pause or the
 // process alive), its network (attached while the pod is made), and a container's start and end.

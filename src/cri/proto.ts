@@ -22,7 +22,7 @@ export const criLoaderOptions = {
 const { keepCase: _parseTime, ...toObjectOptions } = criLoaderOptions;
 
 /** protobufjs's writer gives a Buffer in Node already: no copy of it. */
-const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b));
+export const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b));
 
 /**
  * Replies encoded as their handler built them, without protobufjs' `fromObject` copy: the calls
