@@ -22,7 +22,7 @@ export const criLoaderOptions = {
 const { keepCase: _parseTime, ...toObjectOptions } = criLoaderOptions;
 
 /** protobufjs's writer gives a Buffer in Node already: no copy of it. */
-const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b));
+export const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b));
 
 /**
  * Replies encoded as their handler built them, without protobufjs' `fromObject` copy: the calls
@@ -35,6 +35,27 @@ const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.fro
 export const ENCODED_AS_BUILT: ReadonlySet<string> = new Set(
   ['ListPodSandbox', 'PodSandboxStatus', 'ListContainers', 'ContainerStatus'].map((m) => `/runtime.v1.RuntimeService/${m}`),
 );
+
+/**
+ * A reply already in protobuf form (src/cri/encoded-replies.ts): the serializers of the
+ * ENCODED_AS_BUILT methods send its bytes as they are.
+ */
+export class EncodedReply {
+  constructor(readonly bytes: Buffer) {}
+}
+
+/**
+ * `bytes` as the reply of type T a handler gives grpc-js: the one place where a reply is not the
+ * object its type says, which only the serializers below ever see (they check for EncodedReply).
+ */
+export function encodedReply<T>(bytes: Buffer): T {
+  return new EncodedReply(bytes) as unknown as T;
+}
+
+/** A CRI message type by its full name (`runtime.v1.Container`). */
+export function criType(fullName: string): protobuf.Type {
+  return loadRoot().lookupType(fullName);
+}
 
 /**
  * A service's methods as grpc-js takes them, with the (de)serializers proto-loader would make.
@@ -54,7 +75,7 @@ function serviceDefinition(service: protobuf.Service, fullName: string): grpc.Se
       requestSerialize: (v: object) => asBuffer(req.encode(req.fromObject(v)).finish()),
       requestDeserialize: (b: Buffer) => req.toObject(req.decode(b), toObjectOptions),
       responseSerialize: ENCODED_AS_BUILT.has(path)
-        ? (v: object) => asBuffer(res.encode(v).finish())
+        ? (v: object) => (v instanceof EncodedReply ? v.bytes : asBuffer(res.encode(v).finish()))
         : (v: object) => asBuffer(res.encode(res.fromObject(v)).finish()),
       responseDeserialize: (b: Buffer) => res.toObject(res.decode(b), toObjectOptions),
       originalName: m.name.charAt(0).toLowerCase() + m.name.slice(1),
@@ -68,12 +89,20 @@ const SERVICES = { runtime: 'runtime.v1.RuntimeService', image: 'runtime.v1.Imag
 export type CriServiceDefinitions = Record<keyof typeof SERVICES, grpc.ServiceDefinition>;
 
 let cached: CriServiceDefinitions | undefined;
+let loaded: protobuf.Root | undefined;
+
+function loadRoot(): protobuf.Root {
+  if (!loaded) {
+    loaded = protobuf.Root.fromJSON(JSON.parse(fs.readFileSync(protosJsonFile, 'utf8')) as protobuf.INamespace);
+    loaded.resolveAll();
+  }
+  return loaded;
+}
 
 /** The CRI (runtime.v1) and crib's own (crib.v1) services, loaded together. */
 export function criServices(): CriServiceDefinitions {
   if (!cached) {
-    const root = protobuf.Root.fromJSON(JSON.parse(fs.readFileSync(protosJsonFile, 'utf8')) as protobuf.INamespace);
-    root.resolveAll();
+    const root = loadRoot();
     const one = (name: string) => serviceDefinition(root.lookupService(name), name);
     cached = { runtime: one(SERVICES.runtime), image: one(SERVICES.image), cribImages: one(SERVICES.cribImages) };
   }

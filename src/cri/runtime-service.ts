@@ -5,13 +5,14 @@ import type { PodService } from '../pod/service.js';
 import type { PodUsageReader } from '../pod/usage.js';
 import type { SandboxService } from '../sandbox/service.js';
 import type { ContainerService } from '../container/service.js';
-import { toContainerConfig, toContainerFilter, toContainerResources, toContainerStatus, toCriContainer } from './container-convert.js';
+import { toContainerConfig, toContainerFilter, toContainerResources, toContainerStatus } from './container-convert.js';
+import { containerStatusReply, listContainersReply, listPodSandboxReply, podSandboxStatusReply } from './encoded-replies.js';
 import { toContainerStats, toPodSandboxStats } from './stats-convert.js';
 import { metricDescriptors, metricsTimeAt, toPodSandboxMetrics } from './metrics-convert.js';
 import { cribVersion } from '../version.js';
 import { CgroupDriver } from './generated/runtime/v1/CgroupDriver.js';
 import type { RuntimeServiceHandlers } from './generated/runtime/v1/RuntimeService.js';
-import { toPodSandbox, toPodSandboxStatus, toSandboxConfig, toSandboxFilter } from './sandbox-convert.js';
+import { toPodSandboxStatus, toSandboxConfig, toSandboxFilter } from './sandbox-convert.js';
 import { unary } from './unary.js';
 import type { StreamingUrls } from '../streaming/on-demand.js';
 import { invalidArgument } from '../util/errors.js';
@@ -101,16 +102,16 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
       return {};
     }),
 
+    // kubelet's relist asks these four for every pod each second: their replies come from bytes
+    // kept per pod and container (src/cri/encoded-replies.ts).
     PodSandboxStatus: unary('PodSandboxStatus', async (req) => {
       const view = await d.sandboxes.status(req.pod_sandbox_id);
-      const info: Record<string, string> = {};
-      if (req.verbose) info['info'] = JSON.stringify(await d.sandboxes.verboseInfo(view));
+      if (!req.verbose) return podSandboxStatusReply(view, nowNanos());
+      const info = { info: JSON.stringify(await d.sandboxes.verboseInfo(view)) };
       return { status: toPodSandboxStatus(view), info, containers_statuses: [], timestamp: nowNanos() };
     }),
 
-    ListPodSandbox: unary('ListPodSandbox', async (req) => ({
-      items: (await d.sandboxes.list(toSandboxFilter(req.filter))).map(toPodSandbox),
-    })),
+    ListPodSandbox: unary('ListPodSandbox', async (req) => listPodSandboxReply(await d.sandboxes.list(toSandboxFilter(req.filter)))),
 
     CreateContainer: unary('CreateContainer', async (req, ctx) => ({
       container_id: await d.containers.create(ctx, req.pod_sandbox_id, toContainerConfig(req.config)),
@@ -133,14 +134,11 @@ export function runtimeServiceHandlers(d: RuntimeServiceDeps): Partial<RuntimeSe
 
     ContainerStatus: unary('ContainerStatus', async (req) => {
       const view = await d.containers.status(req.container_id);
-      const info: Record<string, string> = {};
-      if (req.verbose) info['info'] = JSON.stringify(await d.containers.verboseInfo(view));
-      return { status: toContainerStatus(view), info };
+      if (!req.verbose) return containerStatusReply(view);
+      return { status: toContainerStatus(view), info: { info: JSON.stringify(await d.containers.verboseInfo(view)) } };
     }),
 
-    ListContainers: unary('ListContainers', async (req) => ({
-      containers: (await d.containers.list(toContainerFilter(req.filter))).map(toCriContainer),
-    })),
+    ListContainers: unary('ListContainers', async (req) => listContainersReply(await d.containers.list(toContainerFilter(req.filter)))),
 
     ExecSync: unary('ExecSync', async (req, ctx) => {
       const r = await d.containers.execSync(ctx, req.container_id, req.cmd, Number(req.timeout));

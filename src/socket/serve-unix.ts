@@ -52,6 +52,15 @@ export const HANDSHAKE_TIMEOUT_MS = 5000;
  */
 export const MAX_CONNECTIONS = 1024;
 
+/**
+ * Held output (see RewritingConnection.queueOutput) goes out at once past this size, and at the
+ * latest this many turns of the event loop after a reply began: a unary reply's trailers follow
+ * its message two turns later (the session learns that the message was written one turn after the
+ * write, and sends the trailers in the next).
+ */
+const OUTPUT_FLUSH_BYTES = 64 * 1024;
+const OUTPUT_HOLD_TURNS = 3;
+
 /** Each kind of connection warning is logged at most once this often (see ThrottledWarning). */
 const WARNING_INTERVAL_MS = 10_000;
 
@@ -81,6 +90,11 @@ class RewritingConnection extends Duplex {
   private handshakeTimer: NodeJS.Timeout | undefined;
   /** A GOAWAY of ours is on its way to the client: let it drain before the socket closes. */
   private goawaySent = false;
+  /** The session's output of this event-loop turn, not yet written (see queueOutput). */
+  private output: Buffer[] = [];
+  private outputBytes = 0;
+  /** Turns of the event loop the held output may still wait; 0: none is held. */
+  private holdTurns = 0;
 
   constructor(
     private readonly socket: net.Socket,
@@ -131,6 +145,7 @@ class RewritingConnection extends Duplex {
     this.warnings.protocolError.warn({ error: err.message });
     // Our GOAWAY may only go between two of the server's frames, after its SETTINGS.
     if (this.pings.canInsertFrame && this.socket.writable) {
+      this.flushOutput();
       this.socket.end(goawayFrame(this.rewriter.lastStreamId, err.h2Code, err.message));
       this.goawaySent = true;
     }
@@ -182,25 +197,67 @@ class RewritingConnection extends Duplex {
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
-    if (this.socket.destroyed) {
-      cb(new Error('socket closed'));
-      return;
-    }
-    this.pings.scan(chunk);
-    this.socket.write(chunk, cb);
+    this.queueOutput([chunk], cb);
   }
 
   override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    this.queueOutput(
+      chunks.map((c) => c.chunk),
+      cb,
+    );
+  }
+
+  /**
+   * The session's output is held until a reply is complete: a unary reply is its HEADERS, DATA
+   * and trailers, which the session hands over in two writes two event-loop turns apart, each a
+   * system call that wakes the client for a part of the reply. Held output goes out, in order and
+   * in one system call, once a frame ends a stream (the trailers), past OUTPUT_FLUSH_BYTES, or
+   * after OUTPUT_HOLD_TURNS turns of the event loop from the last reply begun (a streaming reply's
+   * messages); frames of the connection alone (SETTINGS, PING ACKs) at the end of the turn.
+   * The write is taken at once, so the session goes on, unless the socket asks to drain.
+   */
+  private queueOutput(chunks: Buffer[], cb: (err?: Error | null) => void): void {
     if (this.socket.destroyed) {
       cb(new Error('socket closed'));
       return;
     }
-    this.socket.cork();
-    chunks.forEach(({ chunk }, i) => {
+    const { begunStreams: begun, endedStreams: ended } = this.pings;
+    for (const chunk of chunks) {
       this.pings.scan(chunk);
-      if (i < chunks.length - 1) this.socket.write(chunk);
-      else this.socket.write(chunk, cb);
-    });
+      this.output.push(chunk);
+      this.outputBytes += chunk.length;
+    }
+    if (this.pings.endedStreams !== ended || this.outputBytes >= OUTPUT_FLUSH_BYTES) this.flushOutput();
+    else {
+      const turns = this.pings.begunStreams !== begun ? OUTPUT_HOLD_TURNS : 1;
+      if (this.holdTurns === 0) setImmediate(this.holdTurn);
+      this.holdTurns = Math.max(this.holdTurns, turns);
+    }
+    if (this.socket.writableNeedDrain) this.socket.once('drain', () => cb());
+    else cb();
+  }
+
+  /** One turn of the event loop with output held; the last one writes it. */
+  private readonly holdTurn = (): void => {
+    if (this.holdTurns === 0) return;
+    if (--this.holdTurns > 0) setImmediate(this.holdTurn);
+    else this.flushOutput();
+  };
+
+  /** Writes what the session handed over, in order, in one system call. */
+  private flushOutput(): void {
+    this.holdTurns = 0;
+    const out = this.output;
+    if (out.length === 0) return;
+    this.output = [];
+    this.outputBytes = 0;
+    if (this.socket.destroyed) return;
+    if (out.length === 1) {
+      this.socket.write(out[0]!);
+      return;
+    }
+    this.socket.cork();
+    for (const chunk of out) this.socket.write(chunk);
     this.socket.uncork();
   }
 
@@ -209,11 +266,14 @@ class RewritingConnection extends Duplex {
       cb();
       return;
     }
+    this.flushOutput();
     this.socket.end(() => cb());
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     this.queue.length = 0;
+    // What the session said before it let go (a GOAWAY, the last replies) still goes out.
+    this.flushOutput();
     clearTimeout(this.eofTimer);
     clearTimeout(this.handshakeTimer);
     if (this.goawaySent) {

@@ -45,8 +45,13 @@ export function formatLine(f: LogFormat, time: Date, level: LogLevel, msg: strin
   return `${time.toISOString()} ${level.padEnd(5)} ${msg}${extra}`;
 }
 
+/** Whether lines of `level` are written (for work done only to log them). */
+export function logsAt(level: LogLevel): boolean {
+  return order[level] >= order[threshold];
+}
+
 function emit(level: LogLevel, msg: string, fields?: Record<string, unknown>): void {
-  if (order[level] < order[threshold]) return;
+  if (!logsAt(level)) return;
   process.stderr.write(formatLine(format, new Date(), level, msg, lineFields(fields)) + '\n');
 }
 

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import protobuf from 'protobufjs/light.js';
-import { criServices, ENCODED_AS_BUILT, protosJsonFile } from '../../src/cri/proto.js';
+import { criServices, criType, ENCODED_AS_BUILT, EncodedReply, protosJsonFile } from '../../src/cri/proto.js';
+import { containerStatusReply, listContainersReply, listPodSandboxReply, podSandboxStatusReply } from '../../src/cri/encoded-replies.js';
 import { toContainerConfig, toContainerStatus, toCriContainer } from '../../src/cri/container-convert.js';
 import { toPodSandbox, toPodSandboxStatus, toSandboxConfig } from '../../src/cri/sandbox-convert.js';
 import type { CreateContainerRequest__Output } from '../../src/cri/generated/runtime/v1/CreateContainerRequest.js';
@@ -111,4 +112,55 @@ describe('replies encoded as built', () => {
       }
     });
   }
+});
+
+describe('replies from kept bytes (src/cri/encoded-replies.ts)', () => {
+  const bytes = (reply: object): Buffer => {
+    assert.ok(reply instanceof EncodedReply, 'an encoded reply');
+    return reply.bytes;
+  };
+
+  it('ListPodSandbox and PodSandboxStatus: the bytes fromObject gives, and the new state once it changes', () => {
+    const sb = sandbox();
+    const other = { ...sandbox(), id: 'e'.repeat(64) };
+    for (const state of ['READY', 'NOTREADY', 'READY'] as SandboxState[]) {
+      const views = [sb, other].map((s) => ({ sandbox: s, state, pauseAlive: state === 'READY' }));
+      const list = { items: views.map(toPodSandbox) };
+      assert.deepEqual(bytes(listPodSandboxReply(views)), viaFromObject('ListPodSandboxResponse', list), state);
+      const status = { status: toPodSandboxStatus(views[0]!), info: {}, containers_statuses: [], timestamp: NANOS };
+      assert.deepEqual(bytes(podSandboxStatusReply(views[0]!, NANOS)), viaFromObject('PodSandboxStatusResponse', status), state);
+    }
+    // The network is attached after the record is made: the status shows it once it is.
+    const bare = { ...sandbox(), id: 'f'.repeat(64), network: undefined } as Sandbox;
+    const v = { sandbox: bare, state: 'NOTREADY' as SandboxState, pauseAlive: false };
+    podSandboxStatusReply(v, NANOS);
+    bare.network = sb.network;
+    const status = { status: toPodSandboxStatus(v), info: {}, containers_statuses: [], timestamp: '1' };
+    assert.deepEqual(bytes(podSandboxStatusReply(v, '1')), viaFromObject('PodSandboxStatusResponse', status));
+  });
+
+  it('ListContainers and ContainerStatus: the bytes fromObject gives through a container life', () => {
+    const c = { ...container(), startedAt: undefined, finishedAt: undefined, exitCode: undefined, reason: undefined, message: undefined } as Container;
+    const other = { ...container(), id: 'f'.repeat(64) };
+    const check = (state: ContainerState) => {
+      const views = [c, other].map((x) => ({ container: x, state }));
+      assert.deepEqual(bytes(listContainersReply(views)), viaFromObject('ListContainersResponse', { containers: views.map(toCriContainer) }), state);
+      const status = { status: toContainerStatus(views[0]!), info: {} };
+      assert.deepEqual(bytes(containerStatusReply(views[0]!)), viaFromObject('ContainerStatusResponse', status), state);
+    };
+    check('CREATED');
+    c.phase = 'running';
+    c.startedAt = '1796644800223456789';
+    check('RUNNING');
+    // The exit is recorded on the same record: its end shows, though the state was EXITED already.
+    check('EXITED');
+    Object.assign(c, { phase: 'exited', finishedAt: '1796644800323456789', exitCode: 137, reason: 'OOMKilled', message: 'ran out' });
+    check('EXITED');
+    assert.equal(
+      criType('runtime.v1.ContainerStatusResponse')
+        .decode(bytes(containerStatusReply({ container: c, state: 'EXITED' })))
+        .toJSON()['status']?.['exit_code'],
+      137,
+    );
+  });
 });

@@ -194,6 +194,55 @@ describe('listenUnix', () => {
     });
   }
 
+  test('a unary reply reaches the client in one piece: HEADERS, DATA and trailers written together', async () => {
+    // The server's frames of one reply are held until its stream ends, then written in one system
+    // call: the client reads them in one chunk (the trailers come two event-loop turns after the
+    // message, and this client, in the same process, reads between those turns).
+    const echo = encodeHeaderBlock(
+      [
+        [':method', 'POST'],
+        [':scheme', 'http'],
+        [':path', '/test.Echo/Echo'],
+        [':authority', 'localhost'],
+        ['content-type', 'application/grpc'],
+        ['te', 'trailers'],
+      ].map(([name = '', value = '']) => ({ name, value })),
+    );
+    const sock = net.connect(sockPath);
+    const reader = new FrameReader();
+    const chunks: Frame[][] = [];
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no reply: ${JSON.stringify(chunks.map((c) => c.map((f) => f.type)))}`)), 5000);
+        sock.on('error', reject);
+        sock.on('data', (d: Buffer) => {
+          const frames = reader.push(d);
+          chunks.push(frames);
+          if (frames.some((f) => f.streamId === 1 && f.flags & FrameFlag.END_STREAM)) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        sock.write(
+          Buffer.concat([
+            CLIENT_PREFACE,
+            frame(FrameType.SETTINGS, 0, 0, Buffer.alloc(0)),
+            frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, echo),
+            frame(FrameType.DATA, FrameFlag.END_STREAM, 1, grpcFrame(Buffer.from('one piece'))),
+          ]),
+        );
+      });
+    } finally {
+      sock.destroy();
+    }
+    const reply = chunks.map((c) => c.filter((f) => f.streamId === 1)).filter((c) => c.length > 0);
+    assert.equal(reply.length, 1, `the reply frames came in ${reply.length} reads: ${JSON.stringify(reply.map((c) => c.map((f) => [f.type, f.flags])))}`);
+    assert.deepEqual(
+      reply[0]!.map((f) => f.type),
+      [FrameType.HEADERS, FrameType.DATA, FrameType.HEADERS],
+    );
+  });
+
   test('client disconnects release the connection (no fd leak)', async () => {
     await waitFor(() => listener!.connectionCount === 0, 'earlier connections to close');
     const before = openFdCount();
@@ -259,13 +308,18 @@ describe('listenUnix', () => {
       });
 
     // Errors the rewriter itself detects: the connection is closed at once.
+    await send(sockPath, Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
     for (const garbage of [
-      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'),
       Buffer.concat([CLIENT_PREFACE, frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 1, hex('80'))]),
       Buffer.concat([CLIENT_PREFACE, frame(FrameType.CONTINUATION, FrameFlag.END_HEADERS, 1, hex('82'))]),
       requestThen(frame(FrameType.HEADERS, FrameFlag.END_HEADERS, 3, hex('3fe1ff07'))),
     ]) {
-      await send(sockPath, garbage);
+      // After a client preface, the server's first frame is its SETTINGS (RFC 9113 §3.4), held
+      // output included: our GOAWAY comes after whatever the server had said, and last.
+      const frames = await send(sockPath, garbage);
+      assert.equal(frames[0]?.type, FrameType.SETTINGS, 'the server preface first');
+      assert.equal(frames.at(-1)?.type, FrameType.GOAWAY, 'GOAWAY last');
+      assert.notEqual(frames.at(-1)?.payload.readUInt32BE(4), H2ErrorCode.NO_ERROR, 'GOAWAY names an error');
     }
 
     // An error only nghttp2 notices (DATA on stream 0): it answers with GOAWAY.

@@ -516,8 +516,9 @@ export function frameHeader(length: number, type: number, flags: number, streamI
 /**
  * Watches the server-to-client byte stream (frames only; servers send no preface) and reports
  * the payload of every PING the server sends, so the rewriter can tell solicited PING ACKs
- * from unsolicited ones, and whether a frame of our own (a GOAWAY) may follow what the server
- * has sent so far. It never changes the bytes.
+ * from unsolicited ones, whether a frame of our own (a GOAWAY) may follow what the server
+ * has sent so far, and how many replies the server has begun (HEADERS without END_STREAM) and
+ * ended (END_STREAM). It never changes the bytes.
  */
 export class ServerPingScanner {
   private readonly header = Buffer.alloc(FRAME_HEADER_LENGTH);
@@ -526,6 +527,10 @@ export class ServerPingScanner {
   private ping: Buffer | null = null;
   private pingSeen = 0;
   private sawFrame = false;
+  /** HEADERS frames without END_STREAM (a reply begins) seen so far. */
+  begunStreams = 0;
+  /** HEADERS and DATA frames with END_STREAM (a reply is complete) seen so far. */
+  endedStreams = 0;
 
   constructor(private readonly onPing: (payload: Buffer) => void) {}
 
@@ -564,7 +569,12 @@ export class ServerPingScanner {
         this.sawFrame = true;
         const h = this.header;
         const length = h.readUIntBE(0, 3);
-        if (h.readUInt8(3) === FrameType.PING && (h.readUInt8(4) & FrameFlag.ACK) === 0 && length === 8) {
+        const type = h.readUInt8(3);
+        if (type === FrameType.HEADERS || type === FrameType.DATA) {
+          if ((h.readUInt8(4) & FrameFlag.END_STREAM) !== 0) this.endedStreams++;
+          else if (type === FrameType.HEADERS) this.begunStreams++;
+        }
+        if (type === FrameType.PING && (h.readUInt8(4) & FrameFlag.ACK) === 0 && length === 8) {
           this.ping = Buffer.alloc(8);
           this.pingSeen = 0;
         } else {
