@@ -104,8 +104,8 @@ describe('crib run: CronJob', () => {
       [{ c: 3 }],
       'the real exit code',
     );
-    assert.equal(byName.get(starts('hold')[0] ?? '')?.status, 'Running');
-    assert.equal(byName.get(swap2)?.status, 'Running');
+    assert.equal(byName.get(starts('hold')[0] ?? '')?.status, 'Running', `${JSON.stringify(jobs)}\n${out()}`);
+    assert.equal(byName.get(swap2)?.status, 'Running', `${JSON.stringify(jobs)}\n${out()}`);
     assert.equal(byName.get(swap2)?.cronJob, 'swap');
     assert.ok(!jobs.items.some((j) => j.cronJob === 'idle' || j.name.startsWith('idle-')), JSON.stringify(jobs));
     assert.match((await crib(['jobs'])).stdout, /\bCRONJOB\b/);

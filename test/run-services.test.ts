@@ -106,6 +106,20 @@ describe('Services under crib run', () => {
     return { code: r.exit_code, out: `${r.stdout.toString()}${r.stderr.toString()}` };
   }
 
+  /**
+   * `url` fetched from container `id` gives `want`, once the names have caught up: a pod's line is
+   * written when it is ready, which the run's "ready" line and `crib run -d`'s return do not wait for
+   * (a name not there yet is asked of DNS, which may not answer here: wget then waits out its 5 s).
+   */
+  async function answers(id: string, url: string, want: string, explain: () => string): Promise<void> {
+    let r = { code: 0, out: '' };
+    await waitFor(
+      async () => (r = await sh(id, `timeout 5 wget -qO- ${url}`)).code === 0 && r.out === want,
+      () => `${url} to answer ${JSON.stringify(want)}: ${JSON.stringify(r)}\n${explain()}`,
+      30_000,
+    );
+  }
+
   it("resolves a headless Service's POD.SERVICE and a Service's name to its ready pods, kept current as readiness changes", async () => {
     await withRun(MANIFEST, async (run, explain) => {
       await waitFor(
@@ -120,9 +134,8 @@ describe('Services under crib run', () => {
       assert.deepEqual([peer0.pod, peer1.pod], ['peer-0', 'peer-1']);
 
       // The StatefulSet's pods by POD.SERVICE, and the longer forms.
-      let r = await sh(peer0.id, 'timeout 5 wget -qO- http://peer-1.peers:8080/');
-      assert.deepEqual(r, { code: 0, out: 'peer-1\n' }, explain());
-      r = await sh(peer1.id, 'timeout 5 wget -qO- http://peer-0.peers.default.svc.cluster.local:8080/');
+      await answers(peer0.id, 'http://peer-1.peers:8080/', 'peer-1\n', explain);
+      let r = await sh(peer1.id, 'timeout 5 wget -qO- http://peer-0.peers.default.svc.cluster.local:8080/');
       assert.deepEqual(r, { code: 0, out: 'peer-0\n' }, explain());
       // kubelet's own line for the pod stays: its FQDN under the subdomain and its hostname.
       r = await sh(peer0.id, 'grep -c "peer-0.peers.default.svc.cluster.local.peer-0$" /etc/hosts');
@@ -200,8 +213,8 @@ ${MANIFEST.slice(MANIFEST.indexOf('---\napiVersion: v1\nkind: Service\nmetadata:
       const peer0 = await containerOf('peer', 0);
       const peer1 = await containerOf('peer', 1);
       // OrderedReady: peer-1 came after peer-0 was ready, and peer-0's file got its name then.
-      assert.deepEqual(await sh(peer0.id, 'timeout 5 wget -qO- http://peer-1.peers:8080/'), { code: 0, out: 'peer-1\n' }, explain(r));
-      assert.deepEqual(await sh(peer1.id, 'timeout 5 wget -qO- http://peer-0.peers:8080/'), { code: 0, out: 'peer-0\n' }, explain(r));
+      await answers(peer0.id, 'http://peer-1.peers:8080/', 'peer-1\n', () => explain(r));
+      await answers(peer1.id, 'http://peer-0.peers:8080/', 'peer-0\n', () => explain(r));
 
       const app = await containerOf('app');
       const db = await containerOf('db');
