@@ -59,7 +59,7 @@ export default {
   timeoutMS: suite.timeoutMS ?? 10_000,
   incremental: true,
   incrementalFile: `.cache/stryker/${name}.incremental.json`,
-  ignorePatterns: ['dist', 'build', '.cache', 'bench', 'reports'],
+  ignorePatterns: ['dist/src', 'dist/bench', 'dist/support', 'build', '.cache', 'bench', 'reports'],
   reporters: ['clear-text', 'json', 'progress-append-only'],
   jsonReporter: { fileName: `.cache/stryker/${name}.json` },
   tempDirName: `.cache/stryker-tmp-${name}`,
