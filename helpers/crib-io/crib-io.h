@@ -78,6 +78,10 @@ int write_all(int fd, const void *buf, size_t n);
 void say(const char *s, ...);
 /* Parses a decimal number in [min, max] that is all of s. 0 or -1. */
 int parse_ulong(const char *s, unsigned long min, unsigned long max, unsigned long *out);
+/* A wait status as a shell gives it: the exit code, or 128 + the signal. */
+int status_code(int st);
+/* The pid in a pid file (a runtime's, a monitor's): decimal digits, perhaps a newline. 0 if unreadable. */
+pid_t read_pid(const char *file);
 int set_nonblock(int fd);
 /* Sets lo up in the current network namespace (the kernel then gives it 127.0.0.1/8 and ::1). */
 int loopback_up(void);

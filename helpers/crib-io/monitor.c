@@ -26,30 +26,6 @@
 
 #include "crib-io.h"
 
-static int status_code(int st)
-{
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-/* The pid in a pid file: decimal digits, perhaps a newline. 0 if unreadable. */
-static pid_t read_pid(const char *file)
-{
-	char buf[32];
-	unsigned long pid;
-	ssize_t n;
-	int fd = open(file, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	return parse_ulong(buf, 1, 4194304, &pid) == 0 ? (pid_t)pid : 0;
-}
-
 /* Writes `text` to `file` whole (a new file: created or truncated). 0, or -1 with errno. */
 static int write_file(const char *file, const char *text)
 {

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crib-io.h"
@@ -106,4 +107,27 @@ int loopback_up(void)
 	}
 	close(fd);
 	return rc;
+}
+
+int status_code(int st)
+{
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+pid_t read_pid(const char *file)
+{
+	char buf[32];
+	unsigned long pid;
+	ssize_t n;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return parse_ulong(buf, 1, 4194304, &pid) == 0 ? (pid_t)pid : 0;
 }
