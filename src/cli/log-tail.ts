@@ -31,6 +31,10 @@ export class LogTail {
     // At most two files per read: the one rotated away and the one under the name now.
     for (let files = 0; files < 2 && budget > 0; files++) {
       if (!this.fh && !(await this.open())) break;
+      // Asked before the drain: once the name holds a new file, nothing more is written to the open
+      // one, so this drain reads it to its true end. Asked after, lines written between the drain
+      // and the rotation would be lost with the closed file.
+      const rotated = await this.rotated();
       const got = await this.drain(budget);
       out.push(got);
       budget -= got.length;
@@ -38,7 +42,7 @@ export class LogTail {
         this.more = true;
         break;
       }
-      if (!(await this.rotated())) break;
+      if (!rotated) break;
       await this.close();
     }
     return Buffer.concat(out);

@@ -35,6 +35,33 @@ describe('LogTail', () => {
     await t.close();
   });
 
+  it('loses nothing the writer put in the old file while a read was under way, just before the reopen', async () => {
+    const file = fresh();
+    const t = new LogTail(file);
+    const fd = fs.openSync(file, 'a');
+    fs.writeSync(fd, 'a\n');
+    // Right after this read has drained the old file: the writer adds a line to it, then the
+    // rotation (rename, reopen) happens, all before the read looks at the name.
+    const seam = t as unknown as { drain(budget: number): Promise<Buffer> };
+    const drain = seam.drain.bind(t);
+    let once = true;
+    seam.drain = async (budget) => {
+      const got = await drain(budget);
+      if (once) {
+        once = false;
+        fs.writeSync(fd, 'b\n');
+        fs.closeSync(fd);
+        fs.renameSync(file, `${file}.1`);
+        fs.writeFileSync(file, 'c\n');
+      }
+      return got;
+    };
+    let out = '';
+    for (let i = 0; i < 3; i++) out += (await t.read()).toString();
+    assert.equal(out, 'a\nb\nc\n');
+    await t.close();
+  });
+
   it('reads a large backlog in bounded pieces, and whole when asked', async () => {
     const file = fresh();
     const line = `${'x'.repeat(1023)}\n`;
