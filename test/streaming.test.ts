@@ -49,7 +49,10 @@ describe('streaming on a real cribd: crictl (SPDY) and the crib CLI (WebSocket)'
   }
   const inContainer = async (id: string, cmd: string[]) => (await call(h.runtime, 'ExecSync', { container_id: id, cmd, timeout: '60' })).stdout.toString();
 
-  /** crib-io processes of this cribd (their arguments name its state dir or its bundles). */
+  /**
+   * crib-io processes a stream started for this cribd (their arguments name its state dir or its
+   * bundles); not the pods' pause monitors (`crib-io monitor`), which live as long as their pods.
+   */
   const cribIoProcesses = () =>
     fs
       .readdirSync('/proc')
@@ -57,7 +60,8 @@ describe('streaming on a real cribd: crictl (SPDY) and the crib CLI (WebSocket)'
       .flatMap((p) => {
         try {
           const cmd = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8');
-          return cmd.startsWith(path.join(repoRoot, 'build', 'crib-io')) && cmd.includes(h.base) ? [`${p}: ${cmd.replaceAll('\0', ' ')}`] : [];
+          const [program, sub] = cmd.split('\0');
+          return program === path.join(repoRoot, 'build', 'crib-io') && sub !== 'monitor' && cmd.includes(h.base) ? [`${p}: ${cmd.replaceAll('\0', ' ')}`] : [];
         } catch {
           return [];
         }
