@@ -175,27 +175,8 @@ describe('Services under crib run', () => {
   });
 
   it("keeps a detached run's names current through the supervisor, also after the supervisor restarts", async () => {
-    const file = manifest(`
-apiVersion: v1
-kind: Service
-metadata: { name: peers }
-spec:
-  clusterIP: None
-  selector: { app: peer }
----
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: { name: peer }
-spec:
-  serviceName: peers
-  replicas: 2
-  selector: { matchLabels: { app: peer } }
-  template:
-    metadata: { labels: { app: peer } }
-    spec:
-      terminationGracePeriodSeconds: 1
-      containers: [{ name: web, image: ${IMAGE}, ${serving} }]
-${MANIFEST.slice(MANIFEST.indexOf('---\napiVersion: v1\nkind: Service\nmetadata: { name: db }'))}`);
+    // The same pods, the StatefulSet's in order (OrderedReady, its default) this time.
+    const file = manifest(MANIFEST.replace('  podManagementPolicy: Parallel\n', ''));
     // The test's own supervisor (crib run -d hands over to it), so that it can end it by its pid.
     const startSupervisor = async (): Promise<BackgroundCli> => {
       const s = background(['supervise', '--manifest-dir', path.join(h.base, 'manifests'), '--scan', '300']);
