@@ -3,7 +3,8 @@
 // backoffLimit, completions one after another), counting from the pods' real exits, and crib jobs
 // says Failed or Complete only once it is so, also across a cribd restart. A supervisor killed mid-Job (by its pid) and started
 // again finds the same pods and counts, makes none twice, and a pod it takes over while an init
-// container runs starts its app container only once that init container completed.
+// container runs starts its app container only once that init container completed. A CronJob's Job
+// running when its supervisor is killed is the next supervisor's to carry on and to replace.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -44,6 +45,23 @@ spec:
         - {name: prepare, image: "${IMAGE}", command: [sh, -c, 'sleep 4; echo prepared > /work/ready'], volumeMounts: [{name: work, mountPath: /work}]}
       containers:
         - {name: step, image: "${IMAGE}", command: [sh, -c, 'cat /work/ready'], volumeMounts: [{name: work, mountPath: /work}]}
+`;
+
+/** A CronJob whose every Job runs a pod that fails every 2 s and is restarted (OnFailure); each Job replaces the one before. */
+const CYCLING = `apiVersion: batch/v1
+kind: CronJob
+metadata: {name: cycle}
+spec:
+  schedule: "*/1 * * * *"
+  concurrencyPolicy: Replace
+  jobTemplate:
+    spec:
+      backoffLimit: 100
+      template:
+        spec:
+          restartPolicy: OnFailure
+          terminationGracePeriodSeconds: 1
+          containers: [{name: turn, image: "${IMAGE}", command: [sh, -c, 'sleep 2; exit 1']}]
 `;
 
 interface JobsJson {
@@ -120,6 +138,64 @@ describe('crib supervise: Jobs', () => {
         10_000,
       );
       assert.equal((await sandboxes()).length, 3, 'no fourth pod');
+      assert.equal((await crib(['down', '-f', file])).code, 0);
+    } finally {
+      // A failed test leaves no pod record behind either (the leak check).
+      if ((await sandboxes()).length) await crib(['down', '-f', file]);
+    }
+  });
+
+  it("a CronJob's Job still running when its supervisor was killed is taken over by the next: restarted, then replaced (Replace) with its pod", async () => {
+    let s = await startSupervisor();
+    const file = manifest(CYCLING);
+    /** The Job's pods on the node, and their containers' newest attempt. */
+    const podsOf = async (job: string) => {
+      const out: { id: string; attempt: number }[] = [];
+      for (const p of (await sandboxes()).filter((x) => x.metadata?.name.startsWith(`${job}-`))) {
+        const cs = (await call(h.runtime, 'ListContainers', { filter: { pod_sandbox_id: p.id } })).containers;
+        out.push({ id: p.id, attempt: Math.max(-1, ...cs.map((c) => c.metadata?.attempt ?? 0)) });
+      }
+      return out;
+    };
+    try {
+      const r = await crib(['run', '-d', '--backoff', '1s', '-f', file]);
+      assert.equal(r.code, 0, explain(r));
+      // The first Job comes at the next minute; its pod's container is restarted once by this supervisor, which is then killed.
+      let first = '';
+      await waitFor(
+        async () => {
+          first = /CronJob cycle: starting Job (cycle-\d+)/.exec(s.out.stderr)?.[1] ?? '';
+          return first !== '' && ((await podsOf(first))[0]?.attempt ?? 0) >= 1;
+        },
+        () => `the first Job's pod restarted once:\n${s.out.stderr}`,
+        100_000,
+      );
+      s.child.kill('SIGKILL');
+      await s.exited;
+      const [kept] = await podsOf(first);
+      assert.ok(kept, `${first}'s pod is left running`);
+
+      s = await startSupervisor();
+      // Taken over: the new supervisor restarts its container (nobody else would), and counts it as the CronJob's active Job.
+      await waitFor(
+        async () => ((await podsOf(first))[0]?.attempt ?? 0) > kept.attempt,
+        () => `${first}'s container restarted by the new supervisor:\n${s.out.stderr}`,
+        30_000,
+      );
+      assert.match(s.out.stderr, new RegExp(`CronJob cycle: taking over Job ${first}, which an earlier supervisor started`));
+      assert.match(s.out.stderr, new RegExp(`Job ${first}: .*taken over with 1 pod: 1 active`));
+      // The next minute's Job replaces it: its pod goes, the new Job's pod runs.
+      let second = '';
+      await waitFor(
+        async () => {
+          second = /CronJob cycle: starting Job (cycle-\d+)/.exec(s.out.stderr)?.[1] ?? '';
+          return second !== '' && (await podsOf(first)).length === 0 && (await podsOf(second)).length === 1;
+        },
+        async () => `${first} replaced by the next Job:\n${JSON.stringify(await sandboxes())}\n${s.out.stderr}`,
+        90_000,
+      );
+      assert.equal(Number(second.split('-')[1]) - Number(first.split('-')[1]), 1, `the next minute's Job:\n${s.out.stderr}`);
+      assert.match(s.out.stderr, new RegExp(`CronJob cycle: replacing Job ${first} \\(concurrencyPolicy Replace\\)`));
       assert.equal((await crib(['down', '-f', file])).code, 0);
     } finally {
       // A failed test leaves no pod record behind either (the leak check).

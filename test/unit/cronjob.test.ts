@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { cronJobName, cronTurn, MAX_MISSED_STARTS, mostRecentStart, type CronPolicy, type CronState } from '../../src/kube/cronjob/controller.js';
 import { DEFAULT_HISTORY_LIMITS, jobsToPrune } from '../../src/kube/cronjob/history.js';
+import { jobsLeftRunning } from '../../src/kube/cronjob/left-running.js';
 import { checkTimeZone, MAX_SCHEDULE_LENGTH, parseSchedule, ScheduleError, type Schedule } from '../../src/kube/cronjob/schedule.js';
 import type { CronJob } from '../../src/kube/cronjob/spec.js';
 import { itemsOf } from '../../src/kube/kinds/kind.js';
@@ -241,6 +242,32 @@ describe('cronjob history limits', () => {
   it('sorts a Job with no start time last, and equal times by name', () => {
     assert.deepEqual(jobsToPrune([job('b', true), job('z', true, 5), job('a', true, 5)], { successful: 1, failed: 1 }), ['a', 'z']);
     assert.deepEqual(jobsToPrune([job('b', true), job('a', true)], { successful: 1, failed: 1 }), ['a']);
+  });
+});
+
+describe('cronjob Jobs left running by an earlier supervisor', () => {
+  const pod = (job: string | undefined, createdMs: number) => ({ job, createdMs });
+
+  it('are its Jobs on the node not among the finished, each once, started at its first pod, oldest first', () => {
+    const pods = [pod('tick-29000002', 500), pod('tick-29000001', 300), pod('tick-29000002', 200), pod('tick-29000002', 400), pod('tick-29000000', 100)];
+    assert.deepEqual(jobsLeftRunning('tick', pods, [{ name: 'tick-29000000', succeeded: true, startMs: 100 }]), [
+      { name: 'tick-29000002', startMs: 200 },
+      { name: 'tick-29000001', startMs: 300 },
+    ]);
+    assert.deepEqual(jobsLeftRunning('tick', [], []), []);
+  });
+
+  it("takes only names this CronJob's Jobs have: another CronJob's, a Job's of its own, a pod without the label are left", () => {
+    const pods = [pod('tick-2-29000000', 1), pod('tick', 1), pod('tick-x', 1), pod('tick-1234567890123456', 1), pod(undefined, 1), pod('tock-29000000', 1)];
+    assert.deepEqual(jobsLeftRunning('tick', pods, []), []);
+    assert.deepEqual(jobsLeftRunning('tick-2', pods, []), [{ name: 'tick-2-29000000', startMs: 1 }]);
+  });
+
+  it('orders Jobs started at the same time by name', () => {
+    assert.deepEqual(
+      jobsLeftRunning('t', [pod('t-2', 5), pod('t-1', 5)], []).map((j) => j.name),
+      ['t-1', 't-2'],
+    );
   });
 });
 

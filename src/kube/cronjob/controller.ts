@@ -44,6 +44,9 @@ export type Turn =
 /** The controller's name for the Job of one scheduled time: NAME-<minutes since the epoch>. */
 export const cronJobName = (cronJob: string, scheduledMs: number): string => `${cronJob}-${Math.floor(scheduledMs / 60_000)}`;
 
+/** Whether `name` is one the controller gives a Job of `cronJob` (NAME-<minutes>): nothing else is ever taken for one. */
+export const isCronJobsJob = (cronJob: string, name: string): boolean => name.startsWith(`${cronJob}-`) && /^\d{1,15}$/.test(name.slice(cronJob.length + 1));
+
 export interface RecentStart {
   /** The latest scheduled time in the window, if one has come. */
   time?: number;

@@ -3,7 +3,9 @@
 // kept with their pods as history and removed beyond the limits, oldest first; Replace stops and
 // removes the running ones first. Runs until the run's signal, then removes every Job it made;
 // under the supervisor (env.supervised) the signal is the supervisor's end or crib down's: the Jobs
-// stay as they are, and what the controller keeps (saved.ts) lets the next supervisor go on.
+// stay as they are, and what the controller keeps (saved.ts) lets the next supervisor go on, which
+// first takes over the Jobs still running (left-running.ts). There a turn that fails (cribd away)
+// is tried again: the supervisor's CronJob never stops on it.
 import { describeError } from '../../client/errors.js';
 import { runJob, type JobResult } from '../controllers/job.js';
 import { Aborted, sleep } from '../loop/abort.js';
@@ -11,12 +13,15 @@ import type { Random } from '../manifest/names.js';
 import type { PodRun, RunEnv } from '../pod/pod-run.js';
 import { cronTurn, type CronState, type Turn } from './controller.js';
 import { jobsToPrune, type FinishedJob } from './history.js';
+import { findJobsLeftRunning } from './left-running.js';
 import { loadCron, saveCron } from './saved.js';
 import { findWorkloadPods, tearDownWorkloads } from '../run/down.js';
 import type { CronJob } from './spec.js';
 
 /** The longest wait between turns: a clock set forward is noticed within it. */
 const MAX_WAIT_MS = 60_000;
+/** Under the supervisor, a turn that failed is tried again after this. */
+const RETRY_MS = 2_000;
 
 /** A Job the CronJob made and has not removed: running, or finished and kept as history. */
 interface JobRun {
@@ -62,55 +67,71 @@ export async function runCronJob(env: RunEnv, cj: CronJob, random: Random): Prom
     say(line);
   };
   let wake: () => void = () => undefined;
+  /** Under the supervisor, the Jobs an earlier one left running are taken over before the first turn. */
+  let tookOver = !env.supervised;
 
   /** Stops a Job if it runs and removes its pods, as deleting a Job does. */
   const removeJob = async (name: string) => {
     const j = jobs.get(name);
-    if (!j) {
-      // Kept by an earlier supervisor: its pods are found by their owner labels.
-      const pods = await findWorkloadPods(env.ctx, [{ kind: 'Job', namespace: cj.namespace, name }]);
-      await tearDownWorkloads(env.ctx, env.root, pods, say);
+    if (j) {
+      j.stop.abort(new Aborted());
+      await j.done;
+      jobs.delete(name);
+    }
+    if (j && !env.supervised) {
+      await Promise.all(j.pods.map((p) => p.remove()));
       return;
     }
-    j.stop.abort(new Aborted());
-    await j.done;
-    jobs.delete(name);
-    await Promise.all(j.pods.map((p) => p.remove()));
+    // Under the supervisor a stopped Job leaves its pods, as one an earlier supervisor kept does: found by their owner labels.
+    const pods = await findWorkloadPods(env.ctx, [{ kind: 'Job', namespace: cj.namespace, name }]);
+    await tearDownWorkloads(env.ctx, env.root, pods, say);
   };
 
-  const start = (t: Extract<Turn, { kind: 'start' }>) => {
+  /** Runs Job `name` (one started now, or one an earlier supervisor started at `startMs`) until it ends or is stopped. */
+  const follow = (name: string, startMs: number) => {
     const stop = new AbortController();
     const pods: PodRun[] = [];
     // Its pods stay when they end (the history) until a limit, a Replace or the run's end removes them.
     const jobEnv: RunEnv = { ...env, signal: AbortSignal.any([env.signal, stop.signal]), keep: (p) => pods.push(p) };
-    const startMs = Date.now();
-    const done = runJob(jobEnv, { ...cj.job, name: t.jobName }, random).catch((err: unknown): JobResult => {
-      say(`Job ${t.jobName}: ${describeError(err)}`);
+    const done = runJob(jobEnv, { ...cj.job, name }, random).catch((err: unknown): JobResult => {
+      say(`Job ${name}: ${describeError(err)}`);
       return { outcome: 'Failed', succeeded: 0, failed: 0, reason: 'Error' };
     });
-    jobs.set(t.jobName, { stop, done, pods });
-    state.active.push(t.jobName);
-    state.lastScheduleMs = t.scheduledMs;
-    save();
+    jobs.set(name, { stop, done, pods });
+    state.active.push(name);
     void done.then((r) => {
-      state.active = state.active.filter((n) => n !== t.jobName);
+      state.active = state.active.filter((n) => n !== name);
       if (r.outcome === 'Complete' || r.outcome === 'Failed') {
-        finished.push({ name: t.jobName, succeeded: r.outcome === 'Complete', startMs });
+        finished.push({ name, succeeded: r.outcome === 'Complete', startMs });
         save();
       }
       wake();
     });
   };
 
+  const start = (t: Extract<Turn, { kind: 'start' }>) => {
+    follow(t.jobName, Date.now());
+    state.lastScheduleMs = t.scheduledMs;
+    save();
+  };
+
   /** One turn of the controller; when the next is due. */
   const turn = async (): Promise<number | undefined> => {
+    if (!tookOver) {
+      for (const left of await findJobsLeftRunning(env.ctx, cj, finished)) {
+        say(`taking over Job ${left.name}, which an earlier supervisor started and did not see end`);
+        follow(left.name, left.startMs);
+      }
+      tookOver = true;
+    }
     for (const name of jobsToPrune(finished, cj.history)) {
       say(`removing Job ${name} (beyond successfulJobsHistoryLimit ${cj.history.successful}, failedJobsHistoryLimit ${cj.history.failed})`);
+      // Removed first: a removal that fails leaves it in the history, to be removed by a later turn.
+      await removeJob(name);
       finished.splice(
         finished.findIndex((j) => j.name === name),
         1,
       );
-      await removeJob(name);
       save();
     }
     const t = cronTurn(cj.name, cj.schedule, cj.policy, state, Date.now());
@@ -152,7 +173,14 @@ export async function runCronJob(env: RunEnv, cj: CronJob, random: Random): Prom
     for (;;) {
       // Made before the turn, so that a Job ending during it wakes the next one.
       const woken = new Promise<void>((resolve) => (wake = resolve));
-      const next = await turn();
+      let next: number | undefined;
+      try {
+        next = await turn();
+      } catch (err) {
+        if (err instanceof Aborted || env.signal.aborted || !env.supervised) throw err;
+        say(`${describeError(err)}; trying again in ${RETRY_MS / 1000} s`);
+        next = Date.now() + RETRY_MS;
+      }
       // A little after the scheduled time, as the controller requeues, so that the turn finds it due.
       const wait = next === undefined ? MAX_WAIT_MS : Math.min(MAX_WAIT_MS, Math.max(0, next - Date.now() + 100));
       await Promise.race([sleep(wait, env.signal), woken]);

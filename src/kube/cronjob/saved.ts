@@ -5,6 +5,7 @@
 // or not this shape is as if absent, and only names this CronJob's Jobs would have are taken.
 import fsp from 'node:fs/promises';
 import path from 'node:path';
+import { isCronJobsJob } from './controller.js';
 import type { FinishedJob } from './history.js';
 
 export interface SavedCron {
@@ -32,8 +33,8 @@ export function parseSaved(text: string, cronJob: string): SavedCron | undefined
   const r = v as Record<string, unknown>;
   const last = r['lastScheduleMs'];
   if (!isMs(r['createdMs']) || (last !== undefined && !isMs(last)) || !Array.isArray(r['finished'])) return undefined;
-  // A Job of this CronJob is named NAME-<minutes since the epoch> (cronJobName): nothing else is ever removed by a name read here.
-  const mine = (n: string) => n.startsWith(`${cronJob}-`) && /^\d{1,15}$/.test(n.slice(cronJob.length + 1));
+  // Only a name this CronJob's Jobs have: nothing else is ever removed by a name read here.
+  const mine = (n: string) => isCronJobsJob(cronJob, n);
   const finished: FinishedJob[] = [];
   for (const j of r['finished'].slice(-MAX_SAVED_JOBS) as unknown[]) {
     if (typeof j !== 'object' || j === null) return undefined;

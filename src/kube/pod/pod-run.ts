@@ -30,6 +30,7 @@ import type { Mount } from '../../cri/generated/runtime/v1/Mount.js';
 import { CONTAINER_CREATED, CONTAINER_EXITED, CONTAINER_RUNNING } from '../records/keys.js';
 import { bindSubPaths, prepareVolumes, removePodVolumes, RunError, volumePaths } from '../volumes/volumes.js';
 import { newestByName } from '../records/newest.js';
+import { nsToMs } from '../records/job-pods.js';
 import type { Container__Output } from '../../cri/generated/runtime/v1/Container.js';
 import { ANN_CONTAINER_TYPE } from '../records/keys.js';
 
@@ -104,7 +105,6 @@ interface AppState {
 }
 
 const secs = (ms: number): string => `${Math.ceil(ms / 1000)}s`;
-const nsToMs = (v: string | undefined): number => Number(BigInt(v || '0') / 1_000_000n);
 
 export class PodRun {
   sandboxId = '';

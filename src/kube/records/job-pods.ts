@@ -17,7 +17,8 @@ import {
   LABEL_OWNER_NAME,
 } from './keys.js';
 
-const nsToMs = (v: string | undefined): number => {
+/** A CRI timestamp (nanoseconds, as a decimal string) in ms since the epoch; 0 if it is not one. */
+export const nsToMs = (v: string | undefined): number => {
   try {
     return Number(BigInt(v || '0') / 1_000_000n);
   } catch {
