@@ -50,11 +50,12 @@ export const TEST_IMAGE = 'localhost/test/busybox:1';
  */
 export function cribdWithBusybox(opts: { shared?: boolean; flags?: string[] } = {}): Harness {
   const h = new Harness({ flags: opts.flags });
-  const removeAll = async () => {
-    for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
-    assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, [], 'no container outlives its pod');
-    await h.assertNoLeaks();
-  };
+  const removeAll = () =>
+    h.explained(async () => {
+      for (const p of (await call(h.runtime, 'ListPodSandbox', {})).items) await call(h.runtime, 'RemovePodSandbox', { pod_sandbox_id: p.id });
+      assert.deepEqual((await call(h.runtime, 'ListContainers', {})).containers, [], 'no container outlives its pod');
+      await h.assertNoLeaks();
+    });
   before(async () => {
     await h.start();
     await importBusybox(h, TEST_IMAGE);

@@ -121,6 +121,19 @@ export class Harness {
     }
   }
 
+  /**
+   * Runs `fn`; when it fails, its error says what cribd logged last: a hook's teardown that fails
+   * once in many runs (a call past its deadline) is otherwise gone with the harness's directory.
+   */
+  async explained<T>(fn: () => Promise<T>, lines = 200): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof Error) err.message += `\n--- the last ${lines} lines of cribd's log ---\n${this.logTail(lines)}`;
+      throw err;
+    }
+  }
+
   logTail(lines = 30): string {
     try {
       return fs.readFileSync(this.logFile, 'utf8').split('\n').slice(-lines).join('\n');

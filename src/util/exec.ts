@@ -110,21 +110,30 @@ export function spawnCapture(command: string, args: readonly string[], opts: Cap
     };
     child.stdout?.on('data', collect(out, 'out'));
     child.stderr?.on('data', collect(err, 'err'));
+    const exited = () => child.exitCode !== null || child.signalCode !== null;
     let timedOut = false;
+    let cancelled = false;
+    /**
+     * The timeout and a cancel bound the wait even when something the program left in the
+     * background holds its output open: once the program itself has exited, it is done.
+     */
+    const giveUp = () => {
+      if (exited()) doneAtExit();
+      else child.kill('SIGKILL');
+    };
     const timer =
       opts.timeoutMs === undefined
         ? undefined
         : setTimeout(
             () => {
               timedOut = true;
-              child.kill('SIGKILL');
+              giveUp();
             },
             Math.min(opts.timeoutMs, MAX_TIMER_MS),
           );
-    let cancelled = false;
     const stopListening = onAbort(opts.signal, () => {
       cancelled = true;
-      child.kill('SIGKILL');
+      giveUp();
     });
     let spawnError: Error | undefined;
     child.on('error', (e) => {
@@ -143,18 +152,20 @@ export function spawnCapture(command: string, args: readonly string[], opts: Cap
       }
       resolve({ stdout: Buffer.concat(out), stderr: Buffer.concat(err), code, signal, timedOut, cancelled, truncated });
     };
-    child.on('close', end);
-    if (opts.untilExit) {
-      child.on('exit', (code, signal) => {
-        // What it wrote before it exited is in the pipes already, their readiness seen in the same
-        // poll as the exit: one turn of the event loop has read it.
-        setImmediate(() => {
-          end(code, signal);
-          child.stdout?.destroy();
-          child.stderr?.destroy();
-        });
+    /** Done with what the program wrote, without waiting for its pipes to close. */
+    function doneAtExit(): void {
+      // What it wrote before it exited is in the pipes already, their readiness seen in the same
+      // poll as the exit: one turn of the event loop has read it.
+      setImmediate(() => {
+        end(child.exitCode, child.signalCode);
+        child.stdout?.destroy();
+        child.stderr?.destroy();
       });
     }
+    child.on('close', end);
+    child.on('exit', () => {
+      if (opts.untilExit || timedOut || cancelled) doneAtExit();
+    });
     if (opts.stdin !== undefined && child.stdin) {
       child.stdin.on('error', () => {
         /* the program may exit without reading its input; its exit status tells the story */

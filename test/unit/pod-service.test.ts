@@ -125,6 +125,15 @@ describe('pod service', () => {
     p.calls.length = 0;
     await p.pods.stop(ctx, p.sb.id);
     assert.deepEqual(p.calls, [], 'removed: nothing to do');
-    await assert.rejects(p.pods.stop(ctx, '../x'), (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument');
+    await assert.rejects(
+      p.pods.stop(ctx, '../x'),
+      (e: unknown) => e instanceof CribError && e.kind === 'InvalidArgument' && /^pod_sandbox_id: /.test(e.message),
+    );
+  });
+
+  it('StopPodSandbox while RemovePodSandbox holds the lock: it finds the pod gone once it holds the lock, and does nothing', async () => {
+    const p = pod();
+    await Promise.all([p.pods.remove(ctx, p.sb.id), p.pods.stop(ctx, p.sb.id)]);
+    assert.deepEqual(p.calls, ['lock', 'containers-removed', 'sandbox-removed', 'unlock', 'lock', 'unlock']);
   });
 });

@@ -6,6 +6,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { performance } from 'node:perf_hooks';
 import { TarFormatError, TarReader, type TarEntry } from '../../src/image/layer/tar-reader.js';
 import { LAYER_LIMITS, type LayerLimits } from '../../src/image/limits.js';
 import { layerRelativePath } from '../../src/image/unpack.js';
@@ -31,7 +32,10 @@ function read(
         r.entries.push(e);
         cur = e.path;
       },
-      data: (c) => r.data.set(cur, (r.data.get(cur) ?? '') + c.toString()),
+      data: (c) => {
+        assert.ok(c.length > 0, 'no empty piece of data');
+        r.data.set(cur, (r.data.get(cur) ?? '') + c.toString());
+      },
       entryEnd: () => r.ends++,
     },
     limits,
@@ -41,7 +45,8 @@ function read(
   return r;
 }
 
-const refuses = (re: RegExp) => (err: unknown) => err instanceof TarFormatError && err.message.startsWith('invalid layer tar: ') && re.test(err.message);
+const refuses = (re: RegExp) => (err: unknown) =>
+  err instanceof TarFormatError && err.name === 'TarFormatError' && err.message.startsWith('invalid layer tar: ') && re.test(err.message);
 
 /** Recomputes a header's checksum after a test changed it: the unsigned sum, or the signed one old tars wrote. */
 function reseal(b: Buffer, signed = false): Buffer {
@@ -95,6 +100,29 @@ describe('tar reader: ustar', () => {
     }
   });
 
+  test('data of whole blocks (no padding) split across writes, and the input ending right after it', () => {
+    const r = read(
+      makeTar([
+        { path: 'f', data: 'x'.repeat(1024) },
+        { path: 'g', data: 'y' },
+      ]),
+      { step: 100 },
+    );
+    assert.deepEqual([r.data.get('f'), r.data.get('g'), r.ends], ['x'.repeat(1024), 'y', 2]);
+    const last = read(makeTar([{ path: 'f', data: 'x'.repeat(512) }], { end: false }));
+    assert.deepEqual([last.data.get('f')?.length, last.ends, last.reader.finished], [512, 1, true]);
+  });
+
+  // The handler's contract: entryEnd right after entry when the entry has no data, not at the next write.
+  test('an entry with no data ends at once: the input may end right after its header', () => {
+    const r = read(makeTar([{ path: 'e' }], { end: false }), { end: false });
+    assert.deepEqual([r.entries.length, r.ends, r.reader.finished], [1, 1, false], 'no end marker read: not finished');
+    r.reader.end();
+    assert.equal(r.reader.finished, true, 'end() at an entry boundary finishes it');
+    assert.equal(r.reader.write(header({ path: 'late' }, 0)), 512, 'input after the end is taken');
+    assert.equal(r.entries.length, 1, 'and ignored');
+  });
+
   // POSIX: the path is prefix + "/" + name when prefix is not empty; only ustar headers have one.
   test('the ustar prefix joins the name with a slash; a pre-POSIX header has no prefix', () => {
     const prefix = 'p'.repeat(155);
@@ -131,6 +159,7 @@ describe('tar reader: ustar', () => {
       b[156] = flag;
     };
     assert.equal(read(one({ path: 'd/' }, v7(0))).entries[0]?.type, 'dir');
+    assert.equal(read(one({ path: 'f' }, v7(0))).entries[0]?.type, 'file', 'pre-POSIX, no trailing slash: a file');
     assert.equal(read(one({ path: 'd/' }, v7(0x30))).entries[0]?.type, 'dir');
     assert.equal(read(one({ path: 'd/' }, v7(0x37))).entries[0]?.type, 'file', 'contiguous file: never a directory');
     assert.equal(read(one({ path: 'd/' })).entries[0]?.type, 'file', 'ustar: the flag says file');
@@ -153,7 +182,10 @@ describe('tar reader: ustar', () => {
       r.entries.map((e) => e.path),
       ['f'],
     );
-    assert.equal(r.data.get('f'), 'ok');
+    assert.deepEqual([...r.data], [['f', 'ok']], "the label's data goes nowhere");
+    assert.equal(r.ends, 1, 'and ends no entry');
+    const alone = read(makeTar([{ path: 'label', type: 'V' }], { end: false }));
+    assert.deepEqual([alone.entries.length, alone.ends], [0, 0], 'a label with no data, then the end of input');
   });
 
   test('a hard link with content: its bytes are skipped, not delivered', () => {
@@ -187,7 +219,20 @@ describe('tar reader: numbers and the checksum', () => {
     assert.deepEqual([r.entries[0]?.uid, r.entries[0]?.gid, r.entries[0]?.mode], [0o1750, 0, 0o755]);
   });
 
+  test('fields led by NULs, and fields filled to their last byte with digits, end where the field ends', () => {
+    assert.equal(read(one({ path: 'e' }, (b) => b.write('\0\x0001750\0', 108, 8, 'latin1'))).entries[0]?.uid, 0o1750);
+    // No terminator: the uid field's first digit follows the mode's last.
+    assert.equal(read(one({ path: 'e' }, (b) => b.write('00000755', 100, 8, 'latin1'))).entries[0]?.mode, 0o755);
+  });
+
   test('anything else in a numeric field is refused, naming it', () => {
+    assert.throws(() => read(one({ path: 'e' }, (b) => b.write('0006x4\0', 100, 8, 'latin1'))), refuses(/bad mode field/));
+    assert.throws(() => read(one({ path: 'e' }, (b) => b.write('0000000000x\0', 124, 12, 'latin1'))), refuses(/bad size field/));
+    assert.throws(() => read(one({ path: 'c', type: '3' }, (b) => b.write('00x\0', 329, 4, 'latin1'))), refuses(/bad devmajor field/));
+    assert.throws(() => read(one({ path: 'c', type: '3' }, (b) => b.write('00x\0', 337, 4, 'latin1'))), refuses(/bad devminor field/));
+    const badSum = header({ path: 'e' }, 0);
+    badSum.write('00x000\0 ', 148, 8, 'latin1');
+    assert.throws(() => read(Buffer.concat([badSum, Buffer.alloc(1024)])), refuses(/bad checksum field/));
     assert.throws(() => read(one({ path: 'e' }, (b) => b.write('00017x0\0', 108, 8, 'latin1'))), refuses(/bad uid field/));
     assert.throws(() => read(one({ path: 'e' }, (b) => b.write('0001 70\0', 116, 8, 'latin1'))), refuses(/bad gid field/));
     assert.throws(() => read(one({ path: 'e' }, (b) => b.write('00000000009\0', 136, 12, 'latin1'))), refuses(/bad mtime field/));
@@ -238,6 +283,11 @@ describe('tar reader: numbers and the checksum', () => {
     high(h);
     assert.equal(read(Buffer.concat([reseal(Buffer.from(h)), Buffer.alloc(1024)])).entries.length, 1);
     assert.equal(read(Buffer.concat([reseal(Buffer.from(h), true), Buffer.alloc(1024)])).entries.length, 1);
+    // 127 counts as 127 in both sums (a signed char is negative only from 128).
+    const del = header({ path: 'x' }, 0);
+    high(del);
+    del[10] = 0x7f;
+    assert.equal(read(Buffer.concat([reseal(Buffer.from(del), true), Buffer.alloc(1024)])).entries.length, 1);
     const off = reseal(Buffer.from(h));
     off[0] = (off[0] ?? 0) + 1;
     assert.throws(() => read(Buffer.concat([off, Buffer.alloc(1024)])), refuses(/header checksum mismatch/));
@@ -308,6 +358,12 @@ describe('tar reader: pax and GNU long names', () => {
     assert.throws(() => read(withBody('5 ab\n')), refuses(/bad PAX record/));
     assert.throws(() => read(withBody('11 pathabc\n')), refuses(/bad PAX record$/));
     assert.throws(() => read(withBody('nospace')), refuses(/bad PAX record$/));
+    assert.throws(() => read(withBody('5 ab\n6 c=d\n')), refuses(/bad PAX record$/), 'the "=" of the next record is not this one\'s');
+    assert.throws(() => read(withBody('5 ab\n= x\n')), refuses(/bad PAX record$/), 'nor an "=" right after this record');
+    assert.throws(() => read(withBody(' 11 path=ab\n')), refuses(/bad PAX record length/), 'no length before the space');
+    assert.throws(() => read(withBody('12 path=abc\n0 uid=1\n')), refuses(/bad PAX record length/), 'a length of 0 after a record');
+    assert.throws(() => read(withBody('1e1 a=bcd\n')), refuses(/bad PAX record length/), 'decimal digits only (10 bytes, as 1e1 would say)');
+    assert.throws(() => read(withBody('0xa a=bcd\n')), refuses(/bad PAX record length/), 'decimal digits only (0xa)');
     assert.equal(read(withBody('12 path=abc\n\0\0\0')).entries[0]?.path, 'abc', 'NUL padding after the records');
     assert.equal(read(withBody('11 path=a=\n')).entries[0]?.path, 'a=', 'the value runs to the newline');
   });
@@ -322,6 +378,7 @@ describe('tar reader: pax and GNU long names', () => {
     assert.equal(mtime('-5'), -5);
     for (const v of ['1.', '.5', '+1', '1e3', '1.2.3']) assert.throws(() => mtime(v), refuses(/bad PAX "mtime"/), v);
     assert.throws(() => mtime('99999999999999999'), refuses(/PAX "mtime" out of range/));
+    assert.equal(mtime(String(Number.MAX_SAFE_INTEGER)), Number.MAX_SAFE_INTEGER, '2^53-1 is still exact');
     assert.throws(() => read(makeTar([{ path: 'f', pax: { size: '-1' } }])), refuses(/bad PAX "size"/));
   });
 
@@ -338,8 +395,8 @@ describe('tar reader: pax and GNU long names', () => {
   test('an extended header over 1 MiB is refused before it is read', () => {
     const big = header({ path: 'PaxHeader', type: 'x' }, 1024 * 1024 + 1);
     assert.throws(() => read(big, { end: false }), refuses(/extended header of 1048577 bytes is larger than the 1048576 allowed/));
-    const justFits = paxBody({ comment: 'c'.repeat(1024 * 1024 - 20) });
-    assert.equal(justFits.length <= 1024 * 1024, true);
+    const justFits = paxBody({ comment: 'c'.repeat(1024 * 1024 - 17) });
+    assert.equal(justFits.length, 1024 * 1024);
     assert.equal(read(makeTar([{ path: 'PaxHeader', type: 'x', data: justFits }, { path: 'f' }])).entries[0]?.path, 'f');
   });
 
@@ -353,6 +410,10 @@ describe('tar reader: pax and GNU long names', () => {
         { path: 'after' },
         { path: '././@LongLink', type: 'L', data: '' },
         { path: 'empty-long-name' },
+        { path: '././@LongLink', type: 'L', data: '\0tail' },
+        { path: 'nul-first' },
+        { path: '././@LongLink', type: 'L', data: 'a'.repeat(4096) },
+        { path: 'longest' },
       ]),
     );
     assert.deepEqual(
@@ -361,6 +422,8 @@ describe('tar reader: pax and GNU long names', () => {
         [name, 'l'.repeat(300)],
         ['after', ''],
         ['', ''],
+        ['', ''],
+        ['a'.repeat(4096), ''],
       ],
     );
     assert.throws(
@@ -400,6 +463,8 @@ describe('tar reader: extended attributes', () => {
       ['user.né', Buffer.from('v1')],
       ['user.empty', Buffer.alloc(0)],
     ]);
+    const alone = read(makeTar([{ path: 'f', pax: { 'LIBARCHIVE.xattr.user.a%20b': Buffer.from([0, 255]).toString('base64') } }]));
+    assert.deepEqual(alone.entries[0]?.xattrs, [['user.a b', Buffer.from([0, 255])]]);
     const bad = read(makeTar([{ path: 'f', pax: { 'LIBARCHIVE.xattr.user.%E0%A4%A': 'eA==' } }]));
     assert.deepEqual(bad.entries[0]?.xattrs, [], 'an undecodable name is dropped');
   });
@@ -496,6 +561,7 @@ describe('tar reader: the end, and bounds on work', () => {
     assert.throws(() => read(makeTar([{ path: '././@LongLink', type: 'L', data: 'n' }], { end: false })), refuses(/archive ends after an extended header/));
     assert.throws(() => read(makeTar([{ path: '././@LongLink', type: 'K', data: 'n' }], { end: false })), refuses(/archive ends after an extended header/));
     assert.equal(read(makeTar([{ path: 'g', type: 'g', data: paxBody({ uid: '1' }) }], { end: false })).entries.length, 0, 'a global header alone is fine');
+    assert.equal(read(makeTar([{ path: 'PaxHeader', type: 'x' }], { end: false })).entries.length, 0, 'so is an empty one: it overrides nothing');
     const r = read(makeTar([{ path: 'f' }]));
     r.reader.end();
     assert.equal(r.reader.finished, true, 'end after the end is harmless');
@@ -527,6 +593,12 @@ describe('tar reader: the end, and bounds on work', () => {
     const once = new TarReader({ entry: () => {}, data: () => {}, entryEnd: () => {} });
     assert.equal(once.write(archive, 0), 1024, 'the first entry (header and data), then a stop');
     assert.equal(new TarReader({ entry: () => {}, data: () => {}, entryEnd: () => {} }).write(archive), archive.length, 'no deadline: all of it');
+    const later = performance.now() + 3_600_000;
+    assert.equal(
+      new TarReader({ entry: () => {}, data: () => {}, entryEnd: () => {} }).write(archive, later),
+      archive.length,
+      'a deadline not passed: all of it',
+    );
   });
 });
 

@@ -398,18 +398,16 @@ function num(b: Buffer, off: number, len: number, what: string): number {
   const end = off + len;
   while (i < end && (b[i] === 0x20 || b[i] === 0)) i++;
   let v = 0;
-  let digits = 0;
   for (; i < end; i++) {
     const c = b.readUInt8(i);
     if (c < 0x30 || c > 0x37) break;
     v = v * 8 + (c - 0x30);
-    digits++;
   }
   for (; i < end; i++) {
     const c = b.readUInt8(i);
     if (c !== 0x20 && c !== 0) throw new TarFormatError(`bad ${what} field`);
   }
-  return digits === 0 ? 0 : v;
+  return v;
 }
 
 /** Parses PAX records ("LEN KEY=VALUE\n", LEN counting the whole record) into `into`. */
@@ -419,10 +417,11 @@ function parsePax(body: Buffer, into: Overrides, global: boolean, limits: Readon
     if (body[pos] === 0) break; // some writers pad with NULs
     const sp = body.indexOf(0x20, pos);
     if (sp < 0) throw new TarFormatError('bad PAX record');
-    const len = Number(body.toString('latin1', pos, sp));
-    if (!Number.isInteger(len) || len <= sp - pos + 1 || pos + len > body.length || body[pos + len - 1] !== 0x0a) {
-      throw new TarFormatError('bad PAX record length');
-    }
+    // LEN is decimal digits (Number() would also take "0x1a" or "1e2") and counts the whole record,
+    // which ends with a newline inside the body: 0 would point back at the record before.
+    const digits = body.toString('latin1', pos, sp);
+    const len = /^\d{1,9}$/.test(digits) ? Number(digits) : 0;
+    if (len <= sp - pos || body[pos + len - 1] !== 0x0a) throw new TarFormatError('bad PAX record length');
     const eq = body.indexOf(0x3d, sp + 1);
     if (eq < 0 || eq >= pos + len - 1) throw new TarFormatError('bad PAX record');
     const key = body.toString('utf8', sp + 1, eq);
