@@ -159,6 +159,11 @@ describe('cronjob controller turn', () => {
     const second = cronTurn('tick', every, allow, state, at('2026-01-01T00:02:00Z'));
     assert.ok(second.kind === 'start');
     assert.equal(second.jobName, cronJobName('tick', at('2026-01-01T00:02:00Z')));
+    assert.deepEqual(second.replace, [], 'Allow deletes no running Job');
+  });
+
+  it('before the first scheduled time there is no start, and none counted', () => {
+    assert.deepEqual(mostRecentStart(every, { createdMs: created, active: [] }, {}, at('2026-01-01T00:00:59Z')), { count: 0, tooMany: false });
   });
 
   it('Forbid holds a start back while a Job runs and makes it once none does, if still in time', () => {
@@ -194,6 +199,15 @@ describe('cronjob controller turn', () => {
     assert.deepEqual(missed, { kind: 'missed', scheduledMs: at('2026-01-01T00:01:00Z'), nextMs: at('2026-01-01T00:02:00Z') });
     // A later start is not missed for an earlier one.
     assert.equal(cronTurn('tick', every, policy, state, at('2026-01-01T00:02:05Z')).kind, 'start');
+    // At exactly the deadline: the window starts after now - deadline (Next(schedulingDeadline)), so
+    // 00:01:00 is not started, yet not too late either (scheduled + deadline is not before now).
+    assert.deepEqual(cronTurn('tick', every, policy, state, at('2026-01-01T00:01:10Z')), { kind: 'idle', nextMs: at('2026-01-01T00:02:00Z') });
+  });
+
+  it('startingDeadlineSeconds: a start that was made is not reported missed afterwards', () => {
+    const policy: CronPolicy = { ...allow, startingDeadlineSeconds: 10 };
+    const state: CronState = { createdMs: created, lastScheduleMs: at('2026-01-01T00:01:00Z'), active: [] };
+    assert.deepEqual(cronTurn('tick', every, policy, state, at('2026-01-01T00:01:30Z')), { kind: 'idle', nextMs: at('2026-01-01T00:02:00Z') });
   });
 
   it('counts missed starts up to 100 and then starts only the latest, warning (TooManyMissedTimes)', () => {
@@ -225,6 +239,19 @@ describe('cronjob controller turn', () => {
   it('a schedule that never comes (February 30th) is idle for ever', () => {
     const never = parseSchedule('0 0 30 2 *', 'UTC');
     assert.deepEqual(cronTurn('x', never, allow, { createdMs: created, active: [] }, at('2027-01-01T00:00:00Z')), { kind: 'idle' });
+    assert.equal(never.latest(at('2027-01-01T00:00:00Z')), undefined);
+    // With a deadline the turn looks for a lost start too: there is none.
+    assert.deepEqual(cronTurn('x', never, { ...allow, startingDeadlineSeconds: 60 }, { createdMs: created, active: [] }, at('2027-01-01T00:00:00Z')), {
+      kind: 'idle',
+    });
+  });
+
+  it('a schedule whose times run out (nothing found after the last) starts its last one', () => {
+    // As when croner's search ends (it finds nothing from the year 3000 on): a Schedule of three times.
+    const times = [at('2026-01-01T00:01:00Z'), at('2026-01-01T00:02:00Z'), at('2026-01-01T00:03:00Z')];
+    const ending: Schedule = { text: '', timeZone: 'UTC', next: (ms) => times.find((t) => t > ms), latest: (ms) => times.filter((t) => t <= ms).pop() };
+    const state: CronState = { createdMs: created, lastScheduleMs: at('2026-01-01T00:02:00Z'), active: [] };
+    assert.deepEqual(mostRecentStart(ending, state, {}, at('2026-01-02T00:00:00Z')), { time: at('2026-01-01T00:03:00Z'), count: 1, tooMany: false });
   });
 });
 
@@ -242,6 +269,17 @@ describe('cronjob history limits', () => {
   it('sorts a Job with no start time last, and equal times by name', () => {
     assert.deepEqual(jobsToPrune([job('b', true), job('z', true, 5), job('a', true, 5)], { successful: 1, failed: 1 }), ['a', 'z']);
     assert.deepEqual(jobsToPrune([job('b', true), job('a', true)], { successful: 1, failed: 1 }), ['a']);
+  });
+
+  it('gives the same answer whatever order the Jobs come in (the sort compares them both ways round)', () => {
+    // Names against the times' order: byJobStartTime's order is z (1), a and c (5, by name), then b
+    // and y (no start, by name). One is kept: y.
+    const jobs = [job('z', true, 1), job('c', true, 5), job('a', true, 5), job('y', true), job('b', true)];
+    const permutations = (xs: typeof jobs): (typeof jobs)[] =>
+      xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]));
+    for (const order of permutations(jobs)) {
+      assert.deepEqual(jobsToPrune(order, { successful: 1, failed: 1 }), ['z', 'a', 'c', 'b'], order.map((j) => j.name).join(' '));
+    }
   });
 });
 
