@@ -84,6 +84,18 @@ describe('cronjob schedule', () => {
     assert.equal(parseSchedule('0 9 * * *', 'Asia/Tokyo').latest(at('2026-01-02T00:00:00Z')), at('2026-01-02T00:00:00Z'));
   });
 
+  it('splits fields on any run of white space, as strings.Fields does', () => {
+    for (const s of ['0  9 * * *', ' 0 9 * * * ', '0\t9 * *\n*'])
+      assert.deepEqual(runs(parseSchedule(s, 'UTC'), '2026-01-01T00:00:00Z', 1), ['2026-01-01T09:00:00.000Z'], JSON.stringify(s));
+  });
+
+  it("says what croner found wrong, after the schedule, without croner's class name", () => {
+    assert.throws(
+      () => parseSchedule('60 * * * *', 'UTC'),
+      (e: Error) => e instanceof ScheduleError && e.message === '"60 * * * *": Invalid value for minute: 60',
+    );
+  });
+
   it('refuses what the API server refuses, saying why', () => {
     const refused: Record<string, RegExp> = {
       '': /required/,
@@ -92,10 +104,18 @@ describe('cronjob schedule', () => {
       '60 * * * *': /minute: 60/,
       '5-2 * * * *': /5-2/,
       '@every 5m': /@every intervals are not supported/,
-      '@fortnightly': /unrecognized descriptor "@fortnightly"/,
+      '@fortnightly': /unrecognized descriptor "@fortnightly" \(one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly\)$/,
       'TZ=UTC 0 0 * * *': /cannot use TZ or CRON_TZ in schedule, use timeZone field instead/,
       'CRON_TZ=UTC 0 0 * * *': /cannot use TZ or CRON_TZ in schedule/,
       'x * * * *': /x/,
+      // robfig/cron reads a descriptor only from the very start, as written, and fields with strings.Fields.
+      ' @daily': /expected exactly 5 fields .* found 1/,
+      '@daily ': /unrecognized descriptor "@daily "/,
+      '@every': /unrecognized descriptor "@every"/,
+      '  \t': /expected exactly 5 fields .* found 0/,
+      // A part is a number, a range or a star, each with an optional step: `1*` is none of them.
+      '0 0 1* * *': /1\*/,
+      '0 0 * * 1*': /1\*/,
     };
     for (const [s, why] of Object.entries(refused))
       assert.throws(
@@ -120,6 +140,9 @@ describe('cronjob schedule', () => {
       '+05:00': /unknown time zone/,
       'America/Buenos_Aires_Argentina': /unknown time zone/, // a part longer than 14 characters
       'america/new_york': /did you mean America\/New_York/,
+      // ICU still knows this one (America/Regina), but its second part is longer than the 14
+      // characters the API server allows a part (the tz database's own rule for its names).
+      'Canada/East-Saskatchewan': /unknown time zone Canada\/East-Saskatchewan/,
     };
     for (const [tz, why] of Object.entries(refused))
       assert.throws(
