@@ -19,10 +19,11 @@ export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { successful: 3, failed: 1 
 
 /**
  * The controller's order of Jobs (byJobStartTime): by start time, a Job without one last, then by
- * name. Two without a start give Infinity - Infinity, NaN, which is falsy: by name too.
+ * name (code units, as Go compares the ASCII names). Two without a start give Infinity - Infinity,
+ * NaN, which is falsy: by name too.
  */
 export function byStart(a: { name: string; startMs?: number }, b: { name: string; startMs?: number }): number {
-  return (a.startMs ?? Infinity) - (b.startMs ?? Infinity) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+  return (a.startMs ?? Infinity) - (b.startMs ?? Infinity) || Number(a.name > b.name) - Number(a.name < b.name);
 }
 
 /** The names of the finished Jobs to remove, oldest first. */

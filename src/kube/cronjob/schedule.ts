@@ -78,8 +78,8 @@ export function parseSchedule(text: string, timeZone?: string): Schedule {
   if (timeZone !== undefined) checkTimeZone(timeZone);
   let cron: Cron;
   try {
-    // No function given: croner schedules nothing, it only reads the pattern.
-    cron = new Cron(pattern, { mode: '5-part', ...(timeZone !== undefined ? { timezone: timeZone } : {}) });
+    // No function given: croner schedules nothing, it only reads the pattern. No zone: local time.
+    cron = new Cron(pattern, { mode: '5-part', timezone: timeZone });
   } catch (err) {
     throw new ScheduleError(`${JSON.stringify(text)}: ${(err as Error).message.replace('CronPattern: ', '')}`);
   }
