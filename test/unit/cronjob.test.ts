@@ -89,6 +89,22 @@ describe('cronjob schedule', () => {
       assert.deepEqual(runs(parseSchedule(s, 'UTC'), '2026-01-01T00:00:00Z', 1), ['2026-01-01T09:00:00.000Z'], JSON.stringify(s));
   });
 
+  it("takes a number's + sign, as Go's Atoi does, and nothing else written with +", () => {
+    // croner would read a day-of-week `+5` as "and on the 13th"; robfig/cron reads 5: the 13th OR Fridays.
+    assert.deepEqual(runs(parseSchedule('0 0 13 * +5', 'UTC'), '2026-01-01T00:00:00Z', 3), [
+      '2026-01-02T00:00:00.000Z',
+      '2026-01-09T00:00:00.000Z',
+      '2026-01-13T00:00:00.000Z',
+    ]);
+    assert.deepEqual(runs(parseSchedule('+0 +9-+10/+1 * * *', 'UTC'), '2026-01-01T00:00:00Z', 2), ['2026-01-01T09:00:00.000Z', '2026-01-01T10:00:00.000Z']);
+    for (const s of ['0 0 * * +mon', '0 0 * * +', '1+2 * * * *', '0 0 * * 1,+*'])
+      assert.throws(
+        () => parseSchedule(s, 'UTC'),
+        (e: Error) => e instanceof ScheduleError && e.message.startsWith('failed to parse int from "'),
+        s,
+      );
+  });
+
   it("says what croner found wrong, after the schedule, without croner's class name", () => {
     assert.throws(
       () => parseSchedule('60 * * * *', 'UTC'),

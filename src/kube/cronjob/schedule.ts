@@ -35,6 +35,15 @@ function starDayField(field: string): string {
   return field.split(',').some((p) => /^[*?](\/0*1)?$/.test(p)) ? '*' : field;
 }
 
+// robfig/cron reads each number with Go's Atoi, which takes a leading `+`; croner refuses one,
+// except at the start of the day-of-week field, where it means "and the day of month" (robfig's
+// OR becomes AND). A sign at a number's start goes; any other `+` is in no number robfig reads.
+function withoutSigns(field: string): string {
+  const f = field.replace(/(^|[,\-/])\+(?=\d)/g, '$1');
+  if (f.includes('+')) throw new ScheduleError(`failed to parse int from ${JSON.stringify(field)}`);
+  return f;
+}
+
 /** The pattern handed to croner, or a ScheduleError in robfig/cron's and the API server's words. */
 export function normalizeSchedule(text: string): string {
   if (text.length > MAX_SCHEDULE_LENGTH) throw new ScheduleError(`must be at most ${MAX_SCHEDULE_LENGTH} characters, got ${text.length}`);
@@ -51,7 +60,7 @@ export function normalizeSchedule(text: string): string {
   const fields = text.match(/\S+/g) ?? [];
   if (fields.length !== 5)
     throw new ScheduleError(`expected exactly 5 fields (minute hour day-of-month month day-of-week), found ${fields.length}: ${JSON.stringify(text)}`);
-  const [minute, hour, dom, month, dow] = fields as [string, string, string, string, string];
+  const [minute, hour, dom, month, dow] = fields.map(withoutSigns) as [string, string, string, string, string];
   return [minute, hour, starDayField(dom), month, starDayField(dow)].join(' ');
 }
 
