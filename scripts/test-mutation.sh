@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 [ -d node_modules/@stryker-mutator/core ] || npm ci --no-audit --no-fund --loglevel=error
 [ -d src/cri/generated ] || bash scripts/gen-proto-types.sh
 suites=("$@")
-[ ${#suites[@]} -gt 0 ] || suites=(request-validation h2-bounds streaming-tokens tar-paths image-reference run-parsing spec-builders pod-coordinator)
+[ ${#suites[@]} -gt 0 ] || suites=(request-validation h2-bounds streaming-tokens tar-paths image-reference run-parsing cronjob-controller spec-builders pod-coordinator)
 # The compiled tests as they are now: incremental mode compares them with the last run's.
 node_modules/.bin/tsc -p tsconfig.json
 mkdir -p .cache/stryker

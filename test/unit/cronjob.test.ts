@@ -84,6 +84,34 @@ describe('cronjob schedule', () => {
     assert.equal(parseSchedule('0 9 * * *', 'Asia/Tokyo').latest(at('2026-01-02T00:00:00Z')), at('2026-01-02T00:00:00Z'));
   });
 
+  it('splits fields on any run of white space, as strings.Fields does', () => {
+    for (const s of ['0  9 * * *', ' 0 9 * * * ', '0\t9 * *\n*'])
+      assert.deepEqual(runs(parseSchedule(s, 'UTC'), '2026-01-01T00:00:00Z', 1), ['2026-01-01T09:00:00.000Z'], JSON.stringify(s));
+  });
+
+  it("takes a number's + sign, as Go's Atoi does, and nothing else written with +", () => {
+    // croner would read a day-of-week `+5` as "and on the 13th"; robfig/cron reads 5: the 13th OR Fridays.
+    assert.deepEqual(runs(parseSchedule('0 0 13 * +5', 'UTC'), '2026-01-01T00:00:00Z', 3), [
+      '2026-01-02T00:00:00.000Z',
+      '2026-01-09T00:00:00.000Z',
+      '2026-01-13T00:00:00.000Z',
+    ]);
+    assert.deepEqual(runs(parseSchedule('+0 +9-+10/+1 * * *', 'UTC'), '2026-01-01T00:00:00Z', 2), ['2026-01-01T09:00:00.000Z', '2026-01-01T10:00:00.000Z']);
+    for (const s of ['0 0 * * +mon', '0 0 * * +', '1+2 * * * *', '0 0 * * 1,+*'])
+      assert.throws(
+        () => parseSchedule(s, 'UTC'),
+        (e: Error) => e instanceof ScheduleError && e.message.startsWith('failed to parse int from "'),
+        s,
+      );
+  });
+
+  it("says what croner found wrong, after the schedule, without croner's class name", () => {
+    assert.throws(
+      () => parseSchedule('60 * * * *', 'UTC'),
+      (e: Error) => e instanceof ScheduleError && e.message === '"60 * * * *": Invalid value for minute: 60',
+    );
+  });
+
   it('refuses what the API server refuses, saying why', () => {
     const refused: Record<string, RegExp> = {
       '': /required/,
@@ -92,10 +120,18 @@ describe('cronjob schedule', () => {
       '60 * * * *': /minute: 60/,
       '5-2 * * * *': /5-2/,
       '@every 5m': /@every intervals are not supported/,
-      '@fortnightly': /unrecognized descriptor "@fortnightly"/,
+      '@fortnightly': /unrecognized descriptor "@fortnightly" \(one of @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly\)$/,
       'TZ=UTC 0 0 * * *': /cannot use TZ or CRON_TZ in schedule, use timeZone field instead/,
       'CRON_TZ=UTC 0 0 * * *': /cannot use TZ or CRON_TZ in schedule/,
       'x * * * *': /x/,
+      // robfig/cron reads a descriptor only from the very start, as written, and fields with strings.Fields.
+      ' @daily': /expected exactly 5 fields .* found 1/,
+      '@daily ': /unrecognized descriptor "@daily "/,
+      '@every': /unrecognized descriptor "@every"/,
+      '  \t': /expected exactly 5 fields .* found 0/,
+      // A part is a number, a range or a star, each with an optional step: `1*` is none of them.
+      '0 0 1* * *': /1\*/,
+      '0 0 * * 1*': /1\*/,
     };
     for (const [s, why] of Object.entries(refused))
       assert.throws(
@@ -120,6 +156,9 @@ describe('cronjob schedule', () => {
       '+05:00': /unknown time zone/,
       'America/Buenos_Aires_Argentina': /unknown time zone/, // a part longer than 14 characters
       'america/new_york': /did you mean America\/New_York/,
+      // ICU still knows this one (America/Regina), but its second part is longer than the 14
+      // characters the API server allows a part (the tz database's own rule for its names).
+      'Canada/East-Saskatchewan': /unknown time zone Canada\/East-Saskatchewan/,
     };
     for (const [tz, why] of Object.entries(refused))
       assert.throws(
@@ -159,6 +198,11 @@ describe('cronjob controller turn', () => {
     const second = cronTurn('tick', every, allow, state, at('2026-01-01T00:02:00Z'));
     assert.ok(second.kind === 'start');
     assert.equal(second.jobName, cronJobName('tick', at('2026-01-01T00:02:00Z')));
+    assert.deepEqual(second.replace, [], 'Allow deletes no running Job');
+  });
+
+  it('before the first scheduled time there is no start, and none counted', () => {
+    assert.deepEqual(mostRecentStart(every, { createdMs: created, active: [] }, {}, at('2026-01-01T00:00:59Z')), { count: 0, tooMany: false });
   });
 
   it('Forbid holds a start back while a Job runs and makes it once none does, if still in time', () => {
@@ -194,6 +238,15 @@ describe('cronjob controller turn', () => {
     assert.deepEqual(missed, { kind: 'missed', scheduledMs: at('2026-01-01T00:01:00Z'), nextMs: at('2026-01-01T00:02:00Z') });
     // A later start is not missed for an earlier one.
     assert.equal(cronTurn('tick', every, policy, state, at('2026-01-01T00:02:05Z')).kind, 'start');
+    // At exactly the deadline: the window starts after now - deadline (Next(schedulingDeadline)), so
+    // 00:01:00 is not started, yet not too late either (scheduled + deadline is not before now).
+    assert.deepEqual(cronTurn('tick', every, policy, state, at('2026-01-01T00:01:10Z')), { kind: 'idle', nextMs: at('2026-01-01T00:02:00Z') });
+  });
+
+  it('startingDeadlineSeconds: a start that was made is not reported missed afterwards', () => {
+    const policy: CronPolicy = { ...allow, startingDeadlineSeconds: 10 };
+    const state: CronState = { createdMs: created, lastScheduleMs: at('2026-01-01T00:01:00Z'), active: [] };
+    assert.deepEqual(cronTurn('tick', every, policy, state, at('2026-01-01T00:01:30Z')), { kind: 'idle', nextMs: at('2026-01-01T00:02:00Z') });
   });
 
   it('counts missed starts up to 100 and then starts only the latest, warning (TooManyMissedTimes)', () => {
@@ -225,6 +278,19 @@ describe('cronjob controller turn', () => {
   it('a schedule that never comes (February 30th) is idle for ever', () => {
     const never = parseSchedule('0 0 30 2 *', 'UTC');
     assert.deepEqual(cronTurn('x', never, allow, { createdMs: created, active: [] }, at('2027-01-01T00:00:00Z')), { kind: 'idle' });
+    assert.equal(never.latest(at('2027-01-01T00:00:00Z')), undefined);
+    // With a deadline the turn looks for a lost start too: there is none.
+    assert.deepEqual(cronTurn('x', never, { ...allow, startingDeadlineSeconds: 60 }, { createdMs: created, active: [] }, at('2027-01-01T00:00:00Z')), {
+      kind: 'idle',
+    });
+  });
+
+  it('a schedule whose times run out (nothing found after the last) starts its last one', () => {
+    // As when croner's search ends (it finds nothing from the year 3000 on): a Schedule of three times.
+    const times = [at('2026-01-01T00:01:00Z'), at('2026-01-01T00:02:00Z'), at('2026-01-01T00:03:00Z')];
+    const ending: Schedule = { text: '', timeZone: 'UTC', next: (ms) => times.find((t) => t > ms), latest: (ms) => times.filter((t) => t <= ms).pop() };
+    const state: CronState = { createdMs: created, lastScheduleMs: at('2026-01-01T00:02:00Z'), active: [] };
+    assert.deepEqual(mostRecentStart(ending, state, {}, at('2026-01-02T00:00:00Z')), { time: at('2026-01-01T00:03:00Z'), count: 1, tooMany: false });
   });
 });
 
@@ -242,6 +308,17 @@ describe('cronjob history limits', () => {
   it('sorts a Job with no start time last, and equal times by name', () => {
     assert.deepEqual(jobsToPrune([job('b', true), job('z', true, 5), job('a', true, 5)], { successful: 1, failed: 1 }), ['a', 'z']);
     assert.deepEqual(jobsToPrune([job('b', true), job('a', true)], { successful: 1, failed: 1 }), ['a']);
+  });
+
+  it('gives the same answer whatever order the Jobs come in (the sort compares them both ways round)', () => {
+    // Names against the times' order: byJobStartTime's order is z (1), a and c (5, by name), then b
+    // and y (no start, by name). One is kept: y.
+    const jobs = [job('z', true, 1), job('c', true, 5), job('a', true, 5), job('y', true), job('b', true)];
+    const permutations = (xs: typeof jobs): (typeof jobs)[] =>
+      xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((rest) => [x, ...rest]));
+    for (const order of permutations(jobs)) {
+      assert.deepEqual(jobsToPrune(order, { successful: 1, failed: 1 }), ['z', 'a', 'c', 'b'], order.map((j) => j.name).join(' '));
+    }
   });
 });
 

@@ -68,10 +68,8 @@ export function mostRecentStart(schedule: Schedule, state: CronState, policy: Pi
   for (let count = 1; ; count++) {
     const n = schedule.next(t);
     if (n === undefined || n > now) return { time: t, count, tooMany: false };
-    if (count === MAX_MISSED_STARTS) {
-      const latest = schedule.latest(now);
-      return { ...(latest !== undefined ? { time: latest } : {}), count: count + 1, tooMany: true };
-    }
+    // n is a scheduled time at or before now, so there is a latest one.
+    if (count === MAX_MISSED_STARTS) return { time: schedule.latest(now) ?? n, count: count + 1, tooMany: true };
     t = n;
   }
 }
@@ -85,9 +83,13 @@ export function cronTurn(name: string, schedule: Schedule, policy: CronPolicy, s
   const deadline = policy.startingDeadlineSeconds;
   if (recent.time === undefined) {
     // The window was cut by the deadline: say which start was lost, as the controller's MissSchedule.
-    const latest = deadline === undefined ? undefined : schedule.latest(now);
-    if (deadline !== undefined && latest !== undefined && latest > (state.lastScheduleMs ?? state.createdMs) && latest + deadline * 1000 < now) {
-      return { kind: 'missed', scheduledMs: latest, ...nextMs };
+    if (deadline !== undefined) {
+      const latest = schedule.latest(now);
+      // Lost if after the last start and too late as the controller reckons it (scheduled time +
+      // deadline before now); at exactly the deadline the window has left it out, but it is not late.
+      if (latest !== undefined && latest > (state.lastScheduleMs ?? state.createdMs) && latest + deadline * 1000 < now) {
+        return { kind: 'missed', scheduledMs: latest, ...nextMs };
+      }
     }
     return { kind: 'idle', ...nextMs };
   }

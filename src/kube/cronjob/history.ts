@@ -17,12 +17,13 @@ export interface HistoryLimits {
 /** The API server's defaults for batch/v1. */
 export const DEFAULT_HISTORY_LIMITS: HistoryLimits = { successful: 3, failed: 1 };
 
-function byStart(a: FinishedJob, b: FinishedJob): number {
-  if (a.startMs === undefined || b.startMs === undefined) {
-    if (a.startMs === b.startMs) return a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
-    return a.startMs === undefined ? 1 : -1;
-  }
-  return a.startMs - b.startMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+/**
+ * The controller's order of Jobs (byJobStartTime): by start time, a Job without one last, then by
+ * name (code units, as Go compares the ASCII names). Two without a start give Infinity - Infinity,
+ * NaN, which is falsy: by name too.
+ */
+export function byStart(a: { name: string; startMs?: number }, b: { name: string; startMs?: number }): number {
+  return (a.startMs ?? Infinity) - (b.startMs ?? Infinity) || Number(a.name > b.name) - Number(a.name < b.name);
 }
 
 /** The names of the finished Jobs to remove, oldest first. */

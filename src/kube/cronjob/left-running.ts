@@ -8,7 +8,7 @@ import { nsToMs } from '../records/job-pods.js';
 import { LABEL_OWNER_NAME } from '../records/keys.js';
 import { findWorkloadPods } from '../run/down.js';
 import { isCronJobsJob } from './controller.js';
-import type { FinishedJob } from './history.js';
+import { byStart, type FinishedJob } from './history.js';
 import type { CronJob } from './spec.js';
 
 /** A pod of the CronJob as listed: the Job its label names, and when it was made (ms epoch). */
@@ -31,7 +31,7 @@ export function jobsLeftRunning(cronJob: string, pods: readonly CronPodSeen[], f
     if (p.job === undefined || !isCronJobsJob(cronJob, p.job) || done.has(p.job)) continue;
     starts.set(p.job, Math.min(starts.get(p.job) ?? Infinity, p.createdMs));
   }
-  return [...starts].map(([name, startMs]) => ({ name, startMs })).sort((a, b) => a.startMs - b.startMs || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...starts].map(([name, startMs]) => ({ name, startMs })).sort(byStart);
 }
 
 /** The CronJob's Jobs on the node that are not finished. */

@@ -35,22 +35,32 @@ function starDayField(field: string): string {
   return field.split(',').some((p) => /^[*?](\/0*1)?$/.test(p)) ? '*' : field;
 }
 
+// robfig/cron reads each number with Go's Atoi, which takes a leading `+`; croner refuses one,
+// except at the start of the day-of-week field, where it means "and the day of month" (robfig's
+// OR becomes AND). A sign at a number's start goes; any other `+` is in no number robfig reads.
+function withoutSigns(field: string): string {
+  const f = field.replace(/(^|[,\-/])\+(?=\d)/g, '$1');
+  if (f.includes('+')) throw new ScheduleError(`failed to parse int from ${JSON.stringify(field)}`);
+  return f;
+}
+
 /** The pattern handed to croner, or a ScheduleError in robfig/cron's and the API server's words. */
 export function normalizeSchedule(text: string): string {
   if (text.length > MAX_SCHEDULE_LENGTH) throw new ScheduleError(`must be at most ${MAX_SCHEDULE_LENGTH} characters, got ${text.length}`);
   // The API server refuses a zone inside the schedule on a new CronJob.
   if (text.includes('TZ')) throw new ScheduleError('cannot use TZ or CRON_TZ in schedule, use timeZone field instead');
-  const t = text.trim();
-  if (t === '') throw new ScheduleError('required');
-  if (t.startsWith('@')) {
-    if (/^@every(\s|$)/.test(t)) throw new ScheduleError(`${JSON.stringify(t)}: @every intervals are not supported by crib run; write it as five fields`);
-    if (!MACROS.includes(t)) throw new ScheduleError(`unrecognized descriptor ${JSON.stringify(t)} (one of ${MACROS.join(', ')})`);
-    return t;
+  if (text === '') throw new ScheduleError('required');
+  // robfig/cron takes a descriptor only at the very start and exactly as written (no trimming).
+  if (text.startsWith('@')) {
+    if (text.startsWith('@every ')) throw new ScheduleError(`${JSON.stringify(text)}: @every intervals are not supported by crib run; write it as five fields`);
+    if (!MACROS.includes(text)) throw new ScheduleError(`unrecognized descriptor ${JSON.stringify(text)} (one of ${MACROS.join(', ')})`);
+    return text;
   }
-  const fields = t.split(/\s+/);
+  // strings.Fields: split on runs of white space, none at either end.
+  const fields = text.match(/\S+/g) ?? [];
   if (fields.length !== 5)
-    throw new ScheduleError(`expected exactly 5 fields (minute hour day-of-month month day-of-week), found ${fields.length}: ${JSON.stringify(t)}`);
-  const [minute, hour, dom, month, dow] = fields as [string, string, string, string, string];
+    throw new ScheduleError(`expected exactly 5 fields (minute hour day-of-month month day-of-week), found ${fields.length}: ${JSON.stringify(text)}`);
+  const [minute, hour, dom, month, dow] = fields.map(withoutSigns) as [string, string, string, string, string];
   return [minute, hour, starDayField(dom), month, starDayField(dow)].join(' ');
 }
 
@@ -77,9 +87,10 @@ export function parseSchedule(text: string, timeZone?: string): Schedule {
   if (timeZone !== undefined) checkTimeZone(timeZone);
   let cron: Cron;
   try {
-    cron = new Cron(pattern, { mode: '5-part', paused: true, ...(timeZone !== undefined ? { timezone: timeZone } : {}) });
+    // No function given: croner schedules nothing, it only reads the pattern. No zone: local time.
+    cron = new Cron(pattern, { mode: '5-part', timezone: timeZone });
   } catch (err) {
-    throw new ScheduleError(`${JSON.stringify(text)}: ${(err as Error).message.replace(/^CronPattern: /, '')}`);
+    throw new ScheduleError(`${JSON.stringify(text)}: ${(err as Error).message.replace('CronPattern: ', '')}`);
   }
   return {
     text,
