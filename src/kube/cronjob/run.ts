@@ -77,10 +77,10 @@ export async function runCronJob(env: RunEnv, cj: CronJob, random: Random): Prom
       j.stop.abort(new Aborted());
       await j.done;
       jobs.delete(name);
-    }
-    if (j && !env.supervised) {
-      await Promise.all(j.pods.map((p) => p.remove()));
-      return;
+      if (!env.supervised) {
+        await Promise.all(j.pods.map((p) => p.remove()));
+        return;
+      }
     }
     // Under the supervisor a stopped Job leaves its pods, as one an earlier supervisor kept does: found by their owner labels.
     const pods = await findWorkloadPods(env.ctx, [{ kind: 'Job', namespace: cj.namespace, name }]);

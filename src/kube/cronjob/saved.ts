@@ -33,13 +33,12 @@ export function parseSaved(text: string, cronJob: string): SavedCron | undefined
   const r = v as Record<string, unknown>;
   const last = r['lastScheduleMs'];
   if (!isMs(r['createdMs']) || (last !== undefined && !isMs(last)) || !Array.isArray(r['finished'])) return undefined;
-  // Only a name this CronJob's Jobs have: nothing else is ever removed by a name read here.
-  const mine = (n: string) => isCronJobsJob(cronJob, n);
   const finished: FinishedJob[] = [];
   for (const j of r['finished'].slice(-MAX_SAVED_JOBS) as unknown[]) {
     if (typeof j !== 'object' || j === null) return undefined;
     const f = j as Record<string, unknown>;
-    if (typeof f['name'] !== 'string' || !mine(f['name']) || typeof f['succeeded'] !== 'boolean') return undefined;
+    // Only a name this CronJob's Jobs have: nothing else is ever removed by a name read here.
+    if (typeof f['name'] !== 'string' || !isCronJobsJob(cronJob, f['name']) || typeof f['succeeded'] !== 'boolean') return undefined;
     if (f['startMs'] !== undefined && !isMs(f['startMs'])) return undefined;
     finished.push({ name: f['name'], succeeded: f['succeeded'], ...(f['startMs'] !== undefined ? { startMs: f['startMs'] } : {}) });
   }
